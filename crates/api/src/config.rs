@@ -1,0 +1,268 @@
+//! Start-up configuration: every setting is a flag and an environment variable.
+
+use std::{fmt, net::IpAddr, net::SocketAddr, path::PathBuf};
+
+use clap::{Parser, ValueEnum};
+
+/// PhoneReg API configuration, read once at start-up (SPEC §3, §5, §7).
+///
+/// | env var | default | meaning |
+/// |---|---|---|
+/// | `DATABASE_URL` | `sqlite://data/phonereg.db` | `sqlite://rel.db`, `sqlite:///abs.db`, a bare path, or `postgres://…` |
+/// | `DB_POOL_SIZE` | 8 | connections per process |
+/// | `BIND` | `127.0.0.1:8080` | listen address |
+/// | `PHONEREG_ENV` | `development` | `development` or `production` |
+/// | `JWT_SECRET` | generated in `DATA_DIR` (development only) | HS256 key, ≥ 32 bytes in production |
+/// | `DATA_DIR` | `data` | where development keeps its generated secret |
+/// | `ACCESS_TOKEN_TTL` | 900 | seconds |
+/// | `REFRESH_TOKEN_TTL` | 2592000 | seconds (30 days) |
+/// | `REFRESH_REUSE_GRACE` | 10 | seconds a rotated refresh token is refused without revoking its family |
+/// | `PUBLIC_URL` | `http://127.0.0.1:8080` | external base URL (cookie `Secure` flag, webhook URLs) |
+/// | `DEFAULT_REGION` | `US` | region hint for national-format numbers |
+/// | `SMS_ALLOWED_COUNTRIES` | empty = all | comma-separated alpha-2 codes |
+/// | `LOGIN_FAILURES_PER_EMAIL` | 10 | failed logins per email per 15 min |
+/// | `LOGIN_PER_IP` | 100 | login attempts per client IP per 15 min |
+/// | `REGISTER_PER_IP_PER_HOUR` | 20 | registrations per client IP per hour |
+/// | `LOOKUP_PER_IP_PER_MINUTE` | 120 | phone lookups per client IP per minute |
+/// | `TRUSTED_PROXIES` | empty | comma-separated IPs whose `X-Forwarded-For` is believed |
+/// | `HASH_THREADS` | number of cores | Argon2id hashes in flight at once |
+/// | `RUST_LOG` | `info` | log filter |
+#[derive(Clone, Parser)]
+#[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
+pub struct Config {
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/phonereg.db"
+    )]
+    pub database_url: DatabaseUrl,
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=512))]
+    pub db_pool_size: u32,
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[arg(long, env = "PHONEREG_ENV", value_enum, default_value_t = Environment::Development)]
+    pub phonereg_env: Environment,
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub access_token_ttl: u64,
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value_t = 2_592_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub refresh_token_ttl: u64,
+    #[arg(long, env = "REFRESH_REUSE_GRACE", default_value_t = 10)]
+    pub refresh_reuse_grace: u64,
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse_public_url)]
+    pub public_url: String,
+    #[arg(long, env = "DEFAULT_REGION", default_value = "US", value_parser = parse_region)]
+    pub default_region: String,
+    #[arg(long, env = "SMS_ALLOWED_COUNTRIES", default_value = "", value_parser = parse_countries)]
+    pub sms_allowed_countries: Countries,
+    #[arg(long, env = "LOGIN_FAILURES_PER_EMAIL", default_value_t = 10)]
+    pub login_failures_per_email: u32,
+    #[arg(long, env = "LOGIN_PER_IP", default_value_t = 100)]
+    pub login_per_ip: u32,
+    #[arg(long, env = "REGISTER_PER_IP_PER_HOUR", default_value_t = 20)]
+    pub register_per_ip_per_hour: u32,
+    #[arg(long, env = "LOOKUP_PER_IP_PER_MINUTE", default_value_t = 120)]
+    pub lookup_per_ip_per_minute: u32,
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = parse_ips)]
+    pub trusted_proxies: IpList,
+    #[arg(long, env = "HASH_THREADS", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub hash_threads: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Where the data lives; the scheme picks the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Self::Postgres(s.to_owned()));
+        }
+        // sqlite://rel.db is relative, sqlite:///abs.db absolute, anything else a path.
+        let path = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+            .unwrap_or(s);
+        if path.is_empty() || path.contains("://") {
+            return Err("expected sqlite://file.db, a file path or postgres://…".into());
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+}
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Err("must not be empty".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Upper-case alpha-2 country codes; empty means every country.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Countries(pub Vec<String>);
+
+impl Countries {
+    pub fn allows(&self, country: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|c| c == country)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IpList(pub Vec<IpAddr>);
+
+fn parse_region(s: &str) -> Result<String, String> {
+    let region = phonereg_types::validation::parse_region(s).map_err(str::to_owned)?;
+    region
+        .parse::<phonenumber::country::Id>()
+        .map_err(|_| format!("unknown region {region}"))?;
+    Ok(region)
+}
+
+fn parse_countries(s: &str) -> Result<Countries, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(parse_region)
+        .collect::<Result<_, _>>()
+        .map(Countries)
+}
+
+fn parse_ips(s: &str) -> Result<IpList, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|ip| ip.parse().map_err(|_| format!("{ip} is not an IP address")))
+        .collect::<Result<_, _>>()
+        .map(IpList)
+}
+
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    if s.starts_with("http://") || s.starts_with("https://") {
+        Ok(s.to_owned())
+    } else {
+        Err("must start with http:// or https://".into())
+    }
+}
+
+impl Config {
+    /// Parses flags and environment; a bad value prints one line naming it and exits 2.
+    pub fn from_env_and_args() -> Self {
+        let config = Self::try_parse().unwrap_or_else(|e| {
+            use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+            if matches!(e.kind(), DisplayHelp | DisplayVersion) {
+                e.exit();
+            }
+            let rendered = e.to_string();
+            let line = rendered.lines().next().unwrap_or("invalid configuration");
+            eprintln!("phonereg-api: {}", line.trim_start_matches("error: "));
+            std::process::exit(2);
+        });
+        if let Err(line) = config.check() {
+            eprintln!("phonereg-api: {line}");
+            std::process::exit(2);
+        }
+        config
+    }
+
+    /// Rules that span settings (SPEC §7 "Tokens and sessions").
+    pub fn check(&self) -> Result<(), String> {
+        if self.phonereg_env == Environment::Production {
+            match &self.jwt_secret {
+                None => return Err("JWT_SECRET is required when PHONEREG_ENV=production".into()),
+                Some(s) if s.expose().len() < 32 => {
+                    return Err("JWT_SECRET must be at least 32 bytes in production".into());
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether cookies get the `Secure` attribute.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn hash_threads(&self) -> usize {
+        self.hash_threads.map_or_else(
+            || std::thread::available_parallelism().map_or(2, usize::from),
+            |n| n as usize,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_forms() {
+        let sqlite = |p: &str| DatabaseUrl::Sqlite(PathBuf::from(p));
+        assert_eq!("sqlite://data/x.db".parse(), Ok(sqlite("data/x.db")));
+        assert_eq!("sqlite:///tmp/x.db".parse(), Ok(sqlite("/tmp/x.db")));
+        assert_eq!("x.db".parse(), Ok(sqlite("x.db")));
+        assert_eq!(
+            "postgres://u:p@h/db".parse(),
+            Ok(DatabaseUrl::Postgres("postgres://u:p@h/db".into()))
+        );
+        assert!("mysql://h/db".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn production_requires_a_long_secret() {
+        let mut c = Config::parse_from(["x", "--phonereg-env", "production"]);
+        assert!(c.check().is_err());
+        c.jwt_secret = Some(Secret::new("short".into()));
+        assert!(c.check().is_err());
+        c.jwt_secret = Some(Secret::new("x".repeat(32)));
+        assert!(c.check().is_ok());
+    }
+
+    #[test]
+    fn allowed_countries_are_parsed_and_upper_cased() {
+        assert_eq!(
+            parse_countries("us, gb").map(|c| c.0),
+            Ok(vec!["US".into(), "GB".into()])
+        );
+        assert!(parse_countries("us,zz1").is_err());
+        assert!(Countries::default().allows("FR"));
+    }
+}

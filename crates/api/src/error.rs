@@ -1,0 +1,170 @@
+//! One error type, written as RFC 9457 `application/problem+json`.
+
+use actix_web::{
+    HttpResponse, ResponseError,
+    http::{StatusCode, header},
+};
+use phonereg_types::{FieldErrors, Problem, Verification};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("gone: {0}")]
+    Gone(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("wrong verification code")]
+    WrongCode(Verification),
+    #[error("rate limited ({limit})")]
+    RateLimited {
+        limit: &'static str,
+        retry_after: u64,
+    },
+    #[error("unavailable: {detail}")]
+    Unavailable { detail: String, retry_after: u64 },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiError::Internal(anyhow::Error::new(e).context("database query"))
+    }
+}
+
+impl ApiError {
+    /// A 422 with one message on one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.insert(field.to_owned(), vec![message.into()]);
+        ApiError::Validation(errors)
+    }
+
+    fn parts(&self) -> (&'static str, &'static str, String) {
+        match self {
+            ApiError::Validation(_) => (
+                "validation-error",
+                "Invalid request",
+                "One or more fields are invalid.".into(),
+            ),
+            ApiError::BadRequest(d) => ("malformed-request", "Malformed request", d.clone()),
+            ApiError::Unauthorized(d) => ("unauthorized", "Unauthorized", (*d).into()),
+            ApiError::NotFound => (
+                "not-found",
+                "Not found",
+                "The requested resource does not exist.".into(),
+            ),
+            ApiError::MethodNotAllowed { allow } => (
+                "method-not-allowed",
+                "Method not allowed",
+                format!("This resource supports: {allow}."),
+            ),
+            ApiError::Conflict(d) => ("conflict", "Conflict", d.clone()),
+            ApiError::Gone(d) => ("code-gone", "Code no longer valid", d.clone()),
+            ApiError::PayloadTooLarge => (
+                "payload-too-large",
+                "Payload too large",
+                "The request body must be at most 16 KiB.".into(),
+            ),
+            ApiError::UnsupportedMediaType => (
+                "unsupported-media-type",
+                "Unsupported media type",
+                "Send the body as application/json.".into(),
+            ),
+            ApiError::WrongCode(v) => (
+                "wrong-code",
+                "Wrong verification code",
+                format!(
+                    "That code is not right. {} attempt{} left.",
+                    v.attempts_remaining,
+                    if v.attempts_remaining == 1 { "" } else { "s" }
+                ),
+            ),
+            ApiError::RateLimited { retry_after, .. } => (
+                "rate-limited",
+                "Too many requests",
+                format!("Too many attempts. Try again in {retry_after} seconds."),
+            ),
+            ApiError::Unavailable { detail, .. } => {
+                ("unavailable", "Service unavailable", detail.clone())
+            }
+            ApiError::Internal(_) => (
+                "internal",
+                "Internal server error",
+                "Something went wrong on our side; it has been logged.".into(),
+            ),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) | ApiError::WrongCode(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let ApiError::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "request failed");
+        }
+        let (slug, title, detail) = self.parts();
+        let problem = Problem {
+            kind: format!("https://phonereg.dev/problems/{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            errors: match self {
+                ApiError::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+            verification: match self {
+                ApiError::WrongCode(v) => Some(v.clone()),
+                _ => None,
+            },
+        };
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        match self {
+            ApiError::RateLimited { retry_after, .. }
+            | ApiError::Unavailable { retry_after, .. } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::Unauthorized(_) => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                res.insert_header((header::ALLOW, allow.as_str()));
+            }
+            _ => {}
+        }
+        res.body(serde_json::to_vec(&problem).unwrap_or_default())
+    }
+}

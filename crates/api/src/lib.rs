@@ -1,0 +1,12 @@
+//! PhoneReg API: accounts, tokens and the phone-number record over actix-web and diesel.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod persistence;
+pub mod routes;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

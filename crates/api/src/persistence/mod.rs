@@ -1,0 +1,224 @@
+//! The only place that speaks diesel. One connection type per backend, one
+//! [`Conn`] enum over both, and the [`with_conn!`] macro that compiles each query
+//! for whichever backend is live.
+
+pub mod models;
+pub mod phones;
+pub mod rate_limits;
+pub mod refresh_tokens;
+pub mod schema;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use diesel::{
+    Connection,
+    connection::SimpleConnection,
+    pg::PgConnection,
+    r2d2::{ConnectionManager, CustomizeConnection, Pool},
+    result::{DatabaseErrorKind, Error as DieselError},
+    sqlite::SqliteConnection,
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::{config::DatabaseUrl, error::ApiError};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// A borrowed connection to whichever backend is configured.
+pub enum Conn<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection, so one diesel query is
+/// written once and type-checked for both backends.
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::persistence::Conn::Sqlite(inner) => {
+                let $c: &mut ::diesel::sqlite::SqliteConnection = &mut **inner;
+                $body
+            }
+            $crate::persistence::Conn::Postgres(inner) => {
+                let $c: &mut ::diesel::pg::PgConnection = &mut **inner;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+impl Conn<'_> {
+    /// One transaction. SQLite takes the write lock up front (`BEGIN IMMEDIATE`): a
+    /// deferred transaction that reads and then writes fails with SQLITE_BUSY instead of
+    /// waiting when another connection wrote in between.
+    pub fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        match self {
+            Conn::Sqlite(c) => c.immediate_transaction(|c| f(&mut Conn::Sqlite(c))),
+            Conn::Postgres(c) => c.transaction(|c| f(&mut Conn::Postgres(c))),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Conn::Postgres(_))
+    }
+}
+
+/// The connection pool. SQLite gets a separate single-connection writer pool: writers
+/// queue on the pool in-process instead of spinning in SQLite's busy handler.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite {
+        read: Pool<ConnectionManager<SqliteConnection>>,
+        write: Pool<ConnectionManager<SqliteConnection>>,
+    },
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Db {
+    /// Connects, builds the pools and runs the embedded migrations.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<Self> {
+        let db = match url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("create database directory {}", dir.display()))?;
+                }
+                let url = path.to_string_lossy().into_owned();
+                let build = |size: u32| {
+                    Pool::builder()
+                        .max_size(size)
+                        .min_idle(Some(1))
+                        .connection_timeout(Duration::from_secs(10))
+                        .connection_customizer(Box::new(SqlitePragmas))
+                        .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
+                };
+                let write = build(1).context("open SQLite database")?;
+                // Migrate before readers open their connections.
+                let mut conn = write.get().context("open SQLite database")?;
+                conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("run SQLite migrations: {e}"))?;
+                drop(conn);
+                let read = build(pool_size).context("open SQLite database")?;
+                Db::Sqlite { read, write }
+            }
+            DatabaseUrl::Postgres(url) => {
+                let pool = Pool::builder()
+                    .max_size(pool_size)
+                    .min_idle(Some(1))
+                    .connection_timeout(Duration::from_secs(10))
+                    .build(ConnectionManager::<PgConnection>::new(url.clone()))
+                    .context("connect to PostgreSQL")?;
+                let mut conn = pool.get().context("connect to PostgreSQL")?;
+                conn.run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("run PostgreSQL migrations: {e}"))?;
+                drop(conn);
+                Db::Postgres(pool)
+            }
+        };
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite { .. } => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Runs read-only work off the async executor. The connection is checked out inside
+    /// the blocking task because checkout blocks too.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.clone();
+        blocking(move || match &db {
+            Db::Sqlite { read, .. } => f(&mut Conn::Sqlite(&mut *checkout(read)?)),
+            Db::Postgres(pool) => f(&mut Conn::Postgres(&mut *checkout(pool)?)),
+        })
+        .await
+    }
+
+    /// Runs `f` in one write transaction off the async executor.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let db = self.clone();
+        blocking(move || db.write_blocking(f)).await
+    }
+
+    /// [`Db::write`] for code already on a blocking thread (the outbox worker, tests).
+    pub fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        match self {
+            Db::Sqlite { write, .. } => Conn::Sqlite(&mut *checkout(write)?).transaction(f),
+            Db::Postgres(pool) => Conn::Postgres(&mut *checkout(pool)?).transaction(f),
+        }
+    }
+
+    /// `SELECT 1`, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.read(|conn| {
+            with_conn!(conn, c => c.batch_execute("SELECT 1"))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn checkout<M: diesel::r2d2::ManageConnection>(
+    pool: &Pool<M>,
+) -> Result<diesel::r2d2::PooledConnection<M>, ApiError> {
+    pool.get()
+        .context("check out a database connection")
+        .map_err(ApiError::Internal)
+}
+
+/// Runs blocking work on tokio's blocking pool, inside the caller's tracing span.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+        .await
+        .context("blocking task panicked")?
+}
+
+/// True when `e` broke a unique constraint whose name or columns mention `needle`.
+pub fn is_unique_violation(e: &DieselError, needle: &str) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            info.constraint_name().is_some_and(|n| n.contains(needle))
+                || info.message().contains(needle)
+        }
+        _ => false,
+    }
+}
+
+/// Current UNIX time in seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

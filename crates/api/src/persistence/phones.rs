@@ -1,0 +1,158 @@
+//! Phone records and their history.
+
+use diesel::prelude::*;
+
+use super::{
+    Conn, is_unique_violation,
+    models::{HistoryRow, NewHistory, NewPhone, PhoneNumberChanges, PhoneRow},
+    schema::{phone_history, phone_numbers},
+    with_conn,
+};
+use crate::error::ApiError;
+
+pub const UNVERIFIED: &str = "unverified";
+pub const VERIFIED: &str = "verified";
+
+fn map_conflict(e: diesel::result::Error) -> ApiError {
+    if is_unique_violation(&e, "user_id") {
+        ApiError::Conflict(
+            "This account already has a phone number; replace it with PATCH instead.".into(),
+        )
+    } else if is_unique_violation(&e, "e164") {
+        verified_elsewhere()
+    } else {
+        e.into()
+    }
+}
+
+pub fn verified_elsewhere() -> ApiError {
+    ApiError::Conflict("This phone number is already verified on another account.".into())
+}
+
+/// Inserts a record; a second record for the account is a conflict.
+pub fn insert(conn: &mut Conn<'_>, new: &NewPhone<'_>) -> Result<PhoneRow, ApiError> {
+    with_conn!(conn, c => diesel::insert_into(phone_numbers::table)
+        .values(new)
+        .returning(PhoneRow::as_returning())
+        .get_result(c))
+    .map_err(map_conflict)
+}
+
+pub fn list_for_user(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<PhoneRow>, ApiError> {
+    Ok(with_conn!(conn, c => phone_numbers::table
+        .filter(phone_numbers::user_id.eq(user_id))
+        .select(PhoneRow::as_select())
+        .load(c))?)
+}
+
+/// The caller's record with this id; someone else's is indistinguishable from none.
+pub fn find_owned(conn: &mut Conn<'_>, user_id: i64, id: i64) -> Result<PhoneRow, ApiError> {
+    with_conn!(conn, c => phone_numbers::table
+        .filter(phone_numbers::id.eq(id))
+        .filter(phone_numbers::user_id.eq(user_id))
+        .select(PhoneRow::as_select())
+        .first(c)
+        .optional())?
+    .ok_or(ApiError::NotFound)
+}
+
+/// Whether `e164` is verified on an account other than `user_id`.
+pub fn verified_on_other_account(
+    conn: &mut Conn<'_>,
+    e164: &str,
+    user_id: i64,
+) -> Result<bool, ApiError> {
+    let n: i64 = with_conn!(conn, c => phone_numbers::table
+        .filter(phone_numbers::e164.eq(e164))
+        .filter(phone_numbers::status.eq(VERIFIED))
+        .filter(phone_numbers::user_id.ne(user_id))
+        .count()
+        .get_result(c))?;
+    Ok(n > 0)
+}
+
+/// Replaces the number in place (an unverified record): it stays unverified.
+pub fn replace_number(
+    conn: &mut Conn<'_>,
+    id: i64,
+    changes: &PhoneNumberChanges<'_>,
+    now: i64,
+) -> Result<PhoneRow, ApiError> {
+    with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
+        .set((
+            changes,
+            phone_numbers::status.eq(UNVERIFIED),
+            phone_numbers::verified_at.eq(None::<i64>),
+            phone_numbers::pending_e164.eq(None::<String>),
+            phone_numbers::sms_opted_out.eq(false),
+            phone_numbers::updated_at.eq(now),
+        ))
+        .returning(PhoneRow::as_returning())
+        .get_result(c))
+    .map_err(map_conflict)
+}
+
+/// Sets or clears the replacement awaiting verification.
+pub fn set_pending(
+    conn: &mut Conn<'_>,
+    id: i64,
+    pending: Option<&str>,
+    now: i64,
+) -> Result<PhoneRow, ApiError> {
+    Ok(
+        with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
+        .set((phone_numbers::pending_e164.eq(pending), phone_numbers::updated_at.eq(now)))
+        .returning(PhoneRow::as_returning())
+        .get_result(c))?,
+    )
+}
+
+/// Deletes the record; its history goes with it (ON DELETE CASCADE).
+pub fn delete(conn: &mut Conn<'_>, id: i64) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::delete(phone_history::table
+        .filter(phone_history::phone_id.eq(id)))
+        .execute(c))?;
+    with_conn!(conn, c => diesel::delete(phone_numbers::table.find(id)).execute(c))?;
+    Ok(())
+}
+
+pub fn add_history(
+    conn: &mut Conn<'_>,
+    phone_id: i64,
+    kind: &str,
+    detail: Option<&str>,
+    at: i64,
+) -> Result<(), ApiError> {
+    let row = NewHistory {
+        phone_id,
+        at,
+        kind,
+        detail,
+    };
+    with_conn!(conn, c => diesel::insert_into(phone_history::table).values(&row).execute(c))?;
+    Ok(())
+}
+
+/// Newest first, ties broken by id.
+pub fn history(conn: &mut Conn<'_>, phone_id: i64) -> Result<Vec<HistoryRow>, ApiError> {
+    Ok(with_conn!(conn, c => phone_history::table
+        .filter(phone_history::phone_id.eq(phone_id))
+        .order((phone_history::at.desc(), phone_history::id.desc()))
+        .limit(200)
+        .select(HistoryRow::as_select())
+        .load(c))?)
+}
+
+/// Marks the current number verified. The partial unique index on verified numbers makes
+/// the second of two racing accounts fail here with a conflict.
+pub fn mark_verified(conn: &mut Conn<'_>, id: i64, now: i64) -> Result<PhoneRow, ApiError> {
+    with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
+        .set((
+            phone_numbers::status.eq(VERIFIED),
+            phone_numbers::verified_at.eq(Some(now)),
+            phone_numbers::updated_at.eq(now),
+        ))
+        .returning(PhoneRow::as_returning())
+        .get_result(c))
+    .map_err(map_conflict)
+}

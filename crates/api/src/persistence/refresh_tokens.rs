@@ -1,0 +1,46 @@
+//! Refresh-token rows: only hashes are stored.
+
+use diesel::prelude::*;
+
+use super::{
+    Conn,
+    models::{NewRefreshToken, RefreshTokenRow},
+    schema::refresh_tokens,
+    with_conn,
+};
+use crate::error::ApiError;
+
+pub fn insert(conn: &mut Conn<'_>, new: &NewRefreshToken<'_>) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::insert_into(refresh_tokens::table).values(new).execute(c))?;
+    Ok(())
+}
+
+pub fn find_by_hash(conn: &mut Conn<'_>, hash: &str) -> Result<Option<RefreshTokenRow>, ApiError> {
+    Ok(with_conn!(conn, c => refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select(RefreshTokenRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// Marks the token rotated unless someone else already did; true when this call won.
+/// The `rotated_at IS NULL` guard is what lets exactly one of two racing refreshes pass.
+pub fn mark_rotated(conn: &mut Conn<'_>, id: i64, now: i64) -> Result<bool, ApiError> {
+    let n = with_conn!(conn, c => diesel::update(refresh_tokens::table
+        .filter(refresh_tokens::id.eq(id))
+        .filter(refresh_tokens::rotated_at.is_null())
+        .filter(refresh_tokens::revoked_at.is_null()))
+        .set(refresh_tokens::rotated_at.eq(now))
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// Revokes every token of a session (a family shares one login).
+pub fn revoke_family(conn: &mut Conn<'_>, family: &str, now: i64) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::update(refresh_tokens::table
+        .filter(refresh_tokens::family.eq(family))
+        .filter(refresh_tokens::revoked_at.is_null()))
+        .set(refresh_tokens::revoked_at.eq(now))
+        .execute(c))?;
+    Ok(())
+}

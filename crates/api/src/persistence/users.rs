@@ -1,0 +1,47 @@
+//! Accounts.
+
+use diesel::prelude::*;
+
+use super::{
+    Conn, is_unique_violation,
+    models::{NewUser, PhoneRow, UserRow},
+    schema::{phone_numbers, users},
+    with_conn,
+};
+use crate::error::ApiError;
+
+/// Inserts an account; a taken email is a conflict.
+pub fn insert(conn: &mut Conn<'_>, new: &NewUser<'_>) -> Result<UserRow, ApiError> {
+    with_conn!(conn, c => diesel::insert_into(users::table)
+        .values(new)
+        .returning(UserRow::as_returning())
+        .get_result(c))
+    .map_err(|e| {
+        if is_unique_violation(&e, "email") {
+            ApiError::Conflict("An account with this email address already exists.".into())
+        } else {
+            e.into()
+        }
+    })
+}
+
+pub fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<UserRow>, ApiError> {
+    Ok(with_conn!(conn, c => users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// The account and its phone record, in one query.
+pub fn find_with_phone(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+) -> Result<Option<(UserRow, Option<PhoneRow>)>, ApiError> {
+    Ok(with_conn!(conn, c => users::table
+        .left_join(phone_numbers::table)
+        .filter(users::id.eq(user_id))
+        .select((UserRow::as_select(), Option::<PhoneRow>::as_select()))
+        .first(c)
+        .optional())?)
+}

@@ -1,0 +1,66 @@
+//! Rows to response bodies. Timestamps leave the server as RFC 3339 UTC.
+
+use phonereg_types::{HistoryItem, Phone, PhoneStatus, User};
+
+use crate::persistence::{
+    models::{HistoryRow, PhoneRow, UserRow},
+    phones::VERIFIED,
+};
+
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn phone(row: PhoneRow) -> Phone {
+    Phone {
+        id: row.id,
+        e164: row.e164,
+        national: row.national,
+        international: row.international,
+        country: row.country,
+        number_type: row.number_type,
+        status: if row.status == VERIFIED {
+            PhoneStatus::Verified
+        } else {
+            PhoneStatus::Unverified
+        },
+        verified_at: row.verified_at.map(rfc3339),
+        pending_e164: row.pending_e164,
+        sms_opted_out: row.sms_opted_out,
+        created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.updated_at),
+        last_message: None,
+        verification: None,
+    }
+}
+
+pub fn user(row: UserRow, phone_row: Option<PhoneRow>) -> User {
+    User {
+        id: row.id,
+        email: row.email,
+        full_name: row.full_name,
+        created_at: rfc3339(row.created_at),
+        phone: phone_row.map(phone),
+    }
+}
+
+pub fn history_item(row: HistoryRow) -> HistoryItem {
+    HistoryItem {
+        at: rfc3339(row.at),
+        kind: row.kind,
+        detail: row.detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_764_064_800), "2025-11-25T10:00:00Z");
+    }
+}

@@ -1,0 +1,118 @@
+//! `/api/v1/users/me/phone-numbers*` and the public lookup `/api/v1/phone-numbers/parse`.
+
+use actix_web::{HttpResponse, web};
+use phonereg_types::{HistoryList, PhoneList, PhoneNumberRequest};
+use serde::Deserialize;
+
+use crate::{
+    domain::PhoneNumber,
+    error::ApiError,
+    extract::{AuthUser, ClientIp, ValidJson},
+    persistence::now,
+    routes::dto,
+    services::phones::{self, parse_phone_fields},
+    state::AppState,
+};
+
+fn parse_body(state: &AppState, body: &PhoneNumberRequest) -> Result<PhoneNumber, ApiError> {
+    parse_phone_fields(
+        &body.phone_number,
+        body.phone_region.as_deref(),
+        &state.config,
+    )
+    .map_err(ApiError::Validation)
+}
+
+pub async fn list_phone_numbers(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let rows = phones::list(&state, user.0).await?;
+    Ok(HttpResponse::Ok().json(PhoneList {
+        items: rows.into_iter().map(dto::phone).collect(),
+    }))
+}
+
+pub async fn create_phone_number(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ValidJson(body): ValidJson<PhoneNumberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_body(&state, &body)?;
+    let row = phones::add(&state, user.0, number).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            "Location",
+            format!("/api/v1/users/me/phone-numbers/{}", row.id),
+        ))
+        .json(dto::phone(row)))
+}
+
+pub async fn get_phone_number(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let row = phones::get(&state, user.0, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(dto::phone(row)))
+}
+
+pub async fn update_phone_number(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<PhoneNumberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_body(&state, &body)?;
+    let row = phones::replace(&state, user.0, id.into_inner(), number).await?;
+    Ok(HttpResponse::Ok().json(dto::phone(row)))
+}
+
+pub async fn delete_phone_number(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    phones::delete(&state, user.0, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn get_phone_history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let rows = phones::history(&state, user.0, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(HistoryList {
+        items: rows.into_iter().map(dto::history_item).collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct LookupQuery {
+    number: Option<String>,
+    region: Option<String>,
+}
+
+pub async fn parse_phone_number(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    query: web::Query<LookupQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let LookupQuery { number, region } = query.into_inner();
+    let number = number
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::field("number", phonereg_types::validation::REQUIRED))?;
+    let region = match region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => state.config.default_region.clone(),
+        Some(r) => phonereg_types::validation::parse_region(r)
+            .ok()
+            .filter(|r| r.parse::<phonenumber::country::Id>().is_ok())
+            .ok_or_else(|| {
+                ApiError::field("region", "must be a two-letter country code such as US")
+            })?,
+    };
+    let limit = state.limits.lookup_ip;
+    state.db.write(move |c| limit.hit(c, &ip.0, now())).await?;
+    Ok(HttpResponse::Ok().json(phones::lookup(&number, &region, &state.config)))
+}

@@ -1,0 +1,311 @@
+//! Accounts and sessions: register, login, refresh, logout.
+
+use phonereg_types::{FieldErrors, RegisterRequest, validation};
+
+use crate::{
+    domain::{Email, Password, PhoneNumber},
+    error::ApiError,
+    persistence::{
+        Conn,
+        models::{NewRefreshToken, NewUser, PhoneRow, UserRow},
+        now, refresh_tokens, users,
+    },
+    services::{
+        phones::{add_phone_in_tx, parse_phone_fields},
+        rate_limit::private_subject,
+        tokens::{hash_refresh, random_token},
+    },
+    state::AppState,
+};
+
+/// A signed-in account: what register, login and refresh hand back.
+pub struct Session {
+    pub user: UserRow,
+    pub phone: Option<PhoneRow>,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// A registration whose every field has been parsed.
+#[derive(Debug)]
+pub struct Registration {
+    email: Email,
+    password: Password,
+    full_name: String,
+    phone: Option<PhoneNumber>,
+}
+
+impl Registration {
+    /// Parses every field and reports all problems at once.
+    pub fn parse(req: RegisterRequest, state: &AppState) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::new();
+        let mut fail = |field: &str, msg: String| errors.entry(field.into()).or_default().push(msg);
+        let email = Email::parse(&req.email)
+            .map_err(|m| fail("email", m.into()))
+            .ok();
+        let password = Password::parse(req.password)
+            .map_err(|m| fail("password", m.into()))
+            .ok();
+        let full_name = validation::parse_full_name(&req.full_name)
+            .map_err(|m| fail("full_name", m.into()))
+            .ok();
+        let phone = match req.phone_number.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => {
+                match parse_phone_fields(raw, req.phone_region.as_deref(), &state.config) {
+                    Ok(n) => Some(n),
+                    Err(field_errors) => {
+                        for (field, messages) in field_errors {
+                            for m in messages {
+                                fail(&field, m);
+                            }
+                        }
+                        None
+                    }
+                }
+            }
+        };
+        match (email, password, full_name) {
+            (Some(email), Some(password), Some(full_name)) if errors.is_empty() => Ok(Self {
+                email,
+                password,
+                full_name,
+                phone,
+            }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+/// Creates the account (and its phone, when given) and a first session, in one transaction.
+pub async fn register(
+    state: &AppState,
+    reg: Registration,
+    client_ip: String,
+) -> Result<Session, ApiError> {
+    let limit = state.limits.register_ip;
+    state
+        .db
+        .write(move |c| limit.hit(c, &client_ip, now()))
+        .await?;
+    let password_hash = state.hasher.hash(reg.password).await?;
+    let refresh_token = random_token(32);
+    let token_hash = hash_refresh(&refresh_token);
+    let refresh_ttl = state.refresh_ttl();
+    let (user, phone) = state
+        .db
+        .write(move |c| {
+            let now = now();
+            let user = users::insert(
+                c,
+                &NewUser {
+                    email: reg.email.as_str(),
+                    password_hash: &password_hash,
+                    full_name: &reg.full_name,
+                    created_at: now,
+                },
+            )?;
+            let phone = match &reg.phone {
+                Some(number) => Some(add_phone_in_tx(c, user.id, number, now)?),
+                None => None,
+            };
+            start_family(c, user.id, &token_hash, now, refresh_ttl)?;
+            Ok((user, phone))
+        })
+        .await?;
+    tracing::info!(
+        user.id = user.id,
+        with_phone = phone.is_some(),
+        "account registered"
+    );
+    let access_token = state.tokens.issue_access(user.id, now())?;
+    Ok(Session {
+        user,
+        phone,
+        access_token,
+        refresh_token,
+    })
+}
+
+fn start_family(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    token_hash: &str,
+    now: i64,
+    ttl: i64,
+) -> Result<(), ApiError> {
+    refresh_tokens::insert(
+        conn,
+        &NewRefreshToken {
+            user_id,
+            family: &random_token(16),
+            token_hash,
+            created_at: now,
+            expires_at: now + ttl,
+        },
+    )
+}
+
+const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
+
+/// Checks credentials; unknown emails and wrong passwords cost the same and read the same.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client_ip: String,
+) -> Result<Session, ApiError> {
+    // An address that cannot exist is just an unknown account.
+    let email = validation::parse_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+    let subject = private_subject(&email);
+    let limits = state.limits;
+    let user = {
+        let (email, subject) = (email.clone(), subject.clone());
+        state
+            .db
+            .write(move |c| {
+                let now = now();
+                limits.login_ip.hit(c, &client_ip, now)?;
+                limits.login_email.check(c, &subject, now)?;
+                users::find_by_email(c, &email)
+            })
+            .await?
+    };
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = state
+        .hasher
+        .verify(Password::unchecked(password), stored_hash)
+        .await?;
+    let user = match user {
+        Some(user) if ok => user,
+        _ => {
+            state
+                .db
+                .write(move |c| limits.login_email.record(c, &subject, now()))
+                .await?;
+            return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
+        }
+    };
+    let refresh_token = random_token(32);
+    let token_hash = hash_refresh(&refresh_token);
+    let refresh_ttl = state.refresh_ttl();
+    let user_id = user.id;
+    let (user, phone) = state
+        .db
+        .write(move |c| {
+            start_family(c, user_id, &token_hash, now(), refresh_ttl)?;
+            users::find_with_phone(c, user_id)?.ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))
+        })
+        .await?;
+    let access_token = state.tokens.issue_access(user.id, now())?;
+    Ok(Session {
+        user,
+        phone,
+        access_token,
+        refresh_token,
+    })
+}
+
+enum Rotation {
+    Rotated(UserRow, Option<PhoneRow>),
+    Refused,
+    /// A rotated token came back after the grace period: probably stolen.
+    ReuseDetected {
+        user_id: i64,
+    },
+}
+
+const BAD_REFRESH: &str = "The refresh token is invalid, expired or already used.";
+
+/// Exchanges a refresh token for a new pair; the old one stops working.
+pub async fn refresh(state: &AppState, presented: String) -> Result<Session, ApiError> {
+    let presented_hash = hash_refresh(&presented);
+    let refresh_token = random_token(32);
+    let new_hash = hash_refresh(&refresh_token);
+    let (refresh_ttl, grace) = (state.refresh_ttl(), state.config.refresh_reuse_grace as i64);
+    let outcome = state
+        .db
+        .write(move |c| {
+            let now = now();
+            let Some(row) = refresh_tokens::find_by_hash(c, &presented_hash)? else {
+                return Ok(Rotation::Refused);
+            };
+            if row.revoked_at.is_some() || row.expires_at <= now {
+                return Ok(Rotation::Refused);
+            }
+            if let Some(rotated_at) = row.rotated_at {
+                // Two tabs racing on one token must not log the user out.
+                if now - rotated_at > grace {
+                    refresh_tokens::revoke_family(c, &row.family, now)?;
+                    return Ok(Rotation::ReuseDetected {
+                        user_id: row.user_id,
+                    });
+                }
+                return Ok(Rotation::Refused);
+            }
+            if !refresh_tokens::mark_rotated(c, row.id, now)? {
+                return Ok(Rotation::Refused);
+            }
+            refresh_tokens::insert(
+                c,
+                &NewRefreshToken {
+                    user_id: row.user_id,
+                    family: &row.family,
+                    token_hash: &new_hash,
+                    created_at: now,
+                    expires_at: now + refresh_ttl,
+                },
+            )?;
+            Ok(match users::find_with_phone(c, row.user_id)? {
+                Some((user, phone)) => Rotation::Rotated(user, phone),
+                None => Rotation::Refused,
+            })
+        })
+        .await?;
+    match outcome {
+        Rotation::Rotated(user, phone) => {
+            let access_token = state.tokens.issue_access(user.id, now())?;
+            Ok(Session {
+                user,
+                phone,
+                access_token,
+                refresh_token,
+            })
+        }
+        Rotation::Refused => Err(ApiError::Unauthorized(BAD_REFRESH)),
+        Rotation::ReuseDetected { user_id } => {
+            tracing::warn!(
+                user.id = user_id,
+                "rotated refresh token reused; session revoked"
+            );
+            Err(ApiError::Unauthorized(BAD_REFRESH))
+        }
+    }
+}
+
+/// Revokes the session the token belongs to. Unknown tokens are fine: logging out twice
+/// is not an error.
+pub async fn logout(state: &AppState, presented: Option<String>) -> Result<(), ApiError> {
+    let Some(presented) = presented else {
+        return Ok(());
+    };
+    let hash = hash_refresh(&presented);
+    state
+        .db
+        .write(move |c| {
+            if let Some(row) = refresh_tokens::find_by_hash(c, &hash)? {
+                refresh_tokens::revoke_family(c, &row.family, now())?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// The caller's account and phone.
+pub async fn me(state: &AppState, user_id: i64) -> Result<(UserRow, Option<PhoneRow>), ApiError> {
+    state
+        .db
+        .read(move |c| users::find_with_phone(c, user_id))
+        .await?
+        .ok_or(ApiError::Unauthorized("This account no longer exists."))
+}

@@ -1,0 +1,202 @@
+//! The phone-number record: one per account, replaced with a pending step once verified.
+
+use phonereg_types::{FieldErrors, ParseResponse, validation};
+
+use crate::{
+    config::Config,
+    domain::PhoneNumber,
+    error::ApiError,
+    persistence::{
+        Conn,
+        models::{HistoryRow, NewPhone, PhoneNumberChanges, PhoneRow},
+        now,
+        phones::{self, UNVERIFIED, VERIFIED, verified_elsewhere},
+    },
+    state::AppState,
+};
+
+/// Parses `phone_number` with `phone_region` (or `DEFAULT_REGION`) as the hint and
+/// refuses numbers that cannot receive SMS. Errors are keyed by request field.
+pub fn parse_phone_fields(
+    raw: &str,
+    region: Option<&str>,
+    config: &Config,
+) -> Result<PhoneNumber, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let region = match region.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Some(config.default_region.clone()),
+        Some(r) => match validation::parse_region(r) {
+            Ok(r) if r.parse::<phonenumber::country::Id>().is_ok() => Some(r),
+            _ => {
+                errors.insert(
+                    "phone_region".into(),
+                    vec!["must be a two-letter country code such as US".into()],
+                );
+                None
+            }
+        },
+    };
+    let region = region.ok_or(errors)?;
+    let number = PhoneNumber::parse(raw, &region)
+        .map_err(|m| FieldErrors::from([("phone_number".to_owned(), vec![m])]))?;
+    if let Some(reason) = number.sms_refusal(&config.sms_allowed_countries) {
+        return Err(FieldErrors::from([(
+            "phone_number".to_owned(),
+            vec![reason],
+        )]));
+    }
+    Ok(number)
+}
+
+/// Inserts a new, unverified record inside the caller's transaction.
+pub fn add_phone_in_tx(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    number: &PhoneNumber,
+    now: i64,
+) -> Result<PhoneRow, ApiError> {
+    // No SMS ever goes to a number someone else has verified.
+    if phones::verified_on_other_account(conn, &number.e164, user_id)? {
+        return Err(verified_elsewhere());
+    }
+    let row = phones::insert(
+        conn,
+        &NewPhone {
+            user_id,
+            e164: &number.e164,
+            national: &number.national,
+            international: &number.international,
+            country: &number.country,
+            number_type: number.number_type,
+            status: UNVERIFIED,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    let masked = PhoneNumber::masked(&number.e164);
+    phones::add_history(conn, row.id, "added", Some(&masked), now)?;
+    Ok(row)
+}
+
+pub async fn list(state: &AppState, user_id: i64) -> Result<Vec<PhoneRow>, ApiError> {
+    state
+        .db
+        .read(move |c| phones::list_for_user(c, user_id))
+        .await
+}
+
+pub async fn get(state: &AppState, user_id: i64, id: i64) -> Result<PhoneRow, ApiError> {
+    state
+        .db
+        .read(move |c| phones::find_owned(c, user_id, id))
+        .await
+}
+
+pub async fn add(
+    state: &AppState,
+    user_id: i64,
+    number: PhoneNumber,
+) -> Result<PhoneRow, ApiError> {
+    let row = state
+        .db
+        .write(move |c| add_phone_in_tx(c, user_id, &number, now()))
+        .await?;
+    tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");
+    Ok(row)
+}
+
+/// PATCH: an unverified number is replaced at once; a verified one stays in force and
+/// the new number waits in `pending_e164` until it is verified.
+pub async fn replace(
+    state: &AppState,
+    user_id: i64,
+    id: i64,
+    number: PhoneNumber,
+) -> Result<PhoneRow, ApiError> {
+    state
+        .db
+        .write(move |c| {
+            let now = now();
+            let row = phones::find_owned(c, user_id, id)?;
+            if number.e164 == row.e164 {
+                // Back to the current number: any pending change is dropped.
+                if row.pending_e164.is_none() {
+                    return Ok(row);
+                }
+                phones::add_history(c, id, "changed", Some("pending change cancelled"), now)?;
+                return phones::set_pending(c, id, None, now);
+            }
+            if phones::verified_on_other_account(c, &number.e164, user_id)? {
+                return Err(verified_elsewhere());
+            }
+            let masked = PhoneNumber::masked(&number.e164);
+            if row.status == VERIFIED {
+                let detail = format!("{masked} awaiting verification");
+                phones::add_history(c, id, "changed", Some(&detail), now)?;
+                phones::set_pending(c, id, Some(&number.e164), now)
+            } else {
+                let changes = PhoneNumberChanges {
+                    e164: &number.e164,
+                    national: &number.national,
+                    international: &number.international,
+                    country: &number.country,
+                    number_type: number.number_type,
+                };
+                let detail = format!("replaced by {masked}");
+                phones::add_history(c, id, "changed", Some(&detail), now)?;
+                phones::replace_number(c, id, &changes, now)
+            }
+        })
+        .await
+}
+
+pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<(), ApiError> {
+    state
+        .db
+        .write(move |c| {
+            phones::find_owned(c, user_id, id)?;
+            phones::delete(c, id)
+        })
+        .await?;
+    tracing::info!(user.id = user_id, phone.id = id, "phone number deleted");
+    Ok(())
+}
+
+pub async fn history(state: &AppState, user_id: i64, id: i64) -> Result<Vec<HistoryRow>, ApiError> {
+    state
+        .db
+        .read(move |c| {
+            phones::find_owned(c, user_id, id)?;
+            phones::history(c, id)
+        })
+        .await
+}
+
+/// The lookup endpoint's verdict: never an error for a bad number, just `valid: false`.
+pub fn lookup(raw: &str, region: &str, config: &Config) -> ParseResponse {
+    match PhoneNumber::parse(raw, region) {
+        Ok(n) => {
+            let refusal = n.sms_refusal(&config.sms_allowed_countries);
+            ParseResponse {
+                valid: true,
+                sms_capable: refusal.is_none(),
+                message: refusal.map(|r| format!("This {r}.")),
+                e164: Some(n.e164),
+                national: Some(n.national),
+                international: Some(n.international),
+                country: Some(n.country),
+                number_type: Some(n.number_type.to_owned()),
+            }
+        }
+        Err(m) => ParseResponse {
+            valid: false,
+            e164: None,
+            national: None,
+            international: None,
+            country: None,
+            number_type: None,
+            sms_capable: false,
+            message: Some(format!("This {m}.")),
+        },
+    }
+}

@@ -1,0 +1,131 @@
+//! Wiring: pools, state, middleware, routes, the HTTP server.
+
+use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
+
+use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use anyhow::Context as _;
+
+use crate::{
+    config::{Config, Environment},
+    extract, persistence,
+    persistence::Db,
+    routes,
+    services::{
+        hashing::Hasher,
+        tokens::{Tokens, random_token},
+    },
+    state::{AppState, Limits},
+    telemetry,
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: web::Data<AppState>,
+}
+
+impl Application {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+pub async fn build(config: Config) -> anyhow::Result<Application> {
+    let config = Arc::new(config);
+    let db = {
+        let (url, size) = (config.database_url.clone(), config.db_pool_size);
+        tokio::task::spawn_blocking(move || Db::connect(&url, size)).await??
+    };
+    tracing::info!(backend = db.backend(), "database ready");
+    let secret = jwt_secret(&config)?;
+    let hasher = Hasher::start(config.hash_threads())?;
+    let state = web::Data::new(AppState {
+        db,
+        tokens: Tokens::new(secret.as_bytes(), config.access_token_ttl as i64),
+        hasher,
+        limits: Limits::from_config(&config),
+        config: Arc::clone(&config),
+    });
+
+    let listener =
+        TcpListener::bind(config.bind).with_context(|| format!("bind {}", config.bind))?;
+    let port = listener.local_addr()?.port();
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .app_data(extract::json_config())
+            .app_data(extract::path_config())
+            .app_data(extract::query_config())
+            .wrap(from_fn(telemetry::observe))
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+
+    tokio::spawn(prune_counters(state.clone()));
+    Ok(Application {
+        port,
+        server,
+        state,
+    })
+}
+
+/// In development without `JWT_SECRET`, a random secret is generated once and kept in
+/// `DATA_DIR`, so sessions survive restarts.
+fn jwt_secret(config: &Config) -> anyhow::Result<String> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok(secret.expose().to_owned());
+    }
+    anyhow::ensure!(
+        config.phonereg_env == Environment::Development,
+        "JWT_SECRET is required in production"
+    );
+    let path = config.data_dir.join("jwt-secret");
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => s.trim().to_owned(),
+        _ => write_new_secret(&path)?,
+    };
+    tracing::warn!(
+        path = %path.display(),
+        "development mode: JWT_SECRET is not set, using the generated secret in this file"
+    );
+    Ok(secret)
+}
+
+fn write_new_secret(path: &Path) -> anyhow::Result<String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    let secret = random_token(48);
+    std::fs::write(path, &secret).with_context(|| format!("write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(secret)
+}
+
+/// Rate-limit windows are at most a day long; older rows are dead weight.
+async fn prune_counters(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let before = persistence::now() - 2 * 86_400;
+        if let Err(e) = state
+            .db
+            .write(move |c| persistence::rate_limits::prune(c, before))
+            .await
+        {
+            tracing::warn!(error = %e, "pruning rate-limit counters failed");
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Logs (tracing, with a request id on every line of a request) and Prometheus metrics.
+
+use std::{
+    sync::{
+        LazyLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header::{HeaderName, HeaderValue},
+    middleware::Next,
+};
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+use tracing::Instrument as _;
+use tracing_subscriber::{EnvFilter, fmt};
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    rate_limited: IntCounterVec,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let registry = Registry::new();
+    let requests = IntCounterVec::new(
+        Opts::new(
+            "phonereg_http_requests_total",
+            "HTTP requests by route and status",
+        ),
+        &["method", "route", "status"],
+    )
+    .expect("valid metric");
+    let duration = HistogramVec::new(
+        HistogramOpts::new(
+            "phonereg_http_request_duration_seconds",
+            "HTTP request latency",
+        )
+        .buckets(vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ]),
+        &["method", "route"],
+    )
+    .expect("valid metric");
+    let rate_limited = IntCounterVec::new(
+        Opts::new(
+            "phonereg_rate_limited_total",
+            "Requests refused by a rate limit",
+        ),
+        &["limit"],
+    )
+    .expect("valid metric");
+    for m in [
+        Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(duration.clone()),
+        Box::new(rate_limited.clone()),
+    ] {
+        registry.register(m).expect("unique metric");
+    }
+    #[cfg(target_os = "linux")]
+    let _ = registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ));
+    Metrics {
+        registry,
+        requests,
+        duration,
+        rate_limited,
+    }
+});
+
+/// Counts one refusal by `limit`.
+pub fn rate_limited(limit: &str) {
+    METRICS.rate_limited.with_label_values(&[limit]).inc();
+}
+
+/// The Prometheus text exposition of every metric.
+pub fn render_metrics() -> String {
+    let mut buf = Vec::new();
+    let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
+static PROCESS_TAG: LazyLock<u32> = LazyLock::new(rand::random);
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A caller's `X-Request-Id` if it is short and printable, else `<process>-<sequence>`.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let n = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed);
+            format!("{:08x}-{n:x}", *PROCESS_TAG)
+        })
+}
+
+/// Middleware: request id, a span around the request, metrics by matched route.
+/// Kept to a handful of allocations: it runs on every request.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().clone();
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let status = res.status();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let m = &*METRICS;
+    m.requests
+        .with_label_values(&[method.as_str(), &route, status.as_str()])
+        .inc();
+    m.duration
+        .with_label_values(&[method.as_str(), &route])
+        .observe(elapsed);
+    if status.is_server_error() {
+        tracing::warn!(parent: &span, status = status.as_u16(), elapsed_ms = elapsed * 1e3, "request failed");
+    } else {
+        tracing::debug!(parent: &span, status = status.as_u16(), elapsed_ms = elapsed * 1e3, "request finished");
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
+    Ok(res)
+}

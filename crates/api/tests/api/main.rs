@@ -1,0 +1,11 @@
+//! API integration tests: every test runs through the real HTTP server, once on SQLite
+//! and once on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod errors;
+mod openapi;
+mod operations;
+mod phone_numbers;
+mod tokens;

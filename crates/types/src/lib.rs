@@ -1,0 +1,13 @@
+//! Request/response types and validation rules shared by the PhoneReg API and SPA.
+//!
+//! This crate compiles to native and to `wasm32-unknown-unknown` and depends on no
+//! server crate, so the SPA can show exactly the messages the API would send.
+
+pub mod auth;
+pub mod phone;
+pub mod problem;
+pub mod validation;
+
+pub use auth::*;
+pub use phone::*;
+pub use problem::*;
