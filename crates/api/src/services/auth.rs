@@ -207,7 +207,7 @@ pub async fn login(
 }
 
 enum Rotation {
-    Rotated(UserRow, Option<PhoneRow>),
+    Rotated(Box<(UserRow, Option<PhoneRow>)>),
     Refused,
     /// A rotated token came back after the grace period: probably stolen.
     ReuseDetected {
@@ -257,13 +257,14 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<Session, Api
                 },
             )?;
             Ok(match users::find_with_phone(c, row.user_id)? {
-                Some((user, phone)) => Rotation::Rotated(user, phone),
+                Some(found) => Rotation::Rotated(Box::new(found)),
                 None => Rotation::Refused,
             })
         })
         .await?;
     match outcome {
-        Rotation::Rotated(user, phone) => {
+        Rotation::Rotated(found) => {
+            let (user, phone) = *found;
             let access_token = state.tokens.issue_access(user.id, now())?;
             Ok(Session {
                 user,

@@ -301,7 +301,7 @@ impl TestApp {
 }
 
 /// Follows local `$ref`s; returns the node and its JSON pointer.
-fn resolve<'a>(mut node: &'a Value, mut pointer: String) -> (&'a Value, String) {
+fn resolve(mut node: &Value, mut pointer: String) -> (&Value, String) {
     while let Some(r) = node.get("$ref").and_then(Value::as_str) {
         let p = r.strip_prefix('#').expect("local $ref");
         node = SPEC

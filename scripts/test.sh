@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test PhoneReg has, on a bare machine: installs what is missing, starts
+# PostgreSQL, then lint, the wasm/dependency checks of crates/types, and the whole
+# suite on SQLite and PostgreSQL. Fails loudly when a required part cannot be had.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+step "toolchain"
+need cargo
+rustup show active-toolchain >/dev/null   # installs the pinned toolchain and targets
+rustup target add wasm32-unknown-unknown >/dev/null
+
+step "PostgreSQL"
+start_postgres
+export PHONEREG_TEST_POSTGRES_URL
+PHONEREG_TEST_POSTGRES_URL="$(fresh_test_database phonereg_test)"
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "crates/types: builds for wasm32 and pulls in no server crate"
+cargo build -p phonereg-types --target wasm32-unknown-unknown --locked
+if cargo tree -p phonereg-types --target all -e normal,build --prefix none | grep -E '^(diesel|actix|tokio|phonenumber)[ -]'; then
+  fail "crates/types depends on a server crate (above)"
+fi
+
+step "tests (SQLite and PostgreSQL)"
+cargo test --workspace --locked
+
+step "all tests passed"
