@@ -182,6 +182,29 @@ fn parse_public_url(s: &str) -> Result<String, String> {
     }
 }
 
+/// Clap names the flag (`'--bind <BIND>'`); most people set the environment variable,
+/// so name both: `BIND (--bind)`.
+fn name_env_var(line: &str) -> String {
+    let Some(start) = line.find("'--") else {
+        return line.to_owned();
+    };
+    let Some(len) = line[start + 1..].find('\'') else {
+        return line.to_owned();
+    };
+    let arg = &line[start + 1..start + 1 + len];
+    match arg.split_once(" <") {
+        Some((flag, var)) => {
+            let var = var.trim_end_matches('>');
+            format!(
+                "{}{var} ({flag}){}",
+                &line[..start],
+                &line[start + 2 + len..]
+            )
+        }
+        None => line.to_owned(),
+    }
+}
+
 impl Config {
     /// Parses flags and environment; a bad value prints one line naming it and exits 2.
     pub fn from_env_and_args() -> Self {
@@ -192,7 +215,10 @@ impl Config {
             }
             let rendered = e.to_string();
             let line = rendered.lines().next().unwrap_or("invalid configuration");
-            eprintln!("phonereg-api: {}", line.trim_start_matches("error: "));
+            eprintln!(
+                "phonereg-api: {}",
+                name_env_var(line.trim_start_matches("error: "))
+            );
             std::process::exit(2);
         });
         if let Err(line) = config.check() {
@@ -244,6 +270,15 @@ mod tests {
             Ok(DatabaseUrl::Postgres("postgres://u:p@h/db".into()))
         );
         assert!("mysql://h/db".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn error_lines_name_the_environment_variable() {
+        assert_eq!(
+            name_env_var("invalid value 'foo' for '--bind <BIND>': invalid socket address syntax"),
+            "invalid value 'foo' for BIND (--bind): invalid socket address syntax"
+        );
+        assert_eq!(name_env_var("something else"), "something else");
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
+    // Blocking work is diesel calls; threads beyond the pool would only queue on
+    // checkout while each holding a stack and a malloc arena.
+    .worker_max_blocking_threads(config.db_pool_size as usize + 4)
     .listen(listener)?
     .shutdown_timeout(10)
     .run();

@@ -8,15 +8,16 @@
 use std::sync::{Arc, Mutex, mpsc};
 
 use anyhow::{Context as _, anyhow};
-use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
-    password_hash::{SaltString, rand_core::OsRng},
-};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use base64::{Engine as _, engine::general_purpose::STANDARD_NO_PAD};
+use rand::RngCore as _;
+use subtle::ConstantTimeEq as _;
 use tokio::sync::oneshot;
 
 use crate::{domain::Password, error::ApiError};
 
-type Job = Box<dyn FnOnce() + Send>;
+/// Work for a hashing thread, which lends its reusable Argon2 memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 #[derive(Clone)]
 pub struct Hasher {
@@ -26,26 +27,70 @@ pub struct Hasher {
 }
 
 /// OWASP's Argon2id baseline: m = 19 MiB, t = 2, p = 1.
-fn argon2() -> Argon2<'static> {
+const M_COST: u32 = 19_456;
+const T_COST: u32 = 2;
+const P_COST: u32 = 1;
+const SALT_LEN: usize = 16;
+const HASH_LEN: usize = 32;
+
+fn params() -> Params {
     #[expect(clippy::unwrap_used, reason = "constant, valid parameters")]
-    let params = Params::new(19_456, 2, 1, None).unwrap();
+    Params::new(M_COST, T_COST, P_COST, Some(HASH_LEN)).unwrap()
+}
+
+/// Memory for one Argon2 run with our parameters. Each hashing thread keeps one, so a
+/// flood of logins does not allocate and fault in 19 MiB per request.
+pub fn new_memory() -> Vec<Block> {
+    vec![Block::default(); params().block_count()]
+}
+
+/// Hashes into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`), reusing `memory`.
+pub fn hash_with(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
+    let mut salt = [0u8; SALT_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let mut out = [0u8; HASH_LEN];
+    let params = params();
+    memory.resize(params.block_count(), Block::default());
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, &mut memory[..])
+        .map_err(|e| anyhow!("argon2 hash: {e}"))?;
+    Ok(format!(
+        "$argon2id$v=19$m={M_COST},t={T_COST},p={P_COST}${}${}",
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(out)
+    ))
 }
 
-/// Hashes synchronously; also used by the benchmark to measure the ceiling.
+/// Hashes with fresh memory; the benchmark uses it to measure the machine's ceiling.
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow!("argon2 hash: {e}"))
+    hash_with(password, &mut new_memory())
 }
 
-fn verify_blocking(password: &str, hash: &str) -> anyhow::Result<bool> {
+/// Checks `password` against a PHC string with whatever parameters it was made with,
+/// comparing in constant time.
+fn verify_with(password: &str, hash: &str, memory: &mut Vec<Block>) -> anyhow::Result<bool> {
     let parsed = PasswordHash::new(hash).map_err(|e| anyhow!("stored hash unreadable: {e}"))?;
-    Ok(argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok())
+    let expected = parsed.hash.context("stored hash has no output")?;
+    let mut salt = [0u8; 64];
+    let salt = parsed
+        .salt
+        .context("stored hash has no salt")?
+        .decode_b64(&mut salt)
+        .map_err(|e| anyhow!("stored salt unreadable: {e}"))?;
+    let stored = Params::try_from(&parsed).map_err(|e| anyhow!("stored params: {e}"))?;
+    let params = Params::new(
+        stored.m_cost(),
+        stored.t_cost(),
+        stored.p_cost(),
+        Some(expected.len()),
+    )
+    .map_err(|e| anyhow!("stored params: {e}"))?;
+    memory.resize(params.block_count(), Block::default());
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..])
+        .map_err(|e| anyhow!("argon2 verify: {e}"))?;
+    Ok(out.ct_eq(expected.as_bytes()).into())
 }
 
 impl Hasher {
@@ -58,13 +103,14 @@ impl Hasher {
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority();
+                    let mut memory = new_memory();
                     loop {
                         let job = match rx.lock() {
                             Ok(rx) => rx.recv(),
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) => job(&mut memory),
                             Err(_) => return,
                         }
                     }
@@ -80,20 +126,21 @@ impl Hasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut Vec<Block>) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let (tx, rx) = oneshot::channel();
         let span = tracing::Span::current();
         self.jobs
-            .send(Box::new(move || {
-                let _ = tx.send(span.in_scope(f));
+            .send(Box::new(move |memory| {
+                let _ = tx.send(span.in_scope(|| f(memory)));
             }))
             .map_err(|_| anyhow!("hashing threads stopped"))?;
         Ok(rx.await.context("hashing job dropped")??)
     }
 
     pub async fn hash(&self, password: Password) -> Result<String, ApiError> {
-        self.run(move || hash_blocking(password.expose())).await
+        self.run(move |memory| hash_with(password.expose(), memory))
+            .await
     }
 
     /// Checks `password` against `hash`, or against a dummy hash when there is no
@@ -102,7 +149,7 @@ impl Hasher {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let ok = self
-            .run(move || verify_blocking(password.expose(), &hash))
+            .run(move |memory| verify_with(password.expose(), &hash, memory))
             .await?;
         Ok(known && ok)
     }
@@ -141,6 +188,27 @@ mod tests {
             !ok("dummy password for unknown accounts", None)
                 .await
                 .expect("verify")
+        );
+    }
+
+    #[test]
+    fn verifies_hashes_made_by_the_reference_implementation() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _, password_hash::SaltString};
+        let salt = SaltString::encode_b64(b"sixteen byte salt").expect("salt");
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+            .hash_password(b"hunter2 hunter2", &salt)
+            .expect("hash")
+            .to_string();
+        let mut memory = new_memory();
+        assert!(verify_with("hunter2 hunter2", &reference, &mut memory).expect("verify"));
+        assert!(!verify_with("hunter3 hunter3", &reference, &mut memory).expect("verify"));
+        // And the reference implementation accepts ours.
+        let ours = hash_with("hunter2 hunter2", &mut memory).expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        assert!(
+            Argon2::default()
+                .verify_password(b"hunter2 hunter2", &parsed)
+                .is_ok()
         );
     }
 }
