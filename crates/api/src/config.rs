@@ -26,6 +26,20 @@ use clap::{Parser, ValueEnum};
 /// | `LOOKUP_PER_IP_PER_MINUTE` | 120 | phone lookups per client IP per minute |
 /// | `TRUSTED_PROXIES` | empty | comma-separated IPs whose `X-Forwarded-For` is believed |
 /// | `HASH_THREADS` | number of cores | Argon2id hashes in flight at once |
+/// | `BLOCKING_THREADS` | SQLite 2, PostgreSQL pool ÷ workers | database threads per HTTP worker |
+/// | `SMS_PROVIDER` | `console` | `console` (log + dev inbox) or `twilio` |
+/// | `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` | none | Twilio credentials |
+/// | `TWILIO_FROM` / `TWILIO_MESSAGING_SERVICE_SID` | none | sender (one of them) |
+/// | `TWILIO_API_BASE` | `https://api.twilio.com` | tests point it at a local fake |
+/// | `VERIFY_CODE_TTL` | 600 | seconds a code lives |
+/// | `VERIFY_MAX_ATTEMPTS` | 5 | wrong tries before a code dies |
+/// | `VERIFY_RESEND_COOLDOWN` | 30 | seconds between codes for one phone record |
+/// | `SMS_PER_NUMBER_PER_HOUR` | 5 | codes per E.164 number per hour, across accounts |
+/// | `SMS_PER_ACCOUNT_PER_DAY` | 10 | SMS per account per UTC day |
+/// | `SMS_PER_IP_PER_HOUR` | 20 | SMS per client IP per hour |
+/// | `SMS_DAILY_BUDGET` | 10000 | SMS per UTC day in all; spent -> 503 |
+/// | `SMS_MAX_ATTEMPTS` | 6 | delivery tries before a message fails |
+/// | `SMS_TEST_NUMBERS` | empty | `+15005550100=123456,…`: fixed codes, nothing sent, no limits |
 /// | `RUST_LOG` | `info` | log filter |
 #[derive(Clone, Parser)]
 #[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
@@ -70,6 +84,80 @@ pub struct Config {
     pub trusted_proxies: IpList,
     #[arg(long, env = "HASH_THREADS", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub hash_threads: Option<u32>,
+    #[arg(long, env = "BLOCKING_THREADS", value_parser = clap::value_parser!(u32).range(1..=512))]
+    pub blocking_threads: Option<u32>,
+    #[arg(long, env = "SMS_PROVIDER", value_enum, default_value_t = SmsProvider::Console)]
+    pub sms_provider: SmsProvider,
+    #[arg(long, env = "TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<Secret>,
+    #[arg(long, env = "TWILIO_FROM")]
+    pub twilio_from: Option<String>,
+    #[arg(long, env = "TWILIO_MESSAGING_SERVICE_SID")]
+    pub twilio_messaging_service_sid: Option<String>,
+    #[arg(long, env = "TWILIO_API_BASE", default_value = "https://api.twilio.com", value_parser = parse_public_url)]
+    pub twilio_api_base: String,
+    #[arg(long, env = "VERIFY_CODE_TTL", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub verify_code_ttl: u64,
+    #[arg(long, env = "VERIFY_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub verify_max_attempts: u32,
+    #[arg(long, env = "VERIFY_RESEND_COOLDOWN", default_value_t = 30)]
+    pub verify_resend_cooldown: u64,
+    #[arg(long, env = "SMS_PER_NUMBER_PER_HOUR", default_value_t = 5)]
+    pub sms_per_number_per_hour: u32,
+    #[arg(long, env = "SMS_PER_ACCOUNT_PER_DAY", default_value_t = 10)]
+    pub sms_per_account_per_day: u32,
+    #[arg(long, env = "SMS_PER_IP_PER_HOUR", default_value_t = 20)]
+    pub sms_per_ip_per_hour: u32,
+    #[arg(long, env = "SMS_DAILY_BUDGET", default_value_t = 10_000)]
+    pub sms_daily_budget: u32,
+    #[arg(long, env = "SMS_MAX_ATTEMPTS", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub sms_max_attempts: u32,
+    #[arg(long, env = "SMS_TEST_NUMBERS", default_value = "", value_parser = parse_test_numbers)]
+    pub sms_test_numbers: TestNumbers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SmsProvider {
+    /// Prints messages to the log and keeps the last ones for `GET /api/v1/dev/sms`.
+    Console,
+    /// Twilio's Messages API.
+    Twilio,
+}
+
+/// `SMS_TEST_NUMBERS`: E.164 number -> the fixed code it accepts. Nothing is sent to
+/// them and no limit applies (CI, app-store review).
+#[derive(Clone, Debug, Default)]
+pub struct TestNumbers(pub Vec<(String, String)>);
+
+impl TestNumbers {
+    pub fn code_for(&self, e164: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == e164)
+            .map(|(_, c)| c.as_str())
+    }
+}
+
+fn parse_test_numbers(s: &str) -> Result<TestNumbers, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let (number, code) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("{entry}: expected +E164=CODE"))?;
+            let digits = number.strip_prefix('+').unwrap_or("");
+            if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("{number} is not an E.164 number"));
+            }
+            phonereg_types::validation::check_code(code)
+                .map_err(|_| format!("the code for {number} must be 6 digits"))?;
+            Ok((number.to_owned(), code.to_owned()))
+        })
+        .collect::<Result<_, _>>()
+        .map(TestNumbers)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -239,6 +327,27 @@ impl Config {
                 Some(_) => {}
             }
         }
+        match self.sms_provider {
+            SmsProvider::Console if self.phonereg_env == Environment::Production => {
+                return Err(
+                    "SMS_PROVIDER=console is for development; use twilio in production".into(),
+                );
+            }
+            SmsProvider::Twilio => {
+                if self.twilio_account_sid.is_none() || self.twilio_auth_token.is_none() {
+                    return Err(
+                        "SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN".into(),
+                    );
+                }
+                if self.twilio_from.is_none() && self.twilio_messaging_service_sid.is_none() {
+                    return Err(
+                        "SMS_PROVIDER=twilio needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID"
+                            .into(),
+                    );
+                }
+            }
+            SmsProvider::Console => {}
+        }
         Ok(())
     }
 
@@ -288,6 +397,15 @@ mod tests {
         c.jwt_secret = Some(Secret::new("short".into()));
         assert!(c.check().is_err());
         c.jwt_secret = Some(Secret::new("x".repeat(32)));
+        assert!(
+            c.check().is_err(),
+            "the console SMS provider is refused in production"
+        );
+        c.sms_provider = SmsProvider::Twilio;
+        assert!(c.check().is_err(), "twilio needs credentials");
+        c.twilio_account_sid = Some("AC123".into());
+        c.twilio_auth_token = Some(Secret::new("token".into()));
+        c.twilio_from = Some("+15005550006".into());
         assert!(c.check().is_ok());
     }
 

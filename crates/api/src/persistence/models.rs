@@ -2,7 +2,9 @@
 
 use diesel::prelude::*;
 
-use super::schema::{phone_history, phone_numbers, refresh_tokens, users};
+use super::schema::{
+    phone_history, phone_numbers, refresh_tokens, sms_messages, users, verification_codes,
+};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -39,6 +41,10 @@ pub struct PhoneRow {
     pub sms_opted_out: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    pub last_message_id: Option<i64>,
+    pub last_message_status: Option<String>,
+    pub last_message_error: Option<i64>,
+    pub last_message_at: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -106,4 +112,48 @@ pub struct NewRefreshToken<'a> {
     pub token_hash: &'a str,
     pub created_at: i64,
     pub expires_at: i64,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = verification_codes)]
+pub struct CodeRow {
+    pub phone_id: i64,
+    pub e164: String,
+    pub code_hash: String,
+    pub attempts_left: i32,
+    pub expires_at: i64,
+    pub resend_after: i64,
+    pub sent: bool,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = sms_messages)]
+pub struct MessageRow {
+    pub id: i64,
+    pub phone_id: Option<i64>,
+    pub to_e164: String,
+    pub body: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub claimed_until: Option<i64>,
+    pub provider_sid: Option<String>,
+    pub error_code: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = sms_messages)]
+pub struct NewMessage<'a> {
+    pub phone_id: Option<i64>,
+    pub to_e164: &'a str,
+    pub body: &'a str,
+    pub kind: &'a str,
+    pub status: &'a str,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

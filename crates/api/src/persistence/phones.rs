@@ -51,8 +51,9 @@ pub fn find_owned(conn: &mut Conn<'_>, user_id: i64, id: i64) -> Result<PhoneRow
         .filter(phone_numbers::id.eq(id))
         .filter(phone_numbers::user_id.eq(user_id))
         .select(PhoneRow::as_select())
-        .first(c)
-        .optional())?
+        .load(c))?
+    .into_iter()
+    .next()
     .ok_or(ApiError::NotFound)
 }
 

@@ -29,8 +29,9 @@ pub fn peek(conn: &mut Conn<'_>, key: &str, window_start: i64) -> Result<i64, Ap
         .filter(rate_counters::key.eq(key))
         .filter(rate_counters::window_start.eq(window_start))
         .select(rate_counters::count)
-        .first(c)
-        .optional())?
+        .load(c))?
+    .into_iter()
+    .next()
     .unwrap_or(0))
 }
 

@@ -19,8 +19,9 @@ pub fn find_by_hash(conn: &mut Conn<'_>, hash: &str) -> Result<Option<RefreshTok
     Ok(with_conn!(conn, c => refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash))
         .select(RefreshTokenRow::as_select())
-        .first(c)
-        .optional())?)
+        .load(c))?
+    .into_iter()
+    .next())
 }
 
 /// Marks the token rotated unless someone else already did; true when this call won.

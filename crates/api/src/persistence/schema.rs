@@ -25,6 +25,10 @@ diesel::table! {
         sms_opted_out -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        last_message_id -> Nullable<BigInt>,
+        last_message_status -> Nullable<Text>,
+        last_message_error -> Nullable<BigInt>,
+        last_message_at -> Nullable<BigInt>,
     }
 }
 
@@ -62,10 +66,46 @@ diesel::table! {
 diesel::joinable!(phone_numbers -> users (user_id));
 diesel::joinable!(phone_history -> phone_numbers (phone_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+
+diesel::table! {
+    verification_codes (phone_id) {
+        phone_id -> BigInt,
+        e164 -> Text,
+        code_hash -> Text,
+        attempts_left -> Integer,
+        expires_at -> BigInt,
+        resend_after -> BigInt,
+        sent -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sms_messages (id) {
+        id -> BigInt,
+        phone_id -> Nullable<BigInt>,
+        to_e164 -> Text,
+        body -> Text,
+        kind -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        provider_sid -> Nullable<Text>,
+        error_code -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(verification_codes -> phone_numbers (phone_id));
+diesel::joinable!(sms_messages -> phone_numbers (phone_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     phone_numbers,
     phone_history,
     refresh_tokens,
-    rate_counters
+    rate_counters,
+    verification_codes,
+    sms_messages
 );

@@ -29,8 +29,9 @@ pub fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<UserRow>
     Ok(with_conn!(conn, c => users::table
         .filter(users::email.eq(email))
         .select(UserRow::as_select())
-        .first(c)
-        .optional())?)
+        .load(c))?
+    .into_iter()
+    .next())
 }
 
 /// The account and its phone record, in one query.
@@ -38,10 +39,10 @@ pub fn find_with_phone(
     conn: &mut Conn<'_>,
     user_id: i64,
 ) -> Result<Option<(UserRow, Option<PhoneRow>)>, ApiError> {
-    Ok(with_conn!(conn, c => users::table
+    let rows = with_conn!(conn, c => users::table
         .left_join(phone_numbers::table)
         .filter(users::id.eq(user_id))
         .select((UserRow::as_select(), Option::<PhoneRow>::as_select()))
-        .first(c)
-        .optional())?)
+        .load(c))?;
+    Ok(rows.into_iter().next())
 }

@@ -5,3 +5,4 @@ pub mod hashing;
 pub mod phones;
 pub mod rate_limit;
 pub mod tokens;
+pub mod verification;

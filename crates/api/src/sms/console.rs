@@ -1,0 +1,56 @@
+//! The development provider: prints each SMS to the log (the one place a code may
+//! appear) and keeps the last 50 for `GET /api/v1/dev/sms`.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+};
+
+use super::{Accepted, OutgoingSms, SendFuture, SmsSender};
+
+pub const INBOX_SIZE: usize = 50;
+
+#[derive(Clone, Debug)]
+pub struct InboxItem {
+    pub to: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// The dev inbox: the one piece of state held in memory (SPEC §7).
+#[derive(Clone, Default)]
+pub struct Inbox(Arc<Mutex<VecDeque<InboxItem>>>);
+
+impl Inbox {
+    /// Newest first.
+    pub fn items(&self) -> Vec<InboxItem> {
+        self.0.lock().map(|q| q.iter().rev().cloned().collect()).unwrap_or_default()
+    }
+
+    fn push(&self, item: InboxItem) {
+        if let Ok(mut q) = self.0.lock() {
+            if q.len() == INBOX_SIZE {
+                q.pop_front();
+            }
+            q.push_back(item);
+        }
+    }
+}
+
+pub struct ConsoleSender {
+    pub inbox: Inbox,
+}
+
+impl SmsSender for ConsoleSender {
+    fn send<'a>(&'a self, sms: &'a OutgoingSms) -> SendFuture<'a> {
+        Box::pin(async move {
+            tracing::info!(to = %sms.to, body = %sms.body, "console SMS (development only)");
+            self.inbox.push(InboxItem {
+                to: sms.to.clone(),
+                body: sms.body.clone(),
+                created_at: chrono::Utc::now().timestamp(),
+            });
+            Ok(Accepted { sid: format!("console-{}", sms.id), status: "delivered".into() })
+        })
+    }
+}
