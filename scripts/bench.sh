@@ -85,7 +85,7 @@ start_server() {
   # Rate limits raised so the benchmark measures the work, not the refusals; a long
   # access-token TTL so long BENCH_SECONDS runs don't turn into 401s; NO_COLOR keeps the
   # log greppable.
-  DATABASE_URL="$2" BIND=127.0.0.1:0 PHONEREG_ENV=production \
+  DATABASE_URL="$2" BIND=127.0.0.1:0 PHONEREG_ENV=development \
     JWT_SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     DATA_DIR="$WORK/data" RUST_LOG=warn NO_COLOR=1 ACCESS_TOKEN_TTL=86400 \
     LOGIN_PER_IP=1000000000 REGISTER_PER_IP_PER_HOUR=1000000000 \

@@ -39,6 +39,7 @@ use clap::{Parser, ValueEnum};
 /// | `SMS_PER_IP_PER_HOUR` | 20 | SMS per client IP per hour |
 /// | `SMS_DAILY_BUDGET` | 10000 | SMS per UTC day in all; spent -> 503 |
 /// | `SMS_MAX_ATTEMPTS` | 6 | delivery tries before a message fails |
+/// | `OUTBOX_WORKER` | `true` | send queued SMS from this process |
 /// | `SMS_TEST_NUMBERS` | empty | `+15005550100=123456,…`: fixed codes, nothing sent, no limits |
 /// | `RUST_LOG` | `info` | log filter |
 #[derive(Clone, Parser)]
@@ -116,6 +117,9 @@ pub struct Config {
     pub sms_max_attempts: u32,
     #[arg(long, env = "SMS_TEST_NUMBERS", default_value = "", value_parser = parse_test_numbers)]
     pub sms_test_numbers: TestNumbers,
+    /// Run the outbox worker in this process (tests turn it off and step it by hand).
+    #[arg(long, env = "OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub outbox_worker: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,8 @@ use actix_web::{
 };
 use phonereg_types::{FieldErrors, Problem, Verification};
 
+use crate::domain::CodeState;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +18,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    #[error("forbidden")]
+    Forbidden,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -29,7 +33,7 @@ pub enum ApiError {
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("wrong verification code")]
-    WrongCode(Verification),
+    WrongCode(CodeState),
     #[error("rate limited ({limit})")]
     RateLimited {
         limit: &'static str,
@@ -64,6 +68,11 @@ impl ApiError {
             ),
             ApiError::BadRequest(d) => ("malformed-request", "Malformed request", d.clone()),
             ApiError::Unauthorized(d) => ("unauthorized", "Unauthorized", (*d).into()),
+            ApiError::Forbidden => (
+                "forbidden",
+                "Forbidden",
+                "The request signature is missing or wrong.".into(),
+            ),
             ApiError::NotFound => (
                 "not-found",
                 "Not found",
@@ -118,6 +127,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::WrongCode(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -143,10 +153,14 @@ impl ResponseError for ApiError {
             detail,
             errors: match self {
                 ApiError::Validation(errors) => Some(errors.clone()),
+                ApiError::WrongCode(_) => Some(FieldErrors::from([(
+                    "code".to_owned(),
+                    vec!["is not the code we sent".to_owned()],
+                )])),
                 _ => None,
             },
             verification: match self {
-                ApiError::WrongCode(v) => Some(v.clone()),
+                ApiError::WrongCode(v) => Some(Verification::from(v)),
                 _ => None,
             },
         };

@@ -6,13 +6,21 @@ use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context as _;
 
 use crate::{
-    config::{Config, Environment},
-    extract, persistence,
+    config::{Config, Environment, SmsProvider},
+    extract,
+    outbox::Outbox,
+    persistence,
     persistence::Db,
     routes,
+    services::verification::Verifier,
     services::{
         hashing::Hasher,
         tokens::{Tokens, random_token},
+    },
+    sms::{
+        SmsSender,
+        console::{ConsoleSender, Inbox},
+        twilio::TwilioSender,
     },
     state::{AppState, Limits},
     telemetry,
@@ -44,11 +52,19 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     tracing::info!(backend = db.backend(), "database ready");
     let secret = jwt_secret(&config)?;
     let hasher = Hasher::start(config.hash_threads())?;
+    let (sender, inbox) = sms_sender(&config)?;
+    let outbox = Outbox::new(db.clone(), sender, config.sms_max_attempts);
+    if config.outbox_worker {
+        tokio::spawn(outbox.clone().run());
+    }
     let state = web::Data::new(AppState {
         db,
         tokens: Tokens::new(secret.as_bytes(), config.access_token_ttl as i64),
         hasher,
         limits: Limits::from_config(&config),
+        verifier: Verifier::new(Arc::clone(&config), secret.as_bytes()),
+        outbox,
+        inbox,
         config: Arc::clone(&config),
     });
 
@@ -62,6 +78,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         TcpListener::bind(config.bind).with_context(|| format!("bind {}", config.bind))?;
     let port = listener.local_addr()?.port();
     let app_state = state.clone();
+    let dev_inbox = state.inbox.is_some();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
@@ -69,7 +86,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             .app_data(extract::path_config())
             .app_data(extract::query_config())
             .wrap(from_fn(telemetry::observe))
-            .configure(routes::configure)
+            .configure(|cfg| routes::configure(cfg, dev_inbox))
             .default_service(web::to(routes::not_found))
     })
     .workers(workers)
@@ -87,6 +104,41 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         port,
         server,
         state,
+    })
+}
+
+/// The configured SMS provider, and the dev inbox when it is the console.
+fn sms_sender(config: &Config) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Inbox>)> {
+    Ok(match config.sms_provider {
+        SmsProvider::Console => {
+            tracing::warn!(
+                "SMS_PROVIDER=console: messages are printed to this log and kept at /api/v1/dev/sms"
+            );
+            let inbox = Inbox::default();
+            (
+                Arc::new(ConsoleSender {
+                    inbox: inbox.clone(),
+                }),
+                Some(inbox),
+            )
+        }
+        SmsProvider::Twilio => {
+            let sender = TwilioSender::new(
+                &config.twilio_api_base,
+                config
+                    .twilio_account_sid
+                    .clone()
+                    .context("TWILIO_ACCOUNT_SID is required")?,
+                config
+                    .twilio_auth_token
+                    .clone()
+                    .context("TWILIO_AUTH_TOKEN is required")?,
+                config.twilio_from.clone(),
+                config.twilio_messaging_service_sid.clone(),
+                &config.public_url,
+            )?;
+            (Arc::new(sender), None)
+        }
     })
 }
 

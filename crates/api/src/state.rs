@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use crate::{
     config::Config,
+    outbox::Outbox,
     persistence::Db,
-    services::{hashing::Hasher, rate_limit::Limit, tokens::Tokens},
+    services::{hashing::Hasher, rate_limit::Limit, tokens::Tokens, verification::Verifier},
+    sms::console::Inbox,
 };
 
 /// The request-rate limits of SPEC §7, built once from the configuration.
@@ -50,6 +52,10 @@ pub struct AppState {
     pub tokens: Tokens,
     pub hasher: Hasher,
     pub limits: Limits,
+    pub verifier: Verifier,
+    pub outbox: Outbox,
+    /// The development inbox; present only with the console provider in development.
+    pub inbox: Option<Inbox>,
 }
 
 impl AppState {

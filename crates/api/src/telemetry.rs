@@ -35,6 +35,8 @@ struct Metrics {
     requests: IntCounterVec,
     duration: HistogramVec,
     rate_limited: IntCounterVec,
+    sms_messages: IntCounterVec,
+    sms_config_faults: prometheus::IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -66,10 +68,25 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["limit"],
     )
     .expect("valid metric");
+    let sms_messages = IntCounterVec::new(
+        Opts::new(
+            "phonereg_sms_messages_total",
+            "SMS outcomes seen by this process, by status",
+        ),
+        &["status"],
+    )
+    .expect("valid metric");
+    let sms_config_faults = prometheus::IntCounter::new(
+        "phonereg_sms_provider_auth_failures_total",
+        "Provider refusals of our credentials (401/403): a configuration fault",
+    )
+    .expect("valid metric");
     for m in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(duration.clone()),
         Box::new(rate_limited.clone()),
+        Box::new(sms_messages.clone()),
+        Box::new(sms_config_faults.clone()),
     ] {
         registry.register(m).expect("unique metric");
     }
@@ -82,12 +99,24 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         requests,
         duration,
         rate_limited,
+        sms_messages,
+        sms_config_faults,
     }
 });
 
 /// Counts one refusal by `limit`.
 pub fn rate_limited(limit: &str) {
     METRICS.rate_limited.with_label_values(&[limit]).inc();
+}
+
+/// Counts one SMS reaching `status` (handed over, delivered, failed, …).
+pub fn sms_message(status: &str) {
+    METRICS.sms_messages.with_label_values(&[status]).inc();
+}
+
+/// Counts one provider refusal of our credentials.
+pub fn sms_config_fault() {
+    METRICS.sms_config_faults.inc();
 }
 
 /// The Prometheus text exposition of every metric.

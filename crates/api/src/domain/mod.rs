@@ -4,7 +4,16 @@
 pub mod email;
 pub mod password;
 pub mod phone_number;
+pub mod verification_code;
 
 pub use email::Email;
 pub use password::Password;
 pub use phone_number::PhoneNumber;
+pub use verification_code::CodeState;
+
+/// UNIX seconds as an RFC 3339 UTC string, the only timestamp format the API speaks.
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

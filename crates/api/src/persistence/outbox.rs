@@ -144,7 +144,7 @@ pub fn find_by_sid(conn: &mut Conn<'_>, sid: &str) -> Result<Option<MessageRow>,
     .next())
 }
 
-pub fn attempts_set(conn: &mut Conn<'_>, id: i64, attempts: i32) -> Result<(), ApiError> {
+pub fn set_attempts(conn: &mut Conn<'_>, id: i64, attempts: i32) -> Result<(), ApiError> {
     with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set(sms_messages::attempts.eq(attempts))
         .execute(c))?;

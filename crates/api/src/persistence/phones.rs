@@ -151,9 +151,23 @@ pub fn mark_verified(conn: &mut Conn<'_>, id: i64, now: i64) -> Result<PhoneRow,
         .set((
             phone_numbers::status.eq(VERIFIED),
             phone_numbers::verified_at.eq(Some(now)),
+            phone_numbers::sms_opted_out.eq(false),
             phone_numbers::updated_at.eq(now),
         ))
         .returning(PhoneRow::as_returning())
         .get_result(c))
     .map_err(map_conflict)
+}
+
+/// Twilio 21610: the number replied STOP. Cleared by a delivery or a new verification.
+pub fn set_opted_out(
+    conn: &mut Conn<'_>,
+    id: i64,
+    opted_out: bool,
+    now: i64,
+) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
+        .set((phone_numbers::sms_opted_out.eq(opted_out), phone_numbers::updated_at.eq(now)))
+        .execute(c))?;
+    Ok(())
 }

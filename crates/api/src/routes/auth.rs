@@ -6,7 +6,7 @@ use actix_web::{
     http::StatusCode,
     web,
 };
-use phonereg_types::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse};
+use phonereg_types::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, Verification};
 
 use crate::{
     error::ApiError,
@@ -90,6 +90,6 @@ fn session_response(state: &AppState, status: StatusCode, session: Session) -> H
             refresh_token: session.refresh_token,
             token_type: "Bearer".into(),
             expires_in: state.tokens.access_ttl,
-            verification: None,
+            verification: session.verification.as_ref().map(Verification::from),
         })
 }

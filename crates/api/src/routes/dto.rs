@@ -1,17 +1,17 @@
 //! Rows to response bodies. Timestamps leave the server as RFC 3339 UTC.
 
-use phonereg_types::{HistoryItem, Phone, PhoneStatus, User};
+use phonereg_types::{HistoryItem, LastMessage, Phone, PhoneStatus, User, Verification};
 
-use crate::persistence::{
-    models::{HistoryRow, PhoneRow, UserRow},
-    phones::VERIFIED,
+use crate::{
+    domain::CodeState,
+    persistence::{
+        models::{HistoryRow, PhoneRow, UserRow},
+        phones::VERIFIED,
+    },
+    sms,
 };
 
-pub fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
+pub use crate::domain::rfc3339;
 
 pub fn phone(row: PhoneRow) -> Phone {
     Phone {
@@ -31,8 +31,21 @@ pub fn phone(row: PhoneRow) -> Phone {
         sms_opted_out: row.sms_opted_out,
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
-        last_message: None,
+        last_message: row.last_message_status.map(|status| LastMessage {
+            guidance: sms::guidance(&status, row.last_message_error).map(str::to_owned),
+            error_code: row.last_message_error,
+            updated_at: rfc3339(row.last_message_at.unwrap_or(row.updated_at)),
+            status,
+        }),
         verification: None,
+    }
+}
+
+/// A phone together with the code just sent for it (POST and PATCH).
+pub fn phone_with_code(row: PhoneRow, code: Option<&CodeState>) -> Phone {
+    Phone {
+        verification: code.map(Verification::from),
+        ..phone(row)
     }
 }
 

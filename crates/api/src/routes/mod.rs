@@ -2,10 +2,12 @@
 //! these, and the OpenAPI test compares them with `openapi.yaml`.
 
 pub mod auth;
+pub mod dev;
 pub mod dto;
 pub mod health;
 pub mod phone_numbers;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::{HttpResponse, Route, http::Method, web};
 
@@ -15,6 +17,8 @@ use crate::error::ApiError;
 pub struct Endpoint {
     pub path: &'static str,
     pub routes: Vec<(Method, fn() -> Route)>,
+    /// Served only with the console SMS provider (the development inbox).
+    pub dev_only: bool,
 }
 
 macro_rules! endpoint {
@@ -25,6 +29,7 @@ macro_rules! endpoint {
                 Method::$method,
                 (|| web::method(Method::$method).to($handler)) as fn() -> Route,
             )),+],
+            dev_only: false,
         }
     };
 }
@@ -46,6 +51,15 @@ pub fn table() -> Vec<Endpoint> {
             DELETE => phone_numbers::delete_phone_number),
         endpoint!("/api/v1/users/me/phone-numbers/{id}/history",
             GET => phone_numbers::get_phone_history),
+        endpoint!("/api/v1/users/me/phone-numbers/{id}/verification",
+            POST => phone_numbers::send_verification_code),
+        endpoint!("/api/v1/users/me/phone-numbers/{id}/verify",
+            POST => phone_numbers::verify_phone_number),
+        endpoint!("/api/v1/webhooks/twilio/status", POST => webhooks::twilio_status),
+        Endpoint {
+            dev_only: true,
+            ..endpoint!("/api/v1/dev/sms", GET => dev::list_dev_sms)
+        },
         endpoint!("/api/openapi.yaml", GET => health::openapi),
         endpoint!("/healthz", GET => health::healthz),
         endpoint!("/readyz", GET => health::readyz),
@@ -54,8 +68,8 @@ pub fn table() -> Vec<Endpoint> {
 }
 
 /// Registers every endpoint; other methods on a known path get 405 with `Allow`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for endpoint in table() {
+pub fn configure(cfg: &mut web::ServiceConfig, dev_inbox: bool) {
+    for endpoint in table().into_iter().filter(|e| dev_inbox || !e.dev_only) {
         let allow = endpoint
             .routes
             .iter()

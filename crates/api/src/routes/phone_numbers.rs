@@ -1,7 +1,7 @@
 //! `/api/v1/users/me/phone-numbers*` and the public lookup `/api/v1/phone-numbers/parse`.
 
 use actix_web::{HttpResponse, web};
-use phonereg_types::{HistoryList, PhoneList, PhoneNumberRequest};
+use phonereg_types::{HistoryList, PhoneList, PhoneNumberRequest, Verification, VerifyRequest};
 use serde::Deserialize;
 
 use crate::{
@@ -36,16 +36,17 @@ pub async fn list_phone_numbers(
 pub async fn create_phone_number(
     state: web::Data<AppState>,
     user: AuthUser,
+    ip: ClientIp,
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
-    let row = phones::add(&state, user.0, number).await?;
+    let (row, code) = phones::add(&state, user.0, number, ip.0).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
             format!("/api/v1/users/me/phone-numbers/{}", row.id),
         ))
-        .json(dto::phone(row)))
+        .json(dto::phone_with_code(row, Some(&code))))
 }
 
 pub async fn get_phone_number(
@@ -60,11 +61,32 @@ pub async fn get_phone_number(
 pub async fn update_phone_number(
     state: web::Data<AppState>,
     user: AuthUser,
+    ip: ClientIp,
     id: web::Path<i64>,
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
-    let row = phones::replace(&state, user.0, id.into_inner(), number).await?;
+    let (row, code) = phones::replace(&state, user.0, id.into_inner(), number, ip.0).await?;
+    Ok(HttpResponse::Ok().json(dto::phone_with_code(row, code.as_ref())))
+}
+
+pub async fn send_verification_code(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ip: ClientIp,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let code = phones::resend_code(&state, user.0, id.into_inner(), ip.0).await?;
+    Ok(HttpResponse::Accepted().json(Verification::from(&code)))
+}
+
+pub async fn verify_phone_number(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<VerifyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let row = phones::verify_code(&state, user.0, id.into_inner(), body.code).await?;
     Ok(HttpResponse::Ok().json(dto::phone(row)))
 }
 

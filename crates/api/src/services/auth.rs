@@ -3,12 +3,12 @@
 use phonereg_types::{FieldErrors, RegisterRequest, validation};
 
 use crate::{
-    domain::{Email, Password, PhoneNumber},
+    domain::{CodeState, Email, Password, PhoneNumber},
     error::ApiError,
     persistence::{
         Conn,
         models::{NewRefreshToken, NewUser, PhoneRow, UserRow},
-        now, refresh_tokens, users,
+        now, phones, refresh_tokens, users,
     },
     services::{
         phones::{add_phone_in_tx, parse_phone_fields},
@@ -22,6 +22,8 @@ use crate::{
 pub struct Session {
     pub user: UserRow,
     pub phone: Option<PhoneRow>,
+    /// The first code's state, when registration came with a phone.
+    pub verification: Option<CodeState>,
     pub access_token: String,
     pub refresh_token: String,
 }
@@ -84,15 +86,14 @@ pub async fn register(
     client_ip: String,
 ) -> Result<Session, ApiError> {
     let limit = state.limits.register_ip;
-    state
-        .db
-        .write(move |c| limit.hit(c, &client_ip, now()))
-        .await?;
+    let ip = client_ip.clone();
+    state.db.write(move |c| limit.hit(c, &ip, now())).await?;
     let password_hash = state.hasher.hash(reg.password).await?;
     let refresh_token = random_token(32);
     let token_hash = hash_refresh(&refresh_token);
     let refresh_ttl = state.refresh_ttl();
-    let (user, phone) = state
+    let verifier = state.verifier.clone();
+    let (user, phone, verification) = state
         .db
         .write(move |c| {
             let now = now();
@@ -105,14 +106,24 @@ pub async fn register(
                     created_at: now,
                 },
             )?;
-            let phone = match &reg.phone {
-                Some(number) => Some(add_phone_in_tx(c, user.id, number, now)?),
-                None => None,
+            // The first code is queued in the transaction that creates the user: a
+            // refused SMS limit leaves no account behind.
+            let (phone, verification) = match &reg.phone {
+                Some(number) => {
+                    let row = add_phone_in_tx(c, user.id, number, now)?;
+                    let code =
+                        verifier.issue(c, user.id, row.id, &row.e164, Some(&client_ip), now)?;
+                    (Some(phones::find_owned(c, user.id, row.id)?), Some(code))
+                }
+                None => (None, None),
             };
             start_family(c, user.id, &token_hash, now, refresh_ttl)?;
-            Ok((user, phone))
+            Ok((user, phone, verification))
         })
         .await?;
+    if verification.is_some() {
+        state.outbox.wake.notify_one();
+    }
     tracing::info!(
         user.id = user.id,
         with_phone = phone.is_some(),
@@ -122,6 +133,7 @@ pub async fn register(
     Ok(Session {
         user,
         phone,
+        verification,
         access_token,
         refresh_token,
     })
@@ -201,6 +213,7 @@ pub async fn login(
     Ok(Session {
         user,
         phone,
+        verification: None,
         access_token,
         refresh_token,
     })
@@ -269,6 +282,7 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<Session, Api
             Ok(Session {
                 user,
                 phone,
+                verification: None,
                 access_token,
                 refresh_token,
             })

@@ -1,6 +1,7 @@
 //! Business rules. No HTTP types here; persistence is reached through `Db`.
 
 pub mod auth;
+pub mod delivery;
 pub mod hashing;
 pub mod phones;
 pub mod rate_limit;

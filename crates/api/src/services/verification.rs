@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::{
     config::Config,
-    domain::PhoneNumber,
+    domain::{CodeState, PhoneNumber},
     error::ApiError,
     persistence::{
         Conn, codes,
@@ -23,15 +23,6 @@ use crate::{
     },
     services::rate_limit::Limit,
 };
-
-/// What a client is told about the live code (`verification` in SPEC §7).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CodeState {
-    pub sent: bool,
-    pub expires_at: i64,
-    pub resend_after: i64,
-    pub attempts_remaining: i64,
-}
 
 impl From<&CodeRow> for CodeState {
     fn from(row: &CodeRow) -> Self {

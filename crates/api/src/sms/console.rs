@@ -24,7 +24,10 @@ pub struct Inbox(Arc<Mutex<VecDeque<InboxItem>>>);
 impl Inbox {
     /// Newest first.
     pub fn items(&self) -> Vec<InboxItem> {
-        self.0.lock().map(|q| q.iter().rev().cloned().collect()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|q| q.iter().rev().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn push(&self, item: InboxItem) {
@@ -50,7 +53,10 @@ impl SmsSender for ConsoleSender {
                 body: sms.body.clone(),
                 created_at: chrono::Utc::now().timestamp(),
             });
-            Ok(Accepted { sid: format!("console-{}", sms.id), status: "delivered".into() })
+            Ok(Accepted {
+                sid: format!("console-{}", sms.id),
+                status: "delivered".into(),
+            })
         })
     }
 }

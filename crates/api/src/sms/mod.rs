@@ -55,9 +55,7 @@ pub fn guidance(status: &str, error_code: Option<i64>) -> Option<&'static str> {
         None if status == "failed" => {
             "The SMS service could not be reached. Try again in a few minutes."
         }
-        None if status == "undelivered" => {
-            "The message could not be delivered. Try again later."
-        }
+        None if status == "undelivered" => "The message could not be delivered. Try again later.",
         None => return None,
     })
 }

@@ -48,7 +48,9 @@ impl TwilioSender {
         let sender = match (messaging_service_sid, from) {
             (Some(sid), _) => Sender::MessagingService(sid),
             (None, Some(from)) => Sender::From(from),
-            (None, None) => anyhow::bail!("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required"),
+            (None, None) => {
+                anyhow::bail!("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required")
+            }
         };
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -90,7 +92,10 @@ impl TwilioSender {
         if status.is_success() {
             let msg: MessageResource = serde_json::from_slice(&body)
                 .map_err(|e| SendError::Retry(format!("unreadable Twilio response: {e}")))?;
-            return Ok(Accepted { sid: msg.sid, status: msg.status });
+            return Ok(Accepted {
+                sid: msg.sid,
+                status: msg.status,
+            });
         }
         let err: Option<TwilioError> = serde_json::from_slice(&body).ok();
         let code = err.as_ref().and_then(|e| e.code);
@@ -99,9 +104,15 @@ impl TwilioSender {
             .unwrap_or_else(|| format!("HTTP {status}"));
         if status.as_u16() == 401 || status.as_u16() == 403 {
             // Our credentials or account are wrong: never the user's fault.
-            tracing::error!(http.status = status.as_u16(), code, "Twilio refused our credentials; check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN");
+            tracing::error!(
+                http.status = status.as_u16(),
+                code,
+                "Twilio refused our credentials; check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"
+            );
             crate::telemetry::sms_config_fault();
-            return Err(SendError::Retry(format!("Twilio authentication failed: {message}")));
+            return Err(SendError::Retry(format!(
+                "Twilio authentication failed: {message}"
+            )));
         }
         if status.is_server_error() || status.as_u16() == 429 {
             return Err(SendError::Retry(format!("Twilio {status}: {message}")));
@@ -113,5 +124,89 @@ impl TwilioSender {
 impl SmsSender for TwilioSender {
     fn send<'a>(&'a self, sms: &'a OutgoingSms) -> SendFuture<'a> {
         Box::pin(self.post(sms))
+    }
+}
+
+/// `X-Twilio-Signature` as Twilio computes it: HMAC-SHA1 keyed by the auth token over the
+/// full URL followed by every POST parameter's name and value, sorted by name; base64.
+pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+    use hmac::{Hmac, Mac as _};
+
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    #[expect(clippy::unwrap_used, reason = "HMAC takes keys of any length")]
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).unwrap();
+    mac.update(url.as_bytes());
+    for (k, v) in sorted {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `presented` is the right signature, compared in constant time.
+pub fn signature_is_valid(
+    auth_token: &str,
+    url: &str,
+    params: &[(String, String)],
+    presented: &str,
+) -> bool {
+    use subtle::ConstantTimeEq as _;
+    signature(auth_token, url, params)
+        .as_bytes()
+        .ct_eq(presented.as_bytes())
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example_params() -> Vec<(String, String)> {
+        [
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+14158675309"),
+            ("Digits", "1234"),
+            ("From", "+14158675309"),
+            ("To", "+18005551212"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    }
+
+    /// The worked example of Twilio's webhook-security documentation.
+    #[test]
+    fn accepts_twilios_documented_example() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let params = example_params();
+        assert_eq!(
+            signature("12345", url, &params),
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        );
+        assert!(signature_is_valid(
+            "12345",
+            url,
+            &params,
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
+    }
+
+    #[test]
+    fn rejects_any_change_to_token_url_or_parameters() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let good = "RSOYDt4T1cUTdK1PDd93/VVr8B8=";
+        assert!(!signature_is_valid("12346", url, &example_params(), good));
+        assert!(!signature_is_valid(
+            "12345",
+            "https://mycompany.com/myapp.php",
+            &example_params(),
+            good
+        ));
+        let mut params = example_params();
+        params[2].1 = "1235".into();
+        assert!(!signature_is_valid("12345", url, &params, good));
+        assert!(!signature_is_valid("12345", url, &example_params(), ""));
     }
 }

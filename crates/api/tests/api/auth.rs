@@ -163,7 +163,18 @@ async fn register_with_phone_creates_user_and_phone(b: Backend) {
         .history(token, phone["id"].as_i64().expect("id"))
         .await
         .expect(200);
-    assert_eq!(history.body["items"][0]["kind"], "added");
+    let kinds: Vec<_> = history.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["code_sent", "added"],
+        "the first code went out with the account"
+    );
+    assert_eq!(r.body["verification"]["sent"], true);
 }
 
 async fn register_with_invalid_phone_creates_nothing(b: Backend) {

@@ -6,9 +6,10 @@ use std::sync::LazyLock;
 use actix_web::web;
 use clap::Parser as _;
 use diesel::{Connection as _, RunQueryDsl as _, pg::PgConnection};
+use fake_twilio::FakeTwilio;
 use phonereg_api::{
-    config::{Config, DatabaseUrl, Secret},
-    persistence::{self, phones},
+    config::{Config, DatabaseUrl, Secret, SmsProvider},
+    outbox::Step,
     startup,
     state::AppState,
 };
@@ -51,6 +52,37 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
+    /// The database this app uses, so a second process can share it.
+    pub database_url: DatabaseUrl,
+}
+
+pub const TWILIO_SID: &str = "ACtest0000000000000000000000000000";
+pub const TWILIO_TOKEN: &str = "twilio-test-auth-token";
+
+/// A fake Twilio on loopback and an app that sends through it. The app's `PUBLIC_URL`
+/// is its own address, so the fake's signed callbacks reach it.
+pub async fn spawn_twilio_app(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Config),
+) -> (TestApp, FakeTwilio) {
+    let fake = FakeTwilio::start(0, TWILIO_SID, TWILIO_TOKEN).expect("fake Twilio starts");
+    let app = spawn_app_with(backend, |c| {
+        // Pick the port up front: the callback URL must name it before the server binds.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        c.bind = format!("127.0.0.1:{port}").parse().expect("addr");
+        c.public_url = format!("http://127.0.0.1:{port}");
+        c.sms_provider = SmsProvider::Twilio;
+        c.twilio_api_base = fake.base_url.clone();
+        c.twilio_account_sid = Some(TWILIO_SID.into());
+        c.twilio_auth_token = Some(Secret::new(TWILIO_TOKEN.into()));
+        c.twilio_from = Some("+15005550006".into());
+        tweak(c);
+    })
+    .await;
+    (app, fake)
 }
 
 pub struct Resp {
@@ -99,6 +131,10 @@ pub fn test_config(backend: Backend) -> Config {
     config.data_dir = std::env::temp_dir().join(unique("phonereg-data-"));
     config.db_pool_size = 4;
     config.hash_threads = Some(2);
+    // Tests step the outbox by hand instead of racing a background worker.
+    config.outbox_worker = false;
+    // Most tests resend at will; the cool-down has its own test.
+    config.verify_resend_cooldown = 0;
     config.database_url = match backend {
         Backend::Sqlite => DatabaseUrl::Sqlite(
             std::env::temp_dir()
@@ -131,6 +167,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(backend);
     tweak(&mut config);
+    let database_url = config.database_url.clone();
     let app = startup::build(config).await.expect("server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state.clone();
@@ -144,6 +181,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         address,
         client,
         state,
+        database_url,
     }
 }
 
@@ -289,14 +327,67 @@ impl TestApp {
         .await
     }
 
-    /// Verification arrives with the SMS issue; until then tests mark numbers verified
-    /// through the same persistence call it will use.
-    pub async fn mark_verified(&self, phone_id: i64) {
-        self.state
-            .db
-            .write(move |c| phones::mark_verified(c, phone_id, persistence::now()))
-            .await
-            .expect("mark verified");
+    /// Sends everything due, one message per step, as the worker would.
+    pub async fn drain_outbox(&self) -> usize {
+        let mut sent = 0;
+        while self.state.outbox.step().await.expect("outbox step") != Step::Idle {
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Delivers queued SMS and returns the code in the newest console message to `e164`.
+    pub async fn code_sent_to(&self, e164: &str) -> String {
+        self.drain_outbox().await;
+        let inbox = self.state.inbox.as_ref().expect("console provider");
+        let sms = inbox
+            .items()
+            .into_iter()
+            .find(|m| m.to == e164)
+            .unwrap_or_else(|| panic!("no SMS to {e164}"));
+        sms.body
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("a six-digit code in the SMS")
+            .to_owned()
+    }
+
+    pub async fn resend(&self, token: &str, id: i64) -> Resp {
+        let path = format!("/api/v1/users/me/phone-numbers/{id}/verification");
+        self.call(
+            Method::POST,
+            "/api/v1/users/me/phone-numbers/{id}/verification",
+            &path,
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn verify(&self, token: &str, id: i64, code: &str) -> Resp {
+        let path = format!("/api/v1/users/me/phone-numbers/{id}/verify");
+        self.call(
+            Method::POST,
+            "/api/v1/users/me/phone-numbers/{id}/verify",
+            &path,
+            Some(token),
+            Some(json!({ "code": code })),
+        )
+        .await
+    }
+
+    /// Verifies the record the way a user does: request a code, read it, send it back.
+    pub async fn verify_by_sms(&self, token: &str, id: i64) {
+        self.resend(token, id).await.expect(202);
+        let phone = self.phone(Method::GET, token, id, None).await.expect(200);
+        let target = phone.body["pending_e164"]
+            .as_str()
+            .or(phone.body["e164"].as_str())
+            .expect("number")
+            .to_owned();
+        let code = self.code_sent_to(&target).await;
+        let r = self.verify(token, id, &code).await.expect(200);
+        assert_eq!(r.body["status"], "verified");
     }
 }
 

@@ -9,3 +9,5 @@ mod openapi;
 mod operations;
 mod phone_numbers;
 mod tokens;
+mod twilio;
+mod verification;
