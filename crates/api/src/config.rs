@@ -26,6 +26,7 @@ use clap::{Parser, ValueEnum};
 /// | `LOOKUP_PER_IP_PER_MINUTE` | 120 | phone lookups per client IP per minute |
 /// | `TRUSTED_PROXIES` | empty | comma-separated IPs whose `X-Forwarded-For` is believed |
 /// | `HASH_THREADS` | number of cores | Argon2id hashes in flight at once |
+/// | `STATIC_DIR` | `dist` | the built SPA, served at `/` with client-route fallback |
 /// | `BLOCKING_THREADS` | SQLite 2, PostgreSQL pool ÷ workers | database threads per HTTP worker |
 /// | `SMS_PROVIDER` | `console` | `console` (log + dev inbox) or `twilio` |
 /// | `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` | none | Twilio credentials |
@@ -85,6 +86,8 @@ pub struct Config {
     pub trusted_proxies: IpList,
     #[arg(long, env = "HASH_THREADS", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub hash_threads: Option<u32>,
+    #[arg(long, env = "STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
     #[arg(long, env = "BLOCKING_THREADS", value_parser = clap::value_parser!(u32).range(1..=512))]
     pub blocking_threads: Option<u32>,
     #[arg(long, env = "SMS_PROVIDER", value_enum, default_value_t = SmsProvider::Console)]

@@ -125,10 +125,20 @@ impl FromRequest for AuthUser {
     }
 }
 
+impl AuthUser {
+    pub fn from_headers(state: &AppState, req: &HttpRequest) -> Result<Self, ApiError> {
+        bearer(state, req).map(AuthUser)
+    }
+}
+
 fn authenticate(req: &HttpRequest) -> Result<i64, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("app state missing")))?;
+    bearer(state, req)
+}
+
+fn bearer(state: &AppState, req: &HttpRequest) -> Result<i64, ApiError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -87,7 +87,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             .app_data(extract::query_config())
             .wrap(from_fn(telemetry::observe))
             .configure(|cfg| routes::configure(cfg, dev_inbox))
-            .default_service(web::to(routes::not_found))
+            .default_service(web::to(routes::spa::spa_or_not_found))
     })
     .workers(workers)
     // Blocking work is diesel calls. SQLite answers in microseconds, so a couple of
@@ -186,7 +186,10 @@ async fn prune_counters(state: web::Data<AppState>) {
         let before = persistence::now() - 2 * 86_400;
         if let Err(e) = state
             .db
-            .write(move |c| persistence::rate_limits::prune(c, before))
+            .write(move |c| {
+                persistence::events::prune(c, before)?;
+                persistence::rate_limits::prune(c, before)
+            })
             .await
         {
             tracing::warn!(error = %e, "pruning rate-limit counters failed");

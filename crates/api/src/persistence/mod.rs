@@ -7,6 +7,7 @@
 //! on every call, which halved `GET /users/me` throughput.
 
 pub mod codes;
+pub mod events;
 pub mod models;
 pub mod outbox;
 pub mod phones;
@@ -185,10 +186,16 @@ impl Db {
         &self,
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        match self {
+        let result = match self {
             Db::Sqlite { write, .. } => Conn::Sqlite(&mut *checkout(write)?).transaction(f),
             Db::Postgres(pool) => Conn::Postgres(&mut *checkout(pool)?).transaction(f),
+        };
+        // Committed changes may carry events: let this process's streams look now
+        // rather than at their next poll.
+        if result.is_ok() {
+            events::WAKE.notify_waiters();
         }
+        result
     }
 
     /// `SELECT 1`, for `/readyz`.

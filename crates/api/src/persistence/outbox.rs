@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use super::{
-    Conn,
+    Conn, events,
     models::{MessageRow, NewMessage},
     schema::{phone_numbers, sms_messages},
     with_conn,
@@ -21,6 +21,7 @@ pub fn enqueue(conn: &mut Conn<'_>, new: &NewMessage<'_>) -> Result<i64, ApiErro
         .returning(sms_messages::id)
         .get_result(c))?;
     if let Some(phone_id) = new.phone_id {
+        events::message_changed(conn, phone_id, new.status, None, new.created_at)?;
         with_conn!(conn, c => diesel::update(phone_numbers::table.find(phone_id))
             .set((
                 phone_numbers::last_message_id.eq(Some(id)),
@@ -77,14 +78,15 @@ pub fn set_status(
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+    let phone_id: Option<i64> = with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set((
             sms_messages::status.eq(status),
             sms_messages::error_code.eq(error_code),
             sms_messages::claimed_until.eq(None::<i64>),
             sms_messages::updated_at.eq(now),
         ))
-        .execute(c))?;
+        .returning(sms_messages::phone_id)
+        .get_result(c))?;
     with_conn!(conn, c => diesel::update(phone_numbers::table
         .filter(phone_numbers::last_message_id.eq(Some(id))))
         .set((
@@ -93,6 +95,9 @@ pub fn set_status(
             phone_numbers::last_message_at.eq(Some(now)),
         ))
         .execute(c))?;
+    if let Some(phone_id) = phone_id {
+        events::message_changed(conn, phone_id, status, error_code, now)?;
+    }
     Ok(())
 }
 

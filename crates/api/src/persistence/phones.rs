@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::{
-    Conn, is_unique_violation,
+    Conn, events, is_unique_violation,
     models::{HistoryRow, NewHistory, NewPhone, PhoneNumberChanges, PhoneRow},
     schema::{phone_history, phone_numbers},
     with_conn,
@@ -31,11 +31,18 @@ pub fn verified_elsewhere() -> ApiError {
 
 /// Inserts a record; a second record for the account is a conflict.
 pub fn insert(conn: &mut Conn<'_>, new: &NewPhone<'_>) -> Result<PhoneRow, ApiError> {
-    with_conn!(conn, c => diesel::insert_into(phone_numbers::table)
+    let row = with_conn!(conn, c => diesel::insert_into(phone_numbers::table)
         .values(new)
         .returning(PhoneRow::as_returning())
         .get_result(c))
-    .map_err(map_conflict)
+    .map_err(map_conflict)?;
+    changed(conn, row)
+}
+
+/// Every change to a record is also an event for the owner's live stream.
+fn changed(conn: &mut Conn<'_>, row: PhoneRow) -> Result<PhoneRow, ApiError> {
+    events::phone_changed(conn, row.user_id, row.id, row.updated_at)?;
+    Ok(row)
 }
 
 pub fn list_for_user(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<PhoneRow>, ApiError> {
@@ -91,6 +98,7 @@ pub fn replace_number(
         .returning(PhoneRow::as_returning())
         .get_result(c))
     .map_err(map_conflict)
+    .and_then(|row| changed(conn, row))
 }
 
 /// Sets or clears the replacement awaiting verification.
@@ -100,12 +108,11 @@ pub fn set_pending(
     pending: Option<&str>,
     now: i64,
 ) -> Result<PhoneRow, ApiError> {
-    Ok(
-        with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
+    let row = with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
         .set((phone_numbers::pending_e164.eq(pending), phone_numbers::updated_at.eq(now)))
         .returning(PhoneRow::as_returning())
-        .get_result(c))?,
-    )
+        .get_result(c))?;
+    changed(conn, row)
 }
 
 /// Deletes the record; its history goes with it (ON DELETE CASCADE).
@@ -157,6 +164,7 @@ pub fn mark_verified(conn: &mut Conn<'_>, id: i64, now: i64) -> Result<PhoneRow,
         .returning(PhoneRow::as_returning())
         .get_result(c))
     .map_err(map_conflict)
+    .and_then(|row| changed(conn, row))
 }
 
 /// Twilio 21610: the number replied STOP. Cleared by a delivery or a new verification.
@@ -166,8 +174,14 @@ pub fn set_opted_out(
     opted_out: bool,
     now: i64,
 ) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
+    let row = with_conn!(conn, c => diesel::update(phone_numbers::table
+        .find(id)
+        .filter(phone_numbers::sms_opted_out.ne(opted_out)))
         .set((phone_numbers::sms_opted_out.eq(opted_out), phone_numbers::updated_at.eq(now)))
-        .execute(c))?;
+        .returning(PhoneRow::as_returning())
+        .get_results(c))?;
+    for row in row {
+        changed(conn, row)?;
+    }
     Ok(())
 }

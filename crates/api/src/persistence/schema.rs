@@ -98,6 +98,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        data -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    event_tickets (ticket_hash) {
+        ticket_hash -> Text,
+        user_id -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(verification_codes -> phone_numbers (phone_id));
 diesel::joinable!(sms_messages -> phone_numbers (phone_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -107,5 +125,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     rate_counters,
     verification_codes,
-    sms_messages
+    sms_messages,
+    events,
+    event_tickets
 );

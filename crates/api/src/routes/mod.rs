@@ -4,8 +4,10 @@
 pub mod auth;
 pub mod dev;
 pub mod dto;
+pub mod events;
 pub mod health;
 pub mod phone_numbers;
+pub mod spa;
 pub mod users;
 pub mod webhooks;
 
@@ -41,6 +43,8 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/auth/refresh", POST => auth::refresh),
         endpoint!("/api/v1/auth/logout", POST => auth::logout),
         endpoint!("/api/v1/users/me", GET => users::get_me),
+        endpoint!("/api/v1/users/me/events", GET => events::stream_events),
+        endpoint!("/api/v1/users/me/events/ticket", POST => events::create_event_ticket),
         endpoint!("/api/v1/phone-numbers/parse", GET => phone_numbers::parse_phone_number),
         endpoint!("/api/v1/users/me/phone-numbers",
             GET => phone_numbers::list_phone_numbers,
@@ -55,6 +59,8 @@ pub fn table() -> Vec<Endpoint> {
             POST => phone_numbers::send_verification_code),
         endpoint!("/api/v1/users/me/phone-numbers/{id}/verify",
             POST => phone_numbers::verify_phone_number),
+        endpoint!("/api/v1/users/me/phone-numbers/{id}/test-message",
+            POST => phone_numbers::send_test_message),
         endpoint!("/api/v1/webhooks/twilio/status", POST => webhooks::twilio_status),
         Endpoint {
             dev_only: true,
@@ -86,9 +92,4 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_inbox: bool) {
         }));
         cfg.service(resource);
     }
-}
-
-/// Anything unrouted.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
 }

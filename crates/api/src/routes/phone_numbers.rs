@@ -80,6 +80,15 @@ pub async fn send_verification_code(
     Ok(HttpResponse::Accepted().json(Verification::from(&code)))
 }
 
+pub async fn send_test_message(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let row = phones::send_test_message(&state, user.0, id.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(dto::phone(row).last_message))
+}
+
 pub async fn verify_phone_number(
     state: web::Data<AppState>,
     user: AuthUser,

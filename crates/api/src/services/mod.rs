@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod delivery;
+pub mod events;
 pub mod hashing;
 pub mod phones;
 pub mod rate_limit;

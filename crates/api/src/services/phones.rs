@@ -8,8 +8,9 @@ use crate::{
     error::ApiError,
     persistence::{
         Conn,
-        models::{HistoryRow, NewPhone, PhoneNumberChanges, PhoneRow},
+        models::{HistoryRow, NewMessage, NewPhone, PhoneNumberChanges, PhoneRow},
         now,
+        outbox::{self, QUEUED},
         phones::{self, UNVERIFIED, VERIFIED, verified_elsewhere},
     },
     services::verification::VerifyOutcome,
@@ -205,6 +206,52 @@ pub async fn resend_code(
         .await?;
     state.outbox.wake.notify_one();
     Ok(code)
+}
+
+/// `POST …/test-message`: a short SMS to the verified number (even while a change is
+/// pending). It counts toward the per-account and global caps, not the cool-down, and is
+/// not sent to a number that replied STOP.
+pub async fn send_test_message(
+    state: &AppState,
+    user_id: i64,
+    id: i64,
+) -> Result<PhoneRow, ApiError> {
+    let verifier = state.verifier.clone();
+    let row = state
+        .db
+        .write(move |c| {
+            let now = now();
+            let row = phones::find_owned(c, user_id, id)?;
+            if row.status != VERIFIED {
+                return Err(ApiError::Conflict(
+                    "Only a verified number can receive a test message; verify it first.".into(),
+                ));
+            }
+            if row.sms_opted_out {
+                return Err(ApiError::Conflict(
+                    "This number replied STOP, so we don't text it. Text START to the sender, then verify again.".into(),
+                ));
+            }
+            verifier.charge_test_message(c, user_id, now)?;
+            outbox::enqueue(
+                c,
+                &NewMessage {
+                    phone_id: Some(id),
+                    to_e164: &row.e164,
+                    body: "PhoneReg test message: this number can receive texts from us. No reply needed.",
+                    kind: "test",
+                    status: QUEUED,
+                    next_attempt_at: now,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            phones::add_history(c, id, "test_sent", Some(&PhoneNumber::masked(&row.e164)), now)?;
+            phones::find_owned(c, user_id, id)
+        })
+        .await?;
+    state.outbox.wake.notify_one();
+    Ok(row)
 }
 
 /// `POST …/verify`: a malformed code is a field error and costs nothing; a wrong one

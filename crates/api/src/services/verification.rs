@@ -86,6 +86,17 @@ pub struct Verifier {
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The global budget is not the caller's doing: 503, not 429.
+fn budget_spent(e: ApiError) -> ApiError {
+    match e {
+        ApiError::RateLimited { retry_after, .. } => ApiError::Unavailable {
+            detail: "Today's SMS budget is spent; texts resume tomorrow (UTC).".into(),
+            retry_after,
+        },
+        other => other,
+    }
+}
+
 impl Verifier {
     /// `secret` keys the code hashes; codes are useless without it even with the database.
     pub fn new(config: Arc<Config>, secret: &[u8]) -> Self {
@@ -168,6 +179,21 @@ impl Verifier {
         self.limits.budget.record(conn, "all", now)?;
         self.limits.per_account.record(conn, &account, now)?;
         Ok(true)
+    }
+
+    /// A user-requested test message: refused with 429/503 when the per-account or global
+    /// cap is reached (the cool-down does not apply).
+    pub fn charge_test_message(
+        &self,
+        conn: &mut Conn<'_>,
+        user_id: i64,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.limits
+            .budget
+            .hit(conn, "all", now)
+            .map_err(budget_spent)?;
+        self.limits.per_account.hit(conn, &user_id.to_string(), now)
     }
 
     /// Issues a new code for `e164` on the record (killing any previous one) and queues

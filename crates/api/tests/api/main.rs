@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod events;
 mod openapi;
 mod operations;
 mod phone_numbers;

@@ -52,3 +52,44 @@ async fn health_readiness_and_metrics(b: Backend) {
             .is_some_and(|s| s.starts_with("openapi: 3.1"))
     );
 }
+
+on_both_databases!(serves_the_spa_with_client_route_fallback);
+
+async fn serves_the_spa_with_client_route_fallback(b: Backend) {
+    let dir = std::env::temp_dir().join(format!("phonereg-dist-{:x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).expect("dist");
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>PhoneReg</title>",
+    )
+    .expect("index");
+    std::fs::write(dir.join("app-1a2b3c.wasm"), b"\0asm").expect("asset");
+    let static_dir = dir.clone();
+    let app = crate::helpers::spawn_app_with(b, move |c| c.static_dir = static_dir).await;
+    let get = |p: &str| app.client.get(format!("{}{p}", app.address)).send();
+    for route in ["/", "/register", "/dashboard/phone-management"] {
+        let r = get(route).await.expect("sent");
+        assert_eq!(r.status(), 200, "{route}");
+        assert_eq!(r.headers()["cache-control"], "no-cache", "{route}");
+        assert!(
+            r.text().await.expect("text").contains("<title>PhoneReg"),
+            "{route}"
+        );
+    }
+    let r = get("/app-1a2b3c.wasm").await.expect("sent");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .expect("ascii")
+            .contains("immutable")
+    );
+    let r = get("/api/v1/unknown").await.expect("sent");
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = get("/..%2f..%2fetc/passwd").await.expect("sent");
+    assert!(
+        !r.text().await.expect("text").contains("root:"),
+        "no escape from STATIC_DIR"
+    );
+}

@@ -1,0 +1,143 @@
+//! Events for the live stream, and the tickets that open it.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::{
+    Conn,
+    schema::{event_tickets, events, phone_numbers},
+    with_conn,
+};
+use crate::{domain::rfc3339, error::ApiError, sms};
+
+/// Woken after every committed write in this process; streams then look for events.
+/// Other processes' events are found by the streams' periodic poll.
+pub static WAKE: std::sync::LazyLock<tokio::sync::Notify> =
+    std::sync::LazyLock::new(tokio::sync::Notify::new);
+
+pub const PHONE: &str = "phone";
+pub const MESSAGE: &str = "message";
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub data: String,
+    pub created_at: i64,
+}
+
+fn record(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    kind: &str,
+    data: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::insert_into(events::table)
+        .values((
+            events::user_id.eq(user_id),
+            events::kind.eq(kind),
+            events::data.eq(data),
+            events::created_at.eq(now),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// The phone record changed; the stream renders its state when it sends the event.
+pub fn phone_changed(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    phone_id: i64,
+    now: i64,
+) -> Result<(), ApiError> {
+    record(conn, user_id, PHONE, &phone_id.to_string(), now)
+}
+
+/// A message about a phone record changed status.
+pub fn message_changed(
+    conn: &mut Conn<'_>,
+    phone_id: i64,
+    status: &str,
+    error_code: Option<i64>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let user_id: Option<i64> = with_conn!(conn, c => phone_numbers::table
+        .find(phone_id)
+        .select(phone_numbers::user_id)
+        .load(c))?
+    .into_iter()
+    .next();
+    let Some(user_id) = user_id else {
+        return Ok(());
+    };
+    let data = json!({
+        "phone_id": phone_id,
+        "status": status,
+        "error_code": error_code,
+        "guidance": sms::guidance(status, error_code),
+        "updated_at": rfc3339(now),
+    });
+    record(conn, user_id, MESSAGE, &data.to_string(), now)?;
+    phone_changed(conn, user_id, phone_id, now)
+}
+
+/// The caller's events after `after`, oldest first.
+pub fn after(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<EventRow>, ApiError> {
+    Ok(with_conn!(conn, c => events::table
+        .filter(events::user_id.eq(user_id))
+        .filter(events::id.gt(after))
+        .order(events::id)
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(c))?)
+}
+
+/// The newest event id of the caller (0 if none): a fresh stream starts after it.
+pub fn latest_id(conn: &mut Conn<'_>, user_id: i64) -> Result<i64, ApiError> {
+    let max: Option<i64> = with_conn!(conn, c => events::table
+        .filter(events::user_id.eq(user_id))
+        .select(diesel::dsl::max(events::id))
+        .get_result(c))?;
+    Ok(max.unwrap_or(0))
+}
+
+pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::delete(events::table.filter(events::created_at.lt(before))).execute(c))?;
+    with_conn!(conn, c => diesel::delete(event_tickets::table.filter(event_tickets::expires_at.lt(before))).execute(c))?;
+    Ok(())
+}
+
+pub fn insert_ticket(
+    conn: &mut Conn<'_>,
+    hash: &str,
+    user_id: i64,
+    expires_at: i64,
+) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::insert_into(event_tickets::table)
+        .values((
+            event_tickets::ticket_hash.eq(hash),
+            event_tickets::user_id.eq(user_id),
+            event_tickets::expires_at.eq(expires_at),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Uses up a ticket: the user it was issued to, if it exists and is still fresh.
+pub fn redeem_ticket(conn: &mut Conn<'_>, hash: &str, now: i64) -> Result<Option<i64>, ApiError> {
+    let row: Option<(i64, i64)> = with_conn!(conn, c => diesel::delete(event_tickets::table.find(hash))
+        .returning((event_tickets::user_id, event_tickets::expires_at))
+        .get_result(c)
+        .optional())?;
+    Ok(row
+        .filter(|(_, expires_at)| *expires_at > now)
+        .map(|(user_id, _)| user_id))
+}

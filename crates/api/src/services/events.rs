@@ -1,0 +1,66 @@
+//! Live events: tickets for EventSource, and batches of the caller's events.
+
+use crate::{
+    error::ApiError,
+    persistence::{
+        events::{self, EventRow, PHONE},
+        models::PhoneRow,
+        now, phones,
+    },
+    services::tokens::{hash_refresh, random_token},
+    state::AppState,
+};
+
+pub const TICKET_TTL: i64 = 60;
+
+/// A single-use ticket standing in for the bearer token on `?ticket=`.
+pub async fn issue_ticket(state: &AppState, user_id: i64) -> Result<String, ApiError> {
+    let ticket = random_token(32);
+    let hash = hash_refresh(&ticket);
+    state
+        .db
+        .write(move |c| events::insert_ticket(c, &hash, user_id, now() + TICKET_TTL))
+        .await?;
+    Ok(ticket)
+}
+
+pub async fn redeem_ticket(state: &AppState, ticket: &str) -> Result<i64, ApiError> {
+    let hash = hash_refresh(ticket);
+    state
+        .db
+        .write(move |c| events::redeem_ticket(c, &hash, now()))
+        .await?
+        .ok_or(ApiError::Unauthorized(
+            "The event ticket is invalid, used or expired.",
+        ))
+}
+
+pub async fn latest_id(state: &AppState, user_id: i64) -> Result<i64, ApiError> {
+    state.db.read(move |c| events::latest_id(c, user_id)).await
+}
+
+/// Up to 100 events after `after`; phone events come with the record's current state
+/// (None when it has been deleted since).
+pub async fn batch(
+    state: &AppState,
+    user_id: i64,
+    after: i64,
+) -> Result<Vec<(EventRow, Option<PhoneRow>)>, ApiError> {
+    state
+        .db
+        .read(move |c| {
+            let rows = events::after(c, user_id, after, 100)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let phone = if row.kind == PHONE {
+                    let id = row.data.parse().unwrap_or_default();
+                    phones::find_owned(c, user_id, id).ok()
+                } else {
+                    None
+                };
+                out.push((row, phone));
+            }
+            Ok(out)
+        })
+        .await
+}
