@@ -34,6 +34,30 @@ pub fn enqueue(conn: &mut Conn<'_>, new: &NewMessage<'_>) -> Result<i64, ApiErro
     Ok(id)
 }
 
+/// Queues a message due now: what every sender of SMS (codes, notices, test messages) writes.
+pub fn queue(
+    conn: &mut Conn<'_>,
+    phone_id: Option<i64>,
+    to_e164: &str,
+    body: &str,
+    kind: &str,
+    now: i64,
+) -> Result<i64, ApiError> {
+    enqueue(
+        conn,
+        &NewMessage {
+            phone_id,
+            to_e164,
+            body,
+            kind,
+            status: QUEUED,
+            next_attempt_at: now,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+}
+
 /// Claims the oldest due message for `lease` seconds. A message counts as handed over
 /// once it has a provider id, so it is never claimed again. PostgreSQL skips rows other
 /// processes hold (`FOR UPDATE SKIP LOCKED`); SQLite has one writer at a time anyway.

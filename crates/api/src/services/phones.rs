@@ -8,9 +8,8 @@ use crate::{
     error::ApiError,
     persistence::{
         Conn,
-        models::{HistoryRow, NewMessage, NewPhone, PhoneNumberChanges, PhoneRow},
-        now,
-        outbox::{self, QUEUED},
+        models::{HistoryRow, NewPhone, PhoneNumberChanges, PhoneRow},
+        now, outbox,
         phones::{self, UNVERIFIED, VERIFIED, verified_elsewhere},
     },
     services::verification::VerifyOutcome,
@@ -233,19 +232,7 @@ pub async fn send_test_message(
                 ));
             }
             verifier.charge_test_message(c, user_id, now)?;
-            outbox::enqueue(
-                c,
-                &NewMessage {
-                    phone_id: Some(id),
-                    to_e164: &row.e164,
-                    body: "PhoneReg test message: this number can receive texts from us. No reply needed.",
-                    kind: "test",
-                    status: QUEUED,
-                    next_attempt_at: now,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
+            outbox::queue(c, Some(id), &row.e164, "PhoneReg test message: this number can receive texts from us. No reply needed.", "test", now)?;
             phones::add_history(c, id, "test_sent", Some(&PhoneNumber::masked(&row.e164)), now)?;
             phones::find_owned(c, user_id, id)
         })

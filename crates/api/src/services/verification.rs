@@ -17,8 +17,8 @@ use crate::{
     error::ApiError,
     persistence::{
         Conn, codes,
-        models::{CodeRow, NewMessage, PhoneNumberChanges, PhoneRow},
-        outbox::{self, QUEUED},
+        models::{CodeRow, PhoneNumberChanges, PhoneRow},
+        outbox,
         phones::{self, verified_elsewhere},
     },
     services::rate_limit::Limit,
@@ -245,19 +245,7 @@ impl Verifier {
             let body = format!(
                 "Your PhoneReg verification code is {code}. It expires in {minutes} min. Don't share it with anyone."
             );
-            outbox::enqueue(
-                conn,
-                &NewMessage {
-                    phone_id: Some(phone_id),
-                    to_e164: e164,
-                    body: &body,
-                    kind: "code",
-                    status: QUEUED,
-                    next_attempt_at: now,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
+            outbox::queue(conn, Some(phone_id), e164, &body, "code", now)?;
             phones::add_history(conn, phone_id, "code_sent", Some(&masked), now)?;
         } else {
             let detail = format!("{masked} (test number: nothing sent)");
@@ -349,19 +337,7 @@ impl Verifier {
                 "PhoneReg: this number was replaced on your account by a number ending in {tail}. If that wasn't you, secure your account."
             );
             // Not the record's last message: it goes to the number being retired.
-            outbox::enqueue(
-                conn,
-                &NewMessage {
-                    phone_id: None,
-                    to_e164: &phone.e164,
-                    body: &body,
-                    kind: "notice",
-                    status: QUEUED,
-                    next_attempt_at: now,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
+            outbox::queue(conn, None, &phone.e164, &body, "notice", now)?;
         }
         Ok(verified)
     }
