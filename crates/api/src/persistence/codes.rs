@@ -7,8 +7,12 @@ use crate::error::ApiError;
 
 /// Stores a new code for the record, replacing (and so killing) any previous one.
 pub fn replace(conn: &mut Conn<'_>, row: &CodeRow) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::delete(verification_codes::table.find(row.phone_id)).execute(c))?;
-    with_conn!(conn, c => diesel::insert_into(verification_codes::table).values(row).execute(c))?;
+    with_conn!(conn, c => diesel::insert_into(verification_codes::table)
+        .values(row)
+        .on_conflict(verification_codes::phone_id)
+        .do_update()
+        .set(row)
+        .execute(c))?;
     Ok(())
 }
 

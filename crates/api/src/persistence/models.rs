@@ -114,7 +114,7 @@ pub struct NewRefreshToken<'a> {
     pub expires_at: i64,
 }
 
-#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = verification_codes)]
 pub struct CodeRow {
     pub phone_id: i64,
