@@ -111,7 +111,12 @@ pub fn set_status(
         ))
         .returning(sms_messages::phone_id)
         .get_result(c))?;
+    let Some(phone_id) = phone_id else {
+        return Ok(());
+    };
+    // By primary key: the phone mirrors the message only if it is still its last one.
     with_conn!(conn, c => diesel::update(phone_numbers::table
+        .find(phone_id)
         .filter(phone_numbers::last_message_id.eq(Some(id))))
         .set((
             phone_numbers::last_message_status.eq(Some(status)),
@@ -119,10 +124,7 @@ pub fn set_status(
             phone_numbers::last_message_at.eq(Some(now)),
         ))
         .execute(c))?;
-    if let Some(phone_id) = phone_id {
-        events::message_changed(conn, phone_id, status, error_code, now)?;
-    }
-    Ok(())
+    events::message_changed(conn, phone_id, status, error_code, now)
 }
 
 /// Records the provider's acceptance and erases the code from the stored body.

@@ -130,7 +130,7 @@ impl Verifier {
     }
 
     /// Refuses with 429/503 when any cap would be exceeded, counting the send otherwise.
-    /// Counters are bumped first and checked after: inside the transaction the bump is
+    /// Counters are bumped and then checked: inside the transaction a refused bump is
     /// undone by the rollback, and on PostgreSQL the counter row lock serialises racers.
     fn charge(
         &self,
@@ -140,18 +140,6 @@ impl Verifier {
         ip: Option<&str>,
         now: i64,
     ) -> Result<(), ApiError> {
-        self.limits
-            .budget
-            .hit(conn, "all", now)
-            .map_err(|e| match e {
-                ApiError::RateLimited { retry_after, .. } => ApiError::Unavailable {
-                    detail:
-                        "Today's SMS budget is spent; verification texts resume tomorrow (UTC)."
-                            .into(),
-                    retry_after,
-                },
-                other => other,
-            })?;
         self.limits.per_number.hit(conn, e164, now)?;
         self.limits
             .per_account
@@ -159,7 +147,11 @@ impl Verifier {
         if let Some(ip) = ip {
             self.limits.per_ip.hit(conn, ip, now)?;
         }
-        Ok(())
+        // The one row every send touches goes last.
+        self.limits
+            .budget
+            .hit(conn, "all", now)
+            .map_err(budget_spent)
     }
 
     /// Whether the per-account and global caps leave room for a system message (change
@@ -223,7 +215,6 @@ impl Verifier {
                     retry_after: (previous.resend_after - now) as u64,
                 });
             }
-            self.charge(conn, user_id, e164, client_ip, now)?;
         }
         let sent = test_code.is_none();
         let code = test_code
@@ -250,6 +241,11 @@ impl Verifier {
         } else {
             let detail = format!("{masked} (test number: nothing sent)");
             phones::add_history(conn, phone_id, "code_sent", Some(&detail), now)?;
+        }
+        if sent {
+            // Last, so the counter rows every send shares (budget, client IP) stay locked
+            // only until the commit; a refusal still rolls back everything above.
+            self.charge(conn, user_id, e164, client_ip, now)?;
         }
         Ok(CodeState::from(&row))
     }
