@@ -8,7 +8,8 @@
 #   BENCH_SECONDS=30 scripts/bench.sh   # longer runs
 #   BENCH_STRICT=1 scripts/bench.sh     # exit 1 when a target is missed
 #   BENCH_SCENARIOS="sms" scripts/bench.sh   # some of: hash (register, login), reads
-#                                       # (me, phones, flood), sms (send-code, verify)
+#                                       # (me, phones, flood), sms (send-code, verify),
+#                                       # spa (bundle size, time to dashboard)
 #
 # The sms scenarios (issue 3) keep every SMS limit on: each request is for its own phone
 # record of its own account, seeded straight into the database (Argon2id makes creating
@@ -23,10 +24,10 @@ source scripts/lib.sh
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_STRICT=${BENCH_STRICT:-0}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-hash reads sms}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-hash reads sms spa}
 [[ "$BENCH_SECONDS" =~ ^[1-9][0-9]*$ ]] || fail "BENCH_SECONDS must be a whole number of seconds"
 for group in $BENCH_SCENARIOS; do
-  [[ "$group" =~ ^(hash|reads|sms)$ ]] || fail "BENCH_SCENARIOS: unknown group '$group' (hash, reads, sms)"
+  [[ "$group" =~ ^(hash|reads|sms|spa)$ ]] || fail "BENCH_SCENARIOS: unknown group '$group' (hash, reads, sms, spa)"
 done
 wants() { [[ " $BENCH_SCENARIOS " == *" $1 "* ]]; }
 
@@ -772,6 +773,17 @@ step "summary (${BENCH_SECONDS}s per run, wrk -t$WRK_THREADS, $ceiling_text)"
   echo "status other than the expected one, counted by the server's /metrics during the run."
 } >"$WORK/summary.txt"   # not piped to tee: MISSED must survive the block
 cat "$WORK/summary.txt"
+
+# The SPA: bytes before the first screen, and navigation-to-dashboard in headless
+# Chromium (scripts/e2e.sh builds and serves it against a release API and the fake Twilio).
+if wants spa; then
+  step "SPA: bundle size and time to dashboard (headless Chromium, median of 5)"
+  scripts/e2e.sh --only-measure --runs 5 | tee "$WORK/spa.txt"
+  spa_gzip_bytes=$(sed -n 's/^spa_gzip_bytes=//p' "$WORK/spa.txt" | tail -1)
+  spa_measure=$(sed -n 's/^e2e_measure=//p' "$WORK/spa.txt" | tail -1)
+  printf 'SPA      before first screen %s B gzip (target <= %s B); timings (ms, medians): %s\n' \
+    "${spa_gzip_bytes:-?}" "$((200 * 1024))" "${spa_measure:-?}"
+fi
 echo
 echo "raw wrk output and server logs: $WORK"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test PhoneReg has, on a bare machine: installs what is missing, starts
-# PostgreSQL, then lint, the wasm/dependency checks of crates/types, and the whole
-# suite on SQLite and PostgreSQL. Fails loudly when a required part cannot be had.
+# PostgreSQL, then lint, the wasm/dependency checks of crates/types, the whole API suite
+# on SQLite and PostgreSQL, and the browser suite (SPA + release API + fake Twilio in
+# Debian's Chromium). Fails loudly when a required part cannot be had.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -28,5 +29,11 @@ fi
 
 step "tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked
+
+step "SPA: lint for wasm32"
+cargo clippy -p phonereg-frontend --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "browser tests (SPA, release API, fake Twilio, Debian chromium)"
+scripts/e2e.sh
 
 step "all tests passed"

@@ -35,6 +35,9 @@ pub async fn create_event_ticket(
 #[derive(Deserialize)]
 pub struct StreamQuery {
     ticket: Option<String>,
+    /// For clients that open a new EventSource (with a new ticket) to reconnect: the
+    /// browser sends the `Last-Event-ID` header only on its own reconnects.
+    last_event_id: Option<i64>,
 }
 
 /// The bearer header, or a ticket for EventSource, which cannot send headers.
@@ -67,13 +70,18 @@ pub async fn stream_events(
     req: HttpRequest,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = stream_user(&state, &req, query.into_inner().ticket).await?;
+    let StreamQuery {
+        ticket,
+        last_event_id,
+    } = query.into_inner();
+    let user_id = stream_user(&state, &req, ticket).await?;
     // Reconnecting clients resume after the last event they saw; new ones start now.
     let resume = req
         .headers()
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok());
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(last_event_id);
     let last_id = match resume {
         Some(id) => id,
         None => events::latest_id(&state, user_id).await?,

@@ -204,17 +204,16 @@ impl Verifier {
             .sms_test_numbers
             .code_for(e164)
             .map(str::to_owned);
-        if test_code.is_none() {
-            if let Some(previous) = codes::find(conn, phone_id)?
-                && previous.e164 == e164
-                && previous.resend_after > now
-            {
-                crate::telemetry::rate_limited("resend_cooldown");
-                return Err(ApiError::RateLimited {
-                    limit: "resend_cooldown",
-                    retry_after: (previous.resend_after - now) as u64,
-                });
-            }
+        if test_code.is_none()
+            && let Some(previous) = codes::find(conn, phone_id)?
+            && previous.e164 == e164
+            && previous.resend_after > now
+        {
+            crate::telemetry::rate_limited("resend_cooldown");
+            return Err(ApiError::RateLimited {
+                limit: "resend_cooldown",
+                retry_after: (previous.resend_after - now) as u64,
+            });
         }
         let sent = test_code.is_none();
         let code = test_code

@@ -1,0 +1,269 @@
+//! The six-box verification code input: typing moves to the next box, Backspace to the
+//! previous, and a pasted or auto-filled code (`autocomplete="one-time-code"`) is spread
+//! over the boxes. The boxes form one group labelled "Verification code".
+
+use leptos::{html, prelude::*};
+use phonereg_types::validation::CODE_DIGITS;
+use wasm_bindgen::JsCast;
+
+/// The digits typed so far; `None` is an empty box.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CodeDigits([Option<u8>; CODE_DIGITS]);
+
+impl CodeDigits {
+    /// The digits typed so far, empty boxes skipped.
+    pub fn typed(&self) -> String {
+        self.0
+            .iter()
+            .flatten()
+            .map(|d| char::from(b'0' + d))
+            .collect()
+    }
+
+    /// The digit in box `i`, as text for the input.
+    pub fn text(&self, i: usize) -> String {
+        self.0
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|d| char::from(b'0' + d).to_string())
+            .unwrap_or_default()
+    }
+
+    /// Box `i` now reads `text` (one typed key, or a whole code from paste/autofill);
+    /// non-digits are dropped. Returns the box to focus next.
+    pub fn enter(&mut self, i: usize, text: &str) -> usize {
+        let digits: Vec<u8> = text
+            .chars()
+            .filter_map(|c| c.to_digit(10).and_then(|d| u8::try_from(d).ok()))
+            .collect();
+        match digits.as_slice() {
+            [] => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    *slot = None;
+                }
+                i
+            }
+            // One key typed into a box that already held a digit: the box keeps the new one.
+            [.., last] if digits.len() == 2 && self.0.get(i).copied().flatten().is_some() => {
+                self.put(i, *last)
+            }
+            [d] => self.put(i, *d),
+            many => {
+                // A whole code fills the boxes from the first one.
+                let start = if many.len() >= CODE_DIGITS { 0 } else { i };
+                let mut next = start;
+                for (offset, d) in many
+                    .iter()
+                    .enumerate()
+                    .take(CODE_DIGITS - start.min(CODE_DIGITS))
+                {
+                    next = self.put(start + offset, *d);
+                }
+                next
+            }
+        }
+    }
+
+    fn put(&mut self, i: usize, digit: u8) -> usize {
+        if let Some(slot) = self.0.get_mut(i) {
+            *slot = Some(digit);
+        }
+        (i + 1).min(CODE_DIGITS - 1)
+    }
+
+    /// Backspace in box `i`: clears it, or the previous box when it was already empty.
+    /// Returns the box to focus.
+    pub fn backspace(&mut self, i: usize) -> usize {
+        match self.0.get(i).copied().flatten() {
+            Some(_) => {
+                self.0[i] = None;
+                i
+            }
+            None if i > 0 => {
+                self.0[i - 1] = None;
+                i - 1
+            }
+            None => 0,
+        }
+    }
+}
+
+/// Six single-digit inputs. `focus_first` moves focus to the first box whenever it changes.
+#[component]
+pub fn CodeInput(
+    digits: RwSignal<CodeDigits>,
+    #[prop(into)] disabled: Signal<bool>,
+    #[prop(into)] invalid: Signal<bool>,
+    /// Id of the element that explains the code's state (attempts, errors).
+    described_by: &'static str,
+    #[prop(optional, into)] focus_first: Signal<u32>,
+    /// Focus the first box as soon as it is on screen.
+    #[prop(optional)]
+    autofocus: bool,
+) -> impl IntoView {
+    let boxes: [NodeRef<html::Input>; CODE_DIGITS] = std::array::from_fn(|_| NodeRef::new());
+    let focus = move |i: usize| {
+        if let Some(input) = boxes.get(i).and_then(|b| b.get()) {
+            let _ = input.focus();
+            input.select();
+        }
+    };
+    // Returns the request last acted on; `None` until the first box exists.
+    Effect::new(move |applied: Option<Option<u32>>| {
+        let n = focus_first.get();
+        let applied = applied.flatten();
+        boxes[0].get()?;
+        if applied.map_or(autofocus, |a| a != n) {
+            focus(0);
+        }
+        Some(n)
+    });
+
+    let on_paste = move |i: usize, ev: web_sys::ClipboardEvent| {
+        let text = ev
+            .clipboard_data()
+            .and_then(|d| d.get_data("text").ok())
+            .unwrap_or_default();
+        ev.prevent_default();
+        let mut next = i;
+        digits.update(|d| next = d.enter(i, &text));
+        focus(next);
+    };
+
+    let inputs = (0..CODE_DIGITS)
+        .map(|i| {
+            let label = if i == 0 {
+                format!("Verification code digit 1 of {CODE_DIGITS}")
+            } else {
+                format!("Digit {} of {CODE_DIGITS}", i + 1)
+            };
+            view! {
+                <input
+                    class="code-box"
+                    type="text"
+                    inputmode="numeric"
+                    pattern="[0-9]*"
+                    maxlength=if i == 0 { CODE_DIGITS } else { 2 }
+                    autocomplete=if i == 0 { "one-time-code" } else { "off" }
+                    aria-label=label
+                    aria-describedby=described_by
+                    aria-invalid=move || if invalid.get() { "true" } else { "false" }
+                    prop:value=move || digits.with(|d| d.text(i))
+                    prop:disabled=move || disabled.get()
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        let mut next = i;
+                        digits.update(|d| next = d.enter(i, &text));
+                        // Keep the box showing what the state holds (e.g. a letter was dropped).
+                        if let Some(target) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                            target.set_value(&digits.with_untracked(|d| d.text(i)));
+                        }
+                        if next != i {
+                            focus(next);
+                        }
+                    }
+                    on:keydown=move |ev| match ev.key().as_str() {
+                        "Backspace" => {
+                            ev.prevent_default();
+                            let mut next = i;
+                            digits.update(|d| next = d.backspace(i));
+                            focus(next);
+                        }
+                        "ArrowLeft" if i > 0 => {
+                            ev.prevent_default();
+                            focus(i - 1);
+                        }
+                        "ArrowRight" if i + 1 < CODE_DIGITS => {
+                            ev.prevent_default();
+                            focus(i + 1);
+                        }
+                        _ => {}
+                    }
+                    on:paste=move |ev| on_paste(i, ev)
+                    on:focus=move |ev| {
+                        if let Some(target) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                            target.select();
+                        }
+                    }
+                    node_ref=boxes[i]
+                />
+            }
+        })
+        .collect_view();
+
+    view! {
+        <fieldset class="code-input">
+            <legend>"Verification code"</legend>
+            <div class="code-boxes">{inputs}</div>
+        </fieldset>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(keys: &str) -> CodeDigits {
+        let mut d = CodeDigits::default();
+        let mut at = 0;
+        for k in keys.chars() {
+            at = d.enter(at, &k.to_string());
+        }
+        d
+    }
+
+    #[test]
+    fn typing_advances_box_by_box() {
+        assert_eq!(typed("123456").typed(), "123456");
+        assert_eq!(
+            typed("1234567").typed(),
+            "123457",
+            "the last box takes the last key"
+        );
+    }
+
+    #[test]
+    fn an_incomplete_code_reads_as_what_was_typed() {
+        let d = typed("12");
+        assert_eq!(d.typed(), "12");
+    }
+
+    #[test]
+    fn letters_are_ignored() {
+        let mut d = CodeDigits::default();
+        assert_eq!(d.enter(0, "a"), 0);
+        assert_eq!(d.text(0), "");
+    }
+
+    #[test]
+    fn a_pasted_code_fills_every_box_from_the_first() {
+        let mut d = CodeDigits::default();
+        assert_eq!(d.enter(3, "98 76 54"), CODE_DIGITS - 1);
+        assert_eq!(d.typed(), "987654");
+    }
+
+    #[test]
+    fn a_partial_paste_fills_from_the_box_it_landed_in() {
+        let mut d = typed("12");
+        assert_eq!(d.enter(2, "345"), 5);
+        assert_eq!(d.text(4), "5");
+        assert_eq!(d.typed(), "12345");
+    }
+
+    #[test]
+    fn typing_over_a_digit_replaces_it() {
+        let mut d = typed("123456");
+        d.enter(2, "37");
+        assert_eq!(d.typed(), "127456");
+    }
+
+    #[test]
+    fn backspace_clears_then_moves_back() {
+        let mut d = typed("12");
+        assert_eq!(d.backspace(2), 1, "empty box: clear the previous one");
+        assert_eq!(d.text(1), "");
+        assert_eq!(d.backspace(0), 0);
+        assert_eq!(d.text(0), "");
+    }
+}

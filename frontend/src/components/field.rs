@@ -1,0 +1,124 @@
+//! A labelled text input with its hint and error, wired for screen readers
+//! (`aria-invalid`, `aria-describedby`, a polite live region for the error).
+
+use leptos::prelude::*;
+
+/// One form field's state: its value, whether the user has left it once (errors show
+/// from then on, and then update as they type), and the server's last error for it.
+#[derive(Clone, Copy)]
+pub struct FieldState {
+    pub value: RwSignal<String>,
+    pub touched: RwSignal<bool>,
+    pub server_error: RwSignal<Option<String>>,
+}
+
+impl FieldState {
+    pub fn new() -> Self {
+        Self::with_value(String::new())
+    }
+
+    pub fn with_value(value: String) -> Self {
+        FieldState {
+            value: RwSignal::new(value),
+            touched: RwSignal::new(false),
+            server_error: RwSignal::new(None),
+        }
+    }
+
+    /// The error to show: the server's until the value changes, else the client rule's
+    /// once the field was left or the form submitted.
+    pub fn shown_error(self, client: Option<String>, submitted: bool) -> Option<String> {
+        self.server_error.get().or_else(|| {
+            (self.touched.get() || submitted)
+                .then_some(client)
+                .flatten()
+        })
+    }
+
+    /// A new value typed by the user.
+    pub fn input(self, value: String) {
+        self.server_error.set(None);
+        self.value.set(value);
+    }
+}
+
+impl Default for FieldState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An API or `validation` message as a sentence: "must not be empty" -> "Must not be empty."
+pub fn sentence(message: &str) -> String {
+    // The API's messages are ASCII; ASCII case mapping keeps Unicode's tables out of the wasm.
+    let mut out = message.trim().to_owned();
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    if out.is_empty() {
+        return out;
+    }
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+/// A labelled input bound to a [`FieldState`].
+#[component]
+pub fn TextField(
+    /// The element id; the hint and error get `{id}-hint` / `{id}-error`.
+    id: &'static str,
+    label: &'static str,
+    state: FieldState,
+    #[prop(into)] error: Signal<Option<String>>,
+    #[prop(default = "text")] input_type: &'static str,
+    #[prop(default = "off")] autocomplete: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] inputmode: Option<&'static str>,
+    #[prop(optional, into)] disabled: Signal<bool>,
+    #[prop(optional)] node_ref: NodeRef<leptos::html::Input>,
+) -> impl IntoView {
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let described_by = match hint {
+        Some(_) => format!("{hint_id} {error_id}"),
+        None => error_id.clone(),
+    };
+    let invalid = move || error.with(Option::is_some);
+    view! {
+        <div class="field" class:field-invalid=invalid>
+            <label for=id>{label}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <input
+                id=id
+                name=id
+                type=input_type
+                autocomplete=autocomplete
+                inputmode=inputmode
+                aria-invalid=move || if invalid() { "true" } else { "false" }
+                aria-describedby=described_by
+                prop:value=move || state.value.get()
+                prop:disabled=move || disabled.get()
+                on:input=move |ev| state.input(event_target_value(&ev))
+                on:blur=move |_| state.touched.set(true)
+                node_ref=node_ref
+            />
+            <p class="field-error" id=error_id aria-live="polite">
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_messages_become_sentences() {
+        assert_eq!(sentence("must not be empty"), "Must not be empty.");
+        assert_eq!(sentence("Already a sentence."), "Already a sentence.");
+        assert_eq!(sentence(""), "");
+    }
+}

@@ -1,0 +1,9 @@
+//! Presentational pieces: they take props and callbacks and never call the API.
+
+pub mod breadcrumbs;
+pub mod code_input;
+pub mod confirm;
+pub mod field;
+pub mod phone_field;
+pub mod phone_widget;
+pub mod sidebar;

@@ -1,0 +1,241 @@
+//! A phone number input with its country picker and the server's as-you-type verdict.
+
+use leptos::prelude::*;
+
+use crate::lookup::Lookup;
+
+/// Countries offered in the picker: ISO alpha-2, name, calling code. A short static list
+/// (the server's parser knows every region; a number typed with `+` ignores the picker).
+pub const COUNTRIES: &[(&str, &str, &str)] = &[
+    ("AR", "Argentina", "+54"),
+    ("AU", "Australia", "+61"),
+    ("AT", "Austria", "+43"),
+    ("BE", "Belgium", "+32"),
+    ("BR", "Brazil", "+55"),
+    ("CA", "Canada", "+1"),
+    ("CL", "Chile", "+56"),
+    ("CN", "China", "+86"),
+    ("CO", "Colombia", "+57"),
+    ("CZ", "Czechia", "+420"),
+    ("DK", "Denmark", "+45"),
+    ("EG", "Egypt", "+20"),
+    ("FI", "Finland", "+358"),
+    ("FR", "France", "+33"),
+    ("DE", "Germany", "+49"),
+    ("GR", "Greece", "+30"),
+    ("HK", "Hong Kong", "+852"),
+    ("IN", "India", "+91"),
+    ("ID", "Indonesia", "+62"),
+    ("IE", "Ireland", "+353"),
+    ("IL", "Israel", "+972"),
+    ("IT", "Italy", "+39"),
+    ("JP", "Japan", "+81"),
+    ("KE", "Kenya", "+254"),
+    ("MY", "Malaysia", "+60"),
+    ("MX", "Mexico", "+52"),
+    ("NL", "Netherlands", "+31"),
+    ("NZ", "New Zealand", "+64"),
+    ("NG", "Nigeria", "+234"),
+    ("NO", "Norway", "+47"),
+    ("PK", "Pakistan", "+92"),
+    ("PE", "Peru", "+51"),
+    ("PH", "Philippines", "+63"),
+    ("PL", "Poland", "+48"),
+    ("PT", "Portugal", "+351"),
+    ("RO", "Romania", "+40"),
+    ("SA", "Saudi Arabia", "+966"),
+    ("SG", "Singapore", "+65"),
+    ("ZA", "South Africa", "+27"),
+    ("KR", "South Korea", "+82"),
+    ("ES", "Spain", "+34"),
+    ("SE", "Sweden", "+46"),
+    ("CH", "Switzerland", "+41"),
+    ("TW", "Taiwan", "+886"),
+    ("TH", "Thailand", "+66"),
+    ("TR", "Türkiye", "+90"),
+    ("UA", "Ukraine", "+380"),
+    ("AE", "United Arab Emirates", "+971"),
+    ("GB", "United Kingdom", "+44"),
+    ("US", "United States", "+1"),
+    ("VN", "Vietnam", "+84"),
+];
+
+/// The picker's starting country, matching the server's default `DEFAULT_REGION`.
+pub const DEFAULT_COUNTRY: &str = "US";
+
+/// Country select + number input + live feedback.
+#[component]
+pub fn PhoneField(
+    /// Id of the number input (the select gets `{id}-country`).
+    id: &'static str,
+    label: &'static str,
+    number: RwSignal<String>,
+    region: RwSignal<String>,
+    #[prop(into)] lookup: Signal<Lookup>,
+    /// The error to show (client rule, lookup verdict or server).
+    #[prop(into)]
+    error: Signal<Option<String>>,
+    #[prop(optional, into)] disabled: Signal<bool>,
+    /// Called when the number input loses focus.
+    #[prop(optional, into)]
+    on_blur: Option<Callback<()>>,
+    /// Called on every keystroke or country change (to clear stale server errors).
+    #[prop(optional, into)]
+    on_change: Option<Callback<()>>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] node_ref: NodeRef<leptos::html::Input>,
+) -> impl IntoView {
+    let country_id = format!("{id}-country");
+    let status_id = format!("{id}-status");
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described_by = format!("{hint_id} {status_id} {error_id}");
+    let invalid = move || error.with(Option::is_some);
+
+    // A number typed with its country code tells us the country: keep the picker in step.
+    Effect::new(move |_| {
+        if let Lookup::Done(parsed) = lookup.get()
+            && let Some(country) = parsed.country
+            && number.with_untracked(|n| n.trim_start().starts_with('+'))
+            && region.get_untracked() != country
+            && COUNTRIES.iter().any(|(code, _, _)| *code == country)
+        {
+            region.set(country);
+        }
+    });
+
+    let status = move || match lookup.get() {
+        Lookup::Checking => {
+            Some(view! { <span class="muted">"Checking the number…"</span> }.into_any())
+        }
+        Lookup::Done(p) if p.valid && p.sms_capable => {
+            let kind = p
+                .number_type
+                .as_deref()
+                .map(number_type_words)
+                .unwrap_or("Phone number");
+            let shown = p.international.unwrap_or_default();
+            Some(
+                view! {
+                    <span class="ok">
+                        <span aria-hidden="true">"✓ "</span>
+                        {kind}
+                        ": "
+                        {shown}
+                    </span>
+                }
+                .into_any(),
+            )
+        }
+        Lookup::Unavailable(message) if !message.is_empty() => {
+            Some(view! { <span class="muted">{message}</span> }.into_any())
+        }
+        _ => None,
+    };
+
+    let options = COUNTRIES
+        .iter()
+        .map(|(code, name, dial)| {
+            let code = *code;
+            view! {
+                <option value=code prop:selected=move || region.get() == code>
+                    // Code first: a narrow (360 px) picker still shows "GB +44 …".
+                    {format!("{code} {dial} · {name}")}
+                </option>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <div class="field" class:field-invalid=invalid>
+            <label for=id>{label}</label>
+            <p class="hint" id=hint_id>
+                {hint.unwrap_or("Pick the country, or type the number with its + country code.")}
+            </p>
+            <div class="phone-row">
+                <select
+                    id=country_id
+                    aria-label="Country"
+                    prop:value=move || region.get()
+                    prop:disabled=move || disabled.get()
+                    on:change=move |ev| {
+                        region.set(event_target_value(&ev));
+                        if let Some(cb) = on_change {
+                            cb.run(());
+                        }
+                    }
+                >
+                    {options}
+                </select>
+                <input
+                    id=id
+                    name=id
+                    type="tel"
+                    inputmode="tel"
+                    autocomplete="tel"
+                    aria-invalid=move || if invalid() { "true" } else { "false" }
+                    aria-describedby=described_by
+                    prop:value=move || number.get()
+                    prop:disabled=move || disabled.get()
+                    on:input=move |ev| {
+                        number.set(event_target_value(&ev));
+                        if let Some(cb) = on_change {
+                            cb.run(());
+                        }
+                    }
+                    on:blur=move |_| {
+                        if let Some(cb) = on_blur {
+                            cb.run(());
+                        }
+                    }
+                    node_ref=node_ref
+                />
+            </div>
+            <p class="field-status" id=status_id aria-live="polite">{status}</p>
+            <p class="field-error" id=error_id aria-live="polite">{move || error.get()}</p>
+        </div>
+    }
+}
+
+/// `number_type` in words.
+pub fn number_type_words(number_type: &str) -> &'static str {
+    match number_type {
+        "mobile" => "Mobile number",
+        "fixed_line" => "Landline",
+        "fixed_line_or_mobile" => "Landline or mobile number",
+        "voip" => "Internet (VoIP) number",
+        "toll_free" => "Toll-free number",
+        "premium_rate" => "Premium-rate number",
+        "shared_cost" => "Shared-cost number",
+        "personal_number" => "Personal number",
+        "pager" => "Pager",
+        "uan" => "Company number",
+        "voicemail" => "Voicemail number",
+        _ => "Phone number",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_country_is_offered() {
+        assert!(COUNTRIES.iter().any(|(c, _, _)| *c == DEFAULT_COUNTRY));
+    }
+
+    #[test]
+    fn countries_are_unique_upper_case_alpha_2() {
+        for (i, (code, _, dial)) in COUNTRIES.iter().enumerate() {
+            assert!(
+                code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()),
+                "{code}"
+            );
+            assert!(dial.starts_with('+'), "{code} {dial}");
+            assert!(
+                !COUNTRIES[..i].iter().any(|(c, _, _)| c == code),
+                "{code} twice"
+            );
+        }
+    }
+}

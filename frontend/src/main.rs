@@ -1,0 +1,18 @@
+//! PhoneReg's single-page app: Leptos, client-side rendered, built by Trunk (`Trunk.toml`).
+
+mod api;
+mod app;
+mod components;
+mod events;
+mod json;
+mod lookup;
+mod pages;
+mod routes;
+mod session;
+mod task;
+mod time;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

@@ -1,0 +1,45 @@
+//! Screens: each loads its data and lays it out from components.
+
+pub mod dashboard;
+pub mod dev_sms;
+pub mod login;
+pub mod phone_form;
+pub mod phone_management;
+pub mod register;
+pub mod verification;
+
+use leptos::prelude::*;
+
+/// Sets the document title, so each screen is announced and found in history by name.
+pub fn set_title(page: &str) {
+    document().set_title(&format!("{page} · PhoneReg"));
+}
+
+/// Moves focus to the page's heading, after the control that had it went away (a closed
+/// panel or dialog), so keyboard and screen-reader users keep their place.
+pub fn focus_heading() {
+    use wasm_bindgen::JsCast;
+    if let Some(heading) = document()
+        .query_selector("main h1")
+        .ok()
+        .flatten()
+        .and_then(|h| h.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = heading.focus();
+    }
+}
+
+/// Any path that matches no route.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    set_title("Page not found");
+    view! {
+        <main id="main" class="auth-page">
+            <section class="card">
+                <h1>"Page not found"</h1>
+                <p>"There is nothing at this address."</p>
+                <p><a href=crate::routes::Page::Dashboard.path()>"Go to your dashboard"</a></p>
+            </section>
+        </main>
+    }
+}

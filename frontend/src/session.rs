@@ -1,0 +1,250 @@
+//! The signed-in session: the access token lives in memory only (never in storage a
+//! script could read after an XSS), the refresh token is the API's HttpOnly cookie.
+//! A reload therefore starts by calling `/auth/refresh` to get a new access token.
+//! Tokens are refreshed shortly before they expire and again on any 401, with one
+//! refresh in flight at a time, because the API rotates refresh tokens.
+
+use std::{cell::RefCell, future::Future, time::Duration};
+
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use leptos::{prelude::*, task::spawn_local};
+use phonereg_types::{LastMessage, Phone, TokenResponse, User};
+
+use crate::api::{self, ApiError};
+
+/// Where the session stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Asking the API whether the refresh cookie still holds a session (page load).
+    Restoring,
+    SignedIn,
+    SignedOut,
+}
+
+type RefreshFuture = Shared<LocalBoxFuture<'static, Result<String, ApiError>>>;
+
+thread_local! {
+    /// The refresh in flight, shared by every caller that hit a 401 meanwhile.
+    static REFRESHING: RefCell<Option<RefreshFuture>> = const { RefCell::new(None) };
+}
+
+/// Refresh this long before the access token expires.
+const REFRESH_MARGIN_SECS: i64 = 60;
+
+/// Session state shared through context; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Session {
+    status: RwSignal<Status>,
+    token: StoredValue<Option<String>>,
+    user: RwSignal<Option<User>>,
+    timer: StoredValue<Option<TimeoutHandle>>,
+    /// Why the last session ended without the user asking (shown on the sign-in page).
+    notice: RwSignal<Option<String>>,
+}
+
+impl Session {
+    /// Creates the session, provides it as context and starts restoring it from the cookie.
+    pub fn provide() -> Session {
+        let session = Session {
+            status: RwSignal::new(Status::Restoring),
+            token: StoredValue::new(None),
+            user: RwSignal::new(None),
+            timer: StoredValue::new(None),
+            notice: RwSignal::new(None),
+        };
+        provide_context(session);
+        spawn_local(async move {
+            // Restoring is quiet: no cookie simply means signed out.
+            if session.refresh_now().await.is_err() {
+                session.set_status(Status::SignedOut);
+            }
+        });
+        session
+    }
+
+    /// The tracked status.
+    pub fn status(self) -> Status {
+        self.status.get()
+    }
+
+    /// The signed-in user (tracked).
+    pub fn user(self) -> Option<User> {
+        self.user.get()
+    }
+
+    /// The account's phone number (tracked).
+    pub fn phone(self) -> Option<Phone> {
+        self.user.with(|u| u.as_ref().and_then(|u| u.phone.clone()))
+    }
+
+    /// A message about the session ending on its own, once.
+    pub fn notice(self) -> RwSignal<Option<String>> {
+        self.notice
+    }
+
+    /// Starts a session from a register/login/refresh answer.
+    pub fn sign_in(self, tokens: TokenResponse) {
+        self.token.set_value(Some(tokens.access_token));
+        self.user.set(Some(tokens.user));
+        self.notice.set(None);
+        self.set_status(Status::SignedIn);
+        self.schedule_refresh(tokens.expires_in);
+    }
+
+    /// Ends the session here and at the API (the cookie's token family is revoked).
+    pub async fn logout(self) {
+        // Even if the API cannot be reached the user asked to be signed out.
+        let _ = api::logout().await;
+        self.end(None);
+    }
+
+    /// Fetches `/users/me` again (after missed live updates, or to pick up the phone).
+    pub async fn reload_user(self) -> Result<(), ApiError> {
+        let user = self.call(api::me).await?;
+        self.user.set(Some(user));
+        Ok(())
+    }
+
+    /// Replaces the phone record with a newer version.
+    pub fn apply_phone(self, phone: Phone) {
+        self.user.update(|u| {
+            if let Some(u) = u {
+                u.phone = Some(phone);
+            }
+        });
+    }
+
+    /// Notes a delivery status change of the phone's last message.
+    pub fn apply_message(self, phone_id: i64, message: LastMessage) {
+        self.user.update(|u| {
+            if let Some(phone) = u.as_mut().and_then(|u| u.phone.as_mut()) {
+                let newer = phone
+                    .last_message
+                    .as_ref()
+                    .is_none_or(|m| m.updated_at <= message.updated_at);
+                if phone.id == phone_id && newer {
+                    phone.last_message = Some(message);
+                }
+            }
+        });
+    }
+
+    /// Forgets the phone record (after it was deleted).
+    pub fn clear_phone(self) {
+        self.user.update(|u| {
+            if let Some(u) = u {
+                u.phone = None;
+            }
+        });
+    }
+
+    /// Calls an endpoint that needs the bearer token. On 401 the token is refreshed once
+    /// and the call repeated; if that fails the session ends and the guard sends the
+    /// user to the sign-in page.
+    pub async fn call<T, F, Fut>(self, f: F) -> Result<T, ApiError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let token = match self.token.get_value() {
+            Some(token) => token,
+            None => self.refresh_now().await?,
+        };
+        match f(token).await {
+            Err(e) if e.is_unauthorized() => {
+                let token = self.refresh_now().await?;
+                let result = f(token).await;
+                if matches!(&result, Err(e) if e.is_unauthorized()) {
+                    self.end(Some(SESSION_ENDED));
+                }
+                result
+            }
+            other => other,
+        }
+    }
+
+    /// Refreshes the access token, joining a refresh already in flight.
+    async fn refresh_now(self) -> Result<String, ApiError> {
+        let shared = REFRESHING.with(|slot| {
+            slot.borrow_mut()
+                .get_or_insert_with(|| self.refresh_once().boxed_local().shared())
+                .clone()
+        });
+        let result = shared.clone().await;
+        REFRESHING.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if slot.as_ref().is_some_and(|s| s.ptr_eq(&shared)) {
+                *slot = None;
+            }
+        });
+        result
+    }
+
+    async fn refresh_once(self) -> Result<String, ApiError> {
+        let mut result = api::refresh().await;
+        if matches!(&result, Err(e) if e.is_unauthorized())
+            && self.status.get_untracked() == Status::SignedIn
+        {
+            // Another tab may have rotated the cookie a moment ago; its new token is in
+            // the cookie jar now, so one more try is not a reuse.
+            crate::time::sleep(800).await;
+            result = api::refresh().await;
+        }
+        match result {
+            Ok(tokens) => {
+                let token = tokens.access_token.clone();
+                self.sign_in(tokens);
+                Ok(token)
+            }
+            Err(e) => {
+                if e.is_unauthorized() {
+                    let was_signed_in = self.status.get_untracked() == Status::SignedIn;
+                    self.end(was_signed_in.then_some(SESSION_ENDED));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn schedule_refresh(self, expires_in: i64) {
+        self.cancel_timer();
+        let wait = (expires_in - REFRESH_MARGIN_SECS).max(10);
+        let handle = set_timeout_with_handle(
+            move || {
+                spawn_local(async move {
+                    let _ = self.refresh_now().await;
+                });
+            },
+            Duration::from_secs(u64::try_from(wait).unwrap_or(10)),
+        );
+        self.timer.set_value(handle.ok());
+    }
+
+    fn cancel_timer(self) {
+        if let Some(handle) = self.timer.try_update_value(Option::take).flatten() {
+            handle.clear();
+        }
+    }
+
+    fn end(self, notice: Option<&str>) {
+        self.cancel_timer();
+        self.token.set_value(None);
+        self.user.set(None);
+        self.notice.set(notice.map(str::to_owned));
+        self.set_status(Status::SignedOut);
+    }
+
+    /// Notifies only on a real change: a token refresh must not re-render signed-in pages.
+    fn set_status(self, status: Status) {
+        if self.status.get_untracked() != status {
+            self.status.set(status);
+        }
+    }
+}
+
+const SESSION_ENDED: &str = "Your session has ended. Please sign in again.";
+
+/// The session from context.
+pub fn use_session() -> Session {
+    expect_context::<Session>()
+}

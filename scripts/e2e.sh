@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Browser tests of the SPA, from a bare machine: installs the tools (wasm target, trunk,
+# wasm-bindgen-cli, Debian chromium, playwright-core), builds the SPA and the release API
+# and fake Twilio, starts both on free loopback ports (SMS_PROVIDER=twilio against the
+# fake, SQLite in a temp dir), runs tests/e2e/specs with node's test runner, and stops
+# everything on exit. Exits non-zero when anything fails.
+#
+# Usage: scripts/e2e.sh [--measure [--runs N]] [--only-measure] [--skip-build] [specs…]
+#   --measure       after the suite, print the SPA's gzip size and time-to-dashboard medians
+#   --only-measure  skip the suite, only measure
+#   --skip-build    reuse dist/ and target/release (for quick reruns)
+#   specs           spec files to run (default: all of tests/e2e/specs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+measure=false
+run_suite=true
+build=true
+runs=5
+specs=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --measure) measure=true ;;
+    --only-measure) measure=true; run_suite=false ;;
+    --runs) shift; runs="${1:?--runs needs a number}" ;;
+    --skip-build) build=false ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -*) fail "unknown option $1" ;;
+    *) specs+=("$1") ;;
+  esac
+  shift
+done
+
+if $build; then
+  scripts/tools.sh --browser
+  scripts/build-spa.sh
+  step "building the API and the fake Twilio (release)"
+  cargo build --release --locked -p phonereg-api -p fake-twilio
+else
+  [ -d tests/e2e/node_modules/playwright-core ] || scripts/tools.sh --browser
+fi
+[ -f dist/index.html ] || fail "dist/ has no build of the SPA (run without --skip-build)"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "$status" -ne 0 ] && [ -f "$work/api.log" ]; then
+    echo "--- last lines of the API log ---" >&2
+    tail -n 40 "$work/api.log" >&2 || true
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+http_ok() { # url: exit 0 on a 2xx answer (node is needed anyway, so no other HTTP client)
+  node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1"
+}
+
+wait_for() { # url, what, pid
+  for _ in $(seq 1 100); do
+    if http_ok "$1"; then return 0; fi
+    kill -0 "$3" 2>/dev/null || fail "$2 exited while starting"
+    sleep 0.1
+  done
+  fail "$2 did not answer at $1"
+}
+
+step "starting the fake Twilio and the API"
+fake_port=$(free_port)
+target/release/fake-twilio "$fake_port" >"$work/fake.log" 2>&1 &
+pids+=($!)
+fake_url="http://127.0.0.1:$fake_port"
+wait_for "$fake_url/_fake/messages" "fake Twilio" "${pids[-1]}"
+
+api_port=$(free_port)
+base_url="http://127.0.0.1:$api_port"
+# The suite signs up dozens of accounts from 127.0.0.1: per-IP caps are raised, the
+# per-number and per-account caps and the cool-down (5 s) stay as real users get them.
+env \
+  PHONEREG_ENV=development \
+  BIND="127.0.0.1:$api_port" \
+  PUBLIC_URL="$base_url" \
+  DATABASE_URL="sqlite://$work/e2e.db" \
+  DATA_DIR="$work/data" \
+  JWT_SECRET="e2e-secret-0123456789abcdef0123456789abcdef" \
+  STATIC_DIR="$PWD/dist" \
+  SMS_PROVIDER=twilio \
+  TWILIO_API_BASE="$fake_url" \
+  TWILIO_ACCOUNT_SID=ACfake \
+  TWILIO_AUTH_TOKEN=fake-token \
+  TWILIO_FROM=+15005550006 \
+  VERIFY_RESEND_COOLDOWN=5 \
+  REGISTER_PER_IP_PER_HOUR=10000 \
+  SMS_PER_IP_PER_HOUR=10000 \
+  LOGIN_PER_IP=10000 \
+  LOOKUP_PER_IP_PER_MINUTE=100000 \
+  RUST_LOG="${RUST_LOG:-warn}" \
+  target/release/phonereg-api >"$work/api.log" 2>&1 &
+pids+=($!)
+wait_for "$base_url/healthz" "the API" "${pids[-1]}"
+http_ok "$base_url/dashboard" || fail "the API does not serve the SPA from STATIC_DIR ($base_url/dashboard)"
+
+# A second API with the console provider, for the development inbox (/dev/sms).
+console_port=$(free_port)
+console_url="http://127.0.0.1:$console_port"
+env \
+  PHONEREG_ENV=development \
+  BIND="127.0.0.1:$console_port" \
+  PUBLIC_URL="$console_url" \
+  DATABASE_URL="sqlite://$work/console.db" \
+  DATA_DIR="$work/console-data" \
+  JWT_SECRET="e2e-secret-0123456789abcdef0123456789abcdef" \
+  STATIC_DIR="$PWD/dist" \
+  SMS_PROVIDER=console \
+  RUST_LOG="${RUST_LOG:-warn}" \
+  target/release/phonereg-api >"$work/console-api.log" 2>&1 &
+pids+=($!)
+wait_for "$console_url/healthz" "the console-provider API" "${pids[-1]}"
+echo "API $base_url (Twilio provider), $console_url (console provider), fake Twilio $fake_url"
+
+export E2E_BASE_URL="$base_url" E2E_FAKE_TWILIO_URL="$fake_url" E2E_CONSOLE_BASE_URL="$console_url"
+status=0
+if $run_suite; then
+  step "browser tests (tests/e2e/specs)"
+  rm -rf tests/e2e/artifacts
+  if [ ${#specs[@]} -eq 0 ]; then
+    specs=(tests/e2e/specs/*.test.js)
+  fi
+  node --test --test-concurrency=1 --test-reporter=spec "${specs[@]}" || status=$?
+  echo "screenshots: tests/e2e/artifacts/"
+fi
+
+if $measure && [ "$status" -eq 0 ]; then
+  scripts/build-spa.sh --sizes-only
+  step "time to dashboard (median of $runs headless runs)"
+  node tests/e2e/measure.js --runs "$runs" || status=$?
+fi
+
+[ "$status" -eq 0 ] || fail "browser tests failed"
+step "browser tests passed"
