@@ -107,6 +107,15 @@ impl Resp {
         self
     }
 
+    /// The seconds of `Retry-After`, which every 429 and 503 must carry.
+    #[track_caller]
+    pub fn retry_after(&self) -> u64 {
+        self.header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .expect("seconds")
+    }
+
     /// The messages of one field on a 422.
     pub fn field_errors(&self, field: &str) -> Vec<String> {
         self.body["errors"][field]
@@ -301,6 +310,13 @@ impl TestApp {
             Some(json!({"phone_number": number})),
         )
         .await
+    }
+
+    /// Adds a number (expecting 201) and returns the record's id.
+    pub async fn add_phone_id(&self, token: &str, number: &str) -> i64 {
+        self.add_phone(token, number).await.expect(201).body["id"]
+            .as_i64()
+            .expect("id")
     }
 
     pub async fn phone(&self, method: Method, token: &str, id: i64, body: Option<Value>) -> Resp {

@@ -97,9 +97,7 @@ async fn other_accounts_phones_are_404(b: Backend) {
     let app = spawn_app(b).await;
     let (alice, _, _) = app.signup().await;
     let (mallory, _, _) = app.signup().await;
-    let id = app.add_phone(&alice, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&alice, US_MOBILE).await;
     app.phone(Method::GET, &mallory, id, None).await.expect(404);
     app.phone(
         Method::PATCH,
@@ -173,9 +171,7 @@ async fn numbers_that_cannot_get_sms_are_422(b: Backend) {
 async fn patch_replaces_an_unverified_number_at_once(b: Backend) {
     let app = spawn_app(b).await;
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&token, US_MOBILE).await;
     let r = app
         .phone(
             Method::PATCH,
@@ -205,9 +201,7 @@ async fn patch_replaces_an_unverified_number_at_once(b: Backend) {
 async fn patch_of_a_verified_number_waits_in_pending(b: Backend) {
     let app = spawn_app(b).await;
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&token, US_MOBILE).await;
     app.verify_by_sms(&token, id).await;
     let r = app
         .phone(
@@ -251,22 +245,16 @@ async fn patch_of_a_verified_number_waits_in_pending(b: Backend) {
 async fn number_verified_elsewhere_is_409(b: Backend) {
     let app = spawn_app(b).await;
     let (alice, _, _) = app.signup().await;
-    let id = app.add_phone(&alice, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&alice, US_MOBILE).await;
     // Unverified, the number does not belong to anyone yet.
     let (bob, _, _) = app.signup().await;
-    let bob_id = app.add_phone(&bob, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let bob_id = app.add_phone_id(&bob, US_MOBILE).await;
     app.phone(Method::DELETE, &bob, bob_id, None)
         .await
         .expect(204);
     app.verify_by_sms(&alice, id).await;
     app.add_phone(&bob, US_MOBILE).await.expect(409);
-    let bob_id = app.add_phone(&bob, UK_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let bob_id = app.add_phone_id(&bob, UK_MOBILE).await;
     app.phone(
         Method::PATCH,
         &bob,
@@ -293,9 +281,7 @@ async fn number_verified_elsewhere_is_409(b: Backend) {
 async fn delete_frees_the_number_and_hides_the_record(b: Backend) {
     let app = spawn_app(b).await;
     let (alice, _, _) = app.signup().await;
-    let id = app.add_phone(&alice, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&alice, US_MOBILE).await;
     app.verify_by_sms(&alice, id).await;
     let r = app
         .phone(Method::DELETE, &alice, id, None)
@@ -308,14 +294,10 @@ async fn delete_frees_the_number_and_hides_the_record(b: Backend) {
         .await
         .expect(404);
     let (bob, _, _) = app.signup().await;
-    let bob_id = app.add_phone(&bob, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let bob_id = app.add_phone_id(&bob, US_MOBILE).await;
     assert_ne!(bob_id, id, "ids are never reused");
     // Alice may add a number again; her old id stays gone.
-    let new_id = app.add_phone(&alice, UK_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let new_id = app.add_phone_id(&alice, UK_MOBILE).await;
     assert_ne!(new_id, id);
     app.phone(Method::GET, &alice, id, None).await.expect(404);
 }

@@ -65,9 +65,7 @@ async fn signup_with_phone_then_code_then_verified(b: Backend) {
 async fn wrong_codes_count_down_then_the_code_is_gone(b: Backend) {
     let app = spawn_app(b).await;
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&token, US_MOBILE).await;
     let code = app.code_sent_to(US_MOBILE).await;
     let wrong = if code == "999999" { "888888" } else { "999999" };
     for left in (0..5).rev() {
@@ -85,9 +83,7 @@ async fn wrong_codes_count_down_then_the_code_is_gone(b: Backend) {
 async fn malformed_code_costs_no_attempt(b: Backend) {
     let app = spawn_app(b).await;
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&token, US_MOBILE).await;
     for bad in ["12345", "1234567", "12a456", " 123456"] {
         let r = app.verify(&token, id, bad).await.expect(422);
         assert!(!r.field_errors("code").is_empty(), "{bad}");
@@ -118,9 +114,7 @@ async fn malformed_code_costs_no_attempt(b: Backend) {
 async fn expired_code_is_410(b: Backend) {
     let app = spawn_app_with(b, |c| c.verify_code_ttl = 1).await;
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&token, US_MOBILE).await;
     let code = app.code_sent_to(US_MOBILE).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let r = app.verify(&token, id, &code).await.expect(410);
@@ -130,9 +124,7 @@ async fn expired_code_is_410(b: Backend) {
 async fn resend_kills_the_previous_code(b: Backend) {
     let app = spawn_app(b).await;
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&token, US_MOBILE).await;
     let first = app.code_sent_to(US_MOBILE).await;
     let r = app.resend(&token, id).await.expect(202);
     assert_eq!(r.body["sent"], true);
@@ -147,15 +139,9 @@ async fn resend_kills_the_previous_code(b: Backend) {
 async fn resend_cool_down_is_429_with_retry_after(b: Backend) {
     let app = spawn_app_with(b, |c| c.verify_resend_cooldown = 30).await;
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&token, US_MOBILE).await;
     let r = app.resend(&token, id).await.expect(429);
-    let retry: u64 = r
-        .header("retry-after")
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
+    let retry = r.retry_after();
     assert!((1..=30).contains(&retry), "{retry}");
     // A different number is governed by the caps, not the cool-down.
     app.phone(
@@ -171,16 +157,10 @@ async fn resend_cool_down_is_429_with_retry_after(b: Backend) {
 async fn per_number_cap_holds_across_accounts_and_writes_nothing(b: Backend) {
     let app = spawn_app_with(b, |c| c.sms_per_number_per_hour = 2).await;
     let (alice, _, _) = app.signup().await;
-    let id = app.add_phone(&alice, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&alice, US_MOBILE).await;
     app.resend(&alice, id).await.expect(202);
     let r = app.resend(&alice, id).await.expect(429);
-    let retry: u64 = r
-        .header("retry-after")
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
+    let retry = r.retry_after();
     assert!((1..=3600).contains(&retry));
     let (bob, _, _) = app.signup().await;
     app.add_phone(&bob, US_MOBILE).await.expect(429);
@@ -212,20 +192,14 @@ async fn spent_daily_budget_is_503(b: Backend) {
     app.add_phone(&token, US_MOBILE).await.expect(201);
     let (other, _, _) = app.signup().await;
     let r = app.add_phone(&other, UK_MOBILE).await.expect(503);
-    let retry: u64 = r
-        .header("retry-after")
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
+    let retry = r.retry_after();
     assert!((1..=86_400).contains(&retry));
 }
 
 async fn verified_replacement_swaps_in_and_notices_the_old_number(b: Backend) {
     let app = spawn_app(b).await;
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&token, US_MOBILE).await;
     app.verify_by_sms(&token, id).await;
     let r = app
         .phone(
@@ -264,9 +238,7 @@ async fn racing_verifications_of_one_number_let_one_account_win(b: Backend) {
     let mut accounts = Vec::new();
     for _ in 0..2 {
         let (token, _, _) = app.signup().await;
-        let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-            .as_i64()
-            .expect("id");
+        let id = app.add_phone_id(&token, US_MOBILE).await;
         let code = app.code_sent_to(US_MOBILE).await;
         accounts.push((token, id, code));
     }
@@ -304,9 +276,7 @@ async fn test_numbers_send_nothing_and_skip_limits(b: Backend) {
 async fn nothing_to_resend_for_a_verified_number(b: Backend) {
     let app = spawn_app(b).await;
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone(&token, US_MOBILE).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.add_phone_id(&token, US_MOBILE).await;
     app.verify_by_sms(&token, id).await;
     app.resend(&token, id).await.expect(409);
     let (mallory, _, _) = app.signup().await;
