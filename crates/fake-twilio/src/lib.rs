@@ -32,6 +32,8 @@ pub struct Recorded {
     pub messaging_service_sid: Option<String>,
     pub body: String,
     pub status_callback: Option<String>,
+    #[serde(skip)]
+    accepted_at: Option<std::time::Instant>,
 }
 
 /// How the next request(s) fail.
@@ -88,6 +90,8 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
     }
     STANDARD.encode(mac.finalize().into_bytes())
 }
+
+const CALLBACK_DELAY: Duration = Duration::from_millis(500);
 
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
     shared
@@ -187,6 +191,15 @@ async fn send_status(
         .status_callback
         .clone()
         .ok_or_else(|| anyhow::anyhow!("message has no StatusCallback"))?;
+    // Like Twilio, report no earlier than a moment after accepting the message: the
+    // sender must have had the chance to record the MessageSid our 201 gave it, or the
+    // callback names a message it cannot know yet.
+    if let Some(wait) = msg
+        .accepted_at
+        .and_then(|at| CALLBACK_DELAY.checked_sub(at.elapsed()))
+    {
+        tokio::time::sleep(wait).await;
+    }
     let mut params = vec![
         ("AccountSid".to_owned(), shared.account_sid.clone()),
         ("ApiVersion".to_owned(), "2010-04-01".to_owned()),
@@ -279,6 +292,7 @@ async fn create_message(
         messaging_service_sid: mss.clone(),
         body: body.clone(),
         status_callback: field("StatusCallback"),
+        accepted_at: Some(std::time::Instant::now()),
     };
     lock(&shared).messages.push(recorded);
     HttpResponse::Created().json(json!({

@@ -102,7 +102,9 @@ pub fn PhoneManagementPage() -> impl IntoView {
     });
     let testing = test_message.pending();
 
-    // History reloads whenever the record or its last message changes (live updates too).
+    // History reloads whenever a fresh copy of the record arrives (a reply or a live
+    // event): timestamps have one-second resolution, so comparing them would miss a
+    // change made within the same second as the previous one.
     let history_key = Memo::new(move |_| {
         phone.with(|p| {
             p.as_ref().map(|p| {
@@ -134,7 +136,7 @@ pub fn PhoneManagementPage() -> impl IntoView {
         });
     };
     Effect::new(move |_| {
-        history_key.track();
+        phone.track();
         load_history();
     });
 
