@@ -10,6 +10,7 @@
 #   BENCH_SCENARIOS="sms" scripts/bench.sh   # some of: hash (register, login), reads
 #                                       # (me, phones, flood), sms (send-code, verify),
 #                                       # spa (bundle size, time to dashboard)
+#   BENCH_BACKENDS=postgres scripts/bench.sh # some of: sqlite postgres
 #
 # The sms scenarios (issue 3) keep every SMS limit on: each request is for its own phone
 # record of its own account, seeded straight into the database (Argon2id makes creating
@@ -25,11 +26,16 @@ source scripts/lib.sh
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_STRICT=${BENCH_STRICT:-0}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-hash reads sms spa}
+BENCH_BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 [[ "$BENCH_SECONDS" =~ ^[1-9][0-9]*$ ]] || fail "BENCH_SECONDS must be a whole number of seconds"
 for group in $BENCH_SCENARIOS; do
   [[ "$group" =~ ^(hash|reads|sms|spa)$ ]] || fail "BENCH_SCENARIOS: unknown group '$group' (hash, reads, sms, spa)"
 done
+for backend in $BENCH_BACKENDS; do
+  [[ "$backend" =~ ^(sqlite|postgres)$ ]] || fail "BENCH_BACKENDS: unknown backend '$backend' (sqlite, postgres)"
+done
 wants() { [[ " $BENCH_SCENARIOS " == *" $1 "* ]]; }
+on() { [[ " $BENCH_BACKENDS " == *" $1 "* ]]; }
 
 # Targets (SPEC); printed beside the figures.
 TARGET_READ_RPS=40000      # authenticated reads on SQLite
@@ -725,15 +731,19 @@ if wants hash; then
   echo "ceiling: $CEILING hashes/s on $(nproc) cores"
 fi
 
-SQLITE_DB="$WORK/bench.db"
-bench_backend sqlite "sqlite://$SQLITE_DB"
+if on sqlite; then
+  SQLITE_DB="$WORK/bench.db"
+  bench_backend sqlite "sqlite://$SQLITE_DB"
+fi
 
-step "PostgreSQL"
-start_postgres
-need psql
-PG_DB=phonereg_bench
-PG_URL=$(fresh_test_database "$PG_DB")   # assigned first so a failure stops the script
-bench_backend postgres "$PG_URL"
+if on postgres; then
+  step "PostgreSQL"
+  start_postgres
+  need psql
+  PG_DB=phonereg_bench
+  PG_URL=$(fresh_test_database "$PG_DB")   # assigned first so a failure stops the script
+  bench_backend postgres "$PG_URL"
+fi
 
 # ---------------------------------------------------------------- summary -------------
 ceiling_text="Argon2id ceiling $CEILING/s"
@@ -748,7 +758,7 @@ step "summary (${BENCH_SECONDS}s per run, wrk -t$WRK_THREADS, $ceiling_text)"
     [ -z "$note" ] || printf '%-8s   note: %s\n' "" "$note"
   done <"$RESULTS"
   echo
-  for backend in sqlite postgres; do
+  for backend in $BENCH_BACKENDS; do
     rss=${PEAK_RSS[$backend]}
     verdict=MISS
     is_true "$rss <= $TARGET_RSS_MIB" && verdict=ok

@@ -1,17 +1,20 @@
-//! The outbox worker: claim one due message, hand it to the provider, record what
-//! happened. [`Outbox::step`] does exactly one message so tests drive it without
-//! sleeping; [`Outbox::run`] is the loop the server spawns.
+//! The outbox worker: claim a batch of due messages, hand them to the provider at the
+//! same time, record what happened in one transaction. [`Outbox::step`] does exactly
+//! one message so tests drive it without sleeping; [`Outbox::run`] is the loop the
+//! server spawns.
 
 use std::{sync::Arc, time::Duration};
 
+use futures_util::future::join_all;
 use rand::Rng as _;
 use tokio::sync::Notify;
 
 use crate::{
     domain::PhoneNumber,
     error::ApiError,
-    persistence::{Db, now, outbox, phones},
-    sms::{self, OutgoingSms, SendError, SmsSender},
+    persistence::{Conn, Db, models::MessageRow, now, outbox},
+    services::delivery,
+    sms::{Accepted, OutgoingSms, SendError, SmsSender},
     telemetry,
 };
 
@@ -19,6 +22,11 @@ use crate::{
 /// that dies mid-send frees it after this; the message may then go out twice, which
 /// is the price of never losing one.
 const LEASE_SECS: i64 = 60;
+
+/// Messages claimed and sent together. Two write transactions per batch instead of two
+/// per message keep the worker from competing with requests for the database; Twilio
+/// takes this many requests at once from one account without pushing back.
+const BATCH: i64 = 32;
 
 #[derive(Clone)]
 pub struct Outbox {
@@ -57,86 +65,49 @@ impl Outbox {
 
     /// Sends at most one due message.
     pub async fn step(&self) -> Result<Step, ApiError> {
+        Ok(self.step_batch(1).await?.pop().unwrap_or(Step::Idle))
+    }
+
+    /// Sends up to `limit` due messages at once; an empty result means none was due.
+    pub async fn step_batch(&self, limit: i64) -> Result<Vec<Step>, ApiError> {
         let claimed = self
             .db
-            .write(move |c| outbox::claim_due(c, now(), LEASE_SECS))
+            .write(move |c| outbox::claim_due(c, now(), LEASE_SECS, limit))
             .await?;
-        let Some(msg) = claimed else {
-            return Ok(Step::Idle);
-        };
-        let attempt = msg.attempts + 1;
-        let sms = OutgoingSms {
-            id: msg.id,
-            to: msg.to_e164.clone(),
-            body: msg.body.clone(),
-        };
-        let result = self.sender.send(&sms).await;
-        let (id, phone_id, kind) = (msg.id, msg.phone_id, msg.kind.clone());
-        match result {
-            Ok(accepted) => {
-                // The code must not outlive its delivery in our database.
-                let stored_body = if kind == "code" {
-                    "[verification code erased after sending]".to_owned()
-                } else {
-                    msg.body.clone()
-                };
-                // Messaging Services answer `accepted` (or `scheduled`): for the user
-                // that is still "queued", the one word SPEC §7 uses for it.
-                let status = match accepted.status.as_str() {
-                    "accepted" | "scheduled" => "queued".to_owned(),
-                    other => other.to_owned(),
-                };
-                self.db
-                    .write(move |c| {
-                        let now = now();
-                        outbox::mark_handed_over(
-                            c,
-                            id,
-                            &accepted.sid,
-                            &status,
-                            &stored_body,
-                            attempt,
-                            now,
-                        )?;
-                        if let (Some(phone_id), "delivered") = (phone_id, status.as_str()) {
-                            phones::add_history(c, phone_id, "delivered", Some(&kind), now)?;
-                            phones::set_opted_out(c, phone_id, false, now)?;
-                        }
-                        Ok(())
-                    })
-                    .await?;
-                telemetry::sms_message(&accepted.status);
-                tracing::info!(sms.id = id, sms.kind = %msg.kind, to = %PhoneNumber::masked(&msg.to_e164), "SMS handed to the provider");
-                Ok(Step::Sent { id })
-            }
-            Err(SendError::Retry(reason)) if (attempt as u32) < self.max_attempts => {
-                let at = now() + backoff(attempt as u32);
-                self.db
-                    .write(move |c| outbox::retry_later(c, id, attempt, at, now()))
-                    .await?;
-                tracing::warn!(sms.id = id, attempt, %reason, "SMS send failed; will retry");
-                Ok(Step::Retrying { id })
-            }
-            Err(e) => {
-                let error_code = match &e {
-                    SendError::Rejected { code, .. } => *code,
-                    SendError::Retry(_) => None,
-                };
-                tracing::warn!(sms.id = id, attempt, error = %e, "SMS failed for good");
-                self.db
-                    .write(move |c| record_failure(c, id, phone_id, attempt, error_code, now()))
-                    .await?;
-                telemetry::sms_message("failed");
-                Ok(Step::Failed { id, error_code })
-            }
+        if claimed.is_empty() {
+            return Ok(Vec::new());
         }
+        let sends = claimed.iter().map(|msg| {
+            let sms = OutgoingSms {
+                id: msg.id,
+                to: msg.to_e164.clone(),
+                body: msg.body.clone(),
+            };
+            let sender = Arc::clone(&self.sender);
+            async move { sender.send(&sms).await }
+        });
+        let results = join_all(sends).await;
+        let max_attempts = self.max_attempts;
+        let outcomes: Vec<(MessageRow, Result<Accepted, SendError>)> =
+            claimed.into_iter().zip(results).collect();
+        let steps = self
+            .db
+            .write(move |c| {
+                let now = now();
+                outcomes
+                    .into_iter()
+                    .map(|(msg, result)| record(c, msg, result, max_attempts, now))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        Ok(steps)
     }
 
     /// The worker loop: drain what is due, then wait for a poke or the next poll.
     pub async fn run(self) {
         loop {
-            match self.step().await {
-                Ok(Step::Idle) => {
+            match self.step_batch(BATCH).await {
+                Ok(steps) if steps.is_empty() => {
                     tokio::select! {
                         () = self.wake.notified() => {}
                         () = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -152,25 +123,59 @@ impl Outbox {
     }
 }
 
-/// A message failed: record the code, the history entry, and an opt-out (21610).
-pub fn record_failure(
-    conn: &mut crate::persistence::Conn<'_>,
-    id: i64,
-    phone_id: Option<i64>,
-    attempts: i32,
-    error_code: Option<i64>,
+/// Records what the provider said about one claimed message.
+fn record(
+    c: &mut Conn<'_>,
+    msg: MessageRow,
+    result: Result<Accepted, SendError>,
+    max_attempts: u32,
     now: i64,
-) -> Result<(), ApiError> {
-    outbox::set_attempts(conn, id, attempts)?;
-    outbox::set_status(conn, id, outbox::FAILED, error_code, now)?;
-    if let Some(phone_id) = phone_id {
-        let detail = sms::guidance(outbox::FAILED, error_code);
-        phones::add_history(conn, phone_id, "failed", detail, now)?;
-        if error_code == Some(21610) {
-            phones::set_opted_out(conn, phone_id, true, now)?;
+) -> Result<Step, ApiError> {
+    let id = msg.id;
+    let attempt = msg.attempts + 1;
+    let to = PhoneNumber::masked(&msg.to_e164);
+    match result {
+        Ok(accepted) => {
+            // The code must not outlive its delivery in our database.
+            let stored_body = if msg.kind == "code" {
+                "[verification code erased after sending]"
+            } else {
+                msg.body.as_str()
+            };
+            // Messaging Services answer `accepted` (or `scheduled`): for the user that is
+            // still "queued", the one word SPEC §7 uses for it.
+            let status = match accepted.status.as_str() {
+                "accepted" | "scheduled" => "queued",
+                other => other,
+            };
+            outbox::mark_handed_over(c, id, &accepted.sid, status, stored_body, attempt, now)?;
+            if let Some(phone_id) = msg.phone_id {
+                delivery::record_effects(c, phone_id, &msg.kind, status, None, now)?;
+            }
+            telemetry::sms_message(&accepted.status);
+            tracing::info!(sms.id = id, sms.kind = %msg.kind, %to, "SMS handed to the provider");
+            Ok(Step::Sent { id })
+        }
+        Err(SendError::Retry(reason)) if (attempt as u32) < max_attempts => {
+            outbox::retry_later(c, id, attempt, now + backoff(attempt as u32), now)?;
+            tracing::warn!(sms.id = id, attempt, %reason, "SMS send failed; will retry");
+            Ok(Step::Retrying { id })
+        }
+        Err(e) => {
+            let error_code = match &e {
+                SendError::Rejected { code, .. } => *code,
+                SendError::Retry(_) => None,
+            };
+            tracing::warn!(sms.id = id, attempt, error = %e, "SMS failed for good");
+            outbox::set_attempts(c, id, attempt)?;
+            outbox::set_status(c, id, outbox::FAILED, error_code, now)?;
+            if let Some(phone_id) = msg.phone_id {
+                delivery::record_effects(c, phone_id, &msg.kind, outbox::FAILED, error_code, now)?;
+            }
+            telemetry::sms_message(outbox::FAILED);
+            Ok(Step::Failed { id, error_code })
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

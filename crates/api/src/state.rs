@@ -22,26 +22,10 @@ pub struct Limits {
 impl Limits {
     pub fn from_config(c: &Config) -> Self {
         Self {
-            login_ip: Limit {
-                name: "login_ip",
-                max: c.login_per_ip,
-                window: 900,
-            },
-            login_email: Limit {
-                name: "login_email",
-                max: c.login_failures_per_email,
-                window: 900,
-            },
-            register_ip: Limit {
-                name: "register_ip",
-                max: c.register_per_ip_per_hour,
-                window: 3600,
-            },
-            lookup_ip: Limit {
-                name: "lookup_ip",
-                max: c.lookup_per_ip_per_minute,
-                window: 60,
-            },
+            login_ip: Limit::new("login_ip", c.login_per_ip, 900).striped(),
+            login_email: Limit::new("login_email", c.login_failures_per_email, 900),
+            register_ip: Limit::new("register_ip", c.register_per_ip_per_hour, 3600).striped(),
+            lookup_ip: Limit::new("lookup_ip", c.lookup_per_ip_per_minute, 60).striped(),
         }
     }
 }

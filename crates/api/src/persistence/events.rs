@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{
     Conn,
-    schema::{event_tickets, events, phone_numbers},
+    schema::{event_tickets, events},
     with_conn,
 };
 use crate::{domain::rfc3339, error::ApiError, sms};
@@ -28,22 +28,13 @@ pub struct EventRow {
     pub created_at: i64,
 }
 
-fn record(
-    conn: &mut Conn<'_>,
+#[derive(Insertable)]
+#[diesel(table_name = events)]
+struct NewEvent {
     user_id: i64,
-    kind: &str,
-    data: &str,
-    now: i64,
-) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::insert_into(events::table)
-        .values((
-            events::user_id.eq(user_id),
-            events::kind.eq(kind),
-            events::data.eq(data),
-            events::created_at.eq(now),
-        ))
-        .execute(c))?;
-    Ok(())
+    kind: &'static str,
+    data: String,
+    created_at: i64,
 }
 
 /// The phone record changed; the stream renders its state when it sends the event.
@@ -53,35 +44,51 @@ pub fn phone_changed(
     phone_id: i64,
     now: i64,
 ) -> Result<(), ApiError> {
-    record(conn, user_id, PHONE, &phone_id.to_string(), now)
+    let event = NewEvent {
+        user_id,
+        kind: PHONE,
+        data: phone_id.to_string(),
+        created_at: now,
+    };
+    with_conn!(conn, c => diesel::insert_into(events::table).values(&event).execute(c))?;
+    Ok(())
 }
 
-/// A message about a phone record changed status.
+/// A message about a phone record changed status, and so did the record's last message.
+/// One statement for both events: this runs for every SMS queued and every status.
 pub fn message_changed(
     conn: &mut Conn<'_>,
+    user_id: i64,
     phone_id: i64,
     status: &str,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
-    let user_id: Option<i64> = with_conn!(conn, c => phone_numbers::table
-        .find(phone_id)
-        .select(phone_numbers::user_id)
-        .load(c))?
-    .into_iter()
-    .next();
-    let Some(user_id) = user_id else {
-        return Ok(());
-    };
-    let data = json!({
+    let message = json!({
         "phone_id": phone_id,
         "status": status,
         "error_code": error_code,
         "guidance": sms::guidance(status, error_code),
         "updated_at": rfc3339(now),
-    });
-    record(conn, user_id, MESSAGE, &data.to_string(), now)?;
-    phone_changed(conn, user_id, phone_id, now)
+    })
+    .to_string();
+    // A fixed-size array, so diesel caches the prepared statement.
+    let rows = [
+        NewEvent {
+            user_id,
+            kind: MESSAGE,
+            data: message,
+            created_at: now,
+        },
+        NewEvent {
+            user_id,
+            kind: PHONE,
+            data: phone_id.to_string(),
+            created_at: now,
+        },
+    ];
+    with_conn!(conn, c => diesel::insert_into(events::table).values(rows).execute(c))?;
+    Ok(())
 }
 
 /// The caller's events after `after`, oldest first.

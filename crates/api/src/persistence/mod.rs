@@ -15,6 +15,7 @@ pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod users;
+mod writer;
 
 use std::time::Duration;
 
@@ -77,13 +78,14 @@ impl Conn<'_> {
     }
 }
 
-/// The connection pool. SQLite gets a separate single-connection writer pool: writers
-/// queue on the pool in-process instead of spinning in SQLite's busy handler.
+/// The connection pool. SQLite writes go to one writer thread with its own connection
+/// ([`writer`]): writers queue in-process instead of spinning in SQLite's busy handler,
+/// and the writes queued together commit together.
 #[derive(Clone)]
 pub enum Db {
     Sqlite {
         read: Pool<ConnectionManager<SqliteConnection>>,
-        write: Pool<ConnectionManager<SqliteConnection>>,
+        write: writer::Writer,
     },
     Postgres(Pool<ConnectionManager<PgConnection>>),
 }
@@ -129,7 +131,10 @@ impl Db {
                     .map_err(|e| anyhow::anyhow!("run SQLite migrations: {e}"))?;
                 drop(conn);
                 let read = build(pool_size).context("open SQLite database")?;
-                Db::Sqlite { read, write }
+                Db::Sqlite {
+                    read,
+                    write: writer::Writer::start(write)?,
+                }
             }
             DatabaseUrl::Postgres(url) => {
                 let pool = Pool::builder()
@@ -177,25 +182,32 @@ impl Db {
         &self,
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let db = self.clone();
-        blocking(move || db.write_blocking(f)).await
+        match self {
+            Db::Sqlite { write, .. } => write.write(f).await,
+            Db::Postgres(_) => {
+                let db = self.clone();
+                blocking(move || db.write_blocking(f)).await
+            }
+        }
     }
 
-    /// [`Db::write`] for code already on a blocking thread (the outbox worker, tests).
-    pub fn write_blocking<T>(
+    /// [`Db::write`] for code already on a blocking thread.
+    pub fn write_blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError>,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let result = match self {
-            Db::Sqlite { write, .. } => Conn::Sqlite(&mut *checkout(write)?).transaction(f),
-            Db::Postgres(pool) => Conn::Postgres(&mut *checkout(pool)?).transaction(f),
-        };
-        // Committed changes may carry events: let this process's streams look now
-        // rather than at their next poll.
-        if result.is_ok() {
-            events::WAKE.notify_waiters();
+        match self {
+            Db::Sqlite { write, .. } => write.write_blocking(f),
+            Db::Postgres(pool) => {
+                let result = Conn::Postgres(&mut *checkout(pool)?).transaction(f);
+                // Committed changes may carry events: let this process's streams look
+                // now rather than at their next poll.
+                if result.is_ok() {
+                    events::WAKE.notify_waiters();
+                }
+                result
+            }
         }
-        result
     }
 
     /// `SELECT 1`, for `/readyz`.

@@ -23,16 +23,45 @@ pub fn hit(conn: &mut Conn<'_>, key: &str, window_start: i64) -> Result<i64, Api
     )
 }
 
-/// The current count without changing it.
-pub fn peek(conn: &mut Conn<'_>, key: &str, window_start: i64) -> Result<i64, ApiError> {
-    Ok(with_conn!(conn, c => rate_counters::table
-        .filter(rate_counters::key.eq(key))
+/// Takes one slot of the row of `key` if it holds fewer than `cap`; false when it is full.
+/// A plain conditional UPDATE locks a row only when it changes it, so passing over a
+/// full row neither waits on nor blocks anyone for the rest of the transaction.
+pub fn take(conn: &mut Conn<'_>, key: &str, window_start: i64, cap: i64) -> Result<bool, ApiError> {
+    if cap <= 0 {
+        return Ok(false);
+    }
+    let bump = |conn: &mut Conn<'_>| -> Result<bool, ApiError> {
+        let changed = with_conn!(conn, c => diesel::update(rate_counters::table
+            .filter(rate_counters::key.eq(key))
+            .filter(rate_counters::window_start.eq(window_start))
+            .filter(rate_counters::count.lt(cap)))
+            .set(rate_counters::count.eq(rate_counters::count + 1_i64))
+            .execute(c))?;
+        Ok(changed == 1)
+    };
+    if bump(conn)? {
+        return Ok(true);
+    }
+    let created = with_conn!(conn, c => diesel::insert_into(rate_counters::table)
+        .values((
+            rate_counters::key.eq(key),
+            rate_counters::window_start.eq(window_start),
+            rate_counters::count.eq(1_i64),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    // Not created: the row exists (it was full, or a racer made it just now).
+    Ok(created == 1 || bump(conn)?)
+}
+
+/// The count over the rows of `keys` in the window, without changing it.
+pub fn total(conn: &mut Conn<'_>, keys: &[String], window_start: i64) -> Result<i64, ApiError> {
+    let counts: Vec<i64> = with_conn!(conn, c => rate_counters::table
+        .filter(rate_counters::key.eq_any(keys))
         .filter(rate_counters::window_start.eq(window_start))
         .select(rate_counters::count)
-        .load(c))?
-    .into_iter()
-    .next()
-    .unwrap_or(0))
+        .load(c))?;
+    Ok(counts.into_iter().sum())
 }
 
 /// Drops windows that ended before `before`; called now and then, not per request.

@@ -3,7 +3,7 @@
 
 use crate::{
     error::ApiError,
-    persistence::{now, outbox, phones},
+    persistence::{Conn, now, outbox, phones},
     sms,
     state::AppState,
     telemetry,
@@ -45,20 +45,7 @@ pub async fn apply_status(
             let error_code = error_code.filter(|_| status != "delivered");
             outbox::set_status(c, msg.id, &status, error_code, now)?;
             if let Some(phone_id) = msg.phone_id {
-                match status.as_str() {
-                    "delivered" => {
-                        phones::add_history(c, phone_id, "delivered", Some(&msg.kind), now)?;
-                        phones::set_opted_out(c, phone_id, false, now)?;
-                    }
-                    "undelivered" | "failed" => {
-                        let detail = sms::guidance(&status, error_code);
-                        phones::add_history(c, phone_id, "failed", detail, now)?;
-                        if error_code == Some(21610) {
-                            phones::set_opted_out(c, phone_id, true, now)?;
-                        }
-                    }
-                    _ => {}
-                }
+                record_effects(c, phone_id, &msg.kind, &status, error_code, now)?;
             }
             Ok(Some(status))
         })
@@ -67,4 +54,31 @@ pub async fn apply_status(
         telemetry::sms_message(&status);
     }
     Ok(())
+}
+
+/// What a message's new status means for its record: a history entry, and the opt-out
+/// flag (a delivery clears it; Twilio 21610, "replied STOP", sets it).
+pub fn record_effects(
+    c: &mut Conn<'_>,
+    phone_id: i64,
+    kind: &str,
+    status: &str,
+    error_code: Option<i64>,
+    now: i64,
+) -> Result<(), ApiError> {
+    match status {
+        "delivered" => {
+            phones::add_history(c, phone_id, "delivered", Some(kind), now)?;
+            phones::set_opted_out(c, phone_id, false, now)
+        }
+        "undelivered" | "failed" => {
+            let detail = sms::guidance(status, error_code);
+            phones::add_history(c, phone_id, "failed", detail, now)?;
+            if error_code == Some(21610) {
+                phones::set_opted_out(c, phone_id, true, now)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }

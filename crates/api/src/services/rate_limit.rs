@@ -1,11 +1,24 @@
 //! Fixed-window limits aligned to UTC, counted in the database (SPEC §7).
+//!
+//! A counter every request shares (the daily SMS budget, one client IP) would be one row
+//! that each PostgreSQL transaction locks from its increment to its commit, so all of
+//! them queue on it. Such limits are *striped*: on PostgreSQL the window's allowance is
+//! split over a few rows and a request takes a slot in any row with room. No row ever
+//! passes its share, so the total never passes the limit, and a request is refused only
+//! when every row is full: the limit stays exact. SQLite has one writer at a time and
+//! keeps one row.
 
+use rand::Rng as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::{
     error::ApiError,
     persistence::{Conn, rate_limits},
 };
+
+/// Rows a striped counter is spread over on PostgreSQL: enough that 16–64 concurrent
+/// transactions rarely meet on one, few enough that a nearly full window is cheap to scan.
+const STRIPES: u32 = 8;
 
 /// One limit: at most `max` events per `window` seconds for a key.
 #[derive(Clone, Copy, Debug)]
@@ -14,9 +27,50 @@ pub struct Limit {
     pub name: &'static str,
     pub max: u32,
     pub window: i64,
+    /// How many rows the counter may be spread over (see the module docs).
+    stripes: u32,
 }
 
 impl Limit {
+    pub fn new(name: &'static str, max: u32, window: i64) -> Self {
+        Self {
+            name,
+            max,
+            window,
+            stripes: 1,
+        }
+    }
+
+    /// For a key many concurrent requests share.
+    pub fn striped(self) -> Self {
+        Self {
+            stripes: STRIPES,
+            ..self
+        }
+    }
+
+    /// Rows in use: one on SQLite, and never more than `max` so each has room for one.
+    fn stripes_on(&self, conn: &Conn<'_>) -> u32 {
+        if conn.is_postgres() {
+            self.stripes.min(self.max).max(1)
+        } else {
+            1
+        }
+    }
+
+    /// Row `i` of the counter; row 0 is the plain key, so one-row counters look the same.
+    fn stripe_key(&self, subject: &str, i: u32) -> String {
+        match i {
+            0 => self.key(subject),
+            _ => format!("{}#{i}", self.key(subject)),
+        }
+    }
+
+    /// Row `i`'s share of `max`; the shares add up to `max` exactly.
+    fn stripe_cap(&self, stripes: u32, i: u32) -> i64 {
+        i64::from(self.max / stripes + u32::from(i < self.max % stripes))
+    }
+
     fn window_start(&self, now: i64) -> i64 {
         now - now.rem_euclid(self.window)
     }
@@ -36,25 +90,43 @@ impl Limit {
 
     /// Counts one event and refuses it when the window is already full.
     pub fn hit(&self, conn: &mut Conn<'_>, subject: &str, now: i64) -> Result<(), ApiError> {
-        let count = rate_limits::hit(conn, &self.key(subject), self.window_start(now))?;
-        if count > i64::from(self.max) {
-            return Err(self.refusal(now));
+        let window_start = self.window_start(now);
+        let stripes = self.stripes_on(conn);
+        if stripes == 1 {
+            // Counted even when refused: the caller's rollback undoes it.
+            let count = rate_limits::hit(conn, &self.key(subject), window_start)?;
+            if count > i64::from(self.max) {
+                return Err(self.refusal(now));
+            }
+            return Ok(());
         }
-        Ok(())
+        // Start at a random row so concurrent requests spread over them.
+        let first = rand::thread_rng().gen_range(0..stripes);
+        for i in (first..stripes).chain(0..first) {
+            let cap = self.stripe_cap(stripes, i);
+            if rate_limits::take(conn, &self.stripe_key(subject, i), window_start, cap)? {
+                return Ok(());
+            }
+        }
+        Err(self.refusal(now))
     }
 
     /// Refuses when the window is full, without counting.
     pub fn check(&self, conn: &mut Conn<'_>, subject: &str, now: i64) -> Result<(), ApiError> {
-        let count = rate_limits::peek(conn, &self.key(subject), self.window_start(now))?;
+        let keys: Vec<String> = (0..self.stripes_on(conn))
+            .map(|i| self.stripe_key(subject, i))
+            .collect();
+        let count = rate_limits::total(conn, &keys, self.window_start(now))?;
         if count >= i64::from(self.max) {
             return Err(self.refusal(now));
         }
         Ok(())
     }
 
-    /// Counts one event without refusing (e.g. a failed login).
+    /// Counts one event without refusing (e.g. a failed login, a system SMS).
     pub fn record(&self, conn: &mut Conn<'_>, subject: &str, now: i64) -> Result<(), ApiError> {
-        rate_limits::hit(conn, &self.key(subject), self.window_start(now))?;
+        let row = rand::thread_rng().gen_range(0..self.stripes_on(conn));
+        rate_limits::hit(conn, &self.stripe_key(subject, row), self.window_start(now))?;
         Ok(())
     }
 }
@@ -71,16 +143,23 @@ mod tests {
 
     #[test]
     fn windows_align_to_utc_and_retry_after_counts_down_to_the_next() {
-        let hour = Limit {
-            name: "t",
-            max: 1,
-            window: 3600,
-        };
+        let hour = Limit::new("t", 1, 3600);
         let now = 1_764_064_800 + 1000; // 10:00:00 UTC + 1000 s
         assert_eq!(hour.window_start(now), 1_764_064_800);
         match hour.refusal(now) {
             ApiError::RateLimited { retry_after, .. } => assert_eq!(retry_after, 2600),
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stripe_shares_add_up_to_the_limit() {
+        for max in [1, 2, 7, 8, 9, 100, 1_000_003] {
+            let limit = Limit::new("t", max, 60).striped();
+            let stripes = limit.stripes.min(max);
+            let total: i64 = (0..stripes).map(|i| limit.stripe_cap(stripes, i)).sum();
+            assert_eq!(total, i64::from(max), "max {max}");
+            assert!((0..stripes).all(|i| limit.stripe_cap(stripes, i) >= 1));
         }
     }
 }

@@ -52,26 +52,10 @@ pub struct SmsLimits {
 impl SmsLimits {
     pub fn from_config(c: &Config) -> Self {
         Self {
-            per_number: Limit {
-                name: "sms_number",
-                max: c.sms_per_number_per_hour,
-                window: 3600,
-            },
-            per_account: Limit {
-                name: "sms_account",
-                max: c.sms_per_account_per_day,
-                window: 86_400,
-            },
-            per_ip: Limit {
-                name: "sms_ip",
-                max: c.sms_per_ip_per_hour,
-                window: 3600,
-            },
-            budget: Limit {
-                name: "sms_budget",
-                max: c.sms_daily_budget,
-                window: 86_400,
-            },
+            per_number: Limit::new("sms_number", c.sms_per_number_per_hour, 3600),
+            per_account: Limit::new("sms_account", c.sms_per_account_per_day, 86_400),
+            per_ip: Limit::new("sms_ip", c.sms_per_ip_per_hour, 3600).striped(),
+            budget: Limit::new("sms_budget", c.sms_daily_budget, 86_400).striped(),
         }
     }
 }
@@ -235,7 +219,8 @@ impl Verifier {
             let body = format!(
                 "Your PhoneReg verification code is {code}. It expires in {minutes} min. Don't share it with anyone."
             );
-            outbox::queue(conn, Some(phone_id), e164, &body, "code", now)?;
+            let about = outbox::About { user_id, phone_id };
+            outbox::queue(conn, Some(about), e164, &body, "code", now)?;
             phones::add_history(conn, phone_id, "code_sent", Some(&masked), now)?;
         } else {
             let detail = format!("{masked} (test number: nothing sent)");

@@ -17,6 +17,7 @@ on_both_databases!(
     per_number_cap_holds_across_accounts_and_writes_nothing,
     sms_cap_at_registration_creates_no_account,
     spent_daily_budget_is_503,
+    concurrent_sends_never_pass_the_ip_cap_or_the_budget,
     verified_replacement_swaps_in_and_notices_the_old_number,
     racing_verifications_of_one_number_let_one_account_win,
     test_numbers_send_nothing_and_skip_limits,
@@ -194,6 +195,47 @@ async fn spent_daily_budget_is_503(b: Backend) {
     let r = app.add_phone(&other, UK_MOBILE).await.expect(503);
     let retry = r.retry_after();
     assert!((1..=86_400).contains(&retry));
+}
+
+/// The per-IP cap and the budget are striped over several rows on PostgreSQL: a burst of
+/// concurrent sends must still stop exactly at the limit, on every backend.
+async fn concurrent_sends_never_pass_the_ip_cap_or_the_budget(b: Backend) {
+    for (ip_cap, budget, allowed) in [(5, 1000, 5), (1000, 6, 6)] {
+        let app = spawn_app_with(b, |c| {
+            c.sms_per_ip_per_hour = ip_cap;
+            c.sms_daily_budget = budget;
+        })
+        .await;
+        let mut tokens = Vec::new();
+        for _ in 0..12 {
+            tokens.push(app.signup().await.0);
+        }
+        let numbers: Vec<String> = (0..12)
+            .map(|i| format!("+1415555{:04}", 2671 + i))
+            .collect();
+        let results = join_all(
+            tokens
+                .iter()
+                .zip(&numbers)
+                .map(|(token, number)| app.add_phone(token, number)),
+        )
+        .await;
+        let created = results.iter().filter(|r| r.status == 201).count();
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r.status.as_u16(), 429 | 503))
+            .count();
+        assert_eq!(
+            (created, refused),
+            (allowed, 12 - allowed),
+            "ip cap {ip_cap}, budget {budget}"
+        );
+        assert_eq!(
+            app.drain_outbox().await,
+            allowed,
+            "one SMS per accepted send"
+        );
+    }
 }
 
 async fn verified_replacement_swaps_in_and_notices_the_old_number(b: Backend) {

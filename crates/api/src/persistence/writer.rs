@@ -1,0 +1,260 @@
+//! The SQLite writer: one thread owns the one write connection and commits the writes
+//! queued meanwhile together (group commit).
+//!
+//! SQLite allows one writer at a time, so write transactions queue anyway. Run one by
+//! one, each paid a thread hand-off, `BEGIN IMMEDIATE`, `COMMIT` and its own append to
+//! the WAL, rewriting the pages it shares with its neighbours (the outbox's and the
+//! events' last pages, the budget counter). Here each queued write runs inside a
+//! savepoint of one shared transaction: a write that fails rolls back to its savepoint
+//! alone, and every caller hears its result only once the whole batch has committed, so
+//! nobody is told "done" about a change that could still be lost.
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::mpsc,
+};
+
+use anyhow::Context as _;
+use diesel::{
+    Connection as _,
+    r2d2::{ConnectionManager, Pool},
+    result::Error as DieselError,
+    sqlite::SqliteConnection,
+};
+use tokio::sync::oneshot;
+
+use super::{Conn, events};
+use crate::error::ApiError;
+
+/// Most writes committed together: bounds how long one batch keeps the others waiting.
+const MAX_BATCH: usize = 64;
+
+/// Runs one write inside the batch's transaction and returns how to tell its caller
+/// the outcome once the batch has committed (or failed to).
+type Job = Box<dyn FnOnce(&mut SqliteConnection) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(&Result<(), DieselError>) + Send>;
+
+/// The queue to the writer thread. Cheap to clone; the thread ends when the last clone
+/// is dropped.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread on a connection from `pool` (of one).
+    pub fn start(pool: Pool<ConnectionManager<SqliteConnection>>) -> anyhow::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(&pool, &queue))
+            .context("start the SQLite writer thread")?;
+        Ok(Self { jobs })
+    }
+
+    /// Queues `f` and waits for the batch it ran in to commit.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (reply, outcome) = oneshot::channel();
+        self.submit(f, reply)?;
+        outcome.await.unwrap_or_else(|_| Err(lost()))
+    }
+
+    /// [`Writer::write`] for callers on a blocking thread.
+    pub fn write_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (reply, outcome) = oneshot::channel();
+        self.submit(f, reply)?;
+        outcome.blocking_recv().unwrap_or_else(|_| Err(lost()))
+    }
+
+    fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError> + Send + 'static,
+        reply: oneshot::Sender<Result<T, ApiError>>,
+    ) -> Result<(), ApiError> {
+        // The caller's span, so the write's log lines carry its request id.
+        let span = tracing::Span::current();
+        let job: Job = Box::new(move |c: &mut SqliteConnection| {
+            // A nested diesel transaction is a savepoint: an error undoes this job only.
+            let result = span.in_scope(|| c.transaction(|c| f(&mut Conn::Sqlite(c))));
+            Box::new(move |committed: &Result<(), DieselError>| {
+                let outcome = match (result, committed) {
+                    (Ok(value), Ok(())) => Ok(value),
+                    (Ok(_), Err(e)) => Err(ApiError::Internal(anyhow::anyhow!(
+                        "SQLite commit failed: {e}"
+                    ))),
+                    (Err(e), _) => Err(e),
+                };
+                // The caller may have gone away (client disconnected): nothing to tell.
+                let _ = reply.send(outcome);
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("the SQLite writer has stopped")))
+    }
+}
+
+/// The caller's reply was dropped unsent: its batch never ran (no connection) or
+/// panicked and was rolled back. Either way nothing of it was written.
+fn lost() -> ApiError {
+    ApiError::Internal(anyhow::anyhow!(
+        "the write was not carried out: the SQLite writer failed (see its log line)"
+    ))
+}
+
+fn run(pool: &Pool<ConnectionManager<SqliteConnection>>, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // A panicking job drops every reply of its batch (callers get an error) and,
+        // through r2d2, the connection it left mid-transaction; the thread goes on.
+        if catch_unwind(AssertUnwindSafe(|| commit_batch(pool, batch))).is_err() {
+            tracing::error!("a database write panicked; its batch was rolled back");
+        }
+    }
+}
+
+fn commit_batch(pool: &Pool<ConnectionManager<SqliteConnection>>, batch: Vec<Job>) {
+    let mut conn = match pool.get() {
+        Ok(conn) => conn,
+        Err(e) => {
+            // Dropping the jobs unrun drops their replies: each caller gets an error.
+            tracing::error!(error = %e, "SQLite write connection unavailable");
+            return;
+        }
+    };
+    let mut replies = Vec::with_capacity(batch.len());
+    // BEGIN IMMEDIATE: take the write lock up front, so the batch never meets
+    // SQLITE_BUSY halfway (other processes on the same file wait in busy_timeout).
+    let committed = conn.immediate_transaction(|c| {
+        for job in batch {
+            replies.push(job(c));
+        }
+        Ok::<_, DieselError>(())
+    });
+    if committed.is_ok() {
+        // Committed changes may carry events: let this process's streams look now
+        // rather than at their next poll.
+        events::WAKE.notify_waiters();
+    }
+    for reply in replies {
+        reply(&committed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use diesel::{RunQueryDsl as _, connection::SimpleConnection as _, sql_types::BigInt};
+    use futures_util::future::join_all;
+
+    use super::*;
+    use crate::persistence::with_conn;
+
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        x: i64,
+    }
+
+    fn writer_on_temp_file(name: &str) -> (Writer, Pool<ConnectionManager<SqliteConnection>>) {
+        let path =
+            std::env::temp_dir().join(format!("phonereg-writer-{name}-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let pool = Pool::builder()
+            .max_size(1)
+            .build(ConnectionManager::<SqliteConnection>::new(
+                path.to_string_lossy(),
+            ))
+            .expect("pool");
+        pool.get()
+            .expect("conn")
+            .batch_execute("CREATE TABLE t (x INTEGER NOT NULL)")
+            .expect("table");
+        (Writer::start(pool.clone()).expect("writer"), pool)
+    }
+
+    fn insert(c: &mut Conn<'_>, x: i64) -> Result<(), ApiError> {
+        with_conn!(c, c => c.batch_execute(&format!("INSERT INTO t VALUES ({x})")))?;
+        Ok(())
+    }
+
+    fn stored(pool: &Pool<ConnectionManager<SqliteConnection>>) -> Vec<i64> {
+        let rows: Vec<Row> = diesel::sql_query("SELECT x FROM t ORDER BY x")
+            .load(&mut *pool.get().expect("conn"))
+            .expect("select");
+        rows.into_iter().map(|r| r.x).collect()
+    }
+
+    /// The first write holds the writer long enough for the rest to queue into one batch;
+    /// every seventh of those fails after writing, and only its row must be missing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_rolls_back_alone_and_the_rest_of_its_batch_commits() {
+        let (writer, pool) = writer_on_temp_file("savepoints");
+        let slow = writer.write(|c| {
+            std::thread::sleep(Duration::from_millis(100));
+            insert(c, 0)
+        });
+        let rest = (1..40_i64).map(|x| {
+            let writer = writer.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                writer
+                    .write(move |c| {
+                        insert(c, x)?;
+                        if x % 7 == 0 {
+                            return Err(ApiError::Conflict("refused".into()));
+                        }
+                        Ok(x)
+                    })
+                    .await
+            }
+        });
+        let (first, results) = tokio::join!(slow, join_all(rest));
+        first.expect("first write");
+        let committed: Vec<i64> = results.into_iter().filter_map(Result::ok).collect();
+        let expected: Vec<i64> = (0..40).filter(|x| *x == 0 || x % 7 != 0).collect();
+        assert_eq!(committed.len(), expected.len() - 1);
+        assert_eq!(stored(&pool), expected);
+    }
+
+    /// A panicking write takes its batch down with it (nothing written, callers told),
+    /// and the writer goes on with the next batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_write_rolls_back_its_batch_and_the_writer_survives() {
+        let (writer, pool) = writer_on_temp_file("panic");
+        let slow = writer.write(|c| {
+            std::thread::sleep(Duration::from_millis(100));
+            insert(c, 1)
+        });
+        let doomed = {
+            let writer = writer.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                writer
+                    .write(|c| -> Result<(), ApiError> {
+                        insert(c, 2)?;
+                        panic!("deliberate")
+                    })
+                    .await
+            }
+        };
+        let (first, second) = tokio::join!(slow, doomed);
+        assert!(first.is_ok(), "the first write was its own batch");
+        assert!(second.is_err());
+        writer.write(|c| insert(c, 3)).await.expect("writer alive");
+        assert_eq!(stored(&pool), [1, 3]);
+    }
+}
