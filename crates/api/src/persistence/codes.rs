@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::{Conn, models::CodeRow, schema::verification_codes, with_conn};
+use super::{Conn, KeepPreparedDsl as _, models::CodeRow, schema::verification_codes, with_conn};
 use crate::error::ApiError;
 
 /// Stores a new code for the record, replacing (and so killing) any previous one.
@@ -12,6 +12,7 @@ pub fn replace(conn: &mut Conn<'_>, row: &CodeRow) -> Result<(), ApiError> {
         .on_conflict(verification_codes::phone_id)
         .do_update()
         .set(row)
+        .keep_prepared()
         .execute(c))?;
     Ok(())
 }
@@ -31,6 +32,7 @@ pub fn spend_attempt(conn: &mut Conn<'_>, phone_id: i64) -> Result<i32, ApiError
         with_conn!(conn, c => diesel::update(verification_codes::table.find(phone_id))
         .set(verification_codes::attempts_left.eq(verification_codes::attempts_left - 1))
         .returning(verification_codes::attempts_left)
+        .keep_prepared()
         .get_result(c))?,
     )
 }

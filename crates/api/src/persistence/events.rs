@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::{
-    Conn,
+    Conn, KeepPreparedDsl as _,
     schema::{event_tickets, events},
     with_conn,
 };
@@ -50,7 +50,7 @@ pub fn phone_changed(
         data: phone_id.to_string(),
         created_at: now,
     };
-    with_conn!(conn, c => diesel::insert_into(events::table).values(&event).execute(c))?;
+    with_conn!(conn, c => diesel::insert_into(events::table).values(&event).keep_prepared().execute(c))?;
     Ok(())
 }
 
@@ -134,6 +134,7 @@ pub fn insert_ticket(
             event_tickets::user_id.eq(user_id),
             event_tickets::expires_at.eq(expires_at),
         ))
+        .keep_prepared()
         .execute(c))?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use super::{
-    Conn, events,
+    Conn, KeepPreparedDsl as _, events,
     models::{MessageRow, NewMessage},
     schema::{phone_numbers, sms_messages},
     with_conn,
@@ -44,6 +44,7 @@ pub fn queue(
     let id: i64 = with_conn!(conn, c => diesel::insert_into(sms_messages::table)
         .values(&new)
         .returning(sms_messages::id)
+        .keep_prepared()
         .get_result(c))?;
     if let Some(About { user_id, phone_id }) = about {
         with_conn!(conn, c => diesel::update(phone_numbers::table.find(phone_id))
@@ -53,6 +54,7 @@ pub fn queue(
                 phone_numbers::last_message_error.eq(None::<i64>),
                 phone_numbers::last_message_at.eq(Some(now)),
             ))
+            .keep_prepared()
             .execute(c))?;
         events::message_changed(conn, user_id, phone_id, QUEUED, None, now)?;
     }
@@ -123,6 +125,7 @@ pub fn set_status(
             sms_messages::updated_at.eq(now),
         ))
         .returning(sms_messages::phone_id)
+        .keep_prepared()
         .get_result(c))?;
     mirror(conn, id, phone_id, status, error_code, now)
 }
@@ -148,6 +151,7 @@ pub fn mark_handed_over(
             sms_messages::updated_at.eq(now),
         ))
         .returning(sms_messages::phone_id)
+        .keep_prepared()
         .get_result(c))?;
     mirror(conn, id, phone_id, status, None, now)
 }
@@ -175,6 +179,7 @@ fn mirror(
             phone_numbers::last_message_at.eq(Some(now)),
         ))
         .returning(phone_numbers::user_id)
+        .keep_prepared()
         .load(c))?
     .into_iter()
     .next();
@@ -208,6 +213,7 @@ pub fn retry_later(
             sms_messages::claimed_until.eq(None::<i64>),
             sms_messages::updated_at.eq(now),
         ))
+        .keep_prepared()
         .execute(c))?;
     Ok(())
 }
@@ -224,6 +230,7 @@ pub fn find_by_sid(conn: &mut Conn<'_>, sid: &str) -> Result<Option<MessageRow>,
 pub fn set_attempts(conn: &mut Conn<'_>, id: i64, attempts: i32) -> Result<(), ApiError> {
     with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set(sms_messages::attempts.eq(attempts))
+        .keep_prepared()
         .execute(c))?;
     Ok(())
 }

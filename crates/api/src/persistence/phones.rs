@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::{
-    Conn, events, is_unique_violation,
+    Conn, KeepPreparedDsl as _, events, is_unique_violation,
     models::{HistoryRow, NewHistory, NewPhone, PhoneNumberChanges, PhoneRow},
     schema::{phone_history, phone_numbers},
     with_conn,
@@ -34,6 +34,7 @@ pub fn insert(conn: &mut Conn<'_>, new: &NewPhone<'_>) -> Result<PhoneRow, ApiEr
     let row = with_conn!(conn, c => diesel::insert_into(phone_numbers::table)
         .values(new)
         .returning(PhoneRow::as_returning())
+        .keep_prepared()
         .get_result(c))
     .map_err(map_conflict)?;
     changed(conn, row)
@@ -96,6 +97,7 @@ pub fn replace_number(
             phone_numbers::updated_at.eq(now),
         ))
         .returning(PhoneRow::as_returning())
+        .keep_prepared()
         .get_result(c))
     .map_err(map_conflict)
     .and_then(|row| changed(conn, row))
@@ -111,6 +113,7 @@ pub fn set_pending(
     let row = with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
         .set((phone_numbers::pending_e164.eq(pending), phone_numbers::updated_at.eq(now)))
         .returning(PhoneRow::as_returning())
+        .keep_prepared()
         .get_result(c))?;
     changed(conn, row)
 }
@@ -137,7 +140,7 @@ pub fn add_history(
         kind,
         detail,
     };
-    with_conn!(conn, c => diesel::insert_into(phone_history::table).values(&row).execute(c))?;
+    with_conn!(conn, c => diesel::insert_into(phone_history::table).values(&row).keep_prepared().execute(c))?;
     Ok(())
 }
 
@@ -162,6 +165,7 @@ pub fn mark_verified(conn: &mut Conn<'_>, id: i64, now: i64) -> Result<PhoneRow,
             phone_numbers::updated_at.eq(now),
         ))
         .returning(PhoneRow::as_returning())
+        .keep_prepared()
         .get_result(c))
     .map_err(map_conflict)
     .and_then(|row| changed(conn, row))
@@ -179,6 +183,7 @@ pub fn set_opted_out(
         .filter(phone_numbers::sms_opted_out.ne(opted_out)))
         .set((phone_numbers::sms_opted_out.eq(opted_out), phone_numbers::updated_at.eq(now)))
         .returning(PhoneRow::as_returning())
+        .keep_prepared()
         .get_results(c))?;
     for row in row {
         changed(conn, row)?;

@@ -2,7 +2,7 @@
 
 use diesel::{prelude::*, upsert::excluded};
 
-use super::{Conn, schema::rate_counters, with_conn};
+use super::{Conn, KeepPreparedDsl as _, schema::rate_counters, with_conn};
 use crate::error::ApiError;
 
 /// Adds one to the counter of `key` in the window starting at `window_start` and
@@ -19,6 +19,7 @@ pub fn hit(conn: &mut Conn<'_>, key: &str, window_start: i64) -> Result<i64, Api
         .do_update()
         .set(rate_counters::count.eq(rate_counters::count + excluded(rate_counters::count)))
         .returning(rate_counters::count)
+        .keep_prepared()
         .get_result(c))?,
     )
 }
@@ -36,6 +37,7 @@ pub fn take(conn: &mut Conn<'_>, key: &str, window_start: i64, cap: i64) -> Resu
             .filter(rate_counters::window_start.eq(window_start))
             .filter(rate_counters::count.lt(cap)))
             .set(rate_counters::count.eq(rate_counters::count + 1_i64))
+            .keep_prepared()
             .execute(c))?;
         Ok(changed == 1)
     };
@@ -49,6 +51,7 @@ pub fn take(conn: &mut Conn<'_>, key: &str, window_start: i64, cap: i64) -> Resu
             rate_counters::count.eq(1_i64),
         ))
         .on_conflict_do_nothing()
+        .keep_prepared()
         .execute(c))?;
     // Not created: the row exists (it was full, or a racer made it just now).
     Ok(created == 1 || bump(conn)?)

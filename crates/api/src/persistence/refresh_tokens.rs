@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::{
-    Conn,
+    Conn, KeepPreparedDsl as _,
     models::{NewRefreshToken, RefreshTokenRow},
     schema::refresh_tokens,
     with_conn,
@@ -11,7 +11,7 @@ use super::{
 use crate::error::ApiError;
 
 pub fn insert(conn: &mut Conn<'_>, new: &NewRefreshToken<'_>) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::insert_into(refresh_tokens::table).values(new).execute(c))?;
+    with_conn!(conn, c => diesel::insert_into(refresh_tokens::table).values(new).keep_prepared().execute(c))?;
     Ok(())
 }
 
@@ -32,6 +32,7 @@ pub fn mark_rotated(conn: &mut Conn<'_>, id: i64, now: i64) -> Result<bool, ApiE
         .filter(refresh_tokens::rotated_at.is_null())
         .filter(refresh_tokens::revoked_at.is_null()))
         .set(refresh_tokens::rotated_at.eq(now))
+        .keep_prepared()
         .execute(c))?;
     Ok(n == 1)
 }
@@ -42,6 +43,7 @@ pub fn revoke_family(conn: &mut Conn<'_>, family: &str, now: i64) -> Result<(), 
         .filter(refresh_tokens::family.eq(family))
         .filter(refresh_tokens::revoked_at.is_null()))
         .set(refresh_tokens::revoked_at.eq(now))
+        .keep_prepared()
         .execute(c))?;
     Ok(())
 }

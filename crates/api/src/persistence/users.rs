@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::{
-    Conn, is_unique_violation,
+    Conn, KeepPreparedDsl as _, is_unique_violation,
     models::{NewUser, PhoneRow, UserRow},
     schema::{phone_numbers, users},
     with_conn,
@@ -15,6 +15,7 @@ pub fn insert(conn: &mut Conn<'_>, new: &NewUser<'_>) -> Result<UserRow, ApiErro
     with_conn!(conn, c => diesel::insert_into(users::table)
         .values(new)
         .returning(UserRow::as_returning())
+        .keep_prepared()
         .get_result(c))
     .map_err(|e| {
         if is_unique_violation(&e, "email") {
