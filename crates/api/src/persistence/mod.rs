@@ -138,8 +138,11 @@ pub enum Db {
     Postgres(Pool<ConnectionManager<PgConnection>>),
 }
 
+/// Settings of every SQLite connection, plus `extra` for one pool's.
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    extra: &'static str,
+}
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
@@ -148,6 +151,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
              PRAGMA temp_store = MEMORY;",
         )
+        .and_then(|()| conn.batch_execute(self.extra))
         .map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -162,7 +166,7 @@ impl Db {
                         .with_context(|| format!("create database directory {}", dir.display()))?;
                 }
                 let url = path.to_string_lossy().into_owned();
-                let build = |size: u32| {
+                let build = |size: u32, extra: &'static str| {
                     Pool::builder()
                         .max_size(size)
                         .min_idle(Some(1))
@@ -170,19 +174,25 @@ impl Db {
                         // checkout would cost as much as the request's own query.
                         .test_on_check_out(false)
                         .connection_timeout(Duration::from_secs(10))
-                        .connection_customizer(Box::new(SqlitePragmas))
+                        .connection_customizer(Box::new(SqlitePragmas { extra }))
                         .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
                 };
-                let write = build(1).context("open SQLite database")?;
+                // The writer leaves checkpoints to the checkpoint thread (see `writer`).
+                let write = build(
+                    1,
+                    "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192;",
+                )
+                .context("open SQLite database")?;
                 // Migrate before readers open their connections.
                 let mut conn = write.get().context("open SQLite database")?;
                 conn.run_pending_migrations(SQLITE_MIGRATIONS)
                     .map_err(|e| anyhow::anyhow!("run SQLite migrations: {e}"))?;
                 drop(conn);
-                let read = build(pool_size).context("open SQLite database")?;
+                let read = build(pool_size, "").context("open SQLite database")?;
+                let checkpoints = build(1, "").context("open SQLite database")?;
                 Db::Sqlite {
                     read,
-                    write: writer::Writer::start(write)?,
+                    write: writer::Writer::start(write, checkpoints)?,
                 }
             }
             DatabaseUrl::Postgres(url) => {
