@@ -17,15 +17,6 @@ pub fn replace(conn: &mut Conn<'_>, row: &CodeRow) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn find(conn: &mut Conn<'_>, phone_id: i64) -> Result<Option<CodeRow>, ApiError> {
-    Ok(with_conn!(conn, c => verification_codes::table
-        .find(phone_id)
-        .select(CodeRow::as_select())
-        .load(c))?
-    .into_iter()
-    .next())
-}
-
 /// Spends one attempt; returns how many are left.
 pub fn spend_attempt(conn: &mut Conn<'_>, phone_id: i64) -> Result<i32, ApiError> {
     Ok(

@@ -4,8 +4,8 @@ use diesel::prelude::*;
 
 use super::{
     Conn, KeepPreparedDsl as _, events, is_unique_violation,
-    models::{HistoryRow, NewHistory, NewPhone, PhoneNumberChanges, PhoneRow},
-    schema::{phone_history, phone_numbers},
+    models::{CodeRow, HistoryRow, NewHistory, NewPhone, PhoneNumberChanges, PhoneRow},
+    schema::{phone_history, phone_numbers, verification_codes},
     with_conn,
 };
 use crate::error::ApiError;
@@ -59,6 +59,24 @@ pub fn find_owned(conn: &mut Conn<'_>, user_id: i64, id: i64) -> Result<PhoneRow
         .filter(phone_numbers::id.eq(id))
         .filter(phone_numbers::user_id.eq(user_id))
         .select(PhoneRow::as_select())
+        .load(c))?
+    .into_iter()
+    .next()
+    .ok_or(ApiError::NotFound)
+}
+
+/// The caller's record with this id and its live code, if any, in one query (send-code
+/// and verify both need the two).
+pub fn find_owned_with_code(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    id: i64,
+) -> Result<(PhoneRow, Option<CodeRow>), ApiError> {
+    with_conn!(conn, c => phone_numbers::table
+        .left_join(verification_codes::table)
+        .filter(phone_numbers::id.eq(id))
+        .filter(phone_numbers::user_id.eq(user_id))
+        .select((PhoneRow::as_select(), Option::<CodeRow>::as_select()))
         .load(c))?
     .into_iter()
     .next()

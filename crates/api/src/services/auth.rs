@@ -111,8 +111,15 @@ pub async fn register(
             let (phone, verification) = match &reg.phone {
                 Some(number) => {
                     let row = add_phone_in_tx(c, user.id, number, now)?;
-                    let code =
-                        verifier.issue(c, user.id, row.id, &row.e164, Some(&client_ip), now)?;
+                    let code = verifier.issue(
+                        c,
+                        user.id,
+                        row.id,
+                        &row.e164,
+                        None,
+                        Some(&client_ip),
+                        now,
+                    )?;
                     (Some(phones::find_owned(c, user.id, row.id)?), Some(code))
                 }
                 None => (None, None),

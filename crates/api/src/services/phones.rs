@@ -112,7 +112,8 @@ pub async fn add(
         .write(move |c| {
             let now = now();
             let row = add_phone_in_tx(c, user_id, &number, now)?;
-            let code = verifier.issue(c, user_id, row.id, &row.e164, Some(&client_ip), now)?;
+            let code =
+                verifier.issue(c, user_id, row.id, &row.e164, None, Some(&client_ip), now)?;
             Ok((phones::find_owned(c, user_id, row.id)?, code))
         })
         .await?;
@@ -136,7 +137,7 @@ pub async fn replace(
         .db
         .write(move |c| {
             let now = now();
-            let row = phones::find_owned(c, user_id, id)?;
+            let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
             if number.e164 == row.e164 {
                 // Back to the current number: any pending change is dropped.
                 if row.pending_e164.is_none() {
@@ -165,7 +166,15 @@ pub async fn replace(
                 phones::add_history(c, id, "changed", Some(&detail), now)?;
                 phones::replace_number(c, id, &changes, now)?;
             }
-            let code = verifier.issue(c, user_id, id, &number.e164, Some(&client_ip), now)?;
+            let code = verifier.issue(
+                c,
+                user_id,
+                id,
+                &number.e164,
+                previous.as_ref(),
+                Some(&client_ip),
+                now,
+            )?;
             Ok((phones::find_owned(c, user_id, id)?, Some(code)))
         })
         .await?;
@@ -187,7 +196,7 @@ pub async fn resend_code(
     let code = state
         .db
         .write(move |c| {
-            let row = phones::find_owned(c, user_id, id)?;
+            let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
             let target = match (row.pending_e164, row.status == VERIFIED) {
                 (Some(pending), _) => pending,
                 (None, false) => row.e164,
@@ -200,7 +209,15 @@ pub async fn resend_code(
             if phones::verified_on_other_account(c, &target, user_id)? {
                 return Err(verified_elsewhere());
             }
-            verifier.issue(c, user_id, id, &target, Some(&client_ip), now())
+            verifier.issue(
+                c,
+                user_id,
+                id,
+                &target,
+                previous.as_ref(),
+                Some(&client_ip),
+                now(),
+            )
         })
         .await?;
     state.outbox.wake.notify_one();

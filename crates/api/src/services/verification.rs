@@ -172,14 +172,17 @@ impl Verifier {
         self.limits.per_account.hit(conn, &user_id.to_string(), now)
     }
 
-    /// Issues a new code for `e164` on the record (killing any previous one) and queues
-    /// the SMS. Test numbers get their fixed code, send nothing and skip every limit.
+    /// Issues a new code for `e164` on the record (killing `previous`, the record's live
+    /// code if it has one) and queues the SMS. Test numbers get their fixed code, send
+    /// nothing and skip every limit.
+    #[expect(clippy::too_many_arguments, reason = "one send's facts, all needed")]
     pub fn issue(
         &self,
         conn: &mut Conn<'_>,
         user_id: i64,
         phone_id: i64,
         e164: &str,
+        previous: Option<&CodeRow>,
         client_ip: Option<&str>,
         now: i64,
     ) -> Result<CodeState, ApiError> {
@@ -189,7 +192,7 @@ impl Verifier {
             .code_for(e164)
             .map(str::to_owned);
         if test_code.is_none()
-            && let Some(previous) = codes::find(conn, phone_id)?
+            && let Some(previous) = previous
             && previous.e164 == e164
             && previous.resend_after > now
         {
@@ -245,9 +248,9 @@ impl Verifier {
         code: &str,
         now: i64,
     ) -> Result<VerifyOutcome, ApiError> {
-        let phone = phones::find_owned(conn, user_id, phone_id)?;
+        let (phone, live) = phones::find_owned_with_code(conn, user_id, phone_id)?;
         let gone = |m: &str| Err(ApiError::Gone(m.into()));
-        let Some(row) = codes::find(conn, phone_id)? else {
+        let Some(row) = live else {
             return gone("There is no active code for this number; request a new one.");
         };
         let still_wanted = (row.e164 == phone.e164 && phone.status != phones::VERIFIED)
