@@ -153,6 +153,11 @@ pub fn mark_handed_over(
         .returning(sms_messages::phone_id)
         .keep_prepared()
         .get_result(c))?;
+    // Twilio usually answers `queued`: to the user nothing changed, so the record and the
+    // live stream are left alone (two writes fewer per message).
+    if status == QUEUED {
+        return Ok(());
+    }
     mirror(conn, id, phone_id, status, None, now)
 }
 

@@ -21,7 +21,7 @@ use std::{
 
 use anyhow::Context as _;
 use diesel::{
-    Connection as _,
+    RunQueryDsl as _,
     connection::SimpleConnection as _,
     r2d2::{ConnectionManager, Pool},
     result::Error as DieselError,
@@ -29,7 +29,7 @@ use diesel::{
 };
 use tokio::sync::oneshot;
 
-use super::{Conn, events};
+use super::{Conn, KeepPreparedDsl as _, events};
 use crate::error::ApiError;
 
 /// Most writes committed together: bounds how long one batch keeps the others waiting.
@@ -99,8 +99,7 @@ impl Writer {
         // The caller's span, so the write's log lines carry its request id.
         let span = tracing::Span::current();
         let job: Job = Box::new(move |c: &mut SqliteConnection| {
-            // A nested diesel transaction is a savepoint: an error undoes this job only.
-            let result = span.in_scope(|| c.transaction(|c| f(&mut Conn::Sqlite(c))));
+            let result = span.in_scope(|| in_savepoint(c, f));
             Box::new(move |committed: &Result<(), DieselError>| {
                 let outcome = match (result, committed) {
                     (Ok(value), Ok(())) => Ok(value),
@@ -117,6 +116,30 @@ impl Writer {
             .send(job)
             .map_err(|_| ApiError::Internal(anyhow::anyhow!("the SQLite writer has stopped")))
     }
+}
+
+/// Runs one job in a savepoint of the batch's transaction, so an error undoes this job
+/// only. The savepoint statements stay prepared; diesel's nested transactions would
+/// parse two statements afresh for every write.
+fn in_savepoint<T>(
+    c: &mut SqliteConnection,
+    f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let exec = |c: &mut SqliteConnection, sql: &'static str| {
+        diesel::sql_query(sql).keep_prepared().execute(c).map(drop)
+    };
+    exec(c, "SAVEPOINT job")?;
+    let result = f(&mut Conn::Sqlite(c));
+    let closed = match &result {
+        Ok(_) => exec(c, "RELEASE job"),
+        Err(_) => exec(c, "ROLLBACK TO job").and_then(|()| exec(c, "RELEASE job")),
+    };
+    if let Err(e) = closed {
+        // The batch's transaction is in an unknown state: abandon the whole batch (see
+        // `run`), rather than commit something half undone.
+        panic!("SQLite savepoint could not be closed: {e}");
+    }
+    result
 }
 
 /// The caller's reply was dropped unsent: its batch never ran (no connection) or
