@@ -24,6 +24,70 @@ pub fn hit(conn: &mut Conn<'_>, key: &str, window_start: i64) -> Result<i64, Api
     )
 }
 
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    key: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    window_start: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+/// [`hit`] for several counters in one statement; returns each counter's new count, in
+/// the order of `counters` (pairs of key and window start).
+///
+/// Written as SQL because diesel cannot put a multi-row insert and `ON CONFLICT`
+/// together on SQLite; the statement is the same on both backends but for placeholders.
+pub fn hit_many(conn: &mut Conn<'_>, counters: &[(String, i64)]) -> Result<Vec<i64>, ApiError> {
+    let placeholder = |i: usize| match conn {
+        Conn::Sqlite(_) => "?".to_owned(),
+        Conn::Postgres(_) => format!("${i}"),
+    };
+    let values: Vec<String> = (0..counters.len())
+        .map(|i| {
+            format!(
+                "({}, {}, 1)",
+                placeholder(2 * i + 1),
+                placeholder(2 * i + 2)
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO rate_counters (key, window_start, count) VALUES {} \
+         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1 \
+         RETURNING key, window_start, count",
+        values.join(", ")
+    );
+    macro_rules! bound {
+        ($c:expr) => {{
+            let mut query = diesel::sql_query(sql.as_str()).into_boxed();
+            for (key, window_start) in counters {
+                query = query
+                    .bind::<diesel::sql_types::Text, _>(key.as_str())
+                    .bind::<diesel::sql_types::BigInt, _>(*window_start);
+            }
+            // One form per number of counters: a handful of cached statements.
+            query.keep_prepared().load::<Counted>($c)?
+        }};
+    }
+    let counted = match conn {
+        Conn::Sqlite(c) => bound!(*c),
+        Conn::Postgres(c) => bound!(*c),
+    };
+    // RETURNING promises no order: match the rows back to their counters.
+    counters
+        .iter()
+        .map(|(key, window_start)| {
+            counted
+                .iter()
+                .find(|row| &row.key == key && row.window_start == *window_start)
+                .map(|row| row.count)
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("counter {key} not returned")))
+        })
+        .collect()
+}
+
 /// Takes one slot of the row of `key` if it holds fewer than `cap`; false when it is full.
 /// A plain conditional UPDATE locks a row only when it changes it, so passing over a
 /// full row neither waits on nor blocks anyone for the rest of the transaction.

@@ -111,6 +111,30 @@ impl Limit {
         Err(self.refusal(now))
     }
 
+    /// Counts one event against each `(limit, subject)`; refuses with the first limit, in
+    /// order, whose window was already full. The one-row counters go in one statement,
+    /// the striped ones after it.
+    pub fn hit_all(conn: &mut Conn<'_>, hits: &[(Limit, &str)], now: i64) -> Result<(), ApiError> {
+        let (plain, striped): (Vec<_>, Vec<_>) = hits
+            .iter()
+            .partition(|(limit, _)| limit.stripes_on(conn) == 1);
+        let counters: Vec<(String, i64)> = plain
+            .iter()
+            .map(|(limit, subject)| (limit.key(subject), limit.window_start(now)))
+            .collect();
+        let counts = rate_limits::hit_many(conn, &counters)?;
+        // Counted even when refused: the caller's rollback undoes it.
+        for ((limit, _), count) in plain.iter().zip(counts) {
+            if count > i64::from(limit.max) {
+                return Err(limit.refusal(now));
+            }
+        }
+        for (limit, subject) in striped {
+            limit.hit(conn, subject, now)?;
+        }
+        Ok(())
+    }
+
     /// Refuses when the window is full, without counting.
     pub fn check(&self, conn: &mut Conn<'_>, subject: &str, now: i64) -> Result<(), ApiError> {
         let keys: Vec<String> = (0..self.stripes_on(conn))

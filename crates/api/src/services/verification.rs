@@ -73,7 +73,10 @@ type HmacSha256 = Hmac<Sha256>;
 /// The global budget is not the caller's doing: 503, not 429.
 fn budget_spent(e: ApiError) -> ApiError {
     match e {
-        ApiError::RateLimited { retry_after, .. } => ApiError::Unavailable {
+        ApiError::RateLimited {
+            limit: "sms_budget",
+            retry_after,
+        } => ApiError::Unavailable {
             detail: "Today's SMS budget is spent; texts resume tomorrow (UTC).".into(),
             retry_after,
         },
@@ -124,18 +127,15 @@ impl Verifier {
         ip: Option<&str>,
         now: i64,
     ) -> Result<(), ApiError> {
-        self.limits.per_number.hit(conn, e164, now)?;
-        self.limits
-            .per_account
-            .hit(conn, &user_id.to_string(), now)?;
-        if let Some(ip) = ip {
-            self.limits.per_ip.hit(conn, ip, now)?;
-        }
+        let account = user_id.to_string();
+        let mut hits = vec![
+            (self.limits.per_number, e164),
+            (self.limits.per_account, account.as_str()),
+        ];
+        hits.extend(ip.map(|ip| (self.limits.per_ip, ip)));
         // The one row every send touches goes last.
-        self.limits
-            .budget
-            .hit(conn, "all", now)
-            .map_err(budget_spent)
+        hits.push((self.limits.budget, "all"));
+        Limit::hit_all(conn, &hits, now).map_err(budget_spent)
     }
 
     /// Whether the per-account and global caps leave room for a system message (change
