@@ -177,10 +177,14 @@ impl Db {
                         .connection_customizer(Box::new(SqlitePragmas { extra }))
                         .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
                 };
-                // The writer leaves checkpoints to the checkpoint thread (see `writer`).
+                // The writer runs checkpoints itself only to finish the checkpoint thread's
+                // (see `writer`); a WAL that grew under load is cut back to 64 MiB when it
+                // starts over. It touches rows all over the file, so it gets a larger page
+                // cache than SQLite's default 2 MiB (send-code +20 % with 8 MiB).
                 let write = build(
                     1,
-                    "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192;",
+                    "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192; \
+                     PRAGMA journal_size_limit = 67108864;",
                 )
                 .context("open SQLite database")?;
                 // Migrate before readers open their connections.

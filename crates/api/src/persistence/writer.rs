@@ -9,13 +9,21 @@
 //! alone, and every caller hears its result only once the whole batch has committed, so
 //! nobody is told "done" about a change that could still be lost.
 //!
-//! Checkpoints (copying the WAL back into the database file, with an fsync) run on a
-//! thread of their own: left to SQLite they run inside whichever commit crosses 1000
-//! WAL pages, stalling the writer and every write queued behind it.
+//! Checkpoints (copying the WAL back into the database file, with an fsync) mostly run
+//! on a thread of their own: left to SQLite they run inside whichever commit crosses
+//! 1000 WAL pages, stalling the writer and every write queued behind it. But SQLite only
+//! starts the WAL file over once a checkpoint has copied *every* frame, which a
+//! checkpoint racing the writer never does: under steady load the WAL grew past 1 GB. So
+//! after each pass of the checkpoint thread the writer finishes the job between two
+//! batches, copying only the frames written during that pass.
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
-    sync::mpsc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
     time::Duration,
 };
 
@@ -60,13 +68,15 @@ impl Writer {
         checkpoints: Pool<ConnectionManager<SqliteConnection>>,
     ) -> anyhow::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let finish_checkpoint = Arc::new(AtomicBool::new(false));
+        let finish = Arc::clone(&finish_checkpoint);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(&pool, &queue))
+            .spawn(move || run(&pool, &queue, &finish))
             .context("start the SQLite writer thread")?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint(&checkpoints))
+            .spawn(move || checkpoint(&checkpoints, &finish_checkpoint))
             .context("start the SQLite checkpoint thread")?;
         Ok(Self { jobs })
     }
@@ -150,8 +160,15 @@ fn lost() -> ApiError {
     ))
 }
 
-fn run(pool: &Pool<ConnectionManager<SqliteConnection>>, queue: &mpsc::Receiver<Job>) {
+fn run(
+    pool: &Pool<ConnectionManager<SqliteConnection>>,
+    queue: &mpsc::Receiver<Job>,
+    finish_checkpoint: &AtomicBool,
+) {
     while let Ok(first) = queue.recv() {
+        if finish_checkpoint.swap(false, Ordering::Relaxed) {
+            run_checkpoint(pool);
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -167,18 +184,24 @@ fn run(pool: &Pool<ConnectionManager<SqliteConnection>>, queue: &mpsc::Receiver<
     }
 }
 
-/// PASSIVE: copies what it can without waiting for, or blocking, the writer or readers.
-/// Ends with the process (it holds no state worth a clean stop).
-fn checkpoint(pool: &Pool<ConnectionManager<SqliteConnection>>) {
+/// The checkpoint thread: a pass alongside the writer, then the writer is asked to
+/// finish. Ends with the process (it holds no state worth a clean stop).
+fn checkpoint(pool: &Pool<ConnectionManager<SqliteConnection>>, finish: &AtomicBool) {
     loop {
         std::thread::sleep(CHECKPOINT_EVERY);
-        let done = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
-            c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
-                .map_err(|e| e.to_string())
-        });
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
-        }
+        run_checkpoint(pool);
+        finish.store(true, Ordering::Relaxed);
+    }
+}
+
+/// PASSIVE: copies what it can without waiting for, or blocking, the writer or readers.
+fn run_checkpoint(pool: &Pool<ConnectionManager<SqliteConnection>>) {
+    let done = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
+        c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
+            .map_err(|e| e.to_string())
+    });
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
     }
 }
 
@@ -316,5 +339,59 @@ mod tests {
         assert!(second.is_err());
         writer.write(|c| insert(c, 3)).await.expect("writer alive");
         assert_eq!(stored(&pool), [1, 3]);
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct WalState {
+        #[diesel(sql_type = BigInt)]
+        log: i64,
+    }
+
+    /// A checkpoint racing the writer never copies every frame, and SQLite starts the WAL
+    /// over only after one that did: without the writer finishing the checkpoint thread's
+    /// passes, the WAL holds every frame ever written (it grew past 1 GB under load).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_under_steady_writes() {
+        let path =
+            std::env::temp_dir().join(format!("phonereg-writer-wal-{}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let url = path.to_string_lossy().into_owned();
+        let pool = |extra: &'static str| {
+            Pool::builder()
+                .max_size(1)
+                .connection_customizer(Box::new(super::super::SqlitePragmas { extra }))
+                .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
+                .expect("pool")
+        };
+        let writer =
+            Writer::start(pool("PRAGMA wal_autocheckpoint = 0;"), pool("")).expect("writer");
+        writer
+            .write(|c| {
+                with_conn!(c, c => c.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)"))?;
+                Ok(())
+            })
+            .await
+            .expect("table");
+        // One write at a time: each commits on its own, adding at least one frame.
+        let started = std::time::Instant::now();
+        let mut commits = 0;
+        while started.elapsed() < CHECKPOINT_EVERY * 4 {
+            writer
+                .write(move |c| insert(c, commits))
+                .await
+                .expect("insert");
+            commits += 1;
+        }
+        let mut conn = pool("").get().expect("conn");
+        let wal: Vec<WalState> = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
+            .load(&mut *conn)
+            .expect("wal state");
+        let frames = wal.first().expect("one row").log;
+        assert!(
+            frames < commits / 2,
+            "{frames} frames in the WAL after {commits} commits: it never started over"
+        );
     }
 }

@@ -95,15 +95,21 @@ fn verify_with(password: &str, hash: &str, memory: &mut Vec<Block>) -> anyhow::R
 
 impl Hasher {
     pub fn start(threads: usize) -> anyhow::Result<Self> {
+        // The dummy hash's buffer becomes the first thread's: a third 19 MiB buffer, live
+        // while the threads allocated theirs, made start-up the process's memory peak.
+        let mut first = new_memory();
+        let dummy_hash = hash_with("dummy password for unknown accounts", &mut first)?.into();
+        let mut spare = Some(first);
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = Arc::clone(&rx);
+            let memory = spare.take();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority();
-                    let mut memory = new_memory();
+                    let mut memory = memory.unwrap_or_else(new_memory);
                     loop {
                         let job = match rx.lock() {
                             Ok(rx) => rx.recv(),
@@ -117,7 +123,6 @@ impl Hasher {
                 })
                 .context("start hashing thread")?;
         }
-        let dummy_hash = hash_blocking("dummy password for unknown accounts")?.into();
         Ok(Self {
             jobs: tx,
             dummy_hash,
