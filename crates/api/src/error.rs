@@ -26,8 +26,12 @@ pub enum ApiError {
     MethodNotAllowed { allow: String },
     #[error("conflict: {0}")]
     Conflict(String),
-    #[error("gone: {0}")]
-    Gone(String),
+    /// The code can no longer be used; `verification` is its last state when there was one.
+    #[error("gone: {detail}")]
+    Gone {
+        detail: String,
+        verification: Option<CodeState>,
+    },
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -38,6 +42,12 @@ pub enum ApiError {
     RateLimited {
         limit: &'static str,
         retry_after: u64,
+    },
+    /// The resend cool-down: a 429 about a code, so it carries the live code's state.
+    #[error("resend cool-down")]
+    ResendTooSoon {
+        retry_after: u64,
+        verification: CodeState,
     },
     #[error("unavailable: {detail}")]
     Unavailable { detail: String, retry_after: u64 },
@@ -84,7 +94,7 @@ impl ApiError {
                 format!("This resource supports: {allow}."),
             ),
             ApiError::Conflict(d) => ("conflict", "Conflict", d.clone()),
-            ApiError::Gone(d) => ("code-gone", "Code no longer valid", d.clone()),
+            ApiError::Gone { detail, .. } => ("code-gone", "Code no longer valid", detail.clone()),
             ApiError::PayloadTooLarge => (
                 "payload-too-large",
                 "Payload too large",
@@ -104,7 +114,8 @@ impl ApiError {
                     if v.attempts_remaining == 1 { "" } else { "s" }
                 ),
             ),
-            ApiError::RateLimited { retry_after, .. } => (
+            ApiError::RateLimited { retry_after, .. }
+            | ApiError::ResendTooSoon { retry_after, .. } => (
                 "rate-limited",
                 "Too many requests",
                 format!("Too many attempts. Try again in {retry_after} seconds."),
@@ -131,10 +142,12 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::ResendTooSoon { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -160,7 +173,14 @@ impl ResponseError for ApiError {
                 _ => None,
             },
             verification: match self {
-                ApiError::WrongCode(v) => Some(Verification::from(v)),
+                ApiError::WrongCode(v)
+                | ApiError::ResendTooSoon {
+                    verification: v, ..
+                }
+                | ApiError::Gone {
+                    verification: Some(v),
+                    ..
+                } => Some(Verification::from(v)),
                 _ => None,
             },
         };
@@ -168,6 +188,7 @@ impl ResponseError for ApiError {
         res.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         match self {
             ApiError::RateLimited { retry_after, .. }
+            | ApiError::ResendTooSoon { retry_after, .. }
             | ApiError::Unavailable { retry_after, .. } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }

@@ -197,9 +197,9 @@ impl Verifier {
             && previous.resend_after > now
         {
             crate::telemetry::rate_limited("resend_cooldown");
-            return Err(ApiError::RateLimited {
-                limit: "resend_cooldown",
+            return Err(ApiError::ResendTooSoon {
                 retry_after: (previous.resend_after - now) as u64,
+                verification: CodeState::from(previous),
             });
         }
         let sent = test_code.is_none();
@@ -249,22 +249,38 @@ impl Verifier {
         now: i64,
     ) -> Result<VerifyOutcome, ApiError> {
         let (phone, live) = phones::find_owned_with_code(conn, user_id, phone_id)?;
-        let gone = |m: &str| Err(ApiError::Gone(m.into()));
+        let gone = |m: &str, verification: Option<CodeState>| {
+            Err(ApiError::Gone {
+                detail: m.into(),
+                verification,
+            })
+        };
         let Some(row) = live else {
-            return gone("There is no active code for this number; request a new one.");
+            return gone(
+                "There is no active code for this number; request a new one.",
+                None,
+            );
         };
         let still_wanted = (row.e164 == phone.e164 && phone.status != phones::VERIFIED)
             || phone.pending_e164.as_deref() == Some(row.e164.as_str());
         if !still_wanted {
             return gone(
                 "That code was for a number this record no longer waits on; request a new one.",
+                None,
             );
         }
+        // The code's own state still tells the client when it may ask for another.
         if row.expires_at <= now {
-            return gone("This code has expired; request a new one.");
+            return gone(
+                "This code has expired; request a new one.",
+                Some(CodeState::from(&row)),
+            );
         }
         if row.attempts_left <= 0 {
-            return gone("Too many wrong codes; request a new one.");
+            return gone(
+                "Too many wrong codes; request a new one.",
+                Some(CodeState::from(&row)),
+            );
         }
         if !self.code_matches(&row, code) {
             let left = codes::spend_attempt(conn, phone_id)?;

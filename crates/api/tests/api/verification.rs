@@ -73,8 +73,11 @@ async fn wrong_codes_count_down_then_the_code_is_gone(b: Backend) {
         let r = app.verify(&token, id, wrong).await.expect(422);
         assert_eq!(r.body["verification"]["attempts_remaining"], left);
     }
-    // Used up: even the right code is refused until a new one is requested.
-    app.verify(&token, id, wrong).await.expect(410);
+    // Used up: even the right code is refused until a new one is requested; the 410
+    // still says when a new one may be asked for.
+    let r = app.verify(&token, id, wrong).await.expect(410);
+    assert_eq!(r.body["verification"]["attempts_remaining"], 0);
+    assert!(r.body["verification"]["resend_after"].is_string());
     app.verify(&token, id, &code).await.expect(410);
     app.resend(&token, id).await.expect(202);
     let fresh = app.code_sent_to(US_MOBILE).await;
@@ -120,6 +123,8 @@ async fn expired_code_is_410(b: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let r = app.verify(&token, id, &code).await.expect(410);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(r.body["verification"]["attempts_remaining"], 5);
+    assert!(r.body["verification"]["expires_at"].is_string());
 }
 
 async fn resend_kills_the_previous_code(b: Backend) {
@@ -144,6 +149,11 @@ async fn resend_cool_down_is_429_with_retry_after(b: Backend) {
     let r = app.resend(&token, id).await.expect(429);
     let retry = r.retry_after();
     assert!((1..=30).contains(&retry), "{retry}");
+    // A 429 about a code: the live code's state, still usable.
+    let v = &r.body["verification"];
+    assert_eq!(v["sent"], true);
+    assert_eq!(v["attempts_remaining"], 5);
+    assert!(v["resend_after"].is_string() && v["expires_at"].is_string());
     // A different number is governed by the caps, not the cool-down.
     app.phone(
         Method::PATCH,
