@@ -1,5 +1,5 @@
-//! The outbox worker: claim a batch of due messages, hand them to the provider at the
-//! same time, record what happened in one transaction. [`Outbox::step`] does exactly
+//! The outbox worker: claim a batch of due messages in one transaction, hand them to the
+//! provider at the same time, record each outcome as it comes back. [`Outbox::step`] does exactly
 //! one message so tests drive it without sleeping; [`Outbox::run`] is the loop the
 //! server spawns.
 
@@ -23,9 +23,9 @@ use crate::{
 /// is the price of never losing one.
 const LEASE_SECS: i64 = 60;
 
-/// Messages claimed and sent together. Two write transactions per batch instead of two
-/// per message keep the worker from competing with requests for the database; Twilio
-/// takes this many requests at once from one account without pushing back.
+/// Messages claimed and sent together: one claim per batch instead of one per message
+/// keeps the worker from competing with requests for the database; Twilio takes this
+/// many requests at once from one account without pushing back.
 const BATCH: i64 = 32;
 
 #[derive(Clone)]
@@ -77,30 +77,25 @@ impl Outbox {
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
-        let sends = claimed.iter().map(|msg| {
-            let sms = OutgoingSms {
-                id: msg.id,
-                to: msg.to_e164.clone(),
-                body: msg.body.clone(),
-            };
-            let sender = Arc::clone(&self.sender);
-            async move { sender.send(&sms).await }
-        });
-        let results = join_all(sends).await;
+        // Each outcome is recorded as soon as its own send returns, not when the slowest
+        // of the batch does: a status callback can only be matched once the MessageSid is
+        // stored. On SQLite the writer commits these records together anyway.
         let max_attempts = self.max_attempts;
-        let outcomes: Vec<(MessageRow, Result<Accepted, SendError>)> =
-            claimed.into_iter().zip(results).collect();
-        let steps = self
-            .db
-            .write(move |c| {
-                let now = now();
-                outcomes
-                    .into_iter()
-                    .map(|(msg, result)| record(c, msg, result, max_attempts, now))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await?;
-        Ok(steps)
+        let work = claimed.into_iter().map(|msg| {
+            let sender = Arc::clone(&self.sender);
+            let db = self.db.clone();
+            async move {
+                let sms = OutgoingSms {
+                    id: msg.id,
+                    to: msg.to_e164.clone(),
+                    body: msg.body.clone(),
+                };
+                let result = sender.send(&sms).await;
+                db.write(move |c| record(c, msg, result, max_attempts, now()))
+                    .await
+            }
+        });
+        join_all(work).await.into_iter().collect()
     }
 
     /// The worker loop: drain what is due, then wait for a poke or the next poll.

@@ -10,7 +10,7 @@
 //! `POST /_fake/messages/{sid}/status` `{"status": "delivered", "error_code": null}`.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     net::TcpListener,
     sync::{Arc, Mutex},
     time::Duration,
@@ -56,6 +56,8 @@ struct State {
     messages: Vec<Recorded>,
     failures: VecDeque<Failure>,
     delay: Duration,
+    /// Per recipient (`To`), over `delay`: one slow message among fast ones.
+    delay_for: HashMap<String, Duration>,
     requests: u64,
 }
 
@@ -159,6 +161,11 @@ impl FakeTwilio {
         lock(&self.shared).delay = delay;
     }
 
+    /// Answers messages to `to` only after `delay`; the others as `set_delay` says.
+    pub fn set_delay_for(&self, to: &str, delay: Duration) {
+        lock(&self.shared).delay_for.insert(to.to_owned(), delay);
+    }
+
     /// Posts a signed status callback for `sid` to the URL the message named; returns
     /// the HTTP status the callback got.
     pub async fn send_status(
@@ -244,7 +251,14 @@ async fn create_message(
     let (failure, delay) = {
         let mut state = lock(&shared);
         state.requests += 1;
-        (state.failures.pop_front(), state.delay)
+        let to = form
+            .iter()
+            .find(|(k, _)| k == "To")
+            .map(|(_, v)| v.as_str());
+        let delay = to
+            .and_then(|to| state.delay_for.get(to).copied())
+            .unwrap_or(state.delay);
+        (state.failures.pop_front(), delay)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

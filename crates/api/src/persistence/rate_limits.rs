@@ -40,6 +40,9 @@ struct Counted {
 /// Written as SQL because diesel cannot put a multi-row insert and `ON CONFLICT`
 /// together on SQLite; the statement is the same on both backends but for placeholders.
 pub fn hit_many(conn: &mut Conn<'_>, counters: &[(String, i64)]) -> Result<Vec<i64>, ApiError> {
+    if counters.is_empty() {
+        return Ok(Vec::new());
+    }
     let placeholder = |i: usize| match conn {
         Conn::Sqlite(_) => "?".to_owned(),
         Conn::Postgres(_) => format!("${i}"),

@@ -27,6 +27,7 @@ on_both_databases!(
     webhook_refuses_bad_signatures,
     messages_queued_before_a_restart_are_sent_after,
     two_processes_send_each_message_once,
+    a_slow_message_does_not_hold_back_its_batch,
 );
 
 async fn register_with_phone(app: &TestApp) -> (String, i64) {
@@ -340,4 +341,54 @@ async fn two_processes_send_each_message_once(b: Backend) {
     assert_eq!(bodies.len(), 200);
     assert_eq!(a + b2, 200);
     assert!(a > 0 && b2 > 0, "both processes took a share: {a} + {b2}");
+}
+
+/// A status callback can only be matched once the MessageSid is stored: each message of
+/// a batch is recorded when its own send returns, not when the slowest one does.
+async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
+    const SLOW: &str = "+447400123456";
+    let (app, fake) = spawn_twilio_app(b, |_| {}).await;
+    fake.set_delay_for(SLOW, std::time::Duration::from_secs(3));
+    app.state
+        .db
+        .write(|c| {
+            outbox::queue(c, None, SLOW, "slow", "test", now())?;
+            outbox::queue(c, None, US_MOBILE, "fast", "test", now())?;
+            Ok(())
+        })
+        .await
+        .expect("queue");
+    let outbox = app.state.outbox.clone();
+    let batch = tokio::spawn(async move { outbox.step_batch(2).await });
+    let started = std::time::Instant::now();
+    let recorded = loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the fast message was not recorded while the slow one was out"
+        );
+        let sid = fake
+            .messages()
+            .into_iter()
+            .find(|m| m.to == US_MOBILE)
+            .map(|m| m.sid);
+        if let Some(sid) = sid {
+            let found = app
+                .state
+                .db
+                .read(move |c| outbox::find_by_sid(c, &sid))
+                .await
+                .expect("read");
+            if let Some(row) = found {
+                break row;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(recorded.to_e164, US_MOBILE);
+    assert!(!batch.is_finished(), "the slow message is still out");
+    let steps = batch.await.expect("join").expect("batch");
+    assert!(
+        steps.iter().all(|s| matches!(s, Step::Sent { .. })),
+        "{steps:?}"
+    );
 }
