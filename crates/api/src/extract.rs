@@ -153,8 +153,10 @@ fn bearer(state: &AppState, req: &HttpRequest) -> Result<i64, ApiError> {
     state.tokens.verify_access(token)
 }
 
-/// The client's IP: the peer, or the nearest untrusted hop of `X-Forwarded-For` when
-/// the peer is a trusted proxy (otherwise anyone could pick their own rate-limit key).
+/// The client as every per-IP limit keys it (SPEC §9): the peer, or behind a trusted
+/// proxy the nearest `X-Forwarded-For` hop that is not one; IPv6 clients by their /64
+/// (one subscriber gets a whole /64, so single addresses rotate for free) and IPv4-mapped
+/// IPv6 as the IPv4 address it is.
 pub struct ClientIp(pub String);
 
 impl FromRequest for ClientIp {
@@ -167,44 +169,174 @@ impl FromRequest for ClientIp {
             .map(|s| s.config.trusted_proxies.0.clone())
             .unwrap_or_default();
         let peer = req.peer_addr().map(|a| a.ip());
-        ready(Ok(ClientIp(client_ip(
-            peer,
-            req.headers().get("x-forwarded-for"),
-            &trusted,
-        ))))
+        let client = peer.map(|peer| {
+            client_ip(
+                peer,
+                req.headers().get_all(header::X_FORWARDED_FOR),
+                &trusted,
+            )
+        });
+        ready(Ok(ClientIp(
+            client.map_or_else(|| "unknown".into(), client_key),
+        )))
     }
 }
 
-fn client_ip(
-    peer: Option<IpAddr>,
-    xff: Option<&header::HeaderValue>,
+/// The client's address. Behind a trusted proxy, `X-Forwarded-For` is read over all its
+/// header lines (a proxy may append a line rather than a hop) from the right: trusted
+/// hops are skipped, the first untrusted one is the client. Anything left of an
+/// unparsable hop was written by someone we cannot vouch for, so the walk stops there and
+/// the nearest parsed hop counts.
+fn client_ip<'a>(
+    peer: IpAddr,
+    xff: impl DoubleEndedIterator<Item = &'a header::HeaderValue>,
     trusted: &[IpAddr],
-) -> String {
-    let Some(peer) = peer else {
-        return "unknown".into();
-    };
-    if !trusted.contains(&peer) {
-        return peer.to_string();
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.contains(ip) || trusted.contains(&canonical(*ip));
+    if !is_trusted(&peer) {
+        return peer;
     }
-    let hops = xff.and_then(|v| v.to_str().ok()).unwrap_or("");
-    hops.rsplit(',')
-        .filter_map(|h| h.trim().parse::<IpAddr>().ok())
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer)
-        .to_string()
+    let mut client = peer;
+    let hops = xff
+        .rev()
+        .flat_map(|line| line.to_str().unwrap_or("\u{0}").rsplit(','));
+    for hop in hops {
+        let Some(ip) = parse_hop(hop) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally `[v6]:port` or `v4:port`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
+}
+
+/// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 client it wraps.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The rate-limit key of a client: IPv4 as is, IPv6 by its /64.
+pub fn client_key(ip: IpAddr) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn key_of(peer: &str, lines: &[&'static str], trusted: &[&str]) -> String {
+        let trusted: Vec<IpAddr> = trusted.iter().map(|t| t.parse().expect("ip")).collect();
+        let values: Vec<header::HeaderValue> = lines
+            .iter()
+            .map(|l| header::HeaderValue::from_static(l))
+            .collect();
+        let peer = peer.parse().expect("peer ip");
+        client_key(client_ip(peer, values.iter(), &trusted))
+    }
+
     #[test]
     fn forwarded_for_counts_only_behind_a_trusted_proxy() {
-        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
-        let xff = header::HeaderValue::from_static("1.2.3.4, 5.6.7.8");
-        assert_eq!(client_ip(Some(proxy), Some(&xff), &[]), "10.0.0.1");
-        assert_eq!(client_ip(Some(proxy), Some(&xff), &[proxy]), "5.6.7.8");
-        assert_eq!(client_ip(Some(proxy), None, &[proxy]), "10.0.0.1");
+        let xff = ["1.2.3.4, 5.6.7.8"];
+        assert_eq!(key_of("10.0.0.1", &xff, &[]), "10.0.0.1");
+        assert_eq!(key_of("10.0.0.1", &xff, &["10.0.0.1"]), "5.6.7.8");
+        assert_eq!(key_of("10.0.0.1", &[], &["10.0.0.1"]), "10.0.0.1");
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(
+            key_of("2001:db8:1:2:aaaa::1", &[], &[]),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            key_of("2001:db8:1:2:ffff:ffff:ffff:fffe", &[], &[]),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(key_of("2001:db8:1:3::1", &[], &[]), "2001:db8:1:2::/64");
+        assert_eq!(key_of("::ffff:192.0.2.7", &[], &[]), "192.0.2.7");
+        // Behind a proxy too, and a proxy listed as IPv4 is trusted when mapped.
+        let xff = ["2001:db8:9:9:1:2:3:4"];
+        assert_eq!(
+            key_of("::ffff:10.0.0.1", &xff, &["10.0.0.1"]),
+            "2001:db8:9:9::/64"
+        );
+        assert_eq!(
+            key_of("10.0.0.1", &["::ffff:198.51.100.1"], &["10.0.0.1"]),
+            "198.51.100.1"
+        );
+    }
+
+    #[test]
+    fn forwarded_for_is_read_over_every_line_from_the_right() {
+        let proxies = ["10.0.0.1", "10.0.0.2"];
+        // The proxy appended its own line: the last line's rightmost hop is nearest.
+        assert_eq!(
+            key_of(
+                "10.0.0.1",
+                &["6.6.6.6, 1.1.1.1", "10.0.0.2, 2.2.2.2"],
+                &proxies
+            ),
+            "2.2.2.2"
+        );
+        // Trusted hops are skipped wherever they stand, across lines.
+        assert_eq!(
+            key_of("10.0.0.1", &["6.6.6.6, 3.3.3.3", "10.0.0.2"], &proxies),
+            "3.3.3.3"
+        );
+        // A client cannot pick its key by writing hops left of the real one.
+        assert_eq!(
+            key_of("10.0.0.1", &["1.2.3.4, 4.4.4.4"], &proxies),
+            "4.4.4.4"
+        );
+        // Ports and brackets are tolerated.
+        assert_eq!(
+            key_of("10.0.0.1", &["[2001:db8::1]:443"], &proxies),
+            "2001:db8::/64"
+        );
+        assert_eq!(key_of("10.0.0.1", &["5.5.5.5:8080"], &proxies), "5.5.5.5");
+    }
+
+    #[test]
+    fn an_unparsable_hop_ends_the_walk_at_the_nearest_parsed_hop() {
+        let proxies = ["10.0.0.1", "10.0.0.2"];
+        // Garbage right of the client: nothing beyond it is believed; the nearest parsed
+        // hop (a trusted proxy here) counts, so a forger shares the proxy's key.
+        assert_eq!(
+            key_of("10.0.0.1", &["7.7.7.7, unknown, 10.0.0.2"], &proxies),
+            "10.0.0.2"
+        );
+        assert_eq!(
+            key_of("10.0.0.1", &["7.7.7.7, garbage"], &proxies),
+            "10.0.0.1"
+        );
+        assert_eq!(
+            key_of("10.0.0.1", &["7.7.7.7,,8.8.8.8"], &proxies),
+            "8.8.8.8"
+        );
+        assert_eq!(key_of("10.0.0.1", &[""], &proxies), "10.0.0.1");
+        // Only trusted hops: the leftmost (farthest) proxy is the best we know.
+        assert_eq!(key_of("10.0.0.1", &["10.0.0.2"], &proxies), "10.0.0.2");
     }
 
     #[test]
