@@ -42,6 +42,16 @@ use clap::{Parser, ValueEnum};
 /// | `SMS_MAX_ATTEMPTS` | 6 | delivery tries before a message fails |
 /// | `OUTBOX_WORKER` | `true` | send queued SMS from this process |
 /// | `SMS_TEST_NUMBERS` | empty | `+15005550100=123456,…`: fixed codes, nothing sent, no limits |
+/// | `PHONE_CHANGES_PER_ACCOUNT_PER_DAY` | 10 | number changes (POST, PATCH) per account per UTC day, counted before any lookup |
+/// | `SMS_FRAUD_GUARD` | `enforce` | `enforce`, `record` (log and count, never refuse) or `off` |
+/// | `SMS_FRAUD_PREFIX_DIGITS` | 3 | national digits after the country code that make a destination range |
+/// | `SMS_FRAUD_PAUSE` | 43200 | seconds a range or country stays paused |
+/// | `SMS_FRAUD_ALLOW` | empty | comma-separated E.164 prefixes (`+1415`) or alpha-2 countries never paused |
+/// | `SMS_FRAUD_RANGE_FLOOR` | 15 | unverified codes a range may have in 24 h whatever it verified |
+/// | `SMS_FRAUD_COUNTRY_FLOOR` | 100 | the same for a whole country |
+/// | `SMS_FRAUD_RATIO` | 1.0 | unverified codes allowed per verified code, above the floors |
+/// | `SMS_FRAUD_COUNTRY_RANGES` | 4 | paused ranges that pause their whole country |
+/// | `ADMIN_TOKEN` | none (no admin API) | bearer token of `/api/v1/admin/*`, ≥ 32 bytes |
 /// | `RUST_LOG` | `info` | log filter |
 #[derive(Clone, Parser)]
 #[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
@@ -120,6 +130,26 @@ pub struct Config {
     pub sms_max_attempts: u32,
     #[arg(long, env = "SMS_TEST_NUMBERS", default_value = "", value_parser = parse_test_numbers)]
     pub sms_test_numbers: TestNumbers,
+    #[arg(long, env = "PHONE_CHANGES_PER_ACCOUNT_PER_DAY", default_value_t = 10)]
+    pub phone_changes_per_account_per_day: u32,
+    #[arg(long, env = "SMS_FRAUD_GUARD", value_enum, default_value_t = FraudMode::Enforce)]
+    pub sms_fraud_guard: FraudMode,
+    #[arg(long, env = "SMS_FRAUD_PREFIX_DIGITS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub sms_fraud_prefix_digits: u32,
+    #[arg(long, env = "SMS_FRAUD_PAUSE", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sms_fraud_pause: u64,
+    #[arg(long, env = "SMS_FRAUD_ALLOW", default_value = "", value_parser = parse_fraud_allow)]
+    pub sms_fraud_allow: FraudAllow,
+    #[arg(long, env = "SMS_FRAUD_RANGE_FLOOR", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sms_fraud_range_floor: u32,
+    #[arg(long, env = "SMS_FRAUD_COUNTRY_FLOOR", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sms_fraud_country_floor: u32,
+    #[arg(long, env = "SMS_FRAUD_RATIO", default_value_t = 1.0, value_parser = parse_ratio)]
+    pub sms_fraud_ratio: f64,
+    #[arg(long, env = "SMS_FRAUD_COUNTRY_RANGES", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sms_fraud_country_ranges: u32,
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
     /// Run the outbox worker in this process (tests turn it off and step it by hand).
     #[arg(long, env = "OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub outbox_worker: bool,
@@ -165,6 +195,63 @@ fn parse_test_numbers(s: &str) -> Result<TestNumbers, String> {
         })
         .collect::<Result<_, _>>()
         .map(TestNumbers)
+}
+
+/// `SMS_FRAUD_GUARD` (SPEC §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FraudMode {
+    /// Pause ranges and countries that look pumped, and refuse sends to them.
+    Enforce,
+    /// Decide as `enforce` would, but only log and count: every SMS goes out.
+    Record,
+    /// No guard.
+    Off,
+}
+
+/// `SMS_FRAUD_ALLOW`: destinations the fraud guard never pauses.
+#[derive(Clone, Debug, Default)]
+pub struct FraudAllow(pub Vec<AllowEntry>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllowEntry {
+    /// An E.164 prefix such as `+1415`.
+    Prefix(String),
+    /// An ISO alpha-2 country.
+    Country(String),
+}
+
+impl FraudAllow {
+    pub fn allows(&self, e164: &str, country: &str) -> bool {
+        self.0.iter().any(|entry| match entry {
+            AllowEntry::Prefix(p) => e164.starts_with(p.as_str()),
+            AllowEntry::Country(c) => c == country,
+        })
+    }
+}
+
+fn parse_fraud_allow(s: &str) -> Result<FraudAllow, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| match entry.strip_prefix('+') {
+            Some(digits)
+                if (1..=15).contains(&digits.len())
+                    && digits.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Ok(AllowEntry::Prefix(entry.to_owned()))
+            }
+            Some(_) => Err(format!("{entry} is not an E.164 prefix such as +1415")),
+            None => parse_region(entry).map(AllowEntry::Country),
+        })
+        .collect::<Result<_, _>>()
+        .map(FraudAllow)
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err("must be a number ≥ 0 such as 1.0".into()),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -333,6 +420,11 @@ impl Config {
                 }
                 Some(_) => {}
             }
+        }
+        if let Some(token) = &self.admin_token
+            && token.expose().len() < 32
+        {
+            return Err("ADMIN_TOKEN must be at least 32 bytes".into());
         }
         match self.sms_provider {
             SmsProvider::Console if self.phonereg_env == Environment::Production => {

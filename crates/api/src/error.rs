@@ -49,6 +49,9 @@ pub enum ApiError {
         retry_after: u64,
         verification: CodeState,
     },
+    /// The SMS fraud guard has paused the destination's range or country (SPEC §9).
+    #[error("sms range paused")]
+    SmsRangePaused { retry_after: u64 },
     #[error("unavailable: {detail}")]
     Unavailable { detail: String, retry_after: u64 },
     #[error(transparent)]
@@ -120,6 +123,11 @@ impl ApiError {
                 "Too many requests",
                 format!("Too many attempts. Try again in {retry_after} seconds."),
             ),
+            ApiError::SmsRangePaused { .. } => (
+                "sms-range-paused",
+                "Text messages to this number are paused",
+                "We have paused text messages to numbers like this one for a while because of unusual activity. Try again later, or use a different number.".into(),
+            ),
             ApiError::Unavailable { detail, .. } => {
                 ("unavailable", "Service unavailable", detail.clone())
             }
@@ -145,9 +153,9 @@ impl ResponseError for ApiError {
             ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited { .. } | ApiError::ResendTooSoon { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::RateLimited { .. }
+            | ApiError::ResendTooSoon { .. }
+            | ApiError::SmsRangePaused { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -189,6 +197,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::RateLimited { retry_after, .. }
             | ApiError::ResendTooSoon { retry_after, .. }
+            | ApiError::SmsRangePaused { retry_after }
             | ApiError::Unavailable { retry_after, .. } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }

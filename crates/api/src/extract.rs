@@ -12,6 +12,7 @@ use actix_web::{
 use futures_util::future::{Ready, ready};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sha2::Digest as _;
 
 use crate::{error::ApiError, state::AppState};
 
@@ -131,6 +132,37 @@ impl AuthUser {
     }
 }
 
+/// An operator holding `ADMIN_TOKEN` (SPEC §9). Without the setting there is no admin
+/// API: 404, as for any path that does not exist.
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        use subtle::ConstantTimeEq as _;
+        let expected = req
+            .app_data::<web::Data<AppState>>()
+            .and_then(|s| s.config.admin_token.clone());
+        let Some(expected) = expected else {
+            return ready(Err(ApiError::NotFound));
+        };
+        let presented = bearer_token(req).unwrap_or("");
+        // Compared as SHA-256 digests: equal lengths, so the compare takes the same
+        // time whatever was presented and leaks nothing about the token's length.
+        let digest = |s: &str| sha2::Sha256::digest(s.as_bytes());
+        let ok: bool = digest(presented).ct_eq(&digest(expected.expose())).into();
+        ready(if ok {
+            Ok(Admin)
+        } else {
+            Err(ApiError::Unauthorized(
+                "Send the operator token as 'Authorization: Bearer <ADMIN_TOKEN>'.",
+            ))
+        })
+    }
+}
+
 fn authenticate(req: &HttpRequest) -> Result<i64, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -138,18 +170,20 @@ fn authenticate(req: &HttpRequest) -> Result<i64, ApiError> {
     bearer(state, req)
 }
 
-fn bearer(state: &AppState, req: &HttpRequest) -> Result<i64, ApiError> {
-    let token = req
-        .headers()
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .ok_or(ApiError::Unauthorized(
-            "Send an access token as 'Authorization: Bearer <token>'.",
-        ))?;
+}
+
+fn bearer(state: &AppState, req: &HttpRequest) -> Result<i64, ApiError> {
+    let token = bearer_token(req).ok_or(ApiError::Unauthorized(
+        "Send an access token as 'Authorization: Bearer <token>'.",
+    ))?;
     state.tokens.verify_access(token)
 }
 

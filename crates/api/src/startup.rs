@@ -6,6 +6,7 @@ use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context as _;
 
 use crate::{
+    clock::Clock,
     config::{Config, Environment, SmsProvider},
     extract,
     outbox::Outbox,
@@ -66,6 +67,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         outbox,
         inbox,
         config: Arc::clone(&config),
+        clock: Clock::default(),
     });
 
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
@@ -178,7 +180,8 @@ fn write_new_secret(path: &Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// Rate-limit windows are at most a day long; older rows are dead weight.
+/// Rate-limit windows are at most a day long; older rows are dead weight. Fraud-guard
+/// pauses and decisions are kept a month for operators.
 async fn prune_counters(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -188,6 +191,7 @@ async fn prune_counters(state: web::Data<AppState>) {
             .db
             .write(move |c| {
                 persistence::events::prune(c, before)?;
+                persistence::fraud::prune(c, before - 28 * 86_400)?;
                 persistence::rate_limits::prune(c, before)
             })
             .await

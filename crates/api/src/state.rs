@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::{
+    clock::Clock,
     config::Config,
     outbox::Outbox,
     persistence::Db,
@@ -17,6 +18,9 @@ pub struct Limits {
     pub login_email: Limit,
     pub register_ip: Limit,
     pub lookup_ip: Limit,
+    /// Number changes (POST, PATCH) per account per day, counted before any lookup so
+    /// the 409 for a number verified elsewhere cannot be probed without limit.
+    pub phone_changes: Limit,
 }
 
 impl Limits {
@@ -26,6 +30,7 @@ impl Limits {
             login_email: Limit::new("login_email", c.login_failures_per_email, 900),
             register_ip: Limit::new("register_ip", c.register_per_ip_per_hour, 3600).striped(),
             lookup_ip: Limit::new("lookup_ip", c.lookup_per_ip_per_minute, 60).striped(),
+            phone_changes: Limit::new("phone_changes", c.phone_changes_per_account_per_day, 86_400),
         }
     }
 }
@@ -40,6 +45,8 @@ pub struct AppState {
     pub outbox: Outbox,
     /// The development inbox; present only with the console provider in development.
     pub inbox: Option<Inbox>,
+    /// The time every request-driven rule reads; tests move it.
+    pub clock: Clock,
 }
 
 impl AppState {

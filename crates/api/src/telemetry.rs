@@ -37,6 +37,7 @@ struct Metrics {
     rate_limited: IntCounterVec,
     sms_messages: IntCounterVec,
     sms_config_faults: prometheus::IntCounter,
+    fraud_decisions: IntCounterVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -81,12 +82,21 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Provider refusals of our credentials (401/403): a configuration fault",
     )
     .expect("valid metric");
+    let fraud_decisions = IntCounterVec::new(
+        Opts::new(
+            "phonereg_sms_fraud_decisions_total",
+            "SMS fraud guard decisions: pause, refuse, record (would have refused), lift",
+        ),
+        &["action", "scope"],
+    )
+    .expect("valid metric");
     for m in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(duration.clone()),
         Box::new(rate_limited.clone()),
         Box::new(sms_messages.clone()),
         Box::new(sms_config_faults.clone()),
+        Box::new(fraud_decisions.clone()),
     ] {
         registry.register(m).expect("unique metric");
     }
@@ -101,6 +111,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         rate_limited,
         sms_messages,
         sms_config_faults,
+        fraud_decisions,
     }
 });
 
@@ -117,6 +128,14 @@ pub fn sms_message(status: &str) {
 /// Counts one provider refusal of our credentials.
 pub fn sms_config_fault() {
     METRICS.sms_config_faults.inc();
+}
+
+/// Counts one fraud-guard decision; `action` and `scope` come from fixed vocabularies.
+pub fn fraud_decision(action: &'static str, scope: &'static str) {
+    METRICS
+        .fraud_decisions
+        .with_label_values(&[action, scope])
+        .inc();
 }
 
 /// The Prometheus text exposition of every metric.

@@ -3,11 +3,13 @@
 //! This crate compiles to native and to `wasm32-unknown-unknown` and depends on no
 //! server crate, so the SPA can show exactly the messages the API would send.
 
+pub mod admin;
 pub mod auth;
 pub mod phone;
 pub mod problem;
 pub mod validation;
 
+pub use admin::*;
 pub use auth::*;
 pub use phone::*;
 pub use problem::*;

@@ -1,11 +1,13 @@
 //! Domain values that parse instead of validate later. Nothing here knows about HTTP
 //! or the database.
 
+pub mod destination;
 pub mod email;
 pub mod password;
 pub mod phone_number;
 pub mod verification_code;
 
+pub use destination::Destination;
 pub use email::Email;
 pub use password::Password;
 pub use phone_number::PhoneNumber;

@@ -8,6 +8,7 @@
 
 pub mod codes;
 pub mod events;
+pub mod fraud;
 pub mod models;
 pub mod outbox;
 pub mod phones;

@@ -157,3 +157,76 @@ pub struct NewMessage<'a> {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// A pause of the SMS fraud guard (SPEC §9).
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = super::schema::sms_fraud_pauses)]
+pub struct PauseRow {
+    pub id: i64,
+    /// `range` or `country`.
+    pub scope: String,
+    /// `+55119` for a range, `BR` for a country.
+    pub key: String,
+    pub country: String,
+    pub since: i64,
+    pub until: i64,
+    /// Codes sent and verified in the window that caused the pause.
+    pub sent: i64,
+    pub verified: i64,
+    /// False for a pause taken in record mode: shown to operators, never applied.
+    pub enforced: bool,
+    pub lifted_at: Option<i64>,
+}
+
+impl PauseRow {
+    /// When the pause stops (or stopped) applying: lifted, or run out.
+    pub fn end(&self) -> i64 {
+        self.lifted_at
+            .map_or(self.until, |lifted| lifted.min(self.until))
+    }
+
+    pub fn in_force(&self, now: i64) -> bool {
+        self.end() > now
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = super::schema::sms_fraud_pauses)]
+pub struct NewPause<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub country: &'a str,
+    pub since: i64,
+    pub until: i64,
+    pub sent: i64,
+    pub verified: i64,
+    pub enforced: bool,
+}
+
+/// One decision of the SMS fraud guard, for operators.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = super::schema::sms_fraud_decisions)]
+pub struct DecisionRow {
+    pub id: i64,
+    pub at: i64,
+    pub action: String,
+    pub scope: String,
+    pub key: String,
+    pub country: String,
+    pub sent: i64,
+    pub verified: i64,
+    pub pause_id: Option<i64>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = super::schema::sms_fraud_decisions)]
+pub struct NewDecision<'a> {
+    pub at: i64,
+    pub action: &'a str,
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub country: &'a str,
+    pub sent: i64,
+    pub verified: i64,
+    pub pause_id: Option<i64>,
+}

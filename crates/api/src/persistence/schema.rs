@@ -116,6 +116,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sms_fraud_pauses (id) {
+        id -> BigInt,
+        scope -> Text,
+        key -> Text,
+        country -> Text,
+        since -> BigInt,
+        until -> BigInt,
+        sent -> BigInt,
+        verified -> BigInt,
+        enforced -> Bool,
+        lifted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sms_fraud_decisions (id) {
+        id -> BigInt,
+        at -> BigInt,
+        action -> Text,
+        scope -> Text,
+        key -> Text,
+        country -> Text,
+        sent -> BigInt,
+        verified -> BigInt,
+        pause_id -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(verification_codes -> phone_numbers (phone_id));
 diesel::joinable!(sms_messages -> phone_numbers (phone_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -127,5 +156,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     verification_codes,
     sms_messages,
     events,
-    event_tickets
+    event_tickets,
+    sms_fraud_pauses,
+    sms_fraud_decisions
 );

@@ -1,6 +1,7 @@
 //! HTTP routes. [`table`] is the single list of endpoints: the server registers exactly
 //! these, and the OpenAPI test compares them with `openapi.yaml`.
 
+pub mod admin;
 pub mod auth;
 pub mod dev;
 pub mod dto;
@@ -62,6 +63,9 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/users/me/phone-numbers/{id}/test-message",
             POST => phone_numbers::send_test_message),
         endpoint!("/api/v1/webhooks/twilio/status", POST => webhooks::twilio_status),
+        endpoint!("/api/v1/admin/sms/pauses", GET => admin::list_sms_pauses),
+        endpoint!("/api/v1/admin/sms/pauses/{id}", DELETE => admin::lift_sms_pause),
+        endpoint!("/api/v1/admin/sms/decisions", GET => admin::list_sms_decisions),
         Endpoint {
             dev_only: true,
             ..endpoint!("/api/v1/dev/sms", GET => dev::list_dev_sms)

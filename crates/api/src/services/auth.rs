@@ -87,7 +87,18 @@ pub async fn register(
 ) -> Result<Session, ApiError> {
     let limit = state.limits.register_ip;
     let ip = client_ip.clone();
-    state.db.write(move |c| limit.hit(c, &ip, now())).await?;
+    let clock = state.clock.clone();
+    let now = clock.now();
+    state.db.write(move |c| limit.hit(c, &ip, now)).await?;
+    // A paused destination is refused before a password hash is spent on it; the
+    // transaction below asks again, and that answer is the one that counts.
+    if let Some(number) = &reg.phone {
+        let (verifier, e164) = (state.verifier.clone(), number.e164.clone());
+        state
+            .db
+            .read(move |c| verifier.admit(c, &e164, now))
+            .await?;
+    }
     let password_hash = state.hasher.hash(reg.password).await?;
     let refresh_token = random_token(32);
     let token_hash = hash_refresh(&refresh_token);
@@ -96,7 +107,7 @@ pub async fn register(
     let (user, phone, verification) = state
         .db
         .write(move |c| {
-            let now = now();
+            let now = clock.now();
             let user = users::insert(
                 c,
                 &NewUser {
@@ -136,7 +147,7 @@ pub async fn register(
         with_phone = phone.is_some(),
         "account registered"
     );
-    let access_token = state.tokens.issue_access(user.id, now())?;
+    let access_token = state.tokens.issue_access(user.id, state.clock.now())?;
     Ok(Session {
         user,
         phone,

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod delivery;
 pub mod events;
+pub mod fraud_guard;
 pub mod hashing;
 pub mod phones;
 pub mod rate_limit;

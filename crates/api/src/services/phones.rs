@@ -9,7 +9,7 @@ use crate::{
     persistence::{
         Conn,
         models::{HistoryRow, NewPhone, PhoneNumberChanges, PhoneRow},
-        now, outbox,
+        outbox,
         phones::{self, UNVERIFIED, VERIFIED, verified_elsewhere},
     },
     services::verification::VerifyOutcome,
@@ -106,11 +106,14 @@ pub async fn add(
     number: PhoneNumber,
     client_ip: String,
 ) -> Result<(PhoneRow, CodeState), ApiError> {
+    count_change(state, user_id).await?;
     let verifier = state.verifier.clone();
+    let clock = state.clock.clone();
     let (row, code) = state
         .db
         .write(move |c| {
-            let now = now();
+            let now = clock.now();
+            verifier.precheck(c, user_id, &number.e164, Some(&client_ip), now)?;
             let row = add_phone_in_tx(c, user_id, &number, now)?;
             let code =
                 verifier.issue(c, user_id, row.id, &row.e164, None, Some(&client_ip), now)?;
@@ -120,6 +123,17 @@ pub async fn add(
     state.outbox.wake.notify_one();
     tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");
     Ok((row, code))
+}
+
+/// Counts a number change (POST, PATCH) against the account's daily allowance, in a
+/// transaction of its own so that a refused or failed change still counts.
+async fn count_change(state: &AppState, user_id: i64) -> Result<(), ApiError> {
+    let limit = state.limits.phone_changes;
+    let now = state.clock.now();
+    state
+        .db
+        .write(move |c| limit.hit(c, &user_id.to_string(), now))
+        .await
 }
 
 /// PATCH: an unverified number is replaced at once; a verified one stays in force and
@@ -132,11 +146,13 @@ pub async fn replace(
     number: PhoneNumber,
     client_ip: String,
 ) -> Result<(PhoneRow, Option<CodeState>), ApiError> {
+    count_change(state, user_id).await?;
     let verifier = state.verifier.clone();
+    let clock = state.clock.clone();
     let (row, code) = state
         .db
         .write(move |c| {
-            let now = now();
+            let now = clock.now();
             let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
             if number.e164 == row.e164 {
                 // Back to the current number: any pending change is dropped.
@@ -146,6 +162,7 @@ pub async fn replace(
                 phones::add_history(c, id, "changed", Some("pending change cancelled"), now)?;
                 return Ok((phones::set_pending(c, id, None, now)?, None));
             }
+            verifier.precheck(c, user_id, &number.e164, Some(&client_ip), now)?;
             if phones::verified_on_other_account(c, &number.e164, user_id)? {
                 return Err(verified_elsewhere());
             }
@@ -193,6 +210,7 @@ pub async fn resend_code(
     client_ip: String,
 ) -> Result<CodeState, ApiError> {
     let verifier = state.verifier.clone();
+    let clock = state.clock.clone();
     let code = state
         .db
         .write(move |c| {
@@ -216,7 +234,7 @@ pub async fn resend_code(
                 &target,
                 previous.as_ref(),
                 Some(&client_ip),
-                now(),
+                clock.now(),
             )
         })
         .await?;
@@ -233,10 +251,11 @@ pub async fn send_test_message(
     id: i64,
 ) -> Result<PhoneRow, ApiError> {
     let verifier = state.verifier.clone();
+    let clock = state.clock.clone();
     let row = state
         .db
         .write(move |c| {
-            let now = now();
+            let now = clock.now();
             let row = phones::find_owned(c, user_id, id)?;
             if row.status != VERIFIED {
                 return Err(ApiError::Conflict(
@@ -248,7 +267,7 @@ pub async fn send_test_message(
                     "This number replied STOP, so we don't text it. Text START to the sender, then verify again.".into(),
                 ));
             }
-            verifier.charge_test_message(c, user_id, now)?;
+            verifier.charge_test_message(c, user_id, &row.e164, now)?;
             outbox::queue(c, Some(outbox::About { user_id, phone_id: id }), &row.e164, "PhoneReg test message: this number can receive texts from us. No reply needed.", "test", now)?;
             phones::add_history(c, id, "test_sent", Some(&PhoneNumber::masked(&row.e164)), now)?;
             phones::find_owned(c, user_id, id)
@@ -268,9 +287,10 @@ pub async fn verify_code(
 ) -> Result<PhoneRow, ApiError> {
     validation::check_code(&code).map_err(|m| ApiError::field("code", m))?;
     let verifier = state.verifier.clone();
+    let clock = state.clock.clone();
     let outcome = state
         .db
-        .write(move |c| verifier.verify(c, user_id, id, &code, now()))
+        .write(move |c| verifier.verify(c, user_id, id, &code, clock.now()))
         .await?;
     match outcome {
         VerifyOutcome::Verified(row) => {

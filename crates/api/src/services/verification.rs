@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::{
     config::Config,
-    domain::{CodeState, PhoneNumber},
+    domain::{CodeState, Destination, PhoneNumber},
     error::ApiError,
     persistence::{
         Conn, codes,
@@ -21,7 +21,7 @@ use crate::{
         outbox,
         phones::{self, verified_elsewhere},
     },
-    services::rate_limit::Limit,
+    services::{fraud_guard::FraudGuard, rate_limit::Limit},
 };
 
 impl From<&CodeRow> for CodeState {
@@ -66,6 +66,7 @@ pub struct Verifier {
     config: Arc<Config>,
     key: [u8; 32],
     limits: SmsLimits,
+    guard: FraudGuard,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -92,10 +93,12 @@ impl Verifier {
         mac.update(b"phonereg verification codes v1");
         let key = mac.finalize().into_bytes().into();
         let limits = SmsLimits::from_config(&config);
+        let guard = FraudGuard::from_config(&config);
         Self {
             config,
             key,
             limits,
+            guard,
         }
     }
 
@@ -119,12 +122,14 @@ impl Verifier {
     /// Refuses with 429/503 when any cap would be exceeded, counting the send otherwise.
     /// Counters are bumped and then checked: inside the transaction a refused bump is
     /// undone by the rollback, and on PostgreSQL the counter row lock serialises racers.
+    /// The fraud guard's counters go in the same statement.
     fn charge(
         &self,
         conn: &mut Conn<'_>,
         user_id: i64,
         e164: &str,
         ip: Option<&str>,
+        dest: Option<&Destination>,
         now: i64,
     ) -> Result<(), ApiError> {
         let account = user_id.to_string();
@@ -133,19 +138,65 @@ impl Verifier {
             (self.limits.per_account, account.as_str()),
         ];
         hits.extend(ip.map(|ip| (self.limits.per_ip, ip)));
+        let fraud = dest.map(|d| self.guard.sent_counters(d));
+        hits.extend(fraud.iter().flatten().map(|(l, k)| (*l, k.as_str())));
         // The one row every send touches goes last.
         hits.push((self.limits.budget, "all"));
         Limit::hit_all(conn, &hits, now).map_err(budget_spent)
     }
 
-    /// Whether the per-account and global caps leave room for a system message (change
-    /// notices, test messages); counts it when they do.
+    /// Refuses a send to `e164` while the fraud guard holds its range or country paused.
+    /// Read-only, so callers can ask before costly work (a password hash).
+    pub fn admit(&self, conn: &mut Conn<'_>, e164: &str, now: i64) -> Result<(), ApiError> {
+        match self.guard.watch(e164) {
+            Some(dest) => self.guard.admit(conn, &dest, now),
+            None => Ok(()),
+        }
+    }
+
+    /// The shared caps a code to `e164` would meet, checked without counting. A number
+    /// change asks this before looking up who owns the number, so once the account's SMS
+    /// are spent every number gets the same 429: the 409 for a number verified elsewhere
+    /// is only reachable while the account could really send. The per-number cap is left
+    /// to [`Verifier::issue`]: its count is other people's doing, not the caller's.
+    pub fn precheck(
+        &self,
+        conn: &mut Conn<'_>,
+        user_id: i64,
+        e164: &str,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if self.config.sms_test_numbers.code_for(e164).is_some() {
+            return Ok(());
+        }
+        self.admit(conn, e164, now)?;
+        self.limits
+            .budget
+            .check(conn, "all", now)
+            .map_err(budget_spent)?;
+        self.limits
+            .per_account
+            .check(conn, &user_id.to_string(), now)?;
+        if let Some(ip) = ip {
+            self.limits.per_ip.check(conn, ip, now)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the fraud guard, the per-account and the global caps leave room for a
+    /// system message (change notices) to `e164`; counts it when they do.
     pub fn charge_system(
         &self,
         conn: &mut Conn<'_>,
         user_id: i64,
+        e164: &str,
         now: i64,
     ) -> Result<bool, ApiError> {
+        match self.admit(conn, e164, now) {
+            Err(ApiError::SmsRangePaused { .. }) => return Ok(false),
+            other => other?,
+        }
         let account = user_id.to_string();
         if self.limits.budget.check(conn, "all", now).is_err()
             || self.limits.per_account.check(conn, &account, now).is_err()
@@ -157,14 +208,16 @@ impl Verifier {
         Ok(true)
     }
 
-    /// A user-requested test message: refused with 429/503 when the per-account or global
-    /// cap is reached (the cool-down does not apply).
+    /// A user-requested test message to `e164`: refused with 429/503 when its range is
+    /// paused or the per-account or global cap is reached (the cool-down does not apply).
     pub fn charge_test_message(
         &self,
         conn: &mut Conn<'_>,
         user_id: i64,
+        e164: &str,
         now: i64,
     ) -> Result<(), ApiError> {
+        self.admit(conn, e164, now)?;
         self.limits
             .budget
             .hit(conn, "all", now)
@@ -203,6 +256,11 @@ impl Verifier {
             });
         }
         let sent = test_code.is_none();
+        // The guard goes first: a paused destination refuses before anything is written.
+        let watched = if sent { self.guard.watch(e164) } else { None };
+        if let Some(dest) = &watched {
+            self.guard.admit(conn, dest, now)?;
+        }
         let code = test_code
             .unwrap_or_else(|| format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000)));
         let row = CodeRow {
@@ -232,7 +290,10 @@ impl Verifier {
         if sent {
             // Last, so the counter rows every send shares (budget, client IP) stay locked
             // only until the commit; a refusal still rolls back everything above.
-            self.charge(conn, user_id, e164, client_ip, now)?;
+            self.charge(conn, user_id, e164, client_ip, watched.as_ref(), now)?;
+        }
+        if let Some(dest) = &watched {
+            self.guard.evaluate(conn, dest, now)?;
         }
         Ok(CodeState::from(&row))
     }
@@ -292,6 +353,7 @@ impl Verifier {
             return Err(verified_elsewhere());
         }
         codes::delete(conn, phone_id)?;
+        self.guard.count_verified(conn, &row.e164, now)?;
         let masked = PhoneNumber::masked(&row.e164);
         let verified = if row.e164 == phone.e164 {
             phones::mark_verified(conn, phone_id, now)?
@@ -330,7 +392,7 @@ impl Verifier {
         phones::add_history(conn, phone.id, "changed", Some(&detail), now)?;
         let was_reachable = phone.status == phones::VERIFIED && !phone.sms_opted_out;
         let is_test = self.config.sms_test_numbers.code_for(&phone.e164).is_some();
-        if was_reachable && !is_test && self.charge_system(conn, phone.user_id, now)? {
+        if was_reachable && !is_test && self.charge_system(conn, phone.user_id, &phone.e164, now)? {
             let tail = &new_e164[new_e164.len().saturating_sub(2)..];
             let body = format!(
                 "PhoneReg: this number was replaced on your account by a number ending in {tail}. If that wasn't you, secure your account."

@@ -1,0 +1,46 @@
+//! Where an SMS goes, as the fraud guard groups destinations (SPEC §9).
+
+/// A number's range (`+` country calling code and the first national digits, e.g.
+/// `+55119`) and its country (ISO alpha-2). Pumping rents numbers in a few ranges, so a
+/// range is what gets paused; a country only when many of its ranges misbehave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    pub range: String,
+    pub country: String,
+}
+
+impl Destination {
+    /// The destination of a stored E.164 number, with `digits` national digits in the
+    /// range (fewer when the national number is shorter). `None` for a number the parser
+    /// cannot place, which no send path stores.
+    pub fn of(e164: &str, digits: usize) -> Option<Self> {
+        let number = phonenumber::parse(None, e164).ok()?;
+        let calling_code = number.code().value();
+        let country = number.country().id()?.as_ref().to_owned();
+        let national = number.national().value().to_string();
+        let cut = national.len().min(digits);
+        Some(Self {
+            range: format!("+{calling_code}{}", &national[..cut]),
+            country,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_the_calling_code_and_the_first_national_digits() {
+        let br = Destination::of("+5511961234567", 3).expect("BR mobile");
+        assert_eq!(br.range, "+55119");
+        assert_eq!(br.country, "BR");
+        let us = Destination::of("+14155552671", 3).expect("US number");
+        assert_eq!(us.range, "+1415");
+        assert_eq!(us.country, "US");
+        let gb = Destination::of("+447400123456", 2).expect("GB mobile");
+        assert_eq!(gb.range, "+4474");
+        assert_eq!(gb.country, "GB");
+        assert_eq!(Destination::of("not a number", 3), None);
+    }
+}

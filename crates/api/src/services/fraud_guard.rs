@@ -1,0 +1,411 @@
+//! The SMS fraud guard (SPEC §9): pumping sends codes that are never verified, to numbers
+//! the attacker rents in a few ranges, from as many addresses as it takes to dodge every
+//! per-client cap. So the guard looks at the destination instead: per range (country
+//! calling code plus the first `SMS_FRAUD_PREFIX_DIGITS` national digits) and per country
+//! it counts codes sent and codes verified over the last 24 hours, and pauses a range or
+//! country whose unverified codes run past
+//!
+//! ```text
+//! max(floor, SMS_FRAUD_RATIO × verified)
+//! ```
+//!
+//! The floor (`SMS_FRAUD_RANGE_FLOOR`, `SMS_FRAUD_COUNTRY_FLOOR`) is what a cold start may
+//! leave unverified before any code has been verified, and what a slow attacker can take
+//! from one range per day: a 24-hour window has no per-hour rate to stay under. The ratio
+//! lets real traffic grow the allowance, since real users verify. A country is paused
+//! when its own counts run past its threshold (an attack spread thinly over many ranges)
+//! or when `SMS_FRAUD_COUNTRY_RANGES` of its ranges are paused at once; real users in
+//! other ranges of a country under a narrow attack keep getting codes.
+//!
+//! Counts are hourly rows of `rate_counters` (`fraud:r:<range>:s|v`,
+//! `fraud:c:<country>:s|v`), bumped in the same statement as the send's other limits;
+//! pauses and decisions are tables. Everything lives in the database, so every API
+//! process sees the same pauses. A send is refused before anything is written, and the
+//! send that takes a range to its threshold is the last one: it goes out and its
+//! transaction writes the pause.
+
+use crate::{
+    config::{Config, FraudAllow, FraudMode, TestNumbers},
+    domain::Destination,
+    error::ApiError,
+    persistence::{
+        Conn, Db, fraud,
+        models::{DecisionRow, NewDecision, NewPause, PauseRow},
+    },
+    services::rate_limit::Limit,
+};
+
+const HOUR: i64 = 3600;
+/// The window: this hour and the 23 before it.
+const WINDOW_HOURS: i64 = 24;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    Range,
+    Country,
+}
+
+impl Scope {
+    fn name(self) -> &'static str {
+        match self {
+            Scope::Range => "range",
+            Scope::Country => "country",
+        }
+    }
+}
+
+/// Codes sent and verified in the window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub sent: i64,
+    pub verified: i64,
+}
+
+impl Counts {
+    fn unverified(self) -> i64 {
+        (self.sent - self.verified).max(0)
+    }
+}
+
+/// The guard's settings and its two counters. Cheap to clone into blocking closures.
+#[derive(Clone, Debug)]
+pub struct FraudGuard {
+    mode: FraudMode,
+    prefix_digits: usize,
+    pause: i64,
+    range_floor: i64,
+    country_floor: i64,
+    ratio: f64,
+    country_ranges: i64,
+    allow: FraudAllow,
+    test_numbers: TestNumbers,
+    range_counter: Limit,
+    country_counter: Limit,
+}
+
+impl FraudGuard {
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            mode: c.sms_fraud_guard,
+            prefix_digits: c.sms_fraud_prefix_digits as usize,
+            pause: c.sms_fraud_pause as i64,
+            range_floor: i64::from(c.sms_fraud_range_floor),
+            country_floor: i64::from(c.sms_fraud_country_floor),
+            ratio: c.sms_fraud_ratio,
+            country_ranges: i64::from(c.sms_fraud_country_ranges),
+            allow: c.sms_fraud_allow.clone(),
+            test_numbers: c.sms_test_numbers.clone(),
+            // Counters only: no cap ever refuses. The country row is hit by every send to
+            // that country, so on PostgreSQL it is striped like the daily budget; ranges
+            // too, so one busy range does not queue its sends on one row lock.
+            range_counter: Limit::new("fraud:r", u32::MAX, HOUR).striped(),
+            country_counter: Limit::new("fraud:c", u32::MAX, HOUR).striped(),
+        }
+    }
+
+    /// The destination the guard watches for `e164`; `None` when the guard is off or the
+    /// number is exempt (test numbers, `SMS_FRAUD_ALLOW`).
+    pub fn watch(&self, e164: &str) -> Option<Destination> {
+        if self.mode == FraudMode::Off || self.test_numbers.code_for(e164).is_some() {
+            return None;
+        }
+        let dest = Destination::of(e164, self.prefix_digits)?;
+        (!self.allow.allows(e164, &dest.country)).then_some(dest)
+    }
+
+    /// Refuses a send to a paused range or country (429 with the pause's remaining
+    /// seconds), before the caller writes anything. In record mode, and for pauses taken
+    /// in record mode, the refusal is only logged and counted.
+    pub fn admit(&self, conn: &mut Conn<'_>, dest: &Destination, now: i64) -> Result<(), ApiError> {
+        let pauses = fraud::recent_for(conn, &dest.range, &dest.country, now)?;
+        let Some(pause) = pauses
+            .iter()
+            .filter(|p| p.in_force(now))
+            .max_by_key(|p| (p.enforced, p.until))
+        else {
+            return Ok(());
+        };
+        let scope = scope_of(pause);
+        if self.mode == FraudMode::Enforce && pause.enforced {
+            decided("refuse", scope, dest, pause.sent, pause.verified);
+            return Err(ApiError::SmsRangePaused {
+                retry_after: (pause.until - now).max(1) as u64,
+            });
+        }
+        decided("record", scope, dest, pause.sent, pause.verified);
+        Ok(())
+    }
+
+    /// The counter rows a code to `dest` adds; the caller hits them with its limits.
+    pub fn sent_counters(&self, dest: &Destination) -> [(Limit, String); 2] {
+        [
+            (self.range_counter, format!("{}:s", dest.range)),
+            (self.country_counter, format!("{}:s", dest.country)),
+        ]
+    }
+
+    /// After a code to `dest` was counted: pauses its range, and its country, when their
+    /// unverified codes reached the threshold. A pause another process committed since
+    /// [`FraudGuard::admit`] refuses this send too, so racing sends stop at it.
+    pub fn evaluate(
+        &self,
+        conn: &mut Conn<'_>,
+        dest: &Destination,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let since = window_start(now);
+        let recent = fraud::recent_for(conn, &dest.range, &dest.country, since)?;
+        let (pauses, ended): (Vec<&PauseRow>, Vec<&PauseRow>) =
+            recent.iter().partition(|p| p.in_force(now));
+        if self.mode == FraudMode::Enforce
+            && let Some(pause) = pauses.iter().find(|p| p.enforced)
+        {
+            decided("refuse", scope_of(pause), dest, pause.sent, pause.verified);
+            return Err(ApiError::SmsRangePaused {
+                retry_after: (pause.until - now).max(1) as u64,
+            });
+        }
+        let paused = |key: &str| pauses.iter().any(|p| p.key == key);
+        // A pause that ended (or was lifted) inside the window restarts the window at the
+        // hour it ended, so the codes that caused it do not pause the key again the
+        // moment it is free.
+        let since_for = |key: &str| {
+            ended
+                .iter()
+                .filter(|p| p.key == key)
+                .map(|p| p.end() - p.end().rem_euclid(HOUR))
+                .fold(since, i64::max)
+        };
+        let mut ranges_paused = None;
+        if !paused(&dest.range) {
+            let counts = self.counts(conn, Scope::Range, &dest.range, since_for(&dest.range))?;
+            if counts.unverified() >= self.threshold(self.range_floor, counts) {
+                self.pause(conn, Scope::Range, &dest.range, dest, counts, now)?;
+                ranges_paused = Some(fraud::active_ranges_in(conn, &dest.country, now)?);
+            }
+        }
+        if !paused(&dest.country) {
+            let counts = self.counts(
+                conn,
+                Scope::Country,
+                &dest.country,
+                since_for(&dest.country),
+            )?;
+            let spread = counts.unverified() >= self.threshold(self.country_floor, counts);
+            let many_ranges = ranges_paused.is_some_and(|n| n >= self.country_ranges);
+            if spread || many_ranges {
+                self.pause(conn, Scope::Country, &dest.country, dest, counts, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A code to `e164` was verified: real traffic, which raises its range's and
+    /// country's allowance.
+    pub fn count_verified(
+        &self,
+        conn: &mut Conn<'_>,
+        e164: &str,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let Some(dest) = self.watch(e164) else {
+            return Ok(());
+        };
+        self.range_counter
+            .record(conn, &format!("{}:v", dest.range), now)?;
+        self.country_counter
+            .record(conn, &format!("{}:v", dest.country), now)
+    }
+
+    fn threshold(&self, floor: i64, counts: Counts) -> i64 {
+        let earned = (self.ratio * counts.verified as f64).floor() as i64;
+        floor.max(earned)
+    }
+
+    /// Sent and verified codes of one range or country in the windows from `since` on.
+    fn counts(
+        &self,
+        conn: &mut Conn<'_>,
+        scope: Scope,
+        key: &str,
+        since: i64,
+    ) -> Result<Counts, ApiError> {
+        let counter = match scope {
+            Scope::Range => self.range_counter,
+            Scope::Country => self.country_counter,
+        };
+        let prefix = format!("{}:{key}:", counter.name);
+        let mut counts = Counts::default();
+        for (row_key, count) in fraud::counts_under(conn, &prefix, since)? {
+            match row_key[prefix.len()..].as_bytes().first() {
+                Some(b's') => counts.sent += count,
+                Some(b'v') => counts.verified += count,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    fn pause(
+        &self,
+        conn: &mut Conn<'_>,
+        scope: Scope,
+        key: &str,
+        dest: &Destination,
+        counts: Counts,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let enforced = self.mode == FraudMode::Enforce;
+        let row = fraud::insert_pause(
+            conn,
+            &NewPause {
+                scope: scope.name(),
+                key,
+                country: &dest.country,
+                since: now,
+                until: now + self.pause,
+                sent: counts.sent,
+                verified: counts.verified,
+                enforced,
+            },
+        )?;
+        let action = if enforced { "pause" } else { "record" };
+        fraud::insert_decision(
+            conn,
+            &NewDecision {
+                at: now,
+                action,
+                scope: scope.name(),
+                key,
+                country: &dest.country,
+                sent: counts.sent,
+                verified: counts.verified,
+                pause_id: Some(row.id),
+            },
+        )?;
+        decided(action, scope.name(), dest, counts.sent, counts.verified);
+        Ok(())
+    }
+}
+
+/// The pauses in force, newest first (operators).
+pub async fn active_pauses(db: &Db, now: i64) -> Result<Vec<PauseRow>, ApiError> {
+    db.read(move |c| fraud::list_active(c, now)).await
+}
+
+/// Lifts pause `id` (404 unless it is in force) and forgets the counts that caused it,
+/// so the next send does not pause the same key again at once.
+pub async fn lift_pause(db: &Db, id: i64, now: i64) -> Result<PauseRow, ApiError> {
+    let row = db
+        .write(move |c| {
+            let row = fraud::lift(c, id, now)?.ok_or(ApiError::NotFound)?;
+            let kind = if row.scope == "country" { "c" } else { "r" };
+            fraud::reset_counts(c, &format!("fraud:{kind}:{}:", row.key))?;
+            fraud::insert_decision(
+                c,
+                &NewDecision {
+                    at: now,
+                    action: "lift",
+                    scope: scope_of(&row),
+                    key: &row.key,
+                    country: &row.country,
+                    sent: row.sent,
+                    verified: row.verified,
+                    pause_id: Some(row.id),
+                },
+            )?;
+            Ok(row)
+        })
+        .await?;
+    crate::telemetry::fraud_decision("lift", scope_of(&row));
+    tracing::warn!(
+        action = "lift",
+        scope = scope_of(&row),
+        key = %row.key,
+        country = %row.country,
+        "sms fraud guard pause lifted by an operator"
+    );
+    Ok(row)
+}
+
+/// The newest `limit` decisions (operators).
+pub async fn recent_decisions(db: &Db, limit: i64) -> Result<Vec<DecisionRow>, ApiError> {
+    db.read(move |c| fraud::recent_decisions(c, limit)).await
+}
+
+/// The first hourly window the guard counts: this hour and the 23 before it.
+fn window_start(now: i64) -> i64 {
+    now - now.rem_euclid(HOUR) - (WINDOW_HOURS - 1) * HOUR
+}
+
+fn scope_of(pause: &PauseRow) -> &'static str {
+    if pause.scope == "country" {
+        Scope::Country.name()
+    } else {
+        Scope::Range.name()
+    }
+}
+
+/// One log line and one metric per decision; a range is a prefix, never a whole number.
+fn decided(
+    action: &'static str,
+    scope: &'static str,
+    dest: &Destination,
+    sent: i64,
+    verified: i64,
+) {
+    crate::telemetry::fraud_decision(action, scope);
+    tracing::warn!(
+        action,
+        scope,
+        range = %dest.range,
+        country = %dest.country,
+        sent,
+        verified,
+        "sms fraud guard decision"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn guard(args: &[&str]) -> FraudGuard {
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(args);
+        FraudGuard::from_config(&Config::parse_from(argv))
+    }
+
+    #[test]
+    fn the_threshold_is_the_floor_until_verified_codes_earn_more() {
+        let g = guard(&[]);
+        let counts = |sent, verified| Counts { sent, verified };
+        assert_eq!(g.threshold(15, counts(0, 0)), 15, "cold start: the floor");
+        assert_eq!(g.threshold(15, counts(30, 10)), 15);
+        assert_eq!(
+            g.threshold(15, counts(200, 120)),
+            120,
+            "real traffic earns room"
+        );
+        assert_eq!(counts(20, 25).unverified(), 0);
+    }
+
+    #[test]
+    fn test_numbers_allow_list_and_off_are_not_watched() {
+        let g = guard(&[
+            "--sms-test-numbers",
+            "+15005550100=123456",
+            "--sms-fraud-allow",
+            "+1415, BR",
+        ]);
+        assert_eq!(g.watch("+15005550100"), None, "test number");
+        assert_eq!(g.watch("+14155552671"), None, "allowed prefix");
+        assert_eq!(g.watch("+5511961234567"), None, "allowed country");
+        let watched = g.watch("+447400123456").expect("GB mobile is watched");
+        assert_eq!(watched.range, "+44740");
+        let off = guard(&["--sms-fraud-guard", "off"]);
+        assert_eq!(off.watch("+447400123456"), None);
+    }
+}

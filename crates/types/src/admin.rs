@@ -1,0 +1,63 @@
+//! The operators' view of the SMS fraud guard (`/api/v1/admin/sms/*`, SPEC §9).
+
+use serde::{Deserialize, Serialize};
+
+/// A paused destination range or country.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SmsPause {
+    /// Pass to `DELETE /admin/sms/pauses/{id}` to lift it.
+    pub id: i64,
+    /// `range` or `country`.
+    pub scope: String,
+    /// The range (`+55119`: calling code and first national digits) or the country (`BR`).
+    pub key: String,
+    /// ISO 3166-1 alpha-2 of the range, or the country itself.
+    pub country: String,
+    /// When the pause began (RFC 3339 UTC).
+    pub since: String,
+    /// When it ends on its own (RFC 3339 UTC).
+    pub until: String,
+    /// Codes sent in the window that caused it.
+    pub sent: i64,
+    /// Codes verified in that window.
+    pub verified: i64,
+    /// False for a pause taken in `record` mode: logged, never applied.
+    pub enforced: bool,
+}
+
+/// `GET /admin/sms/pauses`: the pauses in force, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SmsPauseList {
+    /// Newest first.
+    pub items: Vec<SmsPause>,
+}
+
+/// One decision of the fraud guard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SmsFraudDecision {
+    /// Increasing.
+    pub id: i64,
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// `pause`, `record` (a pause taken in record mode) or `lift`.
+    pub action: String,
+    /// `range` or `country`.
+    pub scope: String,
+    /// The range or country decided about.
+    pub key: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// Codes sent in the window when it was decided.
+    pub sent: i64,
+    /// Codes verified in that window.
+    pub verified: i64,
+    /// The pause taken or lifted.
+    pub pause_id: Option<i64>,
+}
+
+/// `GET /admin/sms/decisions`: newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SmsFraudDecisionList {
+    /// Newest first.
+    pub items: Vec<SmsFraudDecision>,
+}

@@ -1,0 +1,2 @@
+DROP TABLE sms_fraud_decisions;
+DROP TABLE sms_fraud_pauses;
