@@ -66,6 +66,13 @@ impl ApiError {
             .unwrap_or_default()
     }
 
+    /// The SMS fraud guard refused texts to this number's range (SPEC §9): a fact about
+    /// the phone field, not the form.
+    pub fn is_range_paused(&self) -> bool {
+        self.problem()
+            .is_some_and(|p| p.kind.ends_with("/problems/sms-range-paused"))
+    }
+
     /// `Retry-After` in seconds, on 429/503.
     pub fn retry_after(&self) -> Option<u32> {
         match self {

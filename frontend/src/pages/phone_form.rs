@@ -77,7 +77,8 @@ pub fn PhoneNumberForm(
                         .get("phone_number")
                         .or_else(|| fields.get("phone_region"))
                         .and_then(|m| m.first())
-                        .map(|m| sentence(m));
+                        .map(|m| sentence(m))
+                        .or_else(|| e.is_range_paused().then(|| e.message()));
                     match field {
                         Some(message) => {
                             server_error.set(Some(message));

@@ -325,7 +325,15 @@ fn show_server_errors(
     if let (Some(field), Some(p)) = (conflict_field, e.problem()) {
         state(field).server_error.set(Some(p.detail.clone()));
     }
-    let placed = conflict_field.is_some() || (unplaced.is_empty() && e.status() == Some(422));
+    // Texts to this number's range are paused: say so, and when to retry, by the phone.
+    let paused = e.is_range_paused();
+    if paused {
+        state(RegisterField::Phone)
+            .server_error
+            .set(Some(e.message()));
+    }
+    let placed =
+        conflict_field.is_some() || paused || (unplaced.is_empty() && e.status() == Some(422));
     form_error.set(Some(if placed {
         "Please correct the highlighted fields.".to_owned()
     } else if unplaced.is_empty() {
