@@ -205,9 +205,25 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
+        self.call_from(None, method, route, path, token, body).await
+    }
+
+    /// [`TestApp::call`] as a client behind a proxy: `X-Forwarded-For: client`.
+    pub async fn call_from(
+        &self,
+        client: Option<&str>,
+        method: Method,
+        route: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self
             .client
             .request(method.clone(), format!("{}{path}", self.address));
+        if let Some(client) = client {
+            req = req.header("x-forwarded-for", client);
+        }
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
