@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod errors;
 mod events;
+mod hardening;
 mod openapi;
 mod operations;
 mod phone_numbers;
