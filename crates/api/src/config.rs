@@ -43,6 +43,8 @@ use clap::{Parser, ValueEnum};
 /// | `OUTBOX_WORKER` | `true` | send queued SMS from this process |
 /// | `SMS_TEST_NUMBERS` | empty | `+15005550100=123456,…`: fixed codes, nothing sent, no limits |
 /// | `RUST_LOG` | `info` | log filter |
+/// | `LOGIN_FAILURES_PER_EMAIL_ALL_NETWORKS` | 100 | failed logins per email per 15 min from all client networks together (`LOGIN_FAILURES_PER_EMAIL` counts per network) |
+/// | `HASH_QUEUE` | 32 × `HASH_THREADS` | password hashes that may wait; past it login and register answer 503 at once |
 #[derive(Clone, Parser)]
 #[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
 pub struct Config {
@@ -123,6 +125,14 @@ pub struct Config {
     /// Run the outbox worker in this process (tests turn it off and step it by hand).
     #[arg(long, env = "OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub outbox_worker: bool,
+    #[arg(
+        long,
+        env = "LOGIN_FAILURES_PER_EMAIL_ALL_NETWORKS",
+        default_value_t = 100
+    )]
+    pub login_failures_per_email_all_networks: u32,
+    #[arg(long, env = "HASH_QUEUE", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub hash_queue: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -361,6 +371,13 @@ impl Config {
     /// Whether cookies get the `Secure` attribute.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// Room for 64 waiting hashes on 2 cores: a 64-connection login benchmark is never
+    /// refused, and the last in line waits about 64 / 100 hashes per second.
+    pub fn hash_queue(&self) -> usize {
+        self.hash_queue
+            .map_or_else(|| 32 * self.hash_threads(), |n| n as usize)
     }
 
     pub fn hash_threads(&self) -> usize {

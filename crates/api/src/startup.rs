@@ -51,7 +51,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     };
     tracing::info!(backend = db.backend(), "database ready");
     let secret = jwt_secret(&config)?;
-    let hasher = Hasher::start(config.hash_threads())?;
+    let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
     let (sender, inbox) = sms_sender(&config)?;
     let outbox = Outbox::new(db.clone(), sender, config.sms_max_attempts);
     if config.outbox_worker {

@@ -37,6 +37,7 @@ struct Metrics {
     rate_limited: IntCounterVec,
     sms_messages: IntCounterVec,
     sms_config_faults: prometheus::IntCounter,
+    hash_jobs_skipped: prometheus::IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -81,12 +82,18 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Provider refusals of our credentials (401/403): a configuration fault",
     )
     .expect("valid metric");
+    let hash_jobs_skipped = prometheus::IntCounter::new(
+        "phonereg_hash_jobs_skipped_total",
+        "Queued password hashes skipped because their caller had gone",
+    )
+    .expect("valid metric");
     for m in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(duration.clone()),
         Box::new(rate_limited.clone()),
         Box::new(sms_messages.clone()),
         Box::new(sms_config_faults.clone()),
+        Box::new(hash_jobs_skipped.clone()),
     ] {
         registry.register(m).expect("unique metric");
     }
@@ -101,6 +108,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         rate_limited,
         sms_messages,
         sms_config_faults,
+        hash_jobs_skipped,
     }
 });
 
@@ -117,6 +125,11 @@ pub fn sms_message(status: &str) {
 /// Counts one provider refusal of our credentials.
 pub fn sms_config_fault() {
     METRICS.sms_config_faults.inc();
+}
+
+/// Counts one queued hash skipped because its caller had gone.
+pub fn hash_job_skipped() {
+    METRICS.hash_jobs_skipped.inc();
 }
 
 /// The Prometheus text exposition of every metric.

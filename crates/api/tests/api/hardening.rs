@@ -4,9 +4,43 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, Resp, TestApp, on_both_databases, spawn_app};
+use futures_util::future::join_all;
+use phonereg_api::config::{Config, IpList};
 
-on_both_databases!(control_characters_are_422_field_errors_before_any_query,);
+use crate::helpers::{
+    Backend, PASSWORD, Resp, TestApp, check_against_spec, on_both_databases, spawn_app,
+    spawn_app_with,
+};
+
+on_both_databases!(
+    control_characters_are_422_field_errors_before_any_query,
+    parallel_wrong_passwords_are_checked_at_most_the_limit,
+    a_strangers_guesses_do_not_lock_out_the_owner,
+    parallel_wrong_codes_are_compared_at_most_max_attempts_times,
+    a_full_hash_queue_answers_503_at_once,
+);
+
+/// Behind a trusted proxy on loopback, so each request can name its client.
+fn behind_proxy(c: &mut Config) {
+    c.trusted_proxies = IpList(vec!["127.0.0.1".parse().expect("ip")]);
+}
+
+/// `POST /auth/login` from the client `ip` (via `X-Forwarded-For`).
+async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Resp {
+    let route = "/api/v1/auth/login";
+    let req = app
+        .client
+        .post(format!("{}{route}", app.address))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"email": email, "password": password}));
+    let resp = app.finish(req).await;
+    check_against_spec(&Method::POST, route, &resp);
+    resp
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
 
 const CONTROL: &str = "must not contain control characters";
 
@@ -81,4 +115,126 @@ async fn control_characters_are_422_field_errors_before_any_query(b: Backend) {
     assert_eq!(r.field_errors("phone_region"), vec![CONTROL]);
     let r = app.verify(&token, id, "12345\u{0}").await.expect(422);
     assert_eq!(r.field_errors("code"), vec![CONTROL]);
+}
+
+async fn parallel_wrong_passwords_are_checked_at_most_the_limit(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        c.login_failures_per_email = 5;
+        c.login_per_ip = 1000;
+    })
+    .await;
+    app.register(json!({"email": "p@example.com", "password": PASSWORD, "full_name": "P"}))
+        .await
+        .expect(201);
+    let passwords: Vec<String> = (0..40).map(|i| format!("wrong password {i}")).collect();
+    let guesses = passwords.iter().map(|p| app.login("p@example.com", p));
+    let statuses: Vec<u16> = join_all(guesses)
+        .await
+        .iter()
+        .map(|r| r.status.as_u16())
+        .collect();
+    // Each 401 is a password that was checked.
+    assert!(count(&statuses, 401) <= 5, "{statuses:?}");
+    assert_eq!(
+        count(&statuses, 401) + count(&statuses, 429),
+        40,
+        "{statuses:?}"
+    );
+}
+
+async fn a_strangers_guesses_do_not_lock_out_the_owner(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        behind_proxy(c);
+        c.login_failures_per_email = 3;
+        c.login_failures_per_email_all_networks = 7;
+    })
+    .await;
+    let email = "owner@example.com";
+    app.register(json!({"email": email, "password": PASSWORD, "full_name": "O"}))
+        .await
+        .expect(201);
+    let stranger = "203.0.113.9";
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(
+            login_from(&app, stranger, email, &format!("guess {i}"))
+                .await
+                .status
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    // The owner, on their own network, is not refused; nor, on the stranger's network,
+    // does the right password get through (the guesser must not learn it).
+    let owner = "198.51.100.7";
+    for _ in 0..5 {
+        // Right passwords are refunded: signing in often never locks anyone out.
+        login_from(&app, owner, email, PASSWORD).await.expect(200);
+    }
+    login_from(&app, stranger, email, PASSWORD)
+        .await
+        .expect(429);
+    // Spread over networks, the guesses meet the ceiling for the email as a whole.
+    for i in 0..3 {
+        login_from(&app, "203.0.113.10", email, &format!("more {i}"))
+            .await
+            .expect(401);
+    }
+    login_from(&app, "203.0.113.11", email, "one more")
+        .await
+        .expect(401);
+    let r = login_from(&app, "203.0.113.12", email, "and more")
+        .await
+        .expect(429);
+    assert!(r.retry_after() >= 1);
+    // Other accounts are unaffected.
+    login_from(&app, "203.0.113.12", "other@example.com", "x")
+        .await
+        .expect(401);
+}
+
+async fn parallel_wrong_codes_are_compared_at_most_max_attempts_times(b: Backend) {
+    let app = spawn_app(b).await;
+    let (token, _, _) = app.signup().await;
+    let id = app.add_phone_id(&token, "+1 415 555 2671").await;
+    let code = app.code_sent_to("+14155552671").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let guesses = (0..20).map(|_| app.verify(&token, id, wrong));
+    let statuses: Vec<u16> = join_all(guesses)
+        .await
+        .iter()
+        .map(|r| r.status.as_u16())
+        .collect();
+    // Each 422 is a comparison; past the attempts the code is dead (410).
+    assert_eq!(count(&statuses, 422), 5, "{statuses:?}");
+    assert_eq!(count(&statuses, 410), 15, "{statuses:?}");
+    // The right code is dead too now.
+    app.verify(&token, id, &code).await.expect(410);
+}
+
+async fn a_full_hash_queue_answers_503_at_once(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        c.hash_threads = Some(1);
+        c.hash_queue = Some(1);
+        c.login_per_ip = 1000;
+    })
+    .await;
+    let emails: Vec<String> = (0..30).map(|i| format!("flood{i}@example.com")).collect();
+    let logins = emails.iter().map(|e| app.login(e, "wrong password"));
+    let answers = join_all(logins).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(
+        count(&statuses, 401) + count(&statuses, 503),
+        30,
+        "{statuses:?}"
+    );
+    assert!(count(&statuses, 503) >= 1, "{statuses:?}");
+    for r in answers.iter().filter(|r| r.status == 503) {
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert_eq!(r.retry_after(), 1);
+    }
+    // Once the flood has passed, logins are checked again.
+    app.login("after@example.com", "wrong password")
+        .await
+        .expect(401);
 }
