@@ -11,7 +11,10 @@ use std::{
 use actix_web::{
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
-    http::header::{HeaderName, HeaderValue},
+    http::{
+        Method,
+        header::{HeaderName, HeaderValue},
+    },
     middleware::Next,
 };
 use prometheus::{
@@ -156,6 +159,24 @@ fn request_id(req: &ServiceRequest) -> String {
         })
 }
 
+/// The metric label of a request method: the standard ones by name, anything else
+/// `OTHER`. Methods are free text, so labelling them raw let 300 made-up methods make
+/// 300 series; routes are labelled by their pattern for the same reason.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 /// Middleware: request id, a span around the request, metrics by matched route.
 /// Kept to a handful of allocations: it runs on every request.
 pub async fn observe(
@@ -165,6 +186,7 @@ pub async fn observe(
     let start = Instant::now();
     let id = request_id(&req);
     let method = req.method().clone();
+    let method_label = method_label(&method);
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let mut res = next.call(req).instrument(span.clone()).await?;
@@ -176,10 +198,10 @@ pub async fn observe(
         .unwrap_or_else(|| "unmatched".into());
     let m = &*METRICS;
     m.requests
-        .with_label_values(&[method.as_str(), &route, status.as_str()])
+        .with_label_values(&[method_label, &route, status.as_str()])
         .inc();
     m.duration
-        .with_label_values(&[method.as_str(), &route])
+        .with_label_values(&[method_label, &route])
         .observe(elapsed);
     if status.is_server_error() {
         tracing::warn!(parent: &span, status = status.as_u16(), elapsed_ms = elapsed * 1e3, "request failed");

@@ -18,6 +18,10 @@ on_both_databases!(
     a_strangers_guesses_do_not_lock_out_the_owner,
     parallel_wrong_codes_are_compared_at_most_max_attempts_times,
     a_full_hash_queue_answers_503_at_once,
+    made_up_methods_do_not_make_metric_series,
+    every_response_carries_security_headers,
+    metrics_can_live_on_their_own_port,
+    the_generated_secret_is_private,
 );
 
 /// Behind a trusted proxy on loopback, so each request can name its client.
@@ -237,4 +241,136 @@ async fn a_full_hash_queue_answers_503_at_once(b: Backend) {
     app.login("after@example.com", "wrong password")
         .await
         .expect(401);
+}
+
+/// The distinct `method` labels of `phonereg_http_requests_total`.
+async fn method_labels(app: &TestApp) -> std::collections::BTreeSet<String> {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .filter(|l| l.starts_with("phonereg_http_requests_total{"))
+        .filter_map(|l| {
+            l.split("method=\"")
+                .nth(1)?
+                .split('"')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+async fn made_up_methods_do_not_make_metric_series(b: Backend) {
+    let app = spawn_app(b).await;
+    for i in 0..300 {
+        let method = Method::from_bytes(format!("MADEUP{i}").as_bytes()).expect("method");
+        let path = if i % 2 == 0 {
+            "/api/v1/users/me"
+        } else {
+            "/anything"
+        };
+        let r = app
+            .finish(app.client.request(method, format!("{}{path}", app.address)))
+            .await;
+        assert!(r.status.is_client_error(), "{}", r.status);
+    }
+    let labels = method_labels(&app).await;
+    let known = [
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT", "OTHER",
+    ];
+    assert!(
+        labels.iter().all(|l| known.contains(&l.as_str())),
+        "{labels:?}"
+    );
+    assert!(labels.contains("OTHER"), "{labels:?}");
+}
+
+async fn every_response_carries_security_headers(b: Backend) {
+    let app = spawn_app(b).await;
+    let (token, _, _) = app.signup().await;
+    let get = |path: &str, token: Option<&str>| {
+        let mut req = app.client.get(format!("{}{path}", app.address));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        app.finish(req)
+    };
+    let answers = [
+        ("/healthz", get("/healthz", None).await),
+        (
+            "/api/v1/users/me",
+            get("/api/v1/users/me", Some(&token)).await,
+        ),
+        ("401", get("/api/v1/users/me", None).await),
+        ("404", get("/api/v1/nothing", None).await),
+        ("SPA", get("/dashboard", None).await),
+        (
+            "phones",
+            get("/api/v1/users/me/phone-numbers", Some(&token)).await,
+        ),
+    ];
+    for (what, r) in &answers {
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        for part in [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(part), "{what}: CSP {csp:?} lacks {part}");
+        }
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{what}");
+    }
+    for (what, r) in &answers[1..3] {
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{what}");
+    }
+    assert_eq!(answers[5].1.header("cache-control"), Some("no-store"));
+}
+
+async fn metrics_can_live_on_their_own_port(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        c.metrics_bind = Some("127.0.0.1:0".parse().expect("addr"))
+    })
+    .await;
+    let port = app.metrics_port.expect("metrics listener");
+    let r = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("text").contains("phonereg_"));
+    let r = app
+        .finish(app.client.get(format!("{}/metrics", app.address)))
+        .await;
+    assert_eq!(r.status, 404, "not on the public listener");
+}
+
+async fn the_generated_secret_is_private(b: Backend) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("phonereg-gen-{:x}", rand::random::<u64>()));
+    let data = dir.join("data");
+    let app = spawn_app_with(b, |c| {
+        c.jwt_secret = None;
+        c.data_dir = data.clone();
+    })
+    .await;
+    app.signup().await;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(mode(&data.join("jwt-secret")), 0o600);
+    assert_eq!(mode(&data), 0o700);
+    let leftovers = std::fs::read_dir(&data).expect("dir").count();
+    assert_eq!(leftovers, 1, "no temporary file left behind");
 }
