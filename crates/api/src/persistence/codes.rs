@@ -5,8 +5,10 @@ use diesel::{OptionalExtension as _, prelude::*};
 use super::{Conn, KeepPreparedDsl as _, models::CodeRow, schema::verification_codes, with_conn};
 use crate::error::ApiError;
 
-/// Stores a new code for the record, replacing (and so killing) any previous one.
+/// Stores a new code for the record, replacing (and so killing) any previous one, whose
+/// messages no longer keep it.
 pub fn replace(conn: &mut Conn<'_>, row: &CodeRow) -> Result<(), ApiError> {
+    super::outbox::retire_codes(conn, row.phone_id, row.created_at)?;
     with_conn!(conn, c => diesel::insert_into(verification_codes::table)
         .values(row)
         .on_conflict(verification_codes::phone_id)
@@ -41,7 +43,9 @@ pub fn take_attempt(
     )
 }
 
+/// Removes the record's code (it was used), and the code from its messages.
 pub fn delete(conn: &mut Conn<'_>, phone_id: i64) -> Result<(), ApiError> {
+    super::outbox::retire_codes(conn, phone_id, super::now())?;
     with_conn!(conn, c => diesel::delete(verification_codes::table.find(phone_id)).execute(c))?;
     Ok(())
 }

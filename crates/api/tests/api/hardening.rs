@@ -22,6 +22,7 @@ on_both_databases!(
     every_response_carries_security_headers,
     metrics_can_live_on_their_own_port,
     the_generated_secret_is_private,
+    dead_codes_are_erased_from_stored_messages,
 );
 
 /// Behind a trusted proxy on loopback, so each request can name its client.
@@ -373,4 +374,62 @@ async fn the_generated_secret_is_private(b: Backend) {
     assert_eq!(mode(&data), 0o700);
     let leftovers = std::fs::read_dir(&data).expect("dir").count();
     assert_eq!(leftovers, 1, "no temporary file left behind");
+}
+
+/// Every stored SMS body that still holds a six-digit run (a code).
+async fn bodies_with_codes(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use phonereg_api::persistence::{Conn, schema::sms_messages};
+    let bodies: Vec<String> = app
+        .state
+        .db
+        .read(|conn| {
+            Ok(match conn {
+                Conn::Sqlite(c) => sms_messages::table.select(sms_messages::body).load(*c)?,
+                Conn::Postgres(c) => sms_messages::table.select(sms_messages::body).load(*c)?,
+            })
+        })
+        .await
+        .expect("read bodies");
+    bodies
+        .into_iter()
+        .filter(|b| b.split(|c: char| !c.is_ascii_digit()).any(|w| w.len() == 6))
+        .collect()
+}
+
+async fn dead_codes_are_erased_from_stored_messages(b: Backend) {
+    use fake_twilio::Failure;
+    let (app, fake) = crate::helpers::spawn_twilio_app(b, |_| {}).await;
+    let (token, _, _) = app.signup().await;
+    let id = app.add_phone_id(&token, "+1 415 555 2671").await;
+    // Twilio refuses it for good: the failed message must not keep the code.
+    fake.fail_next(Failure::InvalidNumber, 1);
+    app.drain_outbox().await;
+    assert_eq!(
+        bodies_with_codes(&app).await,
+        Vec::<String>::new(),
+        "after a final failure"
+    );
+    // A code replaced before it was sent: its message is not sent and keeps nothing.
+    app.resend(&token, id).await.expect(202);
+    app.resend(&token, id).await.expect(202);
+    app.drain_outbox().await;
+    assert_eq!(fake.messages().len(), 1, "only the live code went out");
+    assert_eq!(
+        bodies_with_codes(&app).await,
+        Vec::<String>::new(),
+        "after a replacement"
+    );
+    let body = fake.messages().last().expect("sms").body.clone();
+    let code = body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("code")
+        .to_owned();
+    app.verify(&token, id, &code).await.expect(200);
+    assert_eq!(
+        bodies_with_codes(&app).await,
+        Vec::<String>::new(),
+        "after verifying"
+    );
 }
