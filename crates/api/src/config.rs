@@ -53,6 +53,10 @@ use clap::{Parser, ValueEnum};
 /// | `SMS_FRAUD_COUNTRY_RANGES` | 4 | paused ranges that pause their whole country |
 /// | `ADMIN_TOKEN` | none (no admin API) | bearer token of `/api/v1/admin/*`, ≥ 32 bytes |
 /// | `RUST_LOG` | `info` | log filter |
+/// | `LOGIN_FAILURES_PER_EMAIL_ALL_NETWORKS` | 100 | failed logins per email per 15 min from all client networks together (`LOGIN_FAILURES_PER_EMAIL` counts per network) |
+/// | `JWT_SECRET_FILE`, `TWILIO_AUTH_TOKEN_FILE` | none | read the secret from this file instead (one trailing newline dropped); setting both forms is an error |
+/// | `METRICS_BIND` | none | serve `/metrics` only on this address (e.g. an internal port), not on `BIND` |
+/// | `HASH_QUEUE` | 32 × `HASH_THREADS` | password hashes that may wait; past it login and register answer 503 at once |
 #[derive(Clone, Parser)]
 #[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
 pub struct Config {
@@ -153,6 +157,20 @@ pub struct Config {
     /// Run the outbox worker in this process (tests turn it off and step it by hand).
     #[arg(long, env = "OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub outbox_worker: bool,
+    #[arg(
+        long,
+        env = "LOGIN_FAILURES_PER_EMAIL_ALL_NETWORKS",
+        default_value_t = 100
+    )]
+    pub login_failures_per_email_all_networks: u32,
+    #[arg(long, env = "HASH_QUEUE", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub hash_queue: Option<u32>,
+    #[arg(long, env = "JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+    #[arg(long, env = "TWILIO_AUTH_TOKEN_FILE")]
+    pub twilio_auth_token_file: Option<PathBuf>,
+    #[arg(long, env = "METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -403,16 +421,49 @@ impl Config {
             );
             std::process::exit(2);
         });
-        if let Err(line) = config.check() {
+        let mut config = config;
+        if let Err(line) = config.read_secret_files().and_then(|()| config.check()) {
             eprintln!("phonereg-api: {line}");
             std::process::exit(2);
         }
         config
     }
 
+    /// Fills each secret from its `*_FILE` variant (Docker and Kubernetes secrets are
+    /// files; environment variables leak into `/proc`, crash reports and child processes).
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        let read = |var: &str, path: &PathBuf| -> Result<Secret, String> {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{var}: cannot read {}: {e}", path.display()))?;
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            text.parse().map_err(|e| format!("{var}: {e}"))
+        };
+        if let Some(path) = &self.jwt_secret_file {
+            if self.jwt_secret.is_some() {
+                return Err("set JWT_SECRET or JWT_SECRET_FILE, not both".into());
+            }
+            self.jwt_secret = Some(read("JWT_SECRET_FILE", path)?);
+        }
+        if let Some(path) = &self.twilio_auth_token_file {
+            if self.twilio_auth_token.is_some() {
+                return Err("set TWILIO_AUTH_TOKEN or TWILIO_AUTH_TOKEN_FILE, not both".into());
+            }
+            self.twilio_auth_token = Some(read("TWILIO_AUTH_TOKEN_FILE", path)?);
+        }
+        Ok(())
+    }
+
     /// Rules that span settings (SPEC §7 "Tokens and sessions").
     pub fn check(&self) -> Result<(), String> {
         if self.phonereg_env == Environment::Production {
+            // Tokens, cookies and Twilio credentials must not cross the network in clear.
+            if !self.public_url.starts_with("https://") {
+                return Err("PUBLIC_URL must be https:// when PHONEREG_ENV=production".into());
+            }
+            if !self.twilio_api_base.starts_with("https://") {
+                return Err("TWILIO_API_BASE must be https:// when PHONEREG_ENV=production".into());
+            }
             match &self.jwt_secret {
                 None => return Err("JWT_SECRET is required when PHONEREG_ENV=production".into()),
                 Some(s) if s.expose().len() < 32 => {
@@ -453,6 +504,13 @@ impl Config {
     /// Whether cookies get the `Secure` attribute.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// Room for 64 waiting hashes on 2 cores: a 64-connection login benchmark is never
+    /// refused, and the last in line waits about 64 / 100 hashes per second.
+    pub fn hash_queue(&self) -> usize {
+        self.hash_queue
+            .map_or_else(|| 32 * self.hash_threads(), |n| n as usize)
     }
 
     pub fn hash_threads(&self) -> usize {
@@ -505,7 +563,34 @@ mod tests {
         c.twilio_account_sid = Some("AC123".into());
         c.twilio_auth_token = Some(Secret::new("token".into()));
         c.twilio_from = Some("+15005550006".into());
+        assert!(
+            c.check().is_err(),
+            "http:// PUBLIC_URL is refused in production"
+        );
+        c.public_url = "https://phonereg.example".into();
         assert!(c.check().is_ok());
+        c.twilio_api_base = "http://twilio.internal".into();
+        assert!(
+            c.check().is_err(),
+            "http:// TWILIO_API_BASE is refused in production"
+        );
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = std::env::temp_dir().join(format!("phonereg-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("jwt");
+        std::fs::write(&file, "s".repeat(40) + "\n").expect("write");
+        let mut c = Config::parse_from(["x", "--jwt-secret-file", file.to_str().expect("utf8")]);
+        c.read_secret_files().expect("read");
+        assert_eq!(
+            c.jwt_secret.as_ref().map(Secret::expose),
+            Some("s".repeat(40).as_str())
+        );
+        assert!(c.read_secret_files().is_err(), "both forms set");
+        let mut c = Config::parse_from(["x", "--twilio-auth-token-file", "/nonexistent/x"]);
+        assert!(c.read_secret_files().is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod outbox;
 pub mod persistence;
 pub mod routes;
+pub mod security;
 pub mod services;
 pub mod sms;
 pub mod startup;

@@ -133,7 +133,7 @@ fn record(
         Ok(accepted) => {
             // The code must not outlive its delivery in our database.
             let stored_body = if msg.kind == "code" {
-                "[verification code erased after sending]"
+                outbox::ERASED_CODE
             } else {
                 msg.body.as_str()
             };
@@ -164,6 +164,10 @@ fn record(
             tracing::warn!(sms.id = id, attempt, error = %e, "SMS failed for good");
             outbox::set_attempts(c, id, attempt)?;
             outbox::set_status(c, id, outbox::FAILED, error_code, now)?;
+            // Failed for good: the code must not stay in our database either.
+            if msg.kind == "code" {
+                outbox::erase_code(c, id)?;
+            }
             if let Some(phone_id) = msg.phone_id {
                 delivery::record_effects(c, phone_id, &msg.kind, outbox::FAILED, error_code, now)?;
             }

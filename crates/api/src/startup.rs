@@ -12,7 +12,7 @@ use crate::{
     outbox::Outbox,
     persistence,
     persistence::Db,
-    routes,
+    routes, security,
     services::verification::Verifier,
     services::{
         hashing::Hasher,
@@ -29,6 +29,8 @@ use crate::{
 
 pub struct Application {
     port: u16,
+    /// The port of the separate `/metrics` listener, with `METRICS_BIND`.
+    pub metrics_port: Option<u16>,
     server: Server,
     pub state: web::Data<AppState>,
 }
@@ -52,7 +54,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     };
     tracing::info!(backend = db.backend(), "database ready");
     let secret = jwt_secret(&config)?;
-    let hasher = Hasher::start(config.hash_threads())?;
+    let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
     let (sender, inbox) = sms_sender(&config)?;
     let outbox = Outbox::new(db.clone(), sender, config.sms_max_attempts);
     if config.outbox_worker {
@@ -81,14 +83,18 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let port = listener.local_addr()?.port();
     let app_state = state.clone();
     let dev_inbox = state.inbox.is_some();
+    let metrics_here = config.metrics_bind.is_none();
+    let csp = security::content_security_policy(&config.static_dir);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
             .app_data(extract::json_config())
             .app_data(extract::path_config())
             .app_data(extract::query_config())
+            .wrap(from_fn(security::no_store_for_account_data))
+            .wrap(security::default_headers(&csp))
             .wrap(from_fn(telemetry::observe))
-            .configure(|cfg| routes::configure(cfg, dev_inbox))
+            .configure(|cfg| routes::configure(cfg, dev_inbox, metrics_here))
             .default_service(web::to(routes::spa::spa_or_not_found))
     })
     .workers(workers)
@@ -101,12 +107,32 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     .shutdown_timeout(10)
     .run();
 
+    let metrics_port = match config.metrics_bind {
+        Some(addr) => Some(serve_metrics(addr)?),
+        None => None,
+    };
     tokio::spawn(prune_counters(state.clone()));
     Ok(Application {
         port,
+        metrics_port,
         server,
         state,
     })
+}
+
+/// `/metrics` alone on its own listener (`METRICS_BIND`), so it can sit on an internal
+/// address while the API faces the internet. Returns the bound port.
+fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<u16> {
+    let listener = TcpListener::bind(addr).with_context(|| format!("bind METRICS_BIND {addr}"))?;
+    let port = listener.local_addr()?.port();
+    let server =
+        HttpServer::new(|| App::new().route("/metrics", web::get().to(routes::health::metrics)))
+            .workers(1)
+            .listen(listener)?
+            .shutdown_timeout(1)
+            .run();
+    tokio::spawn(server);
+    Ok(port)
 }
 
 /// The configured SMS provider, and the dev inbox when it is the console.
@@ -166,17 +192,45 @@ fn jwt_secret(config: &Config) -> anyhow::Result<String> {
     Ok(secret)
 }
 
+/// Writes a new secret readable by this user only: created 0600 under a temporary name
+/// and renamed into place, so it is never readable by others nor seen half-written.
+/// The data directory is made 0700.
 fn write_new_secret(path: &Path) -> anyhow::Result<String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    use std::io::Write as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+            builder.mode(0o700);
+            builder
+                .create(dir)
+                .with_context(|| format!("create {}", dir.display()))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("restrict {}", dir.display()))?;
+        }
+        #[cfg(not(unix))]
+        builder
+            .create(dir)
+            .with_context(|| format!("create {}", dir.display()))?;
     }
     let secret = random_token(48);
-    std::fs::write(path, &secret).with_context(|| format!("write {}", path.display()))?;
+    let tmp = path.with_extension(format!("tmp-{}", random_token(6)));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
     }
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("create {}", tmp.display()))?;
+    file.write_all(secret.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("write {}", path.display()))?;
     Ok(secret)
 }
 

@@ -14,10 +14,40 @@ pub const CODE_DIGITS: usize = 6;
 
 /// Message for a required field that is absent.
 pub const REQUIRED: &str = "is required";
+/// Message for text carrying control characters (NUL, C0, DEL, C1).
+pub const CONTROL_CHARACTERS: &str = "must not contain control characters";
+/// Message for a name carrying bidirectional-text controls.
+pub const BIDI_CONTROLS: &str = "must not contain text-direction control characters";
+
+/// True for characters no text field accepts: the C0 range (NUL included), DEL and the
+/// C1 range. PostgreSQL refuses NUL in text outright, and the others only ever hide or
+/// garble what a person sees, so every field rejects them before any query.
+pub fn is_control_character(c: char) -> bool {
+    c.is_control()
+}
+
+/// True for the bidirectional embedding, override and isolate controls (and the marks),
+/// which make a name display differently from what it is (e.g. reversing "gnp.exe").
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Refuses text with control characters ([`is_control_character`]).
+pub fn check_text(raw: &str) -> Result<(), &'static str> {
+    if raw.chars().any(is_control_character) {
+        Err(CONTROL_CHARACTERS)
+    } else {
+        Ok(())
+    }
+}
 
 /// Trims and lower-cases an email address and checks its shape: at most 254 characters,
 /// exactly one `@`, a non-empty local part and a domain containing a dot.
 pub fn parse_email(raw: &str) -> Result<String, &'static str> {
+    check_text(raw)?;
     let email = raw.trim().to_lowercase();
     if email.is_empty() {
         return Err("must not be empty");
@@ -40,6 +70,7 @@ pub fn parse_email(raw: &str) -> Result<String, &'static str> {
 /// checks don't need it: it changes neither `@`, dots, spaces nor emptiness. The server
 /// still runs [`parse_email`].
 pub fn check_email(raw: &str) -> Result<(), &'static str> {
+    check_text(raw)?;
     let email = raw.trim();
     if email.is_empty() {
         return Err("must not be empty");
@@ -60,6 +91,7 @@ pub fn check_email(raw: &str) -> Result<(), &'static str> {
 /// Checks a password's length (8..=128 Unicode scalar values). Passwords are never
 /// trimmed: spaces are characters like any other.
 pub fn check_password(raw: &str) -> Result<(), &'static str> {
+    check_text(raw)?;
     let n = raw.chars().count();
     if n < PASSWORD_MIN_CHARS {
         Err("must be at least 8 characters")
@@ -70,8 +102,13 @@ pub fn check_password(raw: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Trims a full name and checks it is 1..=100 characters.
+/// Trims a full name and checks it is 1..=100 characters, without control or
+/// text-direction characters.
 pub fn parse_full_name(raw: &str) -> Result<String, &'static str> {
+    check_text(raw)?;
+    if raw.chars().any(is_bidi_control) {
+        return Err(BIDI_CONTROLS);
+    }
     let name = raw.trim();
     let n = name.chars().count();
     if n == 0 {
@@ -107,6 +144,7 @@ pub fn check_code(raw: &str) -> Result<(), &'static str> {
 /// Checks that a phone number field has something to parse; the number itself is
 /// parsed by the server (`GET /api/v1/phone-numbers/parse`).
 pub fn check_phone_input(raw: &str) -> Result<(), &'static str> {
+    check_text(raw)?;
     if raw.trim().is_empty() {
         Err("must not be empty")
     } else if raw.chars().count() > 64 {
@@ -188,6 +226,38 @@ mod tests {
         assert!(parse_full_name("   ").is_err());
         assert!(parse_full_name(&"ж".repeat(100)).is_ok());
         assert!(parse_full_name(&"ж".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn rejects_control_characters_in_every_text_field() {
+        for bad in [
+            "a\0b@example.com",
+            "ann@exa\u{1}mple.com",
+            "ann@example.com\u{85}",
+        ] {
+            assert_eq!(parse_email(bad), Err(CONTROL_CHARACTERS), "{bad:?}");
+            assert_eq!(check_email(bad), Err(CONTROL_CHARACTERS), "{bad:?}");
+        }
+        assert_eq!(check_password("hunter2\0hunter2"), Err(CONTROL_CHARACTERS));
+        assert_eq!(
+            check_password("hunter2\u{9f}hunter2"),
+            Err(CONTROL_CHARACTERS)
+        );
+        assert_eq!(parse_full_name("Ann\u{7f}Lee"), Err(CONTROL_CHARACTERS));
+        assert_eq!(parse_full_name("Ann Lee\n"), Err(CONTROL_CHARACTERS));
+        assert_eq!(check_phone_input("+1415\0"), Err(CONTROL_CHARACTERS));
+        assert_eq!(check_text("fine, even with ünïcode"), Ok(()));
+    }
+
+    #[test]
+    fn rejects_bidi_overrides_in_names() {
+        for bad in ["Ann\u{202E}eeL", "\u{2067}Ann", "Ann\u{200F}"] {
+            assert_eq!(parse_full_name(bad), Err(BIDI_CONTROLS), "{bad:?}");
+        }
+        assert!(
+            parse_full_name("محمد علي").is_ok(),
+            "right-to-left letters are fine"
+        );
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Verification codes: one live row per phone record, only the keyed hash stored.
 
-use diesel::prelude::*;
+use diesel::{OptionalExtension as _, prelude::*};
 
 use super::{Conn, KeepPreparedDsl as _, models::CodeRow, schema::verification_codes, with_conn};
 use crate::error::ApiError;
 
-/// Stores a new code for the record, replacing (and so killing) any previous one.
+/// Stores a new code for the record, replacing (and so killing) any previous one, whose
+/// messages no longer keep it.
 pub fn replace(conn: &mut Conn<'_>, row: &CodeRow) -> Result<(), ApiError> {
+    super::outbox::retire_codes(conn, row.phone_id, row.created_at)?;
     with_conn!(conn, c => diesel::insert_into(verification_codes::table)
         .values(row)
         .on_conflict(verification_codes::phone_id)
@@ -17,18 +19,33 @@ pub fn replace(conn: &mut Conn<'_>, row: &CodeRow) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Spends one attempt; returns how many are left.
-pub fn spend_attempt(conn: &mut Conn<'_>, phone_id: i64) -> Result<i32, ApiError> {
+/// Spends one attempt of the code whose hash is `code_hash`, if it still has one;
+/// returns how many are left, or None when none was (or the code is gone).
+///
+/// One conditional UPDATE: on PostgreSQL it takes the row lock and a racer waiting on it
+/// re-checks `attempts_left > 0` once the first commits, so parallel guesses get at most
+/// the attempts left between them.
+pub fn take_attempt(
+    conn: &mut Conn<'_>,
+    phone_id: i64,
+    code_hash: &str,
+) -> Result<Option<i32>, ApiError> {
     Ok(
-        with_conn!(conn, c => diesel::update(verification_codes::table.find(phone_id))
+        with_conn!(conn, c => diesel::update(verification_codes::table
+        .filter(verification_codes::phone_id.eq(phone_id))
+        .filter(verification_codes::code_hash.eq(code_hash))
+        .filter(verification_codes::attempts_left.gt(0)))
         .set(verification_codes::attempts_left.eq(verification_codes::attempts_left - 1))
         .returning(verification_codes::attempts_left)
         .keep_prepared()
-        .get_result(c))?,
+        .get_result(c)
+        .optional())?,
     )
 }
 
+/// Removes the record's code (it was used), and the code from its messages.
 pub fn delete(conn: &mut Conn<'_>, phone_id: i64) -> Result<(), ApiError> {
+    super::outbox::retire_codes(conn, phone_id, super::now())?;
     with_conn!(conn, c => diesel::delete(verification_codes::table.find(phone_id)).execute(c))?;
     Ok(())
 }

@@ -13,6 +13,8 @@ use crate::error::ApiError;
 
 pub const QUEUED: &str = "queued";
 pub const FAILED: &str = "failed";
+/// What a code message's stored body becomes once the code must no longer be kept.
+pub const ERASED_CODE: &str = "[verification code erased]";
 
 /// The phone record a message is about, and the account that owns it.
 #[derive(Clone, Copy, Debug)]
@@ -235,6 +237,43 @@ pub fn find_by_sid(conn: &mut Conn<'_>, sid: &str) -> Result<Option<MessageRow>,
 pub fn set_attempts(conn: &mut Conn<'_>, id: i64, attempts: i32) -> Result<(), ApiError> {
     with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set(sms_messages::attempts.eq(attempts))
+        .keep_prepared()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Erases the code from one message's stored body (a code message that failed for good).
+pub fn erase_code(conn: &mut Conn<'_>, id: i64) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+        .set(sms_messages::body.eq(ERASED_CODE))
+        .keep_prepared()
+        .execute(c))?;
+    Ok(())
+}
+
+/// The record's code died (replaced, or verified): no stored message keeps it. One not
+/// yet handed over (nor being sent right now) is failed, since a dead code helps nobody;
+/// the others only lose the code from their body.
+pub fn retire_codes(conn: &mut Conn<'_>, phone_id: i64, now: i64) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::update(sms_messages::table
+        .filter(sms_messages::phone_id.eq(phone_id))
+        .filter(sms_messages::kind.eq("code"))
+        .filter(sms_messages::status.eq(QUEUED))
+        .filter(sms_messages::provider_sid.is_null())
+        .filter(sms_messages::claimed_until.is_null().or(sms_messages::claimed_until.lt(now))))
+        .set((
+            sms_messages::status.eq(FAILED),
+            sms_messages::body.eq(ERASED_CODE),
+            sms_messages::updated_at.eq(now),
+        ))
+        .keep_prepared()
+        .execute(c))?;
+    with_conn!(conn, c => diesel::update(sms_messages::table
+        .filter(sms_messages::phone_id.eq(phone_id))
+        .filter(sms_messages::kind.eq("code"))
+        .filter(sms_messages::status.ne(QUEUED).or(sms_messages::provider_sid.is_not_null()))
+        .filter(sms_messages::body.ne(ERASED_CODE)))
+        .set(sms_messages::body.eq(ERASED_CODE))
         .keep_prepared()
         .execute(c))?;
     Ok(())

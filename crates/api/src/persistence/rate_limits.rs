@@ -124,6 +124,18 @@ pub fn take(conn: &mut Conn<'_>, key: &str, window_start: i64, cap: i64) -> Resu
     Ok(created == 1 || bump(conn)?)
 }
 
+/// Takes back one event from each counter of `keys` in the window (never below zero):
+/// a login that turned out right returns the guess it was charged up front.
+pub fn unhit(conn: &mut Conn<'_>, keys: &[String], window_start: i64) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::update(rate_counters::table
+        .filter(rate_counters::key.eq_any(keys))
+        .filter(rate_counters::window_start.eq(window_start))
+        .filter(rate_counters::count.gt(0_i64)))
+        .set(rate_counters::count.eq(rate_counters::count - 1_i64))
+        .execute(c))?;
+    Ok(())
+}
+
 /// The count over the rows of `keys` in the window, without changing it.
 pub fn total(conn: &mut Conn<'_>, keys: &[String], window_start: i64) -> Result<i64, ApiError> {
     let counts: Vec<i64> = with_conn!(conn, c => rate_counters::table

@@ -78,8 +78,13 @@ pub fn table() -> Vec<Endpoint> {
 }
 
 /// Registers every endpoint; other methods on a known path get 405 with `Allow`.
-pub fn configure(cfg: &mut web::ServiceConfig, dev_inbox: bool) {
-    for endpoint in table().into_iter().filter(|e| dev_inbox || !e.dev_only) {
+/// Without `metrics`, `/metrics` is left out (it is served on `METRICS_BIND` instead).
+pub fn configure(cfg: &mut web::ServiceConfig, dev_inbox: bool, metrics: bool) {
+    for endpoint in table()
+        .into_iter()
+        .filter(|e| dev_inbox || !e.dev_only)
+        .filter(|e| metrics || e.path != "/metrics")
+    {
         let allow = endpoint
             .routes
             .iter()

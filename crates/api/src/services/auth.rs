@@ -12,7 +12,7 @@ use crate::{
     },
     services::{
         phones::{add_phone_in_tx, parse_phone_fields},
-        rate_limit::private_subject,
+        rate_limit::{Limit, private_subject},
         tokens::{hash_refresh, random_token},
     },
     state::AppState,
@@ -179,6 +179,13 @@ fn start_family(
 const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
 
 /// Checks credentials; unknown emails and wrong passwords cost the same and read the same.
+///
+/// Each attempt is charged to its limits *before* the hash is checked, in one statement
+/// under the counter rows' locks, so however many guesses arrive at once at most
+/// `LOGIN_FAILURES_PER_EMAIL` of them are checked; a right password gets its charge back.
+/// Failures count per email and client network, so a stranger's guesses do not lock the
+/// owner out on their own network, and per email across all networks under a much
+/// higher ceiling, which bounds a guesser who spreads over many networks.
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -188,16 +195,25 @@ pub async fn login(
     // An address that cannot exist is just an unknown account.
     let email = validation::parse_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
     let subject = private_subject(&email);
+    // The client's network (ClientIp keys IPv6 clients by their /64).
+    let pair = private_subject(&format!("{email}\n{client_ip}"));
     let limits = state.limits;
-    let user = {
-        let (email, subject) = (email.clone(), subject.clone());
+    let (user, charged_at) = {
+        let (email, subject, pair) = (email.clone(), subject.clone(), pair.clone());
         state
             .db
             .write(move |c| {
                 let now = now();
                 limits.login_ip.hit(c, &client_ip, now)?;
-                limits.login_email.check(c, &subject, now)?;
-                users::find_by_email(c, &email)
+                Limit::hit_all(
+                    c,
+                    &[
+                        (limits.login_email, &pair),
+                        (limits.login_email_all, &subject),
+                    ],
+                    now,
+                )?;
+                Ok((users::find_by_email(c, &email)?, now))
             })
             .await?
     };
@@ -208,13 +224,8 @@ pub async fn login(
         .await?;
     let user = match user {
         Some(user) if ok => user,
-        _ => {
-            state
-                .db
-                .write(move |c| limits.login_email.record(c, &subject, now()))
-                .await?;
-            return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
-        }
+        // The guess was counted up front.
+        _ => return Err(ApiError::Unauthorized(BAD_CREDENTIALS)),
     };
     let refresh_token = random_token(32);
     let token_hash = hash_refresh(&refresh_token);
@@ -223,6 +234,14 @@ pub async fn login(
     let (user, phone) = state
         .db
         .write(move |c| {
+            Limit::refund_all(
+                c,
+                &[
+                    (limits.login_email, &pair),
+                    (limits.login_email_all, &subject),
+                ],
+                charged_at,
+            )?;
             start_family(c, user_id, &token_hash, now(), refresh_ttl)?;
             users::find_with_phone(c, user_id)?.ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))
         })

@@ -21,7 +21,7 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 #[derive(Clone)]
 pub struct Hasher {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
     /// Verified against when the email is unknown, so timing doesn't reveal accounts.
     dummy_hash: Arc<str>,
 }
@@ -94,13 +94,14 @@ fn verify_with(password: &str, hash: &str, memory: &mut Vec<Block>) -> anyhow::R
 }
 
 impl Hasher {
-    pub fn start(threads: usize) -> anyhow::Result<Self> {
+    /// `threads` hashing threads and room for `queue` waiting jobs.
+    pub fn start(threads: usize, queue: usize) -> anyhow::Result<Self> {
         // The dummy hash's buffer becomes the first thread's: a third 19 MiB buffer, live
         // while the threads allocated theirs, made start-up the process's memory peak.
         let mut first = new_memory();
         let dummy_hash = hash_with("dummy password for unknown accounts", &mut first)?.into();
         let mut spare = Some(first);
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::sync_channel::<Job>(queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = Arc::clone(&rx);
@@ -135,11 +136,27 @@ impl Hasher {
     ) -> Result<T, ApiError> {
         let (tx, rx) = oneshot::channel();
         let span = tracing::Span::current();
-        self.jobs
-            .send(Box::new(move |memory| {
-                let _ = tx.send(span.in_scope(|| f(memory)));
-            }))
-            .map_err(|_| anyhow!("hashing threads stopped"))?;
+        let job: Job = Box::new(move |memory| {
+            // The caller has gone: nobody is waiting for this hash.
+            if tx.is_closed() {
+                crate::telemetry::hash_job_skipped();
+                return;
+            }
+            let _ = tx.send(span.in_scope(|| f(memory)));
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(_)) => {
+                crate::telemetry::rate_limited("hash_queue");
+                return Err(ApiError::Unavailable {
+                    detail: "The server is busy checking passwords; try again in a moment.".into(),
+                    retry_after: 1,
+                });
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                return Err(anyhow!("hashing threads stopped").into());
+            }
+        }
         Ok(rx.await.context("hashing job dropped")??)
     }
 
@@ -176,7 +193,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_wrong_passwords_do_not() {
-        let hasher = Hasher::start(1).expect("start");
+        let hasher = Hasher::start(1, 4).expect("start");
         let hash = hasher
             .hash(Password::unchecked("correct horse".into()))
             .await
@@ -193,6 +210,63 @@ mod tests {
             !ok("dummy password for unknown accounts", None)
                 .await
                 .expect("verify")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_jobs_of_gone_callers_are_skipped() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let hasher = Hasher::start(1, 2).expect("start");
+        // Hold the only thread until released.
+        let (started, on_thread) = oneshot::channel::<()>();
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move {
+                hasher
+                    .run(move |_| {
+                        let _ = started.send(());
+                        let _ = hold.recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        on_thread.await.expect("the thread took the holding job");
+        let ran = Arc::new(AtomicUsize::new(0));
+        let job = |ran: Arc<AtomicUsize>| {
+            hasher.run(move |_| {
+                ran.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+        };
+        // A job whose caller gives up, and one that waits: the queue of 2 is full.
+        let gone = tokio::time::timeout(std::time::Duration::from_millis(10), job(ran.clone()));
+        assert!(gone.await.is_err(), "the caller gave up");
+        let waiting = {
+            let (hasher, ran) = (hasher.clone(), ran.clone());
+            tokio::spawn(async move {
+                hasher
+                    .run(move |_| {
+                        ran.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        // On this single-threaded runtime, the yield lets the spawned job queue itself.
+        tokio::task::yield_now().await;
+        match job(ran.clone()).await {
+            Err(ApiError::Unavailable { retry_after, .. }) => assert_eq!(retry_after, 1),
+            other => panic!("expected 503, got {:?}", other.map(|_| ())),
+        }
+        release.send(()).expect("release");
+        busy.await.expect("join").expect("busy job");
+        waiting.await.expect("join").expect("waiting job");
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "the gone caller's job was skipped"
         );
     }
 

@@ -24,6 +24,9 @@ pub fn parse_phone_fields(
     config: &Config,
 ) -> Result<PhoneNumber, FieldErrors> {
     let mut errors = FieldErrors::new();
+    if let Err(m) = validation::check_text(raw) {
+        errors.insert("phone_number".into(), vec![m.into()]);
+    }
     let region = match region.map(str::trim).filter(|r| !r.is_empty()) {
         None => Some(config.default_region.clone()),
         Some(r) => match validation::parse_region(r) {
@@ -37,7 +40,10 @@ pub fn parse_phone_fields(
             }
         },
     };
-    let region = region.ok_or(errors)?;
+    let region = region.ok_or_else(|| errors.clone())?;
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let number = PhoneNumber::parse(raw, &region)
         .map_err(|m| FieldErrors::from([("phone_number".to_owned(), vec![m])]))?;
     // Test numbers skip the type and country checks (SPEC §7): CI and app-store review

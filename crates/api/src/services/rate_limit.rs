@@ -135,6 +135,25 @@ impl Limit {
         Ok(())
     }
 
+    /// Takes back one event counted by [`Limit::hit_all`] at `now` for each of a few
+    /// one-row limits, in one statement.
+    pub fn refund_all(
+        conn: &mut Conn<'_>,
+        hits: &[(Limit, &str)],
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let Some((first, _)) = hits.first() else {
+            return Ok(());
+        };
+        debug_assert!(
+            hits.iter()
+                .all(|(l, _)| l.stripes == 1 && l.window == first.window),
+            "refunds are for one-row limits of one window length"
+        );
+        let keys: Vec<String> = hits.iter().map(|(l, s)| l.key(s)).collect();
+        rate_limits::unhit(conn, &keys, first.window_start(now))
+    }
+
     /// Refuses when the window is full, without counting.
     pub fn check(&self, conn: &mut Conn<'_>, subject: &str, now: i64) -> Result<(), ApiError> {
         let keys: Vec<String> = (0..self.stripes_on(conn))

@@ -343,8 +343,14 @@ impl Verifier {
                 Some(CodeState::from(&row)),
             );
         }
+        // The attempt is spent before comparing, and only if one is left: read, compare,
+        // then decrement let K parallel guesses all be compared on PostgreSQL.
+        let Some(left) = codes::take_attempt(conn, phone_id, &row.code_hash)? else {
+            let mut state = CodeState::from(&row);
+            state.attempts_remaining = 0;
+            return gone("Too many wrong codes; request a new one.", Some(state));
+        };
         if !self.code_matches(&row, code) {
-            let left = codes::spend_attempt(conn, phone_id)?;
             let mut state = CodeState::from(&row);
             state.attempts_remaining = i64::from(left.max(0));
             return Ok(VerifyOutcome::WrongCode(state));

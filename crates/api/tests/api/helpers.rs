@@ -54,6 +54,8 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
     /// The database this app uses, so a second process can share it.
     pub database_url: DatabaseUrl,
+    /// The `/metrics` listener's port, with `METRICS_BIND`.
+    pub metrics_port: Option<u16>,
 }
 
 pub const TWILIO_SID: &str = "ACtest0000000000000000000000000000";
@@ -180,6 +182,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     let app = startup::build(config).await.expect("server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state.clone();
+    let metrics_port = app.metrics_port;
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -191,6 +194,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         client,
         state,
         database_url,
+        metrics_port,
     }
 }
 

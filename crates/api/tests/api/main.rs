@@ -7,6 +7,7 @@ mod auth;
 mod errors;
 mod events;
 mod fraud;
+mod hardening;
 mod openapi;
 mod operations;
 mod phone_numbers;
