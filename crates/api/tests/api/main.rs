@@ -9,6 +9,7 @@ mod events;
 mod openapi;
 mod operations;
 mod phone_numbers;
+mod phone_oracle;
 mod tokens;
 mod twilio;
 mod verification;
