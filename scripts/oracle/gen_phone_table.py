@@ -16,7 +16,8 @@ Cases, for every region and every number type that has an example number:
   natl     the example in national form, with its region as hint
   natl2    the national form cut short by two digits
 plus, per region, its mobile (else fixed-line) example in international form with a
-wrong region hint (a `+` number ignores the hint), and the numbers quoted in issue #13.
+wrong region hint (a `+` number ignores the hint), the numbers quoted in issue #13, and a
+few typed the way people type (other scripts' digits, 00/011 prefixes, tel:, letters).
 
 Columns: case, region, input, valid (1/0), e164, type (SPEC §7 names; empty if invalid).
 The output is deterministic: same phonenumbers version, same file.
@@ -53,6 +54,23 @@ ISSUE_CASES = [
     ("DE", "+49 151 23456789"),
     ("BD", "+880 1712-345678"),
     ("US", "+55 11 96123-4567"),
+]
+
+# Ways people type numbers that the examples don't show: other scripts' digits (the
+# SPA's input accepts any text), international dialling prefixes, a tel: URI, letters.
+TYPED_CASES = [
+    ("US", "＋４４ ７４００ １２３４５６"),
+    ("GB", "٠٧٤٠٠ ١٢٣٤٥٦"),
+    ("IR", "۰۹۱۲ ۳۴۵ ۶۷۸۹"),
+    ("IN", "०९८७६५ ४३२१०"),
+    ("DE", "00 44 7400 123456"),
+    ("US", "011 44 7400 123456"),
+    ("BR", "0055 11 96123-4567"),
+    ("US", "tel:+44-7400-123456"),
+    ("US", "+1 800 FLOWERS"),
+    ("US", "1-415-555-2671"),
+    ("FR", "+33 (0)6 12 34 56 78"),
+    ("DE", "0049 (0)151 23456789"),
 ]
 
 OUT = os.path.join(
@@ -117,6 +135,7 @@ def main():
             ("wronghint", wrong, phonenumbers.format_number(n, PhoneNumberFormat.INTERNATIONAL))
         )
     cases += [("issue", region, raw) for region, raw in ISSUE_CASES]
+    cases += [("typed", region, raw) for region, raw in TYPED_CASES]
 
     rows = []
     for case, region, raw in cases:
