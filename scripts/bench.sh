@@ -9,6 +9,7 @@
 #   BENCH_STRICT=1 scripts/bench.sh     # exit 1 when a target is missed
 #   BENCH_SCENARIOS="sms" scripts/bench.sh   # some of: hash (register, login), reads
 #                                       # (me, phones, flood), sms (send-code, verify),
+#                                       # parse (the lookup over every region's numbers),
 #                                       # spa (bundle size, time to dashboard)
 #   BENCH_BACKENDS=postgres scripts/bench.sh # some of: sqlite postgres
 #
@@ -25,11 +26,11 @@ source scripts/lib.sh
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_STRICT=${BENCH_STRICT:-0}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-hash reads sms spa}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-hash reads sms parse spa}
 BENCH_BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 [[ "$BENCH_SECONDS" =~ ^[1-9][0-9]*$ ]] || fail "BENCH_SECONDS must be a whole number of seconds"
 for group in $BENCH_SCENARIOS; do
-  [[ "$group" =~ ^(hash|reads|sms|spa)$ ]] || fail "BENCH_SCENARIOS: unknown group '$group' (hash, reads, sms, spa)"
+  [[ "$group" =~ ^(hash|reads|sms|parse|spa)$ ]] || fail "BENCH_SCENARIOS: unknown group '$group' (hash, reads, sms, parse, spa)"
 done
 for backend in $BENCH_BACKENDS; do
   [[ "$backend" =~ ^(sqlite|postgres)$ ]] || fail "BENCH_BACKENDS: unknown backend '$backend' (sqlite, postgres)"
@@ -342,6 +343,7 @@ bench_backend() {
   wants hash && bench_hash "$backend" "$run_id" "$login_email"
   wants reads && bench_reads "$backend" "$login_email" "${tokens[@]}"
   wants sms && bench_sms "$backend" "$url" "$run_id" "$login_email"
+  wants parse && bench_parse "$backend"
 
   # Peak resident memory over the whole run, read before the server goes away.
   PEAK_RSS[$backend]=$(peak_rss_mib)
@@ -698,6 +700,28 @@ bench_sms() {
     "POST $VERIFY_ROUTE 200" "GET /healthz 200"
   RECORD_NOTE=""
   SMS_VERIFIED[$backend]="verify: $ok x 200, $bad non-200 of $codes codes harvested"
+}
+
+# The lookup (GET /phone-numbers/parse) over every number of the oracle table: every
+# region and type, valid and not, each with its region hint. No target: the figure is the
+# parser's cost per request (issue 13), read beside the same run on another build. The
+# lookup's per-IP limit is raised (start_server), but its counter is still written.
+bench_parse() {
+  local backend=$1 paths="$WORK/parse-paths.txt" conns
+  python3 - crates/api/tests/data/phone_oracle.tsv "$paths" <<'PY'
+import sys, urllib.parse
+table, out = sys.argv[1:]
+with open(table, encoding="utf-8") as f, open(out, "w") as o:
+    rows = [l.rstrip("\n").split("\t") for l in f if not l.startswith("#")][1:]
+    for case, region, raw, *_ in rows:
+        o.write("/api/v1/phone-numbers/parse?" + urllib.parse.urlencode({"number": raw, "region": region}) + "\n")
+PY
+  echo "parse: $(wc -l <"$paths") numbers from the oracle table, every region"
+  for conns in 16 64; do
+    scenario "$backend" parse "$conns" parse.lua /api/v1/phone-numbers/parse "$paths"
+    record "$backend" parse "$conns" "$SCENARIO_OUT" "$WORK/before" "$WORK/after" \
+      "(info: parse cost)" info "GET /api/v1/phone-numbers/parse 200"
+  done
 }
 
 # Register and login: throughput as a share of the Argon2id ceiling, and no errors.

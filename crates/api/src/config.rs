@@ -349,9 +349,9 @@ pub struct IpList(pub Vec<IpAddr>);
 
 fn parse_region(s: &str) -> Result<String, String> {
     let region = phonereg_types::validation::parse_region(s).map_err(str::to_owned)?;
-    region
-        .parse::<phonenumber::country::Id>()
-        .map_err(|_| format!("unknown region {region}"))?;
+    if !crate::domain::phone_number::is_known_region(&region) {
+        return Err(format!("unknown region {region}"));
+    }
     Ok(region)
 }
 

@@ -1,6 +1,11 @@
 //! Wiring: pools, state, middleware, routes, the HTTP server.
 
-use std::{net::TcpListener, path::Path, sync::Arc, time::Duration};
+use std::{
+    net::TcpListener,
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context as _;
@@ -8,6 +13,7 @@ use anyhow::Context as _;
 use crate::{
     clock::Clock,
     config::{Config, Environment, SmsProvider},
+    domain::phone_number,
     extract,
     outbox::Outbox,
     persistence,
@@ -48,11 +54,20 @@ impl Application {
 
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     let config = Arc::new(config);
+    // libphonenumber's metadata and every region's patterns are loaded here, beside the
+    // database connect, rather than by the first lookups after a deploy.
+    let phone_metadata = tokio::task::spawn_blocking(|| {
+        let started = Instant::now();
+        phone_number::warm_up();
+        started.elapsed()
+    });
     let db = {
         let (url, size) = (config.database_url.clone(), config.db_pool_size);
         tokio::task::spawn_blocking(move || Db::connect(&url, size)).await??
     };
     tracing::info!(backend = db.backend(), "database ready");
+    let took = phone_metadata.await?;
+    tracing::info!(ms = took.as_millis() as u64, "phone number metadata ready");
     let secret = jwt_secret(&config)?;
     let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
     let (sender, inbox) = sms_sender(&config)?;

@@ -95,10 +95,9 @@ pub fn PhoneField(
     // A number typed with its country code tells us the country: keep the picker in step.
     Effect::new(move |_| {
         if let Lookup::Done(parsed) = lookup.get()
-            && let Some(country) = parsed.country
-            && number.with_untracked(|n| n.trim_start().starts_with('+'))
-            && region.get_untracked() != country
-            && COUNTRIES.iter().any(|(code, _, _)| *code == country)
+            && let Some(country) = number.with_untracked(|n| {
+                region.with_untracked(|r| picker_follows(n, r, parsed.country.as_deref()))
+            })
         {
             region.set(country);
         }
@@ -197,6 +196,18 @@ pub fn PhoneField(
     }
 }
 
+/// The country the picker should switch to after the server's verdict, if any. Only a
+/// number typed with `+` names its country (the server then ignores the picker); a
+/// national number was read in the picked country, so the picker stays (issue #13: a
+/// Brazilian mobile typed as `(11) 96123-4567` with BR picked stays BR).
+pub fn picker_follows(number: &str, picked: &str, parsed_country: Option<&str>) -> Option<String> {
+    let country = parsed_country?;
+    (number.trim_start().starts_with('+')
+        && picked != country
+        && COUNTRIES.iter().any(|(code, _, _)| *code == country))
+    .then(|| country.to_owned())
+}
+
 /// `number_type` in words.
 pub fn number_type_words(number_type: &str) -> &'static str {
     match number_type {
@@ -218,6 +229,25 @@ pub fn number_type_words(number_type: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_picker_follows_a_plus_number_only() {
+        // A Brazilian mobile in national form with BR picked: the server read it in BR.
+        assert_eq!(picker_follows("(11) 96123-4567", "BR", Some("BR")), None);
+        // The same typed with +55 while the picker still says US: the picker moves.
+        assert_eq!(
+            picker_follows(" +55 11 96123-4567", "US", Some("BR")).as_deref(),
+            Some("BR")
+        );
+        // A national number never moves the picker, whatever the answer says.
+        assert_eq!(picker_follows("11 96123-4567", "US", Some("BR")), None);
+        // Countries the picker does not list, and invalid answers, leave it alone.
+        assert_eq!(
+            picker_follows("+229 01 90 01 12 34", "US", Some("BJ")),
+            None
+        );
+        assert_eq!(picker_follows("+55 11", "US", None), None);
+    }
 
     #[test]
     fn the_default_country_is_offered() {

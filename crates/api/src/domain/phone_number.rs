@@ -1,6 +1,9 @@
-//! Phone numbers, parsed by the `phonenumber` crate (libphonenumber's metadata).
+//! Phone numbers as Google's libphonenumber sees them, through `rlibphonenumber` (a direct
+//! port of the C++ library with its metadata). Validity, type and E.164 are the library's
+//! verdict, unchanged: `crates/api/tests/api/phone_oracle.rs` holds us to it for every
+//! region. The only rules of our own are the ones about SMS, in [`PhoneNumber::sms_refusal`].
 
-use phonenumber::{Mode, Type, country};
+use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, PhoneNumberType, Region};
 
 use crate::config::Countries;
 
@@ -13,47 +16,95 @@ pub struct PhoneNumber {
     pub international: String,
     pub country: String,
     pub number_type: &'static str,
+    /// Whether an extension was typed (`… ext. 12`): libphonenumber keeps it out of
+    /// validity and E.164, but an SMS cannot reach an extension.
+    pub has_extension: bool,
 }
 
 /// Number types that can receive SMS (SPEC §7).
 const SMS_TYPES: [&str; 4] = ["mobile", "fixed_line_or_mobile", "voip", "personal_number"];
 
+/// Every input is capped here before parsing, as in the SPA (`check_phone_input`).
+const MAX_INPUT_CHARS: usize = 64;
+
+/// Loads libphonenumber's metadata and compiles each region's patterns once, at start-up,
+/// so the first lookups after a deploy don't pay for it (a few milliseconds for the
+/// metadata, more for the first number of each region).
+pub fn warm_up() {
+    let regions: Vec<Region> = PHONE_NUMBER_UTIL.get_supported_regions().collect();
+    for region in regions {
+        if let Ok(example) = PHONE_NUMBER_UTIL.get_example_number(region) {
+            let national = example.format_as(PhoneNumberFormat::National).into_owned();
+            let _ = PhoneNumber::parse(&national, region.as_region_str().as_str());
+        }
+    }
+}
+
+/// Whether `region` (upper-case alpha-2) is a region libphonenumber has metadata for:
+/// the only regions a national number can be read in.
+pub fn is_known_region(region: &str) -> bool {
+    Region::from_code(region)
+        .ok()
+        .filter(|r| *r != Region::World)
+        .and_then(|r| PHONE_NUMBER_UTIL.get_country_code_for_region(r))
+        .is_some()
+}
+
 impl PhoneNumber {
-    /// Parses `raw` with `region` (upper-case alpha-2) as the hint for national formats.
+    /// Parses `raw` as libphonenumber does with `region` (upper-case alpha-2) as the
+    /// default region: the hint is used for national input and ignored when the number
+    /// carries its country code (`+…`, or an international prefix such as `00`).
     pub fn parse(raw: &str, region: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err("must not be empty".into());
         }
-        if raw.chars().count() > 64 {
-            return Err("must be at most 64 characters".into());
+        if raw.chars().count() > MAX_INPUT_CHARS {
+            return Err(format!("must be at most {MAX_INPUT_CHARS} characters"));
         }
-        let hint = region.parse::<country::Id>().ok();
         let not_valid = || {
-            format!(
-                "is not a valid phone number; include the country code (e.g. +44…) or pick the right country ({region} was assumed)"
-            )
+            if raw.starts_with('+') {
+                "is not a valid phone number; check the country code and the digits after it"
+                    .to_owned()
+            } else {
+                format!(
+                    "is not a valid phone number; include the country code (e.g. +44…) or pick the right country ({region} was assumed)"
+                )
+            }
         };
-        let number = phonenumber::parse(hint, raw).map_err(|_| not_valid())?;
-        if !number.is_valid() || number.extension().is_some() {
+        let hint = Region::from_code(region).ok();
+        let number = PHONE_NUMBER_UTIL
+            .parse(raw, hint)
+            .map_err(|_| not_valid())?;
+        if !PHONE_NUMBER_UTIL.is_valid_number(&number) {
             return Err(not_valid());
         }
-        let country = number
-            .country()
-            .id()
-            .map(|id| id.as_ref().to_owned())
-            .ok_or_else(not_valid)?;
-        let number_type = type_name(number.number_type(&phonenumber::metadata::DATABASE));
+        // A valid number always has a region; `World` (001) is libphonenumber's name for
+        // the non-geographic codes (+800 freephone, +881 satellite, …). SPEC §7's `country`
+        // is alpha-2, which they do not have.
+        let country = match PHONE_NUMBER_UTIL.get_region_for_number(&number) {
+            Some(r) if r != Region::World => r.as_region_str().as_str().to_owned(),
+            _ => {
+                return Err(
+                    "is an international service number (such as +800 or +881) that belongs to no country; use a mobile number"
+                        .into(),
+                );
+            }
+        };
         Ok(Self {
-            e164: number.format().mode(Mode::E164).to_string(),
-            national: number.format().mode(Mode::National).to_string(),
-            international: number.format().mode(Mode::International).to_string(),
+            e164: number.format_as(PhoneNumberFormat::E164).into_owned(),
+            national: number.format_as(PhoneNumberFormat::National).into_owned(),
+            international: number
+                .format_as(PhoneNumberFormat::International)
+                .into_owned(),
             country,
-            number_type,
+            number_type: type_name(PHONE_NUMBER_UTIL.get_number_type(&number)),
+            has_extension: number.extension.as_deref().is_some_and(|e| !e.is_empty()),
         })
     }
 
-    /// Why SMS cannot be sent to this number, if it cannot.
+    /// Why SMS cannot be sent to this number, if it cannot: its type (SPEC §7), an
+    /// extension, or `SMS_ALLOWED_COUNTRIES`.
     pub fn sms_refusal(&self, allowed: &Countries) -> Option<String> {
         if !SMS_TYPES.contains(&self.number_type) {
             let kind = match self.number_type {
@@ -69,6 +120,12 @@ impl PhoneNumber {
             return Some(format!(
                 "is {kind}, which cannot receive text messages; use a mobile number"
             ));
+        }
+        if self.has_extension {
+            return Some(
+                "has an extension, and text messages cannot reach an extension; leave it out"
+                    .into(),
+            );
         }
         if !allowed.allows(&self.country) {
             return Some(format!(
@@ -92,20 +149,21 @@ impl PhoneNumber {
     }
 }
 
-fn type_name(t: Type) -> &'static str {
+/// SPEC §7's name for each of libphonenumber's types, one to one.
+fn type_name(t: PhoneNumberType) -> &'static str {
     match t {
-        Type::Mobile => "mobile",
-        Type::FixedLine => "fixed_line",
-        Type::FixedLineOrMobile => "fixed_line_or_mobile",
-        Type::Voip => "voip",
-        Type::TollFree => "toll_free",
-        Type::PremiumRate => "premium_rate",
-        Type::SharedCost => "shared_cost",
-        Type::PersonalNumber => "personal_number",
-        Type::Pager => "pager",
-        Type::Uan => "uan",
-        Type::Voicemail => "voicemail",
-        _ => "unknown",
+        PhoneNumberType::Mobile => "mobile",
+        PhoneNumberType::FixedLine => "fixed_line",
+        PhoneNumberType::FixedLineOrMobile => "fixed_line_or_mobile",
+        PhoneNumberType::VoIP => "voip",
+        PhoneNumberType::TollFree => "toll_free",
+        PhoneNumberType::PremiumRate => "premium_rate",
+        PhoneNumberType::SharedCost => "shared_cost",
+        PhoneNumberType::PersonalNumber => "personal_number",
+        PhoneNumberType::Pager => "pager",
+        PhoneNumberType::UAN => "uan",
+        PhoneNumberType::VoiceMail => "voicemail",
+        PhoneNumberType::Unknown => "unknown",
     }
 }
 
@@ -129,11 +187,40 @@ mod tests {
         assert_eq!(n.e164, "+14155552671");
         assert_eq!(n.country, "US");
         assert_eq!(n.number_type, "fixed_line_or_mobile");
+        // Issue #13: a Brazilian mobile typed with its country code while the picker
+        // still says US.
+        let n = PhoneNumber::parse("+55 11 96123-4567", "US").expect("valid BR mobile");
+        assert_eq!(n.e164, "+5511961234567");
+        assert_eq!(n.number_type, "mobile");
+    }
+
+    #[test]
+    fn national_input_uses_the_region_hint() {
+        let n = PhoneNumber::parse("(11) 96123-4567", "BR").expect("valid BR mobile");
+        assert_eq!(n.e164, "+5511961234567");
+        assert_eq!(n.country, "BR");
+        assert_eq!(n.number_type, "mobile");
+        assert!(PhoneNumber::parse("(11) 96123-4567", "US").is_err());
+    }
+
+    #[test]
+    fn keeps_the_leading_zero_of_west_african_mobiles() {
+        // Benin, Congo and Côte d'Ivoire mobiles start with 0 after the country code;
+        // the `phonenumber` crate dropped it when typing them and called them "unknown".
+        for (raw, region) in [
+            ("+229 01 90 01 12 34", "BJ"),
+            ("+242 06 123 4567", "CG"),
+            ("+225 01 23 45 6789", "CI"),
+        ] {
+            let n = PhoneNumber::parse(raw, region).expect(raw);
+            assert_eq!(n.number_type, "mobile", "{raw}");
+            assert!(n.sms_refusal(&Countries::default()).is_none(), "{raw}");
+        }
     }
 
     #[test]
     fn rejects_invalid_numbers() {
-        for raw in ["", "abc", "+1 555", "123", "+44 20 7946 0958 ext. 12"] {
+        for raw in ["", "abc", "+1 555", "123", &"1".repeat(65)] {
             assert!(
                 PhoneNumber::parse(raw, "US").is_err(),
                 "{raw:?} was accepted"
@@ -142,13 +229,34 @@ mod tests {
     }
 
     #[test]
-    fn refuses_fixed_line_and_disallowed_countries() {
+    fn refuses_non_geographic_numbers_which_have_no_country() {
+        let err = PhoneNumber::parse("+800 1234 5678", "US").expect_err("no country");
+        assert!(err.contains("no country"), "{err}");
+    }
+
+    #[test]
+    fn refuses_sms_to_landlines_extensions_and_disallowed_countries() {
         let landline = PhoneNumber::parse("+44 20 7946 0958", "US").expect("valid");
         assert_eq!(landline.number_type, "fixed_line");
         assert!(landline.sms_refusal(&Countries::default()).is_some());
         let mobile = PhoneNumber::parse("+447400123456", "US").expect("valid");
         assert!(mobile.sms_refusal(&Countries::default()).is_none());
         assert!(mobile.sms_refusal(&Countries(vec!["US".into()])).is_some());
+        let with_ext = PhoneNumber::parse("+44 7400 123456 ext. 12", "US").expect("valid");
+        assert_eq!(with_ext.e164, "+447400123456");
+        let refusal = with_ext
+            .sms_refusal(&Countries::default())
+            .expect("refused");
+        assert!(refusal.contains("extension"), "{refusal}");
+    }
+
+    #[test]
+    fn knows_libphonenumbers_regions_only() {
+        assert!(is_known_region("BR"));
+        assert!(is_known_region("XK"));
+        assert!(!is_known_region("QQ"));
+        assert!(!is_known_region("ZZ"));
+        assert!(!is_known_region("001"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use phonereg_types::{HistoryList, PhoneList, PhoneNumberRequest, Verification, V
 use serde::Deserialize;
 
 use crate::{
-    domain::PhoneNumber,
+    domain::{PhoneNumber, phone_number},
     error::ApiError,
     extract::{AuthUser, ClientIp, ValidJson},
     persistence::now,
@@ -138,7 +138,7 @@ pub async fn parse_phone_number(
         None => state.config.default_region.clone(),
         Some(r) => phonereg_types::validation::parse_region(r)
             .ok()
-            .filter(|r| r.parse::<phonenumber::country::Id>().is_ok())
+            .filter(|r| phone_number::is_known_region(r))
             .ok_or_else(|| {
                 ApiError::field("region", "must be a two-letter country code such as US")
             })?,

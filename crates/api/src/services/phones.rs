@@ -4,7 +4,7 @@ use phonereg_types::{FieldErrors, ParseResponse, validation};
 
 use crate::{
     config::Config,
-    domain::{CodeState, PhoneNumber},
+    domain::{CodeState, PhoneNumber, phone_number},
     error::ApiError,
     persistence::{
         Conn,
@@ -30,7 +30,7 @@ pub fn parse_phone_fields(
     let region = match region.map(str::trim).filter(|r| !r.is_empty()) {
         None => Some(config.default_region.clone()),
         Some(r) => match validation::parse_region(r) {
-            Ok(r) if r.parse::<phonenumber::country::Id>().is_ok() => Some(r),
+            Ok(r) if phone_number::is_known_region(&r) => Some(r),
             _ => {
                 errors.insert(
                     "phone_region".into(),

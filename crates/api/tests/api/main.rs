@@ -11,6 +11,7 @@ mod hardening;
 mod openapi;
 mod operations;
 mod phone_numbers;
+mod phone_oracle;
 mod tokens;
 mod twilio;
 mod verification;
