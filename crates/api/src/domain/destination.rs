@@ -1,5 +1,7 @@
 //! Where an SMS goes, as the fraud guard groups destinations (SPEC §9).
 
+use rlibphonenumber::{PHONE_NUMBER_UTIL, Region};
+
 /// A number's range (`+` country calling code and the first national digits, e.g.
 /// `+55119`) and its country (ISO alpha-2). Pumping rents numbers in a few ranges, so a
 /// range is what gets paused; a country only when many of its ranges misbehave.
@@ -14,10 +16,13 @@ impl Destination {
     /// range (fewer when the national number is shorter). `None` for a number the parser
     /// cannot place, which no send path stores.
     pub fn of(e164: &str, digits: usize) -> Option<Self> {
-        let number = phonenumber::parse(None, e164).ok()?;
-        let calling_code = number.code().value();
-        let country = number.country().id()?.as_ref().to_owned();
-        let national = number.national().value().to_string();
+        let number = PHONE_NUMBER_UTIL.parse(e164, None).ok()?;
+        let calling_code = number.country_code;
+        let country = match PHONE_NUMBER_UTIL.get_region_for_number(&number) {
+            Some(r) if r != Region::World => r.as_region_str().as_str().to_owned(),
+            _ => return None,
+        };
+        let national = number.get_national_significant_number();
         let cut = national.len().min(digits);
         Some(Self {
             range: format!("+{calling_code}{}", &national[..cut]),
