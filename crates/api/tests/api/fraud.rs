@@ -89,13 +89,22 @@ fn assert_paused(r: &Resp) {
 
 async fn pumping_pauses_the_range_while_the_rest_of_the_country_passes(b: Backend) {
     let app = spawn_app_with(b, guarded).await;
+    let mut first = None;
     for n in 0..4 {
-        sign_up_with(&app, n, &pumped(n)).await.expect(201);
+        let r = sign_up_with(&app, n, &pumped(n)).await.expect(201);
+        first.get_or_insert(r);
     }
     // The fourth unverified code reached the floor: the range is paused, and a new
     // account for it is refused before anything is written.
     let refused = sign_up_with(&app, 4, &pumped(4)).await;
     assert_paused(&refused);
+    // An account that got its code before the pause cannot have another sent.
+    let first = first.expect("first sign-up");
+    let token = first.body["access_token"].as_str().expect("token");
+    let id = first.body["user"]["phone"]["id"]
+        .as_i64()
+        .expect("phone id");
+    assert_paused(&app.resend(token, id).await);
     let users_before = app.state.db.read(count_users).await.expect("count");
     assert_eq!(users_before, 4, "the refused registration wrote a user");
     // Real users of the same country in other ranges, and of other countries, pass.
@@ -180,6 +189,23 @@ async fn verified_codes_earn_a_range_more_room(b: Backend) {
     sign_up_with(&app, 11, &pumped(11)).await.expect(201);
     // The sixth unverified code reached 1.0 × 6 verified.
     assert_paused(&sign_up_with(&app, 12, &pumped(12)).await);
+}
+
+async fn test_messages_to_a_paused_range_are_refused(b: Backend) {
+    let app = spawn_app_with(b, guarded).await;
+    let (token, _, _) = app.signup().await;
+    let id = app.add_phone_id(&token, &pumped(100)).await;
+    let code = app.code_sent_to(&pumped(100)).await;
+    app.verify(&token, id, &code).await.expect(200);
+    for n in 0..4 {
+        sign_up_with(&app, n, &pumped(n)).await.expect(201);
+    }
+    let path = format!("/api/v1/users/me/phone-numbers/{id}/test-message");
+    let route = "/api/v1/users/me/phone-numbers/{id}/test-message";
+    assert_paused(
+        &app.call(Method::POST, route, &path, Some(&token), None)
+            .await,
+    );
 }
 
 async fn record_mode_sends_everything_and_only_records(b: Backend) {
@@ -421,6 +447,7 @@ impl ParseSetting for str {
 on_both_databases!(
     pumping_pauses_the_range_while_the_rest_of_the_country_passes,
     verified_codes_earn_a_range_more_room,
+    test_messages_to_a_paused_range_are_refused,
     record_mode_sends_everything_and_only_records,
     allowed_ranges_and_test_numbers_are_never_paused,
     a_pause_is_shared_by_every_process,
