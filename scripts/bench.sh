@@ -12,6 +12,8 @@
 #                                       # parse (the lookup over every region's numbers),
 #                                       # spa (bundle size, time to dashboard)
 #   BENCH_BACKENDS=postgres scripts/bench.sh # some of: sqlite postgres
+#   BENCH_SERVER_ENV="SMS_FRAUD_GUARD=off" scripts/bench.sh # extra server settings, to
+#                                       # measure what a feature costs
 #
 # The sms scenarios (issue 3) keep every SMS limit on: each request is for its own phone
 # record of its own account, seeded straight into the database (Argon2id makes creating
@@ -164,7 +166,7 @@ start_server() {
       LOGIN_FAILURES_PER_EMAIL=1000000000 LOOKUP_PER_IP_PER_MINUTE=1000000000 \
       SMS_PROVIDER=twilio TWILIO_API_BASE="$FAKE_BASE" TWILIO_ACCOUNT_SID="$TWILIO_SID" \
       TWILIO_AUTH_TOKEN="$TWILIO_TOKEN" TWILIO_FROM=+15005550006 \
-      PUBLIC_URL="http://127.0.0.1:$port" $SMS_LIMITS_KEPT $SMS_LIMITS_RAISED \
+      PUBLIC_URL="http://127.0.0.1:$port" $SMS_LIMITS_KEPT $SMS_LIMITS_RAISED ${BENCH_SERVER_ENV:-} \
       target/release/phonereg-api >"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 150); do

@@ -16,6 +16,8 @@ impl Destination {
     /// range (fewer when the national number is shorter). `None` for a number the parser
     /// cannot place, which no send path stores.
     pub fn of(e164: &str, digits: usize) -> Option<Self> {
+        // Parsing runs libphonenumber's patterns (microseconds); callers that know the
+        // country use [`Destination::in_country`], which only looks up its calling code.
         let number = PHONE_NUMBER_UTIL.parse(e164, None).ok()?;
         let calling_code = number.country_code;
         let country = match PHONE_NUMBER_UTIL.get_region_for_number(&number) {
@@ -27,6 +29,23 @@ impl Destination {
         Some(Self {
             range: format!("+{calling_code}{}", &national[..cut]),
             country,
+        })
+    }
+}
+
+impl Destination {
+    /// The destination of `e164`, stored with its `country` (ISO alpha-2, as the parser
+    /// gave it): the calling code comes from the metadata, nothing is parsed.
+    pub fn in_country(e164: &str, country: &str, digits: usize) -> Option<Self> {
+        let region = Region::from_code(country).ok()?;
+        let calling_code = PHONE_NUMBER_UTIL.get_country_code_for_region(region)?;
+        let national = e164
+            .strip_prefix('+')?
+            .strip_prefix(calling_code.to_string().as_str())?;
+        let cut = national.len().min(digits);
+        Some(Self {
+            range: format!("+{calling_code}{}", &national[..cut]),
+            country: country.to_owned(),
         })
     }
 }
@@ -47,5 +66,23 @@ mod tests {
         assert_eq!(gb.range, "+4474");
         assert_eq!(gb.country, "GB");
         assert_eq!(Destination::of("not a number", 3), None);
+    }
+
+    #[test]
+    fn a_known_country_gives_the_same_destination_without_parsing() {
+        for (e164, country) in [
+            ("+5511961234567", "BR"),
+            ("+14155552671", "US"),
+            ("+16135550123", "CA"),
+            ("+447400123456", "GB"),
+            ("+390612345678", "IT"),
+        ] {
+            assert_eq!(
+                Destination::in_country(e164, country, 3),
+                Destination::of(e164, 3),
+                "{e164}"
+            );
+        }
+        assert_eq!(Destination::in_country("+447400123456", "US", 3), None);
     }
 }

@@ -93,10 +93,14 @@ pub async fn register(
     // A paused destination is refused before a password hash is spent on it; the
     // transaction below asks again, and that answer is the one that counts.
     if let Some(number) = &reg.phone {
-        let (verifier, e164) = (state.verifier.clone(), number.e164.clone());
+        let (verifier, e164, country) = (
+            state.verifier.clone(),
+            number.e164.clone(),
+            number.country.clone(),
+        );
         state
             .db
-            .read(move |c| verifier.admit(c, &e164, now))
+            .read(move |c| verifier.admit(c, &e164, Some(&country), now))
             .await?;
     }
     let password_hash = state.hasher.hash(reg.password).await?;
@@ -127,6 +131,7 @@ pub async fn register(
                         user.id,
                         row.id,
                         &row.e164,
+                        Some(&row.country),
                         None,
                         Some(&client_ip),
                         now,

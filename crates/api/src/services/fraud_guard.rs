@@ -103,27 +103,36 @@ impl FraudGuard {
         }
     }
 
-    /// The destination the guard watches for `e164`; `None` when the guard is off or the
-    /// number is exempt (test numbers, `SMS_FRAUD_ALLOW`).
-    pub fn watch(&self, e164: &str) -> Option<Destination> {
+    /// The destination the guard watches for `e164` (in `country` when the caller knows
+    /// it, which spares a parse); `None` when the guard is off or the number is exempt
+    /// (test numbers, `SMS_FRAUD_ALLOW`).
+    pub fn watch(&self, e164: &str, country: Option<&str>) -> Option<Destination> {
         if self.mode == FraudMode::Off || self.test_numbers.code_for(e164).is_some() {
             return None;
         }
-        let dest = Destination::of(e164, self.prefix_digits)?;
+        let dest = country
+            .and_then(|c| Destination::in_country(e164, c, self.prefix_digits))
+            .or_else(|| Destination::of(e164, self.prefix_digits))?;
         (!self.allow.allows(e164, &dest.country)).then_some(dest)
     }
 
     /// Refuses a send to a paused range or country (429 with the pause's remaining
     /// seconds), before the caller writes anything. In record mode, and for pauses taken
-    /// in record mode, the refusal is only logged and counted.
-    pub fn admit(&self, conn: &mut Conn<'_>, dest: &Destination, now: i64) -> Result<(), ApiError> {
-        let pauses = fraud::recent_for(conn, &dest.range, &dest.country, now)?;
-        let Some(pause) = pauses
+    /// in record mode, the refusal is only logged and counted. Returns the pauses of the
+    /// window, in force or ended, for [`FraudGuard::evaluate`].
+    pub fn admit(
+        &self,
+        conn: &mut Conn<'_>,
+        dest: &Destination,
+        now: i64,
+    ) -> Result<Vec<PauseRow>, ApiError> {
+        let recent = fraud::recent_for(conn, &dest.range, &dest.country, window_start(now))?;
+        let Some(pause) = recent
             .iter()
             .filter(|p| p.in_force(now))
             .max_by_key(|p| (p.enforced, p.until))
         else {
-            return Ok(());
+            return Ok(recent);
         };
         let scope = scope_of(pause);
         if self.mode == FraudMode::Enforce && pause.enforced {
@@ -133,7 +142,7 @@ impl FraudGuard {
             });
         }
         decided("record", scope, dest, pause.sent, pause.verified);
-        Ok(())
+        Ok(recent)
     }
 
     /// The counter rows a code to `dest` adds; the caller hits them with its limits.
@@ -145,16 +154,23 @@ impl FraudGuard {
     }
 
     /// After a code to `dest` was counted: pauses its range, and its country, when their
-    /// unverified codes reached the threshold. A pause another process committed since
-    /// [`FraudGuard::admit`] refuses this send too, so racing sends stop at it.
+    /// unverified codes reached the threshold. `admitted` is what [`FraudGuard::admit`]
+    /// read in this transaction. On PostgreSQL the pauses are read again: a pause another
+    /// process committed since then refuses this send too, so racing sends stop at it. On
+    /// SQLite nobody else writes inside this transaction, so the first read stands.
     pub fn evaluate(
         &self,
         conn: &mut Conn<'_>,
         dest: &Destination,
+        admitted: Vec<PauseRow>,
         now: i64,
     ) -> Result<(), ApiError> {
         let since = window_start(now);
-        let recent = fraud::recent_for(conn, &dest.range, &dest.country, since)?;
+        let recent = if conn.is_postgres() {
+            fraud::recent_for(conn, &dest.range, &dest.country, since)?
+        } else {
+            admitted
+        };
         let (pauses, ended): (Vec<&PauseRow>, Vec<&PauseRow>) =
             recent.iter().partition(|p| p.in_force(now));
         if self.mode == FraudMode::Enforce
@@ -206,9 +222,10 @@ impl FraudGuard {
         &self,
         conn: &mut Conn<'_>,
         e164: &str,
+        country: Option<&str>,
         now: i64,
     ) -> Result<(), ApiError> {
-        let Some(dest) = self.watch(e164) else {
+        let Some(dest) = self.watch(e164, country) else {
             return Ok(());
         };
         self.range_counter
@@ -400,12 +417,20 @@ mod tests {
             "--sms-fraud-allow",
             "+1415, BR",
         ]);
-        assert_eq!(g.watch("+15005550100"), None, "test number");
-        assert_eq!(g.watch("+14155552671"), None, "allowed prefix");
-        assert_eq!(g.watch("+5511961234567"), None, "allowed country");
-        let watched = g.watch("+447400123456").expect("GB mobile is watched");
+        assert_eq!(g.watch("+15005550100", None), None, "test number");
+        assert_eq!(g.watch("+14155552671", None), None, "allowed prefix");
+        assert_eq!(g.watch("+5511961234567", None), None, "allowed country");
+        assert_eq!(
+            g.watch("+5511961234567", Some("BR")),
+            None,
+            "allowed country"
+        );
+        let watched = g
+            .watch("+447400123456", None)
+            .expect("GB mobile is watched");
         assert_eq!(watched.range, "+44740");
+        assert_eq!(g.watch("+447400123456", Some("GB")), Some(watched));
         let off = guard(&["--sms-fraud-guard", "off"]);
-        assert_eq!(off.watch("+447400123456"), None);
+        assert_eq!(off.watch("+447400123456", None), None);
     }
 }

@@ -119,10 +119,18 @@ pub async fn add(
         .db
         .write(move |c| {
             let now = clock.now();
-            verifier.precheck(c, user_id, &number.e164, Some(&client_ip), now)?;
+            verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
             let row = add_phone_in_tx(c, user_id, &number, now)?;
-            let code =
-                verifier.issue(c, user_id, row.id, &row.e164, None, Some(&client_ip), now)?;
+            let code = verifier.issue(
+                c,
+                user_id,
+                row.id,
+                &row.e164,
+                Some(&row.country),
+                None,
+                Some(&client_ip),
+                now,
+            )?;
             Ok((phones::find_owned(c, user_id, row.id)?, code))
         })
         .await?;
@@ -168,7 +176,7 @@ pub async fn replace(
                 phones::add_history(c, id, "changed", Some("pending change cancelled"), now)?;
                 return Ok((phones::set_pending(c, id, None, now)?, None));
             }
-            verifier.precheck(c, user_id, &number.e164, Some(&client_ip), now)?;
+            verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
             if phones::verified_on_other_account(c, &number.e164, user_id)? {
                 return Err(verified_elsewhere());
             }
@@ -194,6 +202,7 @@ pub async fn replace(
                 user_id,
                 id,
                 &number.e164,
+                Some(&number.country),
                 previous.as_ref(),
                 Some(&client_ip),
                 now,
@@ -221,9 +230,10 @@ pub async fn resend_code(
         .db
         .write(move |c| {
             let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
-            let target = match (row.pending_e164, row.status == VERIFIED) {
-                (Some(pending), _) => pending,
-                (None, false) => row.e164,
+            // The stored country belongs to the current number; a pending one is parsed.
+            let (target, country) = match (row.pending_e164, row.status == VERIFIED) {
+                (Some(pending), _) => (pending, None),
+                (None, false) => (row.e164, Some(row.country)),
                 (None, true) => {
                     return Err(ApiError::Conflict(
                         "This number is already verified; there is nothing to confirm.".into(),
@@ -238,6 +248,7 @@ pub async fn resend_code(
                 user_id,
                 id,
                 &target,
+                country.as_deref(),
                 previous.as_ref(),
                 Some(&client_ip),
                 clock.now(),
@@ -273,7 +284,7 @@ pub async fn send_test_message(
                     "This number replied STOP, so we don't text it. Text START to the sender, then verify again.".into(),
                 ));
             }
-            verifier.charge_test_message(c, user_id, &row.e164, now)?;
+            verifier.charge_test_message(c, user_id, &row.e164, Some(&row.country), now)?;
             outbox::queue(c, Some(outbox::About { user_id, phone_id: id }), &row.e164, "PhoneReg test message: this number can receive texts from us. No reply needed.", "test", now)?;
             phones::add_history(c, id, "test_sent", Some(&PhoneNumber::masked(&row.e164)), now)?;
             phones::find_owned(c, user_id, id)

@@ -147,9 +147,15 @@ impl Verifier {
 
     /// Refuses a send to `e164` while the fraud guard holds its range or country paused.
     /// Read-only, so callers can ask before costly work (a password hash).
-    pub fn admit(&self, conn: &mut Conn<'_>, e164: &str, now: i64) -> Result<(), ApiError> {
-        match self.guard.watch(e164) {
-            Some(dest) => self.guard.admit(conn, &dest, now),
+    pub fn admit(
+        &self,
+        conn: &mut Conn<'_>,
+        e164: &str,
+        country: Option<&str>,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        match self.guard.watch(e164, country) {
+            Some(dest) => self.guard.admit(conn, &dest, now).map(drop),
             None => Ok(()),
         }
     }
@@ -163,14 +169,19 @@ impl Verifier {
         &self,
         conn: &mut Conn<'_>,
         user_id: i64,
-        e164: &str,
+        number: &PhoneNumber,
         ip: Option<&str>,
         now: i64,
     ) -> Result<(), ApiError> {
-        if self.config.sms_test_numbers.code_for(e164).is_some() {
+        if self
+            .config
+            .sms_test_numbers
+            .code_for(&number.e164)
+            .is_some()
+        {
             return Ok(());
         }
-        self.admit(conn, e164, now)?;
+        self.admit(conn, &number.e164, Some(&number.country), now)?;
         self.limits
             .budget
             .check(conn, "all", now)
@@ -191,9 +202,10 @@ impl Verifier {
         conn: &mut Conn<'_>,
         user_id: i64,
         e164: &str,
+        country: Option<&str>,
         now: i64,
     ) -> Result<bool, ApiError> {
-        match self.admit(conn, e164, now) {
+        match self.admit(conn, e164, country, now) {
             Err(ApiError::SmsRangePaused { .. }) => return Ok(false),
             other => other?,
         }
@@ -215,9 +227,10 @@ impl Verifier {
         conn: &mut Conn<'_>,
         user_id: i64,
         e164: &str,
+        country: Option<&str>,
         now: i64,
     ) -> Result<(), ApiError> {
-        self.admit(conn, e164, now)?;
+        self.admit(conn, e164, country, now)?;
         self.limits
             .budget
             .hit(conn, "all", now)
@@ -225,7 +238,7 @@ impl Verifier {
         self.limits.per_account.hit(conn, &user_id.to_string(), now)
     }
 
-    /// Issues a new code for `e164` on the record (killing `previous`, the record's live
+    /// Issues a new code for `e164` (in `country`, when known) on the record (killing `previous`, the record's live
     /// code if it has one) and queues the SMS. Test numbers get their fixed code, send
     /// nothing and skip every limit.
     #[expect(clippy::too_many_arguments, reason = "one send's facts, all needed")]
@@ -235,6 +248,7 @@ impl Verifier {
         user_id: i64,
         phone_id: i64,
         e164: &str,
+        country: Option<&str>,
         previous: Option<&CodeRow>,
         client_ip: Option<&str>,
         now: i64,
@@ -257,10 +271,15 @@ impl Verifier {
         }
         let sent = test_code.is_none();
         // The guard goes first: a paused destination refuses before anything is written.
-        let watched = if sent { self.guard.watch(e164) } else { None };
-        if let Some(dest) = &watched {
-            self.guard.admit(conn, dest, now)?;
-        }
+        let watched = if sent {
+            self.guard.watch(e164, country)
+        } else {
+            None
+        };
+        let admitted = match &watched {
+            Some(dest) => self.guard.admit(conn, dest, now)?,
+            None => Vec::new(),
+        };
         let code = test_code
             .unwrap_or_else(|| format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000)));
         let row = CodeRow {
@@ -293,7 +312,7 @@ impl Verifier {
             self.charge(conn, user_id, e164, client_ip, watched.as_ref(), now)?;
         }
         if let Some(dest) = &watched {
-            self.guard.evaluate(conn, dest, now)?;
+            self.guard.evaluate(conn, dest, admitted, now)?;
         }
         Ok(CodeState::from(&row))
     }
@@ -359,7 +378,8 @@ impl Verifier {
             return Err(verified_elsewhere());
         }
         codes::delete(conn, phone_id)?;
-        self.guard.count_verified(conn, &row.e164, now)?;
+        let country = (row.e164 == phone.e164).then_some(phone.country.as_str());
+        self.guard.count_verified(conn, &row.e164, country, now)?;
         let masked = PhoneNumber::masked(&row.e164);
         let verified = if row.e164 == phone.e164 {
             phones::mark_verified(conn, phone_id, now)?
@@ -398,7 +418,10 @@ impl Verifier {
         phones::add_history(conn, phone.id, "changed", Some(&detail), now)?;
         let was_reachable = phone.status == phones::VERIFIED && !phone.sms_opted_out;
         let is_test = self.config.sms_test_numbers.code_for(&phone.e164).is_some();
-        if was_reachable && !is_test && self.charge_system(conn, phone.user_id, &phone.e164, now)? {
+        if was_reachable
+            && !is_test
+            && self.charge_system(conn, phone.user_id, &phone.e164, Some(&phone.country), now)?
+        {
             let tail = &new_e164[new_e164.len().saturating_sub(2)..];
             let body = format!(
                 "PhoneReg: this number was replaced on your account by a number ending in {tail}. If that wasn't you, secure your account."
