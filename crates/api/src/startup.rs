@@ -54,11 +54,12 @@ impl Application {
 
 pub async fn build(config: Config) -> anyhow::Result<Application> {
     let config = Arc::new(config);
-    // libphonenumber's metadata and every region's patterns are loaded here, beside the
-    // database connect, rather than by the first lookups after a deploy.
-    let phone_metadata = tokio::task::spawn_blocking(|| {
+    // libphonenumber's metadata is loaded here, beside the database connect, rather than
+    // by the first lookup after a deploy.
+    let region = config.default_region.clone();
+    let phone_metadata = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        phone_number::warm_up();
+        phone_number::warm_up(&region);
         started.elapsed()
     });
     let db = {

@@ -1,8 +1,9 @@
 //! Prints what one phone number parse costs: every number of the oracle table
 //! (`tests/data/phone_oracle.tsv`: every region, every type, neighbours, truncations)
 //! through `PhoneNumber::parse`, the parser behind the lookup and registration, on one
-//! thread and then on every core at once (the lookup runs on every worker), after a
-//! warm-up pass. Run it in release: `cargo run --release -p phonereg-api --bin
+//! thread and then on every core at once (the lookup runs on every worker), after the
+//! server's start-up warm-up and a first pass that compiles every region's patterns; and
+//! the resident memory each step takes. Run it in release: `cargo run --release -p phonereg-api --bin
 //! phone-parse-cost [seconds]`.
 
 use std::{
@@ -11,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use phonereg_api::domain::PhoneNumber;
+use phonereg_api::domain::{PhoneNumber, phone_number};
 
 const TABLE: &str = include_str!("../../tests/data/phone_oracle.tsv");
 
@@ -30,6 +31,12 @@ fn main() {
             Some((f.next()?, region))
         })
         .collect();
+    let rss_before = rss_mib();
+    phone_number::warm_up("US");
+    println!(
+        "resident memory: {rss_before:.1} MiB before, {:.1} MiB after the server's start-up warm-up (metadata, US patterns)",
+        rss_mib()
+    );
     let parse_all = || {
         for (raw, region) in &cases {
             let _ = black_box(PhoneNumber::parse(black_box(raw), region));
@@ -38,9 +45,10 @@ fn main() {
     let start = Instant::now();
     parse_all();
     println!(
-        "first pass (cold caches): {:.1} µs per number over {} numbers",
+        "first pass: {:.1} µs per number over {} numbers; resident memory then {:.1} MiB",
         start.elapsed().as_secs_f64() * 1e6 / cases.len() as f64,
-        cases.len()
+        cases.len(),
+        rss_mib()
     );
 
     for threads in [
@@ -70,4 +78,16 @@ fn main() {
             parsed / elapsed
         );
     }
+}
+
+/// This process's resident memory (VmRSS, Linux), in MiB; 0 where /proc is absent.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
