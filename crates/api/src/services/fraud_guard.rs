@@ -254,7 +254,7 @@ impl FraudGuard {
         let prefix = format!("{}:{key}:", counter.name);
         let mut counts = Counts::default();
         for (row_key, count) in fraud::counts_under(conn, &prefix, since)? {
-            match row_key[prefix.len()..].as_bytes().first() {
+            match row_key.as_bytes().get(prefix.len()) {
                 Some(b's') => counts.sent += count,
                 Some(b'v') => counts.verified += count,
                 _ => {}
