@@ -150,8 +150,13 @@ def main():
         results = [j.result() for j in jobs]
     elapsed = time.time() - started
     verified = sum(1 for r in results if r is True)
-    time.sleep(3)  # let the outbox hand over what it holds
-    messages = fake_messages()
+    # Let the outbox hand over all it holds: wait until the fake's count stops growing.
+    messages, stable_since, deadline = fake_messages(), time.time(), time.time() + 90
+    while time.time() - stable_since < 5 and time.time() < deadline:
+        time.sleep(0.5)
+        now = fake_messages()
+        if len(now) != len(messages):
+            messages, stable_since = now, time.time()
     to_attacker = [m for m in messages if any(m["to"].startswith(p) for p in ATTACKED)]
     print(f"campaign: {2 * ATTACKERS} attacker accounts (half from one IPv6 /64, half from "
           f"{ATTACKERS} IPv4 addresses), 3 ranges, 9 swaps each; {REAL} real users; {elapsed:.1f} s")
