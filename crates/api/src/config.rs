@@ -57,6 +57,8 @@ use clap::{Parser, ValueEnum};
 /// | `JWT_SECRET_FILE`, `TWILIO_AUTH_TOKEN_FILE` | none | read the secret from this file instead (one trailing newline dropped); setting both forms is an error |
 /// | `METRICS_BIND` | none | serve `/metrics` only on this address (e.g. an internal port), not on `BIND` |
 /// | `HASH_QUEUE` | 32 × `HASH_THREADS` | password hashes that may wait; past it login and register answer 503 at once |
+/// | `TOKEN_FAILURES_PER_IP_PER_MINUTE` | 30 | unknown refresh tokens and event tickets per client network per minute, per process; past it 429 before any lookup |
+/// | `DATA_RETENTION` | 604800 | seconds expired or revoked refresh tokens, events and the bodies of finished messages are kept |
 #[derive(Clone, Parser)]
 #[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
 pub struct Config {
@@ -171,6 +173,10 @@ pub struct Config {
     pub twilio_auth_token_file: Option<PathBuf>,
     #[arg(long, env = "METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    #[arg(long, env = "TOKEN_FAILURES_PER_IP_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_failures_per_ip_per_minute: u32,
+    #[arg(long, env = "DATA_RETENTION", default_value_t = 604_800, value_parser = clap::value_parser!(u64).range(60..))]
+    pub data_retention: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

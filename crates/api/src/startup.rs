@@ -10,12 +10,13 @@ use crate::{
     config::{Config, Environment, SmsProvider},
     extract,
     outbox::Outbox,
-    persistence,
     persistence::Db,
     routes, security,
     services::verification::Verifier,
     services::{
         hashing::Hasher,
+        retention,
+        token_strikes::TokenStrikes,
         tokens::{Tokens, random_token},
     },
     sms::{
@@ -70,6 +71,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         inbox,
         config: Arc::clone(&config),
         clock: Clock::default(),
+        token_strikes: TokenStrikes::new(config.token_failures_per_ip_per_minute),
     });
 
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
@@ -234,23 +236,14 @@ fn write_new_secret(path: &Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// Rate-limit windows are at most a day long; older rows are dead weight. Fraud-guard
-/// pauses and decisions are kept a month for operators.
+/// Prunes expired rows every hour (see `services::retention`).
 async fn prune_counters(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        let before = persistence::now() - 2 * 86_400;
-        if let Err(e) = state
-            .db
-            .write(move |c| {
-                persistence::events::prune(c, before)?;
-                persistence::fraud::prune(c, before - 28 * 86_400)?;
-                persistence::rate_limits::prune(c, before)
-            })
-            .await
-        {
-            tracing::warn!(error = %e, "pruning rate-limit counters failed");
+        match retention::prune(&state).await {
+            Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
+            Err(e) => tracing::warn!(error = %e, "pruning expired rows failed"),
         }
     }
 }

@@ -7,7 +7,10 @@ use crate::{
     config::Config,
     outbox::Outbox,
     persistence::Db,
-    services::{hashing::Hasher, rate_limit::Limit, tokens::Tokens, verification::Verifier},
+    services::{
+        hashing::Hasher, rate_limit::Limit, token_strikes::TokenStrikes, tokens::Tokens,
+        verification::Verifier,
+    },
     sms::console::Inbox,
 };
 
@@ -56,6 +59,8 @@ pub struct AppState {
     pub inbox: Option<Inbox>,
     /// The time every request-driven rule reads; tests move it.
     pub clock: Clock,
+    /// Made-up refresh tokens and tickets per client (in memory, see the module).
+    pub token_strikes: TokenStrikes,
 }
 
 impl AppState {

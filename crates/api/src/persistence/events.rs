@@ -116,10 +116,12 @@ pub fn latest_id(conn: &mut Conn<'_>, user_id: i64) -> Result<i64, ApiError> {
     Ok(max.unwrap_or(0))
 }
 
-pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::delete(events::table.filter(events::created_at.lt(before))).execute(c))?;
-    with_conn!(conn, c => diesel::delete(event_tickets::table.filter(event_tickets::expires_at.lt(before))).execute(c))?;
-    Ok(())
+/// Deletes events created before `before`, and tickets that expired before `now`
+/// (a dead ticket is worth nothing, not even to an operator).
+pub fn prune(conn: &mut Conn<'_>, before: i64, now: i64) -> Result<usize, ApiError> {
+    let events = with_conn!(conn, c => diesel::delete(events::table.filter(events::created_at.lt(before))).execute(c))?;
+    let tickets = with_conn!(conn, c => diesel::delete(event_tickets::table.filter(event_tickets::expires_at.lt(now))).execute(c))?;
+    Ok(events + tickets)
 }
 
 pub fn insert_ticket(
@@ -137,6 +139,17 @@ pub fn insert_ticket(
         .keep_prepared()
         .execute(c))?;
     Ok(())
+}
+
+/// The user of a live ticket, without using it up.
+pub fn find_ticket(conn: &mut Conn<'_>, hash: &str, now: i64) -> Result<Option<i64>, ApiError> {
+    Ok(with_conn!(conn, c => event_tickets::table
+        .filter(event_tickets::ticket_hash.eq(hash))
+        .filter(event_tickets::expires_at.gt(now))
+        .select(event_tickets::user_id)
+        .load::<i64>(c))?
+    .into_iter()
+    .next())
 }
 
 /// Uses up a ticket: the user it was issued to, if it exists and is still fresh.

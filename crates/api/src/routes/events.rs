@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::{
     error::ApiError,
-    extract::AuthUser,
+    extract::{AuthUser, ClientIp},
     persistence::events::{MESSAGE, PHONE, WAKE},
     routes::dto,
     services::events::{self, TICKET_TTL},
@@ -45,12 +45,13 @@ async fn stream_user(
     state: &AppState,
     req: &HttpRequest,
     ticket: Option<String>,
+    client: &str,
 ) -> Result<i64, ApiError> {
     if req.headers().contains_key(header::AUTHORIZATION) {
         return Ok(AuthUser::from_headers(state, req)?.0);
     }
     match ticket {
-        Some(ticket) => events::redeem_ticket(state, &ticket).await,
+        Some(ticket) => events::redeem_ticket(state, &ticket, client).await,
         None => Err(ApiError::Unauthorized(
             "Send a bearer token, or a ticket from POST /api/v1/users/me/events/ticket.",
         )),
@@ -68,13 +69,14 @@ struct Stream {
 pub async fn stream_events(
     state: web::Data<AppState>,
     req: HttpRequest,
+    ip: ClientIp,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let StreamQuery {
         ticket,
         last_event_id,
     } = query.into_inner();
-    let user_id = stream_user(&state, &req, ticket).await?;
+    let user_id = stream_user(&state, &req, ticket, &ip.0).await?;
     // Reconnecting clients resume after the last event they saw; new ones start now.
     let resume = req
         .headers()

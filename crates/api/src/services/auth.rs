@@ -7,7 +7,7 @@ use crate::{
     error::ApiError,
     persistence::{
         Conn,
-        models::{NewRefreshToken, NewUser, PhoneRow, UserRow},
+        models::{NewRefreshToken, NewUser, PhoneRow, RefreshTokenRow, UserRow},
         now, phones, refresh_tokens, users,
     },
     services::{
@@ -267,20 +267,53 @@ enum Rotation {
 
 const BAD_REFRESH: &str = "The refresh token is invalid, expired or already used.";
 
+/// What a refresh token names, judged on the read side.
+fn is_live(row: &RefreshTokenRow, now: i64) -> bool {
+    row.revoked_at.is_none() && row.expires_at > now
+}
+
 /// Exchanges a refresh token for a new pair; the old one stops working.
-pub async fn refresh(state: &AppState, presented: String) -> Result<Session, ApiError> {
+///
+/// The token is looked up on the read side first: a made-up, expired or revoked token
+/// (or a rotated one inside the grace) is refused without queueing a write, and counts
+/// as a strike for the client. Only a token that names a live session reaches the
+/// write transaction, which checks everything again under its lock.
+pub async fn refresh(
+    state: &AppState,
+    presented: String,
+    client: &str,
+) -> Result<Session, ApiError> {
+    let clock = state.clock.clone();
+    state.token_strikes.check(client, clock.now())?;
     let presented_hash = hash_refresh(&presented);
+    let (refresh_ttl, grace) = (state.refresh_ttl(), state.config.refresh_reuse_grace as i64);
+    let found = {
+        let hash = presented_hash.clone();
+        state
+            .db
+            .read(move |c| refresh_tokens::find_by_hash(c, &hash))
+            .await?
+    };
+    let now = clock.now();
+    let worth_a_write = found
+        .as_ref()
+        .is_some_and(|row| is_live(row, now) && row.rotated_at.is_none_or(|at| now - at > grace));
+    if !worth_a_write {
+        if found.is_none() {
+            state.token_strikes.strike(client, now);
+        }
+        return Err(ApiError::Unauthorized(BAD_REFRESH));
+    }
     let refresh_token = random_token(32);
     let new_hash = hash_refresh(&refresh_token);
-    let (refresh_ttl, grace) = (state.refresh_ttl(), state.config.refresh_reuse_grace as i64);
     let outcome = state
         .db
         .write(move |c| {
-            let now = now();
+            let now = clock.now();
             let Some(row) = refresh_tokens::find_by_hash(c, &presented_hash)? else {
                 return Ok(Rotation::Refused);
             };
-            if row.revoked_at.is_some() || row.expires_at <= now {
+            if !is_live(&row, now) {
                 return Ok(Rotation::Refused);
             }
             if let Some(rotated_at) = row.rotated_at {
@@ -315,7 +348,7 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<Session, Api
     match outcome {
         Rotation::Rotated(found) => {
             let (user, phone) = *found;
-            let access_token = state.tokens.issue_access(user.id, now())?;
+            let access_token = state.tokens.issue_access(user.id, state.clock.now())?;
             Ok(Session {
                 user,
                 phone,
@@ -336,20 +369,37 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<Session, Api
 }
 
 /// Revokes the session the token belongs to. Unknown tokens are fine: logging out twice
-/// is not an error.
-pub async fn logout(state: &AppState, presented: Option<String>) -> Result<(), ApiError> {
+/// is not an error. The lookup is on the read side, so a made-up token queues no write
+/// (it is a strike for the client instead).
+pub async fn logout(
+    state: &AppState,
+    presented: Option<String>,
+    client: &str,
+) -> Result<(), ApiError> {
     let Some(presented) = presented else {
         return Ok(());
     };
+    let now = state.clock.now();
+    state.token_strikes.check(client, now)?;
     let hash = hash_refresh(&presented);
+    let found = {
+        let hash = hash.clone();
+        state
+            .db
+            .read(move |c| refresh_tokens::find_by_hash(c, &hash))
+            .await?
+    };
+    let Some(row) = found else {
+        state.token_strikes.strike(client, now);
+        return Ok(());
+    };
+    if row.revoked_at.is_some() {
+        return Ok(());
+    }
+    let (family, clock) = (row.family, state.clock.clone());
     state
         .db
-        .write(move |c| {
-            if let Some(row) = refresh_tokens::find_by_hash(c, &hash)? {
-                refresh_tokens::revoke_family(c, &row.family, now())?;
-            }
-            Ok(())
-        })
+        .write(move |c| refresh_tokens::revoke_family(c, &family, clock.now()))
         .await
 }
 

@@ -5,7 +5,7 @@ use crate::{
     persistence::{
         events::{self, EventRow, PHONE},
         models::PhoneRow,
-        now, phones,
+        phones,
     },
     services::tokens::{hash_refresh, random_token},
     state::AppState,
@@ -17,22 +17,39 @@ pub const TICKET_TTL: i64 = 60;
 pub async fn issue_ticket(state: &AppState, user_id: i64) -> Result<String, ApiError> {
     let ticket = random_token(32);
     let hash = hash_refresh(&ticket);
+    let expires_at = state.clock.now() + TICKET_TTL;
     state
         .db
-        .write(move |c| events::insert_ticket(c, &hash, user_id, now() + TICKET_TTL))
+        .write(move |c| events::insert_ticket(c, &hash, user_id, expires_at))
         .await?;
     Ok(ticket)
 }
 
-pub async fn redeem_ticket(state: &AppState, ticket: &str) -> Result<i64, ApiError> {
+const BAD_TICKET: ApiError =
+    ApiError::Unauthorized("The event ticket is invalid, used or expired.");
+
+/// Uses up a ticket. It is looked up on the read side first, so a made-up or dead
+/// ticket queues no write (and is a strike for the client).
+pub async fn redeem_ticket(state: &AppState, ticket: &str, client: &str) -> Result<i64, ApiError> {
+    let clock = state.clock.clone();
+    state.token_strikes.check(client, clock.now())?;
     let hash = hash_refresh(ticket);
+    let live = {
+        let (hash, now) = (hash.clone(), clock.now());
+        state
+            .db
+            .read(move |c| events::find_ticket(c, &hash, now))
+            .await?
+    };
+    if live.is_none() {
+        state.token_strikes.strike(client, clock.now());
+        return Err(BAD_TICKET);
+    }
     state
         .db
-        .write(move |c| events::redeem_ticket(c, &hash, now()))
+        .write(move |c| events::redeem_ticket(c, &hash, clock.now()))
         .await?
-        .ok_or(ApiError::Unauthorized(
-            "The event ticket is invalid, used or expired.",
-        ))
+        .ok_or(BAD_TICKET)
 }
 
 pub async fn latest_id(state: &AppState, user_id: i64) -> Result<i64, ApiError> {

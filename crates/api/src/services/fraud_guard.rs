@@ -237,7 +237,7 @@ impl FraudGuard {
         let prefix = format!("{}:{key}:", counter.name);
         let mut counts = Counts::default();
         for (row_key, count) in fraud::counts_under(conn, &prefix, since)? {
-            match row_key[prefix.len()..].as_bytes().first() {
+            match row_key.as_bytes()[prefix.len()..].first() {
                 Some(b's') => counts.sent += count,
                 Some(b'v') => counts.verified += count,
                 _ => {}

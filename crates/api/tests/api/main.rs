@@ -8,6 +8,7 @@ mod errors;
 mod events;
 mod fraud;
 mod hardening;
+mod open_writes;
 mod openapi;
 mod operations;
 mod phone_numbers;
