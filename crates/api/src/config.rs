@@ -58,6 +58,8 @@ use clap::{Parser, ValueEnum};
 /// | `METRICS_BIND` | none | serve `/metrics` only on this address (e.g. an internal port), not on `BIND` |
 /// | `HASH_QUEUE` | 32 × `HASH_THREADS` | password hashes that may wait; past it login and register answer 503 at once |
 /// | `TOKEN_FAILURES_PER_IP_PER_MINUTE` | 30 | unknown refresh tokens and event tickets per client network per minute, per process; past it 429 before any lookup |
+/// | `EVENT_STREAMS_PER_ACCOUNT` | 5 | live event streams one account may hold open in one process; past it 429 |
+/// | `EVENT_STREAMS_MAX` | 1000 | live event streams one process holds open in all; past it 503 |
 /// | `DATA_RETENTION` | 604800 | seconds expired or revoked refresh tokens, events and the bodies of finished messages are kept |
 #[derive(Clone, Parser)]
 #[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
@@ -177,6 +179,10 @@ pub struct Config {
     pub token_failures_per_ip_per_minute: u32,
     #[arg(long, env = "DATA_RETENTION", default_value_t = 604_800, value_parser = clap::value_parser!(u64).range(60..))]
     pub data_retention: u64,
+    #[arg(long, env = "EVENT_STREAMS_PER_ACCOUNT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_streams_per_account: u32,
+    #[arg(long, env = "EVENT_STREAMS_MAX", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_streams_max: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

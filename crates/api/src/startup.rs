@@ -25,6 +25,7 @@ use crate::{
         twilio::TwilioSender,
     },
     state::{AppState, Limits},
+    streams::{self, Streams},
     telemetry,
 };
 
@@ -72,6 +73,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         config: Arc::clone(&config),
         clock: Clock::default(),
         token_strikes: TokenStrikes::new(config.token_failures_per_ip_per_minute),
+        streams: Streams::new(config.event_streams_per_account, config.event_streams_max),
     });
 
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
@@ -114,6 +116,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         None => None,
     };
     tokio::spawn(prune_counters(state.clone()));
+    tokio::spawn(streams::watch(state.clone()));
     Ok(Application {
         port,
         metrics_port,

@@ -12,6 +12,7 @@ use crate::{
         verification::Verifier,
     },
     sms::console::Inbox,
+    streams::Streams,
 };
 
 /// The request-rate limits of SPEC §7, built once from the configuration.
@@ -61,6 +62,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Made-up refresh tokens and tickets per client (in memory, see the module).
     pub token_strikes: TokenStrikes,
+    /// This process's open event streams.
+    pub streams: Arc<Streams>,
 }
 
 impl AppState {

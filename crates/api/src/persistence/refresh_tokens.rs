@@ -55,3 +55,12 @@ pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
         .filter(refresh_tokens::expires_at.lt(before).or(refresh_tokens::revoked_at.lt(before))))
         .execute(c))?)
 }
+
+/// Sessions revoked at or after `since` (by any API process).
+pub fn revoked_since(conn: &mut Conn<'_>, since: i64) -> Result<Vec<String>, ApiError> {
+    Ok(with_conn!(conn, c => refresh_tokens::table
+        .filter(refresh_tokens::revoked_at.ge(since))
+        .select(refresh_tokens::family)
+        .distinct()
+        .load(c))?)
+}

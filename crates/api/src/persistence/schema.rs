@@ -113,6 +113,8 @@ diesel::table! {
         ticket_hash -> Text,
         user_id -> BigInt,
         expires_at -> BigInt,
+        session -> Nullable<Text>,
+        token_expires_at -> Nullable<BigInt>,
     }
 }
 

@@ -104,7 +104,7 @@ pub async fn register(
     let token_hash = hash_refresh(&refresh_token);
     let refresh_ttl = state.refresh_ttl();
     let verifier = state.verifier.clone();
-    let (user, phone, verification) = state
+    let (user, phone, verification, family) = state
         .db
         .write(move |c| {
             let now = clock.now();
@@ -135,8 +135,8 @@ pub async fn register(
                 }
                 None => (None, None),
             };
-            start_family(c, user.id, &token_hash, now, refresh_ttl)?;
-            Ok((user, phone, verification))
+            let family = start_family(c, user.id, &token_hash, now, refresh_ttl)?;
+            Ok((user, phone, verification, family))
         })
         .await?;
     if verification.is_some() {
@@ -147,7 +147,9 @@ pub async fn register(
         with_phone = phone.is_some(),
         "account registered"
     );
-    let access_token = state.tokens.issue_access(user.id, state.clock.now())?;
+    let access_token = state
+        .tokens
+        .issue_access(user.id, state.clock.now(), Some(&family))?;
     Ok(Session {
         user,
         phone,
@@ -157,23 +159,26 @@ pub async fn register(
     })
 }
 
+/// A new session; its family id also goes into the access tokens (`sid`).
 fn start_family(
     conn: &mut Conn<'_>,
     user_id: i64,
     token_hash: &str,
     now: i64,
     ttl: i64,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
+    let family = random_token(16);
     refresh_tokens::insert(
         conn,
         &NewRefreshToken {
             user_id,
-            family: &random_token(16),
+            family: &family,
             token_hash,
             created_at: now,
             expires_at: now + ttl,
         },
-    )
+    )?;
+    Ok(family)
 }
 
 const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
@@ -231,7 +236,7 @@ pub async fn login(
     let token_hash = hash_refresh(&refresh_token);
     let refresh_ttl = state.refresh_ttl();
     let user_id = user.id;
-    let (user, phone) = state
+    let (user, phone, family) = state
         .db
         .write(move |c| {
             Limit::refund_all(
@@ -242,11 +247,13 @@ pub async fn login(
                 ],
                 charged_at,
             )?;
-            start_family(c, user_id, &token_hash, now(), refresh_ttl)?;
-            users::find_with_phone(c, user_id)?.ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))
+            let family = start_family(c, user_id, &token_hash, now(), refresh_ttl)?;
+            let (user, phone) = users::find_with_phone(c, user_id)?
+                .ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
+            Ok((user, phone, family))
         })
         .await?;
-    let access_token = state.tokens.issue_access(user.id, now())?;
+    let access_token = state.tokens.issue_access(user.id, now(), Some(&family))?;
     Ok(Session {
         user,
         phone,
@@ -257,11 +264,12 @@ pub async fn login(
 }
 
 enum Rotation {
-    Rotated(Box<(UserRow, Option<PhoneRow>)>),
+    Rotated(Box<(UserRow, Option<PhoneRow>, String)>),
     Refused,
     /// A rotated token came back after the grace period: probably stolen.
     ReuseDetected {
         user_id: i64,
+        family: String,
     },
 }
 
@@ -322,6 +330,7 @@ pub async fn refresh(
                     refresh_tokens::revoke_family(c, &row.family, now)?;
                     return Ok(Rotation::ReuseDetected {
                         user_id: row.user_id,
+                        family: row.family,
                     });
                 }
                 return Ok(Rotation::Refused);
@@ -340,15 +349,18 @@ pub async fn refresh(
                 },
             )?;
             Ok(match users::find_with_phone(c, row.user_id)? {
-                Some(found) => Rotation::Rotated(Box::new(found)),
+                Some((user, phone)) => Rotation::Rotated(Box::new((user, phone, row.family))),
                 None => Rotation::Refused,
             })
         })
         .await?;
     match outcome {
         Rotation::Rotated(found) => {
-            let (user, phone) = *found;
-            let access_token = state.tokens.issue_access(user.id, state.clock.now())?;
+            let (user, phone, family) = *found;
+            let access_token =
+                state
+                    .tokens
+                    .issue_access(user.id, state.clock.now(), Some(&family))?;
             Ok(Session {
                 user,
                 phone,
@@ -358,11 +370,12 @@ pub async fn refresh(
             })
         }
         Rotation::Refused => Err(ApiError::Unauthorized(BAD_REFRESH)),
-        Rotation::ReuseDetected { user_id } => {
+        Rotation::ReuseDetected { user_id, family } => {
             tracing::warn!(
                 user.id = user_id,
                 "rotated refresh token reused; session revoked"
             );
+            state.streams.end_session(&family);
             Err(ApiError::Unauthorized(BAD_REFRESH))
         }
     }
@@ -397,10 +410,16 @@ pub async fn logout(
         return Ok(());
     }
     let (family, clock) = (row.family, state.clock.clone());
-    state
-        .db
-        .write(move |c| refresh_tokens::revoke_family(c, &family, clock.now()))
-        .await
+    {
+        let family = family.clone();
+        state
+            .db
+            .write(move |c| refresh_tokens::revoke_family(c, &family, clock.now()))
+            .await?;
+    }
+    // This process's streams of the session end now; other processes' at their poll.
+    state.streams.end_session(&family);
+    Ok(())
 }
 
 /// The caller's account and phone.

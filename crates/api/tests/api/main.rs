@@ -12,6 +12,7 @@ mod open_writes;
 mod openapi;
 mod operations;
 mod phone_numbers;
+mod streams;
 mod tokens;
 mod twilio;
 mod verification;
