@@ -56,7 +56,7 @@ use clap::{Parser, ValueEnum};
 /// | `LOGIN_FAILURES_PER_EMAIL_ALL_NETWORKS` | 100 | failed logins per email per 15 min from all client networks together (`LOGIN_FAILURES_PER_EMAIL` counts per network) |
 /// | `JWT_SECRET_FILE`, `TWILIO_AUTH_TOKEN_FILE`, `ADMIN_TOKEN_FILE` | none | read the secret from this file instead (one trailing newline dropped); setting both forms is an error |
 /// | `METRICS_BIND` | none | serve `/metrics` only on this address (e.g. an internal port), not on `BIND` |
-/// | `HASH_QUEUE` | 32 × `HASH_THREADS` | password hashes that may wait; past it login and register answer 503 at once |
+/// | `HASH_QUEUE` | 32 × `HASH_THREADS` | password hashes that may wait; past it login and register answer 503 at once (a quarter more, at least `HASH_THREADS`, are reserved for logins of an email from a network it signed in from before) |
 /// | `TOKEN_FAILURES_PER_IP_PER_MINUTE` | 30 | unknown refresh tokens and event tickets per client network per minute, per process; past it 429 before any lookup |
 /// | `EVENT_STREAMS_PER_ACCOUNT` | 5 | live event streams one account may hold open in one process; past it 429 |
 /// | `EVENT_STREAMS_MAX` | 1000 | live event streams one process holds open in all; past it 503 |

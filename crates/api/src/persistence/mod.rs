@@ -9,6 +9,7 @@
 pub mod codes;
 pub mod events;
 pub mod fraud;
+pub mod known_sign_ins;
 pub mod models;
 pub mod outbox;
 pub mod phones;

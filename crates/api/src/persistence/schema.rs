@@ -149,6 +149,13 @@ diesel::table! {
 
 diesel::joinable!(verification_codes -> phone_numbers (phone_id));
 diesel::joinable!(sms_messages -> phone_numbers (phone_id));
+diesel::table! {
+    known_sign_ins (pair) {
+        pair -> Text,
+        last_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     phone_numbers,
@@ -160,5 +167,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     event_tickets,
     sms_fraud_pauses,
-    sms_fraud_decisions
+    sms_fraud_decisions,
+    known_sign_ins
 );

@@ -6,11 +6,12 @@ use crate::{
     domain::{CodeState, Email, Password, PhoneNumber},
     error::ApiError,
     persistence::{
-        Conn,
+        Conn, known_sign_ins,
         models::{NewRefreshToken, NewUser, PhoneRow, RefreshTokenRow, UserRow},
         now, phones, refresh_tokens, users,
     },
     services::{
+        hashing::Lane,
         phones::{add_phone_in_tx, parse_phone_fields},
         rate_limit::{Limit, private_subject},
         tokens::{hash_refresh, random_token},
@@ -203,7 +204,7 @@ pub async fn login(
     // The client's network (ClientIp keys IPv6 clients by their /64).
     let pair = private_subject(&format!("{email}\n{client_ip}"));
     let limits = state.limits;
-    let (user, charged_at) = {
+    let (user, charged_at, known) = {
         let (email, subject, pair) = (email.clone(), subject.clone(), pair.clone());
         state
             .db
@@ -218,14 +219,19 @@ pub async fn login(
                     ],
                     now,
                 )?;
-                Ok((users::find_by_email(c, &email)?, now))
+                let user = users::find_by_email(c, &email)?;
+                let known = user.is_some() && known_sign_ins::is_known(c, &pair)?;
+                Ok((user, now, known))
             })
             .await?
     };
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    // An email signing in again from a network it signed in from before waits in the
+    // reserved lane, so a flood of logins from other addresses cannot refuse it.
+    let lane = if known { Lane::Known } else { Lane::Common };
     let ok = state
         .hasher
-        .verify(Password::unchecked(password), stored_hash)
+        .verify(Password::unchecked(password), stored_hash, lane)
         .await?;
     let user = match user {
         Some(user) if ok => user,
@@ -247,6 +253,7 @@ pub async fn login(
                 ],
                 charged_at,
             )?;
+            known_sign_ins::remember(c, &pair, now())?;
             let family = start_family(c, user_id, &token_hash, now(), refresh_ttl)?;
             let (user, phone) = users::find_with_phone(c, user_id)?
                 .ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;

@@ -3,7 +3,7 @@
 
 use crate::{
     error::ApiError,
-    persistence::{events, fraud, outbox, rate_limits, refresh_tokens},
+    persistence::{events, fraud, known_sign_ins, outbox, rate_limits, refresh_tokens},
     state::AppState,
 };
 
@@ -11,6 +11,8 @@ use crate::{
 const COUNTER_AGE: i64 = 2 * 86_400;
 /// Fraud-guard pauses and decisions are kept a month for operators.
 const FRAUD_AGE: i64 = 30 * 86_400;
+/// A network the owner has not signed in from for 90 days loses its reserved places.
+const KNOWN_SIGN_IN_AGE: i64 = 90 * 86_400;
 
 /// Rows deleted or emptied by one pass.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -33,7 +35,8 @@ pub async fn prune(state: &AppState) -> Result<Pruned, ApiError> {
                 events_and_tickets: events::prune(c, before, now)?,
                 message_bodies: outbox::prune_bodies(c, before)?,
                 other: rate_limits::prune(c, now - COUNTER_AGE)?
-                    + fraud::prune(c, now - FRAUD_AGE)?,
+                    + fraud::prune(c, now - FRAUD_AGE)?
+                    + known_sign_ins::prune(c, now - KNOWN_SIGN_IN_AGE)?,
             })
         })
         .await
