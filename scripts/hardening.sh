@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints the issue #9 figures against a release server behind TRUSTED_PROXIES=127.0.0.1
 # (so X-Forwarded-For names each client), on SQLite and on PostgreSQL.
+# Then runs scripts/fuzz.sh per backend and prints its findings.
 # Usage: ./scripts/hardening.sh   (HARDENING_BACKENDS="sqlite postgres" by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,16 @@ run_backend() {
 }
 
 for backend in ${HARDENING_BACKENDS:-sqlite postgres}; do run_backend "$backend"; done
+
+# 7. schemathesis against openapi.yaml (scripts/fuzz.sh: not-a-server-error, status-code,
+# content-type and response-schema conformance, authenticated).
+step "schemathesis"
+for backend in ${HARDENING_BACKENDS:-sqlite postgres}; do
+  out="$WORK/fuzz-$backend.txt"
+  cases=0
+  if FUZZ_BACKENDS=$backend scripts/fuzz.sh >"$out" 2>&1; then ok=met; else ok=MISSED; fi
+  for n in $(sed -n 's/^ *\([0-9]*\) generated.*/\1/p' "$out"); do cases=$((cases + n)); done
+  findings=$(grep -cE '^_{3,} .* _{3,}$' "$out" || true)
+  echo "  schemathesis findings on $backend: $findings in $cases generated cases  [$ok]"
+  [ "$ok" = met ] || tail -60 "$out"
+done

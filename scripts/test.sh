@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test PhoneReg has, on a bare machine: installs what is missing, starts
 # PostgreSQL, then lint, the wasm/dependency checks of crates/types, the whole API suite
-# on SQLite and PostgreSQL, and the browser suite (SPA + release API + fake Twilio in
+# on SQLite and PostgreSQL, schemathesis against openapi.yaml on both, and the browser suite (SPA + release API + fake Twilio in
 # Debian's Chromium). Fails loudly when a required part cannot be had.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,9 @@ fi
 
 step "tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked
+
+step "schemathesis against openapi.yaml (SQLite and PostgreSQL)"
+scripts/fuzz.sh
 
 step "SPA: lint for wasm32"
 cargo clippy -p phonereg-frontend --target wasm32-unknown-unknown --locked -- -D warnings

@@ -145,7 +145,7 @@ impl FromJs for TokenResponse {
             user: User::from_js(&get(v, "user"))?,
             access_token: string(v, "access_token")?,
             // The SPA never holds the refresh token: the HttpOnly cookie carries it.
-            refresh_token: String::new(),
+            refresh_token: None,
             token_type: string(v, "token_type").unwrap_or_default(),
             expires_in: int_at(v, "expires_in")?,
             verification: nullable(v, "verification", Verification::from_js)?,

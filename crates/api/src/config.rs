@@ -54,9 +54,13 @@ use clap::{Parser, ValueEnum};
 /// | `ADMIN_TOKEN` | none (no admin API) | bearer token of `/api/v1/admin/*`, ≥ 32 bytes |
 /// | `RUST_LOG` | `info` | log filter |
 /// | `LOGIN_FAILURES_PER_EMAIL_ALL_NETWORKS` | 100 | failed logins per email per 15 min from all client networks together (`LOGIN_FAILURES_PER_EMAIL` counts per network) |
-/// | `JWT_SECRET_FILE`, `TWILIO_AUTH_TOKEN_FILE` | none | read the secret from this file instead (one trailing newline dropped); setting both forms is an error |
+/// | `JWT_SECRET_FILE`, `TWILIO_AUTH_TOKEN_FILE`, `ADMIN_TOKEN_FILE` | none | read the secret from this file instead (one trailing newline dropped); setting both forms is an error |
 /// | `METRICS_BIND` | none | serve `/metrics` only on this address (e.g. an internal port), not on `BIND` |
-/// | `HASH_QUEUE` | 32 × `HASH_THREADS` | password hashes that may wait; past it login and register answer 503 at once |
+/// | `HASH_QUEUE` | 32 × `HASH_THREADS` | password hashes that may wait; past it login and register answer 503 at once (a quarter more, at least `HASH_THREADS`, are reserved for logins of an email from a network it signed in from before) |
+/// | `TOKEN_FAILURES_PER_IP_PER_MINUTE` | 30 | unknown refresh tokens and event tickets per client network per minute, per process; past it 429 before any lookup |
+/// | `EVENT_STREAMS_PER_ACCOUNT` | 5 | live event streams one account may hold open in one process; past it 429 |
+/// | `EVENT_STREAMS_MAX` | 1000 | live event streams one process holds open in all; past it 503 |
+/// | `DATA_RETENTION` | 604800 | seconds expired or revoked refresh tokens, events and the bodies of finished messages are kept |
 #[derive(Clone, Parser)]
 #[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
 pub struct Config {
@@ -169,8 +173,18 @@ pub struct Config {
     pub jwt_secret_file: Option<PathBuf>,
     #[arg(long, env = "TWILIO_AUTH_TOKEN_FILE")]
     pub twilio_auth_token_file: Option<PathBuf>,
+    #[arg(long, env = "ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
     #[arg(long, env = "METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    #[arg(long, env = "TOKEN_FAILURES_PER_IP_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_failures_per_ip_per_minute: u32,
+    #[arg(long, env = "DATA_RETENTION", default_value_t = 604_800, value_parser = clap::value_parser!(u64).range(60..))]
+    pub data_retention: u64,
+    #[arg(long, env = "EVENT_STREAMS_PER_ACCOUNT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_streams_per_account: u32,
+    #[arg(long, env = "EVENT_STREAMS_MAX", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_streams_max: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -451,6 +465,12 @@ impl Config {
             }
             self.twilio_auth_token = Some(read("TWILIO_AUTH_TOKEN_FILE", path)?);
         }
+        if let Some(path) = &self.admin_token_file {
+            if self.admin_token.is_some() {
+                return Err("set ADMIN_TOKEN or ADMIN_TOKEN_FILE, not both".into());
+            }
+            self.admin_token = Some(read("ADMIN_TOKEN_FILE", path)?);
+        }
         Ok(())
     }
 
@@ -591,6 +611,15 @@ mod tests {
         assert!(c.read_secret_files().is_err(), "both forms set");
         let mut c = Config::parse_from(["x", "--twilio-auth-token-file", "/nonexistent/x"]);
         assert!(c.read_secret_files().is_err());
+        let admin = dir.join("admin");
+        std::fs::write(&admin, "a".repeat(32) + "\n").expect("write");
+        let mut c = Config::parse_from(["x", "--admin-token-file", admin.to_str().expect("utf8")]);
+        c.read_secret_files().expect("read");
+        assert_eq!(
+            c.admin_token.as_ref().map(Secret::expose),
+            Some("a".repeat(32).as_str())
+        );
+        assert!(c.check().is_ok());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, services::tokens::Access, state::AppState};
 
 /// Largest accepted body (JSON and form), SPEC §7.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -157,8 +157,12 @@ impl FromRequest for AuthUser {
 }
 
 impl AuthUser {
-    pub fn from_headers(state: &AppState, req: &HttpRequest) -> Result<Self, ApiError> {
-        bearer(state, req).map(AuthUser)
+    /// Everything the bearer token says (its expiry and session too).
+    pub fn access(state: &AppState, req: &HttpRequest) -> Result<Access, ApiError> {
+        let token = bearer_token(req).ok_or(ApiError::Unauthorized(
+            "Send an access token as 'Authorization: Bearer <token>'.",
+        ))?;
+        state.tokens.verify(token)
     }
 }
 

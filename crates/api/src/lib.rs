@@ -13,4 +13,5 @@ pub mod services;
 pub mod sms;
 pub mod startup;
 pub mod state;
+pub mod streams;
 pub mod telemetry;

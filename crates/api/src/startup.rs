@@ -16,12 +16,13 @@ use crate::{
     domain::phone_number,
     extract,
     outbox::Outbox,
-    persistence,
     persistence::Db,
     routes, security,
     services::verification::Verifier,
     services::{
         hashing::Hasher,
+        retention,
+        token_strikes::TokenStrikes,
         tokens::{Tokens, random_token},
     },
     sms::{
@@ -30,6 +31,7 @@ use crate::{
         twilio::TwilioSender,
     },
     state::{AppState, Limits},
+    streams::{self, Streams},
     telemetry,
 };
 
@@ -86,6 +88,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         inbox,
         config: Arc::clone(&config),
         clock: Clock::default(),
+        token_strikes: TokenStrikes::new(config.token_failures_per_ip_per_minute),
+        streams: Streams::new(config.event_streams_per_account, config.event_streams_max),
     });
 
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
@@ -128,6 +132,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         None => None,
     };
     tokio::spawn(prune_counters(state.clone()));
+    tokio::spawn(streams::watch(state.clone()));
     Ok(Application {
         port,
         metrics_port,
@@ -250,23 +255,14 @@ fn write_new_secret(path: &Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// Rate-limit windows are at most a day long; older rows are dead weight. Fraud-guard
-/// pauses and decisions are kept a month for operators.
+/// Prunes expired rows every hour (see `services::retention`).
 async fn prune_counters(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        let before = persistence::now() - 2 * 86_400;
-        if let Err(e) = state
-            .db
-            .write(move |c| {
-                persistence::events::prune(c, before)?;
-                persistence::fraud::prune(c, before - 28 * 86_400)?;
-                persistence::rate_limits::prune(c, before)
-            })
-            .await
-        {
-            tracing::warn!(error = %e, "pruning rate-limit counters failed");
+        match retention::prune(&state).await {
+            Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
+            Err(e) => tracing::warn!(error = %e, "pruning expired rows failed"),
         }
     }
 }

@@ -7,8 +7,12 @@ use crate::{
     config::Config,
     outbox::Outbox,
     persistence::Db,
-    services::{hashing::Hasher, rate_limit::Limit, tokens::Tokens, verification::Verifier},
+    services::{
+        hashing::Hasher, rate_limit::Limit, token_strikes::TokenStrikes, tokens::Tokens,
+        verification::Verifier,
+    },
     sms::console::Inbox,
+    streams::Streams,
 };
 
 /// The request-rate limits of SPEC §7, built once from the configuration.
@@ -56,6 +60,10 @@ pub struct AppState {
     pub inbox: Option<Inbox>,
     /// The time every request-driven rule reads; tests move it.
     pub clock: Clock,
+    /// Made-up refresh tokens and tickets per client (in memory, see the module).
+    pub token_strikes: TokenStrikes,
+    /// This process's open event streams.
+    pub streams: Arc<Streams>,
 }
 
 impl AppState {

@@ -61,7 +61,10 @@ pub struct TokenResponse {
     /// JWT HS256 bearer token.
     pub access_token: String,
     /// Opaque, single-use refresh token (also set as the `phonereg_refresh` cookie).
-    pub refresh_token: String,
+    /// Absent when a refresh was answered from the cookie: a page that never saw the
+    /// token (the SPA) must not be handed it in readable JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// Always `Bearer`.
     pub token_type: String,
     /// Seconds until `access_token` expires.

@@ -9,6 +9,7 @@
 pub mod codes;
 pub mod events;
 pub mod fraud;
+pub mod known_sign_ins;
 pub mod models;
 pub mod outbox;
 pub mod phones;
@@ -263,11 +264,15 @@ impl Db {
         match self {
             Db::Sqlite { write, .. } => write.write_blocking(f),
             Db::Postgres(pool) => {
-                let result = Conn::Postgres(&mut *checkout(pool)?).transaction(f);
-                // Committed changes may carry events: let this process's streams look
-                // now rather than at their next poll.
+                let mut conn = checkout(pool)?;
+                events::forget_changed();
+                let result = Conn::Postgres(&mut conn).transaction(f);
+                // Committed events: wake this process's streams of those accounts now
+                // rather than at the next poll.
                 if result.is_ok() {
-                    events::WAKE.notify_waiters();
+                    events::wake_changed();
+                } else {
+                    events::forget_changed();
                 }
                 result
             }

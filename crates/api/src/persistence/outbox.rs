@@ -293,3 +293,15 @@ pub fn retire_codes(conn: &mut Conn<'_>, phone_id: i64, now: i64) -> Result<(), 
     };
     Ok(())
 }
+
+/// Empties the bodies of messages that are past any use for them (handed to the
+/// provider, or failed for good) and were last touched before `before`: the stored text
+/// of an SMS is personal data nobody needs once it is out.
+pub fn prune_bodies(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
+    Ok(with_conn!(conn, c => diesel::update(sms_messages::table
+        .filter(sms_messages::provider_sid.is_not_null().or(sms_messages::status.eq(FAILED)))
+        .filter(sms_messages::updated_at.lt(before))
+        .filter(sms_messages::body.ne("")))
+        .set(sms_messages::body.eq(""))
+        .execute(c))?)
+}

@@ -47,3 +47,20 @@ pub fn revoke_family(conn: &mut Conn<'_>, family: &str, now: i64) -> Result<(), 
         .execute(c))?;
     Ok(())
 }
+
+/// Deletes tokens that expired or were revoked before `before`. A rotated token is kept
+/// until it expires, so its reuse is still recognised (and revokes its family) meanwhile.
+pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
+    Ok(with_conn!(conn, c => diesel::delete(refresh_tokens::table
+        .filter(refresh_tokens::expires_at.lt(before).or(refresh_tokens::revoked_at.lt(before))))
+        .execute(c))?)
+}
+
+/// Sessions revoked at or after `since` (by any API process).
+pub fn revoked_since(conn: &mut Conn<'_>, since: i64) -> Result<Vec<String>, ApiError> {
+    Ok(with_conn!(conn, c => refresh_tokens::table
+        .filter(refresh_tokens::revoked_at.ge(since))
+        .select(refresh_tokens::family)
+        .distinct()
+        .load(c))?)
+}

@@ -113,6 +113,8 @@ diesel::table! {
         ticket_hash -> Text,
         user_id -> BigInt,
         expires_at -> BigInt,
+        session -> Nullable<Text>,
+        token_expires_at -> Nullable<BigInt>,
     }
 }
 
@@ -147,6 +149,13 @@ diesel::table! {
 
 diesel::joinable!(verification_codes -> phone_numbers (phone_id));
 diesel::joinable!(sms_messages -> phone_numbers (phone_id));
+diesel::table! {
+    known_sign_ins (pair) {
+        pair -> Text,
+        last_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     phone_numbers,
@@ -158,5 +167,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     event_tickets,
     sms_fraud_pauses,
-    sms_fraud_decisions
+    sms_fraud_decisions,
+    known_sign_ins
 );

@@ -215,6 +215,7 @@ fn commit_batch(pool: &Pool<ConnectionManager<SqliteConnection>>, batch: Vec<Job
         }
     };
     let mut replies = Vec::with_capacity(batch.len());
+    events::forget_changed();
     // BEGIN IMMEDIATE: take the write lock up front, so the batch never meets
     // SQLITE_BUSY halfway (other processes on the same file wait in busy_timeout).
     let committed = conn.immediate_transaction(|c| {
@@ -224,9 +225,11 @@ fn commit_batch(pool: &Pool<ConnectionManager<SqliteConnection>>, batch: Vec<Job
         Ok::<_, DieselError>(())
     });
     if committed.is_ok() {
-        // Committed changes may carry events: let this process's streams look now
-        // rather than at their next poll.
-        events::WAKE.notify_waiters();
+        // Committed events: wake this process's streams of those accounts now rather
+        // than at the next poll.
+        events::wake_changed();
+    } else {
+        events::forget_changed();
     }
     for reply in replies {
         reply(&committed);

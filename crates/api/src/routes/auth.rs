@@ -26,7 +26,7 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let registration = Registration::parse(body, &state)?;
     let session = auth::register(&state, registration, ip.0).await?;
-    Ok(session_response(&state, StatusCode::CREATED, session))
+    Ok(session_response(&state, StatusCode::CREATED, session, true))
 }
 
 pub async fn login(
@@ -35,38 +35,62 @@ pub async fn login(
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let session = auth::login(&state, &body.email, body.password, ip.0).await?;
-    Ok(session_response(&state, StatusCode::OK, session))
+    Ok(session_response(&state, StatusCode::OK, session, true))
 }
 
 pub async fn refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
+    ip: ClientIp,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = presented_token(&req, body).ok_or(ApiError::Unauthorized(
+    let (token, from) = presented_token(&req, body)?.ok_or(ApiError::Unauthorized(
         "Send a refresh token in the body or the cookie.",
     ))?;
-    let session = auth::refresh(&state, token).await?;
-    Ok(session_response(&state, StatusCode::OK, session))
+    let session = auth::refresh(&state, token, &ip.0).await?;
+    Ok(session_response(
+        &state,
+        StatusCode::OK,
+        session,
+        from == Source::Body,
+    ))
 }
 
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
+    ip: ClientIp,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::logout(&state, presented_token(&req, body)).await?;
+    let token = presented_token(&req, body)?.map(|(t, _)| t);
+    auth::logout(&state, token, &ip.0).await?;
     let mut cookie = refresh_cookie(&state, String::new());
     cookie.make_removal();
     Ok(HttpResponse::NoContent().cookie(cookie).finish())
 }
 
-/// The JSON field wins; the HttpOnly cookie is the SPA's way.
-fn presented_token(req: &HttpRequest, body: Option<RefreshRequest>) -> Option<String> {
-    body.and_then(|b| b.refresh_token)
-        .filter(|t| !t.is_empty())
-        .or_else(|| req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()))
-        .filter(|t| !t.is_empty())
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Body,
+    Cookie,
+}
+
+/// The JSON field wins; the HttpOnly cookie is the SPA's way. A field that is present
+/// but empty is a mistake, not a request to use the cookie: a page script able to send
+/// `{"refresh_token": ""}` must not get the cookie's session handed back in JSON.
+fn presented_token(
+    req: &HttpRequest,
+    body: Option<RefreshRequest>,
+) -> Result<Option<(String, Source)>, ApiError> {
+    match body.and_then(|b| b.refresh_token) {
+        Some(t) if t.is_empty() => Err(ApiError::field("refresh_token", "must not be empty")),
+        Some(t) => Ok(Some((t, Source::Body))),
+        None => Ok(req
+            .cookie(REFRESH_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|t| !t.is_empty())
+            .map(|t| (t, Source::Cookie))),
+    }
 }
 
 fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
@@ -79,7 +103,14 @@ fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .finish()
 }
 
-fn session_response(state: &AppState, status: StatusCode, session: Session) -> HttpResponse {
+/// The token response. `echo_refresh` is false when the refresh token came from the
+/// cookie: it then stays in the HttpOnly cookie, out of reach of page scripts.
+fn session_response(
+    state: &AppState,
+    status: StatusCode,
+    session: Session,
+    echo_refresh: bool,
+) -> HttpResponse {
     let cookie = refresh_cookie(state, session.refresh_token.clone());
     HttpResponse::build(status)
         .cookie(cookie)
@@ -87,7 +118,7 @@ fn session_response(state: &AppState, status: StatusCode, session: Session) -> H
         .json(TokenResponse {
             user: dto::user(session.user, session.phone),
             access_token: session.access_token,
-            refresh_token: session.refresh_token,
+            refresh_token: echo_refresh.then_some(session.refresh_token),
             token_type: "Bearer".into(),
             expires_in: state.tokens.access_ttl,
             verification: session.verification.as_ref().map(Verification::from),

@@ -11,22 +11,22 @@ use serde_json::json;
 
 use crate::{
     error::ApiError,
-    extract::AuthUser,
-    persistence::events::{MESSAGE, PHONE, WAKE},
+    extract::{AuthUser, ClientIp},
+    persistence::events::{MESSAGE, PHONE},
     routes::dto,
     services::events::{self, TICKET_TTL},
     state::AppState,
+    streams::StreamSlot,
 };
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
-/// How often a stream looks for events written by other API processes.
-const POLL: Duration = Duration::from_secs(1);
 
 pub async fn create_event_ticket(
     state: web::Data<AppState>,
-    user: AuthUser,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let ticket = events::issue_ticket(&state, user.0).await?;
+    let access = AuthUser::access(&state, &req)?;
+    let ticket = events::issue_ticket(&state, &access).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({ "ticket": ticket, "expires_in": TICKET_TTL })))
@@ -40,17 +40,28 @@ pub struct StreamQuery {
     last_event_id: Option<i64>,
 }
 
-/// The bearer header, or a ticket for EventSource, which cannot send headers.
+/// The bearer header, or a ticket for EventSource, which cannot send headers: the
+/// account, and the session and expiry the stream must end with.
 async fn stream_user(
     state: &AppState,
     req: &HttpRequest,
     ticket: Option<String>,
-) -> Result<i64, ApiError> {
+    client: &str,
+) -> Result<(i64, Option<String>, i64), ApiError> {
     if req.headers().contains_key(header::AUTHORIZATION) {
-        return Ok(AuthUser::from_headers(state, req)?.0);
+        let access = AuthUser::access(state, req)?;
+        return Ok((access.user_id, access.session, access.expires_at));
     }
     match ticket {
-        Some(ticket) => events::redeem_ticket(state, &ticket).await,
+        Some(ticket) => {
+            let grant = events::redeem_ticket(state, &ticket, client).await?;
+            // A ticket from before tickets carried the token's expiry lives as long as
+            // an access token would have.
+            let expires_at = grant
+                .token_expires_at
+                .unwrap_or_else(|| state.clock.now() + state.tokens.access_ttl);
+            Ok((grant.user_id, grant.session, expires_at))
+        }
         None => Err(ApiError::Unauthorized(
             "Send a bearer token, or a ticket from POST /api/v1/users/me/events/ticket.",
         )),
@@ -59,6 +70,8 @@ async fn stream_user(
 
 struct Stream {
     state: web::Data<AppState>,
+    /// Its place among the open streams; freed when the stream is dropped.
+    slot: StreamSlot,
     user_id: i64,
     last_id: i64,
     queue: VecDeque<web::Bytes>,
@@ -68,13 +81,16 @@ struct Stream {
 pub async fn stream_events(
     state: web::Data<AppState>,
     req: HttpRequest,
+    ip: ClientIp,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let StreamQuery {
         ticket,
         last_event_id,
     } = query.into_inner();
-    let user_id = stream_user(&state, &req, ticket).await?;
+    let (user_id, session, expires_at) = stream_user(&state, &req, ticket, &ip.0).await?;
+    // Taken before any read, so streams past the cap cost nothing.
+    let slot = state.streams.open(user_id, session, expires_at)?;
     // Reconnecting clients resume after the last event they saw; new ones start now.
     let resume = req
         .headers()
@@ -88,6 +104,7 @@ pub async fn stream_events(
     };
     let stream = Stream {
         state,
+        slot,
         user_id,
         last_id,
         queue: VecDeque::from([web::Bytes::from_static(b"retry: 3000\n: connected\n\n")]),
@@ -100,7 +117,8 @@ pub async fn stream_events(
                 return Some((Ok::<_, actix_web::Error>(chunk), s));
             }
             // Registered before looking, so a write that commits meanwhile still wakes us.
-            let woken = WAKE.notified();
+            let wake = std::sync::Arc::clone(&s.slot.wake);
+            let woken = wake.notified();
             match events::batch(&s.state, s.user_id, s.last_id).await {
                 Ok(batch) if !batch.is_empty() => {
                     for (event, phone) in batch {
@@ -131,9 +149,11 @@ pub async fn stream_events(
                     .push_back(web::Bytes::from_static(b": heartbeat\n\n"));
                 continue;
             }
+            // Other processes' events arrive through `streams::watch`, which wakes us.
             tokio::select! {
                 () = woken => {}
-                () = tokio::time::sleep(POLL.min(HEARTBEAT - idle)) => {}
+                () = s.slot.close.notified() => return None,
+                () = tokio::time::sleep(HEARTBEAT - idle) => {}
             }
         }
     });

@@ -6,11 +6,12 @@ use crate::{
     domain::{CodeState, Email, Password, PhoneNumber},
     error::ApiError,
     persistence::{
-        Conn,
-        models::{NewRefreshToken, NewUser, PhoneRow, UserRow},
+        Conn, known_sign_ins,
+        models::{NewRefreshToken, NewUser, PhoneRow, RefreshTokenRow, UserRow},
         now, phones, refresh_tokens, users,
     },
     services::{
+        hashing::Lane,
         phones::{add_phone_in_tx, parse_phone_fields},
         rate_limit::{Limit, private_subject},
         tokens::{hash_refresh, random_token},
@@ -108,7 +109,7 @@ pub async fn register(
     let token_hash = hash_refresh(&refresh_token);
     let refresh_ttl = state.refresh_ttl();
     let verifier = state.verifier.clone();
-    let (user, phone, verification) = state
+    let (user, phone, verification, family) = state
         .db
         .write(move |c| {
             let now = clock.now();
@@ -140,8 +141,8 @@ pub async fn register(
                 }
                 None => (None, None),
             };
-            start_family(c, user.id, &token_hash, now, refresh_ttl)?;
-            Ok((user, phone, verification))
+            let family = start_family(c, user.id, &token_hash, now, refresh_ttl)?;
+            Ok((user, phone, verification, family))
         })
         .await?;
     if verification.is_some() {
@@ -152,7 +153,9 @@ pub async fn register(
         with_phone = phone.is_some(),
         "account registered"
     );
-    let access_token = state.tokens.issue_access(user.id, state.clock.now())?;
+    let access_token = state
+        .tokens
+        .issue_access(user.id, state.clock.now(), Some(&family))?;
     Ok(Session {
         user,
         phone,
@@ -162,23 +165,26 @@ pub async fn register(
     })
 }
 
+/// A new session; its family id also goes into the access tokens (`sid`).
 fn start_family(
     conn: &mut Conn<'_>,
     user_id: i64,
     token_hash: &str,
     now: i64,
     ttl: i64,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
+    let family = random_token(16);
     refresh_tokens::insert(
         conn,
         &NewRefreshToken {
             user_id,
-            family: &random_token(16),
+            family: &family,
             token_hash,
             created_at: now,
             expires_at: now + ttl,
         },
-    )
+    )?;
+    Ok(family)
 }
 
 const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
@@ -203,7 +209,7 @@ pub async fn login(
     // The client's network (ClientIp keys IPv6 clients by their /64).
     let pair = private_subject(&format!("{email}\n{client_ip}"));
     let limits = state.limits;
-    let (user, charged_at) = {
+    let (user, charged_at, known) = {
         let (email, subject, pair) = (email.clone(), subject.clone(), pair.clone());
         state
             .db
@@ -218,14 +224,19 @@ pub async fn login(
                     ],
                     now,
                 )?;
-                Ok((users::find_by_email(c, &email)?, now))
+                let user = users::find_by_email(c, &email)?;
+                let known = user.is_some() && known_sign_ins::is_known(c, &pair)?;
+                Ok((user, now, known))
             })
             .await?
     };
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    // An email signing in again from a network it signed in from before waits in the
+    // reserved lane, so a flood of logins from other addresses cannot refuse it.
+    let lane = if known { Lane::Known } else { Lane::Common };
     let ok = state
         .hasher
-        .verify(Password::unchecked(password), stored_hash)
+        .verify(Password::unchecked(password), stored_hash, lane)
         .await?;
     let user = match user {
         Some(user) if ok => user,
@@ -236,7 +247,7 @@ pub async fn login(
     let token_hash = hash_refresh(&refresh_token);
     let refresh_ttl = state.refresh_ttl();
     let user_id = user.id;
-    let (user, phone) = state
+    let (user, phone, family) = state
         .db
         .write(move |c| {
             Limit::refund_all(
@@ -247,11 +258,14 @@ pub async fn login(
                 ],
                 charged_at,
             )?;
-            start_family(c, user_id, &token_hash, now(), refresh_ttl)?;
-            users::find_with_phone(c, user_id)?.ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))
+            known_sign_ins::remember(c, &pair, now())?;
+            let family = start_family(c, user_id, &token_hash, now(), refresh_ttl)?;
+            let (user, phone) = users::find_with_phone(c, user_id)?
+                .ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
+            Ok((user, phone, family))
         })
         .await?;
-    let access_token = state.tokens.issue_access(user.id, now())?;
+    let access_token = state.tokens.issue_access(user.id, now(), Some(&family))?;
     Ok(Session {
         user,
         phone,
@@ -262,30 +276,64 @@ pub async fn login(
 }
 
 enum Rotation {
-    Rotated(Box<(UserRow, Option<PhoneRow>)>),
+    Rotated(Box<(UserRow, Option<PhoneRow>, String)>),
     Refused,
     /// A rotated token came back after the grace period: probably stolen.
     ReuseDetected {
         user_id: i64,
+        family: String,
     },
 }
 
 const BAD_REFRESH: &str = "The refresh token is invalid, expired or already used.";
 
+/// What a refresh token names, judged on the read side.
+fn is_live(row: &RefreshTokenRow, now: i64) -> bool {
+    row.revoked_at.is_none() && row.expires_at > now
+}
+
 /// Exchanges a refresh token for a new pair; the old one stops working.
-pub async fn refresh(state: &AppState, presented: String) -> Result<Session, ApiError> {
+///
+/// The token is looked up on the read side first: a made-up, expired or revoked token
+/// (or a rotated one inside the grace) is refused without queueing a write, and counts
+/// as a strike for the client. Only a token that names a live session reaches the
+/// write transaction, which checks everything again under its lock.
+pub async fn refresh(
+    state: &AppState,
+    presented: String,
+    client: &str,
+) -> Result<Session, ApiError> {
+    let clock = state.clock.clone();
+    state.token_strikes.check(client, clock.now())?;
     let presented_hash = hash_refresh(&presented);
+    let (refresh_ttl, grace) = (state.refresh_ttl(), state.config.refresh_reuse_grace as i64);
+    let found = {
+        let hash = presented_hash.clone();
+        state
+            .db
+            .read(move |c| refresh_tokens::find_by_hash(c, &hash))
+            .await?
+    };
+    let now = clock.now();
+    let worth_a_write = found
+        .as_ref()
+        .is_some_and(|row| is_live(row, now) && row.rotated_at.is_none_or(|at| now - at > grace));
+    if !worth_a_write {
+        if found.is_none() {
+            state.token_strikes.strike(client, now);
+        }
+        return Err(ApiError::Unauthorized(BAD_REFRESH));
+    }
     let refresh_token = random_token(32);
     let new_hash = hash_refresh(&refresh_token);
-    let (refresh_ttl, grace) = (state.refresh_ttl(), state.config.refresh_reuse_grace as i64);
     let outcome = state
         .db
         .write(move |c| {
-            let now = now();
+            let now = clock.now();
             let Some(row) = refresh_tokens::find_by_hash(c, &presented_hash)? else {
                 return Ok(Rotation::Refused);
             };
-            if row.revoked_at.is_some() || row.expires_at <= now {
+            if !is_live(&row, now) {
                 return Ok(Rotation::Refused);
             }
             if let Some(rotated_at) = row.rotated_at {
@@ -294,6 +342,7 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<Session, Api
                     refresh_tokens::revoke_family(c, &row.family, now)?;
                     return Ok(Rotation::ReuseDetected {
                         user_id: row.user_id,
+                        family: row.family,
                     });
                 }
                 return Ok(Rotation::Refused);
@@ -312,15 +361,18 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<Session, Api
                 },
             )?;
             Ok(match users::find_with_phone(c, row.user_id)? {
-                Some(found) => Rotation::Rotated(Box::new(found)),
+                Some((user, phone)) => Rotation::Rotated(Box::new((user, phone, row.family))),
                 None => Rotation::Refused,
             })
         })
         .await?;
     match outcome {
         Rotation::Rotated(found) => {
-            let (user, phone) = *found;
-            let access_token = state.tokens.issue_access(user.id, now())?;
+            let (user, phone, family) = *found;
+            let access_token =
+                state
+                    .tokens
+                    .issue_access(user.id, state.clock.now(), Some(&family))?;
             Ok(Session {
                 user,
                 phone,
@@ -330,32 +382,56 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<Session, Api
             })
         }
         Rotation::Refused => Err(ApiError::Unauthorized(BAD_REFRESH)),
-        Rotation::ReuseDetected { user_id } => {
+        Rotation::ReuseDetected { user_id, family } => {
             tracing::warn!(
                 user.id = user_id,
                 "rotated refresh token reused; session revoked"
             );
+            state.streams.end_session(&family);
             Err(ApiError::Unauthorized(BAD_REFRESH))
         }
     }
 }
 
 /// Revokes the session the token belongs to. Unknown tokens are fine: logging out twice
-/// is not an error.
-pub async fn logout(state: &AppState, presented: Option<String>) -> Result<(), ApiError> {
+/// is not an error. The lookup is on the read side, so a made-up token queues no write
+/// (it is a strike for the client instead).
+pub async fn logout(
+    state: &AppState,
+    presented: Option<String>,
+    client: &str,
+) -> Result<(), ApiError> {
     let Some(presented) = presented else {
         return Ok(());
     };
+    let now = state.clock.now();
+    state.token_strikes.check(client, now)?;
     let hash = hash_refresh(&presented);
-    state
-        .db
-        .write(move |c| {
-            if let Some(row) = refresh_tokens::find_by_hash(c, &hash)? {
-                refresh_tokens::revoke_family(c, &row.family, now())?;
-            }
-            Ok(())
-        })
-        .await
+    let found = {
+        let hash = hash.clone();
+        state
+            .db
+            .read(move |c| refresh_tokens::find_by_hash(c, &hash))
+            .await?
+    };
+    let Some(row) = found else {
+        state.token_strikes.strike(client, now);
+        return Ok(());
+    };
+    if row.revoked_at.is_some() {
+        return Ok(());
+    }
+    let (family, clock) = (row.family, state.clock.clone());
+    {
+        let family = family.clone();
+        state
+            .db
+            .write(move |c| refresh_tokens::revoke_family(c, &family, clock.now()))
+            .await?;
+    }
+    // This process's streams of the session end now; other processes' at their poll.
+    state.streams.end_session(&family);
+    Ok(())
 }
 
 /// The caller's account and phone.

@@ -3,36 +3,63 @@
 use crate::{
     error::ApiError,
     persistence::{
-        events::{self, EventRow, PHONE},
+        events::{self, EventRow, PHONE, TicketGrant},
         models::PhoneRow,
-        now, phones,
+        phones,
     },
-    services::tokens::{hash_refresh, random_token},
+    services::tokens::{Access, hash_refresh, random_token},
     state::AppState,
 };
 
 pub const TICKET_TTL: i64 = 60;
 
-/// A single-use ticket standing in for the bearer token on `?ticket=`.
-pub async fn issue_ticket(state: &AppState, user_id: i64) -> Result<String, ApiError> {
+/// A single-use ticket standing in for the bearer token on `?ticket=`; the stream it
+/// opens ends with the bearer's session and token.
+pub async fn issue_ticket(state: &AppState, access: &Access) -> Result<String, ApiError> {
     let ticket = random_token(32);
     let hash = hash_refresh(&ticket);
+    let expires_at = state.clock.now() + TICKET_TTL;
+    let grant = TicketGrant {
+        user_id: access.user_id,
+        session: access.session.clone(),
+        token_expires_at: Some(access.expires_at),
+    };
     state
         .db
-        .write(move |c| events::insert_ticket(c, &hash, user_id, now() + TICKET_TTL))
+        .write(move |c| events::insert_ticket(c, &hash, &grant, expires_at))
         .await?;
     Ok(ticket)
 }
 
-pub async fn redeem_ticket(state: &AppState, ticket: &str) -> Result<i64, ApiError> {
+const BAD_TICKET: ApiError =
+    ApiError::Unauthorized("The event ticket is invalid, used or expired.");
+
+/// Uses up a ticket. It is looked up on the read side first, so a made-up or dead
+/// ticket queues no write (and is a strike for the client).
+pub async fn redeem_ticket(
+    state: &AppState,
+    ticket: &str,
+    client: &str,
+) -> Result<TicketGrant, ApiError> {
+    let clock = state.clock.clone();
+    state.token_strikes.check(client, clock.now())?;
     let hash = hash_refresh(ticket);
+    let live = {
+        let (hash, now) = (hash.clone(), clock.now());
+        state
+            .db
+            .read(move |c| events::ticket_is_live(c, &hash, now))
+            .await?
+    };
+    if !live {
+        state.token_strikes.strike(client, clock.now());
+        return Err(BAD_TICKET);
+    }
     state
         .db
-        .write(move |c| events::redeem_ticket(c, &hash, now()))
+        .write(move |c| events::redeem_ticket(c, &hash, clock.now()))
         .await?
-        .ok_or(ApiError::Unauthorized(
-            "The event ticket is invalid, used or expired.",
-        ))
+        .ok_or(BAD_TICKET)
 }
 
 pub async fn latest_id(state: &AppState, user_id: i64) -> Result<i64, ApiError> {

@@ -4,8 +4,16 @@
 //! let a login flood start hundreds at once (memory) and crowd out diesel work. Here at
 //! most `threads` hashes run at a time, the rest queue, and the threads run at a lower
 //! scheduling priority so cheap requests still get the CPU during a flood.
+//!
+//! The queue has two lanes. Logins of an email from a client network that signed in
+//! successfully before go in a small lane of their own, which the threads serve first:
+//! a flood of logins from hundreds of other addresses fills the common lane and is
+//! answered 503 at once, but cannot take the owner's place.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Condvar, Mutex, PoisonError},
+};
 
 use anyhow::{Context as _, anyhow};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
@@ -21,9 +29,83 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 #[derive(Clone)]
 pub struct Hasher {
-    jobs: mpsc::SyncSender<Job>,
+    jobs: Arc<Handle>,
     /// Verified against when the email is unknown, so timing doesn't reveal accounts.
     dummy_hash: Arc<str>,
+}
+
+/// Which lane a job waits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Everyone.
+    Common,
+    /// A login of an email from a network that signed in with it before.
+    Known,
+}
+
+#[derive(Default)]
+struct Lanes {
+    common: VecDeque<Job>,
+    known: VecDeque<Job>,
+    /// Set when the last `Hasher` is dropped: the threads finish the queue and exit.
+    closed: bool,
+}
+
+struct Queue {
+    lanes: Mutex<Lanes>,
+    ready: Condvar,
+    common_cap: usize,
+    known_cap: usize,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lanes> {
+        // Pushes and pops are single statements; a poisoned lock holds a usable queue.
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next job, known lane first; None once closed and drained.
+    fn next(&self) -> Option<Job> {
+        let mut lanes = self.lock();
+        loop {
+            if let Some(job) = lanes.known.pop_front().or_else(|| lanes.common.pop_front()) {
+                return Some(job);
+            }
+            if lanes.closed {
+                return None;
+            }
+            lanes = self
+                .ready
+                .wait(lanes)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Queues `job`, or hands it back when its lane is full.
+    fn push(&self, lane: Lane, job: Job) -> Result<(), Job> {
+        let mut lanes = self.lock();
+        let (queue, cap) = match lane {
+            Lane::Common => (&mut lanes.common, self.common_cap),
+            Lane::Known => (&mut lanes.known, self.known_cap),
+        };
+        if queue.len() >= cap {
+            return Err(job);
+        }
+        queue.push_back(job);
+        drop(lanes);
+        self.ready.notify_one();
+        Ok(())
+    }
+}
+
+/// Closes the queue when the last `Hasher` clone goes, so the threads end.
+struct Handle(Arc<Queue>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_all();
+    }
 }
 
 /// OWASP's Argon2id baseline: m = 19 MiB, t = 2, p = 1.
@@ -94,44 +176,44 @@ fn verify_with(password: &str, hash: &str, memory: &mut Vec<Block>) -> anyhow::R
 }
 
 impl Hasher {
-    /// `threads` hashing threads and room for `queue` waiting jobs.
+    /// `threads` hashing threads and room for `queue` waiting jobs, plus a quarter as
+    /// many (at least `threads`) reserved for logins of known email and network pairs.
     pub fn start(threads: usize, queue: usize) -> anyhow::Result<Self> {
         // The dummy hash's buffer becomes the first thread's: a third 19 MiB buffer, live
         // while the threads allocated theirs, made start-up the process's memory peak.
         let mut first = new_memory();
         let dummy_hash = hash_with("dummy password for unknown accounts", &mut first)?.into();
         let mut spare = Some(first);
-        let (tx, rx) = mpsc::sync_channel::<Job>(queue.max(1));
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
-            let rx = Arc::clone(&rx);
+        let threads = threads.max(1);
+        let queue = Arc::new(Queue {
+            lanes: Mutex::new(Lanes::default()),
+            ready: Condvar::new(),
+            common_cap: queue.max(1),
+            known_cap: (queue / 4).max(threads),
+        });
+        for i in 0..threads {
+            let queue = Arc::clone(&queue);
             let memory = spare.take();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority();
                     let mut memory = memory.unwrap_or_else(new_memory);
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(&mut memory),
-                            Err(_) => return,
-                        }
+                    while let Some(job) = queue.next() {
+                        job(&mut memory);
                     }
                 })
                 .context("start hashing thread")?;
         }
         Ok(Self {
-            jobs: tx,
+            jobs: Arc::new(Handle(queue)),
             dummy_hash,
         })
     }
 
     async fn run<T: Send + 'static>(
         &self,
+        lane: Lane,
         f: impl FnOnce(&mut Vec<Block>) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let (tx, rx) = oneshot::channel();
@@ -144,34 +226,40 @@ impl Hasher {
             }
             let _ = tx.send(span.in_scope(|| f(memory)));
         });
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(mpsc::TrySendError::Full(_)) => {
-                crate::telemetry::rate_limited("hash_queue");
-                return Err(ApiError::Unavailable {
-                    detail: "The server is busy checking passwords; try again in a moment.".into(),
-                    retry_after: 1,
-                });
-            }
-            Err(mpsc::TrySendError::Disconnected(_)) => {
-                return Err(anyhow!("hashing threads stopped").into());
-            }
+        if self.jobs.0.push(lane, job).is_err() {
+            crate::telemetry::rate_limited(match lane {
+                Lane::Common => "hash_queue",
+                Lane::Known => "hash_queue_known",
+            });
+            return Err(ApiError::Unavailable {
+                detail: "The server is busy checking passwords; try again in a moment.".into(),
+                retry_after: 1,
+            });
         }
         Ok(rx.await.context("hashing job dropped")??)
     }
 
     pub async fn hash(&self, password: Password) -> Result<String, ApiError> {
-        self.run(move |memory| hash_with(password.expose(), memory))
-            .await
+        self.run(Lane::Common, move |memory| {
+            hash_with(password.expose(), memory)
+        })
+        .await
     }
 
     /// Checks `password` against `hash`, or against a dummy hash when there is no
     /// account, so both paths cost one Argon2id run.
-    pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(
+        &self,
+        password: Password,
+        hash: Option<String>,
+        lane: Lane,
+    ) -> Result<bool, ApiError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let ok = self
-            .run(move |memory| verify_with(password.expose(), &hash, memory))
+            .run(lane, move |memory| {
+                verify_with(password.expose(), &hash, memory)
+            })
             .await?;
         Ok(known && ok)
     }
@@ -199,7 +287,9 @@ mod tests {
             .await
             .expect("hash");
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        let ok = |p: &str, h: Option<String>| hasher.verify(Password::unchecked(p.into()), h);
+        let ok = |p: &str, h: Option<String>| {
+            hasher.verify(Password::unchecked(p.into()), h, Lane::Common)
+        };
         assert!(
             ok("correct horse", Some(hash.clone()))
                 .await
@@ -224,7 +314,7 @@ mod tests {
             let hasher = hasher.clone();
             tokio::spawn(async move {
                 hasher
-                    .run(move |_| {
+                    .run(Lane::Common, move |_| {
                         let _ = started.send(());
                         let _ = hold.recv();
                         Ok(())
@@ -235,7 +325,7 @@ mod tests {
         on_thread.await.expect("the thread took the holding job");
         let ran = Arc::new(AtomicUsize::new(0));
         let job = |ran: Arc<AtomicUsize>| {
-            hasher.run(move |_| {
+            hasher.run(Lane::Common, move |_| {
                 ran.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             })
@@ -247,7 +337,7 @@ mod tests {
             let (hasher, ran) = (hasher.clone(), ran.clone());
             tokio::spawn(async move {
                 hasher
-                    .run(move |_| {
+                    .run(Lane::Common, move |_| {
                         ran.fetch_add(1, Ordering::SeqCst);
                         Ok(())
                     })

@@ -7,5 +7,7 @@ pub mod fraud_guard;
 pub mod hashing;
 pub mod phones;
 pub mod rate_limit;
+pub mod retention;
+pub mod token_strikes;
 pub mod tokens;
 pub mod verification;

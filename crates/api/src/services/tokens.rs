@@ -19,6 +19,18 @@ struct Claims {
     iss: String,
     aud: String,
     jti: String,
+    /// The session (refresh-token family) the token was issued to, so what lives as long
+    /// as the session (an event stream) can end with it. Absent in tokens issued before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+}
+
+/// What a valid access token says.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub user_id: i64,
+    pub expires_at: i64,
+    pub session: Option<String>,
 }
 
 pub struct Tokens {
@@ -44,7 +56,12 @@ impl Tokens {
         }
     }
 
-    pub fn issue_access(&self, user_id: i64, now: i64) -> Result<String, ApiError> {
+    pub fn issue_access(
+        &self,
+        user_id: i64,
+        now: i64,
+        session: Option<&str>,
+    ) -> Result<String, ApiError> {
         let claims = Claims {
             sub: user_id.to_string(),
             iat: now,
@@ -52,6 +69,7 @@ impl Tokens {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             jti: random_token(12),
+            sid: session.map(str::to_owned),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("sign access token: {e}")))
@@ -59,12 +77,18 @@ impl Tokens {
 
     /// The user id of a valid access token.
     pub fn verify_access(&self, token: &str) -> Result<i64, ApiError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| ApiError::Unauthorized("The access token is invalid or expired."))?;
-        data.claims
-            .sub
-            .parse()
-            .map_err(|_| ApiError::Unauthorized("The access token is invalid or expired."))
+        self.verify(token).map(|a| a.user_id)
+    }
+
+    /// Everything a valid access token says.
+    pub fn verify(&self, token: &str) -> Result<Access, ApiError> {
+        let bad = || ApiError::Unauthorized("The access token is invalid or expired.");
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| bad())?;
+        Ok(Access {
+            user_id: data.claims.sub.parse().map_err(|_| bad())?,
+            expires_at: data.claims.exp,
+            session: data.claims.sid,
+        })
     }
 }
 
@@ -90,11 +114,11 @@ mod tests {
     fn issued_tokens_verify_and_others_do_not() {
         let tokens = Tokens::new(b"0123456789abcdef0123456789abcdef", 900);
         let now = chrono::Utc::now().timestamp();
-        let t = tokens.issue_access(42, now).expect("sign");
+        let t = tokens.issue_access(42, now, None).expect("sign");
         assert_eq!(tokens.verify_access(&t).expect("valid"), 42);
         let other = Tokens::new(b"another secret, another signature", 900);
         assert!(other.verify_access(&t).is_err());
-        let expired = tokens.issue_access(42, now - 1000).expect("sign");
+        let expired = tokens.issue_access(42, now - 1000, None).expect("sign");
         assert!(tokens.verify_access(&expired).is_err());
     }
 

@@ -18,6 +18,7 @@ on_both_databases!(
     a_strangers_guesses_do_not_lock_out_the_owner,
     parallel_wrong_codes_are_compared_at_most_max_attempts_times,
     a_full_hash_queue_answers_503_at_once,
+    the_owner_signs_in_during_a_login_flood_from_other_addresses,
     made_up_methods_do_not_make_metric_series,
     every_response_carries_security_headers,
     metrics_can_live_on_their_own_port,
@@ -242,6 +243,65 @@ async fn a_full_hash_queue_answers_503_at_once(b: Backend) {
     app.login("after@example.com", "wrong password")
         .await
         .expect(401);
+}
+
+async fn the_owner_signs_in_during_a_login_flood_from_other_addresses(b: Backend) {
+    let app = std::sync::Arc::new(
+        spawn_app_with(b, |c| {
+            behind_proxy(c);
+            c.hash_threads = Some(1);
+            c.hash_queue = Some(2);
+        })
+        .await,
+    );
+    let (_, _, _) = app.signup().await;
+    let email = "owner@example.com";
+    app.register(json!({"email": email, "password": PASSWORD, "full_name": "O"}))
+        .await
+        .expect(201);
+    // The owner has signed in from home before.
+    login_from(&app, "198.51.100.8", email, PASSWORD)
+        .await
+        .expect(200);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooders: Vec<_> = (0..40)
+        .map(|n| {
+            let (app, stop) = (app.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let ip = format!("10.{n}.{}.1", i % 250);
+                    let r = login_from(
+                        &app,
+                        &ip,
+                        &format!("x{n}-{i}@example.com"),
+                        "wrong password",
+                    )
+                    .await;
+                    statuses.push(r.status.as_u16());
+                }
+                statuses
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let owner = login_from(&app, "198.51.100.8", email, PASSWORD).await;
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut statuses = Vec::new();
+    for f in flooders {
+        statuses.extend(f.await.expect("flooder"));
+    }
+    assert!(
+        count(&statuses, 503) > 0,
+        "the flood never filled the queue: {statuses:?}"
+    );
+    // It used to be refused at once with 503 like the flood.
+    assert_eq!(owner.status, 200, "{}", owner.body);
+    assert!(took.as_secs_f64() < 3.0, "took {took:?}");
 }
 
 /// The distinct `method` labels of `phonereg_http_requests_total`.

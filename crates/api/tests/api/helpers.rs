@@ -87,6 +87,7 @@ pub async fn spawn_twilio_app(
     (app, fake)
 }
 
+#[derive(Debug)]
 pub struct Resp {
     pub status: StatusCode,
     pub headers: HeaderMap,

@@ -1,0 +1,43 @@
+//! Pruning: what has expired is deleted once `DATA_RETENTION` has passed, so tables that
+//! anyone can make grow (tokens, tickets, events, message bodies) stay bounded.
+
+use crate::{
+    error::ApiError,
+    persistence::{events, fraud, known_sign_ins, outbox, rate_limits, refresh_tokens},
+    state::AppState,
+};
+
+/// Rate-limit windows are at most a day long; older counter rows are dead weight.
+const COUNTER_AGE: i64 = 2 * 86_400;
+/// Fraud-guard pauses and decisions are kept a month for operators.
+const FRAUD_AGE: i64 = 30 * 86_400;
+/// A network the owner has not signed in from for 90 days loses its reserved places.
+const KNOWN_SIGN_IN_AGE: i64 = 90 * 86_400;
+
+/// Rows deleted or emptied by one pass.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub refresh_tokens: usize,
+    pub events_and_tickets: usize,
+    pub message_bodies: usize,
+    pub other: usize,
+}
+
+/// One pass, in one transaction, by the shared clock (tests move it).
+pub async fn prune(state: &AppState) -> Result<Pruned, ApiError> {
+    let now = state.clock.now();
+    let before = now - state.config.data_retention as i64;
+    state
+        .db
+        .write(move |c| {
+            Ok(Pruned {
+                refresh_tokens: refresh_tokens::prune(c, before)?,
+                events_and_tickets: events::prune(c, before, now)?,
+                message_bodies: outbox::prune_bodies(c, before)?,
+                other: rate_limits::prune(c, now - COUNTER_AGE)?
+                    + fraud::prune(c, now - FRAUD_AGE)?
+                    + known_sign_ins::prune(c, now - KNOWN_SIGN_IN_AGE)?,
+            })
+        })
+        .await
+}
