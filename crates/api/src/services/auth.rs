@@ -234,10 +234,33 @@ pub async fn login(
     // An email signing in again from a network it signed in from before waits in the
     // reserved lane, so a flood of logins from other addresses cannot refuse it.
     let lane = if known { Lane::Known } else { Lane::Common };
-    let ok = state
+    let ok = match state
         .hasher
         .verify(Password::unchecked(password), stored_hash, lane)
-        .await?;
+        .await
+    {
+        Ok(ok) => ok,
+        Err(e) => {
+            // The password was never checked (the hash queue was full): no guess was
+            // made, so the attempt is given back. Kept, these charges piled up under
+            // load until the owner's own logins were refused for the whole window.
+            let (pair, subject) = (pair.clone(), subject.clone());
+            state
+                .db
+                .write(move |c| {
+                    Limit::refund_all(
+                        c,
+                        &[
+                            (limits.login_email, &pair),
+                            (limits.login_email_all, &subject),
+                        ],
+                        charged_at,
+                    )
+                })
+                .await?;
+            return Err(e);
+        }
+    };
     let user = match user {
         Some(user) if ok => user,
         // The guess was counted up front.

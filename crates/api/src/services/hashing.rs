@@ -81,17 +81,19 @@ impl Queue {
         }
     }
 
-    /// Queues `job`, or hands it back when its lane is full.
+    /// Queues `job`, or hands it back when there is no room for it. A known pair whose
+    /// reserved places are taken may still wait in the common lane: the reservation adds
+    /// places for it, it never takes any away (an owner signing in from many tabs at once
+    /// would otherwise be refused sooner than a stranger).
     fn push(&self, lane: Lane, job: Job) -> Result<(), Job> {
         let mut lanes = self.lock();
-        let (queue, cap) = match lane {
-            Lane::Common => (&mut lanes.common, self.common_cap),
-            Lane::Known => (&mut lanes.known, self.known_cap),
-        };
-        if queue.len() >= cap {
+        if matches!(lane, Lane::Known) && lanes.known.len() < self.known_cap {
+            lanes.known.push_back(job);
+        } else if lanes.common.len() < self.common_cap {
+            lanes.common.push_back(job);
+        } else {
             return Err(job);
         }
-        queue.push_back(job);
         drop(lanes);
         self.ready.notify_one();
         Ok(())
@@ -358,6 +360,27 @@ mod tests {
             1,
             "the gone caller's job was skipped"
         );
+    }
+
+    #[test]
+    fn a_known_pair_waits_in_the_common_lane_when_its_own_is_full() {
+        let queue = Queue {
+            lanes: Mutex::new(Lanes::default()),
+            ready: Condvar::new(),
+            common_cap: 2,
+            known_cap: 1,
+        };
+        let job = || -> Job { Box::new(|_| {}) };
+        assert!(queue.push(Lane::Known, job()).is_ok(), "its reserved place");
+        assert!(
+            queue.push(Lane::Known, job()).is_ok(),
+            "then the common lane"
+        );
+        assert!(queue.push(Lane::Known, job()).is_ok());
+        assert!(queue.push(Lane::Known, job()).is_err(), "both lanes full");
+        assert!(queue.push(Lane::Common, job()).is_err());
+        let lanes = queue.lock();
+        assert_eq!((lanes.known.len(), lanes.common.len()), (1, 2));
     }
 
     #[test]
