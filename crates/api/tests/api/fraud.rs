@@ -146,15 +146,7 @@ async fn pumping_pauses_the_range_while_the_rest_of_the_country_passes(b: Backen
     .expect(200);
     assert_eq!(d.body["items"][0]["action"], "pause");
     assert_eq!(d.body["items"][0]["key"], "+44740");
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(r#"phonereg_sms_fraud_decisions_total{action="refuse",scope="range"}"#),
         "{metrics}"

@@ -306,15 +306,7 @@ async fn the_owner_signs_in_during_a_login_flood_from_other_addresses(b: Backend
 
 /// The distinct `method` labels of `phonereg_http_requests_total`.
 async fn method_labels(app: &TestApp) -> std::collections::BTreeSet<String> {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics_text().await;
     text.lines()
         .filter(|l| l.starts_with("phonereg_http_requests_total{"))
         .filter_map(|l| {

@@ -240,6 +240,18 @@ impl TestApp {
         resp
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     pub async fn finish(&self, req: reqwest::RequestBuilder) -> Resp {
         let res = req.send().await.expect("request sent");
         let status = res.status();
