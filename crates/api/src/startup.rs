@@ -79,16 +79,21 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     if config.outbox_worker {
         tokio::spawn(outbox.clone().run());
     }
+    let clock = Clock::default();
     let state = web::Data::new(AppState {
         db,
-        tokens: Tokens::new(secret.as_bytes(), config.access_token_ttl as i64),
+        tokens: Tokens::new(
+            secret.as_bytes(),
+            config.access_token_ttl as i64,
+            clock.clone(),
+        ),
         hasher,
         limits: Limits::from_config(&config),
         verifier: Verifier::new(Arc::clone(&config), secret.as_bytes(), texts),
         outbox,
         inbox,
         config: Arc::clone(&config),
-        clock: Clock::default(),
+        clock,
         token_strikes: TokenStrikes::new(config.token_failures_per_ip_per_minute),
         streams: Streams::new(config.event_streams_per_account, config.event_streams_max),
     });
