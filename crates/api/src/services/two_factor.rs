@@ -152,6 +152,9 @@ pub async fn set(
     code: Option<String>,
     client_ip: String,
 ) -> Result<bool, ApiError> {
+    if let Some(code) = &code {
+        validation::check_code(code).map_err(|m| ApiError::field("code", m))?;
+    }
     let code = match (enabled, code) {
         (true, _) => None,
         (false, None) => {
@@ -160,10 +163,7 @@ pub async fn set(
                 "is required to turn two-step sign-in off: request one first",
             ));
         }
-        (false, Some(code)) => {
-            validation::check_code(&code).map_err(|m| ApiError::field("code", m))?;
-            Some(code)
-        }
+        (false, Some(code)) => Some(code),
     };
     check_password(state, user_id, password, &client_ip).await?;
     let (verifier, clock) = (state.verifier.clone(), state.clock.clone());
