@@ -2,6 +2,7 @@
 //! add form and code step opening right below it.
 
 use leptos::prelude::*;
+use leptos_router::{NavigateOptions, hooks::use_navigate};
 use phonereg_types::{Phone, PhoneStatus, Verification};
 
 use crate::{
@@ -12,7 +13,7 @@ use crate::{
         set_title,
         verification::VerificationStep,
     },
-    routes::{Page, action, navigate, with_action},
+    paths::{Page, action, with_action},
     session::use_session,
 };
 
@@ -44,7 +45,11 @@ pub fn DashboardHome() -> impl IntoView {
             .unwrap_or_default()
     };
 
-    let nav = move |to: String| Callback::new(move |_: ()| navigate(&to, false));
+    let navigate = use_navigate();
+    let nav = move |to: String| {
+        let navigate = navigate.clone();
+        Callback::new(move |_: ()| navigate(&to, NavigateOptions::default()))
+    };
     let manage = nav(Page::PhoneManagement.path().to_owned());
     let update = nav(with_action(Page::PhoneManagement, action::REPLACE));
     let test_sms = nav(Page::PhoneManagement.path().to_owned());

@@ -9,6 +9,7 @@ pub mod register;
 pub mod verification;
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 /// Sets the document title, so each screen is announced and found in history by name.
 pub fn set_title(page: &str) {
@@ -38,7 +39,7 @@ pub fn NotFound() -> impl IntoView {
             <section class="card">
                 <h1>"Page not found"</h1>
                 <p>"There is nothing at this address."</p>
-                <p><a href=crate::routes::Page::Dashboard.path()>"Go to your dashboard"</a></p>
+                <p><A href=crate::paths::Page::Dashboard.path()>"Go to your dashboard"</A></p>
             </section>
         </main>
     }

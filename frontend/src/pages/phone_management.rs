@@ -3,6 +3,7 @@
 //! number's history.
 
 use leptos::{prelude::*, task::spawn_local};
+use leptos_router::hooks::use_query_map;
 use phonereg_types::{HistoryItem, Phone, PhoneStatus, Verification};
 
 use crate::{
@@ -18,7 +19,7 @@ use crate::{
         set_title,
         verification::VerificationStep,
     },
-    routes::{Page, action},
+    paths::{Page, action},
     session::use_session,
     task::Task,
     time::{self, Clock},
@@ -40,11 +41,9 @@ pub fn PhoneManagementPage() -> impl IntoView {
     let session = use_session();
     let clock = Clock::get();
     let phone = Signal::derive(move || session.phone());
-    let query = crate::routes::Location::current().and_then(|l| {
-        l.search
-            .with_untracked(|s| crate::routes::query_param(s, "action"))
-    });
-    let initial = match query.as_deref() {
+    // `?action=` opens a panel once, when the page opens (links from the dashboard).
+    let action = use_query_map().with_untracked(|q| q.get("action"));
+    let initial = match action.as_deref() {
         Some(action::REPLACE) => Panel::Replace,
         Some(action::VERIFY) => Panel::Verify(None),
         Some(action::ADD) => Panel::Add,
