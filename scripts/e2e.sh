@@ -6,7 +6,8 @@
 # everything on exit. Exits non-zero when anything fails.
 #
 # Usage: scripts/e2e.sh [--measure [--runs N]] [--only-measure] [--skip-build] [specs…]
-#   --measure       after the suite, print the SPA's gzip size and time-to-dashboard medians
+#   --measure       after the suite, print the SPA's sizes, the bytes a first visit receives
+#                   (compressed, as sent) and time-to-dashboard medians
 #   --only-measure  skip the suite, only measure
 #   --skip-build    reuse dist/ and target/release (for quick reruns)
 #   specs           spec files to run (default: all of tests/e2e/specs)
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --only-measure) measure=true; run_suite=false ;;
     --runs) shift; runs="${1:?--runs needs a number}" ;;
     --skip-build) build=false ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) fail "unknown option $1" ;;
     *) specs+=("$1") ;;
   esac

@@ -4,18 +4,34 @@
 //! Requests go through gloo-net's `fetch` (same origin, so the refresh cookie travels
 //! with `/auth/*` calls); bodies are the `phonereg_types` DTOs, the API's own shapes.
 
-use gloo_net::http::{Method, RequestBuilder, Response};
+use std::cell::Cell;
+
+use gloo_net::http::{Method, Request, RequestBuilder};
 use phonereg_types::{
     DevSms, DevSmsList, EventTicket, FieldErrors, HistoryItem, HistoryList, LastMessage,
     LoginRequest, ParseResponse, Phone, PhoneNumberRequest, Problem, RegisterRequest,
     TokenResponse, User, Verification, VerifyRequest,
 };
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
 use crate::time;
 
 const BASE: &str = "/api/v1";
+
+/// On every answer of an API that keeps a development SMS inbox (console provider).
+const DEV_INBOX_HEADER: &str = "x-dev-inbox";
+
+thread_local! {
+    static DEV_INBOX: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether an answer so far came from an API with a development inbox (`GET /dev/sms`).
+/// Learnt from a header rather than by asking: elsewhere the 404 would be an error in
+/// every visitor's console.
+pub fn has_dev_inbox() -> bool {
+    DEV_INBOX.with(Cell::get)
+}
 
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq)]
@@ -119,35 +135,35 @@ fn authorized(method: Method, path: &str, token: &str) -> RequestBuilder {
     request(method, path).header("Authorization", &format!("Bearer {token}"))
 }
 
-/// Sends it without a body.
-async fn send(request: RequestBuilder) -> Result<Response, ApiError> {
-    answer(request.send().await).await
-}
-
-/// Sends it with a JSON body.
-async fn send_json(request: RequestBuilder, body: &impl Serialize) -> Result<Response, ApiError> {
-    let request = request.json(body).map_err(|_| ApiError::Network)?;
-    answer(request.send().await).await
-}
-
-/// A 2xx answer as it is; anything else becomes an [`ApiError`].
-async fn answer(sent: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
-    let response = sent.map_err(|_| ApiError::Network)?;
+/// Sends a request (built with or without its JSON body) and returns the body of a 2xx
+/// answer; anything else becomes an [`ApiError`]. Not generic, so the async code exists
+/// once in the wasm rather than once per answer type.
+async fn exchange(request: Result<Request, gloo_net::Error>) -> Result<String, ApiError> {
+    let response = request
+        .map_err(|_| ApiError::Network)?
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
     if let Some(date) = response.headers().get("date") {
         time::observe_server_date(&date);
     }
+    if response.headers().has(DEV_INBOX_HEADER) {
+        DEV_INBOX.with(|d| d.set(true));
+    }
+    let text = response.text().await;
     if response.ok() {
-        return Ok(response);
+        return text.map_err(|_| ApiError::Network);
     }
     let status = response.status();
     let retry_after = response
         .headers()
         .get("retry-after")
         .and_then(|v| v.trim().parse().ok());
-    let problem = match response.json::<Problem>().await {
-        Ok(problem) => problem,
+    let problem = text
+        .ok()
+        .and_then(|t| serde_json::from_str::<Problem>(&t).ok())
         // A proxy's HTML page or an empty body: still tell the caller what happened.
-        Err(_) => Problem {
+        .unwrap_or_else(|| Problem {
             kind: "about:blank".to_owned(),
             title: response.status_text(),
             status,
@@ -158,8 +174,7 @@ async fn answer(sent: Result<Response, gloo_net::Error>) -> Result<Response, Api
             },
             errors: None,
             verification: None,
-        },
-    };
+        });
     Err(ApiError::Problem {
         problem: Box::new(problem),
         retry_after,
@@ -167,8 +182,8 @@ async fn answer(sent: Result<Response, gloo_net::Error>) -> Result<Response, Api
 }
 
 /// The documented JSON of a 2xx answer.
-async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
-    response.json().await.map_err(|_| broken_answer())
+fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|_| broken_answer())
 }
 
 /// A 2xx answer that is not the documented JSON (e.g. an old or misrouted server).
@@ -190,28 +205,30 @@ fn broken_answer() -> ApiError {
 
 /// `POST /auth/register`.
 pub async fn register(body: &RegisterRequest) -> Result<TokenResponse, ApiError> {
-    read(send_json(request(Method::POST, "/auth/register"), body).await?).await
+    parse(&exchange(request(Method::POST, "/auth/register").json(body)).await?)
 }
 
 /// `POST /auth/login`.
 pub async fn login(body: &LoginRequest) -> Result<TokenResponse, ApiError> {
-    read(send_json(request(Method::POST, "/auth/login"), body).await?).await
+    parse(&exchange(request(Method::POST, "/auth/login").json(body)).await?)
 }
 
 /// `POST /auth/refresh` with no body: the HttpOnly `phonereg_refresh` cookie is the token,
 /// so the SPA never holds a refresh token in script-readable storage.
 pub async fn refresh() -> Result<TokenResponse, ApiError> {
-    read(send(request(Method::POST, "/auth/refresh")).await?).await
+    parse(&exchange(request(Method::POST, "/auth/refresh").build()).await?)
 }
 
 /// `POST /auth/logout`: revokes the cookie's session and clears the cookie.
 pub async fn logout() -> Result<(), ApiError> {
-    send(request(Method::POST, "/auth/logout")).await.map(drop)
+    exchange(request(Method::POST, "/auth/logout").build())
+        .await
+        .map(drop)
 }
 
 /// `GET /users/me`.
 pub async fn me(token: String) -> Result<User, ApiError> {
-    read(send(authorized(Method::GET, "/users/me", &token)).await?).await
+    parse(&exchange(authorized(Method::GET, "/users/me", &token).build()).await?)
 }
 
 /// `GET /phone-numbers/parse` (no account needed); `signal` aborts a stale lookup.
@@ -223,13 +240,13 @@ pub async fn parse_phone(
     let lookup = request(Method::GET, "/phone-numbers/parse")
         .query([("number", number), ("region", region)])
         .abort_signal(signal);
-    read(send(lookup).await?).await
+    parse(&exchange(lookup.build()).await?)
 }
 
 /// `POST /users/me/phone-numbers`: adds the account's number and sends a code.
 pub async fn add_phone(token: String, body: PhoneNumberRequest) -> Result<Phone, ApiError> {
     let add = authorized(Method::POST, "/users/me/phone-numbers", &token);
-    read(send_json(add, &body).await?).await
+    parse(&exchange(add.json(&body)).await?)
 }
 
 /// `PATCH /users/me/phone-numbers/{id}`: replaces the number (pending until verified when
@@ -240,13 +257,13 @@ pub async fn replace_phone(
     body: PhoneNumberRequest,
 ) -> Result<Phone, ApiError> {
     let path = format!("/users/me/phone-numbers/{id}");
-    read(send_json(authorized(Method::PATCH, &path, &token), &body).await?).await
+    parse(&exchange(authorized(Method::PATCH, &path, &token).json(&body)).await?)
 }
 
 /// `DELETE /users/me/phone-numbers/{id}`.
 pub async fn delete_phone(token: String, id: i64) -> Result<(), ApiError> {
     let path = format!("/users/me/phone-numbers/{id}");
-    send(authorized(Method::DELETE, &path, &token))
+    exchange(authorized(Method::DELETE, &path, &token).build())
         .await
         .map(drop)
 }
@@ -254,32 +271,33 @@ pub async fn delete_phone(token: String, id: i64) -> Result<(), ApiError> {
 /// `POST /users/me/phone-numbers/{id}/verification`: (re)sends a code.
 pub async fn send_code(token: String, id: i64) -> Result<Verification, ApiError> {
     let path = format!("/users/me/phone-numbers/{id}/verification");
-    read(send(authorized(Method::POST, &path, &token)).await?).await
+    parse(&exchange(authorized(Method::POST, &path, &token).build()).await?)
 }
 
 /// `POST /users/me/phone-numbers/{id}/verify`.
 pub async fn verify(token: String, id: i64, code: String) -> Result<Phone, ApiError> {
     let path = format!("/users/me/phone-numbers/{id}/verify");
     let body = VerifyRequest { code };
-    read(send_json(authorized(Method::POST, &path, &token), &body).await?).await
+    parse(&exchange(authorized(Method::POST, &path, &token).json(&body)).await?)
 }
 
 /// `GET /users/me/phone-numbers/{id}/history`, newest first.
 pub async fn history(token: String, id: i64) -> Result<Vec<HistoryItem>, ApiError> {
     let path = format!("/users/me/phone-numbers/{id}/history");
-    let list: HistoryList = read(send(authorized(Method::GET, &path, &token)).await?).await?;
+    let list: HistoryList =
+        parse(&exchange(authorized(Method::GET, &path, &token).build()).await?)?;
     Ok(list.items)
 }
 
 /// `POST /users/me/phone-numbers/{id}/test-message`: the message's first status.
 pub async fn send_test_message(token: String, id: i64) -> Result<LastMessage, ApiError> {
     let path = format!("/users/me/phone-numbers/{id}/test-message");
-    read(send(authorized(Method::POST, &path, &token)).await?).await
+    parse(&exchange(authorized(Method::POST, &path, &token).build()).await?)
 }
 
 /// `POST /users/me/events/ticket`.
 pub async fn events_ticket(token: String) -> Result<EventTicket, ApiError> {
-    read(send(authorized(Method::POST, "/users/me/events/ticket", &token)).await?).await
+    parse(&exchange(authorized(Method::POST, "/users/me/events/ticket", &token).build()).await?)
 }
 
 /// The URL of the event stream for a ticket.
@@ -290,10 +308,9 @@ pub fn events_url(ticket: &str) -> String {
 
 /// `GET /dev/sms`: `None` when the server has no development inbox (404).
 pub async fn dev_sms() -> Result<Option<Vec<DevSms>>, ApiError> {
-    let list: Result<DevSmsList, ApiError> = match send(request(Method::GET, "/dev/sms")).await {
-        Ok(response) => read(response).await,
-        Err(e) => Err(e),
-    };
+    let list = exchange(request(Method::GET, "/dev/sms").build())
+        .await
+        .and_then(|text| parse::<DevSmsList>(&text));
     match list {
         Ok(list) => Ok(Some(list.items)),
         Err(e) if e.is_missing_endpoint() => Ok(None),

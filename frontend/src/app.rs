@@ -2,7 +2,7 @@
 //! table. Signed-in pages are children of [`SignedInLayout`], which sends visitors without
 //! a session to `/login?next=…` and keeps the sidebar across moves between its pages.
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 use leptos_router::{
     NavigateOptions,
     components::{A, Outlet, ParentRoute, Redirect, Route, Router, Routes},
@@ -24,10 +24,6 @@ use crate::{
     time::Clock,
 };
 
-/// Whether the API offers the development SMS inbox (console provider only).
-#[derive(Clone, Copy)]
-pub struct DevInbox(pub RwSignal<bool>);
-
 /// Redirects replace the history entry, so Back does not bounce through them.
 pub fn replace() -> NavigateOptions {
     NavigateOptions {
@@ -41,13 +37,6 @@ pub fn App() -> impl IntoView {
     Clock::provide();
     let session = Session::provide();
     events::follow_session(session);
-    let dev_inbox = RwSignal::new(false);
-    provide_context(DevInbox(dev_inbox));
-    spawn_local(async move {
-        if let Ok(Some(_)) = api::dev_sms().await {
-            dev_inbox.set(true);
-        }
-    });
 
     // The paths here are `paths::Page`'s (`path!` needs literals).
     view! {
@@ -128,7 +117,6 @@ fn Home() -> impl IntoView {
 fn SignedInLayout() -> impl IntoView {
     let session = use_session();
     let location = use_location();
-    let dev_inbox = use_context::<DevInbox>().map_or_else(|| RwSignal::new(false), |d| d.0);
     let status = Memo::new(move |_| session.status());
     move || match status.get() {
         Status::Restoring => view! {
@@ -149,7 +137,8 @@ fn SignedInLayout() -> impl IntoView {
         }
         Status::SignedIn => view! {
             <div class="layout">
-                <Sidebar dev_inbox />
+                // Signed in means the API has answered, so it has said whether it has one.
+                <Sidebar dev_inbox=api::has_dev_inbox() />
                 <main id="main" class="content">
                     <Outlet />
                 </main>

@@ -7,7 +7,7 @@ use leptos_router::components::A;
 use crate::paths::Page;
 
 #[component]
-pub fn Sidebar(#[prop(into)] dev_inbox: Signal<bool>) -> impl IntoView {
+pub fn Sidebar(dev_inbox: bool) -> impl IntoView {
     let link = move |page: Page, label: &'static str| {
         view! {
             <li>
@@ -20,7 +20,7 @@ pub fn Sidebar(#[prop(into)] dev_inbox: Signal<bool>) -> impl IntoView {
             <ul>
                 {link(Page::Dashboard, "Dashboard")}
                 {link(Page::PhoneManagement, "Phone Number")}
-                <Show when=move || dev_inbox.get()>{link(Page::DevSms, "SMS inbox (dev)")}</Show>
+                {dev_inbox.then(|| link(Page::DevSms, "SMS inbox (dev)"))}
             </ul>
         </nav>
     }
