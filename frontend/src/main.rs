@@ -6,6 +6,7 @@ mod components;
 mod events;
 mod lookup;
 mod pages;
+mod panels;
 mod paths;
 mod session;
 mod task;

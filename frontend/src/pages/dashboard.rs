@@ -7,12 +7,8 @@ use phonereg_types::{Phone, PhoneStatus, Verification};
 
 use crate::{
     components::phone_widget::PhoneNumberRegistrationWidget,
-    pages::{
-        focus_heading,
-        phone_form::{PhoneFormMode, PhoneNumberForm},
-        set_title,
-        verification::VerificationStep,
-    },
+    pages::{focus_heading, set_title},
+    panels::{add_phone::AddPhonePanel, verification::VerificationStep},
     paths::{Page, action, with_action},
     session::use_session,
 };
@@ -73,24 +69,22 @@ pub fn DashboardHome() -> impl IntoView {
         })
     };
 
-    let below = move || {
-        match panel.get() {
+    let below = move || match panel.get() {
         Panel::None => None,
         Panel::Add => Some(
             view! {
-                <section class="card" aria-labelledby="add-title">
-                    <h2 id="add-title">"Add a phone number"</h2>
-                    <PhoneNumberForm
-                        mode=PhoneFormMode::Add
-                        on_saved=Callback::new(move |p: Phone| panel.set(Panel::Verify(p.verification)))
-                        on_cancel=Callback::new(move |_| panel.set(Panel::None))
-                    />
-                </section>
+                <AddPhonePanel
+                    on_saved=Callback::new(move |p: Phone| panel.set(Panel::Verify(p.verification)))
+                    on_cancel=Callback::new(move |_| panel.set(Panel::None))
+                />
             }
             .into_any(),
         ),
         Panel::Verify(initial) => phone.get_untracked().map(|p| {
-            let target = p.pending_e164.clone().unwrap_or_else(|| p.international.clone());
+            let target = p
+                .pending_e164
+                .clone()
+                .unwrap_or_else(|| p.international.clone());
             view! {
                 <VerificationStep
                     phone_id=p.id
@@ -104,7 +98,6 @@ pub fn DashboardHome() -> impl IntoView {
             }
             .into_any()
         }),
-    }
     };
 
     view! {

@@ -1,12 +1,10 @@
-//! Screens: each loads its data and lays it out from components.
+//! The routes: one screen each, composed from `panels/` and `components/`.
 
 pub mod dashboard;
 pub mod dev_sms;
 pub mod login;
-pub mod phone_form;
 pub mod phone_management;
 pub mod register;
-pub mod verification;
 
 use leptos::prelude::*;
 use leptos_router::components::A;

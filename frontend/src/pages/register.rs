@@ -14,9 +14,9 @@ use crate::{
         phone_field::{DEFAULT_COUNTRY, PhoneField},
     },
     lookup::phone_lookup,
-    pages::{
+    pages::set_title,
+    panels::{
         phone_form::{PhoneFormMode, PhoneNumberForm},
-        set_title,
         verification::VerificationStep,
     },
     paths::Page,
