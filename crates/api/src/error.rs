@@ -18,6 +18,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    /// A right code for an account that also needs its password (SPEC §8).
+    #[error("password required")]
+    PasswordRequired,
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -81,6 +84,12 @@ impl ApiError {
             ),
             ApiError::BadRequest(d) => ("malformed-request", "Malformed request", d.clone()),
             ApiError::Unauthorized(d) => ("unauthorized", "Unauthorized", (*d).into()),
+            ApiError::PasswordRequired => (
+                "password-required",
+                "Password required",
+                "This account has two-step sign-in on: sign in with your password, then a code."
+                    .into(),
+            ),
             ApiError::Forbidden => (
                 "forbidden",
                 "Forbidden",
@@ -145,7 +154,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Validation(_) | ApiError::WrongCode(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::PasswordRequired => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -201,7 +210,7 @@ impl ResponseError for ApiError {
             | ApiError::Unavailable { retry_after, .. } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
-            ApiError::Unauthorized(_) => {
+            ApiError::Unauthorized(_) | ApiError::PasswordRequired => {
                 res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             ApiError::MethodNotAllowed { allow } => {

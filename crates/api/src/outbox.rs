@@ -132,7 +132,7 @@ fn record(
     match result {
         Ok(accepted) => {
             // The code must not outlive its delivery in our database.
-            let stored_body = if msg.kind == "code" {
+            let stored_body = if outbox::carries_code(&msg.kind) {
                 outbox::ERASED_CODE
             } else {
                 msg.body.as_str()
@@ -165,7 +165,7 @@ fn record(
             outbox::set_attempts(c, id, attempt)?;
             outbox::set_status(c, id, outbox::FAILED, error_code, now)?;
             // Failed for good: the code must not stay in our database either.
-            if msg.kind == "code" {
+            if outbox::carries_code(&msg.kind) {
                 outbox::erase_code(c, id)?;
             }
             if let Some(phone_id) = msg.phone_id {

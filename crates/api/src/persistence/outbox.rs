@@ -9,12 +9,20 @@ use super::{
     schema::{phone_numbers, sms_messages},
     with_conn,
 };
-use crate::error::ApiError;
+use crate::{domain::Locale, error::ApiError};
 
 pub const QUEUED: &str = "queued";
 pub const FAILED: &str = "failed";
 /// What a code message's stored body becomes once the code must no longer be kept.
 pub const ERASED_CODE: &str = "[verification code erased]";
+
+/// Whether messages of `kind` carry a code, which must not outlive its use.
+pub fn carries_code(kind: &str) -> bool {
+    matches!(
+        kind,
+        "code" | "sign_in_code" | "password_reset_code" | "two_factor_code" | "login_code"
+    )
+}
 
 /// The phone record a message is about, and the account that owns it.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +39,7 @@ pub fn queue(
     to_e164: &str,
     body: &str,
     kind: &str,
+    locale: Locale,
     now: i64,
 ) -> Result<i64, ApiError> {
     let new = NewMessage {
@@ -38,6 +47,7 @@ pub fn queue(
         to_e164,
         body,
         kind,
+        locale: locale.as_str(),
         status: QUEUED,
         next_attempt_at: now,
         created_at: now,
@@ -260,7 +270,12 @@ pub fn erase_code(conn: &mut Conn<'_>, id: i64) -> Result<(), ApiError> {
 /// one on unsent messages (`provider_sid IS NULL`) made SQLite's planner walk every
 /// unsent message of every record through the `provider_sid` index, which halved
 /// send-code throughput with a backlog in the queue.
-pub fn retire_codes(conn: &mut Conn<'_>, phone_id: i64, now: i64) -> Result<(), ApiError> {
+pub fn retire_codes(
+    conn: &mut Conn<'_>,
+    phone_id: i64,
+    kind: &str,
+    now: i64,
+) -> Result<(), ApiError> {
     let unsent = "status = 'queued' AND provider_sid IS NULL";
     let p = |n: u8| match conn {
         Conn::Sqlite(_) => format!("?{n}"),
@@ -271,11 +286,12 @@ pub fn retire_codes(conn: &mut Conn<'_>, phone_id: i64, now: i64) -> Result<(), 
            status = CASE WHEN {unsent} THEN '{FAILED}' ELSE status END, \
            updated_at = CASE WHEN {unsent} THEN {now} ELSE updated_at END, \
            body = {body} \
-         WHERE phone_id = {phone} AND kind = 'code' AND body <> {body} \
+         WHERE phone_id = {phone} AND kind = {kind} AND body <> {body} \
            AND NOT ({unsent} AND claimed_until IS NOT NULL AND claimed_until >= {now})",
         now = p(1),
         body = p(2),
         phone = p(3),
+        kind = p(4),
     );
     macro_rules! run {
         ($c:expr) => {
@@ -283,6 +299,7 @@ pub fn retire_codes(conn: &mut Conn<'_>, phone_id: i64, now: i64) -> Result<(), 
                 .bind::<diesel::sql_types::BigInt, _>(now)
                 .bind::<diesel::sql_types::Text, _>(ERASED_CODE)
                 .bind::<diesel::sql_types::BigInt, _>(phone_id)
+                .bind::<diesel::sql_types::Text, _>(kind)
                 .keep_prepared()
                 .execute($c)?
         };

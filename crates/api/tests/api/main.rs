@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod credential;
 mod errors;
 mod events;
 mod fraud;

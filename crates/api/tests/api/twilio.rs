@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use fake_twilio::{Failure, signature};
 use phonereg_api::{
+    domain::Locale,
     outbox::Step,
     persistence::{now, outbox},
 };
@@ -309,7 +310,7 @@ async fn two_processes_send_each_message_once(b: Backend) {
             let now = now();
             for i in 0..200 {
                 let body = format!("message {i:03}");
-                outbox::queue(c, None, US_MOBILE, &body, "test", now)?;
+                outbox::queue(c, None, US_MOBILE, &body, "test", Locale::En, now)?;
             }
             Ok(())
         })
@@ -352,8 +353,8 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
     app.state
         .db
         .write(|c| {
-            outbox::queue(c, None, SLOW, "slow", "test", now())?;
-            outbox::queue(c, None, US_MOBILE, "fast", "test", now())?;
+            outbox::queue(c, None, SLOW, "slow", "test", Locale::En, now())?;
+            outbox::queue(c, None, US_MOBILE, "fast", "test", Locale::En, now())?;
             Ok(())
         })
         .await
