@@ -14,6 +14,7 @@ mod openapi;
 mod operations;
 mod phone_numbers;
 mod phone_oracle;
+mod spa;
 mod streams;
 mod tokens;
 mod twilio;
