@@ -9,8 +9,9 @@ use std::cell::Cell;
 use gloo_net::http::{Method, Request, RequestBuilder};
 use phonereg_types::{
     DevSms, DevSmsList, EventTicket, FieldErrors, HistoryItem, HistoryList, LastMessage,
-    LoginRequest, ParseResponse, Phone, PhoneNumberRequest, Problem, RegisterRequest,
-    TokenResponse, User, Verification, VerifyRequest,
+    LoginRequest, LoginVerifyRequest, MfaRequired, ParseResponse, PasswordResetRequest, Phone,
+    PhoneNumberRequest, Problem, RegisterRequest, SmsSignInRequest, SmsStartRequest, TokenResponse,
+    TwoFactorRequest, TwoFactorResponse, User, Verification, VerificationResponse, VerifyRequest,
 };
 use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
@@ -60,6 +61,15 @@ impl ApiError {
         self.status() == Some(401)
     }
 
+    /// True when the answer is the problem `type` ending in `/problems/{name}`.
+    pub fn is_problem(&self, name: &str) -> bool {
+        self.problem().is_some_and(|p| {
+            p.kind
+                .strip_suffix(name)
+                .is_some_and(|rest| rest.ends_with("/problems/"))
+        })
+    }
+
     /// The endpoint does not exist on this server (an older API).
     pub fn is_missing_endpoint(&self) -> bool {
         matches!(self.status(), Some(404 | 405))
@@ -83,8 +93,7 @@ impl ApiError {
     /// The SMS fraud guard refused texts to this number's range (SPEC §9): a fact about
     /// the phone field, not the form.
     pub fn is_range_paused(&self) -> bool {
-        self.problem()
-            .is_some_and(|p| p.kind.ends_with("/problems/sms-range-paused"))
+        self.is_problem("sms-range-paused")
     }
 
     /// `Retry-After` in seconds, on 429/503.
@@ -208,9 +217,51 @@ pub async fn register(body: &RegisterRequest) -> Result<TokenResponse, ApiError>
     parse(&exchange(request(Method::POST, "/auth/register").json(body)).await?)
 }
 
+/// What a right password gets from `POST /auth/login`.
+pub enum LoginAnswer {
+    /// Signed in.
+    Signed(Box<TokenResponse>),
+    /// Two-step sign-in is on: a code was texted, `POST /auth/login/verify` finishes.
+    CodeRequired(MfaRequired),
+}
+
 /// `POST /auth/login`.
-pub async fn login(body: &LoginRequest) -> Result<TokenResponse, ApiError> {
-    parse(&exchange(request(Method::POST, "/auth/login").json(body)).await?)
+pub async fn login(body: &LoginRequest) -> Result<LoginAnswer, ApiError> {
+    login_answer(&exchange(request(Method::POST, "/auth/login").json(body)).await?)
+}
+
+/// The 200 of `/auth/login` is one of two documented shapes; `mfa_required` tells them
+/// apart (a token answer never has it).
+fn login_answer(text: &str) -> Result<LoginAnswer, ApiError> {
+    match parse::<MfaRequired>(text) {
+        Ok(mfa) if mfa.mfa_required => Ok(LoginAnswer::CodeRequired(mfa)),
+        _ => parse(text).map(|tokens| LoginAnswer::Signed(Box::new(tokens))),
+    }
+}
+
+/// `POST /auth/login/verify`: the code of a two-step sign-in.
+pub async fn login_verify(body: &LoginVerifyRequest) -> Result<TokenResponse, ApiError> {
+    parse(&exchange(request(Method::POST, "/auth/login/verify").json(body)).await?)
+}
+
+/// `POST /auth/sms/start`: a sign-in or password-reset code to the number. The answer is
+/// the same whether or not the number belongs to an account (SPEC §8).
+pub async fn sms_start(body: &SmsStartRequest) -> Result<Verification, ApiError> {
+    let answer: VerificationResponse =
+        parse(&exchange(request(Method::POST, "/auth/sms/start").json(body)).await?)?;
+    Ok(answer.verification)
+}
+
+/// `POST /auth/sms/sign-in`.
+pub async fn sms_sign_in(body: &SmsSignInRequest) -> Result<TokenResponse, ApiError> {
+    parse(&exchange(request(Method::POST, "/auth/sms/sign-in").json(body)).await?)
+}
+
+/// `POST /auth/password-reset`: 204, and every session of the account is over.
+pub async fn password_reset(body: &PasswordResetRequest) -> Result<(), ApiError> {
+    exchange(request(Method::POST, "/auth/password-reset").json(body))
+        .await
+        .map(drop)
 }
 
 /// `POST /auth/refresh` with no body: the HttpOnly `phonereg_refresh` cookie is the token,
@@ -295,6 +346,20 @@ pub async fn send_test_message(token: String, id: i64) -> Result<LastMessage, Ap
     parse(&exchange(authorized(Method::POST, &path, &token).build()).await?)
 }
 
+/// `PUT /users/me/two-factor`: the switch's new position.
+pub async fn set_two_factor(token: String, body: TwoFactorRequest) -> Result<bool, ApiError> {
+    let put = authorized(Method::PUT, "/users/me/two-factor", &token);
+    let answer: TwoFactorResponse = parse(&exchange(put.json(&body)).await?)?;
+    Ok(answer.enabled)
+}
+
+/// `POST /users/me/two-factor/code`: a code to the verified number, to turn it off.
+pub async fn two_factor_code(token: String) -> Result<Verification, ApiError> {
+    let post = authorized(Method::POST, "/users/me/two-factor/code", &token);
+    let answer: VerificationResponse = parse(&exchange(post.build()).await?)?;
+    Ok(answer.verification)
+}
+
 /// `POST /users/me/events/ticket`.
 pub async fn events_ticket(token: String) -> Result<EventTicket, ApiError> {
     parse(&exchange(authorized(Method::POST, "/users/me/events/ticket", &token).build()).await?)
@@ -315,5 +380,49 @@ pub async fn dev_sms() -> Result<Option<Vec<DevSms>>, ApiError> {
         Ok(list) => Ok(Some(list.items)),
         Err(e) if e.is_missing_endpoint() => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(status: u16, kind: &str) -> ApiError {
+        ApiError::Problem {
+            problem: Box::new(Problem {
+                kind: kind.to_owned(),
+                title: String::new(),
+                status,
+                detail: String::new(),
+                errors: None,
+                verification: None,
+            }),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_login_answer_is_tokens_or_a_code_step() {
+        let mfa = r#"{"mfa_required":true,"mfa_token":"t","verification":{"sent":true,
+            "expires_at":"2026-01-01T00:10:00Z","resend_after":"2026-01-01T00:00:30Z",
+            "attempts_remaining":5}}"#;
+        assert!(
+            matches!(login_answer(mfa), Ok(LoginAnswer::CodeRequired(m)) if m.mfa_token == "t")
+        );
+        let tokens = r#"{"user":{"id":1,"email":"a@b.c","full_name":"A","created_at":"x",
+            "phone":null,"two_factor":false},"access_token":"a","token_type":"Bearer",
+            "expires_in":900}"#;
+        assert!(
+            matches!(login_answer(tokens), Ok(LoginAnswer::Signed(t)) if t.access_token == "a")
+        );
+        assert!(login_answer("{}").is_err());
+    }
+
+    #[test]
+    fn problem_types_match_on_their_last_segment() {
+        let e = problem(401, "https://phonereg.dev/problems/password-required");
+        assert!(e.is_problem("password-required"));
+        assert!(!e.is_problem("required"));
+        assert!(!problem(401, "about:blank").is_problem("password-required"));
     }
 }

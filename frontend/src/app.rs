@@ -17,6 +17,7 @@ use crate::{
     pages::{
         NotFound, dashboard::DashboardHome, dev_sms::DevSmsPage, login::LoginPage,
         phone_management::PhoneManagementPage, register::RegisterPage,
+        reset_password::ResetPasswordPage, security::SecurityPage,
     },
     paths::{self, Page},
     session::{Session, Status, use_session},
@@ -47,10 +48,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=Home />
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/register") view=RegisterPage />
+                <Route path=path!("/reset-password") view=ResetPasswordPage />
                 <Route path=path!("/dev/sms") view=DevSmsPage />
                 <ParentRoute path=path!("/dashboard") view=SignedInLayout>
                     <Route path=path!("") view=DashboardHome />
                     <Route path=path!("phone-management") view=PhoneManagementPage />
+                    <Route path=path!("security") view=SecurityPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -11,6 +11,7 @@ mod paths;
 mod session;
 mod task;
 mod time;
+mod webotp;
 
 fn main() {
     console_error_panic_hook::set_once();

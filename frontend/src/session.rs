@@ -84,6 +84,20 @@ impl Session {
         self.user.with(|u| u.as_ref().and_then(|u| u.phone.clone()))
     }
 
+    /// The status, without tracking (in event handlers and tasks).
+    pub fn status_untracked(self) -> Status {
+        self.status.get_untracked()
+    }
+
+    /// Notes the new position of the two-step sign-in switch.
+    pub fn set_two_factor(self, on: bool) {
+        self.user.update(|u| {
+            if let Some(u) = u {
+                u.two_factor = on;
+            }
+        });
+    }
+
     /// A message about the session ending on its own, once.
     pub fn notice(self) -> RwSignal<Option<String>> {
         self.notice
@@ -153,11 +167,7 @@ impl Session {
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let token = match self.token.get_value() {
-            Some(token) => token,
-            None => self.refresh_now().await?,
-        };
-        match f(token).await {
+        match f(self.token().await?).await {
             Err(e) if e.is_unauthorized() => {
                 let token = self.refresh_now().await?;
                 let result = f(token).await;
@@ -167,6 +177,34 @@ impl Session {
                 result
             }
             other => other,
+        }
+    }
+
+    /// Like [`Session::call`], for an endpoint whose own answer can be 401 (a wrong
+    /// password): the API uses the same 401 for a refused token, so `GET /users/me` with
+    /// the same token tells them apart. Only a refused token refreshes and repeats the
+    /// call (the endpoint never ran, so nothing was checked twice); a refused password
+    /// comes back to the caller instead of ending the session.
+    pub async fn call_with_password<T, F, Fut>(self, f: F) -> Result<T, ApiError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let token = self.token().await?;
+        match f(token.clone()).await {
+            Err(e) if e.is_unauthorized() => match api::me(token).await {
+                Err(refused) if refused.is_unauthorized() => self.call(f).await,
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    /// The access token, refreshed first when there is none.
+    async fn token(self) -> Result<String, ApiError> {
+        match self.token.get_value() {
+            Some(token) => Ok(token),
+            None => self.refresh_now().await,
         }
     }
 

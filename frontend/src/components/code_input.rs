@@ -1,10 +1,14 @@
 //! The six-box verification code input: typing moves to the next box, Backspace to the
-//! previous, and a pasted or auto-filled code (`autocomplete="one-time-code"`) is spread
-//! over the boxes. The boxes form one group labelled "Verification code".
+//! previous, and a pasted or auto-filled code (`autocomplete="one-time-code"`, or the
+//! WebOTP API where the browser has it) is spread over the boxes. The boxes form one group
+//! labelled "Verification code"; every box has `inputmode="numeric"`.
 
 use leptos::{html, prelude::*};
 use phonereg_types::validation::CODE_DIGITS;
 use wasm_bindgen::JsCast;
+use web_sys::AbortController;
+
+use crate::webotp;
 
 /// The digits typed so far; `None` is an empty box.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -101,8 +105,33 @@ pub fn CodeInput(
     /// Focus the first box as soon as it is on screen.
     #[prop(optional)]
     autofocus: bool,
+    /// Submit the form when WebOTP fills the code (when nothing else in it needs typing).
+    #[prop(optional)]
+    autosubmit: bool,
 ) -> impl IntoView {
     let boxes: [NodeRef<html::Input>; CODE_DIGITS] = std::array::from_fn(|_| NodeRef::new());
+
+    // The code of the SMS, read by the browser: fill the boxes, and send it when the form
+    // needs nothing more. The request ends with this input.
+    let otp = StoredValue::new_local(None::<AbortController>);
+    let first_box = boxes[0];
+    otp.set_value(webotp::listen(move |code| {
+        digits.update(|d| {
+            d.enter(0, &code);
+        });
+        let form = first_box.get_untracked().and_then(|b| b.form());
+        if autosubmit
+            && !disabled.get_untracked()
+            && let Some(form) = form
+        {
+            let _ = form.request_submit();
+        }
+    }));
+    on_cleanup(move || {
+        if let Some(controller) = otp.try_update_value(Option::take).flatten() {
+            controller.abort();
+        }
+    });
     let focus = move |i: usize| {
         if let Some(input) = boxes.get(i).and_then(|b| b.get()) {
             let _ = input.focus();

@@ -64,6 +64,45 @@ pub fn sentence(message: &str) -> String {
     out
 }
 
+/// Moves focus to an input (to the field to fix, or where the form continues).
+pub fn focus(input: NodeRef<leptos::html::Input>) {
+    if let Some(input) = input.get_untracked() {
+        let _ = input.focus();
+    }
+}
+
+/// A form's submit button: disabled and `aria-busy` while its action runs, its label
+/// saying what is happening meanwhile.
+#[component]
+pub fn SubmitButton(
+    #[prop(into)] pending: Signal<bool>,
+    label: &'static str,
+    busy_label: &'static str,
+    #[prop(default = "btn btn-primary")] class: &'static str,
+) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            class=class
+            prop:disabled=move || pending.get()
+            aria-busy=move || if pending.get() { "true" } else { "false" }
+        >
+            {move || if pending.get() { busy_label } else { label }}
+        </button>
+    }
+}
+
+/// The client-side rule of a "confirm password" field (`None`: fine).
+pub fn confirm_error(confirm: &str, password: &str) -> Option<&'static str> {
+    if confirm.is_empty() {
+        Some("enter the password again")
+    } else if confirm != password {
+        Some("must match the password")
+    } else {
+        None
+    }
+}
+
 /// A labelled input bound to a [`FieldState`].
 #[component]
 pub fn TextField(
@@ -120,5 +159,18 @@ mod tests {
         assert_eq!(sentence("must not be empty"), "Must not be empty.");
         assert_eq!(sentence("Already a sentence."), "Already a sentence.");
         assert_eq!(sentence(""), "");
+    }
+
+    #[test]
+    fn a_confirmation_must_repeat_the_password() {
+        assert_eq!(
+            confirm_error("", "secret-1"),
+            Some("enter the password again")
+        );
+        assert_eq!(
+            confirm_error("secret-2", "secret-1"),
+            Some("must match the password")
+        );
+        assert_eq!(confirm_error("secret-1", "secret-1"), None);
     }
 }

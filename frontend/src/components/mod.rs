@@ -2,6 +2,7 @@
 
 pub mod breadcrumbs;
 pub mod code_input;
+pub mod code_step;
 pub mod confirm;
 pub mod field;
 pub mod phone_field;

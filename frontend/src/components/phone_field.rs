@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::lookup::Lookup;
+use crate::{api::ApiError, components::field::sentence, lookup::Lookup};
 
 /// Countries offered in the picker: ISO alpha-2, name, calling code. A short static list
 /// (the server's parser knows every region; a number typed with `+` ignores the picker).
@@ -194,6 +194,18 @@ pub fn PhoneField(
             <p class="field-error" id=error_id aria-live="polite">{move || error.get()}</p>
         </div>
     }
+}
+
+/// The message a refused number gets next to the phone field: a 422 on `phone_number` or
+/// `phone_region`, or texts to its range paused by the fraud guard (SPEC §9).
+pub fn phone_error(e: &ApiError) -> Option<String> {
+    let fields = e.field_errors();
+    fields
+        .get("phone_number")
+        .or_else(|| fields.get("phone_region"))
+        .and_then(|m| m.first())
+        .map(|m| sentence(m))
+        .or_else(|| e.is_range_paused().then(|| e.message()))
 }
 
 /// The country the picker should switch to after the server's verdict, if any. Only a

@@ -1,4 +1,4 @@
-//! The signed-in navigation: "Dashboard", "Phone Number", and the development inbox when
+//! The signed-in navigation: "Dashboard", "Phone Number", "Security", and the development inbox when
 //! the API offers one. `<A exact>` marks the current page's link `aria-current="page"`.
 
 use leptos::prelude::*;
@@ -20,6 +20,7 @@ pub fn Sidebar(dev_inbox: bool) -> impl IntoView {
             <ul>
                 {link(Page::Dashboard, "Dashboard")}
                 {link(Page::PhoneManagement, "Phone Number")}
+                {link(Page::Security, "Security")}
                 {dev_inbox.then(|| link(Page::DevSms, "SMS inbox (dev)"))}
             </ul>
         </nav>

@@ -1,28 +1,39 @@
-//! `/login` — "Sign in", then back to the page that asked for it (`?next=`).
+//! `/login` — "Sign in" with the email and password (then the code step when the account
+//! has two-step sign-in on), or, with `?method=code`, "Sign in with a code" texted to the
+//! account's verified number; then back to the page that asked (`?next=`).
 
 use leptos::{html, prelude::*};
 use leptos_router::{
     components::A,
     hooks::{use_navigate, use_query_map},
 };
-use phonereg_types::{LoginRequest, validation};
+use phonereg_types::{LoginRequest, MfaRequired, SmsCodePurpose, TokenResponse, validation};
 
 use crate::{
-    api,
+    api::{self, LoginAnswer},
     app::replace,
-    components::field::{FieldState, TextField, sentence},
+    components::{
+        field::{FieldState, TextField, focus, sentence},
+        phone_field::DEFAULT_COUNTRY,
+    },
     pages::set_title,
-    paths::{Page, safe_next},
+    panels::{
+        code_sign_in::CodeSignInStep,
+        send_code::{SendCodeForm, SentCode},
+        two_step::TwoStepCode,
+    },
+    paths::{METHOD_CODE, Page, login_method, notice, safe_next},
     session::{Status, use_session},
     task::Task,
+    time::{self, Clock},
 };
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    set_title("Sign in");
     let session = use_session();
     let query = use_query_map();
-    let next = Memo::new(move |_| safe_next(query.read().get_str("next")));
+    let next_param = Memo::new(move |_| query.read().get("next"));
+    let next = Memo::new(move |_| safe_next(next_param.get().as_deref()));
     let navigate = use_navigate();
 
     // Signed in already (a reload restored the session, or sign-in just succeeded).
@@ -32,12 +43,57 @@ pub fn LoginPage() -> impl IntoView {
         }
     });
 
+    let with_code = Memo::new(move |_| query.read().get_str("method") == Some(METHOD_CODE));
+    let on_signed = Callback::new(move |tokens: TokenResponse| session.sign_in(tokens));
+    move || {
+        if with_code.get() {
+            view! { <CodeSignIn next_param on_signed /> }.into_any()
+        } else {
+            let notice = query
+                .read_untracked()
+                .get_str("notice")
+                .and_then(notice::text);
+            view! { <PasswordSignIn next_param on_signed notice /> }.into_any()
+        }
+    }
+}
+
+/// Which step of the password sign-in is on screen.
+#[derive(Clone)]
+enum Step {
+    Password,
+    TwoStep {
+        challenge: MfaRequired,
+        login: LoginRequest,
+    },
+}
+
+#[component]
+fn PasswordSignIn(
+    next_param: Memo<Option<String>>,
+    on_signed: Callback<TokenResponse>,
+    /// A fixed message from the flow that ended here (`?notice=`).
+    notice: Option<&'static str>,
+) -> impl IntoView {
+    set_title("Sign in");
+    let session = use_session();
+    let clock = Clock::get();
+    let step = RwSignal::new(Step::Password);
     let email = FieldState::new();
     let password = FieldState::new();
     let submitted = RwSignal::new(false);
     let form_error = RwSignal::new(session.notice().get_untracked());
+    // A 429's `Retry-After` (too many sign-ins, or a code texted moments ago): the button
+    // counts down instead of inviting another refusal.
+    let retry_at = RwSignal::new(None::<f64>);
     let email_ref = NodeRef::<html::Input>::new();
     let password_ref = NodeRef::<html::Input>::new();
+    let focus_password = move || {
+        if let Some(input) = password_ref.get_untracked() {
+            let _ = input.focus();
+            input.select();
+        }
+    };
 
     let email_error = Signal::derive(move || {
         let client = email
@@ -56,18 +112,31 @@ pub fn LoginPage() -> impl IntoView {
         let body = body.clone();
         async move {
             match api::login(&body).await {
-                Ok(tokens) => session.sign_in(tokens),
+                Ok(LoginAnswer::Signed(tokens)) => {
+                    on_signed.try_run(*tokens);
+                }
+                Ok(LoginAnswer::CodeRequired(challenge)) => {
+                    step.try_set(Step::TwoStep {
+                        challenge,
+                        login: body,
+                    });
+                }
                 Err(e) => {
-                    form_error.set(Some(e.message()));
-                    if let Some(input) = password_ref.get_untracked() {
-                        let _ = input.focus();
-                        input.select();
+                    if let Some(secs) = e.retry_after().filter(|_| e.status() == Some(429)) {
+                        retry_at.set(Some(time::now_ms() + f64::from(secs) * 1000.0));
                     }
+                    form_error.set(Some(e.message()));
+                    focus_password();
                 }
             }
         }
     });
     let pending = login.pending();
+    let wait = move || {
+        retry_at
+            .get()
+            .map_or(0, |t| time::seconds_until(t, clock.now()))
+    };
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -76,15 +145,11 @@ pub fn LoginPage() -> impl IntoView {
         }
         submitted.set(true);
         if email_error.get_untracked().is_some() {
-            if let Some(input) = email_ref.get_untracked() {
-                let _ = input.focus();
-            }
+            focus(email_ref);
             return;
         }
         if password_error.get_untracked().is_some() {
-            if let Some(input) = password_ref.get_untracked() {
-                let _ = input.focus();
-            }
+            focus_password();
             return;
         }
         form_error.set(None);
@@ -94,28 +159,108 @@ pub fn LoginPage() -> impl IntoView {
         });
     };
 
+    let on_restart = Callback::new(move |reason: Option<String>| {
+        form_error.set(reason);
+        step.set(Step::Password);
+        request_animation_frame(focus_password);
+    });
+
+    let password_form = move || {
+        view! {
+            <form on:submit=submit novalidate>
+                <TextField id="email" label="Email" state=email input_type="email"
+                    error=email_error autocomplete="username" disabled=pending node_ref=email_ref />
+                <TextField id="password" label="Password" state=password input_type="password"
+                    error=password_error autocomplete="current-password" disabled=pending
+                    node_ref=password_ref />
+                <p class="forgot"><A href=Page::ResetPassword.path()>"Forgot password?"</A></p>
+                <p class="form-error" role="alert">{move || form_error.get()}</p>
+                <button
+                    type="submit"
+                    class="btn btn-primary btn-block"
+                    prop:disabled=move || {
+                        pending.get() || wait() > 0 || session.status() == Status::Restoring
+                    }
+                    aria-busy=move || if pending.get() { "true" } else { "false" }
+                >
+                    {move || match (pending.get(), wait()) {
+                        (true, _) => "Signing in…".to_owned(),
+                        (false, 0) => "Sign in".to_owned(),
+                        (false, secs) => format!("Try again in {}", time::countdown(secs)),
+                    }}
+                </button>
+            </form>
+            <p class="or"><span>"or"</span></p>
+            <A href=move || login_method(true, next_param.get().as_deref()) attr:class="btn btn-block">
+                "Sign in with a code"
+            </A>
+        }
+    };
+
     view! {
         <main id="main" class="auth-page">
             <section class="card" aria-labelledby="login-title">
                 <h1 id="login-title">"Sign in"</h1>
-                <form on:submit=submit novalidate>
-                    <TextField id="email" label="Email" state=email input_type="email"
-                        error=email_error autocomplete="username" disabled=pending node_ref=email_ref />
-                    <TextField id="password" label="Password" state=password input_type="password"
-                        error=password_error autocomplete="current-password" disabled=pending
-                        node_ref=password_ref />
-                    <p class="form-error" role="alert">{move || form_error.get()}</p>
-                    <button
-                        type="submit"
-                        class="btn btn-primary btn-block"
-                        prop:disabled=move || pending.get() || session.status() == Status::Restoring
-                        aria-busy=move || if pending.get() { "true" } else { "false" }
-                    >
-                        {move || if pending.get() { "Signing in…" } else { "Sign in" }}
-                    </button>
-                </form>
+                {notice.map(|text| view! { <p class="form-info" role="status">{text}</p> })}
+                {move || match step.get() {
+                    Step::Password => password_form().into_any(),
+                    Step::TwoStep { challenge, login } => view! {
+                        <TwoStepCode challenge login on_signed on_restart />
+                    }
+                    .into_any(),
+                }}
                 <p class="switch">
                     "New to PhoneReg? " <A href=Page::Register.path()>"Create an account"</A>
+                </p>
+            </section>
+        </main>
+    }
+}
+
+/// "Sign in with a code": the number, then the code.
+#[component]
+fn CodeSignIn(
+    next_param: Memo<Option<String>>,
+    on_signed: Callback<TokenResponse>,
+) -> impl IntoView {
+    set_title("Sign in with a code");
+    // Kept here, so "Use a different number" comes back to what was typed.
+    let number = RwSignal::new(String::new());
+    let region = RwSignal::new(DEFAULT_COUNTRY.to_owned());
+    let sent = RwSignal::new(None::<SentCode>);
+    let password_href = move || login_method(false, next_param.get().as_deref());
+
+    let body = move || match sent.get() {
+        None => view! {
+            <p>"We'll text a 6-digit code to your account's verified phone number."</p>
+            <SendCodeForm
+                purpose=SmsCodePurpose::SignIn
+                number
+                region
+                on_sent=Callback::new(move |s| sent.set(Some(s)))
+            />
+        }
+        .into_any(),
+        Some(s) => view! {
+            <CodeSignInStep
+                sent=s
+                on_signed
+                on_change_number=Callback::new(move |_| sent.set(None))
+                password_href=password_href()
+            />
+        }
+        .into_any(),
+    };
+
+    view! {
+        <main id="main" class="auth-page">
+            <section class="card" aria-labelledby="login-title">
+                <h1 id="login-title">"Sign in with a code"</h1>
+                {body}
+                <p class="switch">
+                    <A href=password_href>"Sign in with your password"</A>
+                    " · "
+                    <A href=Page::Register.path()>"Create an account"</A>
                 </p>
             </section>
         </main>

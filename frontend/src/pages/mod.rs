@@ -5,6 +5,8 @@ pub mod dev_sms;
 pub mod login;
 pub mod phone_management;
 pub mod register;
+pub mod reset_password;
+pub mod security;
 
 use leptos::prelude::*;
 use leptos_router::components::A;

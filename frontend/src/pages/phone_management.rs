@@ -3,7 +3,7 @@
 //! opens, the test-message card and the history card.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::{components::A, hooks::use_query_map};
 use phonereg_types::{Phone, PhoneStatus, Verification};
 
 use crate::{
@@ -47,6 +47,7 @@ pub fn PhoneManagementPage() -> impl IntoView {
     };
     let panel = RwSignal::new(initial);
     let flash = RwSignal::new(None::<String>);
+    let blocked = RwSignal::new(None::<String>);
 
     // A panel that no longer fits the record (e.g. deleted in another tab) closes.
     let has_phone = Memo::new(move |_| phone.with(Option::is_some));
@@ -71,6 +72,12 @@ pub fn PhoneManagementPage() -> impl IntoView {
                     panel.set(Panel::None);
                     flash.set(Some("Your phone number was deleted.".to_owned()));
                     focus_heading();
+                }
+                // 409: two-step sign-in uses the number; the message says so, the link
+                // leads to where it is turned off.
+                Err(e) if e.status() == Some(409) => {
+                    panel.set(Panel::None);
+                    blocked.set(Some(e.message()));
                 }
                 Err(e) => {
                     panel.set(Panel::None);
@@ -111,7 +118,7 @@ pub fn PhoneManagementPage() -> impl IntoView {
                         <button class="btn" on:click=move |_| { flash.set(None); panel.set(Panel::Replace) }>
                             "Replace number"
                         </button>
-                        <button class="btn btn-danger-outline" on:click=move |_| { flash.set(None); panel.set(Panel::ConfirmDelete) }>
+                        <button class="btn btn-danger-outline" on:click=move |_| { flash.set(None); blocked.set(None); panel.set(Panel::ConfirmDelete) }>
                             "Delete number"
                         </button>
                     </div>
@@ -206,6 +213,11 @@ pub fn PhoneManagementPage() -> impl IntoView {
             <Breadcrumbs trail=vec![("Dashboard", Page::Dashboard.path()), ("Phone Number", Page::PhoneManagement.path())] />
             <h1 tabindex="-1">"Phone Number"</h1>
             <p class="flash" role="status">{move || flash.get()}</p>
+            {move || blocked.get().map(|message| view! {
+                <p class="notice" role="alert">
+                    {message} " " <A href=Page::Security.path()>"Go to Security"</A>
+                </p>
+            })}
             <PhoneOverview phone />
             {actions}
             {panel_view}

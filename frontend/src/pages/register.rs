@@ -10,7 +10,7 @@ use crate::{
     api::{self, ApiError},
     app::replace,
     components::{
-        field::{FieldState, TextField, sentence},
+        field::{FieldState, SubmitButton, TextField, confirm_error, sentence},
         phone_field::{DEFAULT_COUNTRY, PhoneField},
     },
     lookup::phone_lookup,
@@ -41,9 +41,7 @@ pub fn client_error(field: RegisterField, value: &str, password: &str) -> Option
         RegisterField::FullName => validation::parse_full_name(value).err(),
         RegisterField::Email => validation::check_email(value).err(),
         RegisterField::Password => validation::check_password(value).err(),
-        RegisterField::Confirm if value.is_empty() => Some("enter the password again"),
-        RegisterField::Confirm if value != password => Some("must match the password"),
-        RegisterField::Confirm => None,
+        RegisterField::Confirm => confirm_error(value, password),
         RegisterField::Phone if value.trim().is_empty() => None,
         RegisterField::Phone => validation::check_phone_input(value).err(),
     };
@@ -290,14 +288,7 @@ fn RegisterForm(
                         node_ref=refs[4]
                     />
                     <p class="form-error" role="alert">{move || form_error.get()}</p>
-                    <button
-                        type="submit"
-                        class="btn btn-primary btn-block"
-                        prop:disabled=move || pending.get()
-                        aria-busy=move || if pending.get() { "true" } else { "false" }
-                    >
-                        {move || if pending.get() { "Creating account…" } else { "Create account" }}
-                    </button>
+                    <SubmitButton pending=pending label="Create account" busy_label="Creating account…" class="btn btn-primary btn-block" />
                 </form>
                 <p class="switch">
                     "Already have an account? " <A href=Page::Login.path()>"Sign in"</A>

@@ -101,6 +101,12 @@ pub fn history_kind_words(kind: &str) -> &'static str {
         "changed" => "Number changed",
         "deleted" => "Number deleted",
         "test_sent" => "Test SMS sent",
+        "sign_in_code_sent" => "Sign-in code sent",
+        "password_reset_code_sent" => "Password reset code sent",
+        "password_reset" => "Password reset",
+        "two_factor_code_sent" => "Two-step sign-in code sent",
+        "two_factor_on" => "Two-step sign-in turned on",
+        "two_factor_off" => "Two-step sign-in turned off",
         _ => "Update",
     }
 }

@@ -4,7 +4,12 @@
 //! props and callbacks and never call the API.
 
 pub mod add_phone;
+pub mod code_sign_in;
 pub mod history;
 pub mod phone_form;
+pub mod reset_password;
+pub mod send_code;
 pub mod test_message;
+pub mod two_factor;
+pub mod two_step;
 pub mod verification;

@@ -7,8 +7,8 @@ use phonereg_types::{Phone, PhoneNumberRequest, validation};
 use crate::{
     api,
     components::{
-        field::sentence,
-        phone_field::{DEFAULT_COUNTRY, PhoneField},
+        field::{SubmitButton, sentence},
+        phone_field::{DEFAULT_COUNTRY, PhoneField, phone_error},
     },
     lookup::phone_lookup,
     session::use_session,
@@ -71,25 +71,16 @@ pub fn PhoneNumberForm(
                     session.apply_phone(phone.clone());
                     on_saved.try_run(phone);
                 }
-                Err(e) => {
-                    let fields = e.field_errors();
-                    let field = fields
-                        .get("phone_number")
-                        .or_else(|| fields.get("phone_region"))
-                        .and_then(|m| m.first())
-                        .map(|m| sentence(m))
-                        .or_else(|| e.is_range_paused().then(|| e.message()));
-                    match field {
-                        Some(message) => {
-                            server_error.set(Some(message));
-                            form_error.set(None);
-                            if let Some(input) = input_ref.get_untracked() {
-                                let _ = input.focus();
-                            }
+                Err(e) => match phone_error(&e) {
+                    Some(message) => {
+                        server_error.set(Some(message));
+                        form_error.set(None);
+                        if let Some(input) = input_ref.get_untracked() {
+                            let _ = input.focus();
                         }
-                        None => form_error.set(Some(e.message())),
                     }
-                }
+                    None => form_error.set(Some(e.message())),
+                },
             }
         }
     });
@@ -142,14 +133,7 @@ pub fn PhoneNumberForm(
             />
             <p class="form-error" role="alert">{move || form_error.get()}</p>
             <div class="actions">
-                <button
-                    type="submit"
-                    class="btn btn-primary"
-                    prop:disabled=move || saving.get()
-                    aria-busy=move || if saving.get() { "true" } else { "false" }
-                >
-                    {move || if saving.get() { busy_label } else { submit_label }}
-                </button>
+                <SubmitButton pending=saving label=submit_label busy_label />
                 {on_cancel.map(|cb| view! {
                     <button type="button" class="btn" on:click=move |_| cb.run(())>"Cancel"</button>
                 })}

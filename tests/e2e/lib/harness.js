@@ -95,10 +95,24 @@ export async function expectPath(page, path, { timeout = 15_000 } = {}) {
   await page.waitForURL((url) => (path instanceof RegExp ? path.test(url.pathname + url.search) : url.pathname === path), { timeout });
 }
 
-/** Saves `artifacts/<name>-<width>.png`. */
-export async function screenshot(page, name) {
+// `scripts/e2e.sh --docs-screenshots` also writes the README's screenshots here (a normal
+// run leaves the committed copies alone: they would change with every run's numbers).
+const DOCS_SCREENSHOTS = process.env.E2E_DOCS_SCREENSHOTS
+  ? fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url))
+  : null;
+
+/**
+ * Saves `artifacts/<name>-<width>.png`; with `docs`, also `docs/screenshots/<name>-<width>.png`
+ * when the run was asked for them.
+ */
+export async function screenshot(page, name, { docs = false } = {}) {
   const width = page.viewportSize()?.width ?? 0;
-  await page.screenshot({ path: `${ARTIFACTS}${name}-${width}.png`, fullPage: true });
+  const file = `${name}-${width}.png`;
+  await page.screenshot({ path: `${ARTIFACTS}${file}`, fullPage: true });
+  if (docs && DOCS_SCREENSHOTS) {
+    mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: `${DOCS_SCREENSHOTS}${file}`, fullPage: true });
+  }
 }
 
 /** True when nothing on the page is wider than the viewport (no sideways scrolling). */

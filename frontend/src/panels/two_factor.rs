@@ -1,0 +1,351 @@
+//! "Two-step sign-in" (SPEC §8): the switch shows `user.two_factor`; flipping it opens a
+//! form instead of acting at once. On needs the password (and a verified number: 409
+//! says where to get one); off needs the password and a code texted for the purpose
+//! (`POST /users/me/two-factor/code`), then `PUT /users/me/two-factor`.
+
+use leptos::{html, prelude::*};
+use leptos_router::components::A;
+use phonereg_types::{PhoneStatus, TwoFactorRequest, validation};
+
+use crate::{
+    api::{self, ApiError},
+    components::{
+        code_step::{CodeFields, CodeStep, ResendButton},
+        field::{FieldState, SubmitButton, TextField, focus, sentence},
+    },
+    paths::{Page, action, with_action},
+    session::{Session, use_session},
+    task::Task,
+};
+
+/// The form under the switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    Closed,
+    TurnOn,
+    TurnOff,
+}
+
+#[component]
+pub fn TwoFactorCard() -> impl IntoView {
+    let session = use_session();
+    let on = Memo::new(move |_| session.user().is_some_and(|u| u.two_factor));
+    let number = Memo::new(move |_| {
+        session
+            .phone()
+            .filter(|p| p.status == PhoneStatus::Verified)
+            .map(|p| p.international)
+    });
+    let form = RwSignal::new(Form::Closed);
+    let flash = RwSignal::new(None::<String>);
+    let switch_ref = NodeRef::<html::Button>::new();
+
+    let close = Callback::new(move |message: Option<String>| {
+        form.set(Form::Closed);
+        if message.is_some() {
+            flash.set(message);
+        }
+        if let Some(button) = switch_ref.get_untracked() {
+            let _ = button.focus();
+        }
+    });
+
+    let state = move || {
+        match (on.get(), number.get()) {
+            (true, Some(n)) => format!("On. Signing in with your password also needs a code we text to {n}."),
+            (true, None) => "On.".to_owned(),
+            (false, Some(n)) => format!("Off. Turn it on and signing in with your password will also need a code we text to {n}."),
+            (false, None) => "Off. It needs a verified phone number: each password sign-in then also needs a code texted to it.".to_owned(),
+        }
+    };
+
+    view! {
+        <section class="card" aria-labelledby="two-factor-title">
+            <div class="card-head">
+                <h2 id="two-factor-title">"Two-step sign-in"</h2>
+                <button
+                    type="button"
+                    role="switch"
+                    class="switch"
+                    aria-checked=move || if on.get() { "true" } else { "false" }
+                    aria-labelledby="two-factor-title"
+                    aria-describedby="two-factor-state"
+                    aria-expanded=move || if form.get() == Form::Closed { "false" } else { "true" }
+                    aria-controls="two-factor-form"
+                    node_ref=switch_ref
+                    on:click=move |_| {
+                        flash.set(None);
+                        form.set(match (form.get_untracked(), on.get_untracked()) {
+                            (Form::Closed, false) => Form::TurnOn,
+                            (Form::Closed, true) => Form::TurnOff,
+                            _ => Form::Closed,
+                        });
+                    }
+                >
+                    <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
+                    <span class="switch-text" aria-hidden="true">{move || if on.get() { "On" } else { "Off" }}</span>
+                </button>
+            </div>
+            <p id="two-factor-state" class="muted">{state}</p>
+            <p class="flash" role="status">{move || flash.get()}</p>
+            <div id="two-factor-form">
+                {move || match form.get() {
+                    Form::Closed => None,
+                    Form::TurnOn => Some(view! { <TurnOnForm close /> }.into_any()),
+                    Form::TurnOff => Some(view! { <TurnOffForm number=number.get_untracked() close /> }.into_any()),
+                }}
+            </div>
+        </section>
+    }
+}
+
+/// The password field both forms start with: focused when the form opens.
+fn password_error(password: FieldState, submitted: RwSignal<bool>) -> Signal<Option<String>> {
+    Signal::derive(move || {
+        let client = password
+            .value
+            .with(|v| v.is_empty().then(|| sentence(validation::REQUIRED)));
+        password.shown_error(client, submitted.get())
+    })
+}
+
+fn focus_when_shown(input: NodeRef<html::Input>) {
+    Effect::new(move |_| {
+        if input.get().is_some() {
+            focus(input);
+        }
+    });
+}
+
+#[component]
+fn TurnOnForm(close: Callback<Option<String>>) -> impl IntoView {
+    let session = use_session();
+    let password = FieldState::new();
+    let submitted = RwSignal::new(false);
+    let error = password_error(password, submitted);
+    let password_ref = NodeRef::<html::Input>::new();
+    focus_when_shown(password_ref);
+    // 409: no verified number. Where to get one depends on whether there is a number.
+    let needs_number = RwSignal::new(false);
+    let form_error = RwSignal::new(None::<String>);
+
+    let turn_on = Task::new(move |password_text: &String| {
+        let body = TwoFactorRequest {
+            enabled: true,
+            password: password_text.clone(),
+            code: None,
+        };
+        async move {
+            match set_switch(session, body).await {
+                Ok(()) => {
+                    close.run(Some(
+                        "Two-step sign-in is on. Next time you sign in with your password we'll also text you a code."
+                            .to_owned(),
+                    ));
+                }
+                Err(e) => {
+                    needs_number.set(e.status() == Some(409));
+                    refused(&e, password, form_error, password_ref);
+                }
+            }
+        }
+    });
+    let pending = turn_on.pending();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        submitted.set(true);
+        if error.get_untracked().is_some() {
+            focus(password_ref);
+            return;
+        }
+        form_error.set(None);
+        turn_on.dispatch(password.value.get_untracked());
+    };
+    let number_link = move || {
+        let (href, label) = match session.phone() {
+            None => (
+                with_action(Page::PhoneManagement, action::ADD),
+                "Add a phone number",
+            ),
+            Some(_) => (
+                with_action(Page::PhoneManagement, action::VERIFY),
+                "Verify your phone number",
+            ),
+        };
+        view! { <A href=href>{label}</A> }
+    };
+
+    view! {
+        <section
+            class="subform"
+            aria-labelledby="turn-on-title"
+            on:keydown=move |ev| if ev.key() == "Escape" { close.run(None) }
+        >
+            <h3 id="turn-on-title">"Turn on two-step sign-in"</h3>
+            <p>"Confirm it's you with your password."</p>
+            <form on:submit=submit novalidate>
+                <TextField id="two-factor-password" label="Password" state=password input_type="password"
+                    error autocomplete="current-password" disabled=pending node_ref=password_ref />
+                <div class="form-error" role="alert">
+                    {move || form_error.get()}
+                    <Show when=move || needs_number.get()>
+                        " " {number_link}
+                    </Show>
+                </div>
+                <div class="actions">
+                    <SubmitButton pending=pending label="Turn on" busy_label="Turning on…" />
+                    <button type="button" class="btn" on:click=move |_| close.run(None)>"Cancel"</button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn TurnOffForm(
+    /// The verified number the code goes to.
+    number: Option<String>,
+    close: Callback<Option<String>>,
+) -> impl IntoView {
+    let session = use_session();
+    let password = FieldState::new();
+    let submitted = RwSignal::new(false);
+    let error = password_error(password, submitted);
+    let password_ref = NodeRef::<html::Input>::new();
+    focus_when_shown(password_ref);
+    let form_error = RwSignal::new(None::<String>);
+    let step = CodeStep::new(None);
+    let code_sent = RwSignal::new(false);
+    let number = number.unwrap_or_else(|| "your verified number".to_owned());
+
+    let target = number.clone();
+    let send_code = Task::new(move |_: &()| {
+        let target = target.clone();
+        async move {
+            match session.call(api::two_factor_code).await {
+                Ok(state) => {
+                    let info = if state.sent {
+                        format!("We sent a code to {target}.")
+                    } else {
+                        "Code issued (test number: no SMS is sent).".to_owned()
+                    };
+                    code_sent.set(true);
+                    form_error.set(None);
+                    step.sent(state, info);
+                }
+                Err(e) if code_sent.get_untracked() => step.resend_refused(&e),
+                Err(e) => form_error.set(Some(e.message())),
+            }
+        }
+    });
+
+    let turn_off = Task::new(move |(password_text, code): &(String, String)| {
+        let body = TwoFactorRequest {
+            enabled: false,
+            password: password_text.clone(),
+            code: Some(code.clone()),
+        };
+        async move {
+            match set_switch(session, body).await {
+                Ok(()) => {
+                    close.run(Some(
+                        "Two-step sign-in is off. Your password alone signs you in.".to_owned(),
+                    ));
+                }
+                // The password is checked first: the code is still good.
+                Err(e) if e.is_unauthorized() => refused(&e, password, form_error, password_ref),
+                Err(e) => {
+                    step.rejected(&e);
+                }
+            }
+        }
+    });
+
+    let sending = send_code.pending();
+    let pending = turn_off.pending();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() || sending.get_untracked() {
+            return;
+        }
+        submitted.set(true);
+        if error.get_untracked().is_some() {
+            focus(password_ref);
+            return;
+        }
+        if !code_sent.get_untracked() {
+            send_code.dispatch(());
+            return;
+        }
+        if let Some(code) = step.code() {
+            turn_off.dispatch((password.value.get_untracked(), code));
+        }
+    };
+
+    view! {
+        <section
+            class="subform"
+            aria-labelledby="turn-off-title"
+            on:keydown=move |ev| if ev.key() == "Escape" { close.run(None) }
+        >
+            <h3 id="turn-off-title">"Turn off two-step sign-in"</h3>
+            <p>"Confirm it's you with your password and a code we text to " <strong class="nowrap">{number}</strong> "."</p>
+            <form on:submit=submit novalidate>
+                <TextField id="two-factor-password" label="Password" state=password input_type="password"
+                    error autocomplete="current-password" disabled=pending node_ref=password_ref />
+                <Show when=move || code_sent.get()>
+                    <CodeFields step disabled=pending />
+                </Show>
+                <p class="form-error" role="alert">{move || form_error.get()}</p>
+                <div class="actions">
+                    <Show
+                        when=move || code_sent.get()
+                        fallback=move || view! {
+                            <SubmitButton pending=sending label="Text me a code" busy_label="Sending…" />
+                        }
+                    >
+                        <SubmitButton pending=pending label="Turn off" busy_label="Turning off…" class="btn btn-danger" />
+                        <ResendButton
+                            step
+                            pending=sending
+                            on_click=Callback::new(move |_| send_code.dispatch(()))
+                        />
+                    </Show>
+                    <button type="button" class="btn" on:click=move |_| close.run(None)>"Cancel"</button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+/// `PUT /users/me/two-factor`, and the session's user follows.
+async fn set_switch(session: Session, body: TwoFactorRequest) -> Result<(), ApiError> {
+    let enabled = session
+        .call_with_password(|t| api::set_two_factor(t, body.clone()))
+        .await?;
+    session.set_two_factor(enabled);
+    Ok(())
+}
+
+/// A refused switch: a wrong password (401) under the password field, anything else
+/// above the buttons.
+fn refused(
+    e: &ApiError,
+    password: FieldState,
+    form_error: RwSignal<Option<String>>,
+    password_ref: NodeRef<html::Input>,
+) {
+    if e.is_unauthorized() {
+        password.server_error.set(Some(e.message()));
+        form_error.set(None);
+        if let Some(input) = password_ref.get_untracked() {
+            let _ = input.focus();
+            input.select();
+        }
+    } else {
+        form_error.set(Some(e.message()));
+    }
+}

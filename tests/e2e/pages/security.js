@@ -1,0 +1,30 @@
+// Page object: /dashboard/security — the two-step sign-in switch and its forms.
+import { CodeForm } from './code_form.js';
+
+export class SecurityPage {
+  constructor(page) {
+    this.page = page;
+    this.heading = page.getByRole('heading', { name: 'Security', level: 1 });
+    this.breadcrumbs = page.getByRole('navigation', { name: 'Breadcrumb' });
+    this.card = page.getByRole('region', { name: 'Two-step sign-in' });
+    this.switch = page.getByRole('switch', { name: 'Two-step sign-in' });
+    this.flash = page.getByRole('status').filter({ hasText: /\S/ }).first();
+    this.turnOnForm = page.getByRole('region', { name: 'Turn on two-step sign-in' });
+    this.turnOffForm = page.getByRole('region', { name: 'Turn off two-step sign-in' });
+    this.password = page.getByLabel('Password', { exact: true });
+    this.turnOn = page.getByRole('button', { name: 'Turn on', exact: true });
+    this.turnOff = page.getByRole('button', { name: 'Turn off', exact: true });
+    this.sendCode = page.getByRole('button', { name: 'Text me a code' });
+    this.code = new CodeForm(page, this.turnOffForm);
+    this.alert = page.getByRole('alert').filter({ hasText: /\S/ });
+  }
+
+  async goto() {
+    await this.page.goto('/dashboard/security');
+    await this.heading.waitFor();
+  }
+
+  async isOn() {
+    return (await this.switch.getAttribute('aria-checked')) === 'true';
+  }
+}
