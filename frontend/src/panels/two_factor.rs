@@ -66,11 +66,10 @@ pub fn TwoFactorCard() -> impl IntoView {
                 <button
                     type="button"
                     role="switch"
-                    class="switch"
+                    class="toggle"
                     aria-checked=move || if on.get() { "true" } else { "false" }
                     aria-labelledby="two-factor-title"
                     aria-describedby="two-factor-state"
-                    aria-expanded=move || if form.get() == Form::Closed { "false" } else { "true" }
                     aria-controls="two-factor-form"
                     node_ref=switch_ref
                     on:click=move |_| {
@@ -82,8 +81,8 @@ pub fn TwoFactorCard() -> impl IntoView {
                         });
                     }
                 >
-                    <span class="switch-track" aria-hidden="true"><span class="switch-thumb"></span></span>
-                    <span class="switch-text" aria-hidden="true">{move || if on.get() { "On" } else { "Off" }}</span>
+                    <span class="toggle-track" aria-hidden="true"><span class="toggle-thumb"></span></span>
+                    <span class="toggle-text" aria-hidden="true">{move || if on.get() { "On" } else { "Off" }}</span>
                 </button>
             </div>
             <p id="two-factor-state" class="muted">{state}</p>

@@ -95,7 +95,7 @@ export async function expectPath(page, path, { timeout = 15_000 } = {}) {
   await page.waitForURL((url) => (path instanceof RegExp ? path.test(url.pathname + url.search) : url.pathname === path), { timeout });
 }
 
-// `scripts/e2e.sh --docs-screenshots` also writes the README's screenshots here (a normal
+// `E2E_DOCS_SCREENSHOTS=1 scripts/e2e.sh` also writes the README's screenshots here (a normal
 // run leaves the committed copies alone: they would change with every run's numbers).
 const DOCS_SCREENSHOTS = process.env.E2E_DOCS_SCREENSHOTS
   ? fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url))
