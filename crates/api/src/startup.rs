@@ -74,7 +74,14 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let secret = jwt_secret(&config)?;
     let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
     let (sender, inbox) = sms_sender(&config)?;
-    let outbox = Outbox::new(db.clone(), sender, config.sms_max_attempts);
+    let clock = Clock::default();
+    let outbox = Outbox::new(
+        db.clone(),
+        sender,
+        config.sms_max_attempts,
+        clock.clone(),
+        secret.as_bytes(),
+    );
     if config.outbox_worker {
         tokio::spawn(outbox.clone().run());
     }
@@ -87,7 +94,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         outbox,
         inbox,
         config: Arc::clone(&config),
-        clock: Clock::default(),
+        clock,
         token_strikes: TokenStrikes::new(config.token_failures_per_ip_per_minute),
         streams: Streams::new(config.event_streams_per_account, config.event_streams_max),
     });

@@ -137,12 +137,17 @@ pub struct MessageRow {
     pub kind: String,
     pub status: String,
     pub attempts: i32,
-    pub next_attempt_at: i64,
+    pub next_attempt_ms: i64,
+    /// The lease of the worker sending it; its value identifies that claim.
     pub claimed_until: Option<i64>,
     pub provider_sid: Option<String>,
     pub error_code: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set once a send was tried: the message may be at the provider (see the migration).
+    pub fingerprint: Option<String>,
+    /// When the code it carries dies; None for a message without a code.
+    pub code_expires_at: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -153,9 +158,10 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
     pub kind: &'a str,
     pub status: &'a str,
-    pub next_attempt_at: i64,
+    pub next_attempt_ms: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub code_expires_at: Option<i64>,
 }
 
 /// A pause of the SMS fraud guard (SPEC §9).

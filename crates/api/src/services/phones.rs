@@ -285,7 +285,7 @@ pub async fn send_test_message(
                 ));
             }
             verifier.charge_test_message(c, user_id, &row.e164, Some(&row.country), now)?;
-            outbox::queue(c, Some(outbox::About { user_id, phone_id: id }), &row.e164, "PhoneReg test message: this number can receive texts from us. No reply needed.", "test", now)?;
+            outbox::queue(c, Some(outbox::About { user_id, phone_id: id }), &row.e164, "PhoneReg test message: this number can receive texts from us. No reply needed.", "test", None, now)?;
             phones::add_history(c, id, "test_sent", Some(&PhoneNumber::masked(&row.e164)), now)?;
             phones::find_owned(c, user_id, id)
         })

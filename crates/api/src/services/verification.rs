@@ -300,7 +300,15 @@ impl Verifier {
                 "Your PhoneReg verification code is {code}. It expires in {minutes} min. Don't share it with anyone."
             );
             let about = outbox::About { user_id, phone_id };
-            outbox::queue(conn, Some(about), e164, &body, "code", now)?;
+            outbox::queue(
+                conn,
+                Some(about),
+                e164,
+                &body,
+                codes::CODE_KIND,
+                Some(row.expires_at),
+                now,
+            )?;
             phones::add_history(conn, phone_id, "code_sent", Some(&masked), now)?;
         } else {
             let detail = format!("{masked} (test number: nothing sent)");
@@ -427,7 +435,7 @@ impl Verifier {
                 "PhoneReg: this number was replaced on your account by a number ending in {tail}. If that wasn't you, secure your account."
             );
             // Not the record's last message: it goes to the number being retired.
-            outbox::queue(conn, None, &phone.e164, &body, "notice", now)?;
+            outbox::queue(conn, None, &phone.e164, &body, "notice", None, now)?;
         }
         Ok(verified)
     }

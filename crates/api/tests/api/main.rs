@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod delivery;
 mod errors;
 mod events;
 mod fraud;
@@ -13,6 +14,7 @@ mod openapi;
 mod operations;
 mod phone_numbers;
 mod phone_oracle;
+mod process;
 mod streams;
 mod tokens;
 mod twilio;
