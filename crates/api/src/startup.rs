@@ -103,7 +103,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let blocking_threads = match (config.blocking_threads, &state.db) {
         (Some(n), _) => n as usize,
         (None, Db::Sqlite { .. }) => 2,
-        (None, Db::Postgres(_)) => (config.db_pool_size as usize / workers).max(2),
+        (None, Db::Postgres { .. }) => (config.db_pool_size as usize / workers).max(2),
     };
     let listener =
         TcpListener::bind(config.bind).with_context(|| format!("bind {}", config.bind))?;

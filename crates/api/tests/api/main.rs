@@ -7,6 +7,7 @@ mod auth;
 mod delivery;
 mod errors;
 mod events;
+mod faults;
 mod fraud;
 mod hardening;
 mod open_writes;
