@@ -116,6 +116,7 @@ diesel::table! {
         kind -> Text,
         data -> Text,
         created_at -> BigInt,
+        txid -> BigInt,
     }
 }
 

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod delivery;
 mod errors;
+mod event_gaps;
 mod events;
 mod faults;
 mod fraud;
