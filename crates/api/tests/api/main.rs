@@ -11,6 +11,7 @@ mod events;
 mod faults;
 mod fraud;
 mod hardening;
+mod many_processes;
 mod open_writes;
 mod openapi;
 mod operations;
