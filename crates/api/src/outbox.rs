@@ -143,6 +143,11 @@ enum Outcome {
         accepted: Accepted,
         found: bool,
     },
+    NotSent(NotSent),
+}
+
+/// Why a try did not hand the message over.
+enum NotSent {
     /// Neither sent nor looked up (provider unreachable, 5xx, 429, 401/403).
     Retry(String),
     Rejected {
@@ -226,12 +231,15 @@ impl Outbox {
                     }
                 }
                 // Could not look: sending now could send it twice, so try again later.
-                Err(e) => return self.record(msg, Outcome::Retry(e.to_string())).await,
+                Err(e) => {
+                    let retry = Outcome::NotSent(NotSent::Retry(e.to_string()));
+                    return self.record(msg, retry).await;
+                }
             }
         }
         let now = self.clock.now();
         let outcome = match msg.code_expires_at {
-            Some(dies) if dies <= now => Outcome::Dead,
+            Some(dies) if dies <= now => Outcome::NotSent(NotSent::Dead),
             _ => {
                 let sms = OutgoingSms {
                     id: msg.id,
@@ -246,9 +254,9 @@ impl Outbox {
                         accepted,
                         found: false,
                     },
-                    Err(SendError::Retry(reason)) => Outcome::Retry(reason),
+                    Err(SendError::Retry(reason)) => Outcome::NotSent(NotSent::Retry(reason)),
                     Err(SendError::Rejected { code, message }) => {
-                        Outcome::Rejected { code, message }
+                        Outcome::NotSent(NotSent::Rejected { code, message })
                     }
                 }
             }
@@ -346,7 +354,7 @@ fn take_over(
         return Ok(None);
     };
     if !outbox::holds_claim(c, msg.id, lease)? {
-        return Ok(Some(Step::Superseded { id: msg.id }));
+        return Ok(Some(superseded(msg.id)));
     }
     for found in matches {
         if outbox::find_by_sid(c, &found.sid)?.is_none() {
@@ -372,22 +380,22 @@ fn record(
 ) -> Result<(Step, Option<i64>), ApiError> {
     let id = msg.id;
     let now = now_ms.div_euclid(1000);
-    let lease = msg.claimed_until.unwrap_or_default();
-    if !outbox::holds_claim(c, id, lease)? {
-        tracing::warn!(
-            sms.id = id,
-            "SMS outcome not recorded: the claim ran out and another worker has it"
-        );
-        return Ok((Step::Superseded { id }, None));
-    }
     let attempt = msg.attempts + 1;
-    let is_code = msg.code_expires_at.is_some();
-    match outcome {
+    let not_sent = match outcome {
+        // The common case: its UPDATE checks the claim itself.
         Outcome::HandedOver { accepted, found } => {
             let step = handed_over(c, &msg, accepted, attempt, now, found)?;
-            Ok((step, None))
+            return Ok((step, None));
         }
-        Outcome::Retry(reason) => {
+        Outcome::NotSent(not_sent) => not_sent,
+    };
+    let lease = msg.claimed_until.unwrap_or_default();
+    if !outbox::holds_claim(c, id, lease)? {
+        return Ok((superseded(id), None));
+    }
+    let is_code = msg.code_expires_at.is_some();
+    match not_sent {
+        NotSent::Retry(reason) => {
             let due = now_ms + backoff_ms(attempt as u32, is_code.then_some(CODE_BACKOFF_CAP_MS));
             // A code is worth trying while it lives; anything else gets its attempts.
             let again = match msg.code_expires_at {
@@ -409,7 +417,7 @@ fn record(
                 None,
             ))
         }
-        Outcome::Rejected { code, message } => {
+        NotSent::Rejected { code, message } => {
             tracing::warn!(sms.id = id, attempt, ?code, %message, "SMS rejected by the provider");
             failed(c, &msg, attempt, code, now)?;
             Ok((
@@ -420,7 +428,7 @@ fn record(
                 None,
             ))
         }
-        Outcome::Dead => {
+        NotSent::Dead => {
             outbox::cancel(c, id, msg.attempts, now)?;
             if let Some(phone_id) = msg.phone_id {
                 delivery::record_effects(c, phone_id, &msg.kind, outbox::CANCELED, None, now)?;
@@ -455,7 +463,15 @@ fn handed_over(
         "accepted" | "scheduled" => "queued",
         other => other,
     };
-    outbox::mark_handed_over(c, id, &accepted.sid, status, stored_body, attempts, now)?;
+    let taken = outbox::HandedOver {
+        sid: &accepted.sid,
+        status,
+        body: stored_body,
+        attempts,
+    };
+    if !outbox::mark_handed_over(c, id, msg.claimed_until.unwrap_or_default(), &taken, now)? {
+        return Ok(superseded(id));
+    }
     if let Some(phone_id) = msg.phone_id {
         delivery::record_effects(c, phone_id, &msg.kind, status, None, now)?;
     }
@@ -471,6 +487,14 @@ fn handed_over(
         tracing::info!(sms.id = id, sms.kind = %msg.kind, %to, "SMS handed to the provider");
         Ok(Step::Sent { id })
     }
+}
+
+fn superseded(id: i64) -> Step {
+    tracing::warn!(
+        sms.id = id,
+        "SMS outcome not recorded: the claim ran out and another worker has the message"
+    );
+    Step::Superseded { id }
 }
 
 /// Failed for good: the status, the code erased, the record's history.

@@ -6,7 +6,8 @@
 //! tests and, as the `fake-twilio` binary, by browser tests, local development and
 //! `scripts/faults.sh`.
 //!
-//! Control endpoints for other processes: `GET /_fake/messages`,
+//! Control endpoints for other processes: `GET /_fake/messages` (and `held`: answers
+//! held right now),
 //! `POST /_fake/fail` `{"mode": "500"|"429"|"21211"|"21614"|"401", "times": n}`,
 //! `POST /_fake/slow` `{"millis": n}`,
 //! `POST /_fake/hold` `{"hold": true|false}` (accept messages but keep the HTTP answer
@@ -483,7 +484,10 @@ async fn read_messages(
 }
 
 async fn list_messages(shared: web::Data<Shared>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "messages": lock(&shared).messages.clone() }))
+    HttpResponse::Ok().json(json!({
+        "messages": lock(&shared).messages.clone(),
+        "held": shared.holding.load(Ordering::SeqCst),
+    }))
 }
 
 #[derive(Deserialize)]

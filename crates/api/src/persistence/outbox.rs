@@ -193,35 +193,51 @@ pub fn set_status(
     mirror(conn, id, phone_id, status, error_code, now)
 }
 
-/// Records the provider's acceptance and erases the code from the stored body.
+/// What the provider said when it took a message, and what is kept of the message.
+pub struct HandedOver<'a> {
+    pub sid: &'a str,
+    pub status: &'a str,
+    /// The stored body from now on (a code message's, erased).
+    pub body: &'a str,
+    pub attempts: i32,
+}
+
+/// Records the provider's acceptance, if the claim whose lease is `lease` still holds
+/// the message (false: another worker took it over, nothing was written). One guarded
+/// UPDATE: this runs for every message sent.
 pub fn mark_handed_over(
     conn: &mut Conn<'_>,
     id: i64,
-    sid: &str,
-    status: &str,
-    body: &str,
-    attempts: i32,
+    lease: i64,
+    taken: &HandedOver<'_>,
     now: i64,
-) -> Result<(), ApiError> {
-    let phone_id: Option<i64> = with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+) -> Result<bool, ApiError> {
+    let phone_id: Option<Option<i64>> = with_conn!(conn, c => diesel::update(sms_messages::table
+        .filter(sms_messages::id.eq(id))
+        .filter(sms_messages::claimed_until.eq(Some(lease)))
+        .filter(sms_messages::provider_sid.is_null()))
         .set((
-            sms_messages::provider_sid.eq(Some(sid)),
-            sms_messages::body.eq(body),
-            sms_messages::attempts.eq(attempts),
-            sms_messages::status.eq(status),
+            sms_messages::provider_sid.eq(Some(taken.sid)),
+            sms_messages::body.eq(taken.body),
+            sms_messages::attempts.eq(taken.attempts),
+            sms_messages::status.eq(taken.status),
             sms_messages::error_code.eq(None::<i64>),
             sms_messages::claimed_until.eq(None::<i64>),
             sms_messages::updated_at.eq(now),
         ))
         .returning(sms_messages::phone_id)
         .keep_prepared()
-        .get_result(c))?;
+        .get_result(c)
+        .optional())?;
+    let Some(phone_id) = phone_id else {
+        return Ok(false);
+    };
     // Twilio usually answers `queued`: to the user nothing changed, so the record and the
     // live stream are left alone (two writes fewer per message).
-    if status == QUEUED {
-        return Ok(());
+    if taken.status != QUEUED {
+        mirror(conn, id, phone_id, taken.status, None, now)?;
     }
-    mirror(conn, id, phone_id, status, None, now)
+    Ok(true)
 }
 
 /// A message's new status, shown on its phone record (only if it is still the record's
