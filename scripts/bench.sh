@@ -9,6 +9,7 @@
 #   BENCH_STRICT=1 scripts/bench.sh     # exit 1 when a target is missed
 #   BENCH_SCENARIOS="sms" scripts/bench.sh   # some of: hash (register, login), reads
 #                                       # (me, phones, flood), sms (send-code, verify),
+#                                       # signin (sms start + sign-in by code, SPEC §8),
 #                                       # parse (the lookup over every region's numbers),
 #                                       # spa (bundle size, time to dashboard)
 #   BENCH_BACKENDS=postgres scripts/bench.sh # some of: sqlite postgres
@@ -16,8 +17,9 @@
 #                                       # measure what a feature costs
 #
 # The sms scenarios (issue 3) keep every SMS limit on: each request is for its own phone
-# record of its own account, seeded straight into the database (Argon2id makes creating
-# tens of thousands of accounts through the API take minutes), with tokens signed here.
+# record of its own account, seeded through the persistence layer by bench-seed
+# (crates/api/src/bin/bench_seed.rs: Argon2id makes creating tens of thousands of
+# accounts through the API take minutes), which also signs their access tokens.
 # Only the per-IP cap and the daily budget are raised, because all load comes from
 # 127.0.0.1; the resend cool-down, per-number and per-account caps stay at their defaults.
 #
@@ -28,11 +30,11 @@ source scripts/lib.sh
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_STRICT=${BENCH_STRICT:-0}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-hash reads sms parse spa}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-hash reads sms signin parse spa}
 BENCH_BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 [[ "$BENCH_SECONDS" =~ ^[1-9][0-9]*$ ]] || fail "BENCH_SECONDS must be a whole number of seconds"
 for group in $BENCH_SCENARIOS; do
-  [[ "$group" =~ ^(hash|reads|sms|parse|spa)$ ]] || fail "BENCH_SCENARIOS: unknown group '$group' (hash, reads, sms, parse, spa)"
+  [[ "$group" =~ ^(hash|reads|sms|signin|parse|spa)$ ]] || fail "BENCH_SCENARIOS: unknown group '$group' (hash, reads, sms, signin, parse, spa)"
 done
 for backend in $BENCH_BACKENDS; do
   [[ "$backend" =~ ^(sqlite|postgres)$ ]] || fail "BENCH_BACKENDS: unknown backend '$backend' (sqlite, postgres)"
@@ -66,6 +68,7 @@ SMS_SEED_FACTOR=1.5
 SMS_DRAIN_SECONDS=60       # how long to wait for the outbox to hand everything over
 AREA_CODES="415 212 646 718 312 617 206 303 404 512 702 305 213 310 408 510 650 713 714 773 818 858 917 919 925 949 971 972 206 480"
 AREA_CODES=$(tr ' ' '\n' <<<"$AREA_CODES" | awk '!seen[$0]++' | tr '\n' ' ')
+SMS_AREA_CODES=$AREA_CODES
 TWILIO_SID="ACbench$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 TWILIO_TOKEN="bench-token-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 # Kept at their defaults on purpose (set explicitly so the caller's environment cannot
@@ -345,6 +348,7 @@ bench_backend() {
   wants hash && bench_hash "$backend" "$run_id" "$login_email"
   wants reads && bench_reads "$backend" "$login_email" "${tokens[@]}"
   wants sms && bench_sms "$backend" "$url" "$run_id" "$login_email"
+  wants signin && bench_signin "$backend" "$url" "$run_id" "$login_email"
   wants parse && bench_parse "$backend"
 
   # Peak resident memory over the whole run, read before the server goes away.
@@ -476,100 +480,25 @@ check_numbers() {
   done
 }
 
-# seed_sms BACKEND URL COUNT PREFIX LOGIN_EMAIL OUT: COUNT accounts (email
-# sms-PREFIX-n@example.com, the login account's Argon2id hash) each with an unverified
-# phone record, in one transaction; writes "phone_id user_id e164" lines to OUT.
+# seed_sms BACKEND URL COUNT PREFIX LOGIN_EMAIL OUT [verified] [TOKENS]: COUNT accounts
+# (email sms-PREFIX-n@example.com, the login account's Argon2id hash) each with a phone
+# record (unverified, or verified), in one transaction, through the persistence layer
+# (target/release/bench-seed); writes "phone_id user_id e164" lines to OUT and, given
+# TOKENS, "access_token phone_id" lines signed with the server's JWT_SECRET.
 seed_sms() {
-  local backend=$1 url=$2 count=$3 prefix=$4 login_email=$5 out=$6 now
-  now=$(date +%s)
-  if [ "$backend" = sqlite ]; then
-    python3 - "${url#sqlite://}" "$count" "$prefix" "$login_email" "$PHONE" "$now" "$out" "$AREA_CODES" <<'PY'
-import sqlite3, sys
-db, count, prefix, login, skip, now, out, areas = sys.argv[1:]
-count, now = int(count), int(now)
-rows = []
-for ac in areas.split():
-    for x in range(10000):
-        e164 = f"+1{ac}555{x:04d}"
-        if e164 != skip and len(rows) < count:
-            rows.append((len(rows), ac, f"{x:04d}", e164))
-con = sqlite3.connect(db, timeout=60, isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-(pw,) = con.execute("SELECT password_hash FROM users WHERE email = ?", (login,)).fetchone()
-email = lambda n: f"sms-{prefix}-{n}@example.com"
-con.executemany(
-    "INSERT INTO users (email, password_hash, full_name, created_at) VALUES (?, ?, 'Bench', ?)",
-    ((email(n), pw, now) for n, _, _, _ in rows))
-con.executemany(
-    "INSERT INTO phone_numbers (user_id, e164, national, international, country, number_type,"
-    " status, created_at, updated_at) SELECT id, ?, ?, ?, 'US', 'fixed_line_or_mobile',"
-    " 'unverified', ?, ? FROM users WHERE email = ?",
-    ((e164, f"({ac}) 555-{x}", f"+1 {ac}-555-{x}", now, now, email(n)) for n, ac, x, e164 in rows))
-con.execute("COMMIT")
-with open(out, "w") as f:
-    for r in con.execute(
-            "SELECT p.id, p.user_id, p.e164 FROM phone_numbers p JOIN users u ON u.id = p.user_id"
-            " WHERE u.email LIKE ? ORDER BY p.id", (f"sms-{prefix}-%",)):
-        f.write("%d %d %s\n" % r)
-PY
-  else
-    local areas
-    areas="{$(tr -s ' ' ',' <<<"$AREA_CODES" | sed 's/,$//')}"
-    pg_sql -v count="$count" -v prefix="$prefix" -v login="$login_email" -v skip="$PHONE" \
-      -v now="$now" -v areas="$areas" <<'SQL' >/dev/null
-BEGIN;
-CREATE TEMP TABLE seed ON COMMIT DROP AS
-  SELECT n, ac, x, '+1' || ac || '555' || x AS e164
-  FROM (SELECT n, (:'areas'::text[])[n / 10000 + 1] AS ac, lpad((n % 10000)::text, 4, '0') AS x
-        FROM generate_series(0, :count) AS n) AS g
-  WHERE ac IS NOT NULL AND '+1' || ac || '555' || x <> :'skip'
-  ORDER BY n LIMIT :count;
-INSERT INTO users (email, password_hash, full_name, created_at)
-  SELECT 'sms-' || :'prefix' || '-' || n || '@example.com',
-         (SELECT password_hash FROM users WHERE email = :'login'), 'Bench', :now
-  FROM seed ORDER BY n;
-INSERT INTO phone_numbers (user_id, e164, national, international, country, number_type,
-                           status, created_at, updated_at)
-  SELECT u.id, s.e164, '(' || s.ac || ') 555-' || s.x, '+1 ' || s.ac || '-555-' || s.x,
-         'US', 'fixed_line_or_mobile', 'unverified', :now, :now
-  FROM seed AS s JOIN users AS u ON u.email = 'sms-' || :'prefix' || '-' || s.n || '@example.com'
-  ORDER BY s.n;
-COMMIT;
--- Fresh statistics, as a database that grew to this size would have.
-ANALYZE users;
-ANALYZE phone_numbers;
-SQL
-    pg_sql -v prefix="$prefix" <<'SQL' | tr '|' ' ' >"$out"
-SELECT p.id, p.user_id, p.e164 FROM phone_numbers AS p JOIN users AS u ON u.id = p.user_id
-  WHERE u.email LIKE 'sms-' || :'prefix' || '-%' ORDER BY p.id;
-SQL
-  fi
+  local url=$2 count=$3 prefix=$4 login_email=$5 out=$6 status=${7:-unverified} tokens=${8:-}
+  local args=(--database-url "$url" --count "$count" --prefix "$prefix"
+    --login-email "$login_email" --area-codes "$AREA_CODES" --skip "$PHONE" --records "$out")
+  [ "$status" = verified ] && args+=(--verified)
+  [ -z "$tokens" ] || args+=(--tokens "$tokens")
+  JWT_SECRET="$JWT_SECRET" target/release/bench-seed "${args[@]}" \
+    || fail "bench-seed could not seed $count accounts"
+  [ "$1" != postgres ] || pg_sql <<<"ANALYZE users; ANALYZE phone_numbers;" >/dev/null
 }
 # pg_sql [psql args]: runs SQL from stdin on the bench database as the API's role.
 pg_sql() {
   PGPASSWORD="$PG_PASSWORD" psql -X -q -tA -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" \
     -U "$PG_USER" -d "$PG_DB" "$@"
-}
-
-# sign_tokens RECORDS OUT: an HS256 access token for each record's user, signed with the
-# server's JWT_SECRET exactly as the API signs them (SPEC §7); "token phone_id" lines.
-sign_tokens() {
-  JWT_SECRET="$JWT_SECRET" python3 - "$1" "$2" <<'PY'
-import base64, hashlib, hmac, json, os, secrets, sys, time
-records, out = sys.argv[1:]
-secret = os.environ["JWT_SECRET"].encode()
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-header = b64(b'{"typ":"JWT","alg":"HS256"}')
-now = int(time.time())
-with open(records) as f, open(out, "w") as o:
-    for line in f:
-        phone_id, user_id, _ = line.split()
-        claims = {"sub": user_id, "iat": now, "exp": now + 86400, "iss": "phonereg",
-                  "aud": "phonereg-api", "jti": secrets.token_urlsafe(12)}
-        signing_input = header + "." + b64(json.dumps(claims, separators=(",", ":")).encode())
-        sig = b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
-        o.write(f"{signing_input}.{sig} {phone_id}\n")
-PY
 }
 
 # harvest FAKE_LOG SKIP RECORDS TOKENS OUT: the codes of the messages after the first SKIP
@@ -633,10 +562,9 @@ bench_sms() {
 
   t0=$SECONDS
   check_numbers "$count"
-  seed_sms "$backend" "$url" "$count" "$run_id" "$login_email" "$records"
+  seed_sms "$backend" "$url" "$count" "$run_id" "$login_email" "$records" unverified "$send_file"
   seeded=$(wc -l <"$records")
   [ "$seeded" -eq "$count" ] || fail "seeded $seeded phone records, wanted $count"
-  sign_tokens "$records" "$send_file"
   # One seeded record read back through the API with its signed token.
   read -r token id <"$send_file"
   read -r _ _ e164 <"$records"
@@ -702,6 +630,75 @@ bench_sms() {
     "POST $VERIFY_ROUTE 200" "GET /healthz 200"
   RECORD_NOTE=""
   SMS_VERIFIED[$backend]="verify: $ok x 200, $bad non-200 of $codes codes harvested"
+}
+
+# Sign-in by code (issue 11): accounts seeded with a verified number each; one
+# POST /auth/sms/start per number (a real code, SMS through the outbox to the fake), then
+# one POST /auth/sms/sign-in per code harvested from the fake. No Argon2id on this path,
+# so it is read beside login's figure. The seed starts at the last area codes, away from
+# the send-code scenario's numbers, so the two groups never share a number's caps.
+SIGNIN_RPS_GUESS=3000
+bench_signin() {
+  local backend=$1 url=$2 run_id=$3 login_email=$4 count seeded records="$WORK/signin-$backend-records.txt"
+  local starts="$WORK/signin-$backend-starts.txt" codes_file="$WORK/signin-$backend-codes.txt"
+  count=$(calc "$SIGNIN_RPS_GUESS * $BENCH_SECONDS * $SMS_SEED_FACTOR" 0)
+  # Dynamic scope: check_numbers and seed_sms see the reversed list.
+  local AREA_CODES
+  AREA_CODES="$(tr ' ' '\n' <<<"$SMS_AREA_CODES" | grep . | tac | tr '\n' ' ')"
+  check_numbers "$count"
+  seed_sms "$backend" "$url" "$count" "cred$run_id" "$login_email" "$records" verified
+  seeded=$(wc -l <"$records")
+  [ "$seeded" -eq "$count" ] || fail "seeded $seeded verified numbers, wanted $count"
+  awk '{ print $3 }' "$records" >"$starts"
+  echo "seeded $count accounts with a verified number each for sign-in by code"
+
+  # Every start is held to a 50 ms floor (enumeration safety), so it takes many
+  # connections to load the server.
+  local start_conns=256
+  local out="$WORK/wrk-$backend-sms-start-c$start_conns.txt" fake_before started
+  fake_before=$(fake_count "$WORK/fake-before.json")
+  settle
+  status_snapshot "$WORK/before"
+  run_wrk "$out" "$start_conns" sms_start.lua /api/v1/auth/sms/start "$starts" "$WRK_THREADS"
+  parse_wrk "$out"
+  sleep 0.5
+  status_snapshot "$WORK/sent"
+  started=$(route_delta "$WORK/before" "$WORK/sent" POST /api/v1/auth/sms/start 202)
+  wait_outbox "$fake_before" "$started"
+  status_snapshot "$WORK/after"
+  RECORD_NOTE="fake Twilio received $RECEIVED messages for $started 202s; "
+  record "$backend" sms-start "$start_conns" "$out" "$WORK/before" "$WORK/after" \
+    "(info: 50 ms floor per start)" info "POST /api/v1/auth/sms/start 202" "GET /healthz 200"
+  RECORD_NOTE=""
+
+  local codes
+  codes=$(python3 - "$WORK/fake-after.json" "$fake_before" "$codes_file" <<'PY'
+import json, re, sys
+log, skip, out = sys.argv[1:]
+seen = {}
+for m in json.load(open(log))["messages"][int(skip):]:
+    code = re.search(r"\b(\d{6})\b", m["body"])
+    if code and m["to"] not in seen:
+        seen[m["to"]] = code.group(1)
+with open(out, "w") as o:
+    for to, code in seen.items():
+        o.write(f"{to} {code}\n")
+print(len(seen))
+PY
+)
+  [ "$codes" -gt 0 ] || fail "no sign-in codes found in the fake Twilio's messages"
+  out="$WORK/wrk-$backend-sms-sign-in-c$SMS_CONNS.txt"
+  settle
+  status_snapshot "$WORK/before"
+  run_wrk "$out" "$SMS_CONNS" sms_sign_in.lua /api/v1/auth/sms/sign-in "$codes_file" "$WRK_THREADS"
+  parse_wrk "$out"
+  sleep 0.5
+  status_snapshot "$WORK/after"
+  RECORD_NOTE="$codes codes harvested; "
+  [ "$EXHAUSTED" -eq 0 ] || RECORD_NOTE+="codes ran out in $EXHAUSTED of $WRK_THREADS threads: rate over the ${ACTIVE_S}s they lasted; "
+  record "$backend" sms-sign-in "$SMS_CONNS" "$out" "$WORK/before" "$WORK/after" \
+    "(info: vs login, no Argon2id)" info "POST /api/v1/auth/sms/sign-in 200" "GET /healthz 200"
+  RECORD_NOTE=""
 }
 
 # The lookup (GET /phone-numbers/parse) over every number of the oracle table: every

@@ -135,6 +135,10 @@ impl FromJs for User {
             full_name: string(v, "full_name")?,
             created_at: string(v, "created_at")?,
             phone: nullable(v, "phone", Phone::from_js)?,
+            two_factor: js_sys::Reflect::get(v, &"two_factor".into())
+                .ok()
+                .and_then(|b| b.as_bool())
+                .unwrap_or(false),
         })
     }
 }

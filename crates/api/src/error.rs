@@ -18,6 +18,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    /// A right code for an account that also needs its password (SPEC §8).
+    #[error("password required")]
+    PasswordRequired,
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -89,6 +92,12 @@ impl ApiError {
             ),
             ApiError::BadRequest(d) => ("malformed-request", "Malformed request", d.clone()),
             ApiError::Unauthorized(d) => ("unauthorized", "Unauthorized", (*d).into()),
+            ApiError::PasswordRequired => (
+                "password-required",
+                "Password required",
+                "This account has two-step sign-in on: sign in with your password, then a code."
+                    .into(),
+            ),
             ApiError::Forbidden => (
                 "forbidden",
                 "Forbidden",
@@ -158,7 +167,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Validation(_) | ApiError::WrongCode(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::PasswordRequired => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -219,7 +228,7 @@ impl ResponseError for ApiError {
             ApiError::DatabaseUnavailable => {
                 res.insert_header((header::RETRY_AFTER, "5"));
             }
-            ApiError::Unauthorized(_) => {
+            ApiError::Unauthorized(_) | ApiError::PasswordRequired => {
                 res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             ApiError::MethodNotAllowed { allow } => {

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::{error::ApiError, services::tokens::Access, state::AppState};
+use crate::{domain::Locale, error::ApiError, services::tokens::Access, state::AppState};
 
 /// Largest accepted body (JSON and form), SPEC §7.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -219,6 +219,23 @@ fn bearer(state: &AppState, req: &HttpRequest) -> Result<i64, ApiError> {
         "Send an access token as 'Authorization: Bearer <token>'.",
     ))?;
     state.tokens.verify_access(token)
+}
+
+/// The language the request's SMS are written in, from `Accept-Language` (SPEC §8).
+pub struct Lang(pub Locale);
+
+impl FromRequest for Lang {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let header = req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        ready(Ok(Lang(Locale::from_accept_language(header))))
+    }
 }
 
 /// The client as every per-IP limit keys it (SPEC §9): the peer, or behind a trusted

@@ -18,13 +18,13 @@ use crate::{
     outbox::Outbox,
     persistence::Db,
     routes, security,
-    services::verification::Verifier,
     services::{
         hashing::Hasher,
         retention,
         token_strikes::TokenStrikes,
         tokens::{Tokens, random_token},
     },
+    services::{sms_texts::SmsTexts, verification::Verifier},
     sms::{
         SmsSender,
         console::{ConsoleSender, Inbox},
@@ -74,6 +74,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let secret = jwt_secret(&config)?;
     let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
     let (sender, inbox) = sms_sender(&config)?;
+    let texts = Arc::new(SmsTexts::new(&config.public_url)?);
     let clock = Clock::default();
     let outbox = Outbox::new(
         db.clone(),
@@ -87,10 +88,14 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     }
     let state = web::Data::new(AppState {
         db,
-        tokens: Tokens::new(secret.as_bytes(), config.access_token_ttl as i64),
+        tokens: Tokens::new(
+            secret.as_bytes(),
+            config.access_token_ttl as i64,
+            clock.clone(),
+        ),
         hasher,
         limits: Limits::from_config(&config),
-        verifier: Verifier::new(Arc::clone(&config), secret.as_bytes()),
+        verifier: Verifier::new(Arc::clone(&config), secret.as_bytes(), texts),
         outbox,
         inbox,
         config: Arc::clone(&config),

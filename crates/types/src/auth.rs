@@ -51,6 +51,9 @@ pub struct User {
     pub created_at: String,
     /// The account's phone number, if it has one.
     pub phone: Option<Phone>,
+    /// Whether signing in also needs a code sent to the verified number (SPEC §8).
+    #[serde(default)]
+    pub two_factor: bool,
 }
 
 /// Register, login and refresh answer with this shape.
@@ -72,4 +75,91 @@ pub struct TokenResponse {
     /// Present on registration with a phone number: the first code's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+}
+
+/// What a code sent by `POST /auth/sms/start` is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsCodePurpose {
+    /// `POST /auth/sms/sign-in`.
+    SignIn,
+    /// `POST /auth/password-reset`.
+    PasswordReset,
+}
+
+/// `POST /api/v1/auth/sms/start`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SmsStartRequest {
+    /// The number in any format the parser understands.
+    pub phone_number: String,
+    /// Region hint for a national-format number (ISO alpha-2, any case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_region: Option<String>,
+    /// What the code will be good for (and only that).
+    pub purpose: SmsCodePurpose,
+}
+
+/// `202` from `POST /auth/sms/start` and `POST /users/me/two-factor/code`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerificationResponse {
+    /// The code's state; the same whether or not the number has an account.
+    pub verification: Verification,
+}
+
+/// `POST /api/v1/auth/sms/sign-in`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SmsSignInRequest {
+    pub phone_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_region: Option<String>,
+    /// Six ASCII digits.
+    pub code: String,
+}
+
+/// `POST /api/v1/auth/password-reset`. The password never appears in `Debug` output.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PasswordResetRequest {
+    pub phone_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_region: Option<String>,
+    /// Six ASCII digits from a `password_reset` start.
+    pub code: String,
+    /// 8..=128 Unicode scalar values, not trimmed.
+    pub new_password: String,
+}
+
+/// `200` from `POST /auth/login` when the account has two-factor on: no tokens yet.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct MfaRequired {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Single use, 5 minutes; send it with the code to `POST /auth/login/verify`.
+    pub mfa_token: String,
+    /// The code sent to the account's verified number.
+    pub verification: Verification,
+}
+
+/// `POST /api/v1/auth/login/verify`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginVerifyRequest {
+    pub mfa_token: String,
+    /// Six ASCII digits.
+    pub code: String,
+}
+
+/// `PUT /api/v1/users/me/two-factor`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TwoFactorRequest {
+    pub enabled: bool,
+    /// The account's password, needed either way.
+    pub password: String,
+    /// A code from `POST /users/me/two-factor/code`, needed to turn it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// `200` from `PUT /api/v1/users/me/two-factor`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwoFactorResponse {
+    pub enabled: bool,
 }

@@ -1,14 +1,18 @@
 //! Domain values that parse instead of validate later. Nothing here knows about HTTP
 //! or the database.
 
+pub mod code_purpose;
 pub mod destination;
 pub mod email;
+pub mod locale;
 pub mod password;
 pub mod phone_number;
 pub mod verification_code;
 
+pub use code_purpose::CodePurpose;
 pub use destination::Destination;
 pub use email::Email;
+pub use locale::Locale;
 pub use password::Password;
 pub use phone_number::PhoneNumber;
 pub use verification_code::CodeState;

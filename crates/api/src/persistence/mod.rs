@@ -6,10 +6,12 @@
 //! `.first()` adds a bound `LIMIT`, and on SQLite diesel then re-prepares the statement
 //! on every call, which halved `GET /users/me` throughput.
 
+pub mod auth_codes;
 pub mod codes;
 pub mod events;
 pub mod fraud;
 pub mod known_sign_ins;
+pub mod mfa;
 pub mod models;
 pub mod outbox;
 pub mod phones;

@@ -14,6 +14,7 @@ pub struct UserRow {
     pub password_hash: String,
     pub full_name: String,
     pub created_at: i64,
+    pub two_factor: bool,
 }
 
 #[derive(Insertable)]
@@ -157,6 +158,7 @@ pub struct NewMessage<'a> {
     pub to_e164: &'a str,
     pub body: &'a str,
     pub kind: &'a str,
+    pub locale: &'a str,
     pub status: &'a str,
     pub next_attempt_ms: i64,
     pub created_at: i64,
@@ -235,4 +237,32 @@ pub struct NewDecision<'a> {
     pub sent: i64,
     pub verified: i64,
     pub pause_id: Option<i64>,
+}
+
+/// A code proving possession of a number for one purpose (SPEC §8). `user_id` is None
+/// for a decoy: a number without an account, answered as if it had a live code.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = super::schema::auth_codes, treat_none_as_null = true)]
+pub struct AuthCodeRow {
+    pub e164: String,
+    pub purpose: String,
+    pub user_id: Option<i64>,
+    pub code_hash: String,
+    pub challenge: Option<String>,
+    pub attempts_left: i32,
+    pub expires_at: i64,
+    pub resend_after: i64,
+    pub sent: bool,
+    pub created_at: i64,
+}
+
+/// A password login waiting for its second factor.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::mfa_challenges)]
+pub struct MfaChallengeRow {
+    pub token_hash: String,
+    pub user_id: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub created_at: i64,
 }

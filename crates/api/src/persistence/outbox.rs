@@ -9,7 +9,7 @@ use super::{
     schema::{phone_numbers, sms_early_statuses, sms_messages},
     with_conn,
 };
-use crate::error::ApiError;
+use crate::{domain::Locale, error::ApiError};
 
 pub const QUEUED: &str = "queued";
 pub const FAILED: &str = "failed";
@@ -35,7 +35,9 @@ pub struct About {
 ///
 /// `code_expires_at` is when the code the body carries dies, for a message that carries
 /// one (None otherwise): such a message is retried until then and never sent after, its
-/// code is erased from the stored body once out, and [`retire_codes`] drops it.
+/// code is erased from the stored body once out, and [`retire_codes`] drops it. `locale`
+/// is the language the body was written in.
+#[expect(clippy::too_many_arguments, reason = "one message's facts, all needed")]
 pub fn queue(
     conn: &mut Conn<'_>,
     about: Option<About>,
@@ -43,6 +45,7 @@ pub fn queue(
     body: &str,
     kind: &str,
     code_expires_at: Option<i64>,
+    locale: Locale,
     now: i64,
 ) -> Result<i64, ApiError> {
     let new = NewMessage {
@@ -50,6 +53,7 @@ pub fn queue(
         to_e164,
         body,
         kind,
+        locale: locale.as_str(),
         status: QUEUED,
         next_attempt_ms: now * 1000,
         created_at: now,

@@ -48,6 +48,25 @@ pub fn revoke_family(conn: &mut Conn<'_>, family: &str, now: i64) -> Result<(), 
     Ok(())
 }
 
+/// Revokes every session of an account (a password reset); returns the families, so
+/// their live streams can be ended.
+pub fn revoke_all_of_user(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    now: i64,
+) -> Result<Vec<String>, ApiError> {
+    let families: Vec<String> = with_conn!(conn, c => diesel::update(refresh_tokens::table
+        .filter(refresh_tokens::user_id.eq(user_id))
+        .filter(refresh_tokens::revoked_at.is_null()))
+        .set(refresh_tokens::revoked_at.eq(now))
+        .returning(refresh_tokens::family)
+        .load(c))?;
+    let mut families = families;
+    families.sort();
+    families.dedup();
+    Ok(families)
+}
+
 /// Deletes tokens that expired or were revoked before `before`. A rotated token is kept
 /// until it expires, so its reuse is still recognised (and revokes its family) meanwhile.
 pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {

@@ -7,6 +7,7 @@ diesel::table! {
         password_hash -> Text,
         full_name -> Text,
         created_at -> BigInt,
+        two_factor -> Bool,
     }
 }
 
@@ -95,6 +96,7 @@ diesel::table! {
         error_code -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        locale -> Text,
         fingerprint -> Nullable<Text>,
         code_expires_at -> Nullable<BigInt>,
     }
@@ -168,7 +170,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    auth_codes (e164, purpose) {
+        e164 -> Text,
+        purpose -> Text,
+        user_id -> Nullable<BigInt>,
+        code_hash -> Text,
+        challenge -> Nullable<Text>,
+        attempts_left -> Integer,
+        expires_at -> BigInt,
+        resend_after -> BigInt,
+        sent -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(mfa_challenges -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    auth_codes,
+    mfa_challenges,
     users,
     phone_numbers,
     phone_history,

@@ -47,3 +47,43 @@ pub fn find_with_phone(
         .load(c))?;
     Ok(rows.into_iter().next())
 }
+
+/// The account whose **verified** number is `e164`, with that phone record: only a
+/// verified number is a credential (SPEC §8).
+pub fn find_by_verified_number(
+    conn: &mut Conn<'_>,
+    e164: &str,
+) -> Result<Option<(UserRow, PhoneRow)>, ApiError> {
+    Ok(with_conn!(conn, c => users::table
+        .inner_join(phone_numbers::table)
+        .filter(phone_numbers::e164.eq(e164))
+        .filter(phone_numbers::status.eq(super::phones::VERIFIED))
+        .select((UserRow::as_select(), PhoneRow::as_select()))
+        .keep_prepared()
+        .load(c))?
+    .into_iter()
+    .next())
+}
+
+pub fn find(conn: &mut Conn<'_>, user_id: i64) -> Result<Option<UserRow>, ApiError> {
+    Ok(with_conn!(conn, c => users::table
+        .find(user_id)
+        .select(UserRow::as_select())
+        .load(c))?
+    .into_iter()
+    .next())
+}
+
+pub fn set_password_hash(conn: &mut Conn<'_>, user_id: i64, hash: &str) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::update(users::table.find(user_id))
+        .set(users::password_hash.eq(hash))
+        .execute(c))?;
+    Ok(())
+}
+
+pub fn set_two_factor(conn: &mut Conn<'_>, user_id: i64, on: bool) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::update(users::table.find(user_id))
+        .set(users::two_factor.eq(on))
+        .execute(c))?;
+    Ok(())
+}

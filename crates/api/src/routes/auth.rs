@@ -6,13 +6,23 @@ use actix_web::{
     http::StatusCode,
     web,
 };
-use phonereg_types::{LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, Verification};
+use phonereg_types::{
+    LoginRequest, LoginVerifyRequest, MfaRequired, PasswordResetRequest, RefreshRequest,
+    RegisterRequest, SmsSignInRequest, SmsStartRequest, TokenResponse, Verification,
+    VerificationResponse,
+};
 
 use crate::{
+    domain::PhoneNumber,
     error::ApiError,
-    extract::{ClientIp, OptionalJson, ValidJson},
+    extract::{ClientIp, Lang, OptionalJson, ValidJson},
     routes::dto,
-    services::auth::{self, Registration, Session},
+    services::{
+        auth::{self, Login, Registration, Session},
+        phone_credential,
+        phones::parse_phone_fields,
+        two_factor,
+    },
     state::AppState,
 };
 
@@ -22,20 +32,84 @@ const COOKIE_PATH: &str = "/api/v1/auth";
 pub async fn register(
     state: web::Data<AppState>,
     ip: ClientIp,
+    lang: Lang,
     ValidJson(body): ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let registration = Registration::parse(body, &state)?;
-    let session = auth::register(&state, registration, ip.0).await?;
+    let session = auth::register(&state, registration, ip.0, lang.0).await?;
     Ok(session_response(&state, StatusCode::CREATED, session, true))
 }
 
 pub async fn login(
     state: web::Data<AppState>,
     ip: ClientIp,
+    lang: Lang,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = auth::login(&state, &body.email, body.password, ip.0).await?;
+    match auth::login(&state, &body.email, body.password, ip.0, lang.0).await? {
+        Login::Signed(session) => Ok(session_response(&state, StatusCode::OK, *session, true)),
+        // No tokens and no cookie until the code is right.
+        Login::CodeRequired {
+            mfa_token,
+            verification,
+        } => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(MfaRequired {
+                mfa_required: true,
+                mfa_token,
+                verification: Verification::from(&verification),
+            })),
+    }
+}
+
+pub async fn login_verify(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    ValidJson(body): ValidJson<LoginVerifyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = two_factor::verify_login(&state, body.mfa_token, body.code, &ip.0).await?;
     Ok(session_response(&state, StatusCode::OK, session, true))
+}
+
+fn parse_number(
+    state: &AppState,
+    raw: &str,
+    region: Option<&str>,
+) -> Result<PhoneNumber, ApiError> {
+    parse_phone_fields(raw, region, &state.config).map_err(ApiError::Validation)
+}
+
+pub async fn sms_start(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    lang: Lang,
+    ValidJson(body): ValidJson<SmsStartRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
+    let code = phone_credential::start(&state, number, body.purpose.into(), ip.0, lang.0).await?;
+    Ok(HttpResponse::Accepted().json(VerificationResponse {
+        verification: Verification::from(&code),
+    }))
+}
+
+pub async fn sms_sign_in(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    ValidJson(body): ValidJson<SmsSignInRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
+    let session = phone_credential::sign_in(&state, number, body.code, ip.0).await?;
+    Ok(session_response(&state, StatusCode::OK, session, true))
+}
+
+pub async fn password_reset(
+    state: web::Data<AppState>,
+    lang: Lang,
+    ValidJson(body): ValidJson<PasswordResetRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
+    phone_credential::reset_password(&state, number, body.code, body.new_password, lang.0).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn refresh(

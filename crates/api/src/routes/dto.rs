@@ -56,6 +56,7 @@ pub fn user(row: UserRow, phone_row: Option<PhoneRow>) -> User {
         full_name: row.full_name,
         created_at: rfc3339(row.created_at),
         phone: phone_row.map(phone),
+        two_factor: row.two_factor,
     }
 }
 

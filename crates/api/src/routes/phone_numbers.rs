@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::{
     domain::{PhoneNumber, phone_number},
     error::ApiError,
-    extract::{AuthUser, ClientIp, ValidJson},
+    extract::{AuthUser, ClientIp, Lang, ValidJson},
     persistence::now,
     routes::dto,
     services::phones::{self, parse_phone_fields},
@@ -37,10 +37,11 @@ pub async fn create_phone_number(
     state: web::Data<AppState>,
     user: AuthUser,
     ip: ClientIp,
+    lang: Lang,
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
-    let (row, code) = phones::add(&state, user.0, number, ip.0).await?;
+    let (row, code) = phones::add(&state, user.0, number, ip.0, lang.0).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
@@ -62,11 +63,13 @@ pub async fn update_phone_number(
     state: web::Data<AppState>,
     user: AuthUser,
     ip: ClientIp,
+    lang: Lang,
     id: web::Path<i64>,
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
-    let (row, code) = phones::replace(&state, user.0, id.into_inner(), number, ip.0).await?;
+    let (row, code) =
+        phones::replace(&state, user.0, id.into_inner(), number, ip.0, lang.0).await?;
     Ok(HttpResponse::Ok().json(dto::phone_with_code(row, code.as_ref())))
 }
 
@@ -74,28 +77,31 @@ pub async fn send_verification_code(
     state: web::Data<AppState>,
     user: AuthUser,
     ip: ClientIp,
+    lang: Lang,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = phones::resend_code(&state, user.0, id.into_inner(), ip.0).await?;
+    let code = phones::resend_code(&state, user.0, id.into_inner(), ip.0, lang.0).await?;
     Ok(HttpResponse::Accepted().json(Verification::from(&code)))
 }
 
 pub async fn send_test_message(
     state: web::Data<AppState>,
     user: AuthUser,
+    lang: Lang,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = phones::send_test_message(&state, user.0, id.into_inner()).await?;
+    let row = phones::send_test_message(&state, user.0, id.into_inner(), lang.0).await?;
     Ok(HttpResponse::Accepted().json(dto::phone(row).last_message))
 }
 
 pub async fn verify_phone_number(
     state: web::Data<AppState>,
     user: AuthUser,
+    lang: Lang,
     id: web::Path<i64>,
     ValidJson(body): ValidJson<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = phones::verify_code(&state, user.0, id.into_inner(), body.code).await?;
+    let row = phones::verify_code(&state, user.0, id.into_inner(), body.code, lang.0).await?;
     Ok(HttpResponse::Ok().json(dto::phone(row)))
 }
 

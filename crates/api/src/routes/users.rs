@@ -1,10 +1,40 @@
-//! `/api/v1/users/me`
+//! `/api/v1/users/me` and its two-factor switch.
 
 use actix_web::{HttpResponse, web};
+use phonereg_types::{TwoFactorRequest, TwoFactorResponse, Verification, VerificationResponse};
 
-use crate::{error::ApiError, extract::AuthUser, routes::dto, services::auth, state::AppState};
+use crate::{
+    error::ApiError,
+    extract::{AuthUser, ClientIp, Lang, ValidJson},
+    routes::dto,
+    services::{auth, two_factor},
+    state::AppState,
+};
 
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let (row, phone) = auth::me(&state, user.0).await?;
     Ok(HttpResponse::Ok().json(dto::user(row, phone)))
+}
+
+pub async fn set_two_factor(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ip: ClientIp,
+    ValidJson(body): ValidJson<TwoFactorRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let enabled =
+        two_factor::set(&state, user.0, body.enabled, body.password, body.code, ip.0).await?;
+    Ok(HttpResponse::Ok().json(TwoFactorResponse { enabled }))
+}
+
+pub async fn send_two_factor_code(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ip: ClientIp,
+    lang: Lang,
+) -> Result<HttpResponse, ApiError> {
+    let code = two_factor::send_code(&state, user.0, ip.0, lang.0).await?;
+    Ok(HttpResponse::Accepted().json(VerificationResponse {
+        verification: Verification::from(&code),
+    }))
 }

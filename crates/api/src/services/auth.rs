@@ -3,18 +3,19 @@
 use phonereg_types::{FieldErrors, RegisterRequest, validation};
 
 use crate::{
-    domain::{CodeState, Email, Password, PhoneNumber},
+    domain::{CodeState, Email, Locale, Password, PhoneNumber},
     error::ApiError,
     persistence::{
         Conn, known_sign_ins,
         models::{NewRefreshToken, NewUser, PhoneRow, RefreshTokenRow, UserRow},
-        now, phones, refresh_tokens, users,
+        phones, refresh_tokens, users,
     },
     services::{
         hashing::Lane,
         phones::{add_phone_in_tx, parse_phone_fields},
         rate_limit::{Limit, private_subject},
         tokens::{hash_refresh, random_token},
+        two_factor,
     },
     state::AppState,
 };
@@ -85,6 +86,7 @@ pub async fn register(
     state: &AppState,
     reg: Registration,
     client_ip: String,
+    locale: Locale,
 ) -> Result<Session, ApiError> {
     let limit = state.limits.register_ip;
     let ip = client_ip.clone();
@@ -135,6 +137,7 @@ pub async fn register(
                         Some(&row.country),
                         None,
                         Some(&client_ip),
+                        locale,
                         now,
                     )?;
                     (Some(phones::find_owned(c, user.id, row.id)?), Some(code))
@@ -166,7 +169,7 @@ pub async fn register(
 }
 
 /// A new session; its family id also goes into the access tokens (`sid`).
-fn start_family(
+pub fn start_family(
     conn: &mut Conn<'_>,
     user_id: i64,
     token_hash: &str,
@@ -202,19 +205,23 @@ pub async fn login(
     email: &str,
     password: String,
     client_ip: String,
-) -> Result<Session, ApiError> {
+    locale: Locale,
+) -> Result<Login, ApiError> {
     // An address that cannot exist is just an unknown account.
     let email = validation::parse_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
     let subject = private_subject(&email);
     // The client's network (ClientIp keys IPv6 clients by their /64).
     let pair = private_subject(&format!("{email}\n{client_ip}"));
     let limits = state.limits;
+    let clock = state.clock.clone();
     let (user, charged_at, known) = {
         let (email, subject, pair) = (email.clone(), subject.clone(), pair.clone());
+        let client_ip = client_ip.clone();
+        let clock = clock.clone();
         state
             .db
             .write(move |c| {
-                let now = now();
+                let now = clock.now();
                 limits.login_ip.hit(c, &client_ip, now)?;
                 Limit::hit_all(
                     c,
@@ -270,9 +277,11 @@ pub async fn login(
     let token_hash = hash_refresh(&refresh_token);
     let refresh_ttl = state.refresh_ttl();
     let user_id = user.id;
-    let (user, phone, family) = state
+    let verifier = state.verifier.clone();
+    let step = state
         .db
         .write(move |c| {
+            let now = clock.now();
             Limit::refund_all(
                 c,
                 &[
@@ -281,21 +290,60 @@ pub async fn login(
                 ],
                 charged_at,
             )?;
-            known_sign_ins::remember(c, &pair, now())?;
-            let family = start_family(c, user_id, &token_hash, now(), refresh_ttl)?;
+            known_sign_ins::remember(c, &pair, now)?;
             let (user, phone) = users::find_with_phone(c, user_id)?
                 .ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
-            Ok((user, phone, family))
+            if user.two_factor {
+                let (mfa_token, code) = two_factor::challenge(
+                    c,
+                    &verifier,
+                    &user,
+                    phone.as_ref(),
+                    &client_ip,
+                    locale,
+                    now,
+                    two_factor::MFA_TOKEN_TTL,
+                )?;
+                return Ok(Step::Code(mfa_token, code));
+            }
+            let family = start_family(c, user_id, &token_hash, now, refresh_ttl)?;
+            Ok(Step::Signed(Box::new((user, phone, family))))
         })
         .await?;
-    let access_token = state.tokens.issue_access(user.id, now(), Some(&family))?;
-    Ok(Session {
+    let (user, phone, family) = match step {
+        Step::Code(mfa_token, verification) => {
+            state.outbox.wake.notify_one();
+            return Ok(Login::CodeRequired {
+                mfa_token,
+                verification,
+            });
+        }
+        Step::Signed(signed) => *signed,
+    };
+    let access_token = state
+        .tokens
+        .issue_access(user.id, state.clock.now(), Some(&family))?;
+    Ok(Login::Signed(Box::new(Session {
         user,
         phone,
         verification: None,
         access_token,
         refresh_token,
-    })
+    })))
+}
+
+/// What a right password leads to: a session, or with two-factor on a code step.
+pub enum Login {
+    Signed(Box<Session>),
+    CodeRequired {
+        mfa_token: String,
+        verification: CodeState,
+    },
+}
+
+enum Step {
+    Signed(Box<(UserRow, Option<PhoneRow>, String)>),
+    Code(String, CodeState),
 }
 
 enum Rotation {

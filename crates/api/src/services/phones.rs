@@ -4,15 +4,16 @@ use phonereg_types::{FieldErrors, ParseResponse, validation};
 
 use crate::{
     config::Config,
-    domain::{CodeState, PhoneNumber, phone_number},
+    domain::{CodeState, Locale, PhoneNumber, phone_number},
     error::ApiError,
     persistence::{
         Conn,
         models::{HistoryRow, NewPhone, PhoneNumberChanges, PhoneRow},
         outbox,
         phones::{self, UNVERIFIED, VERIFIED, verified_elsewhere},
+        users,
     },
-    services::verification::VerifyOutcome,
+    services::{sms_texts::Text, verification::VerifyOutcome},
     state::AppState,
 };
 
@@ -111,6 +112,7 @@ pub async fn add(
     user_id: i64,
     number: PhoneNumber,
     client_ip: String,
+    locale: Locale,
 ) -> Result<(PhoneRow, CodeState), ApiError> {
     count_change(state, user_id).await?;
     let verifier = state.verifier.clone();
@@ -129,6 +131,7 @@ pub async fn add(
                 Some(&row.country),
                 None,
                 Some(&client_ip),
+                locale,
                 now,
             )?;
             Ok((phones::find_owned(c, user_id, row.id)?, code))
@@ -159,6 +162,7 @@ pub async fn replace(
     id: i64,
     number: PhoneNumber,
     client_ip: String,
+    locale: Locale,
 ) -> Result<(PhoneRow, Option<CodeState>), ApiError> {
     count_change(state, user_id).await?;
     let verifier = state.verifier.clone();
@@ -205,6 +209,7 @@ pub async fn replace(
                 Some(&number.country),
                 previous.as_ref(),
                 Some(&client_ip),
+                locale,
                 now,
             )?;
             Ok((phones::find_owned(c, user_id, id)?, Some(code)))
@@ -223,6 +228,7 @@ pub async fn resend_code(
     user_id: i64,
     id: i64,
     client_ip: String,
+    locale: Locale,
 ) -> Result<CodeState, ApiError> {
     let verifier = state.verifier.clone();
     let clock = state.clock.clone();
@@ -251,6 +257,7 @@ pub async fn resend_code(
                 country.as_deref(),
                 previous.as_ref(),
                 Some(&client_ip),
+                locale,
                 clock.now(),
             )
         })
@@ -266,6 +273,7 @@ pub async fn send_test_message(
     state: &AppState,
     user_id: i64,
     id: i64,
+    locale: Locale,
 ) -> Result<PhoneRow, ApiError> {
     let verifier = state.verifier.clone();
     let clock = state.clock.clone();
@@ -285,7 +293,9 @@ pub async fn send_test_message(
                 ));
             }
             verifier.charge_test_message(c, user_id, &row.e164, Some(&row.country), now)?;
-            outbox::queue(c, Some(outbox::About { user_id, phone_id: id }), &row.e164, "PhoneReg test message: this number can receive texts from us. No reply needed.", "test", None, now)?;
+            let body = verifier.texts().plain(Text::Test, locale, "");
+            let about = outbox::About { user_id, phone_id: id };
+            outbox::queue(c, Some(about), &row.e164, &body, "test", None, locale, now)?;
             phones::add_history(c, id, "test_sent", Some(&PhoneNumber::masked(&row.e164)), now)?;
             phones::find_owned(c, user_id, id)
         })
@@ -301,13 +311,14 @@ pub async fn verify_code(
     user_id: i64,
     id: i64,
     code: String,
+    locale: Locale,
 ) -> Result<PhoneRow, ApiError> {
     validation::check_code(&code).map_err(|m| ApiError::field("code", m))?;
     let verifier = state.verifier.clone();
     let clock = state.clock.clone();
     let outcome = state
         .db
-        .write(move |c| verifier.verify(c, user_id, id, &code, clock.now()))
+        .write(move |c| verifier.verify(c, user_id, id, &code, locale, clock.now()))
         .await?;
     match outcome {
         VerifyOutcome::Verified(row) => {
@@ -324,6 +335,14 @@ pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<(), ApiEr
         .db
         .write(move |c| {
             phones::find_owned(c, user_id, id)?;
+            // The number is the second factor: removing it would leave the account
+            // signing in by password alone without the owner saying so.
+            if users::find(c, user_id)?.is_some_and(|u| u.two_factor) {
+                return Err(ApiError::Conflict(
+                    "Two-step sign-in uses this number: turn it off before removing the number."
+                        .into(),
+                ));
+            }
             phones::delete(c, id)
         })
         .await?;

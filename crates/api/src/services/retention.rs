@@ -3,7 +3,9 @@
 
 use crate::{
     error::ApiError,
-    persistence::{events, fraud, known_sign_ins, outbox, rate_limits, refresh_tokens},
+    persistence::{
+        auth_codes, events, fraud, known_sign_ins, mfa, outbox, rate_limits, refresh_tokens,
+    },
     state::AppState,
 };
 
@@ -36,7 +38,11 @@ pub async fn prune(state: &AppState) -> Result<Pruned, ApiError> {
                 message_bodies: outbox::prune_bodies(c, before)?,
                 other: rate_limits::prune(c, now - COUNTER_AGE)?
                     + fraud::prune(c, now - FRAUD_AGE)?
-                    + known_sign_ins::prune(c, now - KNOWN_SIGN_IN_AGE)?,
+                    + known_sign_ins::prune(c, now - KNOWN_SIGN_IN_AGE)?
+                    // Codes of numbers with and without an account alike, so a pruned
+                    // code says nothing either.
+                    + auth_codes::prune(c, before)?
+                    + mfa::prune(c, before)?,
             })
         })
         .await

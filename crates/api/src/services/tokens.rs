@@ -6,7 +6,10 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::error::ApiError;
+use crate::{clock::Clock, error::ApiError};
+
+/// Seconds a token may be past `exp` (clock skew between API processes).
+const LEEWAY: i64 = 30;
 
 pub const ISSUER: &str = "phonereg";
 pub const AUDIENCE: &str = "phonereg-api";
@@ -37,21 +40,25 @@ pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    clock: Clock,
     pub access_ttl: i64,
 }
 
 impl Tokens {
-    pub fn new(secret: &[u8], access_ttl: i64) -> Self {
+    /// `clock` judges expiry: the same time every other rule reads, so tests move it.
+    pub fn new(secret: &[u8], access_ttl: i64, clock: Clock) -> Self {
         // Only HS256: a token with `alg: none` or any other algorithm is refused.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-        validation.leeway = 30;
+        // `exp` is checked below against `clock`, not by the library's system time.
+        validation.validate_exp = false;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            clock,
             access_ttl,
         }
     }
@@ -84,6 +91,9 @@ impl Tokens {
     pub fn verify(&self, token: &str) -> Result<Access, ApiError> {
         let bad = || ApiError::Unauthorized("The access token is invalid or expired.");
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| bad())?;
+        if data.claims.exp + LEEWAY <= self.clock.now() {
+            return Err(bad());
+        }
         Ok(Access {
             user_id: data.claims.sub.parse().map_err(|_| bad())?,
             expires_at: data.claims.exp,
@@ -112,14 +122,20 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify_and_others_do_not() {
-        let tokens = Tokens::new(b"0123456789abcdef0123456789abcdef", 900);
-        let now = chrono::Utc::now().timestamp();
+        let clock = Clock::default();
+        let tokens = Tokens::new(b"0123456789abcdef0123456789abcdef", 900, clock.clone());
+        let now = clock.now();
         let t = tokens.issue_access(42, now, None).expect("sign");
         assert_eq!(tokens.verify_access(&t).expect("valid"), 42);
-        let other = Tokens::new(b"another secret, another signature", 900);
+        let other = Tokens::new(b"another secret, another signature", 900, Clock::default());
         assert!(other.verify_access(&t).is_err());
         let expired = tokens.issue_access(42, now - 1000, None).expect("sign");
         assert!(tokens.verify_access(&expired).is_err());
+        // Expiry is judged by the injected clock: 900 s plus the 30 s leeway.
+        clock.advance(929);
+        assert!(tokens.verify_access(&t).is_ok());
+        clock.advance(1);
+        assert!(tokens.verify_access(&t).is_err());
     }
 
     #[test]

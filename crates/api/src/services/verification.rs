@@ -13,15 +13,19 @@ use subtle::ConstantTimeEq as _;
 
 use crate::{
     config::Config,
-    domain::{CodeState, Destination, PhoneNumber},
+    domain::{CodePurpose, CodeState, Destination, Locale, PhoneNumber},
     error::ApiError,
     persistence::{
-        Conn, codes,
-        models::{CodeRow, PhoneNumberChanges, PhoneRow},
+        Conn, auth_codes, codes,
+        models::{AuthCodeRow, CodeRow, PhoneNumberChanges, PhoneRow},
         outbox,
         phones::{self, verified_elsewhere},
     },
-    services::{fraud_guard::FraudGuard, rate_limit::Limit},
+    services::{
+        fraud_guard::FraudGuard,
+        rate_limit::Limit,
+        sms_texts::{SmsTexts, Text},
+    },
 };
 
 impl From<&CodeRow> for CodeState {
@@ -38,6 +42,45 @@ impl From<&CodeRow> for CodeState {
 pub enum VerifyOutcome {
     Verified(Box<PhoneRow>),
     WrongCode(CodeState),
+}
+
+impl From<&AuthCodeRow> for CodeState {
+    fn from(row: &AuthCodeRow) -> Self {
+        Self {
+            sent: row.sent,
+            expires_at: row.expires_at,
+            resend_after: row.resend_after,
+            attempts_remaining: i64::from(row.attempts_left.max(0)),
+        }
+    }
+}
+
+/// The account a credential code goes to: its id and its verified phone record.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeOwner {
+    pub user_id: i64,
+    pub phone_id: i64,
+}
+
+/// One credential code to issue (SPEC §8).
+pub struct CodeSend<'a> {
+    pub purpose: CodePurpose,
+    pub e164: &'a str,
+    pub country: Option<&'a str>,
+    /// None: the number has no account. Everything is counted and answered as if a
+    /// code had been sent, but nothing is, and no code will ever match.
+    pub owner: Option<CodeOwner>,
+    /// Binds a login code to the `mfa_token` (hashed) that asked for it.
+    pub challenge: Option<&'a str>,
+    pub client_ip: Option<&'a str>,
+    pub locale: Locale,
+    pub now: i64,
+}
+
+/// A credential code checked: wrong (an attempt spent, to be committed) or right.
+pub enum CodeCheck {
+    Wrong(CodeState),
+    Right(Box<AuthCodeRow>),
 }
 
 /// The SMS caps of SPEC §5/§7, all fixed windows aligned to UTC.
@@ -67,6 +110,7 @@ pub struct Verifier {
     key: [u8; 32],
     limits: SmsLimits,
     guard: FraudGuard,
+    texts: Arc<SmsTexts>,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -87,7 +131,7 @@ fn budget_spent(e: ApiError) -> ApiError {
 
 impl Verifier {
     /// `secret` keys the code hashes; codes are useless without it even with the database.
-    pub fn new(config: Arc<Config>, secret: &[u8]) -> Self {
+    pub fn new(config: Arc<Config>, secret: &[u8], texts: Arc<SmsTexts>) -> Self {
         #[expect(clippy::unwrap_used, reason = "HMAC takes keys of any length")]
         let mut mac = HmacSha256::new_from_slice(secret).unwrap();
         mac.update(b"phonereg verification codes v1");
@@ -99,7 +143,17 @@ impl Verifier {
             key,
             limits,
             guard,
+            texts,
         }
+    }
+
+    /// The words of every SMS.
+    pub fn texts(&self) -> &SmsTexts {
+        &self.texts
+    }
+
+    pub fn code_ttl(&self) -> u64 {
+        self.config.verify_code_ttl
     }
 
     fn code_hash(&self, phone_id: i64, e164: &str, code: &str) -> String {
@@ -251,6 +305,7 @@ impl Verifier {
         country: Option<&str>,
         previous: Option<&CodeRow>,
         client_ip: Option<&str>,
+        locale: Locale,
         now: i64,
     ) -> Result<CodeState, ApiError> {
         let test_code = self
@@ -295,9 +350,11 @@ impl Verifier {
         codes::replace(conn, &row)?;
         let masked = PhoneNumber::masked(e164);
         if sent {
-            let minutes = self.config.verify_code_ttl.div_ceil(60);
-            let body = format!(
-                "Your PhoneReg verification code is {code}. It expires in {minutes} min. Don't share it with anyone."
+            let body = self.texts.code(
+                Text::Verification,
+                locale,
+                &code,
+                self.config.verify_code_ttl,
             );
             let about = outbox::About { user_id, phone_id };
             outbox::queue(
@@ -307,6 +364,7 @@ impl Verifier {
                 &body,
                 codes::CODE_KIND,
                 Some(row.expires_at),
+                locale,
                 now,
             )?;
             phones::add_history(conn, phone_id, "code_sent", Some(&masked), now)?;
@@ -334,6 +392,7 @@ impl Verifier {
         user_id: i64,
         phone_id: i64,
         code: &str,
+        locale: Locale,
         now: i64,
     ) -> Result<VerifyOutcome, ApiError> {
         let (phone, live) = phones::find_owned_with_code(conn, user_id, phone_id)?;
@@ -392,10 +451,240 @@ impl Verifier {
         let verified = if row.e164 == phone.e164 {
             phones::mark_verified(conn, phone_id, now)?
         } else {
-            self.swap_in(conn, &phone, &row.e164, now)?
+            self.swap_in(conn, &phone, &row.e164, locale, now)?
         };
         phones::add_history(conn, phone_id, "verified", Some(&masked), now)?;
         Ok(VerifyOutcome::Verified(Box::new(verified)))
+    }
+
+    fn credential_hash(
+        &self,
+        purpose: CodePurpose,
+        e164: &str,
+        challenge: Option<&str>,
+        code: &str,
+    ) -> String {
+        #[expect(clippy::unwrap_used, reason = "HMAC takes keys of any length")]
+        let mut mac = HmacSha256::new_from_slice(&self.key).unwrap();
+        // Bound to purpose, number and login: a code is good for one thing only.
+        let purpose = purpose.as_str();
+        let challenge = challenge.unwrap_or("");
+        mac.update(format!("credential\n{purpose}\n{e164}\n{challenge}\n{code}").as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Issues a credential code (SPEC §8), killing the number's previous one for the same
+    /// purpose. A number without an account goes through the very same steps: the
+    /// cool-down, every cap and the fraud guard count it, and a code row is stored, but
+    /// its hash is of a secret nobody ever sees, so it answers like a live code that
+    /// never matches, and no SMS is queued.
+    pub fn issue_credential(
+        &self,
+        conn: &mut Conn<'_>,
+        send: &CodeSend<'_>,
+    ) -> Result<CodeState, ApiError> {
+        let CodeSend {
+            purpose, e164, now, ..
+        } = *send;
+        let test_code = self
+            .config
+            .sms_test_numbers
+            .code_for(e164)
+            .map(str::to_owned);
+        let previous = auth_codes::find(conn, e164, purpose.as_str())?;
+        if test_code.is_none()
+            && let Some(previous) = &previous
+            && previous.resend_after > now
+        {
+            crate::telemetry::rate_limited("resend_cooldown");
+            return Err(ApiError::ResendTooSoon {
+                retry_after: (previous.resend_after - now) as u64,
+                verification: CodeState::from(previous),
+            });
+        }
+        let sent = test_code.is_none();
+        let watched = if sent {
+            self.guard.watch(e164, send.country)
+        } else {
+            None
+        };
+        let admitted = match &watched {
+            Some(dest) => self.guard.admit(conn, dest, now)?,
+            None => Vec::new(),
+        };
+        let code = test_code
+            .unwrap_or_else(|| format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000)));
+        let hashed = match send.owner {
+            Some(_) => code.clone(),
+            None => format!("{:032x}", rand::rngs::OsRng.r#gen::<u128>()),
+        };
+        let row = AuthCodeRow {
+            e164: e164.to_owned(),
+            purpose: purpose.as_str().to_owned(),
+            user_id: send.owner.map(|o| o.user_id),
+            code_hash: self.credential_hash(purpose, e164, send.challenge, &hashed),
+            challenge: send.challenge.map(str::to_owned),
+            attempts_left: self.config.verify_max_attempts as i32,
+            expires_at: now + self.config.verify_code_ttl as i64,
+            resend_after: now + self.config.verify_resend_cooldown as i64,
+            sent,
+            created_at: now,
+        };
+        auth_codes::replace(conn, &row)?;
+        if let Some(CodeOwner { user_id, phone_id }) = send.owner {
+            let kind = purpose.message_kind();
+            // The previous code of this purpose is dead: no stored message keeps it.
+            outbox::retire_codes(conn, phone_id, kind, now)?;
+            let masked = PhoneNumber::masked(e164);
+            if sent {
+                let text = match purpose {
+                    CodePurpose::SignIn => Text::SignIn,
+                    CodePurpose::PasswordReset => Text::PasswordReset,
+                    CodePurpose::TwoFactor | CodePurpose::Login => Text::TwoFactor,
+                };
+                let ttl = self.config.verify_code_ttl;
+                let body = self.texts.code(text, send.locale, &code, ttl);
+                let about = outbox::About { user_id, phone_id };
+                let dies = Some(row.expires_at);
+                outbox::queue(conn, Some(about), e164, &body, kind, dies, send.locale, now)?;
+                phones::add_history(conn, phone_id, purpose.history_kind(), Some(&masked), now)?;
+            } else {
+                let detail = format!("{masked} (test number: nothing sent)");
+                phones::add_history(conn, phone_id, purpose.history_kind(), Some(&detail), now)?;
+            }
+        }
+        if sent {
+            // The per-account cap of a number without an account is kept on the number,
+            // so a caller cannot tell the two apart by when the cap bites.
+            let subject = match send.owner {
+                Some(o) => o.user_id.to_string(),
+                None => format!("number:{e164}"),
+            };
+            let account = subject.as_str();
+            let mut hits = vec![
+                (self.limits.per_number, e164),
+                (self.limits.per_account, account),
+            ];
+            hits.extend(send.client_ip.map(|ip| (self.limits.per_ip, ip)));
+            let fraud = watched.as_ref().map(|d| self.guard.sent_counters(d));
+            hits.extend(fraud.iter().flatten().map(|(l, k)| (*l, k.as_str())));
+            hits.push((self.limits.budget, "all"));
+            Limit::hit_all(conn, &hits, now).map_err(budget_spent)?;
+        }
+        if let Some(dest) = &watched {
+            self.guard.evaluate(conn, dest, admitted, now)?;
+        }
+        Ok(CodeState::from(&row))
+    }
+
+    /// Checks a credential code. A wrong one costs an attempt (the caller must commit it,
+    /// so it comes back as `Wrong`, not an error); a dead or absent one is 410. A right
+    /// one is returned for the caller to consume in the transaction that uses it.
+    pub fn check_credential(
+        &self,
+        conn: &mut Conn<'_>,
+        purpose: CodePurpose,
+        e164: &str,
+        challenge: Option<&str>,
+        code: &str,
+        now: i64,
+    ) -> Result<CodeCheck, ApiError> {
+        let gone = |m: &str, verification: Option<CodeState>| ApiError::Gone {
+            detail: m.into(),
+            verification,
+        };
+        let row = auth_codes::find(conn, e164, purpose.as_str())?
+            .filter(|row| row.challenge.as_deref() == challenge)
+            .ok_or_else(|| gone("There is no active code; request a new one.", None))?;
+        if row.expires_at <= now {
+            return Err(gone(
+                "This code has expired; request a new one.",
+                Some(CodeState::from(&row)),
+            ));
+        }
+        let Some(left) = auth_codes::take_attempt(conn, &row)? else {
+            let mut state = CodeState::from(&row);
+            state.attempts_remaining = 0;
+            return Err(gone(
+                "Too many wrong codes; request a new one.",
+                Some(state),
+            ));
+        };
+        let expected = self.credential_hash(purpose, e164, challenge, code);
+        let right: bool = expected.as_bytes().ct_eq(row.code_hash.as_bytes()).into();
+        if !right || row.user_id.is_none() {
+            let mut state = CodeState::from(&row);
+            state.attempts_remaining = i64::from(left.max(0));
+            return Ok(CodeCheck::Wrong(state));
+        }
+        Ok(CodeCheck::Right(Box::new(row)))
+    }
+
+    /// A right credential code was used: it is gone, its messages lose it, and the
+    /// fraud guard counts the number as a real person's. False when a racing request
+    /// used it first.
+    pub fn consume_credential(
+        &self,
+        conn: &mut Conn<'_>,
+        row: &AuthCodeRow,
+        phone: &PhoneRow,
+        now: i64,
+    ) -> Result<bool, ApiError> {
+        if !auth_codes::consume(conn, row)? {
+            return Ok(false);
+        }
+        let kind = match row.purpose.as_str() {
+            "sign_in" => CodePurpose::SignIn,
+            "password_reset" => CodePurpose::PasswordReset,
+            "two_factor" => CodePurpose::TwoFactor,
+            _ => CodePurpose::Login,
+        }
+        .message_kind();
+        outbox::retire_codes(conn, phone.id, kind, now)?;
+        if row.sent {
+            self.guard
+                .count_verified(conn, &row.e164, Some(&phone.country), now)?;
+        }
+        Ok(true)
+    }
+
+    /// A notice to the account's own number (password changed), if the caps and the
+    /// guard leave room for it; skipped otherwise, like every system message.
+    pub fn notify(
+        &self,
+        conn: &mut Conn<'_>,
+        phone: &PhoneRow,
+        text: Text,
+        locale: Locale,
+        now: i64,
+    ) -> Result<bool, ApiError> {
+        let is_test = self.config.sms_test_numbers.code_for(&phone.e164).is_some();
+        if is_test
+            || phone.sms_opted_out
+            || !self.charge_system(conn, phone.user_id, &phone.e164, Some(&phone.country), now)?
+        {
+            return Ok(false);
+        }
+        let body = self.texts.plain(text, locale, "");
+        let about = outbox::About {
+            user_id: phone.user_id,
+            phone_id: phone.id,
+        };
+        outbox::queue(
+            conn,
+            Some(about),
+            &phone.e164,
+            &body,
+            "notice",
+            None,
+            locale,
+            now,
+        )?;
+        Ok(true)
     }
 
     /// The pending number was verified: it replaces the old one, which gets a notice.
@@ -404,6 +693,7 @@ impl Verifier {
         conn: &mut Conn<'_>,
         phone: &PhoneRow,
         new_e164: &str,
+        locale: Locale,
         now: i64,
     ) -> Result<PhoneRow, ApiError> {
         let number = PhoneNumber::parse(new_e164, &self.config.default_region).map_err(|m| {
@@ -431,11 +721,9 @@ impl Verifier {
             && self.charge_system(conn, phone.user_id, &phone.e164, Some(&phone.country), now)?
         {
             let tail = &new_e164[new_e164.len().saturating_sub(2)..];
-            let body = format!(
-                "PhoneReg: this number was replaced on your account by a number ending in {tail}. If that wasn't you, secure your account."
-            );
+            let body = self.texts.plain(Text::ChangeNotice, locale, tail);
             // Not the record's last message: it goes to the number being retired.
-            outbox::queue(conn, None, &phone.e164, &body, "notice", None, now)?;
+            outbox::queue(conn, None, &phone.e164, &body, "notice", None, locale, now)?;
         }
         Ok(verified)
     }
@@ -450,8 +738,9 @@ mod tests {
     #[test]
     fn code_hash_is_keyed_and_bound_to_record_and_number() {
         let config = Arc::new(Config::parse_from(["x"]));
-        let v = Verifier::new(Arc::clone(&config), b"secret one");
-        let w = Verifier::new(config, b"secret two");
+        let texts = Arc::new(SmsTexts::new("https://example.com").expect("texts"));
+        let v = Verifier::new(Arc::clone(&config), b"secret one", Arc::clone(&texts));
+        let w = Verifier::new(config, b"secret two", texts);
         let h = v.code_hash(1, "+14155552671", "123456");
         assert_eq!(h.len(), 64);
         assert_ne!(h, w.code_hash(1, "+14155552671", "123456"), "other key");

@@ -6,6 +6,7 @@ use std::time::Duration;
 use diesel::{QueryableByName, RunQueryDsl as _, sql_types::BigInt};
 use fake_twilio::{Failure, FakeTwilio};
 use phonereg_api::{
+    domain::Locale,
     error::ApiError,
     outbox::{LEASE_SECS, Step},
     persistence::{Conn, now, outbox},
@@ -302,7 +303,16 @@ async fn retries_keep_their_jitter(b: Backend) {
         .db
         .write(|c| {
             for i in 0..N {
-                outbox::queue(c, None, US_MOBILE, &format!("m{i}"), "test", None, now())?;
+                outbox::queue(
+                    c,
+                    None,
+                    US_MOBILE,
+                    &format!("m{i}"),
+                    "test",
+                    None,
+                    Locale::En,
+                    now(),
+                )?;
             }
             Ok(())
         })
@@ -339,7 +349,16 @@ async fn a_process_killed_mid_send_sends_nothing_twice(b: Backend) {
             for i in from..to {
                 let number = format!("+1415555{i:04}");
                 let body = format!("Your PhoneReg code is {:06}.", 100_000 + i);
-                outbox::queue(c, None, &number, &body, "code", Some(now() + 600), now())?;
+                outbox::queue(
+                    c,
+                    None,
+                    &number,
+                    &body,
+                    "code",
+                    Some(now() + 600),
+                    Locale::En,
+                    now(),
+                )?;
             }
             Ok(())
         })

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod credential;
 mod delivery;
 mod errors;
 mod event_gaps;

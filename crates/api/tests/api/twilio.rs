@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use fake_twilio::{Failure, signature};
 use phonereg_api::{
+    domain::Locale,
     outbox::Step,
     persistence::{now, outbox},
 };
@@ -187,7 +188,18 @@ async fn other_messages_get_sms_max_attempts(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |c| c.sms_max_attempts = 2).await;
     app.state
         .db
-        .write(|c| outbox::queue(c, None, US_MOBILE, "notice", "notice", None, now()))
+        .write(|c| {
+            outbox::queue(
+                c,
+                None,
+                US_MOBILE,
+                "notice",
+                "notice",
+                None,
+                Locale::En,
+                now(),
+            )
+        })
         .await
         .expect("queue");
     fake.fail_next(Failure::ServerError, 2);
@@ -340,7 +352,7 @@ async fn two_processes_send_each_message_once(b: Backend) {
             let now = now();
             for i in 0..200 {
                 let body = format!("message {i:03}");
-                outbox::queue(c, None, US_MOBILE, &body, "test", None, now)?;
+                outbox::queue(c, None, US_MOBILE, &body, "test", None, Locale::En, now)?;
             }
             Ok(())
         })
@@ -383,8 +395,8 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
     app.state
         .db
         .write(|c| {
-            outbox::queue(c, None, SLOW, "slow", "test", None, now())?;
-            outbox::queue(c, None, US_MOBILE, "fast", "test", None, now())?;
+            outbox::queue(c, None, SLOW, "slow", "test", None, Locale::En, now())?;
+            outbox::queue(c, None, US_MOBILE, "fast", "test", None, Locale::En, now())?;
             Ok(())
         })
         .await

@@ -120,7 +120,7 @@ async fn expired_code_is_410(b: Backend) {
     let (token, _, _) = app.signup().await;
     let id = app.add_phone_id(&token, US_MOBILE).await;
     let code = app.code_sent_to(US_MOBILE).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.state.clock.advance(2);
     let r = app.verify(&token, id, &code).await.expect(410);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     assert_eq!(r.body["verification"]["attempts_remaining"], 5);
