@@ -5,9 +5,13 @@
 # fake, SQLite in a temp dir), runs tests/e2e/specs with node's test runner, and stops
 # everything on exit. Exits non-zero when anything fails.
 #
-# Usage: scripts/e2e.sh [--measure [--runs N]] [--only-measure] [--skip-build] [specs…]
-#   --measure       after the suite, print the SPA's gzip size and time-to-dashboard medians
+# Usage: scripts/e2e.sh [--measure | --only-measure | --lighthouse] [--runs N] [--skip-build] [specs…]
+#   --measure       after the suite, print the SPA's sizes, the bytes a first visit receives
+#                   (compressed, as sent) and time-to-dashboard medians (N runs, default 5)
 #   --only-measure  skip the suite, only measure
+#   --lighthouse    skip the suite; Lighthouse (mobile, simulated slow 4G) on /register and
+#                   /login, N runs each (default 3): scores, LCP, and a miss of performance
+#                   >= 95, LCP <= 2.5 s or accessibility 100 fails. About a minute.
 #   --skip-build    reuse dist/ and target/release (for quick reruns)
 #   specs           spec files to run (default: all of tests/e2e/specs)
 set -euo pipefail
@@ -15,17 +19,19 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 measure=false
+lighthouse=false
 run_suite=true
 build=true
-runs=5
+runs=
 specs=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --measure) measure=true ;;
     --only-measure) measure=true; run_suite=false ;;
+    --lighthouse) lighthouse=true; run_suite=false ;;
     --runs) shift; runs="${1:?--runs needs a number}" ;;
     --skip-build) build=false ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     -*) fail "unknown option $1" ;;
     *) specs+=("$1") ;;
   esac
@@ -39,6 +45,10 @@ if $build; then
   cargo build --release --locked -p phonereg-api -p fake-twilio
 else
   [ -d tests/e2e/node_modules/playwright-core ] || scripts/tools.sh --browser
+fi
+if $lighthouse && [ ! -d tests/e2e/node_modules/lighthouse ]; then
+  step "installing Lighthouse (tests/e2e/package.json)"
+  (cd tests/e2e && npm ci --no-audit --no-fund)
 fi
 [ -f dist/index.html ] || fail "dist/ has no build of the SPA (run without --skip-build)"
 
@@ -150,9 +160,20 @@ fi
 
 if $measure && [ "$status" -eq 0 ]; then
   scripts/build-spa.sh --sizes-only
-  step "time to dashboard (median of $runs headless runs)"
-  node tests/e2e/measure.js --runs "$runs" || status=$?
+  step "time to dashboard (median of ${runs:-5} headless runs)"
+  node tests/e2e/measure.js --runs "${runs:-5}" || status=$?
 fi
 
-[ "$status" -eq 0 ] || fail "browser tests failed"
-step "browser tests passed"
+if $lighthouse; then
+  step "Lighthouse, mobile with simulated slow 4G (median of ${runs:-3} runs per page)"
+  mkdir -p tests/e2e/artifacts
+  CHROME_PATH="${CHROME_PATH:-/usr/bin/chromium}" node tests/e2e/lighthouse.js --runs "${runs:-3}" || status=$?
+  echo "reports: tests/e2e/artifacts/lighthouse-*.html"
+fi
+
+if $run_suite; then
+  [ "$status" -eq 0 ] || fail "browser tests failed"
+  step "browser tests passed"
+else
+  [ "$status" -eq 0 ] || fail "a measurement missed its target (above)"
+fi

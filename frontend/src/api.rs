@@ -1,23 +1,37 @@
 //! Typed client of the PhoneReg REST API (`/api/v1`, see `openapi.yaml`): one async fn
 //! per endpoint, each answering `Result<T, ApiError>`. Callers that need a session go
 //! through [`crate::session::Session::call`], which adds the bearer token and refreshes it.
-//! Requests go straight through the browser's `fetch` (same origin, so the refresh cookie
-//! travels with `/auth/*` calls).
+//! Requests go through gloo-net's `fetch` (same origin, so the refresh cookie travels
+//! with `/auth/*` calls); bodies are the `phonereg_types` DTOs, the API's own shapes.
 
+use std::cell::Cell;
+
+use gloo_net::http::{Method, Request, RequestBuilder};
 use phonereg_types::{
-    FieldErrors, HistoryItem, LastMessage, LoginRequest, ParseResponse, Phone, PhoneNumberRequest,
-    Problem, RegisterRequest, TokenResponse, User, Verification,
+    DevSms, DevSmsList, EventTicket, FieldErrors, HistoryItem, HistoryList, LastMessage,
+    LoginRequest, ParseResponse, Phone, PhoneNumberRequest, Problem, RegisterRequest,
+    TokenResponse, User, Verification, VerifyRequest,
 };
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, RequestInit};
+use serde::de::DeserializeOwned;
+use web_sys::AbortSignal;
 
-use crate::{
-    json::{self, FromJs, Items},
-    time,
-};
+use crate::time;
 
 const BASE: &str = "/api/v1";
+
+/// On every answer of an API that keeps a development SMS inbox (console provider).
+const DEV_INBOX_HEADER: &str = "x-dev-inbox";
+
+thread_local! {
+    static DEV_INBOX: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether an answer so far came from an API with a development inbox (`GET /dev/sms`).
+/// Learnt from a header rather than by asking: elsewhere the 404 would be an error in
+/// every visitor's console.
+pub fn has_dev_inbox() -> bool {
+    DEV_INBOX.with(Cell::get)
+}
 
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,191 +121,69 @@ impl ApiError {
     }
 }
 
-/// `POST /users/me/events/ticket`: a single-use ticket for `EventSource`, which cannot
-/// send an `Authorization` header.
-#[derive(Clone, Debug)]
-pub struct EventTicket {
-    /// Valid for `expires_in` (60) seconds, once.
-    pub ticket: String,
-}
-
-/// `data:` of an `event: message` on the event stream.
-#[derive(Clone, Debug)]
-pub struct MessageEvent {
-    pub phone_id: i64,
-    pub status: String,
-    pub error_code: Option<i64>,
-    pub guidance: Option<String>,
-    pub updated_at: String,
-}
-
-impl MessageEvent {
-    /// The phone object's `last_message` this event describes.
-    pub fn into_last_message(self) -> LastMessage {
-        LastMessage {
-            status: self.status,
-            error_code: self.error_code,
-            guidance: self.guidance,
-            updated_at: self.updated_at,
-        }
-    }
-}
-
-/// One SMS in the development inbox.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DevSms {
-    pub to: String,
-    pub body: String,
-    pub created_at: String,
-}
-
-impl FromJs for EventTicket {
-    fn from_js(v: &JsValue) -> Option<Self> {
-        Some(EventTicket {
-            ticket: js_sys::Reflect::get(v, &"ticket".into())
-                .ok()?
-                .as_string()?,
-        })
-    }
-}
-
-impl FromJs for MessageEvent {
-    fn from_js(v: &JsValue) -> Option<Self> {
-        let message = LastMessage::from_js(v)?;
-        Some(MessageEvent {
-            phone_id: js_sys::Reflect::get(v, &"phone_id".into()).ok()?.as_f64()? as i64,
-            status: message.status,
-            error_code: message.error_code,
-            guidance: message.guidance,
-            updated_at: message.updated_at,
-        })
-    }
-}
-
-impl FromJs for DevSms {
-    fn from_js(v: &JsValue) -> Option<Self> {
-        let text = |key: &str| js_sys::Reflect::get(v, &key.into()).ok()?.as_string();
-        Some(DevSms {
-            to: text("to")?,
-            body: text("body")?,
-            created_at: text("created_at")?,
-        })
-    }
-}
-
 fn url(path: &str) -> String {
     format!("{BASE}{path}")
 }
 
-/// One request: method, path under `/api/v1`, bearer token, JSON body, abort signal.
-struct Call<'a> {
-    method: &'static str,
-    path: String,
-    token: Option<&'a str>,
-    body: Option<String>,
-    signal: Option<&'a AbortSignal>,
+/// A request to `path` under `/api/v1`.
+fn request(method: Method, path: &str) -> RequestBuilder {
+    RequestBuilder::new(&url(path)).method(method)
 }
 
-impl<'a> Call<'a> {
-    fn new(method: &'static str, path: impl Into<String>) -> Self {
-        Call {
-            method,
-            path: url(&path.into()),
-            token: None,
-            body: None,
-            signal: None,
-        }
-    }
+/// A request with the access token.
+fn authorized(method: Method, path: &str, token: &str) -> RequestBuilder {
+    request(method, path).header("Authorization", &format!("Bearer {token}"))
+}
 
-    fn get(path: impl Into<String>) -> Self {
-        Self::new("GET", path)
+/// Sends a request (built with or without its JSON body) and returns the body of a 2xx
+/// answer; anything else becomes an [`ApiError`]. Not generic, so the async code exists
+/// once in the wasm rather than once per answer type.
+async fn exchange(request: Result<Request, gloo_net::Error>) -> Result<String, ApiError> {
+    let response = request
+        .map_err(|_| ApiError::Network)?
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    if let Some(date) = response.headers().get("date") {
+        time::observe_server_date(&date);
     }
+    if response.headers().has(DEV_INBOX_HEADER) {
+        DEV_INBOX.with(|d| d.set(true));
+    }
+    let text = response.text().await;
+    if response.ok() {
+        return text.map_err(|_| ApiError::Network);
+    }
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.trim().parse().ok());
+    let problem = text
+        .ok()
+        .and_then(|t| serde_json::from_str::<Problem>(&t).ok())
+        // A proxy's HTML page or an empty body: still tell the caller what happened.
+        .unwrap_or_else(|| Problem {
+            kind: "about:blank".to_owned(),
+            title: response.status_text(),
+            status,
+            detail: if status >= 500 {
+                String::new()
+            } else {
+                format!("The server answered {status}.")
+            },
+            errors: None,
+            verification: None,
+        });
+    Err(ApiError::Problem {
+        problem: Box::new(problem),
+        retry_after,
+    })
+}
 
-    fn post(path: impl Into<String>) -> Self {
-        Self::new("POST", path)
-    }
-
-    fn bearer(mut self, token: &'a str) -> Self {
-        self.token = Some(token);
-        self
-    }
-
-    fn body(mut self, body: String) -> Self {
-        self.body = Some(body);
-        self
-    }
-
-    /// Sends it; a 2xx answer's body comes back, anything else becomes an [`ApiError`].
-    async fn send(self) -> Result<String, ApiError> {
-        let init = RequestInit::new();
-        init.set_method(self.method);
-        let headers = Headers::new().map_err(|_| ApiError::Network)?;
-        if let Some(token) = self.token {
-            let _ = headers.set("Authorization", &format!("Bearer {token}"));
-        }
-        if let Some(body) = &self.body {
-            let _ = headers.set("Content-Type", "application/json");
-            init.set_body(&JsValue::from_str(body));
-        }
-        init.set_headers(&headers);
-        init.set_signal(self.signal);
-        let window = web_sys::window().ok_or(ApiError::Network)?;
-        let response: web_sys::Response =
-            JsFuture::from(window.fetch_with_str_and_init(&self.path, &init))
-                .await
-                .map_err(|_| ApiError::Network)?
-                .unchecked_into();
-        let headers = response.headers();
-        if let Ok(Some(date)) = headers.get("date") {
-            time::observe_server_date(&date);
-        }
-        let text = match response.text() {
-            Ok(promise) => JsFuture::from(promise)
-                .await
-                .ok()
-                .and_then(|t| t.as_string()),
-            Err(_) => None,
-        };
-        if response.ok() {
-            return text.ok_or(ApiError::Network);
-        }
-        let status = response.status();
-        let retry_after = headers
-            .get("retry-after")
-            .ok()
-            .flatten()
-            .and_then(|v| v.trim().parse().ok());
-        let problem = text
-            .and_then(|t| json::parse::<Problem>(&t))
-            // A proxy's HTML page or an empty body: still tell the caller what happened.
-            .unwrap_or_else(|| Problem {
-                kind: "about:blank".to_owned(),
-                title: response.status_text(),
-                status,
-                detail: if status >= 500 {
-                    String::new()
-                } else {
-                    format!("The server answered {status}.")
-                },
-                errors: None,
-                verification: None,
-            });
-        Err(ApiError::Problem {
-            problem: Box::new(problem),
-            retry_after,
-        })
-    }
-
-    /// Sends it and reads the JSON answer.
-    async fn json<T: FromJs>(self) -> Result<T, ApiError> {
-        let text = self.send().await?;
-        json::parse(&text).ok_or_else(broken_answer)
-    }
-
-    /// Sends it, ignoring the (empty) answer.
-    async fn empty(self) -> Result<(), ApiError> {
-        self.send().await.map(|_| ())
-    }
+/// The documented JSON of a 2xx answer.
+fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|_| broken_answer())
 }
 
 /// A 2xx answer that is not the documented JSON (e.g. an old or misrouted server).
@@ -313,39 +205,30 @@ fn broken_answer() -> ApiError {
 
 /// `POST /auth/register`.
 pub async fn register(body: &RegisterRequest) -> Result<TokenResponse, ApiError> {
-    let body = json::object(&[
-        ("email", Some(&body.email)),
-        ("password", Some(&body.password)),
-        ("full_name", Some(&body.full_name)),
-        ("phone_number", body.phone_number.as_deref()),
-        ("phone_region", body.phone_region.as_deref()),
-    ]);
-    Call::post("/auth/register").body(body).json().await
+    parse(&exchange(request(Method::POST, "/auth/register").json(body)).await?)
 }
 
 /// `POST /auth/login`.
 pub async fn login(body: &LoginRequest) -> Result<TokenResponse, ApiError> {
-    let body = json::object(&[
-        ("email", Some(&body.email)),
-        ("password", Some(&body.password)),
-    ]);
-    Call::post("/auth/login").body(body).json().await
+    parse(&exchange(request(Method::POST, "/auth/login").json(body)).await?)
 }
 
 /// `POST /auth/refresh` with no body: the HttpOnly `phonereg_refresh` cookie is the token,
 /// so the SPA never holds a refresh token in script-readable storage.
 pub async fn refresh() -> Result<TokenResponse, ApiError> {
-    Call::post("/auth/refresh").json().await
+    parse(&exchange(request(Method::POST, "/auth/refresh").build()).await?)
 }
 
 /// `POST /auth/logout`: revokes the cookie's session and clears the cookie.
 pub async fn logout() -> Result<(), ApiError> {
-    Call::post("/auth/logout").empty().await
+    exchange(request(Method::POST, "/auth/logout").build())
+        .await
+        .map(drop)
 }
 
 /// `GET /users/me`.
 pub async fn me(token: String) -> Result<User, ApiError> {
-    Call::get("/users/me").bearer(&token).json().await
+    parse(&exchange(authorized(Method::GET, "/users/me", &token).build()).await?)
 }
 
 /// `GET /phone-numbers/parse` (no account needed); `signal` aborts a stale lookup.
@@ -354,29 +237,16 @@ pub async fn parse_phone(
     region: &str,
     signal: Option<&AbortSignal>,
 ) -> Result<ParseResponse, ApiError> {
-    let number = String::from(js_sys::encode_uri_component(number));
-    let region = String::from(js_sys::encode_uri_component(region));
-    let mut call = Call::get(format!(
-        "/phone-numbers/parse?number={number}&region={region}"
-    ));
-    call.signal = signal;
-    call.json().await
-}
-
-fn phone_body(body: &PhoneNumberRequest) -> String {
-    json::object(&[
-        ("phone_number", Some(&body.phone_number)),
-        ("phone_region", body.phone_region.as_deref()),
-    ])
+    let lookup = request(Method::GET, "/phone-numbers/parse")
+        .query([("number", number), ("region", region)])
+        .abort_signal(signal);
+    parse(&exchange(lookup.build()).await?)
 }
 
 /// `POST /users/me/phone-numbers`: adds the account's number and sends a code.
 pub async fn add_phone(token: String, body: PhoneNumberRequest) -> Result<Phone, ApiError> {
-    Call::post("/users/me/phone-numbers")
-        .bearer(&token)
-        .body(phone_body(&body))
-        .json()
-        .await
+    let add = authorized(Method::POST, "/users/me/phone-numbers", &token);
+    parse(&exchange(add.json(&body)).await?)
 }
 
 /// `PATCH /users/me/phone-numbers/{id}`: replaces the number (pending until verified when
@@ -386,61 +256,48 @@ pub async fn replace_phone(
     id: i64,
     body: PhoneNumberRequest,
 ) -> Result<Phone, ApiError> {
-    Call::new("PATCH", format!("/users/me/phone-numbers/{id}"))
-        .bearer(&token)
-        .body(phone_body(&body))
-        .json()
-        .await
+    let path = format!("/users/me/phone-numbers/{id}");
+    parse(&exchange(authorized(Method::PATCH, &path, &token).json(&body)).await?)
 }
 
 /// `DELETE /users/me/phone-numbers/{id}`.
 pub async fn delete_phone(token: String, id: i64) -> Result<(), ApiError> {
-    Call::new("DELETE", format!("/users/me/phone-numbers/{id}"))
-        .bearer(&token)
-        .empty()
+    let path = format!("/users/me/phone-numbers/{id}");
+    exchange(authorized(Method::DELETE, &path, &token).build())
         .await
+        .map(drop)
 }
 
 /// `POST /users/me/phone-numbers/{id}/verification`: (re)sends a code.
 pub async fn send_code(token: String, id: i64) -> Result<Verification, ApiError> {
-    Call::post(format!("/users/me/phone-numbers/{id}/verification"))
-        .bearer(&token)
-        .json()
-        .await
+    let path = format!("/users/me/phone-numbers/{id}/verification");
+    parse(&exchange(authorized(Method::POST, &path, &token).build()).await?)
 }
 
 /// `POST /users/me/phone-numbers/{id}/verify`.
 pub async fn verify(token: String, id: i64, code: String) -> Result<Phone, ApiError> {
-    Call::post(format!("/users/me/phone-numbers/{id}/verify"))
-        .bearer(&token)
-        .body(json::object(&[("code", Some(&code))]))
-        .json()
-        .await
+    let path = format!("/users/me/phone-numbers/{id}/verify");
+    let body = VerifyRequest { code };
+    parse(&exchange(authorized(Method::POST, &path, &token).json(&body)).await?)
 }
 
 /// `GET /users/me/phone-numbers/{id}/history`, newest first.
 pub async fn history(token: String, id: i64) -> Result<Vec<HistoryItem>, ApiError> {
-    let Items(items) = Call::get(format!("/users/me/phone-numbers/{id}/history"))
-        .bearer(&token)
-        .json()
-        .await?;
-    Ok(items)
+    let path = format!("/users/me/phone-numbers/{id}/history");
+    let list: HistoryList =
+        parse(&exchange(authorized(Method::GET, &path, &token).build()).await?)?;
+    Ok(list.items)
 }
 
 /// `POST /users/me/phone-numbers/{id}/test-message`: the message's first status.
 pub async fn send_test_message(token: String, id: i64) -> Result<LastMessage, ApiError> {
-    Call::post(format!("/users/me/phone-numbers/{id}/test-message"))
-        .bearer(&token)
-        .json()
-        .await
+    let path = format!("/users/me/phone-numbers/{id}/test-message");
+    parse(&exchange(authorized(Method::POST, &path, &token).build()).await?)
 }
 
 /// `POST /users/me/events/ticket`.
 pub async fn events_ticket(token: String) -> Result<EventTicket, ApiError> {
-    Call::post("/users/me/events/ticket")
-        .bearer(&token)
-        .json()
-        .await
+    parse(&exchange(authorized(Method::POST, "/users/me/events/ticket", &token).build()).await?)
 }
 
 /// The URL of the event stream for a ticket.
@@ -451,8 +308,11 @@ pub fn events_url(ticket: &str) -> String {
 
 /// `GET /dev/sms`: `None` when the server has no development inbox (404).
 pub async fn dev_sms() -> Result<Option<Vec<DevSms>>, ApiError> {
-    match Call::get("/dev/sms").json::<Items<DevSms>>().await {
-        Ok(Items(items)) => Ok(Some(items)),
+    let list = exchange(request(Method::GET, "/dev/sms").build())
+        .await
+        .and_then(|text| parse::<DevSmsList>(&text));
+    match list {
+        Ok(list) => Ok(Some(list.items)),
         Err(e) if e.is_missing_endpoint() => Ok(None),
         Err(e) => Err(e),
     }

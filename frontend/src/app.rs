@@ -1,8 +1,14 @@
-//! The app shell: session, clock, location and live updates as context, the header, and
-//! the page for the current path. Signed-in pages share [`SignedInLayout`], which sends
-//! visitors without a session to `/login?next=…`.
+//! The app shell: session, clock and live updates as context, the header, and the route
+//! table. Signed-in pages are children of [`SignedInLayout`], which sends visitors without
+//! a session to `/login?next=…` and keeps the sidebar across moves between its pages.
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
+use leptos_router::{
+    NavigateOptions,
+    components::{A, Outlet, ParentRoute, Redirect, Route, Router, Routes},
+    hooks::{use_location, use_navigate},
+    path,
+};
 
 use crate::{
     api,
@@ -12,69 +18,61 @@ use crate::{
         NotFound, dashboard::DashboardHome, dev_sms::DevSmsPage, login::LoginPage,
         phone_management::PhoneManagementPage, register::RegisterPage,
     },
-    routes::{Location, Page, navigate},
+    paths::{self, Page},
     session::{Session, Status, use_session},
     task::Task,
     time::Clock,
 };
 
-/// Whether the API offers the development SMS inbox (console provider only).
-#[derive(Clone, Copy)]
-pub struct DevInbox(pub RwSignal<bool>);
-
-/// Which layout the current page uses; the sidebar layout survives moves between its pages.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Area {
-    Public(Option<Page>),
-    SignedIn,
+/// Redirects replace the history entry, so Back does not bounce through them.
+pub fn replace() -> NavigateOptions {
+    NavigateOptions {
+        replace: true,
+        ..NavigateOptions::default()
+    }
 }
 
 #[component]
 pub fn App() -> impl IntoView {
     Clock::provide();
-    let location = Location::start();
-    provide_context(location);
     let session = Session::provide();
     events::follow_session(session);
-    let dev_inbox = RwSignal::new(false);
-    provide_context(DevInbox(dev_inbox));
-    spawn_local(async move {
-        if let Ok(Some(_)) = api::dev_sms().await {
-            dev_inbox.set(true);
-        }
-    });
 
-    let area = Memo::new(move |_| match location.page() {
-        Some(page) if page.signed_in() => Area::SignedIn,
-        page => Area::Public(page),
-    });
-
+    // The paths here are `paths::Page`'s (`path!` needs literals).
     view! {
-        <a class="skip-link" href="#main">"Skip to main content"</a>
-        <Header />
-        {move || match area.get() {
-            Area::SignedIn => view! { <SignedInLayout location /> }.into_any(),
-            Area::Public(Some(Page::Login)) => view! { <LoginPage /> }.into_any(),
-            Area::Public(Some(Page::Register)) => view! { <RegisterPage /> }.into_any(),
-            Area::Public(Some(Page::DevSms)) => view! { <DevSmsPage /> }.into_any(),
-            Area::Public(Some(Page::Home)) => view! { <Home /> }.into_any(),
-            Area::Public(_) => view! { <NotFound /> }.into_any(),
-        }}
+        <Router>
+            <a class="skip-link" href="#main">"Skip to main content"</a>
+            <Header />
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=Home />
+                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/register") view=RegisterPage />
+                <Route path=path!("/dev/sms") view=DevSmsPage />
+                <ParentRoute path=path!("/dashboard") view=SignedInLayout>
+                    <Route path=path!("") view=DashboardHome />
+                    <Route path=path!("phone-management") view=PhoneManagementPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
     }
 }
 
 #[component]
 fn Header() -> impl IntoView {
     let session = use_session();
-    let logout = Task::new(move |_: &()| async move {
-        session.logout().await;
-        navigate(Page::Login.path(), false);
+    let navigate = use_navigate();
+    let logout = Task::new(move |_: &()| {
+        let navigate = navigate.clone();
+        async move {
+            session.logout().await;
+            navigate(Page::Login.path(), NavigateOptions::default());
+        }
     });
     let pending = logout.pending();
     let signed_in = Memo::new(move |_| session.status() == Status::SignedIn);
     view! {
         <header class="topbar">
-            <a href=Page::Home.path() class="brand">"PhoneReg"</a>
+            <A href=Page::Home.path() exact=true attr:class="brand">"PhoneReg"</A>
             <Show when=move || signed_in.get()>
                 <div class="account">
                     <span class="account-name">{move || session.user().map(|u| u.full_name)}</span>
@@ -99,47 +97,50 @@ fn Header() -> impl IntoView {
 #[component]
 fn Home() -> impl IntoView {
     let session = use_session();
-    Effect::new(move |_| {
-        let to = match session.status() {
-            Status::Restoring => return,
-            Status::SignedIn => Page::Dashboard.path(),
-            Status::SignedOut => Page::Login.path(),
-        };
-        navigate(to, true);
-    });
-    view! { <main id="main" class="loading" aria-busy="true"><p>"Loading…"</p></main> }
+    move || match session.status() {
+        Status::Restoring => {
+            view! { <main id="main" class="loading" aria-busy="true"><p>"Loading…"</p></main> }
+                .into_any()
+        }
+        Status::SignedIn => {
+            view! { <Redirect path=Page::Dashboard.path() options=replace() /> }.into_any()
+        }
+        Status::SignedOut => {
+            view! { <Redirect path=Page::Login.path() options=replace() /> }.into_any()
+        }
+    }
 }
 
-/// Sidebar + page for signed-in users; everyone else goes to sign in and comes back.
+/// Sidebar + the matched page for signed-in users; everyone else goes to sign in and
+/// comes back.
 #[component]
-fn SignedInLayout(location: Location) -> impl IntoView {
+fn SignedInLayout() -> impl IntoView {
     let session = use_session();
-    let dev_inbox = use_context::<DevInbox>().map_or_else(|| RwSignal::new(false), |d| d.0);
-    Effect::new(move |_| {
-        if session.status() == Status::SignedOut {
-            let next = String::from(js_sys::encode_uri_component(&location.here()));
-            navigate(&format!("{}?next={next}", Page::Login.path()), true);
-        }
-    });
-    let page = Memo::new(move |_| location.page());
+    let location = use_location();
     let status = Memo::new(move |_| session.status());
     move || match status.get() {
         Status::Restoring => view! {
             <main id="main" class="loading" aria-busy="true"><p>"Loading your account…"</p></main>
         }
         .into_any(),
-        Status::SignedOut => view! {
-            <main id="main" class="loading"><p>"Taking you to sign in…"</p></main>
+        Status::SignedOut => {
+            let here = format!(
+                "{}{}",
+                location.pathname.get_untracked(),
+                location.search.get_untracked()
+            );
+            view! {
+                <Redirect path=paths::login_then(&here) options=replace() />
+                <main id="main" class="loading"><p>"Taking you to sign in…"</p></main>
+            }
+            .into_any()
         }
-        .into_any(),
         Status::SignedIn => view! {
             <div class="layout">
-                <Sidebar dev_inbox current=page />
+                // Signed in means the API has answered, so it has said whether it has one.
+                <Sidebar dev_inbox=api::has_dev_inbox() />
                 <main id="main" class="content">
-                    {move || match page.get() {
-                        Some(Page::PhoneManagement) => view! { <PhoneManagementPage /> }.into_any(),
-                        _ => view! { <DashboardHome /> }.into_any(),
-                    }}
+                    <Outlet />
                 </main>
             </div>
         }

@@ -9,12 +9,13 @@
 use std::{cell::RefCell, time::Duration};
 
 use leptos::{prelude::*, task::spawn_local};
-use phonereg_types::Phone;
+use phonereg_types::{MessageEvent, Phone};
+use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::EventSource;
 
 use crate::{
-    api::{self, MessageEvent},
+    api,
     session::{Session, Status},
 };
 
@@ -167,6 +168,7 @@ fn start_polling(session: Session, generation: u64) {
     STATE.with(|s| s.borrow_mut().poll = handle.ok());
 }
 
-fn data<T: crate::json::FromJs>(ev: &web_sys::MessageEvent) -> Option<T> {
-    crate::json::parse(&ev.data().as_string()?)
+/// An event's `data:`, the same DTO the API serialised.
+fn data<T: DeserializeOwned>(ev: &web_sys::MessageEvent) -> Option<T> {
+    serde_json::from_str(&ev.data().as_string()?).ok()
 }

@@ -1,6 +1,8 @@
 //! The signed-in session: the access token lives in memory only (never in storage a
 //! script could read after an XSS), the refresh token is the API's HttpOnly cookie.
-//! A reload therefore starts by calling `/auth/refresh` to get a new access token.
+//! A reload therefore starts by calling `/auth/refresh` to get a new access token, when
+//! the API's `phonereg_session` hint cookie says a refresh cookie may exist (a visitor
+//! without a session would otherwise start with a 401 in the console).
 //! Tokens are refreshed shortly before they expire and again on any 401, with one
 //! refresh in flight at a time, because the API rotates refresh tokens.
 
@@ -9,6 +11,7 @@ use std::{cell::RefCell, future::Future, time::Duration};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use leptos::{prelude::*, task::spawn_local};
 use phonereg_types::{LastMessage, Phone, TokenResponse, User};
+use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError};
 
@@ -53,12 +56,16 @@ impl Session {
             notice: RwSignal::new(None),
         };
         provide_context(session);
-        spawn_local(async move {
-            // Restoring is quiet: no cookie simply means signed out.
-            if session.refresh_now().await.is_err() {
-                session.set_status(Status::SignedOut);
-            }
-        });
+        if has_session_hint() {
+            spawn_local(async move {
+                // Restoring is quiet: a dead cookie simply means signed out.
+                if session.refresh_now().await.is_err() {
+                    session.set_status(Status::SignedOut);
+                }
+            });
+        } else {
+            session.set_status(Status::SignedOut);
+        }
         session
     }
 
@@ -198,6 +205,9 @@ impl Session {
             }
             Err(e) => {
                 if e.is_unauthorized() {
+                    // The session is gone (revoked, expired): next visits start signed
+                    // out without asking.
+                    clear_session_hint();
                     let was_signed_in = self.status.get_untracked() == Status::SignedIn;
                     self.end(was_signed_in.then_some(SESSION_ENDED));
                 }
@@ -239,6 +249,34 @@ impl Session {
         if self.status.get_untracked() != status {
             self.status.set(status);
         }
+    }
+}
+
+/// Set by the API beside the HttpOnly refresh cookie, with the same lifetime.
+const SESSION_HINT: &str = "phonereg_session";
+
+fn html_document() -> Option<web_sys::HtmlDocument> {
+    document().dyn_into().ok()
+}
+
+/// Whether the API's hint cookie is there.
+fn has_session_hint() -> bool {
+    html_document()
+        .and_then(|d| d.cookie().ok())
+        .is_some_and(|cookies| {
+            cookies.split(';').any(|c| {
+                c.trim()
+                    .split_once('=')
+                    .is_some_and(|(name, _)| name == SESSION_HINT)
+            })
+        })
+}
+
+fn clear_session_hint() {
+    if let Some(document) = html_document() {
+        let _ = document.set_cookie(&format!(
+            "{SESSION_HINT}=; Path=/; Max-Age=0; SameSite=Strict"
+        ));
     }
 }
 

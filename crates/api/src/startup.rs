@@ -7,7 +7,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use actix_web::{
+    App, HttpServer,
+    dev::Server,
+    middleware::{Condition, DefaultHeaders, from_fn},
+    web,
+};
 use anyhow::Context as _;
 
 use crate::{
@@ -125,6 +130,11 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             .app_data(extract::query_config())
             .wrap(from_fn(security::no_store_for_account_data))
             .wrap(security::default_headers(&csp))
+            // Tells the SPA the inbox exists without it asking (a 404 logs a console error).
+            .wrap(Condition::new(
+                dev_inbox,
+                DefaultHeaders::new().add(("X-Dev-Inbox", "/api/v1/dev/sms")),
+            ))
             .wrap(from_fn(telemetry::observe))
             .configure(|cfg| routes::configure(cfg, dev_inbox, metrics_here))
             .default_service(web::to(routes::spa::spa_or_not_found))

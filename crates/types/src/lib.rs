@@ -5,11 +5,15 @@
 
 pub mod admin;
 pub mod auth;
+pub mod dev;
+pub mod events;
 pub mod phone;
 pub mod problem;
 pub mod validation;
 
 pub use admin::*;
 pub use auth::*;
+pub use dev::*;
+pub use events::*;
 pub use phone::*;
 pub use problem::*;

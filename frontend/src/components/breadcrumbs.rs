@@ -1,6 +1,7 @@
 //! "Dashboard > Phone Number": where the page sits, the last crumb being the current page.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 /// `trail`: (label, link) from the top; the last item is the current page.
 #[component]
@@ -13,7 +14,7 @@ pub fn Breadcrumbs(trail: Vec<(&'static str, &'static str)>) -> impl IntoView {
             let crumb = if i == last {
                 view! { <span aria-current="page">{label}</span> }.into_any()
             } else {
-                view! { <a href=href>{label}</a> }.into_any()
+                view! { <A href=href>{label}</A> }.into_any()
             };
             view! {
                 <li>

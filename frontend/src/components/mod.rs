@@ -5,5 +5,6 @@ pub mod code_input;
 pub mod confirm;
 pub mod field;
 pub mod phone_field;
+pub mod phone_overview;
 pub mod phone_widget;
 pub mod sidebar;

@@ -1,24 +1,17 @@
 //! The signed-in navigation: "Dashboard", "Phone Number", and the development inbox when
-//! the API offers one. The current page's link carries `aria-current="page"`.
+//! the API offers one. `<A exact>` marks the current page's link `aria-current="page"`.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
-use crate::routes::Page;
+use crate::paths::Page;
 
 #[component]
-pub fn Sidebar(
-    #[prop(into)] dev_inbox: Signal<bool>,
-    #[prop(into)] current: Signal<Option<Page>>,
-) -> impl IntoView {
+pub fn Sidebar(dev_inbox: bool) -> impl IntoView {
     let link = move |page: Page, label: &'static str| {
         view! {
             <li>
-                <a
-                    href=page.path()
-                    aria-current=move || (current.get() == Some(page)).then_some("page")
-                >
-                    {label}
-                </a>
+                <A href=page.path() exact=true>{label}</A>
             </li>
         }
     };
@@ -27,7 +20,7 @@ pub fn Sidebar(
             <ul>
                 {link(Page::Dashboard, "Dashboard")}
                 {link(Page::PhoneManagement, "Phone Number")}
-                <Show when=move || dev_inbox.get()>{link(Page::DevSms, "SMS inbox (dev)")}</Show>
+                {dev_inbox.then(|| link(Page::DevSms, "SMS inbox (dev)"))}
             </ul>
         </nav>
     }

@@ -2,17 +2,14 @@
 //! add form and code step opening right below it.
 
 use leptos::prelude::*;
+use leptos_router::{NavigateOptions, hooks::use_navigate};
 use phonereg_types::{Phone, PhoneStatus, Verification};
 
 use crate::{
     components::phone_widget::PhoneNumberRegistrationWidget,
-    pages::{
-        focus_heading,
-        phone_form::{PhoneFormMode, PhoneNumberForm},
-        set_title,
-        verification::VerificationStep,
-    },
-    routes::{Page, action, navigate, with_action},
+    pages::{focus_heading, set_title},
+    panels::{add_phone::AddPhonePanel, verification::VerificationStep},
+    paths::{Page, action, with_action},
     session::use_session,
 };
 
@@ -44,7 +41,11 @@ pub fn DashboardHome() -> impl IntoView {
             .unwrap_or_default()
     };
 
-    let nav = move |to: String| Callback::new(move |_: ()| navigate(&to, false));
+    let navigate = use_navigate();
+    let nav = move |to: String| {
+        let navigate = navigate.clone();
+        Callback::new(move |_: ()| navigate(&to, NavigateOptions::default()))
+    };
     let manage = nav(Page::PhoneManagement.path().to_owned());
     let update = nav(with_action(Page::PhoneManagement, action::REPLACE));
     let test_sms = nav(Page::PhoneManagement.path().to_owned());
@@ -68,24 +69,22 @@ pub fn DashboardHome() -> impl IntoView {
         })
     };
 
-    let below = move || {
-        match panel.get() {
+    let below = move || match panel.get() {
         Panel::None => None,
         Panel::Add => Some(
             view! {
-                <section class="card" aria-labelledby="add-title">
-                    <h2 id="add-title">"Add a phone number"</h2>
-                    <PhoneNumberForm
-                        mode=PhoneFormMode::Add
-                        on_saved=Callback::new(move |p: Phone| panel.set(Panel::Verify(p.verification)))
-                        on_cancel=Callback::new(move |_| panel.set(Panel::None))
-                    />
-                </section>
+                <AddPhonePanel
+                    on_saved=Callback::new(move |p: Phone| panel.set(Panel::Verify(p.verification)))
+                    on_cancel=Callback::new(move |_| panel.set(Panel::None))
+                />
             }
             .into_any(),
         ),
         Panel::Verify(initial) => phone.get_untracked().map(|p| {
-            let target = p.pending_e164.clone().unwrap_or_else(|| p.international.clone());
+            let target = p
+                .pending_e164
+                .clone()
+                .unwrap_or_else(|| p.international.clone());
             view! {
                 <VerificationStep
                     phone_id=p.id
@@ -99,7 +98,6 @@ pub fn DashboardHome() -> impl IntoView {
             }
             .into_any()
         }),
-    }
     };
 
     view! {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use leptos::{prelude::*, task::spawn_local};
+use phonereg_types::DevSms;
 
 use crate::{
     api,
@@ -15,7 +16,7 @@ use crate::{
 pub fn DevSmsPage() -> impl IntoView {
     set_title("SMS inbox (development)");
     let clock = Clock::get();
-    let inbox = RwSignal::new(None::<Result<Option<Vec<api::DevSms>>, api::ApiError>>);
+    let inbox = RwSignal::new(None::<Result<Option<Vec<DevSms>>, api::ApiError>>);
     let load = move || {
         spawn_local(async move {
             let result = api::dev_sms().await;

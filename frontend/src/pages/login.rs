@@ -1,13 +1,18 @@
 //! `/login` — "Sign in", then back to the page that asked for it (`?next=`).
 
 use leptos::{html, prelude::*};
+use leptos_router::{
+    components::A,
+    hooks::{use_navigate, use_query_map},
+};
 use phonereg_types::{LoginRequest, validation};
 
 use crate::{
     api,
+    app::replace,
     components::field::{FieldState, TextField, sentence},
     pages::set_title,
-    routes::{Location, Page, navigate, safe_next},
+    paths::{Page, safe_next},
     session::{Status, use_session},
     task::Task,
 };
@@ -16,13 +21,14 @@ use crate::{
 pub fn LoginPage() -> impl IntoView {
     set_title("Sign in");
     let session = use_session();
-    let location = expect_context::<Location>();
-    let next = Memo::new(move |_| safe_next(location.query("next").as_deref()));
+    let query = use_query_map();
+    let next = Memo::new(move |_| safe_next(query.read().get_str("next")));
+    let navigate = use_navigate();
 
     // Signed in already (a reload restored the session, or sign-in just succeeded).
     Effect::new(move |_| {
         if session.status() == Status::SignedIn {
-            navigate(&next.get_untracked(), true);
+            navigate(&next.get_untracked(), replace());
         }
     });
 
@@ -109,7 +115,7 @@ pub fn LoginPage() -> impl IntoView {
                     </button>
                 </form>
                 <p class="switch">
-                    "New to PhoneReg? " <a href=Page::Register.path()>"Create an account"</a>
+                    "New to PhoneReg? " <A href=Page::Register.path()>"Create an account"</A>
                 </p>
             </section>
         </main>

@@ -1,14 +1,13 @@
-//! Screens: each loads its data and lays it out from components.
+//! The routes: one screen each, composed from `panels/` and `components/`.
 
 pub mod dashboard;
 pub mod dev_sms;
 pub mod login;
-pub mod phone_form;
 pub mod phone_management;
 pub mod register;
-pub mod verification;
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 /// Sets the document title, so each screen is announced and found in history by name.
 pub fn set_title(page: &str) {
@@ -38,7 +37,7 @@ pub fn NotFound() -> impl IntoView {
             <section class="card">
                 <h1>"Page not found"</h1>
                 <p>"There is nothing at this address."</p>
-                <p><a href=crate::routes::Page::Dashboard.path()>"Go to your dashboard"</a></p>
+                <p><A href=crate::paths::Page::Dashboard.path()>"Go to your dashboard"</A></p>
             </section>
         </main>
     }

@@ -3,21 +3,23 @@
 //! (`phonereg_types::validation`); then the SMS code step when a phone was given.
 
 use leptos::{html, prelude::*};
+use leptos_router::{NavigateOptions, components::A, hooks::use_navigate};
 use phonereg_types::{Phone, RegisterRequest, Verification, validation};
 
 use crate::{
     api::{self, ApiError},
+    app::replace,
     components::{
         field::{FieldState, TextField, sentence},
         phone_field::{DEFAULT_COUNTRY, PhoneField},
     },
     lookup::phone_lookup,
-    pages::{
+    pages::set_title,
+    panels::{
         phone_form::{PhoneFormMode, PhoneNumberForm},
-        set_title,
         verification::VerificationStep,
     },
-    routes::{Page, navigate},
+    paths::Page,
     session::{Status, use_session},
     task::Task,
 };
@@ -80,13 +82,17 @@ pub fn RegisterPage() -> impl IntoView {
 
     // Someone already signed in (e.g. after a reload mid-signup) belongs on the dashboard,
     // where an unverified number is offered for verification again.
+    let navigate = use_navigate();
+    let redirect = navigate.clone();
     Effect::new(move |_| {
         if session.status() == Status::SignedIn && step.with_untracked(|s| *s == Step::Details) {
-            navigate(Page::Dashboard.path(), true);
+            redirect(Page::Dashboard.path(), replace());
         }
     });
 
-    let go_dashboard = Callback::new(move |_: ()| navigate(Page::Dashboard.path(), false));
+    let go_dashboard = Callback::new(move |_: ()| {
+        navigate(Page::Dashboard.path(), NavigateOptions::default());
+    });
 
     let on_registered = Callback::new(
         move |(phone, verification): (Phone, Option<Verification>)| {
@@ -294,7 +300,7 @@ fn RegisterForm(
                     </button>
                 </form>
                 <p class="switch">
-                    "Already have an account? " <a href=Page::Login.path()>"Sign in"</a>
+                    "Already have an account? " <A href=Page::Login.path()>"Sign in"</A>
                 </p>
             </section>
         </main>

@@ -41,6 +41,32 @@ test('sign out, then a protected page sends you to sign in and back', async () =
   await t.close();
 });
 
+test('a fresh visit and a signed-in reload log no console errors', async () => {
+  const t = await openPage(browser);
+  const { page } = t;
+  const logged = [];
+  const failed = [];
+  page.on('console', (msg) => { if (msg.type() === 'error') logged.push(msg.text()); });
+  page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+  const refreshes = [];
+  page.on('request', (r) => { if (r.url().endsWith('/api/v1/auth/refresh')) refreshes.push(r.url()); });
+
+  for (const path of ['/login', '/register']) {
+    await page.goto(path);
+    await page.getByRole('heading', { level: 1 }).waitFor();
+  }
+  // No session cookie, so no silent refresh (it could only answer 401).
+  assert.deepEqual(refreshes, []);
+
+  await signUpVerified(page);
+  await page.reload();
+  await new DashboardPage(page).badge('Verified').waitFor();
+  assert.equal(refreshes.length, 1, 'the reload restored the session with one refresh');
+  assert.deepEqual(failed, []);
+  assert.deepEqual(logged, []);
+  await t.close();
+});
+
 test('the development inbox explains itself when the API has none', async () => {
   const t = await openPage(browser);
   const { page } = t;

@@ -6,8 +6,9 @@ use std::{
     sync::{Arc, LazyLock, Mutex, PoisonError, Weak},
 };
 
+use anyhow::Context as _;
 use diesel::prelude::*;
-use serde_json::json;
+use phonereg_types::MessageEvent;
 use tokio::sync::Notify;
 
 use super::{
@@ -172,14 +173,14 @@ pub fn message_changed(
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
-    let message = json!({
-        "phone_id": phone_id,
-        "status": status,
-        "error_code": error_code,
-        "guidance": sms::guidance(status, error_code),
-        "updated_at": rfc3339(now),
-    })
-    .to_string();
+    let message = MessageEvent {
+        phone_id,
+        status: status.to_owned(),
+        error_code,
+        guidance: sms::guidance(status, error_code).map(str::to_owned),
+        updated_at: rfc3339(now),
+    };
+    let message = serde_json::to_string(&message).context("encode a message event")?;
     // A fixed-size array, so diesel caches the prepared statement.
     let rows = [
         NewEvent {

@@ -28,6 +28,10 @@ use crate::{
 
 pub const REFRESH_COOKIE: &str = "phonereg_refresh";
 const COOKIE_PATH: &str = "/api/v1/auth";
+/// Set and cleared with the refresh cookie, readable by page scripts and holding no
+/// secret: the SPA calls `/auth/refresh` on load only when it is there, so a visitor
+/// without a session does not get (and log) a 401.
+pub const SESSION_HINT_COOKIE: &str = "phonereg_session";
 
 pub async fn register(
     state: web::Data<AppState>,
@@ -140,7 +144,12 @@ pub async fn logout(
     auth::logout(&state, token, &ip.0).await?;
     let mut cookie = refresh_cookie(&state, String::new());
     cookie.make_removal();
-    Ok(HttpResponse::NoContent().cookie(cookie).finish())
+    let mut hint = session_hint_cookie(&state, "");
+    hint.make_removal();
+    Ok(HttpResponse::NoContent()
+        .cookie(cookie)
+        .cookie(hint)
+        .finish())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -177,6 +186,15 @@ fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .finish()
 }
 
+fn session_hint_cookie(state: &AppState, value: &'static str) -> Cookie<'static> {
+    Cookie::build(SESSION_HINT_COOKIE, value)
+        .path("/")
+        .same_site(SameSite::Strict)
+        .secure(state.config.secure_cookies())
+        .max_age(Duration::seconds(state.refresh_ttl()))
+        .finish()
+}
+
 /// The token response. `echo_refresh` is false when the refresh token came from the
 /// cookie: it then stays in the HttpOnly cookie, out of reach of page scripts.
 fn session_response(
@@ -188,6 +206,7 @@ fn session_response(
     let cookie = refresh_cookie(state, session.refresh_token.clone());
     HttpResponse::build(status)
         .cookie(cookie)
+        .cookie(session_hint_cookie(state, "1"))
         .insert_header(("Cache-Control", "no-store"))
         .json(TokenResponse {
             user: dto::user(session.user, session.phone),

@@ -2,21 +2,9 @@
 //! end without a phone. Registered only with `SMS_PROVIDER=console` in development.
 
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
+use phonereg_types::{DevSms, DevSmsList};
 
 use crate::{error::ApiError, routes::dto::rfc3339, state::AppState};
-
-#[derive(Serialize)]
-struct DevSms {
-    to: String,
-    body: String,
-    created_at: String,
-}
-
-#[derive(Serialize)]
-struct DevSmsList {
-    items: Vec<DevSms>,
-}
 
 pub async fn list_dev_sms(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let inbox = state.inbox.as_ref().ok_or(ApiError::NotFound)?;

@@ -6,8 +6,8 @@ use std::{
 };
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use phonereg_types::EventTicket;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::{
     error::ApiError,
@@ -32,7 +32,10 @@ pub async fn create_event_ticket(
     let ticket = events::issue_ticket(&state, &access).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "ticket": ticket, "expires_in": TICKET_TTL })))
+        .json(EventTicket {
+            ticket,
+            expires_in: TICKET_TTL,
+        }))
 }
 
 #[derive(Deserialize)]

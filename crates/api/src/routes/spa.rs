@@ -1,13 +1,23 @@
-//! The built SPA from `STATIC_DIR`: files as they are, client routes (anything else
-//! outside `/api`) as `index.html`. Trunk names assets by content hash, so they may be
-//! cached for a year; `index.html` must always be revalidated to pick up a new build.
+//! The built SPA from `STATIC_DIR`: files as they are, client routes (paths without a
+//! file extension outside `/api`) as `index.html`.
+//!
+//! scripts/build-spa.sh leaves a brotli (`.br`) and a gzip (`.gz`) copy beside each file;
+//! the one sent is chosen by `Accept-Encoding` (its q-values, then brotli over gzip), with
+//! the file itself for clients that accept neither. Compressing at build time costs the
+//! server nothing per request and lets brotli use its slowest, smallest setting.
+//!
+//! Trunk puts a content hash in asset names, so those may be cached for a year; any other
+//! file (`index.html`, `robots.txt`) must be revalidated to pick up a new build.
 
 use std::path::{Component, Path, PathBuf};
 
 use actix_files::NamedFile;
 use actix_web::{
     HttpRequest, HttpResponse,
-    http::{Method, header},
+    http::{
+        Method,
+        header::{self, AcceptEncoding, ContentEncoding, Encoding, Header as _, HeaderValue},
+    },
     web,
 };
 
@@ -15,6 +25,12 @@ use crate::{error::ApiError, state::AppState};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
+
+/// The precompressed copies build-spa.sh makes, by file suffix.
+const VARIANTS: [(ContentEncoding, &str); 2] = [
+    (ContentEncoding::Brotli, "br"),
+    (ContentEncoding::Gzip, "gz"),
+];
 
 /// The app's default service: API paths that matched nothing are 404 problem+json,
 /// everything else is the SPA.
@@ -31,31 +47,96 @@ pub async fn spa_or_not_found(
     }
     let dir = &state.config.static_dir;
     let index = dir.join("index.html");
-    if let Some(file) = safe_join(dir, path).filter(|f| f.is_file() && *f != index) {
-        return serve(&req, &file, IMMUTABLE).await;
+    if let Some(file) = safe_join(dir, path).filter(|f| *f != index) {
+        if file.is_file() {
+            return serve(&req, &file).await;
+        }
+        // A missing file (an old build's wasm, `/favicon.ico`) is not a client route:
+        // index.html in its place would reach the browser as wasm or script.
+        if file.extension().is_some() {
+            return Err(ApiError::NotFound);
+        }
     }
     if !index.is_file() {
         return Err(ApiError::NotFound);
     }
-    serve(&req, &index, REVALIDATE).await
+    serve(&req, &index).await
 }
 
-async fn serve(
-    req: &HttpRequest,
-    file: &Path,
-    cache: &'static str,
-) -> Result<HttpResponse, ApiError> {
-    let file = NamedFile::open_async(file)
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("open {}: {e}", file.display())))?
-        .use_etag(true)
-        .use_last_modified(true);
-    let mut res = file.into_response(req);
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static(cache),
+/// `file` in the best encoding the client accepts among the copies on disk.
+async fn serve(req: &HttpRequest, file: &Path) -> Result<HttpResponse, ApiError> {
+    let available: Vec<(ContentEncoding, PathBuf)> = VARIANTS
+        .iter()
+        .map(|(encoding, suffix)| (*encoding, with_suffix(file, suffix)))
+        .filter(|(_, path)| path.is_file())
+        .collect();
+    // A malformed header counts as no preference.
+    let accepted = AcceptEncoding::parse(req).unwrap_or_else(|_| AcceptEncoding(Vec::new()));
+    let offered = available
+        .iter()
+        .map(|(encoding, _)| Encoding::Known(*encoding))
+        .chain([Encoding::identity()])
+        .collect::<Vec<_>>();
+    let chosen = accepted.negotiate(offered.iter()).and_then(|encoding| {
+        available
+            .iter()
+            .find(|(e, _)| Encoding::Known(*e) == encoding)
+    });
+
+    let content_type = actix_files::file_extension_to_mime(
+        file.extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default(),
     );
+    let opened = match chosen {
+        Some((encoding, path)) => open(path).await?.set_content_encoding(*encoding),
+        None => open(file).await?,
+    };
+    let mut res = opened
+        .set_content_type(content_type)
+        .disable_content_disposition()
+        .use_etag(true)
+        .use_last_modified(true)
+        .into_response(req);
+    let headers = res.headers_mut();
+    let cache = if is_fingerprinted(file) {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if !available.is_empty() {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     Ok(res)
+}
+
+async fn open(path: &Path) -> Result<NamedFile, ApiError> {
+    NamedFile::open_async(path)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("open {}: {e}", path.display())))
+}
+
+/// `app.wasm` -> `app.wasm.br`.
+fn with_suffix(file: &Path, suffix: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Whether the name carries Trunk's content hash: `style-ef443a772eee4498.css`,
+/// `phonereg-frontend-822529d48e79724a_bg.wasm` (a u64 in hex, so 16 digits or fewer;
+/// fewer than 8 is too short to tell from a word and costs only a revalidation).
+fn is_fingerprinted(file: &Path) -> bool {
+    let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let stem = name.split('.').next().unwrap_or_default();
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (8..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 /// `dir` + the URL path, or None if the path tries to leave `dir`.
@@ -83,5 +164,19 @@ mod tests {
         assert_eq!(safe_join(dir, "/../etc/passwd"), None);
         assert_eq!(safe_join(dir, "/a/../../etc/passwd"), None);
         assert_eq!(safe_join(dir, "/"), None);
+    }
+
+    #[test]
+    fn only_names_with_a_content_hash_are_immutable() {
+        for name in [
+            "style-ef443a772eee4498.css",
+            "phonereg-frontend-822529d48e79724a_bg.wasm",
+            "phonereg-frontend-fda71b9c8bf84f5.js",
+        ] {
+            assert!(is_fingerprinted(Path::new(name)), "{name}");
+        }
+        for name in ["index.html", "robots.txt", "my-logo.png", "app-1a2b.js"] {
+            assert!(!is_fingerprinted(Path::new(name)), "{name}");
+        }
     }
 }

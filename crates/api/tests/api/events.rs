@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use phonereg_types::{EventTicket, MessageEvent};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -57,8 +58,9 @@ async fn ticket(app: &TestApp, token: &str) -> String {
         .call(Method::POST, p, p, Some(token), None)
         .await
         .expect(201);
-    assert_eq!(r.body["expires_in"], 60);
-    r.body["ticket"].as_str().expect("ticket").to_owned()
+    let ticket: EventTicket = serde_json::from_value(r.body).expect("the shared EventTicket");
+    assert_eq!(ticket.expires_in, 60);
+    ticket.ticket
 }
 
 async fn register(app: &TestApp, email: &str) -> (String, i64) {
@@ -98,7 +100,8 @@ async fn stream_shows_a_delivery_update(b: Backend) {
         d["status"] == "delivered"
     })
     .await;
-    assert_eq!(msg["phone_id"], id);
+    let msg: MessageEvent = serde_json::from_value(msg).expect("the shared MessageEvent");
+    assert_eq!(msg.phone_id, id);
     let (_, phone) = wait_for_event(&mut body, &mut buf, "phone", |d| {
         d["last_message"]["status"] == "delivered"
     })

@@ -19,6 +19,7 @@ mod operations;
 mod phone_numbers;
 mod phone_oracle;
 mod process;
+mod spa;
 mod streams;
 mod tokens;
 mod twilio;

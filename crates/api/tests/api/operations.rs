@@ -63,7 +63,7 @@ async fn serves_the_spa_with_client_route_fallback(b: Backend) {
         "<!doctype html><title>PhoneReg</title>",
     )
     .expect("index");
-    std::fs::write(dir.join("app-1a2b3c.wasm"), b"\0asm").expect("asset");
+    std::fs::write(dir.join("app-1a2b3c4d5e6f7a8b_bg.wasm"), b"\0asm").expect("asset");
     let static_dir = dir.clone();
     let app = crate::helpers::spawn_app_with(b, move |c| c.static_dir = static_dir).await;
     let get = |p: &str| app.client.get(format!("{}{p}", app.address)).send();
@@ -76,7 +76,7 @@ async fn serves_the_spa_with_client_route_fallback(b: Backend) {
             "{route}"
         );
     }
-    let r = get("/app-1a2b3c.wasm").await.expect("sent");
+    let r = get("/app-1a2b3c4d5e6f7a8b_bg.wasm").await.expect("sent");
     assert_eq!(r.status(), 200);
     assert!(
         r.headers()["cache-control"]
