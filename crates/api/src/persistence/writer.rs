@@ -410,9 +410,17 @@ mod tests {
     async fn the_wal_starts_over_under_steady_writes() {
         let path =
             std::env::temp_dir().join(format!("phonereg-writer-wal-{}.db", std::process::id()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        // Removes the database and its WAL (about 100 MB) before and after the test.
+        struct Files(std::path::PathBuf);
+        impl Drop for Files {
+            fn drop(&mut self) {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+                }
+            }
         }
+        drop(Files(path.clone()));
+        let _files = Files(path.clone());
         let url = path.to_string_lossy().into_owned();
         let pool = |extra: &'static str| {
             Pool::builder()
