@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Context as _;
 use diesel::prelude::*;
-use phonereg_types::MessageEvent;
+use phonereg_types::{EventKind, MessageEvent, MessageStatus};
 use tokio::sync::Notify;
 
 use super::{
@@ -83,9 +83,6 @@ pub(super) fn wake_changed() {
     WAKES.wake(&users);
 }
 
-pub const PHONE: &str = "phone";
-pub const MESSAGE: &str = "message";
-
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
@@ -99,6 +96,11 @@ pub struct EventRow {
 }
 
 impl EventRow {
+    /// The stored kind as a word of the vocabulary (None: written by a newer build).
+    pub fn event_kind(&self) -> Option<EventKind> {
+        EventKind::parse(&self.kind)
+    }
+
     pub fn cursor(&self) -> Cursor {
         Cursor {
             txid: self.txid,
@@ -154,7 +156,7 @@ pub fn phone_changed(
 ) -> Result<(), ApiError> {
     let event = NewEvent {
         user_id,
-        kind: PHONE,
+        kind: EventKind::Phone.as_str(),
         data: phone_id.to_string(),
         created_at: now,
     };
@@ -169,13 +171,13 @@ pub fn message_changed(
     conn: &mut Conn<'_>,
     user_id: i64,
     phone_id: i64,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
     let message = MessageEvent {
         phone_id,
-        status: status.to_owned(),
+        status,
         error_code,
         guidance: sms::guidance(status, error_code).map(str::to_owned),
         updated_at: rfc3339(now),
@@ -185,13 +187,13 @@ pub fn message_changed(
     let rows = [
         NewEvent {
             user_id,
-            kind: MESSAGE,
+            kind: EventKind::Message.as_str(),
             data: message,
             created_at: now,
         },
         NewEvent {
             user_id,
-            kind: PHONE,
+            kind: EventKind::Phone.as_str(),
             data: phone_id.to_string(),
             created_at: now,
         },

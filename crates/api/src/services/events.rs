@@ -1,9 +1,11 @@
 //! Live events: tickets for EventSource, and batches of the caller's events.
 
+use phonereg_types::EventKind;
+
 use crate::{
     error::ApiError,
     persistence::{
-        events::{self, Cursor, EventRow, PHONE, TicketGrant},
+        events::{self, Cursor, EventRow, TicketGrant},
         models::PhoneRow,
         phones,
     },
@@ -93,7 +95,7 @@ pub async fn batch(state: &AppState, user_id: i64, after: Cursor) -> Result<Batc
             let unsettled = rows.is_empty() && events::unsettled_after(c, user_id, after)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
-                let phone = if row.kind == PHONE {
+                let phone = if row.event_kind() == Some(EventKind::Phone) {
                     let id = row.data.parse().unwrap_or_default();
                     phones::find_owned(c, user_id, id).ok()
                 } else {

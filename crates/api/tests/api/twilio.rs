@@ -8,6 +8,7 @@ use phonereg_api::{
     outbox::Step,
     persistence::{now, outbox},
 };
+use phonereg_types::MessageKind;
 use reqwest::Method;
 use serde_json::json;
 
@@ -194,7 +195,7 @@ async fn other_messages_get_sms_max_attempts(b: Backend) {
                 None,
                 US_MOBILE,
                 "notice",
-                "notice",
+                MessageKind::Notice,
                 None,
                 Locale::En,
                 now(),
@@ -352,7 +353,16 @@ async fn two_processes_send_each_message_once(b: Backend) {
             let now = now();
             for i in 0..200 {
                 let body = format!("message {i:03}");
-                outbox::queue(c, None, US_MOBILE, &body, "test", None, Locale::En, now)?;
+                outbox::queue(
+                    c,
+                    None,
+                    US_MOBILE,
+                    &body,
+                    MessageKind::Test,
+                    None,
+                    Locale::En,
+                    now,
+                )?;
             }
             Ok(())
         })
@@ -395,8 +405,26 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
     app.state
         .db
         .write(|c| {
-            outbox::queue(c, None, SLOW, "slow", "test", None, Locale::En, now())?;
-            outbox::queue(c, None, US_MOBILE, "fast", "test", None, Locale::En, now())?;
+            outbox::queue(
+                c,
+                None,
+                SLOW,
+                "slow",
+                MessageKind::Test,
+                None,
+                Locale::En,
+                now(),
+            )?;
+            outbox::queue(
+                c,
+                None,
+                US_MOBILE,
+                "fast",
+                MessageKind::Test,
+                None,
+                Locale::En,
+                now(),
+            )?;
             Ok(())
         })
         .await
