@@ -18,6 +18,11 @@ impl Clock {
         chrono::Utc::now().timestamp() + self.offset.load(Ordering::Relaxed)
     }
 
+    /// [`Clock::now`] in milliseconds, for delays too short for whole seconds.
+    pub fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis() + self.offset.load(Ordering::Relaxed) * 1000
+    }
+
     /// Moves time forward by `seconds` for every holder of this clock.
     pub fn advance(&self, seconds: i64) {
         self.offset.fetch_add(seconds, Ordering::Relaxed);

@@ -39,7 +39,7 @@ use clap::{Parser, ValueEnum};
 /// | `SMS_PER_ACCOUNT_PER_DAY` | 10 | SMS per account per UTC day |
 /// | `SMS_PER_IP_PER_HOUR` | 20 | SMS per client IP per hour |
 /// | `SMS_DAILY_BUDGET` | 10000 | SMS per UTC day in all; spent -> 503 |
-/// | `SMS_MAX_ATTEMPTS` | 6 | delivery tries before a message fails |
+/// | `SMS_MAX_ATTEMPTS` | 6 | delivery tries before a message without a code fails (a code's SMS is tried, at most 30 s apart, until the code expires) |
 /// | `OUTBOX_WORKER` | `true` | send queued SMS from this process |
 /// | `SMS_TEST_NUMBERS` | empty | `+15005550100=123456,…`: fixed codes, nothing sent, no limits |
 /// | `PHONE_CHANGES_PER_ACCOUNT_PER_DAY` | 10 | number changes (POST, PATCH) per account per UTC day, counted before any lookup |

@@ -57,12 +57,20 @@ pub enum ApiError {
     SmsRangePaused { retry_after: u64 },
     #[error("unavailable: {detail}")]
     Unavailable { detail: String, retry_after: u64 },
+    /// The database could not serve (down, restarting, its disk full or read-only): a
+    /// 503 like [`ApiError::Unavailable`], told apart so the pool can fail fast.
+    #[error("the database is unavailable")]
+    DatabaseUnavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
+        if crate::persistence::is_unavailable(&e) {
+            tracing::warn!(error = %e, "the database could not serve");
+            return ApiError::DatabaseUnavailable;
+        }
         ApiError::Internal(anyhow::Error::new(e).context("database query"))
     }
 }
@@ -140,6 +148,11 @@ impl ApiError {
             ApiError::Unavailable { detail, .. } => {
                 ("unavailable", "Service unavailable", detail.clone())
             }
+            ApiError::DatabaseUnavailable => (
+                "unavailable",
+                "Service unavailable",
+                "The database is not available right now; try again shortly.".into(),
+            ),
             ApiError::Internal(_) => (
                 "internal",
                 "Internal server error",
@@ -165,7 +178,9 @@ impl ResponseError for ApiError {
             ApiError::RateLimited { .. }
             | ApiError::ResendTooSoon { .. }
             | ApiError::SmsRangePaused { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::DatabaseUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -209,6 +224,9 @@ impl ResponseError for ApiError {
             | ApiError::SmsRangePaused { retry_after }
             | ApiError::Unavailable { retry_after, .. } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::DatabaseUnavailable => {
+                res.insert_header((header::RETRY_AFTER, "5"));
             }
             ApiError::Unauthorized(_) | ApiError::PasswordRequired => {
                 res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));

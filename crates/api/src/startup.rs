@@ -80,11 +80,17 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
     let (sender, inbox) = sms_sender(&config)?;
     let texts = Arc::new(SmsTexts::new(&config.public_url)?);
-    let outbox = Outbox::new(db.clone(), sender, config.sms_max_attempts);
+    let clock = Clock::default();
+    let outbox = Outbox::new(
+        db.clone(),
+        sender,
+        config.sms_max_attempts,
+        clock.clone(),
+        secret.as_bytes(),
+    );
     if config.outbox_worker {
         tokio::spawn(outbox.clone().run());
     }
-    let clock = Clock::default();
     let state = web::Data::new(AppState {
         db,
         tokens: Tokens::new(
@@ -107,7 +113,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let blocking_threads = match (config.blocking_threads, &state.db) {
         (Some(n), _) => n as usize,
         (None, Db::Sqlite { .. }) => 2,
-        (None, Db::Postgres(_)) => (config.db_pool_size as usize / workers).max(2),
+        (None, Db::Postgres { .. }) => (config.db_pool_size as usize / workers).max(2),
     };
     let listener =
         TcpListener::bind(config.bind).with_context(|| format!("bind {}", config.bind))?;

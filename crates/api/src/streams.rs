@@ -160,7 +160,7 @@ impl Streams {
 pub async fn watch(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut cursor: Option<(i64, i64)> = None;
+    let mut cursor: Option<(events::Cursor, i64)> = None;
     loop {
         tick.tick().await;
         if state.streams.total() == 0 {
@@ -173,7 +173,7 @@ pub async fn watch(state: web::Data<AppState>) {
         let polled = match cursor {
             None => state
                 .db
-                .read(events::newest_id)
+                .read(events::newest_settled)
                 .await
                 .map(|id| (Vec::new(), id, Vec::new())),
             Some((after, since)) => {

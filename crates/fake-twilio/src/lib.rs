@@ -1,18 +1,27 @@
 //! A fake Twilio: a real HTTP server on loopback speaking the Messages API
-//! (`POST /2010-04-01/Accounts/{sid}/Messages.json`, Basic auth, form fields), recording
-//! every message, answering with the failures tests need, and firing status callbacks
-//! signed exactly as Twilio signs them. Used by the API's integration tests and, as
-//! the `fake-twilio` binary, by browser tests and local development.
+//! (`POST /2010-04-01/Accounts/{sid}/Messages.json` to send, `GET` on the same path to list
+//! an account's messages newest first, filtered by `To`, `PageSize`; Basic auth, form
+//! fields), recording every message, answering with the failures tests need, and firing
+//! status callbacks signed exactly as Twilio signs them. Used by the API's integration
+//! tests and, as the `fake-twilio` binary, by browser tests, local development and
+//! `scripts/faults.sh`.
 //!
-//! Control endpoints for other processes: `GET /_fake/messages`,
+//! Control endpoints for other processes: `GET /_fake/messages` (and `held`: answers
+//! held right now),
 //! `POST /_fake/fail` `{"mode": "500"|"429"|"21211"|"21614"|"401", "times": n}`,
-//! `POST /_fake/slow` `{"millis": n}`, and
+//! `POST /_fake/slow` `{"millis": n}`,
+//! `POST /_fake/hold` `{"hold": true|false}` (accept messages but keep the HTTP answer
+//! until released: the window in which a sender can die after Twilio took its message),
+//! `POST /_fake/down` `{"down": true|false}` (every API call answers 503), and
 //! `POST /_fake/messages/{sid}/status` `{"status": "delivered", "error_code": null}`.
 
 use std::{
     collections::{HashMap, VecDeque},
     net::TcpListener,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -22,6 +31,7 @@ use hmac::{Hmac, Mac as _};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha1::Sha1;
+use tokio::sync::watch;
 
 /// A message the fake accepted.
 #[derive(Clone, Debug, Serialize)]
@@ -32,6 +42,14 @@ pub struct Recorded {
     pub messaging_service_sid: Option<String>,
     pub body: String,
     pub status_callback: Option<String>,
+    /// `ValidityPeriod`: seconds Twilio may keep the message queued.
+    pub validity_period: Option<u32>,
+    /// The last status reported for it (`queued` until a callback is fired).
+    pub status: String,
+    /// RFC 2822, as Twilio writes dates.
+    pub date_created: String,
+    /// Set once the message is reported `sent` or later; a queued message has none.
+    pub date_sent: Option<String>,
     #[serde(skip)]
     accepted_at: Option<std::time::Instant>,
 }
@@ -59,6 +77,8 @@ struct State {
     /// Per recipient (`To`), over `delay`: one slow message among fast ones.
     delay_for: HashMap<String, Duration>,
     requests: u64,
+    /// Every API call answers 503 while set.
+    down: bool,
 }
 
 #[derive(Clone)]
@@ -67,6 +87,10 @@ struct Shared {
     auth_token: String,
     state: Arc<Mutex<State>>,
     client: reqwest::Client,
+    /// While true, accepted messages wait for their HTTP answer.
+    hold: Arc<watch::Sender<bool>>,
+    /// Answers being held right now.
+    holding: Arc<AtomicUsize>,
 }
 
 /// A running fake.
@@ -110,6 +134,8 @@ impl FakeTwilio {
             auth_token: auth_token.to_owned(),
             state: Arc::default(),
             client: reqwest::Client::builder().no_proxy().build()?,
+            hold: Arc::new(watch::Sender::new(false)),
+            holding: Arc::default(),
         };
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let base_url = format!("http://{}", listener.local_addr()?);
@@ -121,11 +147,18 @@ impl FakeTwilio {
                     "/2010-04-01/Accounts/{sid}/Messages.json",
                     web::post().to(create_message),
                 )
+                .route(
+                    "/2010-04-01/Accounts/{sid}/Messages.json",
+                    web::get().to(read_messages),
+                )
                 .route("/_fake/messages", web::get().to(list_messages))
                 .route("/_fake/fail", web::post().to(set_failure))
                 .route("/_fake/slow", web::post().to(set_slow))
+                .route("/_fake/hold", web::post().to(set_hold))
+                .route("/_fake/down", web::post().to(set_down))
                 .route("/_fake/messages/{sid}/status", web::post().to(fire_status))
         })
+        // Held answers park their worker's task, not the worker: one is enough.
         .workers(1)
         .disable_signals()
         .listen(listener)?
@@ -166,6 +199,22 @@ impl FakeTwilio {
         lock(&self.shared).delay_for.insert(to.to_owned(), delay);
     }
 
+    /// While `hold` is true, accepted messages are recorded (and listed) at once but
+    /// their HTTP answer waits until it is set false again.
+    pub fn hold_answers(&self, hold: bool) {
+        self.shared.hold.send_replace(hold);
+    }
+
+    /// Answers being held right now.
+    pub fn held(&self) -> usize {
+        self.shared.holding.load(Ordering::SeqCst)
+    }
+
+    /// While down, every API call (send and list) answers 503.
+    pub fn set_down(&self, down: bool) {
+        lock(&self.shared).down = down;
+    }
+
     /// Posts a signed status callback for `sid` to the URL the message named; returns
     /// the HTTP status the callback got.
     pub async fn send_status(
@@ -188,12 +237,19 @@ async fn send_status(
     status: &str,
     error_code: Option<i64>,
 ) -> anyhow::Result<u16> {
-    let msg = lock(shared)
-        .messages
-        .iter()
-        .find(|m| m.sid == sid)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no message {sid}"))?;
+    let msg = {
+        let mut state = lock(shared);
+        let msg = state
+            .messages
+            .iter_mut()
+            .find(|m| m.sid == sid)
+            .ok_or_else(|| anyhow::anyhow!("no message {sid}"))?;
+        msg.status = status.to_owned();
+        if msg.date_sent.is_none() && !matches!(status, "queued" | "accepted" | "sending") {
+            msg.date_sent = Some(rfc2822_now());
+        }
+        msg.clone()
+    };
     let url = msg
         .status_callback
         .clone()
@@ -231,6 +287,29 @@ async fn send_status(
     Ok(res.status().as_u16())
 }
 
+fn rfc2822_now() -> String {
+    chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S +0000")
+        .to_string()
+}
+
+fn authorized(req: &HttpRequest, shared: &Shared, account: &str) -> bool {
+    let expected = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", shared.account_sid, shared.auth_token))
+    );
+    account == shared.account_sid
+        && req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == expected)
+}
+
+fn unavailable() -> HttpResponse {
+    twilio_error(503, 20503, "Service Unavailable")
+}
+
 fn twilio_error(status: u16, code: i64, message: &str) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default()).json(
         json!({
@@ -248,7 +327,7 @@ async fn create_message(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let (failure, delay) = {
+    let (failure, delay, down) = {
         let mut state = lock(&shared);
         state.requests += 1;
         let to = form
@@ -258,21 +337,15 @@ async fn create_message(
         let delay = to
             .and_then(|to| state.delay_for.get(to).copied())
             .unwrap_or(state.delay);
-        (state.failures.pop_front(), delay)
+        (state.failures.pop_front(), delay, state.down)
     };
+    if down {
+        return unavailable();
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let expected = format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", shared.account_sid, shared.auth_token))
-    );
-    let authorized = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == expected);
-    if !authorized || *path != shared.account_sid || failure == Some(Failure::BadCredentials) {
+    if !authorized(&req, &shared, &path) || failure == Some(Failure::BadCredentials) {
         return twilio_error(401, 20003, "Authenticate");
     }
     match failure {
@@ -298,36 +371,123 @@ async fn create_message(
             "A 'From' or 'MessagingServiceSid' parameter is required",
         );
     }
-    let sid = format!("SM{:032x}", rand::random::<u128>());
+    let validity_period = match field("ValidityPeriod").map(|v| v.parse::<u32>()) {
+        None => None,
+        Some(Ok(v)) if (1..=36_000).contains(&v) => Some(v),
+        Some(_) => {
+            return twilio_error(
+                400,
+                21617,
+                "ValidityPeriod must be an integer from 1 to 36000",
+            );
+        }
+    };
     let recorded = Recorded {
-        sid: sid.clone(),
-        to: to.clone(),
-        from: from.clone(),
-        messaging_service_sid: mss.clone(),
-        body: body.clone(),
+        sid: format!("SM{:032x}", rand::random::<u128>()),
+        to,
+        from,
+        messaging_service_sid: mss,
+        body,
         status_callback: field("StatusCallback"),
+        validity_period,
+        status: "queued".into(),
+        date_created: rfc2822_now(),
+        date_sent: None,
         accepted_at: Some(std::time::Instant::now()),
     };
-    lock(&shared).messages.push(recorded);
-    HttpResponse::Created().json(json!({
-        "sid": sid,
-        "account_sid": shared.account_sid,
-        "to": to,
-        "from": from,
-        "messaging_service_sid": mss,
-        "body": body,
-        "status": "queued",
+    lock(&shared).messages.push(recorded.clone());
+    // Taken, and listed from now on; the answer may still be held back.
+    let mut hold = shared.hold.subscribe();
+    if *hold.borrow_and_update() {
+        shared.holding.fetch_add(1, Ordering::SeqCst);
+        while *hold.borrow_and_update() {
+            if hold.changed().await.is_err() {
+                break;
+            }
+        }
+        shared.holding.fetch_sub(1, Ordering::SeqCst);
+    }
+    HttpResponse::Created().json(message_resource(&shared.account_sid, &recorded))
+}
+
+/// A Message resource as Twilio renders it.
+fn message_resource(account_sid: &str, m: &Recorded) -> serde_json::Value {
+    json!({
+        "sid": m.sid,
+        "account_sid": account_sid,
+        "to": m.to,
+        "from": m.from,
+        "messaging_service_sid": m.messaging_service_sid,
+        "body": m.body,
+        "status": m.status,
         "num_segments": "1",
         "direction": "outbound-api",
         "api_version": "2010-04-01",
+        "date_created": m.date_created,
+        "date_updated": m.date_created,
+        "date_sent": m.date_sent,
         "error_code": null,
         "error_message": null,
-        "uri": format!("/2010-04-01/Accounts/{}/Messages/{sid}.json", shared.account_sid),
+        "uri": format!("/2010-04-01/Accounts/{account_sid}/Messages/{}.json", m.sid),
+    })
+}
+
+#[derive(Deserialize)]
+struct ReadQuery {
+    #[serde(rename = "To")]
+    to: Option<String>,
+    #[serde(rename = "PageSize")]
+    page_size: Option<usize>,
+}
+
+/// `GET …/Messages.json`: the account's messages newest first, one page (`PageSize`,
+/// default 50, at most 1000), optionally only those to `To`.
+async fn read_messages(
+    req: HttpRequest,
+    shared: web::Data<Shared>,
+    path: web::Path<String>,
+    query: web::Query<ReadQuery>,
+) -> HttpResponse {
+    if lock(&shared).down {
+        return unavailable();
+    }
+    if !authorized(&req, &shared, &path) {
+        return twilio_error(401, 20003, "Authenticate");
+    }
+    let page_size = query.page_size.unwrap_or(50);
+    if !(1..=1000).contains(&page_size) {
+        return twilio_error(400, 20001, "PageSize must be from 1 to 1000");
+    }
+    let messages: Vec<serde_json::Value> = lock(&shared)
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| query.to.as_ref().is_none_or(|to| &m.to == to))
+        .take(page_size)
+        .map(|m| message_resource(&shared.account_sid, m))
+        .collect();
+    let uri = format!(
+        "/2010-04-01/Accounts/{}/Messages.json?PageSize={page_size}&Page=0",
+        shared.account_sid
+    );
+    HttpResponse::Ok().json(json!({
+        "end": messages.len().saturating_sub(1),
+        "first_page_uri": uri,
+        "next_page_uri": null,
+        "page": 0,
+        "page_size": page_size,
+        "previous_page_uri": null,
+        "start": 0,
+        "uri": uri,
+        "messages": messages,
     }))
 }
 
 async fn list_messages(shared: web::Data<Shared>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "messages": lock(&shared).messages.clone() }))
+    HttpResponse::Ok().json(json!({
+        "messages": lock(&shared).messages.clone(),
+        "held": shared.holding.load(Ordering::SeqCst),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -356,6 +516,26 @@ struct SlowRequest {
 
 async fn set_slow(shared: web::Data<Shared>, body: web::Json<SlowRequest>) -> HttpResponse {
     lock(&shared).delay = Duration::from_millis(body.millis);
+    HttpResponse::NoContent().finish()
+}
+
+#[derive(Deserialize)]
+struct HoldRequest {
+    hold: bool,
+}
+
+async fn set_hold(shared: web::Data<Shared>, body: web::Json<HoldRequest>) -> HttpResponse {
+    shared.hold.send_replace(body.hold);
+    HttpResponse::NoContent().finish()
+}
+
+#[derive(Deserialize)]
+struct DownRequest {
+    down: bool,
+}
+
+async fn set_down(shared: web::Data<Shared>, body: web::Json<DownRequest>) -> HttpResponse {
+    lock(&shared).down = body.down;
     HttpResponse::NoContent().finish()
 }
 

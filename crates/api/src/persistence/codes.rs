@@ -1,14 +1,18 @@
 //! Verification codes: one live row per phone record, only the keyed hash stored.
 
 use diesel::{OptionalExtension as _, prelude::*};
+use phonereg_types::MessageKind;
 
 use super::{Conn, KeepPreparedDsl as _, models::CodeRow, schema::verification_codes, with_conn};
 use crate::error::ApiError;
 
+/// The outbox `kind` of the SMS that carry these codes.
+pub const CODE_KIND: MessageKind = MessageKind::Code;
+
 /// Stores a new code for the record, replacing (and so killing) any previous one, whose
 /// messages no longer keep it.
 pub fn replace(conn: &mut Conn<'_>, row: &CodeRow) -> Result<(), ApiError> {
-    super::outbox::retire_codes(conn, row.phone_id, "code", row.created_at)?;
+    super::outbox::retire_codes(conn, row.phone_id, CODE_KIND, row.created_at)?;
     with_conn!(conn, c => diesel::insert_into(verification_codes::table)
         .values(row)
         .on_conflict(verification_codes::phone_id)
@@ -45,7 +49,7 @@ pub fn take_attempt(
 
 /// Removes the record's code (it was used), and the code from its messages.
 pub fn delete(conn: &mut Conn<'_>, phone_id: i64) -> Result<(), ApiError> {
-    super::outbox::retire_codes(conn, phone_id, "code", super::now())?;
+    super::outbox::retire_codes(conn, phone_id, CODE_KIND, super::now())?;
     with_conn!(conn, c => diesel::delete(verification_codes::table.find(phone_id)).execute(c))?;
     Ok(())
 }

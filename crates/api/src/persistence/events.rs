@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Context as _;
 use diesel::prelude::*;
-use phonereg_types::MessageEvent;
+use phonereg_types::{EventKind, MessageEvent, MessageStatus};
 use tokio::sync::Notify;
 
 use super::{
@@ -83,9 +83,6 @@ pub(super) fn wake_changed() {
     WAKES.wake(&users);
 }
 
-pub const PHONE: &str = "phone";
-pub const MESSAGE: &str = "message";
-
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
@@ -94,6 +91,51 @@ pub struct EventRow {
     pub kind: String,
     pub data: String,
     pub created_at: i64,
+    /// The writing transaction (PostgreSQL; 0 on SQLite).
+    pub txid: i64,
+}
+
+impl EventRow {
+    /// The stored kind as a word of the vocabulary (None: written by a newer build).
+    pub fn event_kind(&self) -> Option<EventKind> {
+        EventKind::parse(&self.kind)
+    }
+
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            txid: self.txid,
+            id: self.id,
+        }
+    }
+}
+
+/// A place in the events: just after event `id` of transaction `txid`.
+///
+/// PostgreSQL takes an event's id at insert, but transactions commit in any order, so a
+/// reader that had moved past id N would never see id N-1 committing later. Events are
+/// therefore read in (txid, id) order and only once *settled*: written by a transaction
+/// older than every one still running (`pg_snapshot_xmin`). Settled events never appear
+/// below a cursor that has passed them: a transaction that commits later is still
+/// running now, so its xid is at least the snapshot's xmin, above every settled one.
+/// SQLite's one writer commits ids in order; there txid is always 0 and this is the id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub txid: i64,
+    pub id: i64,
+}
+
+/// Events of transactions older than every one still running (see [`Cursor`]).
+const SETTLED: &str = "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+/// `(txid, id) <op> cursor` as a row comparison, which walks the `(…, txid, id)` indexes.
+macro_rules! place {
+    ($op:literal, $cursor:expr) => {
+        diesel::dsl::sql::<diesel::sql_types::Bool>(concat!("(txid, id) ", $op, " ("))
+            .bind::<diesel::sql_types::BigInt, _>($cursor.txid)
+            .sql(", ")
+            .bind::<diesel::sql_types::BigInt, _>($cursor.id)
+            .sql(")")
+    };
 }
 
 #[derive(Insertable)]
@@ -114,7 +156,7 @@ pub fn phone_changed(
 ) -> Result<(), ApiError> {
     let event = NewEvent {
         user_id,
-        kind: PHONE,
+        kind: EventKind::Phone.as_str(),
         data: phone_id.to_string(),
         created_at: now,
     };
@@ -129,13 +171,13 @@ pub fn message_changed(
     conn: &mut Conn<'_>,
     user_id: i64,
     phone_id: i64,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
     let message = MessageEvent {
         phone_id,
-        status: status.to_owned(),
+        status,
         error_code,
         guidance: sms::guidance(status, error_code).map(str::to_owned),
         updated_at: rfc3339(now),
@@ -145,13 +187,13 @@ pub fn message_changed(
     let rows = [
         NewEvent {
             user_id,
-            kind: MESSAGE,
+            kind: EventKind::Message.as_str(),
             data: message,
             created_at: now,
         },
         NewEvent {
             user_id,
-            kind: PHONE,
+            kind: EventKind::Phone.as_str(),
             data: phone_id.to_string(),
             created_at: now,
         },
@@ -161,29 +203,87 @@ pub fn message_changed(
     Ok(())
 }
 
-/// The caller's events after `after`, oldest first.
+/// The caller's events after `after`, in stream order (settled ones only, see [`Cursor`]).
 pub fn after(
     conn: &mut Conn<'_>,
     user_id: i64,
-    after: i64,
+    after: Cursor,
     limit: i64,
 ) -> Result<Vec<EventRow>, ApiError> {
-    Ok(with_conn!(conn, c => events::table
-        .filter(events::user_id.eq(user_id))
-        .filter(events::id.gt(after))
-        .order(events::id)
-        .limit(limit)
-        .select(EventRow::as_select())
-        .load(c))?)
+    Ok(match conn {
+        Conn::Sqlite(c) => events::table
+            .filter(events::user_id.eq(user_id))
+            .filter(events::id.gt(after.id))
+            .order(events::id)
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(*c)?,
+        Conn::Postgres(c) => events::table
+            .filter(events::user_id.eq(user_id))
+            .filter(place!(">", after))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(SETTLED))
+            .order((events::txid, events::id))
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(*c)?,
+    })
 }
 
-/// The newest event id of the caller (0 if none): a fresh stream starts after it.
-pub fn latest_id(conn: &mut Conn<'_>, user_id: i64) -> Result<i64, ApiError> {
-    let max: Option<i64> = with_conn!(conn, c => events::table
+/// Whether the caller has events after `after` that are not settled yet (PostgreSQL):
+/// committed, but behind a transaction still running. The stream looks again shortly.
+pub fn unsettled_after(conn: &mut Conn<'_>, user_id: i64, after: Cursor) -> Result<bool, ApiError> {
+    let Conn::Postgres(c) = conn else {
+        return Ok(false);
+    };
+    let found: Vec<i64> = events::table
         .filter(events::user_id.eq(user_id))
-        .select(diesel::dsl::max(events::id))
-        .get_result(c))?;
-    Ok(max.unwrap_or(0))
+        .filter(place!(">", after))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "NOT ({SETTLED})"
+        )))
+        .select(events::id)
+        .limit(1)
+        .load(*c)?;
+    Ok(!found.is_empty())
+}
+
+/// Where a fresh stream of the caller starts: after its newest settled event.
+pub fn latest(conn: &mut Conn<'_>, user_id: i64) -> Result<Cursor, ApiError> {
+    Ok(match conn {
+        Conn::Sqlite(c) => {
+            let max: Option<i64> = events::table
+                .filter(events::user_id.eq(user_id))
+                .select(diesel::dsl::max(events::id))
+                .get_result(*c)?;
+            Cursor {
+                txid: 0,
+                id: max.unwrap_or(0),
+            }
+        }
+        Conn::Postgres(c) => newest_settled_pg(c, Some(user_id))?,
+    })
+}
+
+/// Where a stream resumes after the client's last event `id` (`Last-Event-ID`): that
+/// event's place, or, for an id the caller has no event of (pruned, or 0), the place of
+/// its newest event below it.
+pub fn resume_at(conn: &mut Conn<'_>, user_id: i64, id: i64) -> Result<Cursor, ApiError> {
+    let Conn::Postgres(c) = conn else {
+        return Ok(Cursor { txid: 0, id });
+    };
+    let txid: Option<i64> = events::table
+        .filter(events::user_id.eq(user_id))
+        .filter(events::id.le(id))
+        .order(events::id.desc())
+        .select(events::txid)
+        .limit(1)
+        .load(*c)?
+        .first()
+        .copied();
+    Ok(Cursor {
+        txid: txid.unwrap_or(0),
+        id,
+    })
 }
 
 /// Deletes events created before `before`, and tickets that expired before `now`
@@ -257,22 +357,64 @@ pub fn redeem_ticket(
     ))
 }
 
-/// Accounts with events after `after`, and the newest event id (for other processes'
-/// writes: this process's own wake their streams at commit).
-pub fn accounts_after(conn: &mut Conn<'_>, after: i64) -> Result<(Vec<i64>, i64), ApiError> {
-    let rows: Vec<(i64, Option<i64>)> = with_conn!(conn, c => events::table
-        .filter(events::id.gt(after))
-        .group_by(events::user_id)
-        .select((events::user_id, diesel::dsl::max(events::id)))
-        .load(c))?;
-    let newest = rows.iter().filter_map(|(_, id)| *id).max().unwrap_or(after);
-    Ok((rows.into_iter().map(|(user, _)| user).collect(), newest))
+/// Accounts with settled events after `after`, and the newest settled place (for other
+/// processes' writes: this process's own wake their streams at commit).
+pub fn accounts_after(conn: &mut Conn<'_>, after: Cursor) -> Result<(Vec<i64>, Cursor), ApiError> {
+    // The newest place first, then the accounts up to it: events at or below a settled
+    // place are final, so a second statement sees the same ones.
+    let newest = newest_settled(conn)?;
+    if newest == after {
+        return Ok((Vec::new(), after));
+    }
+    let users: Vec<i64> = match conn {
+        Conn::Sqlite(c) => events::table
+            .filter(events::id.gt(after.id))
+            .filter(events::id.le(newest.id))
+            .select(events::user_id)
+            .distinct()
+            .load(*c)?,
+        Conn::Postgres(c) => events::table
+            .filter(place!(">", after))
+            .filter(place!("<=", newest))
+            .select(events::user_id)
+            .distinct()
+            .load(*c)?,
+    };
+    Ok((users, newest))
 }
 
-/// The newest event id of all.
-pub fn newest_id(conn: &mut Conn<'_>) -> Result<i64, ApiError> {
-    let max: Option<i64> = with_conn!(conn, c => events::table
-        .select(diesel::dsl::max(events::id))
-        .get_result(c))?;
-    Ok(max.unwrap_or(0))
+/// The newest settled place of all.
+pub fn newest_settled(conn: &mut Conn<'_>) -> Result<Cursor, ApiError> {
+    Ok(match conn {
+        Conn::Sqlite(c) => {
+            let max: Option<i64> = events::table
+                .select(diesel::dsl::max(events::id))
+                .get_result(*c)?;
+            Cursor {
+                txid: 0,
+                id: max.unwrap_or(0),
+            }
+        }
+        Conn::Postgres(c) => newest_settled_pg(c, None)?,
+    })
+}
+
+/// The newest settled place on PostgreSQL, of one account or of all.
+fn newest_settled_pg(
+    c: &mut diesel::pg::PgConnection,
+    user_id: Option<i64>,
+) -> Result<Cursor, ApiError> {
+    let mut query = events::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(SETTLED))
+        .order((events::txid.desc(), events::id.desc()))
+        .select((events::txid, events::id))
+        .limit(1)
+        .into_boxed();
+    if let Some(user_id) = user_id {
+        query = query.filter(events::user_id.eq(user_id));
+    }
+    Ok(query
+        .load::<(i64, i64)>(c)?
+        .first()
+        .map_or_else(Cursor::default, |&(txid, id)| Cursor { txid, id }))
 }

@@ -21,7 +21,13 @@ pub mod schema;
 pub mod users;
 mod writer;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use diesel::{
@@ -138,8 +144,91 @@ pub enum Db {
     Sqlite {
         read: Pool<ConnectionManager<SqliteConnection>>,
         write: writer::Writer,
+        health: Health,
     },
-    Postgres(Pool<ConnectionManager<PgConnection>>),
+    Postgres {
+        pool: Pool<ConnectionManager<PgConnection>>,
+        health: Health,
+    },
+}
+
+/// How long a request may wait for a pooled connection.
+const POOL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long it waits while the database has just failed: a database that is away does
+/// not come back for the requests that wait on it, so they answer 503 at once rather
+/// than each holding a worker for the whole pool timeout.
+const FAIL_FAST: Duration = Duration::from_millis(500);
+/// A failure this recent (ms) counts as "just failed".
+const RECENT_FAILURE_MS: i64 = 5_000;
+
+/// When the database last failed to answer (ms since the epoch; 0 = it answers).
+#[derive(Clone, Default)]
+pub struct Health(Arc<AtomicI64>);
+
+impl Health {
+    fn failed(&self) {
+        self.0
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    fn answered(&self) {
+        // A load first: the common case writes nothing, so threads don't fight over
+        // the cache line.
+        if self.0.load(Ordering::Relaxed) != 0 {
+            self.0.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn checkout_timeout(&self) -> Duration {
+        let last = self.0.load(Ordering::Relaxed);
+        if last != 0 && chrono::Utc::now().timestamp_millis() - last < RECENT_FAILURE_MS {
+            FAIL_FAST
+        } else {
+            POOL_TIMEOUT
+        }
+    }
+
+    /// Notes what a unit of work said about the database.
+    fn saw<T>(&self, result: &Result<T, ApiError>) {
+        match result {
+            Err(ApiError::DatabaseUnavailable) => self.failed(),
+            Err(_) => {}
+            Ok(_) => self.answered(),
+        }
+    }
+}
+
+/// Whether `e` says the database could not serve (rather than that the query was
+/// wrong): the connection is gone or refused, the server is shutting down or starting,
+/// or SQLite cannot write its file (full, read-only, I/O error, locked too long).
+pub fn is_unavailable(e: &DieselError) -> bool {
+    const SIGNS: [&str; 14] = [
+        // PostgreSQL and libpq
+        "terminating connection",
+        "server closed the connection",
+        "no connection to the server",
+        "could not connect",
+        "connection to server",
+        "the database system is",
+        "could not receive data",
+        "could not send data",
+        "connection refused",
+        // SQLite
+        "database or disk is full",
+        "readonly database",
+        "disk i/o error",
+        "database is locked",
+        "unable to open database file",
+    ];
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+        | DieselError::BrokenTransactionManager => true,
+        DieselError::DatabaseError(_, info) => {
+            let message = info.message().to_ascii_lowercase();
+            SIGNS.iter().any(|sign| message.contains(sign))
+        }
+        _ => false,
+    }
 }
 
 /// Settings of every SQLite connection, plus `extra` for one pool's.
@@ -177,7 +266,7 @@ impl Db {
                         // A file database doesn't drop connections; a `SELECT 1` per
                         // checkout would cost as much as the request's own query.
                         .test_on_check_out(false)
-                        .connection_timeout(Duration::from_secs(10))
+                        .connection_timeout(POOL_TIMEOUT)
                         .connection_customizer(Box::new(SqlitePragmas { extra }))
                         .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
                 };
@@ -201,6 +290,7 @@ impl Db {
                 Db::Sqlite {
                     read,
                     write: writer::Writer::start(write, checkpoints)?,
+                    health: Health::default(),
                 }
             }
             DatabaseUrl::Postgres(url) => {
@@ -210,14 +300,17 @@ impl Db {
                     // Broken connections surface as query errors and are dropped by r2d2;
                     // a `SELECT 1` round trip per checkout would double every read.
                     .test_on_check_out(false)
-                    .connection_timeout(Duration::from_secs(10))
+                    .connection_timeout(POOL_TIMEOUT)
                     .build(ConnectionManager::<PgConnection>::new(url.clone()))
                     .context("connect to PostgreSQL")?;
                 let mut conn = pool.get().context("connect to PostgreSQL")?;
                 conn.run_pending_migrations(POSTGRES_MIGRATIONS)
                     .map_err(|e| anyhow::anyhow!("run PostgreSQL migrations: {e}"))?;
                 drop(conn);
-                Db::Postgres(pool)
+                Db::Postgres {
+                    pool,
+                    health: Health::default(),
+                }
             }
         };
         Ok(db)
@@ -226,7 +319,7 @@ impl Db {
     pub fn backend(&self) -> &'static str {
         match self {
             Db::Sqlite { .. } => "sqlite",
-            Db::Postgres(_) => "postgres",
+            Db::Postgres { .. } => "postgres",
         }
     }
 
@@ -237,11 +330,19 @@ impl Db {
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let db = self.clone();
-        blocking(move || match &db {
-            Db::Sqlite { read, .. } => f(&mut Conn::Sqlite(&mut *checkout(read)?)),
-            Db::Postgres(pool) => f(&mut Conn::Postgres(&mut *checkout(pool)?)),
+        let result = blocking(move || match &db {
+            Db::Sqlite { read, health, .. } => f(&mut Conn::Sqlite(&mut *checkout(read, health)?)),
+            Db::Postgres { pool, health } => f(&mut Conn::Postgres(&mut *checkout(pool, health)?)),
         })
-        .await
+        .await;
+        self.health().saw(&result);
+        result
+    }
+
+    fn health(&self) -> &Health {
+        match self {
+            Db::Sqlite { health, .. } | Db::Postgres { health, .. } => health,
+        }
     }
 
     /// Runs `f` in one write transaction off the async executor.
@@ -249,13 +350,15 @@ impl Db {
         &self,
         f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        match self {
+        let result = match self {
             Db::Sqlite { write, .. } => write.write(f).await,
-            Db::Postgres(_) => {
+            Db::Postgres { .. } => {
                 let db = self.clone();
                 blocking(move || db.write_blocking(f)).await
             }
-        }
+        };
+        self.health().saw(&result);
+        result
     }
 
     /// [`Db::write`] for code already on a blocking thread.
@@ -265,8 +368,8 @@ impl Db {
     ) -> Result<T, ApiError> {
         match self {
             Db::Sqlite { write, .. } => write.write_blocking(f),
-            Db::Postgres(pool) => {
-                let mut conn = checkout(pool)?;
+            Db::Postgres { pool, health } => {
+                let mut conn = checkout(pool, health)?;
                 events::forget_changed();
                 let result = Conn::Postgres(&mut conn).transaction(f);
                 // Committed events: wake this process's streams of those accounts now
@@ -291,12 +394,17 @@ impl Db {
     }
 }
 
+/// A pooled connection. None within the pool's wait (shorter while the database has
+/// just failed) means the database cannot serve: 503.
 fn checkout<M: diesel::r2d2::ManageConnection>(
     pool: &Pool<M>,
+    health: &Health,
 ) -> Result<diesel::r2d2::PooledConnection<M>, ApiError> {
-    pool.get()
-        .context("check out a database connection")
-        .map_err(ApiError::Internal)
+    pool.get_timeout(health.checkout_timeout()).map_err(|e| {
+        health.failed();
+        tracing::warn!(error = %e, "no database connection");
+        ApiError::DatabaseUnavailable
+    })
 }
 
 /// Runs blocking work on tokio's blocking pool, inside the caller's tracing span.

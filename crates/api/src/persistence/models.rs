@@ -1,6 +1,7 @@
 //! Rows as diesel reads and writes them.
 
 use diesel::prelude::*;
+use phonereg_types::{HistoryKind, MessageStatus};
 
 use super::schema::{
     phone_history, phone_numbers, refresh_tokens, sms_messages, users, verification_codes,
@@ -138,12 +139,17 @@ pub struct MessageRow {
     pub kind: String,
     pub status: String,
     pub attempts: i32,
-    pub next_attempt_at: i64,
+    pub next_attempt_ms: i64,
+    /// The lease of the worker sending it; its value identifies that claim.
     pub claimed_until: Option<i64>,
     pub provider_sid: Option<String>,
     pub error_code: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set once a send was tried: the message may be at the provider (see the migration).
+    pub fingerprint: Option<String>,
+    /// When the code it carries dies; None for a message without a code.
+    pub code_expires_at: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -155,9 +161,10 @@ pub struct NewMessage<'a> {
     pub kind: &'a str,
     pub locale: &'a str,
     pub status: &'a str,
-    pub next_attempt_at: i64,
+    pub next_attempt_ms: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub code_expires_at: Option<i64>,
 }
 
 /// A pause of the SMS fraud guard (SPEC §9).
@@ -259,4 +266,28 @@ pub struct MfaChallengeRow {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub created_at: i64,
+}
+
+// The vocabularies are stored as text; these read them back as the words they are.
+// A word this build does not know (written by a newer one) reads as None.
+
+impl PhoneRow {
+    /// The status of the record's last message.
+    pub fn last_status(&self) -> Option<MessageStatus> {
+        self.last_message_status
+            .as_deref()
+            .and_then(MessageStatus::parse)
+    }
+}
+
+impl HistoryRow {
+    pub fn history_kind(&self) -> Option<HistoryKind> {
+        HistoryKind::parse(&self.kind)
+    }
+}
+
+impl MessageRow {
+    pub fn status(&self) -> Option<MessageStatus> {
+        MessageStatus::parse(&self.status)
+    }
 }

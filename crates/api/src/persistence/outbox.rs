@@ -1,28 +1,24 @@
 //! The SMS outbox (`sms_messages`). Rows are written in the transaction of the change
 //! that causes them and sent later by the worker (`crate::outbox`).
 
-use diesel::prelude::*;
+use diesel::{OptionalExtension as _, prelude::*};
 
 use super::{
     Conn, KeepPreparedDsl as _, events,
     models::{MessageRow, NewMessage},
-    schema::{phone_numbers, sms_messages},
+    schema::{phone_numbers, sms_early_statuses, sms_messages},
     with_conn,
 };
+use phonereg_types::{MessageKind, MessageStatus};
+
 use crate::{domain::Locale, error::ApiError};
 
-pub const QUEUED: &str = "queued";
-pub const FAILED: &str = "failed";
 /// What a code message's stored body becomes once the code must no longer be kept.
 pub const ERASED_CODE: &str = "[verification code erased]";
-
-/// Whether messages of `kind` carry a code, which must not outlive its use.
-pub fn carries_code(kind: &str) -> bool {
-    matches!(
-        kind,
-        "code" | "sign_in_code" | "password_reset_code" | "two_factor_code" | "login_code"
-    )
-}
+/// Status callbacks kept for a Sid not stored yet: an hour, and this many at most (they
+/// come only from Twilio, signed, so the cap is a safety net, not a defence).
+pub const EARLY_STATUS_TTL: i64 = 3600;
+pub const EARLY_STATUS_CAP: i64 = 10_000;
 
 /// The phone record a message is about, and the account that owns it.
 #[derive(Clone, Copy, Debug)]
@@ -33,12 +29,19 @@ pub struct About {
 
 /// Queues a message due now: what every sender of SMS (codes, notices, test messages)
 /// writes. A message about a record becomes that record's last message.
+///
+/// `code_expires_at` is when the code the body carries dies, for a message that carries
+/// one (None otherwise): such a message is retried until then and never sent after, its
+/// code is erased from the stored body once out, and [`retire_codes`] drops it. `locale`
+/// is the language the body was written in.
+#[expect(clippy::too_many_arguments, reason = "one message's facts, all needed")]
 pub fn queue(
     conn: &mut Conn<'_>,
     about: Option<About>,
     to_e164: &str,
     body: &str,
-    kind: &str,
+    kind: MessageKind,
+    code_expires_at: Option<i64>,
     locale: Locale,
     now: i64,
 ) -> Result<i64, ApiError> {
@@ -46,12 +49,13 @@ pub fn queue(
         phone_id: about.map(|a| a.phone_id),
         to_e164,
         body,
-        kind,
+        kind: kind.as_str(),
         locale: locale.as_str(),
-        status: QUEUED,
-        next_attempt_at: now,
+        status: MessageStatus::Queued.as_str(),
+        next_attempt_ms: now * 1000,
         created_at: now,
         updated_at: now,
+        code_expires_at,
     };
     let id: i64 = with_conn!(conn, c => diesel::insert_into(sms_messages::table)
         .values(&new)
@@ -62,27 +66,41 @@ pub fn queue(
         with_conn!(conn, c => diesel::update(phone_numbers::table.find(phone_id))
             .set((
                 phone_numbers::last_message_id.eq(Some(id)),
-                phone_numbers::last_message_status.eq(Some(QUEUED)),
+                phone_numbers::last_message_status.eq(Some(MessageStatus::Queued.as_str())),
                 phone_numbers::last_message_error.eq(None::<i64>),
                 phone_numbers::last_message_at.eq(Some(now)),
             ))
             .keep_prepared()
             .execute(c))?;
-        events::message_changed(conn, user_id, phone_id, QUEUED, None, now)?;
+        events::message_changed(conn, user_id, phone_id, MessageStatus::Queued, None, now)?;
     }
     Ok(id)
 }
 
-/// Claims up to `limit` of the oldest due messages for `lease` seconds. A message counts
-/// as handed over once it has a provider id, so it is never claimed again. PostgreSQL
-/// skips rows other processes hold (`FOR UPDATE SKIP LOCKED`); SQLite has one writer at a
-/// time anyway.
+/// A message claimed for sending.
+#[derive(Debug)]
+pub struct Claimed {
+    /// As stored after the claim: `claimed_until` is this claim's lease (and identifies
+    /// it), `fingerprint` is set.
+    pub msg: MessageRow,
+    /// A send was tried before and its outcome is not known: the message may be at the
+    /// provider already, so it must be looked for there before any new try.
+    pub maybe_sent: bool,
+}
+
+/// Claims up to `limit` of the oldest due messages for `lease` seconds and marks them in
+/// flight: each gets the `fingerprint` of its body (kept from an earlier claim if it had
+/// one) before anything is sent. A message counts as handed over once it has a provider
+/// id, so it is never claimed again. PostgreSQL skips rows other processes hold (`FOR
+/// UPDATE SKIP LOCKED`); SQLite has one writer at a time anyway.
 pub fn claim_due(
     conn: &mut Conn<'_>,
-    now: i64,
+    now_ms: i64,
     lease: i64,
     limit: i64,
-) -> Result<Vec<MessageRow>, ApiError> {
+    fingerprint: impl Fn(&str) -> String,
+) -> Result<Vec<Claimed>, ApiError> {
+    let now = now_ms.div_euclid(1000);
     // The status is a literal, not a bound parameter: a generic PostgreSQL plan cannot
     // match a parameter to the partial index `sms_messages_queued` and walked every sent
     // message instead (7 ms a claim at 20 000 messages).
@@ -93,7 +111,7 @@ pub fn claim_due(
             sms_messages::table
                 .filter(queued)
                 .filter(sms_messages::provider_sid.is_null())
-                .filter(sms_messages::next_attempt_at.le(now))
+                .filter(sms_messages::next_attempt_ms.le(now_ms))
                 .filter(
                     sms_messages::claimed_until
                         .is_null()
@@ -104,34 +122,68 @@ pub fn claim_due(
                 .select(MessageRow::as_select())
         };
     }
-    let mut rows = match conn {
+    let rows = match conn {
         Conn::Sqlite(c) => due!().load(*c)?,
         Conn::Postgres(c) => due!().for_update().skip_locked().load(*c)?,
     };
-    if rows.is_empty() {
-        return Ok(rows);
+    let until = now + lease;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for mut msg in rows {
+        // A lease that ran out (its holder died) counts as a send that may have landed,
+        // like a failed try: both left a fingerprint.
+        let maybe_sent = msg.fingerprint.is_some();
+        let print = msg
+            .fingerprint
+            .take()
+            .unwrap_or_else(|| fingerprint(&msg.body));
+        // One prepared statement per row rather than one `IN (…)` list per batch: the
+        // list's SQL varies with its length and would be planned afresh every time.
+        with_conn!(conn, c => diesel::update(sms_messages::table.find(msg.id))
+            .set((
+                sms_messages::claimed_until.eq(Some(until)),
+                sms_messages::fingerprint.eq(Some(&print)),
+            ))
+            .keep_prepared()
+            .execute(c))?;
+        msg.claimed_until = Some(until);
+        msg.fingerprint = Some(print);
+        claimed.push(Claimed { msg, maybe_sent });
     }
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    with_conn!(conn, c => diesel::update(sms_messages::table.filter(sms_messages::id.eq_any(&ids)))
-        .set(sms_messages::claimed_until.eq(Some(now + lease)))
-        .execute(c))?;
-    for row in &mut rows {
-        row.claimed_until = Some(now + lease);
+    Ok(claimed)
+}
+
+/// Whether the claim whose lease is `lease` still holds message `id`: a worker whose
+/// lease ran out (it stalled, or its answer came late) must not record anything, since
+/// another may have taken the message over. On PostgreSQL the row stays locked until
+/// the caller's transaction ends, so nobody takes it over meanwhile.
+pub fn holds_claim(conn: &mut Conn<'_>, id: i64, lease: i64) -> Result<bool, ApiError> {
+    macro_rules! held {
+        () => {
+            sms_messages::table
+                .filter(sms_messages::id.eq(id))
+                .filter(sms_messages::claimed_until.eq(Some(lease)))
+                .filter(sms_messages::provider_sid.is_null())
+                .select(sms_messages::id)
+        };
     }
-    Ok(rows)
+    let found: Option<i64> = match conn {
+        Conn::Sqlite(c) => held!().keep_prepared().get_result(*c).optional()?,
+        Conn::Postgres(c) => held!().for_update().get_result(*c).optional()?,
+    };
+    Ok(found.is_some())
 }
 
 /// Moves a message to `status` and mirrors it on its phone when it is the last one.
 pub fn set_status(
     conn: &mut Conn<'_>,
     id: i64,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
     let phone_id: Option<i64> = with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set((
-            sms_messages::status.eq(status),
+            sms_messages::status.eq(status.as_str()),
             sms_messages::error_code.eq(error_code),
             sms_messages::claimed_until.eq(None::<i64>),
             sms_messages::updated_at.eq(now),
@@ -142,35 +194,51 @@ pub fn set_status(
     mirror(conn, id, phone_id, status, error_code, now)
 }
 
-/// Records the provider's acceptance and erases the code from the stored body.
+/// What the provider said when it took a message, and what is kept of the message.
+pub struct HandedOver<'a> {
+    pub sid: &'a str,
+    pub status: MessageStatus,
+    /// The stored body from now on (a code message's, erased).
+    pub body: &'a str,
+    pub attempts: i32,
+}
+
+/// Records the provider's acceptance, if the claim whose lease is `lease` still holds
+/// the message (false: another worker took it over, nothing was written). One guarded
+/// UPDATE: this runs for every message sent.
 pub fn mark_handed_over(
     conn: &mut Conn<'_>,
     id: i64,
-    sid: &str,
-    status: &str,
-    body: &str,
-    attempts: i32,
+    lease: i64,
+    taken: &HandedOver<'_>,
     now: i64,
-) -> Result<(), ApiError> {
-    let phone_id: Option<i64> = with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+) -> Result<bool, ApiError> {
+    let phone_id: Option<Option<i64>> = with_conn!(conn, c => diesel::update(sms_messages::table
+        .filter(sms_messages::id.eq(id))
+        .filter(sms_messages::claimed_until.eq(Some(lease)))
+        .filter(sms_messages::provider_sid.is_null()))
         .set((
-            sms_messages::provider_sid.eq(Some(sid)),
-            sms_messages::body.eq(body),
-            sms_messages::attempts.eq(attempts),
-            sms_messages::status.eq(status),
+            sms_messages::provider_sid.eq(Some(taken.sid)),
+            sms_messages::body.eq(taken.body),
+            sms_messages::attempts.eq(taken.attempts),
+            sms_messages::status.eq(taken.status.as_str()),
             sms_messages::error_code.eq(None::<i64>),
             sms_messages::claimed_until.eq(None::<i64>),
             sms_messages::updated_at.eq(now),
         ))
         .returning(sms_messages::phone_id)
         .keep_prepared()
-        .get_result(c))?;
+        .get_result(c)
+        .optional())?;
+    let Some(phone_id) = phone_id else {
+        return Ok(false);
+    };
     // Twilio usually answers `queued`: to the user nothing changed, so the record and the
     // live stream are left alone (two writes fewer per message).
-    if status == QUEUED {
-        return Ok(());
+    if taken.status != MessageStatus::Queued {
+        mirror(conn, id, phone_id, taken.status, None, now)?;
     }
-    mirror(conn, id, phone_id, status, None, now)
+    Ok(true)
 }
 
 /// A message's new status, shown on its phone record (only if it is still the record's
@@ -179,7 +247,7 @@ fn mirror(
     conn: &mut Conn<'_>,
     id: i64,
     phone_id: Option<i64>,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
@@ -191,7 +259,7 @@ fn mirror(
         .find(phone_id)
         .filter(phone_numbers::last_message_id.eq(Some(id))))
         .set((
-            phone_numbers::last_message_status.eq(Some(status)),
+            phone_numbers::last_message_status.eq(Some(status.as_str())),
             phone_numbers::last_message_error.eq(error_code),
             phone_numbers::last_message_at.eq(Some(now)),
         ))
@@ -215,18 +283,18 @@ fn mirror(
     }
 }
 
-/// Schedules another try.
+/// Schedules another try at `at_ms`.
 pub fn retry_later(
     conn: &mut Conn<'_>,
     id: i64,
     attempts: i32,
-    at: i64,
+    at_ms: i64,
     now: i64,
 ) -> Result<(), ApiError> {
     with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set((
             sms_messages::attempts.eq(attempts),
-            sms_messages::next_attempt_at.eq(at),
+            sms_messages::next_attempt_ms.eq(at_ms),
             sms_messages::claimed_until.eq(None::<i64>),
             sms_messages::updated_at.eq(now),
         ))
@@ -261,19 +329,20 @@ pub fn erase_code(conn: &mut Conn<'_>, id: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The record's code died (replaced, or verified): no stored message keeps it. One not
-/// yet handed over (nor being sent right now) is failed, since a dead code helps nobody;
-/// the others only lose the code from their body. A message being sent right now keeps
-/// its body, which a retry would need; the worker erases it once handed over.
+/// The record's code of this `kind` died (replaced, or verified): no stored message
+/// keeps it, and none is sent any more. A message never tried is canceled at once; one
+/// that was tried (being sent right now, or possibly at the provider) keeps its body and
+/// only learns that its code is dead: the worker then records it as sent if the
+/// provider has it, and cancels it if not. The others only lose the code from their body.
 ///
-/// One statement keyed by `phone_id`, written as SQL: split into diesel's two UPDATEs, the
+/// One statement keyed by `phone_id`, written as SQL: split into diesel's UPDATEs, the
 /// one on unsent messages (`provider_sid IS NULL`) made SQLite's planner walk every
 /// unsent message of every record through the `provider_sid` index, which halved
 /// send-code throughput with a backlog in the queue.
 pub fn retire_codes(
     conn: &mut Conn<'_>,
     phone_id: i64,
-    kind: &str,
+    kind: MessageKind,
     now: i64,
 ) -> Result<(), ApiError> {
     let unsent = "status = 'queued' AND provider_sid IS NULL";
@@ -283,15 +352,17 @@ pub fn retire_codes(
     };
     let sql = format!(
         "UPDATE sms_messages SET \
-           status = CASE WHEN {unsent} THEN '{FAILED}' ELSE status END, \
-           updated_at = CASE WHEN {unsent} THEN {now} ELSE updated_at END, \
-           body = {body} \
-         WHERE phone_id = {phone} AND kind = {kind} AND body <> {body} \
-           AND NOT ({unsent} AND claimed_until IS NOT NULL AND claimed_until >= {now})",
+           status = CASE WHEN {unsent} AND fingerprint IS NULL THEN '{canceled}' ELSE status END, \
+           updated_at = CASE WHEN {unsent} AND fingerprint IS NULL THEN {now} ELSE updated_at END, \
+           body = CASE WHEN {unsent} AND fingerprint IS NOT NULL THEN body ELSE {body} END, \
+           code_expires_at = CASE WHEN code_expires_at > {now} THEN {now} ELSE code_expires_at END \
+         WHERE phone_id = {phone} AND kind = {kind} AND code_expires_at IS NOT NULL \
+           AND (body <> {body} OR code_expires_at > {now})",
         now = p(1),
         body = p(2),
         phone = p(3),
         kind = p(4),
+        canceled = MessageStatus::Canceled.as_str(),
     );
     macro_rules! run {
         ($c:expr) => {
@@ -299,7 +370,7 @@ pub fn retire_codes(
                 .bind::<diesel::sql_types::BigInt, _>(now)
                 .bind::<diesel::sql_types::Text, _>(ERASED_CODE)
                 .bind::<diesel::sql_types::BigInt, _>(phone_id)
-                .bind::<diesel::sql_types::Text, _>(kind)
+                .bind::<diesel::sql_types::Text, _>(kind.as_str())
                 .keep_prepared()
                 .execute($c)?
         };
@@ -311,12 +382,105 @@ pub fn retire_codes(
     Ok(())
 }
 
+/// A message that will never be sent (its code died first): canceled, its code erased.
+pub fn cancel(conn: &mut Conn<'_>, id: i64, attempts: i32, now: i64) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+        .set((sms_messages::body.eq(ERASED_CODE), sms_messages::attempts.eq(attempts)))
+        .keep_prepared()
+        .execute(c))?;
+    set_status(conn, id, MessageStatus::Canceled, None, now)
+}
+
+/// A status report for `sid`, which no stored message has yet.
+pub struct EarlyStatus {
+    pub status: MessageStatus,
+    pub error_code: Option<i64>,
+}
+
+/// The report kept for `sid`, if any.
+pub fn early_status(conn: &mut Conn<'_>, sid: &str) -> Result<Option<EarlyStatus>, ApiError> {
+    let row: Option<(String, Option<i64>)> = with_conn!(conn, c => sms_early_statuses::table
+        .find(sid)
+        .select((sms_early_statuses::status, sms_early_statuses::error_code))
+        .get_result(c)
+        .optional())?;
+    // A word this build does not know is no report at all.
+    Ok(row.and_then(|(status, error_code)| {
+        MessageStatus::parse(&status).map(|status| EarlyStatus { status, error_code })
+    }))
+}
+
+/// Keeps (or replaces) the report for `sid`. Reports older than [`EARLY_STATUS_TTL`] go
+/// first; past [`EARLY_STATUS_CAP`] the report is dropped and false returned.
+pub fn keep_early_status(
+    conn: &mut Conn<'_>,
+    sid: &str,
+    report: &EarlyStatus,
+    now: i64,
+) -> Result<bool, ApiError> {
+    with_conn!(conn, c => diesel::delete(
+        sms_early_statuses::table.filter(sms_early_statuses::received_at.lt(now - EARLY_STATUS_TTL)),
+    )
+    .execute(c))?;
+    let kept: i64 = with_conn!(conn, c => sms_early_statuses::table.count().get_result(c))?;
+    if kept >= EARLY_STATUS_CAP {
+        return Ok(false);
+    }
+    let row = (
+        sms_early_statuses::sid.eq(sid),
+        sms_early_statuses::status.eq(report.status.as_str()),
+        sms_early_statuses::error_code.eq(report.error_code),
+        sms_early_statuses::received_at.eq(now),
+    );
+    with_conn!(conn, c => diesel::insert_into(sms_early_statuses::table)
+        .values(row)
+        .on_conflict(sms_early_statuses::sid)
+        .do_update()
+        .set((
+            sms_early_statuses::status.eq(report.status.as_str()),
+            sms_early_statuses::error_code.eq(report.error_code),
+            sms_early_statuses::received_at.eq(now),
+        ))
+        .execute(c))?;
+    Ok(true)
+}
+
+/// Takes the report kept for `sid` (the Sid has just been stored).
+pub fn take_early_status(conn: &mut Conn<'_>, sid: &str) -> Result<Option<EarlyStatus>, ApiError> {
+    let row: Option<(String, Option<i64>)> = with_conn!(conn, c => diesel::delete(sms_early_statuses::table.find(sid))
+        .returning((sms_early_statuses::status, sms_early_statuses::error_code))
+        .keep_prepared()
+        .get_result(c)
+        .optional())?;
+    // A word this build does not know is no report at all.
+    Ok(row.and_then(|(status, error_code)| {
+        MessageStatus::parse(&status).map(|status| EarlyStatus { status, error_code })
+    }))
+}
+
+/// Sids of kept reports whose message has its Sid by now: on PostgreSQL a report and the
+/// Sid can commit at the same moment, each transaction missing the other.
+pub fn early_statuses_now_known(conn: &mut Conn<'_>) -> Result<Vec<String>, ApiError> {
+    Ok(with_conn!(conn, c => sms_early_statuses::table
+        .inner_join(sms_messages::table.on(sms_messages::provider_sid.eq(sms_early_statuses::sid.nullable())))
+        .select(sms_early_statuses::sid)
+        .limit(100)
+        .load(c))?)
+}
+
 /// Empties the bodies of messages that are past any use for them (handed to the
 /// provider, or failed for good) and were last touched before `before`: the stored text
 /// of an SMS is personal data nobody needs once it is out.
 pub fn prune_bodies(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
     Ok(with_conn!(conn, c => diesel::update(sms_messages::table
-        .filter(sms_messages::provider_sid.is_not_null().or(sms_messages::status.eq(FAILED)))
+        .filter(
+            sms_messages::provider_sid
+                .is_not_null()
+                .or(sms_messages::status.eq_any([
+                    MessageStatus::Failed.as_str(),
+                    MessageStatus::Canceled.as_str(),
+                ])),
+        )
         .filter(sms_messages::updated_at.lt(before))
         .filter(sms_messages::body.ne("")))
         .set(sms_messages::body.eq(""))

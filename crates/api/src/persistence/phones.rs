@@ -1,6 +1,7 @@
 //! Phone records and their history.
 
 use diesel::prelude::*;
+use phonereg_types::HistoryKind;
 
 use super::{
     Conn, KeepPreparedDsl as _, events, is_unique_violation,
@@ -148,14 +149,14 @@ pub fn delete(conn: &mut Conn<'_>, id: i64) -> Result<(), ApiError> {
 pub fn add_history(
     conn: &mut Conn<'_>,
     phone_id: i64,
-    kind: &str,
+    kind: HistoryKind,
     detail: Option<&str>,
     at: i64,
 ) -> Result<(), ApiError> {
     let row = NewHistory {
         phone_id,
         at,
-        kind,
+        kind: kind.as_str(),
         detail,
     };
     with_conn!(conn, c => diesel::insert_into(phone_history::table).values(&row).keep_prepared().execute(c))?;

@@ -90,13 +90,24 @@ diesel::table! {
         kind -> Text,
         status -> Text,
         attempts -> Integer,
-        next_attempt_at -> BigInt,
+        next_attempt_ms -> BigInt,
         claimed_until -> Nullable<BigInt>,
         provider_sid -> Nullable<Text>,
         error_code -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
         locale -> Text,
+        fingerprint -> Nullable<Text>,
+        code_expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sms_early_statuses (sid) {
+        sid -> Text,
+        status -> Text,
+        error_code -> Nullable<BigInt>,
+        received_at -> BigInt,
     }
 }
 
@@ -107,6 +118,7 @@ diesel::table! {
         kind -> Text,
         data -> Text,
         created_at -> BigInt,
+        txid -> BigInt,
     }
 }
 
@@ -195,6 +207,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_counters,
     verification_codes,
     sms_messages,
+    sms_early_statuses,
     events,
     event_tickets,
     sms_fraud_pauses,

@@ -48,9 +48,40 @@ const MAX_BATCH: usize = 64;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Runs one write inside the batch's transaction and returns how to tell its caller
-/// the outcome once the batch has committed (or failed to).
-type Job = Box<dyn FnOnce(&mut SqliteConnection) -> Reply + Send>;
-type Reply = Box<dyn FnOnce(&Result<(), DieselError>) + Send>;
+/// the outcome once the batch has committed (or failed to). A job that finds the batch
+/// broken (see [`Broken`]) does not run.
+type Job = Box<dyn FnOnce(&mut SqliteConnection, &mut Broken) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(&Result<(), Fault>) + Send>;
+
+/// Set when a savepoint could not be closed: SQLite rolls the whole transaction back
+/// by itself on some errors (a full disk, an I/O error), after which nothing more of
+/// the batch can run or commit.
+type Broken = bool;
+
+/// Why a batch did not commit.
+#[derive(Debug)]
+enum Fault {
+    /// The database file cannot be written (full, read-only, I/O error): 503.
+    Unavailable,
+    Other(String),
+}
+
+impl Fault {
+    fn of(e: &DieselError) -> Self {
+        if super::is_unavailable(e) {
+            Fault::Unavailable
+        } else {
+            Fault::Other(e.to_string())
+        }
+    }
+
+    fn to_error(&self) -> ApiError {
+        match self {
+            Fault::Unavailable => ApiError::DatabaseUnavailable,
+            Fault::Other(e) => ApiError::Internal(anyhow::anyhow!("SQLite commit failed: {e}")),
+        }
+    }
+}
 
 /// The queue to the writer thread. Cheap to clone; the thread ends when the last clone
 /// is dropped.
@@ -108,14 +139,12 @@ impl Writer {
     ) -> Result<(), ApiError> {
         // The caller's span, so the write's log lines carry its request id.
         let span = tracing::Span::current();
-        let job: Job = Box::new(move |c: &mut SqliteConnection| {
-            let result = span.in_scope(|| in_savepoint(c, f));
-            Box::new(move |committed: &Result<(), DieselError>| {
+        let job: Job = Box::new(move |c: &mut SqliteConnection, broken: &mut Broken| {
+            let result = span.in_scope(|| in_savepoint(c, broken, f));
+            Box::new(move |committed: &Result<(), Fault>| {
                 let outcome = match (result, committed) {
                     (Ok(value), Ok(())) => Ok(value),
-                    (Ok(_), Err(e)) => Err(ApiError::Internal(anyhow::anyhow!(
-                        "SQLite commit failed: {e}"
-                    ))),
+                    (Ok(_), Err(fault)) => Err(fault.to_error()),
                     (Err(e), _) => Err(e),
                 };
                 // The caller may have gone away (client disconnected): nothing to tell.
@@ -133,31 +162,43 @@ impl Writer {
 /// parse two statements afresh for every write.
 fn in_savepoint<T>(
     c: &mut SqliteConnection,
+    broken: &mut Broken,
     f: impl FnOnce(&mut Conn<'_>) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
+    if *broken {
+        return Err(ApiError::DatabaseUnavailable);
+    }
     let exec = |c: &mut SqliteConnection, sql: &'static str| {
         diesel::sql_query(sql).keep_prepared().execute(c).map(drop)
     };
-    exec(c, "SAVEPOINT job")?;
+    if let Err(e) = exec(c, "SAVEPOINT job") {
+        *broken = true;
+        return Err(e.into());
+    }
     let result = f(&mut Conn::Sqlite(c));
     let closed = match &result {
         Ok(_) => exec(c, "RELEASE job"),
         Err(_) => exec(c, "ROLLBACK TO job").and_then(|()| exec(c, "RELEASE job")),
     };
     if let Err(e) = closed {
-        // The batch's transaction is in an unknown state: abandon the whole batch (see
-        // `run`), rather than commit something half undone.
-        panic!("SQLite savepoint could not be closed: {e}");
+        // The batch's transaction is gone or in an unknown state (SQLite rolls it back
+        // by itself on a full disk): nothing of the batch may commit.
+        tracing::warn!(error = %e, "SQLite savepoint could not be closed; the batch is rolled back");
+        *broken = true;
+        return Err(match result {
+            Err(e @ ApiError::DatabaseUnavailable) => e,
+            _ => Fault::of(&e).to_error(),
+        });
     }
     result
 }
 
 /// The caller's reply was dropped unsent: its batch never ran (no connection) or
-/// panicked and was rolled back. Either way nothing of it was written.
+/// panicked and was rolled back. Either way nothing of it was written, and the caller
+/// may try again: 503.
 fn lost() -> ApiError {
-    ApiError::Internal(anyhow::anyhow!(
-        "the write was not carried out: the SQLite writer failed (see its log line)"
-    ))
+    tracing::warn!("a write was not carried out: the SQLite writer failed (see its log line)");
+    ApiError::DatabaseUnavailable
 }
 
 fn run(
@@ -215,15 +256,27 @@ fn commit_batch(pool: &Pool<ConnectionManager<SqliteConnection>>, batch: Vec<Job
         }
     };
     let mut replies = Vec::with_capacity(batch.len());
+    let mut broken = false;
     events::forget_changed();
     // BEGIN IMMEDIATE: take the write lock up front, so the batch never meets
     // SQLITE_BUSY halfway (other processes on the same file wait in busy_timeout).
     let committed = conn.immediate_transaction(|c| {
         for job in batch {
-            replies.push(job(c));
+            replies.push(job(c, &mut broken));
+        }
+        if broken {
+            return Err(DieselError::RollbackTransaction);
         }
         Ok::<_, DieselError>(())
     });
+    let committed = match committed {
+        Ok(()) => Ok(()),
+        Err(_) if broken => Err(Fault::Unavailable),
+        Err(e) => {
+            tracing::warn!(error = %e, "SQLite commit failed");
+            Err(Fault::of(&e))
+        }
+    };
     if committed.is_ok() {
         // Committed events: wake this process's streams of those accounts now rather
         // than at the next poll.
@@ -357,9 +410,17 @@ mod tests {
     async fn the_wal_starts_over_under_steady_writes() {
         let path =
             std::env::temp_dir().join(format!("phonereg-writer-wal-{}.db", std::process::id()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        // Removes the database and its WAL (about 100 MB) before and after the test.
+        struct Files(std::path::PathBuf);
+        impl Drop for Files {
+            fn drop(&mut self) {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+                }
+            }
         }
+        drop(Files(path.clone()));
+        let _files = Files(path.clone());
         let url = path.to_string_lossy().into_owned();
         let pool = |extra: &'static str| {
             Pool::builder()

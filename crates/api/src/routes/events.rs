@@ -6,13 +6,13 @@ use std::{
 };
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use phonereg_types::EventTicket;
+use phonereg_types::{EventKind, EventTicket};
 use serde::Deserialize;
 
 use crate::{
     error::ApiError,
     extract::{AuthUser, ClientIp},
-    persistence::events::{MESSAGE, PHONE},
+    persistence::events::Cursor,
     routes::dto,
     services::events::{self, TICKET_TTL},
     state::AppState,
@@ -20,6 +20,9 @@ use crate::{
 };
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How soon a stream looks again for events that are committed but wait on an older
+/// transaction still running (PostgreSQL), which wakes nobody when it ends.
+const UNSETTLED_RETRY: Duration = Duration::from_millis(50);
 
 pub async fn create_event_ticket(
     state: web::Data<AppState>,
@@ -76,7 +79,7 @@ struct Stream {
     /// Its place among the open streams; freed when the stream is dropped.
     slot: StreamSlot,
     user_id: i64,
-    last_id: i64,
+    last: Cursor,
     queue: VecDeque<web::Bytes>,
     last_write: Instant,
 }
@@ -101,15 +104,15 @@ pub async fn stream_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .or(last_event_id);
-    let last_id = match resume {
-        Some(id) => id,
-        None => events::latest_id(&state, user_id).await?,
+    let last = match resume {
+        Some(id) => events::resume_at(&state, user_id, id).await?,
+        None => events::latest(&state, user_id).await?,
     };
     let stream = Stream {
         state,
         slot,
         user_id,
-        last_id,
+        last,
         queue: VecDeque::from([web::Bytes::from_static(b"retry: 3000\n: connected\n\n")]),
         last_write: Instant::now(),
     };
@@ -122,15 +125,16 @@ pub async fn stream_events(
             // Registered before looking, so a write that commits meanwhile still wakes us.
             let wake = std::sync::Arc::clone(&s.slot.wake);
             let woken = wake.notified();
-            match events::batch(&s.state, s.user_id, s.last_id).await {
-                Ok(batch) if !batch.is_empty() => {
-                    for (event, phone) in batch {
-                        s.last_id = event.id;
-                        let data = match (event.kind.as_str(), phone) {
-                            (PHONE, Some(row)) => {
+            let mut soon = None;
+            match events::batch(&s.state, s.user_id, s.last).await {
+                Ok(batch) if !batch.events.is_empty() => {
+                    for (event, phone) in batch.events {
+                        s.last = event.cursor();
+                        let data = match (event.event_kind(), phone) {
+                            (Some(EventKind::Phone), Some(row)) => {
                                 serde_json::to_string(&dto::phone(row)).unwrap_or_default()
                             }
-                            (MESSAGE, _) => event.data,
+                            (Some(EventKind::Message), _) => event.data,
                             _ => continue,
                         };
                         s.queue.push_back(
@@ -140,7 +144,11 @@ pub async fn stream_events(
                     }
                     continue;
                 }
-                Ok(_) => {}
+                Ok(batch) => {
+                    if batch.unsettled {
+                        soon = Some(UNSETTLED_RETRY);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "event stream ended; the client will reconnect");
                     return None;
@@ -156,7 +164,7 @@ pub async fn stream_events(
             tokio::select! {
                 () = woken => {}
                 () = s.slot.close.notified() => return None,
-                () = tokio::time::sleep(HEARTBEAT - idle) => {}
+                () = tokio::time::sleep(soon.unwrap_or(HEARTBEAT - idle).min(HEARTBEAT - idle)) => {}
             }
         }
     });

@@ -1,9 +1,11 @@
 //! Live events: tickets for EventSource, and batches of the caller's events.
 
+use phonereg_types::EventKind;
+
 use crate::{
     error::ApiError,
     persistence::{
-        events::{self, EventRow, PHONE, TicketGrant},
+        events::{self, Cursor, EventRow, TicketGrant},
         models::PhoneRow,
         phones,
     },
@@ -62,24 +64,38 @@ pub async fn redeem_ticket(
         .ok_or(BAD_TICKET)
 }
 
-pub async fn latest_id(state: &AppState, user_id: i64) -> Result<i64, ApiError> {
-    state.db.read(move |c| events::latest_id(c, user_id)).await
+/// Where a fresh stream starts: after the caller's newest event.
+pub async fn latest(state: &AppState, user_id: i64) -> Result<Cursor, ApiError> {
+    state.db.read(move |c| events::latest(c, user_id)).await
 }
 
-/// Up to 100 events after `after`; phone events come with the record's current state
-/// (None when it has been deleted since).
-pub async fn batch(
-    state: &AppState,
-    user_id: i64,
-    after: i64,
-) -> Result<Vec<(EventRow, Option<PhoneRow>)>, ApiError> {
+/// Where a stream resumes after the client's last event id.
+pub async fn resume_at(state: &AppState, user_id: i64, id: i64) -> Result<Cursor, ApiError> {
+    state
+        .db
+        .read(move |c| events::resume_at(c, user_id, id))
+        .await
+}
+
+/// Events after `after`, for one write to the client.
+pub struct Batch {
+    /// Up to 100 events; phone events come with the record's current state (None when
+    /// it has been deleted since).
+    pub events: Vec<(EventRow, Option<PhoneRow>)>,
+    /// More events are committed but not readable yet (see `events::Cursor`): look
+    /// again shortly rather than wait for the next wake-up.
+    pub unsettled: bool,
+}
+
+pub async fn batch(state: &AppState, user_id: i64, after: Cursor) -> Result<Batch, ApiError> {
     state
         .db
         .read(move |c| {
             let rows = events::after(c, user_id, after, 100)?;
+            let unsettled = rows.is_empty() && events::unsettled_after(c, user_id, after)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
-                let phone = if row.kind == PHONE {
+                let phone = if row.event_kind() == Some(EventKind::Phone) {
                     let id = row.data.parse().unwrap_or_default();
                     phones::find_owned(c, user_id, id).ok()
                 } else {
@@ -87,7 +103,10 @@ pub async fn batch(
                 };
                 out.push((row, phone));
             }
-            Ok(out)
+            Ok(Batch {
+                events: out,
+                unsettled,
+            })
         })
         .await
 }

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use phonereg_types::{FieldErrors, validation};
+use phonereg_types::{FieldErrors, HistoryKind};
 
 use crate::{
-    domain::{CodePurpose, CodeState, Locale, Password, PhoneNumber},
+    domain::{CodePurpose, CodeState, Locale, Password, PhoneNumber, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, auth_codes,
@@ -101,7 +101,7 @@ pub async fn sign_in(
     code: String,
     client_ip: String,
 ) -> Result<Session, ApiError> {
-    validation::check_code(&code).map_err(|m| ApiError::field("code", m))?;
+    let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
     let (limits, verifier, clock) = (state.limits, state.verifier.clone(), state.clock.clone());
     let subject = private_subject(&format!("phone:{}", number.e164));
     let pair = private_subject(&format!("phone:{}\n{client_ip}", number.e164));
@@ -173,14 +173,14 @@ pub async fn reset_password(
 ) -> Result<(), ApiError> {
     // Field errors first: they cost no attempt.
     let mut errors = FieldErrors::new();
-    if let Err(m) = validation::check_code(&code) {
-        errors.insert("code".into(), vec![m.into()]);
-    }
+    let code = VerificationCode::parse(&code)
+        .map_err(|m| errors.insert("code".into(), vec![m.into()]))
+        .ok();
     let password = Password::parse(new_password)
         .map_err(|m| errors.insert("new_password".into(), vec![m.into()]))
         .ok();
-    let password = match password {
-        Some(p) if errors.is_empty() => p,
+    let (code, password) = match (code, password) {
+        (Some(c), Some(p)) if errors.is_empty() => (c, p),
         _ => return Err(ApiError::Validation(errors)),
     };
     let (verifier, clock) = (state.verifier.clone(), state.clock.clone());
@@ -212,7 +212,7 @@ pub async fn reset_password(
             }
             users::set_password_hash(c, user.id, &password_hash)?;
             let families = refresh_tokens::revoke_all_of_user(c, user.id, now)?;
-            phones::add_history(c, phone.id, "password_reset", None, now)?;
+            phones::add_history(c, phone.id, HistoryKind::PasswordReset, None, now)?;
             verifier.notify(c, &phone, Text::PasswordChanged, locale, now)?;
             Ok(families)
         })

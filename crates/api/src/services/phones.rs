@@ -1,10 +1,10 @@
 //! The phone-number record: one per account, replaced with a pending step once verified.
 
-use phonereg_types::{FieldErrors, ParseResponse, validation};
+use phonereg_types::{FieldErrors, HistoryKind, MessageKind, ParseResponse, validation};
 
 use crate::{
     config::Config,
-    domain::{CodeState, Locale, PhoneNumber, phone_number},
+    domain::{CodeState, Locale, PhoneNumber, VerificationCode, phone_number},
     error::ApiError,
     persistence::{
         Conn,
@@ -88,7 +88,7 @@ pub fn add_phone_in_tx(
         },
     )?;
     let masked = PhoneNumber::masked(&number.e164);
-    phones::add_history(conn, row.id, "added", Some(&masked), now)?;
+    phones::add_history(conn, row.id, HistoryKind::Added, Some(&masked), now)?;
     Ok(row)
 }
 
@@ -177,7 +177,13 @@ pub async fn replace(
                 if row.pending_e164.is_none() {
                     return Ok((row, None));
                 }
-                phones::add_history(c, id, "changed", Some("pending change cancelled"), now)?;
+                phones::add_history(
+                    c,
+                    id,
+                    HistoryKind::Changed,
+                    Some("pending change cancelled"),
+                    now,
+                )?;
                 return Ok((phones::set_pending(c, id, None, now)?, None));
             }
             verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
@@ -187,7 +193,7 @@ pub async fn replace(
             let masked = PhoneNumber::masked(&number.e164);
             if row.status == VERIFIED {
                 let detail = format!("{masked} awaiting verification");
-                phones::add_history(c, id, "changed", Some(&detail), now)?;
+                phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
                 phones::set_pending(c, id, Some(&number.e164), now)?;
             } else {
                 let changes = PhoneNumberChanges {
@@ -198,7 +204,7 @@ pub async fn replace(
                     number_type: number.number_type,
                 };
                 let detail = format!("replaced by {masked}");
-                phones::add_history(c, id, "changed", Some(&detail), now)?;
+                phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
                 phones::replace_number(c, id, &changes, now)?;
             }
             let code = verifier.issue(
@@ -295,8 +301,8 @@ pub async fn send_test_message(
             verifier.charge_test_message(c, user_id, &row.e164, Some(&row.country), now)?;
             let body = verifier.texts().plain(Text::Test, locale, "");
             let about = outbox::About { user_id, phone_id: id };
-            outbox::queue(c, Some(about), &row.e164, &body, "test", locale, now)?;
-            phones::add_history(c, id, "test_sent", Some(&PhoneNumber::masked(&row.e164)), now)?;
+            outbox::queue(c, Some(about), &row.e164, &body, MessageKind::Test, None, locale, now)?;
+            phones::add_history(c, id, HistoryKind::TestSent, Some(&PhoneNumber::masked(&row.e164)), now)?;
             phones::find_owned(c, user_id, id)
         })
         .await?;
@@ -313,7 +319,7 @@ pub async fn verify_code(
     code: String,
     locale: Locale,
 ) -> Result<PhoneRow, ApiError> {
-    validation::check_code(&code).map_err(|m| ApiError::field("code", m))?;
+    let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
     let verifier = state.verifier.clone();
     let clock = state.clock.clone();
     let outcome = state

@@ -1,10 +1,10 @@
 //! SMS as a second factor (SPEC §8): turning it on and off, and the code step of a
 //! password login.
 
-use phonereg_types::validation;
+use phonereg_types::HistoryKind;
 
 use crate::{
-    domain::{CodePurpose, CodeState, Locale, Password},
+    domain::{CodePurpose, CodeState, Locale, Password, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, mfa,
@@ -152,9 +152,9 @@ pub async fn set(
     code: Option<String>,
     client_ip: String,
 ) -> Result<bool, ApiError> {
-    if let Some(code) = &code {
-        validation::check_code(code).map_err(|m| ApiError::field("code", m))?;
-    }
+    let code = code
+        .map(|c| VerificationCode::parse(&c).map_err(|m| ApiError::field("code", m)))
+        .transpose()?;
     let code = match (enabled, code) {
         (true, _) => None,
         (false, None) => {
@@ -202,9 +202,9 @@ pub async fn set(
             }
             users::set_two_factor(c, user_id, enabled)?;
             let kind = if enabled {
-                "two_factor_on"
+                HistoryKind::TwoFactorOn
             } else {
-                "two_factor_off"
+                HistoryKind::TwoFactorOff
             };
             phones::add_history(c, phone.id, kind, None, now)?;
             Ok(Switch::Done(enabled))
@@ -283,7 +283,7 @@ pub async fn verify_login(
     code: String,
     client: &str,
 ) -> Result<Session, ApiError> {
-    validation::check_code(&code).map_err(|m| ApiError::field("code", m))?;
+    let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
     let now = state.clock.now();
     state.token_strikes.check(client, now)?;
     let token_hash = hash_refresh(&mfa_token);

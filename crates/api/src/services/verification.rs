@@ -7,13 +7,14 @@
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac as _};
+use phonereg_types::{HistoryKind, MessageKind};
 use rand::Rng as _;
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
 use crate::{
     config::Config,
-    domain::{CodePurpose, CodeState, Destination, Locale, PhoneNumber},
+    domain::{CodePurpose, CodeState, Destination, Locale, PhoneNumber, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, auth_codes, codes,
@@ -168,8 +169,18 @@ impl Verifier {
             .collect()
     }
 
-    fn code_matches(&self, row: &CodeRow, code: &str) -> bool {
-        let expected = self.code_hash(row.phone_id, &row.e164, code);
+    /// A test number's fixed code, or a fresh random one.
+    fn new_code(&self, fixed: Option<&str>) -> Result<VerificationCode, ApiError> {
+        match fixed {
+            Some(fixed) => VerificationCode::parse(fixed).map_err(|m| {
+                ApiError::Internal(anyhow::anyhow!("SMS_TEST_NUMBERS holds a bad code: {m}"))
+            }),
+            None => Ok(VerificationCode::random()),
+        }
+    }
+
+    fn code_matches(&self, row: &CodeRow, code: &VerificationCode) -> bool {
+        let expected = self.code_hash(row.phone_id, &row.e164, code.expose());
         expected.as_bytes().ct_eq(row.code_hash.as_bytes()).into()
     }
 
@@ -335,12 +346,11 @@ impl Verifier {
             Some(dest) => self.guard.admit(conn, dest, now)?,
             None => Vec::new(),
         };
-        let code = test_code
-            .unwrap_or_else(|| format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000)));
+        let code = self.new_code(test_code.as_deref())?;
         let row = CodeRow {
             phone_id,
             e164: e164.to_owned(),
-            code_hash: self.code_hash(phone_id, e164, &code),
+            code_hash: self.code_hash(phone_id, e164, code.expose()),
             attempts_left: self.config.verify_max_attempts as i32,
             expires_at: now + self.config.verify_code_ttl as i64,
             resend_after: now + self.config.verify_resend_cooldown as i64,
@@ -357,11 +367,20 @@ impl Verifier {
                 self.config.verify_code_ttl,
             );
             let about = outbox::About { user_id, phone_id };
-            outbox::queue(conn, Some(about), e164, &body, "code", locale, now)?;
-            phones::add_history(conn, phone_id, "code_sent", Some(&masked), now)?;
+            outbox::queue(
+                conn,
+                Some(about),
+                e164,
+                &body,
+                codes::CODE_KIND,
+                Some(row.expires_at),
+                locale,
+                now,
+            )?;
+            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&masked), now)?;
         } else {
             let detail = format!("{masked} (test number: nothing sent)");
-            phones::add_history(conn, phone_id, "code_sent", Some(&detail), now)?;
+            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&detail), now)?;
         }
         if sent {
             // Last, so the counter rows every send shares (budget, client IP) stay locked
@@ -382,7 +401,7 @@ impl Verifier {
         conn: &mut Conn<'_>,
         user_id: i64,
         phone_id: i64,
-        code: &str,
+        code: &VerificationCode,
         locale: Locale,
         now: i64,
     ) -> Result<VerifyOutcome, ApiError> {
@@ -444,7 +463,7 @@ impl Verifier {
         } else {
             self.swap_in(conn, &phone, &row.e164, locale, now)?
         };
-        phones::add_history(conn, phone_id, "verified", Some(&masked), now)?;
+        phones::add_history(conn, phone_id, HistoryKind::Verified, Some(&masked), now)?;
         Ok(VerifyOutcome::Verified(Box::new(verified)))
     }
 
@@ -507,10 +526,9 @@ impl Verifier {
             Some(dest) => self.guard.admit(conn, dest, now)?,
             None => Vec::new(),
         };
-        let code = test_code
-            .unwrap_or_else(|| format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000)));
+        let code = self.new_code(test_code.as_deref())?;
         let hashed = match send.owner {
-            Some(_) => code.clone(),
+            Some(_) => code.expose().to_owned(),
             None => format!("{:032x}", rand::rngs::OsRng.r#gen::<u128>()),
         };
         let row = AuthCodeRow {
@@ -540,7 +558,8 @@ impl Verifier {
                 let ttl = self.config.verify_code_ttl;
                 let body = self.texts.code(text, send.locale, &code, ttl);
                 let about = outbox::About { user_id, phone_id };
-                outbox::queue(conn, Some(about), e164, &body, kind, send.locale, now)?;
+                let dies = Some(row.expires_at);
+                outbox::queue(conn, Some(about), e164, &body, kind, dies, send.locale, now)?;
                 phones::add_history(conn, phone_id, purpose.history_kind(), Some(&masked), now)?;
             } else {
                 let detail = format!("{masked} (test number: nothing sent)");
@@ -580,7 +599,7 @@ impl Verifier {
         purpose: CodePurpose,
         e164: &str,
         challenge: Option<&str>,
-        code: &str,
+        code: &VerificationCode,
         now: i64,
     ) -> Result<CodeCheck, ApiError> {
         let gone = |m: &str, verification: Option<CodeState>| ApiError::Gone {
@@ -604,7 +623,7 @@ impl Verifier {
                 Some(state),
             ));
         };
-        let expected = self.credential_hash(purpose, e164, challenge, code);
+        let expected = self.credential_hash(purpose, e164, challenge, code.expose());
         let right: bool = expected.as_bytes().ct_eq(row.code_hash.as_bytes()).into();
         if !right || row.user_id.is_none() {
             let mut state = CodeState::from(&row);
@@ -664,7 +683,16 @@ impl Verifier {
             user_id: phone.user_id,
             phone_id: phone.id,
         };
-        outbox::queue(conn, Some(about), &phone.e164, &body, "notice", locale, now)?;
+        outbox::queue(
+            conn,
+            Some(about),
+            &phone.e164,
+            &body,
+            MessageKind::Notice,
+            None,
+            locale,
+            now,
+        )?;
         Ok(true)
     }
 
@@ -694,7 +722,7 @@ impl Verifier {
             PhoneNumber::masked(&phone.e164),
             PhoneNumber::masked(new_e164)
         );
-        phones::add_history(conn, phone.id, "changed", Some(&detail), now)?;
+        phones::add_history(conn, phone.id, HistoryKind::Changed, Some(&detail), now)?;
         let was_reachable = phone.status == phones::VERIFIED && !phone.sms_opted_out;
         let is_test = self.config.sms_test_numbers.code_for(&phone.e164).is_some();
         if was_reachable
@@ -704,7 +732,16 @@ impl Verifier {
             let tail = &new_e164[new_e164.len().saturating_sub(2)..];
             let body = self.texts.plain(Text::ChangeNotice, locale, tail);
             // Not the record's last message: it goes to the number being retired.
-            outbox::queue(conn, None, &phone.e164, &body, "notice", locale, now)?;
+            outbox::queue(
+                conn,
+                None,
+                &phone.e164,
+                &body,
+                MessageKind::Notice,
+                None,
+                locale,
+                now,
+            )?;
         }
         Ok(verified)
     }

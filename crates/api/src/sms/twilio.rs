@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Accepted, OutgoingSms, SendError, SendFuture, SmsSender};
+use super::{
+    Accepted, CALL_TIMEOUT, ListFuture, Listed, OutgoingSms, SendError, SendFuture, SmsSender,
+};
 use crate::config::Secret;
 
 pub struct TwilioSender {
@@ -27,7 +29,19 @@ enum Sender {
 struct MessageResource {
     sid: String,
     status: String,
+    #[serde(default)]
+    body: Option<String>,
 }
+
+/// One page of `GET …/Messages.json` (Twilio's `ListMessageResponse`).
+#[derive(Deserialize)]
+struct MessagePage {
+    messages: Vec<MessageResource>,
+}
+
+/// Messages listed when looking for one that may have been sent: more than could go to
+/// one number between a send and its lookup (a lease), with the per-number caps.
+const RECENT_PAGE: u32 = 50;
 
 /// Twilio's error body: `{"code": 21211, "message": "...", "status": 400, ...}`.
 #[derive(Deserialize)]
@@ -54,7 +68,7 @@ impl TwilioSender {
         };
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .timeout(CALL_TIMEOUT)
             .build()?;
         Ok(Self {
             client,
@@ -70,6 +84,7 @@ impl TwilioSender {
     }
 
     async fn post(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {
+        let validity = sms.validity.map(|v| v.clamp(1, 36_000).to_string());
         let mut form = vec![
             ("To", sms.to.as_str()),
             ("Body", sms.body.as_str()),
@@ -78,6 +93,10 @@ impl TwilioSender {
         match &self.sender {
             Sender::From(from) => form.push(("From", from)),
             Sender::MessagingService(sid) => form.push(("MessagingServiceSid", sid)),
+        }
+        // Twilio drops the message itself if its own queue holds it past the code's life.
+        if let Some(validity) = &validity {
+            form.push(("ValidityPeriod", validity));
         }
         let res = self
             .client
@@ -97,33 +116,71 @@ impl TwilioSender {
                 status: msg.status,
             });
         }
-        let err: Option<TwilioError> = serde_json::from_slice(&body).ok();
-        let code = err.as_ref().and_then(|e| e.code);
-        let message = err
-            .and_then(|e| e.message)
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        if status.as_u16() == 401 || status.as_u16() == 403 {
-            // Our credentials or account are wrong: never the user's fault.
-            tracing::error!(
-                http.status = status.as_u16(),
-                code,
-                "Twilio refused our credentials; check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"
-            );
-            crate::telemetry::sms_config_fault();
-            return Err(SendError::Retry(format!(
-                "Twilio authentication failed: {message}"
-            )));
-        }
-        if status.is_server_error() || status.as_u16() == 429 {
-            return Err(SendError::Retry(format!("Twilio {status}: {message}")));
-        }
-        Err(SendError::Rejected { code, message })
+        Err(refusal(status, &body))
     }
+
+    /// `GET …/Messages.json?To=…&PageSize=…`: newest first. A message Twilio still
+    /// queues has no `date_sent`, so the list is not narrowed by date.
+    async fn list(&self, to: &str) -> Result<Vec<Listed>, SendError> {
+        let page = RECENT_PAGE.to_string();
+        let res = self
+            .client
+            .get(&self.messages_url)
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
+            .query(&[("To", to), ("PageSize", page.as_str())])
+            .send()
+            .await
+            .map_err(|e| SendError::Retry(format!("Twilio unreachable: {e}")))?;
+        let status = res.status();
+        let body = res.bytes().await.unwrap_or_default();
+        if !status.is_success() {
+            // Whatever Twilio says, we could not look: the caller tries later.
+            return Err(SendError::Retry(refusal(status, &body).to_string()));
+        }
+        let page: MessagePage = serde_json::from_slice(&body)
+            .map_err(|e| SendError::Retry(format!("unreadable Twilio message list: {e}")))?;
+        Ok(page
+            .messages
+            .into_iter()
+            .map(|m| Listed {
+                sid: m.sid,
+                status: m.status,
+                body: m.body.unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+/// What a non-2xx answer from Twilio means for the message.
+fn refusal(status: reqwest::StatusCode, body: &[u8]) -> SendError {
+    let err: Option<TwilioError> = serde_json::from_slice(body).ok();
+    let code = err.as_ref().and_then(|e| e.code);
+    let message = err
+        .and_then(|e| e.message)
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    if status.as_u16() == 401 || status.as_u16() == 403 {
+        // Our credentials or account are wrong: never the user's fault.
+        tracing::error!(
+            http.status = status.as_u16(),
+            code,
+            "Twilio refused our credentials; check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"
+        );
+        crate::telemetry::sms_config_fault();
+        return SendError::Retry(format!("Twilio authentication failed: {message}"));
+    }
+    if status.is_server_error() || status.as_u16() == 429 {
+        return SendError::Retry(format!("Twilio {status}: {message}"));
+    }
+    SendError::Rejected { code, message }
 }
 
 impl SmsSender for TwilioSender {
     fn send<'a>(&'a self, sms: &'a OutgoingSms) -> SendFuture<'a> {
         Box::pin(self.post(sms))
+    }
+
+    fn recent<'a>(&'a self, to: &'a str) -> ListFuture<'a> {
+        Box::pin(self.list(to))
     }
 }
 

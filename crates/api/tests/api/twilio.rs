@@ -8,6 +8,7 @@ use phonereg_api::{
     outbox::Step,
     persistence::{now, outbox},
 };
+use phonereg_types::MessageKind;
 use reqwest::Method;
 use serde_json::json;
 
@@ -22,6 +23,7 @@ on_both_databases!(
     callbacks_are_idempotent_and_only_move_forward,
     outage_then_recovery_loses_nothing,
     last_failed_try_marks_the_message_failed,
+    other_messages_get_sms_max_attempts,
     twilio_4xx_fails_with_its_code_and_guidance,
     bad_credentials_are_retried_not_blamed_on_the_user,
     stop_reply_marks_the_number_opted_out,
@@ -141,12 +143,12 @@ async fn outage_then_recovery_loses_nothing(b: Backend) {
     // Backed off: nothing is due right away.
     assert_eq!(app.state.outbox.step().await.expect("step"), Step::Idle);
     assert_eq!(last_message(&app, &token).await["status"], "queued");
-    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    app.state.clock.advance(3);
     assert!(matches!(
         app.state.outbox.step().await.expect("step"),
         Step::Retrying { .. }
     ));
-    tokio::time::sleep(std::time::Duration::from_millis(5000)).await;
+    app.state.clock.advance(5);
     assert!(matches!(
         app.state.outbox.step().await.expect("step"),
         Step::Sent { .. }
@@ -156,9 +158,16 @@ async fn outage_then_recovery_loses_nothing(b: Backend) {
 }
 
 async fn last_failed_try_marks_the_message_failed(b: Backend) {
-    let (app, fake) = spawn_twilio_app(b, |c| c.sms_max_attempts = 1).await;
+    let (app, fake) = spawn_twilio_app(b, |_| {}).await;
     let (token, _) = register_with_phone(&app).await;
-    fake.fail_next(Failure::ServerError, 1);
+    fake.set_down(true);
+    assert!(matches!(
+        app.state.outbox.step().await.expect("step"),
+        Step::Retrying { .. }
+    ));
+    // A code's SMS is tried while the code lives: three seconds before it dies, the
+    // next try (at least 3.2 s on) would come too late, so this one is the last.
+    app.state.clock.advance(597);
     assert!(matches!(
         app.state.outbox.step().await.expect("step"),
         Step::Failed {
@@ -174,6 +183,40 @@ async fn last_failed_try_marks_the_message_failed(b: Backend) {
             .expect("guidance")
             .contains("could not be reached")
     );
+}
+
+async fn other_messages_get_sms_max_attempts(b: Backend) {
+    let (app, fake) = spawn_twilio_app(b, |c| c.sms_max_attempts = 2).await;
+    app.state
+        .db
+        .write(|c| {
+            outbox::queue(
+                c,
+                None,
+                US_MOBILE,
+                "notice",
+                MessageKind::Notice,
+                None,
+                Locale::En,
+                now(),
+            )
+        })
+        .await
+        .expect("queue");
+    fake.fail_next(Failure::ServerError, 2);
+    assert!(matches!(
+        app.state.outbox.step().await.expect("step"),
+        Step::Retrying { .. }
+    ));
+    app.state.clock.advance(3);
+    assert!(matches!(
+        app.state.outbox.step().await.expect("step"),
+        Step::Failed {
+            error_code: None,
+            ..
+        }
+    ));
+    assert_eq!(fake.requests(), 2);
 }
 
 async fn twilio_4xx_fails_with_its_code_and_guidance(b: Backend) {
@@ -310,7 +353,16 @@ async fn two_processes_send_each_message_once(b: Backend) {
             let now = now();
             for i in 0..200 {
                 let body = format!("message {i:03}");
-                outbox::queue(c, None, US_MOBILE, &body, "test", Locale::En, now)?;
+                outbox::queue(
+                    c,
+                    None,
+                    US_MOBILE,
+                    &body,
+                    MessageKind::Test,
+                    None,
+                    Locale::En,
+                    now,
+                )?;
             }
             Ok(())
         })
@@ -353,8 +405,26 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
     app.state
         .db
         .write(|c| {
-            outbox::queue(c, None, SLOW, "slow", "test", Locale::En, now())?;
-            outbox::queue(c, None, US_MOBILE, "fast", "test", Locale::En, now())?;
+            outbox::queue(
+                c,
+                None,
+                SLOW,
+                "slow",
+                MessageKind::Test,
+                None,
+                Locale::En,
+                now(),
+            )?;
+            outbox::queue(
+                c,
+                None,
+                US_MOBILE,
+                "fast",
+                MessageKind::Test,
+                None,
+                Locale::En,
+                now(),
+            )?;
             Ok(())
         })
         .await
