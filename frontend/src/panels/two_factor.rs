@@ -296,7 +296,7 @@ fn TurnOffForm(
                 <TextField id="two-factor-password" label="Password" state=password input_type="password"
                     error autocomplete="current-password" disabled=pending node_ref=password_ref />
                 <Show when=move || code_sent.get()>
-                    <CodeFields step disabled=pending />
+                    <CodeFields step disabled=pending autosubmit=true />
                 </Show>
                 <p class="form-error" role="alert">{move || form_error.get()}</p>
                 <div class="actions">
