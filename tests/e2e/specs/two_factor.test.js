@@ -10,6 +10,7 @@ import { DashboardPage } from '../pages/dashboard.js';
 import { LoginPage } from '../pages/login.js';
 import { PhoneManagementPage } from '../pages/phone_management.js';
 import { SecurityPage } from '../pages/security.js';
+import { SignInWithCodePage } from '../pages/sign_in_code.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -110,7 +111,7 @@ test('turn two-step sign-in on, log in with password and code, turn it off', asy
   await t.close();
 });
 
-test('too many wrong codes at login go back to the password, which can then send another', async () => {
+test('too many wrong codes at login go back to the password; a code alone is not enough', async () => {
   const t = await openPage(browser);
   const { page } = t;
   const user = await signUpVerified(page); // SMS #1
@@ -141,6 +142,19 @@ test('too many wrong codes at login go back to the password, which can then send
   await login.twoStepCode.type(await nthCodeTo(user.phone.e164, 3));
   await login.twoStepSubmit.click();
   await expectPath(page, '/dashboard');
+
+  // A code alone cannot sign in to such an account: the SPA says to use the password.
+  await new DashboardPage(page).signOut.click();
+  await login.heading.waitFor();
+  await login.withCode.click();
+  const withCode = new SignInWithCodePage(page);
+  await withCode.start(user.phone.typed);
+  await withCode.code.type(await nthCodeTo(user.phone.e164, 4));
+  await withCode.submit.click();
+  await expectText(withCode.code.alert, /^This account uses two-step sign-in: sign in with your password\.$/);
+  await withCode.step.getByRole('link', { name: 'Sign in with your password' }).click();
+  await expectPath(page, '/login');
+  await login.password.waitFor();
   await t.close();
 });
 
