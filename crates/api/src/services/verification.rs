@@ -188,19 +188,20 @@ impl Verifier {
     /// Counters are bumped and then checked: inside the transaction a refused bump is
     /// undone by the rollback, and on PostgreSQL the counter row lock serialises racers.
     /// The fraud guard's counters go in the same statement.
+    /// `account` keys the per-account cap: the account id, or for a number without an
+    /// account the number itself (see [`Verifier::issue_credential`]).
     fn charge(
         &self,
         conn: &mut Conn<'_>,
-        user_id: i64,
+        account: &str,
         e164: &str,
         ip: Option<&str>,
         dest: Option<&Destination>,
         now: i64,
     ) -> Result<(), ApiError> {
-        let account = user_id.to_string();
         let mut hits = vec![
             (self.limits.per_number, e164),
-            (self.limits.per_account, account.as_str()),
+            (self.limits.per_account, account),
         ];
         hits.extend(ip.map(|ip| (self.limits.per_ip, ip)));
         let fraud = dest.map(|d| self.guard.sent_counters(d));
@@ -385,7 +386,8 @@ impl Verifier {
         if sent {
             // Last, so the counter rows every send shares (budget, client IP) stay locked
             // only until the commit; a refusal still rolls back everything above.
-            self.charge(conn, user_id, e164, client_ip, watched.as_ref(), now)?;
+            let account = user_id.to_string();
+            self.charge(conn, &account, e164, client_ip, watched.as_ref(), now)?;
         }
         if let Some(dest) = &watched {
             self.guard.evaluate(conn, dest, admitted, now)?;
@@ -569,20 +571,11 @@ impl Verifier {
         if sent {
             // The per-account cap of a number without an account is kept on the number,
             // so a caller cannot tell the two apart by when the cap bites.
-            let subject = match send.owner {
+            let account = match send.owner {
                 Some(o) => o.user_id.to_string(),
                 None => format!("number:{e164}"),
             };
-            let account = subject.as_str();
-            let mut hits = vec![
-                (self.limits.per_number, e164),
-                (self.limits.per_account, account),
-            ];
-            hits.extend(send.client_ip.map(|ip| (self.limits.per_ip, ip)));
-            let fraud = watched.as_ref().map(|d| self.guard.sent_counters(d));
-            hits.extend(fraud.iter().flatten().map(|(l, k)| (*l, k.as_str())));
-            hits.push((self.limits.budget, "all"));
-            Limit::hit_all(conn, &hits, now).map_err(budget_spent)?;
+            self.charge(conn, &account, e164, send.client_ip, watched.as_ref(), now)?;
         }
         if let Some(dest) = &watched {
             self.guard.evaluate(conn, dest, admitted, now)?;
