@@ -29,7 +29,6 @@ use futures_util::future::join_all;
 use hmac::{Hmac, Mac as _};
 use rand::Rng as _;
 use sha2::Sha256;
-use tokio::sync::Notify;
 
 use crate::{
     clock::Clock,
@@ -78,8 +77,6 @@ pub struct Outbox {
     /// Keys the body fingerprints (derived from `JWT_SECRET`): without it nobody can
     /// tell from a fingerprint which code a message carried.
     key: Arc<[u8; 32]>,
-    /// Poked when a request queues a message, so the worker doesn't wait for its poll.
-    pub wake: Arc<Notify>,
     /// When this process's scheduled retries fall due (ms, earliest first): the worker
     /// wakes for them, so a retry is not up to a poll late.
     retries: Arc<Mutex<BinaryHeap<Reverse<i64>>>>,
@@ -177,7 +174,6 @@ impl Outbox {
             max_attempts,
             clock,
             key: Arc::new(mac.finalize().into_bytes().into()),
-            wake: Arc::new(Notify::new()),
             retries: Arc::default(),
         }
     }
@@ -317,8 +313,8 @@ impl Outbox {
         Ok(applied)
     }
 
-    /// The worker loop: drain what is due, then wait for a poke, a retry falling due or
-    /// the next poll.
+    /// The worker loop: drain what is due, then wait for a commit that queued a message,
+    /// a retry falling due or the next poll (for other processes' messages).
     pub async fn run(self) {
         loop {
             match self.step_batch(BATCH).await {
@@ -327,7 +323,7 @@ impl Outbox {
                         tracing::warn!(error = %e, "applying early status reports failed");
                     }
                     tokio::select! {
-                        () = self.wake.notified() => {}
+                        () = self.db.committed().queued() => {}
                         () = tokio::time::sleep(self.idle_wait()) => {}
                     }
                 }
@@ -429,7 +425,8 @@ fn record(
             ))
         }
         NotSent::Dead => {
-            outbox::cancel(c, id, msg.attempts, now)?;
+            outbox::erase_unsent(c, id, msg.attempts)?;
+            delivery::set_status(c, id, outbox::CANCELED, None, now)?;
             if let Some(phone_id) = msg.phone_id {
                 delivery::record_effects(c, phone_id, &msg.kind, outbox::CANCELED, None, now)?;
             }
@@ -469,8 +466,14 @@ fn handed_over(
         body: stored_body,
         attempts,
     };
-    if !outbox::mark_handed_over(c, id, msg.claimed_until.unwrap_or_default(), &taken, now)? {
+    let lease = msg.claimed_until.unwrap_or_default();
+    let Some(phone_id) = outbox::mark_handed_over(c, id, lease, &taken, now)? else {
         return Ok(superseded(id));
+    };
+    // Twilio usually answers `queued`: to the user nothing changed, so the record and the
+    // live stream are left alone (two writes fewer per message).
+    if status != outbox::QUEUED {
+        delivery::show_status(c, id, phone_id, status, None, now)?;
     }
     if let Some(phone_id) = msg.phone_id {
         delivery::record_effects(c, phone_id, &msg.kind, status, None, now)?;
@@ -506,7 +509,7 @@ fn failed(
     now: i64,
 ) -> Result<(), ApiError> {
     outbox::set_attempts(c, msg.id, attempts)?;
-    outbox::set_status(c, msg.id, outbox::FAILED, error_code, now)?;
+    delivery::set_status(c, msg.id, outbox::FAILED, error_code, now)?;
     // Failed for good: the code must not stay in our database either.
     if msg.code_expires_at.is_some() {
         outbox::erase_code(c, msg.id)?;

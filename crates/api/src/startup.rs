@@ -91,6 +91,11 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     if config.outbox_worker {
         tokio::spawn(outbox.clone().run());
     }
+    let streams = Streams::new(
+        config.event_streams_per_account,
+        config.event_streams_max,
+        Arc::clone(db.committed()),
+    );
     let state = web::Data::new(AppState {
         db,
         tokens: Tokens::new(
@@ -106,7 +111,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         config: Arc::clone(&config),
         clock,
         token_strikes: TokenStrikes::new(config.token_failures_per_ip_per_minute),
-        streams: Streams::new(config.event_streams_per_account, config.event_streams_max),
+        streams,
     });
 
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
@@ -154,7 +159,11 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         None => None,
     };
     tokio::spawn(prune_counters(state.clone()));
-    tokio::spawn(streams::watch(state.clone()));
+    tokio::spawn(streams::watch(
+        Arc::clone(&state.streams),
+        state.db.clone(),
+        state.clock.clone(),
+    ));
     Ok(Application {
         port,
         metrics_port,

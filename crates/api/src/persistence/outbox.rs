@@ -1,12 +1,12 @@
 //! The SMS outbox (`sms_messages`). Rows are written in the transaction of the change
-//! that causes them and sent later by the worker (`crate::outbox`).
+//! that causes them and sent later by the courier (`crate::services::courier`).
 
 use diesel::{OptionalExtension as _, prelude::*};
 
 use super::{
-    Conn, KeepPreparedDsl as _, events,
+    Conn, KeepPreparedDsl as _, committed,
     models::{MessageRow, NewMessage},
-    schema::{phone_numbers, sms_early_statuses, sms_messages},
+    schema::{sms_early_statuses, sms_messages},
     with_conn,
 };
 use crate::{domain::Locale, error::ApiError};
@@ -23,24 +23,17 @@ pub const ERASED_CODE: &str = "[verification code erased]";
 pub const EARLY_STATUS_TTL: i64 = 3600;
 pub const EARLY_STATUS_CAP: i64 = 10_000;
 
-/// The phone record a message is about, and the account that owns it.
-#[derive(Clone, Copy, Debug)]
-pub struct About {
-    pub user_id: i64,
-    pub phone_id: i64,
-}
-
-/// Queues a message due now: what every sender of SMS (codes, notices, test messages)
-/// writes. A message about a record becomes that record's last message.
+/// Inserts a message due now: what every sender of SMS (codes, notices, test messages)
+/// writes. `phone_id` is the record it is about, if any.
 ///
 /// `code_expires_at` is when the code the body carries dies, for a message that carries
 /// one (None otherwise): such a message is retried until then and never sent after, its
 /// code is erased from the stored body once out, and [`retire_codes`] drops it. `locale`
 /// is the language the body was written in.
 #[expect(clippy::too_many_arguments, reason = "one message's facts, all needed")]
-pub fn queue(
+pub fn insert(
     conn: &mut Conn<'_>,
-    about: Option<About>,
+    phone_id: Option<i64>,
     to_e164: &str,
     body: &str,
     kind: &str,
@@ -49,7 +42,7 @@ pub fn queue(
     now: i64,
 ) -> Result<i64, ApiError> {
     let new = NewMessage {
-        phone_id: about.map(|a| a.phone_id),
+        phone_id,
         to_e164,
         body,
         kind,
@@ -65,18 +58,7 @@ pub fn queue(
         .returning(sms_messages::id)
         .keep_prepared()
         .get_result(c))?;
-    if let Some(About { user_id, phone_id }) = about {
-        with_conn!(conn, c => diesel::update(phone_numbers::table.find(phone_id))
-            .set((
-                phone_numbers::last_message_id.eq(Some(id)),
-                phone_numbers::last_message_status.eq(Some(QUEUED)),
-                phone_numbers::last_message_error.eq(None::<i64>),
-                phone_numbers::last_message_at.eq(Some(now)),
-            ))
-            .keep_prepared()
-            .execute(c))?;
-        events::message_changed(conn, user_id, phone_id, QUEUED, None, now)?;
-    }
+    committed::note_queued();
     Ok(id)
 }
 
@@ -176,15 +158,16 @@ pub fn holds_claim(conn: &mut Conn<'_>, id: i64, lease: i64) -> Result<bool, Api
     Ok(found.is_some())
 }
 
-/// Moves a message to `status` and mirrors it on its phone when it is the last one.
+/// Moves a message to `status`; returns the record it is about, if any.
 pub fn set_status(
     conn: &mut Conn<'_>,
     id: i64,
     status: &str,
     error_code: Option<i64>,
     now: i64,
-) -> Result<(), ApiError> {
-    let phone_id: Option<i64> = with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+) -> Result<Option<i64>, ApiError> {
+    Ok(
+        with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set((
             sms_messages::status.eq(status),
             sms_messages::error_code.eq(error_code),
@@ -193,8 +176,8 @@ pub fn set_status(
         ))
         .returning(sms_messages::phone_id)
         .keep_prepared()
-        .get_result(c))?;
-    mirror(conn, id, phone_id, status, error_code, now)
+        .get_result(c))?,
+    )
 }
 
 /// What the provider said when it took a message, and what is kept of the message.
@@ -207,16 +190,17 @@ pub struct HandedOver<'a> {
 }
 
 /// Records the provider's acceptance, if the claim whose lease is `lease` still holds
-/// the message (false: another worker took it over, nothing was written). One guarded
-/// UPDATE: this runs for every message sent.
+/// the message: then returns `Some` of the record it is about (if any); None when
+/// another worker took it over and nothing was written. One guarded UPDATE: this runs
+/// for every message sent.
 pub fn mark_handed_over(
     conn: &mut Conn<'_>,
     id: i64,
     lease: i64,
     taken: &HandedOver<'_>,
     now: i64,
-) -> Result<bool, ApiError> {
-    let phone_id: Option<Option<i64>> = with_conn!(conn, c => diesel::update(sms_messages::table
+) -> Result<Option<Option<i64>>, ApiError> {
+    Ok(with_conn!(conn, c => diesel::update(sms_messages::table
         .filter(sms_messages::id.eq(id))
         .filter(sms_messages::claimed_until.eq(Some(lease)))
         .filter(sms_messages::provider_sid.is_null()))
@@ -232,58 +216,7 @@ pub fn mark_handed_over(
         .returning(sms_messages::phone_id)
         .keep_prepared()
         .get_result(c)
-        .optional())?;
-    let Some(phone_id) = phone_id else {
-        return Ok(false);
-    };
-    // Twilio usually answers `queued`: to the user nothing changed, so the record and the
-    // live stream are left alone (two writes fewer per message).
-    if taken.status != QUEUED {
-        mirror(conn, id, phone_id, taken.status, None, now)?;
-    }
-    Ok(true)
-}
-
-/// A message's new status, shown on its phone record (only if it is still the record's
-/// last message) and on the owner's live stream.
-fn mirror(
-    conn: &mut Conn<'_>,
-    id: i64,
-    phone_id: Option<i64>,
-    status: &str,
-    error_code: Option<i64>,
-    now: i64,
-) -> Result<(), ApiError> {
-    let Some(phone_id) = phone_id else {
-        return Ok(());
-    };
-    // By primary key; the owner comes back with it, saving a lookup.
-    let owner: Option<i64> = with_conn!(conn, c => diesel::update(phone_numbers::table
-        .find(phone_id)
-        .filter(phone_numbers::last_message_id.eq(Some(id))))
-        .set((
-            phone_numbers::last_message_status.eq(Some(status)),
-            phone_numbers::last_message_error.eq(error_code),
-            phone_numbers::last_message_at.eq(Some(now)),
-        ))
-        .returning(phone_numbers::user_id)
-        .keep_prepared()
-        .load(c))?
-    .into_iter()
-    .next();
-    let owner = match owner {
-        Some(user_id) => Some(user_id),
-        None => with_conn!(conn, c => phone_numbers::table
-            .find(phone_id)
-            .select(phone_numbers::user_id)
-            .load(c))?
-        .into_iter()
-        .next(),
-    };
-    match owner {
-        Some(user_id) => events::message_changed(conn, user_id, phone_id, status, error_code, now),
-        None => Ok(()),
-    }
+        .optional())?)
 }
 
 /// Schedules another try at `at_ms`.
@@ -384,13 +317,14 @@ pub fn retire_codes(
     Ok(())
 }
 
-/// A message that will never be sent (its code died first): canceled, its code erased.
-pub fn cancel(conn: &mut Conn<'_>, id: i64, attempts: i32, now: i64) -> Result<(), ApiError> {
+/// A message that will never be sent (its code died first): its code erased, its
+/// attempts recorded; the caller sets it [`CANCELED`].
+pub fn erase_unsent(conn: &mut Conn<'_>, id: i64, attempts: i32) -> Result<(), ApiError> {
     with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set((sms_messages::body.eq(ERASED_CODE), sms_messages::attempts.eq(attempts)))
         .keep_prepared()
         .execute(c))?;
-    set_status(conn, id, CANCELED, None, now)
+    Ok(())
 }
 
 /// A status report for `sid`, which no stored message has yet.

@@ -148,9 +148,6 @@ pub async fn register(
             Ok((user, phone, verification, family))
         })
         .await?;
-    if verification.is_some() {
-        state.outbox.wake.notify_one();
-    }
     tracing::info!(
         user.id = user.id,
         with_phone = phone.is_some(),
@@ -312,7 +309,6 @@ pub async fn login(
         .await?;
     let (user, phone, family) = match step {
         Step::Code(mfa_token, verification) => {
-            state.outbox.wake.notify_one();
             return Ok(Login::CodeRequired {
                 mfa_token,
                 verification,

@@ -4,9 +4,10 @@
 //! answer) is kept and applied once the Sid is stored.
 
 use crate::{
+    domain::Locale,
     error::ApiError,
     persistence::{
-        Conn,
+        Conn, events,
         models::MessageRow,
         outbox::{self, EarlyStatus},
         phones,
@@ -15,6 +16,80 @@ use crate::{
     state::AppState,
     telemetry,
 };
+
+/// The phone record a message is about, and the account that owns it.
+#[derive(Clone, Copy, Debug)]
+pub struct About {
+    pub user_id: i64,
+    pub phone_id: i64,
+}
+
+/// Queues an SMS inside the caller's transaction: the message; and for a message about
+/// a record, the record's last message and the owner's live events. The courier is woken
+/// by the commit (`persistence::committed`).
+#[expect(clippy::too_many_arguments, reason = "one message's facts, all needed")]
+pub fn queue(
+    c: &mut Conn<'_>,
+    about: Option<About>,
+    to_e164: &str,
+    body: &str,
+    kind: &str,
+    code_expires_at: Option<i64>,
+    locale: Locale,
+    now: i64,
+) -> Result<i64, ApiError> {
+    let phone_id = about.map(|a| a.phone_id);
+    let id = outbox::insert(
+        c,
+        phone_id,
+        to_e164,
+        body,
+        kind,
+        code_expires_at,
+        locale,
+        now,
+    )?;
+    if let Some(About { user_id, phone_id }) = about {
+        phones::set_last_message(c, phone_id, id, now)?;
+        events::message_changed(c, user_id, phone_id, outbox::QUEUED, None, now)?;
+    }
+    Ok(id)
+}
+
+/// Message `id` (about record `phone_id`, if any) has a new status: shown on the record
+/// when it is still the record's last message, and on the owner's live stream.
+pub fn show_status(
+    c: &mut Conn<'_>,
+    id: i64,
+    phone_id: Option<i64>,
+    status: &str,
+    error_code: Option<i64>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let Some(phone_id) = phone_id else {
+        return Ok(());
+    };
+    let owner = match phones::set_last_message_status(c, phone_id, id, status, error_code, now)? {
+        Some(user_id) => Some(user_id),
+        None => phones::owner(c, phone_id)?,
+    };
+    match owner {
+        Some(user_id) => events::message_changed(c, user_id, phone_id, status, error_code, now),
+        None => Ok(()),
+    }
+}
+
+/// Moves message `id` to `status` and shows it (see [`show_status`]).
+pub fn set_status(
+    c: &mut Conn<'_>,
+    id: i64,
+    status: &str,
+    error_code: Option<i64>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let phone_id = outbox::set_status(c, id, status, error_code, now)?;
+    show_status(c, id, phone_id, status, error_code, now)
+}
 
 /// Twilio's statuses in the order a message moves through them; the final ones share
 /// the top rank so one terminal report never overwrites another.
@@ -71,7 +146,7 @@ fn apply(
         return Ok(None);
     }
     let error_code = error_code.filter(|_| status != "delivered");
-    outbox::set_status(c, msg.id, status, error_code, now)?;
+    set_status(c, msg.id, status, error_code, now)?;
     if let Some(phone_id) = msg.phone_id {
         record_effects(c, phone_id, &msg.kind, status, error_code, now)?;
     }
@@ -118,7 +193,7 @@ pub fn record_effects(
     match status {
         "delivered" => {
             phones::add_history(c, phone_id, "delivered", Some(kind), now)?;
-            phones::set_opted_out(c, phone_id, false, now)
+            set_opted_out(c, phone_id, false, now)
         }
         // A canceled message (its code died before it could leave) is a failure to the
         // user, with guidance to ask for a new code.
@@ -126,10 +201,23 @@ pub fn record_effects(
             let detail = sms::guidance(status, error_code);
             phones::add_history(c, phone_id, "failed", detail, now)?;
             if error_code == Some(21610) {
-                phones::set_opted_out(c, phone_id, true, now)?;
+                set_opted_out(c, phone_id, true, now)?;
             }
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// The record's opt-out flag, and a live event when it changed.
+fn set_opted_out(
+    c: &mut Conn<'_>,
+    phone_id: i64,
+    opted_out: bool,
+    now: i64,
+) -> Result<(), ApiError> {
+    match phones::set_opted_out(c, phone_id, opted_out, now)? {
+        Some(user_id) => events::phone_changed(c, user_id, phone_id, now),
+        None => Ok(()),
     }
 }

@@ -7,13 +7,12 @@ use crate::{
     domain::{CodeState, Locale, PhoneNumber, phone_number},
     error::ApiError,
     persistence::{
-        Conn,
+        Conn, events,
         models::{HistoryRow, NewPhone, PhoneNumberChanges, PhoneRow},
-        outbox,
         phones::{self, UNVERIFIED, VERIFIED, verified_elsewhere},
         users,
     },
-    services::{sms_texts::Text, verification::VerifyOutcome},
+    services::{delivery, sms_texts::Text, verification::VerifyOutcome},
     state::AppState,
 };
 
@@ -87,6 +86,7 @@ pub fn add_phone_in_tx(
             updated_at: now,
         },
     )?;
+    events::phone_changed(conn, user_id, row.id, now)?;
     let masked = PhoneNumber::masked(&number.e164);
     phones::add_history(conn, row.id, "added", Some(&masked), now)?;
     Ok(row)
@@ -137,7 +137,6 @@ pub async fn add(
             Ok((phones::find_owned(c, user_id, row.id)?, code))
         })
         .await?;
-    state.outbox.wake.notify_one();
     tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");
     Ok((row, code))
 }
@@ -178,7 +177,9 @@ pub async fn replace(
                     return Ok((row, None));
                 }
                 phones::add_history(c, id, "changed", Some("pending change cancelled"), now)?;
-                return Ok((phones::set_pending(c, id, None, now)?, None));
+                let row = phones::set_pending(c, id, None, now)?;
+                events::phone_changed(c, user_id, id, now)?;
+                return Ok((row, None));
             }
             verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
             if phones::verified_on_other_account(c, &number.e164, user_id)? {
@@ -189,6 +190,7 @@ pub async fn replace(
                 let detail = format!("{masked} awaiting verification");
                 phones::add_history(c, id, "changed", Some(&detail), now)?;
                 phones::set_pending(c, id, Some(&number.e164), now)?;
+                events::phone_changed(c, user_id, id, now)?;
             } else {
                 let changes = PhoneNumberChanges {
                     e164: &number.e164,
@@ -200,6 +202,7 @@ pub async fn replace(
                 let detail = format!("replaced by {masked}");
                 phones::add_history(c, id, "changed", Some(&detail), now)?;
                 phones::replace_number(c, id, &changes, now)?;
+                events::phone_changed(c, user_id, id, now)?;
             }
             let code = verifier.issue(
                 c,
@@ -215,9 +218,6 @@ pub async fn replace(
             Ok((phones::find_owned(c, user_id, id)?, Some(code)))
         })
         .await?;
-    if code.is_some() {
-        state.outbox.wake.notify_one();
-    }
     Ok((row, code))
 }
 
@@ -262,7 +262,6 @@ pub async fn resend_code(
             )
         })
         .await?;
-    state.outbox.wake.notify_one();
     Ok(code)
 }
 
@@ -294,13 +293,12 @@ pub async fn send_test_message(
             }
             verifier.charge_test_message(c, user_id, &row.e164, Some(&row.country), now)?;
             let body = verifier.texts().plain(Text::Test, locale, "");
-            let about = outbox::About { user_id, phone_id: id };
-            outbox::queue(c, Some(about), &row.e164, &body, "test", None, locale, now)?;
+            let about = delivery::About { user_id, phone_id: id };
+            delivery::queue(c, Some(about), &row.e164, &body, "test", None, locale, now)?;
             phones::add_history(c, id, "test_sent", Some(&PhoneNumber::masked(&row.e164)), now)?;
             phones::find_owned(c, user_id, id)
         })
         .await?;
-    state.outbox.wake.notify_one();
     Ok(row)
 }
 
@@ -322,7 +320,6 @@ pub async fn verify_code(
         .await?;
     match outcome {
         VerifyOutcome::Verified(row) => {
-            state.outbox.wake.notify_one();
             tracing::info!(user.id = user_id, phone.id = id, "phone number verified");
             Ok(*row)
         }

@@ -65,7 +65,6 @@ pub async fn send_code(
             )
         })
         .await?;
-    state.outbox.wake.notify_one();
     Ok(code)
 }
 

@@ -303,7 +303,7 @@ async fn retries_keep_their_jitter(b: Backend) {
         .db
         .write(|c| {
             for i in 0..N {
-                outbox::queue(
+                outbox::insert(
                     c,
                     None,
                     US_MOBILE,
@@ -349,7 +349,7 @@ async fn a_process_killed_mid_send_sends_nothing_twice(b: Backend) {
             for i in from..to {
                 let number = format!("+1415555{i:04}");
                 let body = format!("Your PhoneReg code is {:06}.", 100_000 + i);
-                outbox::queue(
+                outbox::insert(
                     c,
                     None,
                     &number,

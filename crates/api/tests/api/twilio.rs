@@ -189,7 +189,7 @@ async fn other_messages_get_sms_max_attempts(b: Backend) {
     app.state
         .db
         .write(|c| {
-            outbox::queue(
+            outbox::insert(
                 c,
                 None,
                 US_MOBILE,
@@ -352,7 +352,7 @@ async fn two_processes_send_each_message_once(b: Backend) {
             let now = now();
             for i in 0..200 {
                 let body = format!("message {i:03}");
-                outbox::queue(c, None, US_MOBILE, &body, "test", None, Locale::En, now)?;
+                outbox::insert(c, None, US_MOBILE, &body, "test", None, Locale::En, now)?;
             }
             Ok(())
         })
@@ -395,8 +395,8 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
     app.state
         .db
         .write(|c| {
-            outbox::queue(c, None, SLOW, "slow", "test", None, Locale::En, now())?;
-            outbox::queue(c, None, US_MOBILE, "fast", "test", None, Locale::En, now())?;
+            outbox::insert(c, None, SLOW, "slow", "test", None, Locale::En, now())?;
+            outbox::insert(c, None, US_MOBILE, "fast", "test", None, Locale::En, now())?;
             Ok(())
         })
         .await
