@@ -4,18 +4,23 @@
 //! answer) is kept and applied once the Sid is stored.
 
 use crate::{
+    clock::Clock,
     domain::Locale,
     error::ApiError,
     persistence::{
-        Conn, events,
+        Conn, Db, events,
         models::MessageRow,
         outbox::{self, EarlyStatus},
         phones,
     },
-    sms,
-    state::AppState,
-    telemetry,
+    sms, telemetry,
 };
+
+/// Applies delivery reports. Built in `startup` with exactly what it uses.
+pub struct Delivery {
+    pub db: Db,
+    pub clock: Clock,
+}
 
 /// The phone record a message is about, and the account that owns it.
 #[derive(Clone, Copy, Debug)]
@@ -103,32 +108,34 @@ fn rank(status: &str) -> Option<u8> {
     })
 }
 
-/// Applies one report. Unknown statuses are ignored, reports for a Sid not stored yet
-/// are kept for when it is (204 either way: Twilio must not retry what we cannot use).
-pub async fn apply_status(
-    state: &AppState,
-    sid: String,
-    status: String,
-    error_code: Option<i64>,
-) -> Result<(), ApiError> {
-    if rank(&status).is_none() {
-        return Ok(());
+impl Delivery {
+    /// Applies one report. Unknown statuses are ignored, reports for a Sid not stored yet
+    /// are kept for when it is (204 either way: Twilio must not retry what we cannot use).
+    pub async fn apply_status(
+        &self,
+        sid: String,
+        status: String,
+        error_code: Option<i64>,
+    ) -> Result<(), ApiError> {
+        if rank(&status).is_none() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let applied = self
+            .db
+            .write(move |c| match outbox::find_by_sid(c, &sid)? {
+                Some(msg) => apply(c, &msg, &status, error_code, now),
+                None => {
+                    keep_early(c, &sid, EarlyStatus { status, error_code }, now)?;
+                    Ok(None)
+                }
+            })
+            .await?;
+        if let Some(status) = applied {
+            telemetry::sms_message(&status);
+        }
+        Ok(())
     }
-    let now = state.clock.now();
-    let applied = state
-        .db
-        .write(move |c| match outbox::find_by_sid(c, &sid)? {
-            Some(msg) => apply(c, &msg, &status, error_code, now),
-            None => {
-                keep_early(c, &sid, EarlyStatus { status, error_code }, now)?;
-                Ok(None)
-            }
-        })
-        .await?;
-    if let Some(status) = applied {
-        telemetry::sms_message(&status);
-    }
-    Ok(())
 }
 
 /// Moves `msg` to `status` if that is a step forward; returns the status applied.

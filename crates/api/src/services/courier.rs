@@ -1,7 +1,9 @@
-//! The outbox worker: claim a batch of due messages in one transaction, hand them to the
-//! provider at the same time, record each outcome as it comes back. [`Outbox::step`] does exactly
-//! one message so tests drive it without sleeping; [`Outbox::run`] is the loop the
-//! server spawns. Time is the injected [`Clock`], so tests move it.
+//! The courier: takes messages from the outbox table (`persistence::outbox`) to the
+//! provider. It claims a batch of due messages in one transaction, hands them to the
+//! provider at the same time, and records each outcome as it comes back.
+//! [`Courier::step`] does exactly one message so tests drive it without sleeping;
+//! [`Courier::run`] is the loop the server spawns, woken by commits that queue a message
+//! (`persistence::committed`). Time is the injected [`Clock`], so tests move it.
 //!
 //! Each message goes out once, through crashes and lost answers:
 //! - the claim marks each message in flight, with a fingerprint of its body that the
@@ -69,7 +71,7 @@ const KNOWN_RETRIES: usize = 1024;
 type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Clone)]
-pub struct Outbox {
+pub struct Courier {
     db: Db,
     sender: Arc<dyn SmsSender>,
     max_attempts: u32,
@@ -155,7 +157,7 @@ enum NotSent {
     Dead,
 }
 
-impl Outbox {
+impl Courier {
     /// `secret` (the JWT secret) keys the body fingerprints. Changing it while messages
     /// are in flight makes their lookup miss, and those few go out again.
     pub fn new(
@@ -329,7 +331,7 @@ impl Outbox {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "outbox step failed");
+                    tracing::error!(error = %e, "courier step failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
