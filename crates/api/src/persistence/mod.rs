@@ -235,6 +235,18 @@ pub fn is_unavailable(e: &DieselError) -> bool {
     }
 }
 
+// Here rather than in `error`: which failures mean "the database is away" is this
+// module's knowledge.
+impl From<DieselError> for ApiError {
+    fn from(e: DieselError) -> Self {
+        if is_unavailable(&e) {
+            tracing::warn!(error = %e, "the database could not serve");
+            return ApiError::DatabaseUnavailable;
+        }
+        ApiError::Internal(anyhow::Error::new(e).context("database query"))
+    }
+}
+
 /// Settings of every SQLite connection, plus `extra` for one pool's.
 #[derive(Debug)]
 struct SqlitePragmas {

@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use crate::{
     clock::Clock,
-    config::{Config, Countries, TestNumbers},
-    domain::{CodeState, Locale, PhoneNumber, phone_number},
+    config::{Config, TestNumbers},
+    domain::{
+        CodeState, Locale, PhoneNumber,
+        phone_number::{self, Countries},
+    },
     error::ApiError,
     persistence::{
         Conn, Db, events,
