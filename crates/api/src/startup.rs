@@ -153,7 +153,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
 fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppState> {
     let clock = Clock::default();
     let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
-    let (sender, inbox) = sms_sender(config)?;
+    let (sender, inbox) = sms_sender(config, &clock)?;
     let texts = Arc::new(SmsTexts::new(&config.public_url)?);
     let verifier = Verifier::new(Arc::clone(config), secret, texts);
     let tokens = Arc::new(Tokens::new(
@@ -257,7 +257,10 @@ fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<u16> {
 }
 
 /// The configured SMS provider, and the dev inbox when it is the console.
-fn sms_sender(config: &Config) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Inbox>)> {
+fn sms_sender(
+    config: &Config,
+    clock: &Clock,
+) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Inbox>)> {
     Ok(match config.sms_provider {
         SmsProvider::Console => {
             tracing::warn!(
@@ -267,6 +270,7 @@ fn sms_sender(config: &Config) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Inb
             (
                 Arc::new(ConsoleSender {
                     inbox: inbox.clone(),
+                    clock: clock.clone(),
                 }),
                 Some(inbox),
             )

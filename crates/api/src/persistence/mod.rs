@@ -457,8 +457,3 @@ pub fn is_unique_violation(e: &DieselError, needle: &str) -> bool {
         _ => false,
     }
 }
-
-/// Current UNIX time in seconds.
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}

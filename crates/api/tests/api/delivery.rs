@@ -8,7 +8,7 @@ use fake_twilio::{Failure, FakeTwilio};
 use phonereg_api::{
     domain::Locale,
     error::ApiError,
-    persistence::{Conn, now, outbox},
+    persistence::{Conn, outbox},
     services::courier::{LEASE_SECS, Step},
 };
 use serde_json::json;
@@ -299,9 +299,10 @@ async fn due_times(app: &TestApp) -> Vec<i64> {
 async fn retries_keep_their_jitter(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |_| {}).await;
     const N: usize = 24;
+    let now = app.state.clock.now();
     app.state
         .db
-        .write(|c| {
+        .write(move |c| {
             for i in 0..N {
                 outbox::insert(
                     c,
@@ -311,7 +312,7 @@ async fn retries_keep_their_jitter(b: Backend) {
                     "test",
                     None,
                     Locale::En,
-                    now(),
+                    now,
                 )?;
             }
             Ok(())
@@ -349,6 +350,8 @@ async fn retries_keep_their_jitter(b: Backend) {
 /// again, and sends the three queued after the kill.
 async fn a_process_killed_mid_send_sends_nothing_twice(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |_| {}).await;
+    // The killed process reads the system clock; this app's is not moved.
+    let now = app.state.clock.now();
     let queue = |from: usize, to: usize| {
         app.state.db.write(move |c| {
             for i in from..to {
@@ -360,9 +363,9 @@ async fn a_process_killed_mid_send_sends_nothing_twice(b: Backend) {
                     &number,
                     &body,
                     "code",
-                    Some(now() + 600),
+                    Some(now + 600),
                     Locale::En,
-                    now(),
+                    now,
                 )?;
             }
             Ok(())

@@ -3,11 +3,7 @@
 use std::collections::HashSet;
 
 use fake_twilio::{Failure, signature};
-use phonereg_api::{
-    domain::Locale,
-    persistence::{now, outbox},
-    services::courier::Step,
-};
+use phonereg_api::{domain::Locale, persistence::outbox, services::courier::Step};
 use reqwest::Method;
 use serde_json::json;
 
@@ -186,9 +182,10 @@ async fn last_failed_try_marks_the_message_failed(b: Backend) {
 
 async fn other_messages_get_sms_max_attempts(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |c| c.sms_max_attempts = 2).await;
+    let now = app.state.clock.now();
     app.state
         .db
-        .write(|c| {
+        .write(move |c| {
             outbox::insert(
                 c,
                 None,
@@ -197,7 +194,7 @@ async fn other_messages_get_sms_max_attempts(b: Backend) {
                 "notice",
                 None,
                 Locale::En,
-                now(),
+                now,
             )
         })
         .await
@@ -346,10 +343,10 @@ async fn two_processes_send_each_message_once(b: Backend) {
         c.twilio_api_base = fake_base;
     })
     .await;
+    let now = one.state.clock.now();
     one.state
         .db
-        .write(|c| {
-            let now = now();
+        .write(move |c| {
             for i in 0..200 {
                 let body = format!("message {i:03}");
                 outbox::insert(c, None, US_MOBILE, &body, "test", None, Locale::En, now)?;
@@ -392,11 +389,12 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
     const SLOW: &str = "+447400123456";
     let (app, fake) = spawn_twilio_app(b, |_| {}).await;
     fake.set_delay_for(SLOW, std::time::Duration::from_secs(3));
+    let now = app.state.clock.now();
     app.state
         .db
-        .write(|c| {
-            outbox::insert(c, None, SLOW, "slow", "test", None, Locale::En, now())?;
-            outbox::insert(c, None, US_MOBILE, "fast", "test", None, Locale::En, now())?;
+        .write(move |c| {
+            outbox::insert(c, None, SLOW, "slow", "test", None, Locale::En, now)?;
+            outbox::insert(c, None, US_MOBILE, "fast", "test", None, Locale::En, now)?;
             Ok(())
         })
         .await
