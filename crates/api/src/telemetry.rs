@@ -132,8 +132,11 @@ pub fn rate_limited(limit: &str) {
 }
 
 /// Counts one SMS reaching `status` (handed over, delivered, failed, …).
-pub fn sms_message(status: &str) {
-    METRICS.sms_messages.with_label_values(&[status]).inc();
+pub fn sms_message(status: phonereg_types::MessageStatus) {
+    METRICS
+        .sms_messages
+        .with_label_values(&[status.as_str()])
+        .inc();
 }
 
 /// Counts one provider refusal of our credentials.

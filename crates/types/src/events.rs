@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::phone::LastMessage;
+use crate::{phone::LastMessage, vocab::MessageStatus};
 
 /// `POST /api/v1/users/me/events/ticket`: stands in for the bearer token on `?ticket=`,
 /// because `EventSource` cannot send an `Authorization` header.
@@ -21,7 +21,7 @@ pub struct MessageEvent {
     /// The phone record the message was about.
     pub phone_id: i64,
     /// Twilio's status vocabulary, as in [`LastMessage::status`].
-    pub status: String,
+    pub status: MessageStatus,
     /// Twilio's error code, if any.
     pub error_code: Option<i64>,
     /// A plain sentence telling the user what to do about the error.

@@ -10,6 +10,7 @@ pub mod events;
 pub mod phone;
 pub mod problem;
 pub mod validation;
+pub mod vocab;
 
 pub use admin::*;
 pub use auth::*;
@@ -17,3 +18,4 @@ pub use dev::*;
 pub use events::*;
 pub use phone::*;
 pub use problem::*;
+pub use vocab::*;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocab::{HistoryKind, MessageStatus};
+
 /// `POST /users/me/phone-numbers` and `PATCH /users/me/phone-numbers/{id}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PhoneNumberRequest {
@@ -66,8 +68,8 @@ pub struct Phone {
 /// Delivery state of the last message, in Twilio's status vocabulary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LastMessage {
-    /// `queued`, `sending`, `sent`, `delivered`, `undelivered` or `failed`.
-    pub status: String,
+    /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or `canceled`.
+    pub status: MessageStatus,
     /// Twilio's error code, if any.
     pub error_code: Option<i64>,
     /// A plain sentence telling the user what to do about the error.
@@ -122,8 +124,8 @@ pub struct ParseResponse {
 pub struct HistoryItem {
     /// RFC 3339 UTC.
     pub at: String,
-    /// `added`, `code_sent`, `delivered`, `failed`, `verified`, `changed`, `deleted`, `test_sent`.
-    pub kind: String,
+    /// What happened.
+    pub kind: HistoryKind,
     /// Extra detail, or null.
     pub detail: Option<String>,
 }

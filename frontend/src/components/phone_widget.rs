@@ -2,7 +2,7 @@
 //! shares with the management page: status badges and the last message's delivery state.
 
 use leptos::prelude::*;
-use phonereg_types::{LastMessage, Phone, PhoneStatus};
+use phonereg_types::{LastMessage, MessageStatus, Phone, PhoneStatus};
 
 use crate::time::{self, Clock};
 
@@ -27,24 +27,27 @@ pub fn PhoneBadges(#[prop(into)] phone: Signal<Option<Phone>>) -> impl IntoView 
 }
 
 /// A delivery status in words.
-pub fn message_status_words(status: &str) -> &'static str {
+pub fn message_status_words(status: MessageStatus) -> &'static str {
     match status {
-        "queued" | "accepted" | "scheduled" => "Queued",
-        "sending" => "Sending",
-        "sent" => "Sent",
-        "delivered" => "Delivered",
-        "undelivered" => "Not delivered",
-        "failed" => "Failed",
-        "read" => "Read",
-        _ => "Unknown",
+        MessageStatus::Queued => "Queued",
+        MessageStatus::Sending => "Sending",
+        MessageStatus::Sent => "Sent",
+        MessageStatus::Delivered => "Delivered",
+        MessageStatus::Undelivered => "Not delivered",
+        MessageStatus::Failed => "Failed",
+        MessageStatus::Canceled => "Not sent (code expired)",
     }
 }
 
-fn message_status_class(status: &str) -> &'static str {
+fn message_status_class(status: MessageStatus) -> &'static str {
     match status {
-        "delivered" | "read" => "status status-ok",
-        "undelivered" | "failed" => "status status-bad",
-        _ => "status status-pending",
+        MessageStatus::Delivered => "status status-ok",
+        MessageStatus::Undelivered | MessageStatus::Failed | MessageStatus::Canceled => {
+            "status status-bad"
+        }
+        MessageStatus::Queued | MessageStatus::Sending | MessageStatus::Sent => {
+            "status status-pending"
+        }
     }
 }
 
@@ -62,7 +65,7 @@ pub fn LastMessageStatus(#[prop(into)] message: Signal<Option<LastMessage>>) -> 
                     view! {
                         <p>
                             "Last message: "
-                            <span class=message_status_class(&m.status)>{message_status_words(&m.status)}</span>
+                            <span class=message_status_class(m.status)>{message_status_words(m.status)}</span>
                             " · "
                             <time datetime=m.updated_at.clone() title=title>{move || clock.ago(&when)}</time>
                         </p>

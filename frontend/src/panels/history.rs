@@ -2,7 +2,7 @@
 //! the record arrives (an answer or a live event).
 
 use leptos::{prelude::*, task::spawn_local};
-use phonereg_types::{HistoryItem, Phone};
+use phonereg_types::{HistoryItem, HistoryKind, Phone};
 
 use crate::{
     api::{self, ApiError},
@@ -24,7 +24,7 @@ pub fn HistoryCard(#[prop(into)] phone: Signal<Option<Phone>>) -> impl IntoView 
                     p.updated_at.clone(),
                     p.last_message
                         .as_ref()
-                        .map(|m| (m.status.clone(), m.updated_at.clone())),
+                        .map(|m| (m.status, m.updated_at.clone())),
                 )
             })
         })
@@ -83,7 +83,7 @@ fn history_row(clock: Clock, item: HistoryItem) -> impl IntoView {
     let at = item.at.clone();
     view! {
         <li>
-            <span class=format!("history-kind kind-{}", item.kind)>{history_kind_words(&item.kind)}</span>
+            <span class=format!("history-kind kind-{}", item.kind)>{history_kind_words(item.kind)}</span>
             {item.detail.map(|d| view! { <span class="history-detail">{d}</span> })}
             <time datetime=item.at.clone() title=title class="muted small">{move || clock.ago(&at)}</time>
         </li>
@@ -91,16 +91,21 @@ fn history_row(clock: Clock, item: HistoryItem) -> impl IntoView {
 }
 
 /// A history item's `kind` in words.
-pub fn history_kind_words(kind: &str) -> &'static str {
+pub fn history_kind_words(kind: HistoryKind) -> &'static str {
     match kind {
-        "added" => "Number added",
-        "code_sent" => "Code sent",
-        "delivered" => "SMS delivered",
-        "failed" => "SMS failed",
-        "verified" => "Verified",
-        "changed" => "Number changed",
-        "deleted" => "Number deleted",
-        "test_sent" => "Test SMS sent",
-        _ => "Update",
+        HistoryKind::Added => "Number added",
+        HistoryKind::CodeSent => "Code sent",
+        HistoryKind::Delivered => "SMS delivered",
+        HistoryKind::Failed => "SMS failed",
+        HistoryKind::Verified => "Verified",
+        HistoryKind::Changed => "Number changed",
+        HistoryKind::Deleted => "Number deleted",
+        HistoryKind::TestSent => "Test SMS sent",
+        HistoryKind::SignInCodeSent => "Sign-in code sent",
+        HistoryKind::PasswordResetCodeSent => "Password reset code sent",
+        HistoryKind::PasswordReset => "Password reset",
+        HistoryKind::TwoFactorCodeSent => "Two-step sign-in code sent",
+        HistoryKind::TwoFactorOn => "Two-step sign-in turned on",
+        HistoryKind::TwoFactorOff => "Two-step sign-in turned off",
     }
 }

@@ -1,6 +1,8 @@
 //! What a code proving possession of a number is good for (SPEC §8). A code is bound to
 //! its purpose: a sign-in code cannot reset a password, nor the reverse.
 
+use phonereg_types::{HistoryKind, MessageKind};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CodePurpose {
     SignIn,
@@ -22,22 +24,22 @@ impl CodePurpose {
         }
     }
 
-    /// The outbox kind of the SMS that carries such a code.
-    pub fn message_kind(self) -> &'static str {
+    /// The kind of the SMS that carries such a code.
+    pub fn message_kind(self) -> MessageKind {
         match self {
-            CodePurpose::SignIn => "sign_in_code",
-            CodePurpose::PasswordReset => "password_reset_code",
-            CodePurpose::TwoFactor => "two_factor_code",
-            CodePurpose::Login => "login_code",
+            CodePurpose::SignIn => MessageKind::SignInCode,
+            CodePurpose::PasswordReset => MessageKind::PasswordResetCode,
+            CodePurpose::TwoFactor => MessageKind::TwoFactorCode,
+            CodePurpose::Login => MessageKind::LoginCode,
         }
     }
 
     /// The phone history kind written when such a code is sent.
-    pub fn history_kind(self) -> &'static str {
+    pub fn history_kind(self) -> HistoryKind {
         match self {
-            CodePurpose::SignIn => "sign_in_code_sent",
-            CodePurpose::PasswordReset => "password_reset_code_sent",
-            CodePurpose::TwoFactor | CodePurpose::Login => "two_factor_code_sent",
+            CodePurpose::SignIn => HistoryKind::SignInCodeSent,
+            CodePurpose::PasswordReset => HistoryKind::PasswordResetCodeSent,
+            CodePurpose::TwoFactor | CodePurpose::Login => HistoryKind::TwoFactorCodeSent,
         }
     }
 }

@@ -15,7 +15,7 @@ pub use email::Email;
 pub use locale::Locale;
 pub use password::Password;
 pub use phone_number::PhoneNumber;
-pub use verification_code::CodeState;
+pub use verification_code::{CodeState, VerificationCode};
 
 /// UNIX seconds as an RFC 3339 UTC string, the only timestamp format the API speaks.
 pub fn rfc3339(secs: i64) -> String {

@@ -1,12 +1,13 @@
 //! Verification codes: one live row per phone record, only the keyed hash stored.
 
 use diesel::{OptionalExtension as _, prelude::*};
+use phonereg_types::MessageKind;
 
 use super::{Conn, KeepPreparedDsl as _, models::CodeRow, schema::verification_codes, with_conn};
 use crate::error::ApiError;
 
 /// The outbox `kind` of the SMS that carry these codes.
-pub const CODE_KIND: &str = "code";
+pub const CODE_KIND: MessageKind = MessageKind::Code;
 
 /// Stores a new code for the record, replacing (and so killing) any previous one; the
 /// caller retires the dead code's messages (`outbox::retire_codes`).

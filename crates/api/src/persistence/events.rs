@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use diesel::prelude::*;
-use phonereg_types::MessageEvent;
+use phonereg_types::{EventKind, MessageEvent, MessageStatus};
 
 use super::{
     Conn, KeepPreparedDsl as _, committed,
@@ -10,9 +10,6 @@ use super::{
     with_conn,
 };
 use crate::{domain::rfc3339, error::ApiError, sms};
-
-pub const PHONE: &str = "phone";
-pub const MESSAGE: &str = "message";
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -27,6 +24,11 @@ pub struct EventRow {
 }
 
 impl EventRow {
+    /// The stored kind as a word of the vocabulary (None: written by a newer build).
+    pub fn event_kind(&self) -> Option<EventKind> {
+        EventKind::parse(&self.kind)
+    }
+
     pub fn cursor(&self) -> Cursor {
         Cursor {
             txid: self.txid,
@@ -82,7 +84,7 @@ pub fn phone_changed(
 ) -> Result<(), ApiError> {
     let event = NewEvent {
         user_id,
-        kind: PHONE,
+        kind: EventKind::Phone.as_str(),
         data: phone_id.to_string(),
         created_at: now,
     };
@@ -97,13 +99,13 @@ pub fn message_changed(
     conn: &mut Conn<'_>,
     user_id: i64,
     phone_id: i64,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
     let message = MessageEvent {
         phone_id,
-        status: status.to_owned(),
+        status,
         error_code,
         guidance: sms::guidance(status, error_code).map(str::to_owned),
         updated_at: rfc3339(now),
@@ -113,13 +115,13 @@ pub fn message_changed(
     let rows = [
         NewEvent {
             user_id,
-            kind: MESSAGE,
+            kind: EventKind::Message.as_str(),
             data: message,
             created_at: now,
         },
         NewEvent {
             user_id,
-            kind: PHONE,
+            kind: EventKind::Phone.as_str(),
             data: phone_id.to_string(),
             created_at: now,
         },

@@ -1,6 +1,7 @@
 //! Rows as diesel reads and writes them.
 
 use diesel::prelude::*;
+use phonereg_types::{HistoryKind, MessageStatus};
 
 use super::schema::{
     phone_history, phone_numbers, refresh_tokens, sms_messages, users, verification_codes,
@@ -265,4 +266,28 @@ pub struct MfaChallengeRow {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub created_at: i64,
+}
+
+// The vocabularies are stored as text; these read them back as the words they are.
+// A word this build does not know (written by a newer one) reads as None.
+
+impl PhoneRow {
+    /// The status of the record's last message.
+    pub fn last_status(&self) -> Option<MessageStatus> {
+        self.last_message_status
+            .as_deref()
+            .and_then(MessageStatus::parse)
+    }
+}
+
+impl HistoryRow {
+    pub fn history_kind(&self) -> Option<HistoryKind> {
+        HistoryKind::parse(&self.kind)
+    }
+}
+
+impl MessageRow {
+    pub fn status(&self) -> Option<MessageStatus> {
+        MessageStatus::parse(&self.status)
+    }
 }

@@ -9,13 +9,10 @@ use super::{
     schema::{sms_early_statuses, sms_messages},
     with_conn,
 };
+use phonereg_types::{MessageKind, MessageStatus};
+
 use crate::{domain::Locale, error::ApiError};
 
-pub const QUEUED: &str = "queued";
-pub const FAILED: &str = "failed";
-/// A message never handed over because its code died first (Twilio's word for a message
-/// it did not send).
-pub const CANCELED: &str = "canceled";
 /// What a code message's stored body becomes once the code must no longer be kept.
 pub const ERASED_CODE: &str = "[verification code erased]";
 /// Status callbacks kept for a Sid not stored yet: an hour, and this many at most (they
@@ -36,7 +33,7 @@ pub fn insert(
     phone_id: Option<i64>,
     to_e164: &str,
     body: &str,
-    kind: &str,
+    kind: MessageKind,
     code_expires_at: Option<i64>,
     locale: Locale,
     now: i64,
@@ -45,9 +42,9 @@ pub fn insert(
         phone_id,
         to_e164,
         body,
-        kind,
+        kind: kind.as_str(),
         locale: locale.as_str(),
-        status: QUEUED,
+        status: MessageStatus::Queued.as_str(),
         next_attempt_ms: now * 1000,
         created_at: now,
         updated_at: now,
@@ -162,14 +159,14 @@ pub fn holds_claim(conn: &mut Conn<'_>, id: i64, lease: i64) -> Result<bool, Api
 pub fn set_status(
     conn: &mut Conn<'_>,
     id: i64,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<Option<i64>, ApiError> {
     Ok(
         with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set((
-            sms_messages::status.eq(status),
+            sms_messages::status.eq(status.as_str()),
             sms_messages::error_code.eq(error_code),
             sms_messages::claimed_until.eq(None::<i64>),
             sms_messages::updated_at.eq(now),
@@ -183,7 +180,7 @@ pub fn set_status(
 /// What the provider said when it took a message, and what is kept of the message.
 pub struct HandedOver<'a> {
     pub sid: &'a str,
-    pub status: &'a str,
+    pub status: MessageStatus,
     /// The stored body from now on (a code message's, erased).
     pub body: &'a str,
     pub attempts: i32,
@@ -208,7 +205,7 @@ pub fn mark_handed_over(
             sms_messages::provider_sid.eq(Some(taken.sid)),
             sms_messages::body.eq(taken.body),
             sms_messages::attempts.eq(taken.attempts),
-            sms_messages::status.eq(taken.status),
+            sms_messages::status.eq(taken.status.as_str()),
             sms_messages::error_code.eq(None::<i64>),
             sms_messages::claimed_until.eq(None::<i64>),
             sms_messages::updated_at.eq(now),
@@ -278,7 +275,7 @@ pub fn erase_code(conn: &mut Conn<'_>, id: i64) -> Result<(), ApiError> {
 pub fn retire_codes(
     conn: &mut Conn<'_>,
     phone_id: i64,
-    kind: &str,
+    kind: MessageKind,
     now: i64,
 ) -> Result<(), ApiError> {
     let unsent = "status = 'queued' AND provider_sid IS NULL";
@@ -288,7 +285,7 @@ pub fn retire_codes(
     };
     let sql = format!(
         "UPDATE sms_messages SET \
-           status = CASE WHEN {unsent} AND fingerprint IS NULL THEN '{CANCELED}' ELSE status END, \
+           status = CASE WHEN {unsent} AND fingerprint IS NULL THEN '{canceled}' ELSE status END, \
            updated_at = CASE WHEN {unsent} AND fingerprint IS NULL THEN {now} ELSE updated_at END, \
            body = CASE WHEN {unsent} AND fingerprint IS NOT NULL THEN body ELSE {body} END, \
            code_expires_at = CASE WHEN code_expires_at > {now} THEN {now} ELSE code_expires_at END \
@@ -298,6 +295,7 @@ pub fn retire_codes(
         body = p(2),
         phone = p(3),
         kind = p(4),
+        canceled = MessageStatus::Canceled.as_str(),
     );
     macro_rules! run {
         ($c:expr) => {
@@ -305,7 +303,7 @@ pub fn retire_codes(
                 .bind::<diesel::sql_types::BigInt, _>(now)
                 .bind::<diesel::sql_types::Text, _>(ERASED_CODE)
                 .bind::<diesel::sql_types::BigInt, _>(phone_id)
-                .bind::<diesel::sql_types::Text, _>(kind)
+                .bind::<diesel::sql_types::Text, _>(kind.as_str())
                 .keep_prepared()
                 .execute($c)?
         };
@@ -329,7 +327,7 @@ pub fn erase_unsent(conn: &mut Conn<'_>, id: i64, attempts: i32) -> Result<(), A
 
 /// A status report for `sid`, which no stored message has yet.
 pub struct EarlyStatus {
-    pub status: String,
+    pub status: MessageStatus,
     pub error_code: Option<i64>,
 }
 
@@ -340,7 +338,10 @@ pub fn early_status(conn: &mut Conn<'_>, sid: &str) -> Result<Option<EarlyStatus
         .select((sms_early_statuses::status, sms_early_statuses::error_code))
         .get_result(c)
         .optional())?;
-    Ok(row.map(|(status, error_code)| EarlyStatus { status, error_code }))
+    // A word this build does not know is no report at all.
+    Ok(row.and_then(|(status, error_code)| {
+        MessageStatus::parse(&status).map(|status| EarlyStatus { status, error_code })
+    }))
 }
 
 /// Keeps (or replaces) the report for `sid`. Reports older than [`EARLY_STATUS_TTL`] go
@@ -361,7 +362,7 @@ pub fn keep_early_status(
     }
     let row = (
         sms_early_statuses::sid.eq(sid),
-        sms_early_statuses::status.eq(&report.status),
+        sms_early_statuses::status.eq(report.status.as_str()),
         sms_early_statuses::error_code.eq(report.error_code),
         sms_early_statuses::received_at.eq(now),
     );
@@ -370,7 +371,7 @@ pub fn keep_early_status(
         .on_conflict(sms_early_statuses::sid)
         .do_update()
         .set((
-            sms_early_statuses::status.eq(&report.status),
+            sms_early_statuses::status.eq(report.status.as_str()),
             sms_early_statuses::error_code.eq(report.error_code),
             sms_early_statuses::received_at.eq(now),
         ))
@@ -385,7 +386,10 @@ pub fn take_early_status(conn: &mut Conn<'_>, sid: &str) -> Result<Option<EarlyS
         .keep_prepared()
         .get_result(c)
         .optional())?;
-    Ok(row.map(|(status, error_code)| EarlyStatus { status, error_code }))
+    // A word this build does not know is no report at all.
+    Ok(row.and_then(|(status, error_code)| {
+        MessageStatus::parse(&status).map(|status| EarlyStatus { status, error_code })
+    }))
 }
 
 /// Sids of kept reports whose message has its Sid by now: on PostgreSQL a report and the
@@ -406,7 +410,10 @@ pub fn prune_bodies(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError>
         .filter(
             sms_messages::provider_sid
                 .is_not_null()
-                .or(sms_messages::status.eq_any([FAILED, CANCELED])),
+                .or(sms_messages::status.eq_any([
+                    MessageStatus::Failed.as_str(),
+                    MessageStatus::Canceled.as_str(),
+                ])),
         )
         .filter(sms_messages::updated_at.lt(before))
         .filter(sms_messages::body.ne("")))

@@ -1,6 +1,7 @@
 //! Phone records and their history.
 
 use diesel::prelude::*;
+use phonereg_types::{HistoryKind, MessageStatus};
 
 use super::{
     Conn, KeepPreparedDsl as _, is_unique_violation,
@@ -12,8 +13,6 @@ use crate::error::ApiError;
 
 pub const UNVERIFIED: &str = "unverified";
 pub const VERIFIED: &str = "verified";
-/// A just-queued message's status, as the record shows it.
-const QUEUED_MESSAGE: &str = super::outbox::QUEUED;
 
 fn map_conflict(e: diesel::result::Error) -> ApiError {
     if is_unique_violation(&e, "user_id") {
@@ -143,14 +142,14 @@ pub fn delete(conn: &mut Conn<'_>, id: i64) -> Result<(), ApiError> {
 pub fn add_history(
     conn: &mut Conn<'_>,
     phone_id: i64,
-    kind: &str,
+    kind: HistoryKind,
     detail: Option<&str>,
     at: i64,
 ) -> Result<(), ApiError> {
     let row = NewHistory {
         phone_id,
         at,
-        kind,
+        kind: kind.as_str(),
         detail,
     };
     with_conn!(conn, c => diesel::insert_into(phone_history::table).values(&row).keep_prepared().execute(c))?;
@@ -212,7 +211,7 @@ pub fn set_last_message(
     with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
         .set((
             phone_numbers::last_message_id.eq(Some(message_id)),
-            phone_numbers::last_message_status.eq(Some(QUEUED_MESSAGE)),
+            phone_numbers::last_message_status.eq(Some(MessageStatus::Queued.as_str())),
             phone_numbers::last_message_error.eq(None::<i64>),
             phone_numbers::last_message_at.eq(Some(now)),
         ))
@@ -228,7 +227,7 @@ pub fn set_last_message_status(
     conn: &mut Conn<'_>,
     id: i64,
     message_id: i64,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<Option<i64>, ApiError> {
@@ -236,7 +235,7 @@ pub fn set_last_message_status(
         .find(id)
         .filter(phone_numbers::last_message_id.eq(Some(message_id))))
         .set((
-            phone_numbers::last_message_status.eq(Some(status)),
+            phone_numbers::last_message_status.eq(Some(status.as_str())),
             phone_numbers::last_message_error.eq(error_code),
             phone_numbers::last_message_at.eq(Some(now)),
         ))

@@ -14,6 +14,7 @@ use crate::{
 pub use crate::domain::rfc3339;
 
 pub fn phone(row: PhoneRow) -> Phone {
+    let last_status = row.last_status();
     Phone {
         id: row.id,
         e164: row.e164,
@@ -31,8 +32,8 @@ pub fn phone(row: PhoneRow) -> Phone {
         sms_opted_out: row.sms_opted_out,
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
-        last_message: row.last_message_status.map(|status| LastMessage {
-            guidance: sms::guidance(&status, row.last_message_error).map(str::to_owned),
+        last_message: last_status.map(|status| LastMessage {
+            guidance: sms::guidance(status, row.last_message_error).map(str::to_owned),
             error_code: row.last_message_error,
             updated_at: rfc3339(row.last_message_at.unwrap_or(row.updated_at)),
             status,
@@ -60,12 +61,13 @@ pub fn user(row: UserRow, phone_row: Option<PhoneRow>) -> User {
     }
 }
 
-pub fn history_item(row: HistoryRow) -> HistoryItem {
-    HistoryItem {
+/// None for a kind this build does not know (written by a newer one).
+pub fn history_item(row: HistoryRow) -> Option<HistoryItem> {
+    Some(HistoryItem {
         at: rfc3339(row.at),
-        kind: row.kind,
+        kind: row.history_kind()?,
         detail: row.detail,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -6,13 +6,13 @@ use std::{
 };
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use phonereg_types::EventTicket;
+use phonereg_types::{EventKind, EventTicket};
 use serde::Deserialize;
 
 use crate::{
     error::ApiError,
     extract::{AuthUser, ClientIp},
-    persistence::events::{Cursor, MESSAGE, PHONE},
+    persistence::events::Cursor,
     routes::dto,
     services::events::TICKET_TTL,
     state::AppState,
@@ -130,11 +130,11 @@ pub async fn stream_events(
                 Ok(batch) if !batch.events.is_empty() => {
                     for (event, phone) in batch.events {
                         s.last = event.cursor();
-                        let data = match (event.kind.as_str(), phone) {
-                            (PHONE, Some(row)) => {
+                        let data = match (event.event_kind(), phone) {
+                            (Some(EventKind::Phone), Some(row)) => {
                                 serde_json::to_string(&dto::phone(row)).unwrap_or_default()
                             }
-                            (MESSAGE, _) => event.data,
+                            (Some(EventKind::Message), _) => event.data,
                             _ => continue,
                         };
                         s.queue.push_back(

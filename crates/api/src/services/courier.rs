@@ -32,6 +32,8 @@ use hmac::{Hmac, Mac as _};
 use rand::Rng as _;
 use sha2::Sha256;
 
+use phonereg_types::MessageStatus;
+
 use crate::{
     clock::Clock,
     domain::PhoneNumber,
@@ -308,7 +310,7 @@ impl Courier {
                 .write(move |c| delivery::apply_early(c, &sid, now))
                 .await?
             {
-                telemetry::sms_message(&status);
+                telemetry::sms_message(status);
                 applied += 1;
             }
         }
@@ -428,11 +430,18 @@ fn record(
         }
         NotSent::Dead => {
             outbox::erase_unsent(c, id, msg.attempts)?;
-            delivery::set_status(c, id, outbox::CANCELED, None, now)?;
+            delivery::set_status(c, id, MessageStatus::Canceled, None, now)?;
             if let Some(phone_id) = msg.phone_id {
-                delivery::record_effects(c, phone_id, &msg.kind, outbox::CANCELED, None, now)?;
+                delivery::record_effects(
+                    c,
+                    phone_id,
+                    &msg.kind,
+                    MessageStatus::Canceled,
+                    None,
+                    now,
+                )?;
             }
-            telemetry::sms_message(outbox::CANCELED);
+            telemetry::sms_message(MessageStatus::Canceled);
             tracing::info!(sms.id = id, sms.kind = %msg.kind, "SMS dropped: its code died before it could be sent");
             Ok((Step::Dropped { id }, None))
         }
@@ -457,11 +466,9 @@ fn handed_over(
         msg.body.as_str()
     };
     // Messaging Services answer `accepted` (or `scheduled`): for the user that is
-    // still "queued", the one word SPEC §7 uses for it.
-    let status = match accepted.status.as_str() {
-        "accepted" | "scheduled" => "queued",
-        other => other,
-    };
+    // still "queued", the one word SPEC §7 uses for it. A word this build does not know
+    // is taken as queued too: the provider has the message, and its callbacks will say.
+    let status = MessageStatus::from_twilio(&accepted.status).unwrap_or(MessageStatus::Queued);
     let taken = outbox::HandedOver {
         sid: &accepted.sid,
         status,
@@ -474,15 +481,15 @@ fn handed_over(
     };
     // Twilio usually answers `queued`: to the user nothing changed, so the record and the
     // live stream are left alone (two writes fewer per message).
-    if status != outbox::QUEUED {
+    if status != MessageStatus::Queued {
         delivery::show_status(c, id, phone_id, status, None, now)?;
     }
     if let Some(phone_id) = msg.phone_id {
         delivery::record_effects(c, phone_id, &msg.kind, status, None, now)?;
     }
-    telemetry::sms_message(&accepted.status);
+    telemetry::sms_message(status);
     if let Some(early) = delivery::apply_early(c, &accepted.sid, now)? {
-        telemetry::sms_message(&early);
+        telemetry::sms_message(early);
     }
     let to = PhoneNumber::masked(&msg.to_e164);
     if found {
@@ -511,15 +518,22 @@ fn failed(
     now: i64,
 ) -> Result<(), ApiError> {
     outbox::set_attempts(c, msg.id, attempts)?;
-    delivery::set_status(c, msg.id, outbox::FAILED, error_code, now)?;
+    delivery::set_status(c, msg.id, MessageStatus::Failed, error_code, now)?;
     // Failed for good: the code must not stay in our database either.
     if msg.code_expires_at.is_some() {
         outbox::erase_code(c, msg.id)?;
     }
     if let Some(phone_id) = msg.phone_id {
-        delivery::record_effects(c, phone_id, &msg.kind, outbox::FAILED, error_code, now)?;
+        delivery::record_effects(
+            c,
+            phone_id,
+            &msg.kind,
+            MessageStatus::Failed,
+            error_code,
+            now,
+        )?;
     }
-    telemetry::sms_message(outbox::FAILED);
+    telemetry::sms_message(MessageStatus::Failed);
     Ok(())
 }
 

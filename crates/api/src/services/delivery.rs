@@ -3,6 +3,8 @@
 //! before its Sid is stored (Twilio can be faster than the sender recording Twilio's
 //! answer) is kept and applied once the Sid is stored.
 
+use phonereg_types::{HistoryKind, MessageKind, MessageStatus};
+
 use crate::{
     clock::Clock,
     domain::Locale,
@@ -38,7 +40,7 @@ pub fn queue(
     about: Option<About>,
     to_e164: &str,
     body: &str,
-    kind: &str,
+    kind: MessageKind,
     code_expires_at: Option<i64>,
     locale: Locale,
     now: i64,
@@ -56,7 +58,7 @@ pub fn queue(
     )?;
     if let Some(About { user_id, phone_id }) = about {
         phones::set_last_message(c, phone_id, id, now)?;
-        events::message_changed(c, user_id, phone_id, outbox::QUEUED, None, now)?;
+        events::message_changed(c, user_id, phone_id, MessageStatus::Queued, None, now)?;
     }
     Ok(id)
 }
@@ -67,7 +69,7 @@ pub fn show_status(
     c: &mut Conn<'_>,
     id: i64,
     phone_id: Option<i64>,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
@@ -88,24 +90,12 @@ pub fn show_status(
 pub fn set_status(
     c: &mut Conn<'_>,
     id: i64,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
     let phone_id = outbox::set_status(c, id, status, error_code, now)?;
     show_status(c, id, phone_id, status, error_code, now)
-}
-
-/// Twilio's statuses in the order a message moves through them; the final ones share
-/// the top rank so one terminal report never overwrites another.
-fn rank(status: &str) -> Option<u8> {
-    Some(match status {
-        "accepted" | "scheduled" | "queued" => 0,
-        "sending" => 1,
-        "sent" => 2,
-        "delivered" | "undelivered" | "failed" | "read" | "canceled" => 3,
-        _ => return None,
-    })
 }
 
 impl Delivery {
@@ -117,14 +107,15 @@ impl Delivery {
         status: String,
         error_code: Option<i64>,
     ) -> Result<(), ApiError> {
-        if rank(&status).is_none() {
+        // Twilio's word, read once here; a status this build does not know changes nothing.
+        let Some(status) = MessageStatus::from_twilio(&status) else {
             return Ok(());
-        }
+        };
         let now = self.clock.now();
         let applied = self
             .db
             .write(move |c| match outbox::find_by_sid(c, &sid)? {
-                Some(msg) => apply(c, &msg, &status, error_code, now),
+                Some(msg) => apply(c, &msg, status, error_code, now),
                 None => {
                     keep_early(c, &sid, EarlyStatus { status, error_code }, now)?;
                     Ok(None)
@@ -132,7 +123,7 @@ impl Delivery {
             })
             .await?;
         if let Some(status) = applied {
-            telemetry::sms_message(&status);
+            telemetry::sms_message(status);
         }
         Ok(())
     }
@@ -142,28 +133,29 @@ impl Delivery {
 fn apply(
     c: &mut Conn<'_>,
     msg: &MessageRow,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
-) -> Result<Option<String>, ApiError> {
-    let Some(new_rank) = rank(status) else {
-        return Ok(None);
-    };
-    if rank(&msg.status).is_some_and(|old| new_rank <= old) {
+) -> Result<Option<MessageStatus>, ApiError> {
+    // Statuses only move to a later stage (the final ones share the last).
+    if msg
+        .status()
+        .is_some_and(|old| status.stage() <= old.stage())
+    {
         return Ok(None);
     }
-    let error_code = error_code.filter(|_| status != "delivered");
+    let error_code = error_code.filter(|_| status != MessageStatus::Delivered);
     set_status(c, msg.id, status, error_code, now)?;
     if let Some(phone_id) = msg.phone_id {
         record_effects(c, phone_id, &msg.kind, status, error_code, now)?;
     }
-    Ok(Some(status.to_owned()))
+    Ok(Some(status))
 }
 
 /// Keeps a report for a Sid not stored yet, unless one as far along is kept already.
 fn keep_early(c: &mut Conn<'_>, sid: &str, report: EarlyStatus, now: i64) -> Result<(), ApiError> {
     let kept = outbox::early_status(c, sid)?;
-    if kept.is_some_and(|old| rank(&old.status) >= rank(&report.status)) {
+    if kept.is_some_and(|old| old.status.stage() >= report.status.stage()) {
         return Ok(());
     }
     if !outbox::keep_early_status(c, sid, &report, now)? {
@@ -177,12 +169,16 @@ fn keep_early(c: &mut Conn<'_>, sid: &str, report: EarlyStatus, now: i64) -> Res
 
 /// The Sid of a message was just stored: a report that came before it applies now.
 /// Returns the status applied.
-pub fn apply_early(c: &mut Conn<'_>, sid: &str, now: i64) -> Result<Option<String>, ApiError> {
+pub fn apply_early(
+    c: &mut Conn<'_>,
+    sid: &str,
+    now: i64,
+) -> Result<Option<MessageStatus>, ApiError> {
     let Some(report) = outbox::take_early_status(c, sid)? else {
         return Ok(None);
     };
     match outbox::find_by_sid(c, sid)? {
-        Some(msg) => apply(c, &msg, &report.status, report.error_code, now),
+        Some(msg) => apply(c, &msg, report.status, report.error_code, now),
         None => Ok(None),
     }
 }
@@ -193,20 +189,20 @@ pub fn record_effects(
     c: &mut Conn<'_>,
     phone_id: i64,
     kind: &str,
-    status: &str,
+    status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
     match status {
-        "delivered" => {
-            phones::add_history(c, phone_id, "delivered", Some(kind), now)?;
+        MessageStatus::Delivered => {
+            phones::add_history(c, phone_id, HistoryKind::Delivered, Some(kind), now)?;
             set_opted_out(c, phone_id, false, now)
         }
         // A canceled message (its code died before it could leave) is a failure to the
         // user, with guidance to ask for a new code.
-        "undelivered" | "failed" | "canceled" => {
+        MessageStatus::Undelivered | MessageStatus::Failed | MessageStatus::Canceled => {
             let detail = sms::guidance(status, error_code);
-            phones::add_history(c, phone_id, "failed", detail, now)?;
+            phones::add_history(c, phone_id, HistoryKind::Failed, detail, now)?;
             if error_code == Some(21610) {
                 set_opted_out(c, phone_id, true, now)?;
             }

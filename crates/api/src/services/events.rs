@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
+use phonereg_types::EventKind;
+
 use crate::{
     clock::Clock,
     error::ApiError,
     persistence::{
         Db,
-        events::{self, Cursor, EventRow, PHONE, TicketGrant},
+        events::{self, Cursor, EventRow, TicketGrant},
         models::PhoneRow,
         phones,
     },
@@ -90,7 +92,7 @@ impl Events {
                 let unsettled = rows.is_empty() && events::unsettled_after(c, user_id, after)?;
                 let mut out = Vec::with_capacity(rows.len());
                 for row in rows {
-                    let phone = if row.kind == PHONE {
+                    let phone = if row.event_kind() == Some(EventKind::Phone) {
                         let id = row.data.parse().unwrap_or_default();
                         phones::find_owned(c, user_id, id).ok()
                     } else {

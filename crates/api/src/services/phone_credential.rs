@@ -4,11 +4,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use phonereg_types::{FieldErrors, validation};
+use phonereg_types::{FieldErrors, HistoryKind};
 
 use crate::{
     clock::Clock,
-    domain::{CodePurpose, CodeState, Locale, Password, PhoneNumber},
+    domain::{CodePurpose, CodeState, Locale, Password, PhoneNumber, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, Db, auth_codes,
@@ -99,7 +99,7 @@ impl Credentials {
         code: String,
         client_ip: String,
     ) -> Result<Session, ApiError> {
-        validation::check_code(&code).map_err(|m| ApiError::field("code", m))?;
+        let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
         let (limits, verifier, clock) = (self.login, self.verifier.clone(), self.clock.clone());
         let subject = private_subject(&format!("phone:{}", number.e164));
         let pair = private_subject(&format!("phone:{}\n{client_ip}", number.e164));
@@ -171,14 +171,14 @@ impl Credentials {
     ) -> Result<(), ApiError> {
         // Field errors first: they cost no attempt.
         let mut errors = FieldErrors::new();
-        if let Err(m) = validation::check_code(&code) {
-            errors.insert("code".into(), vec![m.into()]);
-        }
+        let code = VerificationCode::parse(&code)
+            .map_err(|m| errors.insert("code".into(), vec![m.into()]))
+            .ok();
         let password = Password::parse(new_password)
             .map_err(|m| errors.insert("new_password".into(), vec![m.into()]))
             .ok();
-        let password = match password {
-            Some(p) if errors.is_empty() => p,
+        let (code, password) = match (code, password) {
+            (Some(c), Some(p)) if errors.is_empty() => (c, p),
             _ => return Err(ApiError::Validation(errors)),
         };
         let (verifier, clock) = (self.verifier.clone(), self.clock.clone());
@@ -216,7 +216,7 @@ impl Credentials {
                 }
                 users::set_password_hash(c, user.id, &password_hash)?;
                 let families = refresh_tokens::revoke_all_of_user(c, user.id, now)?;
-                phones::add_history(c, phone.id, "password_reset", None, now)?;
+                phones::add_history(c, phone.id, HistoryKind::PasswordReset, None, now)?;
                 verifier.notify(c, &phone, Text::PasswordChanged, locale, now)?;
                 Ok(families)
             })

@@ -1,6 +1,6 @@
 //! The phone-number record: one per account, replaced with a pending step once verified.
 
-use phonereg_types::{FieldErrors, ParseResponse, validation};
+use phonereg_types::{FieldErrors, HistoryKind, MessageKind, ParseResponse, validation};
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use crate::{
     clock::Clock,
     config::{Config, TestNumbers},
     domain::{
-        CodeState, Locale, PhoneNumber,
+        CodeState, Locale, PhoneNumber, VerificationCode,
         phone_number::{self, Countries},
     },
     error::ApiError,
@@ -133,7 +133,7 @@ pub fn add_phone_in_tx(
     )?;
     events::phone_changed(conn, user_id, row.id, now)?;
     let masked = PhoneNumber::masked(&number.e164);
-    phones::add_history(conn, row.id, "added", Some(&masked), now)?;
+    phones::add_history(conn, row.id, HistoryKind::Added, Some(&masked), now)?;
     Ok(row)
 }
 
@@ -241,7 +241,13 @@ impl Phones {
                     if row.pending_e164.is_none() {
                         return Ok((row, None));
                     }
-                    phones::add_history(c, id, "changed", Some("pending change cancelled"), now)?;
+                    phones::add_history(
+                        c,
+                        id,
+                        HistoryKind::Changed,
+                        Some("pending change cancelled"),
+                        now,
+                    )?;
                     let row = phones::set_pending(c, id, None, now)?;
                     events::phone_changed(c, user_id, id, now)?;
                     return Ok((row, None));
@@ -253,7 +259,7 @@ impl Phones {
                 let masked = PhoneNumber::masked(&number.e164);
                 if row.status == VERIFIED {
                     let detail = format!("{masked} awaiting verification");
-                    phones::add_history(c, id, "changed", Some(&detail), now)?;
+                    phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
                     phones::set_pending(c, id, Some(&number.e164), now)?;
                     events::phone_changed(c, user_id, id, now)?;
                 } else {
@@ -265,7 +271,7 @@ impl Phones {
                         number_type: number.number_type,
                     };
                     let detail = format!("replaced by {masked}");
-                    phones::add_history(c, id, "changed", Some(&detail), now)?;
+                    phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
                     phones::replace_number(c, id, &changes, now)?;
                     events::phone_changed(c, user_id, id, now)?;
                 }
@@ -359,8 +365,8 @@ impl Phones {
             verifier.charge_test_message(c, user_id, &row.e164, Some(&row.country), now)?;
             let body = verifier.texts().plain(Text::Test, locale, "");
             let about = delivery::About { user_id, phone_id: id };
-            delivery::queue(c, Some(about), &row.e164, &body, "test", None, locale, now)?;
-            phones::add_history(c, id, "test_sent", Some(&PhoneNumber::masked(&row.e164)), now)?;
+            delivery::queue(c, Some(about), &row.e164, &body, MessageKind::Test, None, locale, now)?;
+            phones::add_history(c, id, HistoryKind::TestSent, Some(&PhoneNumber::masked(&row.e164)), now)?;
             phones::find_owned(c, user_id, id)
         })
         .await?;
@@ -376,7 +382,7 @@ impl Phones {
         code: String,
         locale: Locale,
     ) -> Result<PhoneRow, ApiError> {
-        validation::check_code(&code).map_err(|m| ApiError::field("code", m))?;
+        let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
         let verifier = self.verifier.clone();
         let clock = self.clock.clone();
         let outcome = self

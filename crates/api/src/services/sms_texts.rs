@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::domain::Locale;
+use crate::domain::{Locale, VerificationCode};
 
 /// One file's texts; every field is required, so a missing one fails the build's tests
 /// and the start-up, never a send.
@@ -87,11 +87,17 @@ impl SmsTexts {
     }
 
     /// A code text: the code, its life in minutes, and the WebOTP line.
-    pub fn code(&self, text: Text, locale: Locale, code: &str, ttl_secs: u64) -> String {
+    pub fn code(
+        &self,
+        text: Text,
+        locale: Locale,
+        code: &VerificationCode,
+        ttl_secs: u64,
+    ) -> String {
         self.template(text, locale)
             .replace("{minutes}", &ttl_secs.div_ceil(60).to_string())
             .replace("{host}", &self.host)
-            .replace("{code}", code)
+            .replace("{code}", code.expose())
     }
 
     /// A text without a code; `tail` fills `{tail}` where the text has one.
@@ -147,6 +153,10 @@ mod tests {
         }
     }
 
+    fn code() -> VerificationCode {
+        VerificationCode::parse("482913").expect("code")
+    }
+
     fn texts() -> SmsTexts {
         // A longer host than most deployments', so the limits below hold with room.
         SmsTexts::new("https://accounts.phonereg.example.com").expect("texts load")
@@ -157,7 +167,7 @@ mod tests {
         let t = texts();
         for locale in Locale::ALL {
             for text in CODE_TEXTS {
-                let body = t.code(text, locale, "482913", 600);
+                let body = t.code(text, locale, &code(), 600);
                 assert!(
                     body.ends_with("\n\n@accounts.phonereg.example.com #482913"),
                     "{locale:?} {text:?}: {body}"
@@ -176,7 +186,7 @@ mod tests {
                 let body = match text {
                     Text::ChangeNotice => t.plain(text, locale, "71"),
                     Text::PasswordChanged | Text::Test => t.plain(text, locale, ""),
-                    _ => t.code(text, locale, "482913", 600),
+                    _ => t.code(text, locale, &code(), 600),
                 };
                 assert!(!body.contains('{'), "{locale:?} {text:?}: unfilled: {body}");
                 let (gsm, chars, parts) = segments(&body);

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use phonereg_types::validation;
+use phonereg_types::HistoryKind;
 
 use crate::{
     clock::Clock,
-    domain::{CodePurpose, CodeState, Locale, Password},
+    domain::{CodePurpose, CodeState, Locale, Password, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, Db, mfa,
@@ -163,9 +163,9 @@ impl TwoFactor {
         code: Option<String>,
         client_ip: String,
     ) -> Result<bool, ApiError> {
-        if let Some(code) = &code {
-            validation::check_code(code).map_err(|m| ApiError::field("code", m))?;
-        }
+        let code = code
+            .map(|c| VerificationCode::parse(&c).map_err(|m| ApiError::field("code", m)))
+            .transpose()?;
         let code = match (enabled, code) {
             (true, _) => None,
             (false, None) => {
@@ -213,9 +213,9 @@ impl TwoFactor {
                 }
                 users::set_two_factor(c, user_id, enabled)?;
                 let kind = if enabled {
-                    "two_factor_on"
+                    HistoryKind::TwoFactorOn
                 } else {
-                    "two_factor_off"
+                    HistoryKind::TwoFactorOff
                 };
                 phones::add_history(c, phone.id, kind, None, now)?;
                 Ok(Switch::Done(enabled))
@@ -238,7 +238,7 @@ impl TwoFactor {
         code: String,
         client: &str,
     ) -> Result<Session, ApiError> {
-        validation::check_code(&code).map_err(|m| ApiError::field("code", m))?;
+        let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
         let now = self.clock.now();
         self.token_strikes.check(client, now)?;
         let token_hash = hash_refresh(&mfa_token);

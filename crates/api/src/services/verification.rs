@@ -7,13 +7,14 @@
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac as _};
+use phonereg_types::{HistoryKind, MessageKind};
 use rand::Rng as _;
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
 use crate::{
     config::Config,
-    domain::{CodePurpose, CodeState, Destination, Locale, PhoneNumber},
+    domain::{CodePurpose, CodeState, Destination, Locale, PhoneNumber, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, auth_codes, codes, events,
@@ -169,8 +170,18 @@ impl Verifier {
             .collect()
     }
 
-    fn code_matches(&self, row: &CodeRow, code: &str) -> bool {
-        let expected = self.code_hash(row.phone_id, &row.e164, code);
+    /// A test number's fixed code, or a fresh random one.
+    fn new_code(&self, fixed: Option<&str>) -> Result<VerificationCode, ApiError> {
+        match fixed {
+            Some(fixed) => VerificationCode::parse(fixed).map_err(|m| {
+                ApiError::Internal(anyhow::anyhow!("SMS_TEST_NUMBERS holds a bad code: {m}"))
+            }),
+            None => Ok(VerificationCode::random()),
+        }
+    }
+
+    fn code_matches(&self, row: &CodeRow, code: &VerificationCode) -> bool {
+        let expected = self.code_hash(row.phone_id, &row.e164, code.expose());
         expected.as_bytes().ct_eq(row.code_hash.as_bytes()).into()
     }
 
@@ -178,19 +189,20 @@ impl Verifier {
     /// Counters are bumped and then checked: inside the transaction a refused bump is
     /// undone by the rollback, and on PostgreSQL the counter row lock serialises racers.
     /// The fraud guard's counters go in the same statement.
+    /// `account` keys the per-account cap: the account id, or for a number without an
+    /// account the number itself (see [`Verifier::issue_credential`]).
     fn charge(
         &self,
         conn: &mut Conn<'_>,
-        user_id: i64,
+        account: &str,
         e164: &str,
         ip: Option<&str>,
         dest: Option<&Destination>,
         now: i64,
     ) -> Result<(), ApiError> {
-        let account = user_id.to_string();
         let mut hits = vec![
             (self.limits.per_number, e164),
-            (self.limits.per_account, account.as_str()),
+            (self.limits.per_account, account),
         ];
         hits.extend(ip.map(|ip| (self.limits.per_ip, ip)));
         let fraud = dest.map(|d| self.guard.sent_counters(d));
@@ -336,12 +348,11 @@ impl Verifier {
             Some(dest) => self.guard.admit(conn, dest, now)?,
             None => Vec::new(),
         };
-        let code = test_code
-            .unwrap_or_else(|| format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000)));
+        let code = self.new_code(test_code.as_deref())?;
         let row = CodeRow {
             phone_id,
             e164: e164.to_owned(),
-            code_hash: self.code_hash(phone_id, e164, &code),
+            code_hash: self.code_hash(phone_id, e164, code.expose()),
             attempts_left: self.config.verify_max_attempts as i32,
             expires_at: now + self.config.verify_code_ttl as i64,
             resend_after: now + self.config.verify_resend_cooldown as i64,
@@ -370,15 +381,16 @@ impl Verifier {
                 locale,
                 now,
             )?;
-            phones::add_history(conn, phone_id, "code_sent", Some(&masked), now)?;
+            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&masked), now)?;
         } else {
             let detail = format!("{masked} (test number: nothing sent)");
-            phones::add_history(conn, phone_id, "code_sent", Some(&detail), now)?;
+            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&detail), now)?;
         }
         if sent {
             // Last, so the counter rows every send shares (budget, client IP) stay locked
             // only until the commit; a refusal still rolls back everything above.
-            self.charge(conn, user_id, e164, client_ip, watched.as_ref(), now)?;
+            let account = user_id.to_string();
+            self.charge(conn, &account, e164, client_ip, watched.as_ref(), now)?;
         }
         if let Some(dest) = &watched {
             self.guard.evaluate(conn, dest, admitted, now)?;
@@ -394,7 +406,7 @@ impl Verifier {
         conn: &mut Conn<'_>,
         user_id: i64,
         phone_id: i64,
-        code: &str,
+        code: &VerificationCode,
         locale: Locale,
         now: i64,
     ) -> Result<VerifyOutcome, ApiError> {
@@ -459,7 +471,7 @@ impl Verifier {
         } else {
             self.swap_in(conn, &phone, &row.e164, locale, now)?
         };
-        phones::add_history(conn, phone_id, "verified", Some(&masked), now)?;
+        phones::add_history(conn, phone_id, HistoryKind::Verified, Some(&masked), now)?;
         Ok(VerifyOutcome::Verified(Box::new(verified)))
     }
 
@@ -522,10 +534,9 @@ impl Verifier {
             Some(dest) => self.guard.admit(conn, dest, now)?,
             None => Vec::new(),
         };
-        let code = test_code
-            .unwrap_or_else(|| format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000)));
+        let code = self.new_code(test_code.as_deref())?;
         let hashed = match send.owner {
-            Some(_) => code.clone(),
+            Some(_) => code.expose().to_owned(),
             None => format!("{:032x}", rand::rngs::OsRng.r#gen::<u128>()),
         };
         let row = AuthCodeRow {
@@ -566,20 +577,11 @@ impl Verifier {
         if sent {
             // The per-account cap of a number without an account is kept on the number,
             // so a caller cannot tell the two apart by when the cap bites.
-            let subject = match send.owner {
+            let account = match send.owner {
                 Some(o) => o.user_id.to_string(),
                 None => format!("number:{e164}"),
             };
-            let account = subject.as_str();
-            let mut hits = vec![
-                (self.limits.per_number, e164),
-                (self.limits.per_account, account),
-            ];
-            hits.extend(send.client_ip.map(|ip| (self.limits.per_ip, ip)));
-            let fraud = watched.as_ref().map(|d| self.guard.sent_counters(d));
-            hits.extend(fraud.iter().flatten().map(|(l, k)| (*l, k.as_str())));
-            hits.push((self.limits.budget, "all"));
-            Limit::hit_all(conn, &hits, now).map_err(budget_spent)?;
+            self.charge(conn, &account, e164, send.client_ip, watched.as_ref(), now)?;
         }
         if let Some(dest) = &watched {
             self.guard.evaluate(conn, dest, admitted, now)?;
@@ -596,7 +598,7 @@ impl Verifier {
         purpose: CodePurpose,
         e164: &str,
         challenge: Option<&str>,
-        code: &str,
+        code: &VerificationCode,
         now: i64,
     ) -> Result<CodeCheck, ApiError> {
         let gone = |m: &str, verification: Option<CodeState>| ApiError::Gone {
@@ -620,7 +622,7 @@ impl Verifier {
                 Some(state),
             ));
         };
-        let expected = self.credential_hash(purpose, e164, challenge, code);
+        let expected = self.credential_hash(purpose, e164, challenge, code.expose());
         let right: bool = expected.as_bytes().ct_eq(row.code_hash.as_bytes()).into();
         if !right || row.user_id.is_none() {
             let mut state = CodeState::from(&row);
@@ -685,7 +687,7 @@ impl Verifier {
             Some(about),
             &phone.e164,
             &body,
-            "notice",
+            MessageKind::Notice,
             None,
             locale,
             now,
@@ -721,7 +723,7 @@ impl Verifier {
             PhoneNumber::masked(&phone.e164),
             PhoneNumber::masked(new_e164)
         );
-        phones::add_history(conn, phone.id, "changed", Some(&detail), now)?;
+        phones::add_history(conn, phone.id, HistoryKind::Changed, Some(&detail), now)?;
         let was_reachable = phone.status == phones::VERIFIED && !phone.sms_opted_out;
         let is_test = self.config.sms_test_numbers.code_for(&phone.e164).is_some();
         if was_reachable
@@ -731,7 +733,16 @@ impl Verifier {
             let tail = &new_e164[new_e164.len().saturating_sub(2)..];
             let body = self.texts.plain(Text::ChangeNotice, locale, tail);
             // Not the record's last message: it goes to the number being retired.
-            delivery::queue(conn, None, &phone.e164, &body, "notice", None, locale, now)?;
+            delivery::queue(
+                conn,
+                None,
+                &phone.e164,
+                &body,
+                MessageKind::Notice,
+                None,
+                locale,
+                now,
+            )?;
         }
         Ok(verified)
     }

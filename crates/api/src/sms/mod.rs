@@ -5,6 +5,8 @@ pub mod twilio;
 
 use std::{future::Future, pin::Pin};
 
+use phonereg_types::MessageStatus;
+
 /// One message to hand to a provider.
 #[derive(Clone, Debug)]
 pub struct OutgoingSms {
@@ -58,7 +60,7 @@ pub trait SmsSender: Send + Sync {
 }
 
 /// Plain guidance for a delivery error (SPEC §5), shown beside the message status.
-pub fn guidance(status: &str, error_code: Option<i64>) -> Option<&'static str> {
+pub fn guidance(status: MessageStatus, error_code: Option<i64>) -> Option<&'static str> {
     Some(match error_code {
         Some(21211) => "This doesn't look like a valid phone number. Check it and try again.",
         Some(21408) => "We can't send text messages to this country yet.",
@@ -73,11 +75,13 @@ pub fn guidance(status: &str, error_code: Option<i64>) -> Option<&'static str> {
         Some(30007) => "The carrier filtered the message. Try again later or use another number.",
         Some(30008) => "The message could not be delivered for an unknown reason. Try again later.",
         Some(_) => "The message could not be delivered. Try again later.",
-        None if status == "failed" => {
+        None if status == MessageStatus::Failed => {
             "The SMS service could not be reached. Try again in a few minutes."
         }
-        None if status == "undelivered" => "The message could not be delivered. Try again later.",
-        None if status == "canceled" => {
+        None if status == MessageStatus::Undelivered => {
+            "The message could not be delivered. Try again later."
+        }
+        None if status == MessageStatus::Canceled => {
             "The code expired or was replaced before the text could be sent; request a new code."
         }
         None => return None,

@@ -11,6 +11,7 @@ use phonereg_api::{
     persistence::{Conn, outbox},
     services::courier::{LEASE_SECS, Step},
 };
+use phonereg_types::{MessageKind, MessageStatus};
 use serde_json::json;
 
 use crate::{
@@ -171,7 +172,7 @@ async fn a_report_that_raced_its_sid_is_applied_by_the_worker(b: Backend) {
         .db
         .write(move |c| {
             let report = outbox::EarlyStatus {
-                status: "delivered".into(),
+                status: MessageStatus::Delivered,
                 error_code: None,
             };
             outbox::keep_early_status(c, &sid, &report, now)
@@ -309,7 +310,7 @@ async fn retries_keep_their_jitter(b: Backend) {
                     None,
                     US_MOBILE,
                     &format!("m{i}"),
-                    "test",
+                    MessageKind::Test,
                     None,
                     Locale::En,
                     now,
@@ -362,7 +363,7 @@ async fn a_process_killed_mid_send_sends_nothing_twice(b: Backend) {
                     None,
                     &number,
                     &body,
-                    "code",
+                    MessageKind::Code,
                     Some(now + 600),
                     Locale::En,
                     now,

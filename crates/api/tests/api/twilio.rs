@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use fake_twilio::{Failure, signature};
 use phonereg_api::{domain::Locale, persistence::outbox, services::courier::Step};
+use phonereg_types::MessageKind;
 use reqwest::Method;
 use serde_json::json;
 
@@ -191,7 +192,7 @@ async fn other_messages_get_sms_max_attempts(b: Backend) {
                 None,
                 US_MOBILE,
                 "notice",
-                "notice",
+                MessageKind::Notice,
                 None,
                 Locale::En,
                 now,
@@ -349,7 +350,16 @@ async fn two_processes_send_each_message_once(b: Backend) {
         .write(move |c| {
             for i in 0..200 {
                 let body = format!("message {i:03}");
-                outbox::insert(c, None, US_MOBILE, &body, "test", None, Locale::En, now)?;
+                outbox::insert(
+                    c,
+                    None,
+                    US_MOBILE,
+                    &body,
+                    MessageKind::Test,
+                    None,
+                    Locale::En,
+                    now,
+                )?;
             }
             Ok(())
         })
@@ -393,8 +403,26 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
     app.state
         .db
         .write(move |c| {
-            outbox::insert(c, None, SLOW, "slow", "test", None, Locale::En, now)?;
-            outbox::insert(c, None, US_MOBILE, "fast", "test", None, Locale::En, now)?;
+            outbox::insert(
+                c,
+                None,
+                SLOW,
+                "slow",
+                MessageKind::Test,
+                None,
+                Locale::En,
+                now,
+            )?;
+            outbox::insert(
+                c,
+                None,
+                US_MOBILE,
+                "fast",
+                MessageKind::Test,
+                None,
+                Locale::En,
+                now,
+            )?;
             Ok(())
         })
         .await
