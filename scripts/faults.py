@@ -117,7 +117,7 @@ class Api:
             "JWT_SECRET": JWT,
             "DATA_DIR": os.path.join(work, f"data-{port}"),
             "STATIC_DIR": os.path.join(work, "no-spa"),
-            "RUST_LOG": "warn,phonereg_api::outbox=info",
+            "RUST_LOG": "warn,phonereg_api::services::courier=info",
             "NO_COLOR": "1",
             "SMS_PROVIDER": "twilio",
             "TWILIO_API_BASE": fake.url,

@@ -4,6 +4,11 @@ use std::{fmt, net::IpAddr, net::SocketAddr, path::PathBuf};
 
 use clap::{Parser, ValueEnum};
 
+use crate::domain::phone_number;
+
+/// What `SMS_ALLOWED_COUNTRIES` holds; defined with the numbers it judges.
+pub use crate::domain::phone_number::Countries;
+
 /// PhoneReg API configuration, read once at start-up (SPEC §3, §5, §7).
 ///
 /// | env var | default | meaning |
@@ -348,22 +353,12 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// Upper-case alpha-2 country codes; empty means every country.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Countries(pub Vec<String>);
-
-impl Countries {
-    pub fn allows(&self, country: &str) -> bool {
-        self.0.is_empty() || self.0.iter().any(|c| c == country)
-    }
-}
-
 #[derive(Clone, Debug, Default)]
 pub struct IpList(pub Vec<IpAddr>);
 
 fn parse_region(s: &str) -> Result<String, String> {
     let region = phonereg_types::validation::parse_region(s).map_err(str::to_owned)?;
-    if !crate::domain::phone_number::is_known_region(&region) {
+    if !phone_number::is_known_region(&region) {
         return Err(format!("unknown region {region}"));
     }
     Ok(region)

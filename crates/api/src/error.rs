@@ -65,16 +65,6 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(e: diesel::result::Error) -> Self {
-        if crate::persistence::is_unavailable(&e) {
-            tracing::warn!(error = %e, "the database could not serve");
-            return ApiError::DatabaseUnavailable;
-        }
-        ApiError::Internal(anyhow::Error::new(e).context("database query"))
-    }
-}
-
 impl ApiError {
     /// A 422 with one message on one field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {

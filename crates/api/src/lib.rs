@@ -5,7 +5,6 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod extract;
-pub mod outbox;
 pub mod persistence;
 pub mod routes;
 pub mod security;

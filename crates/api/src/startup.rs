@@ -20,22 +20,30 @@ use crate::{
     config::{Config, Environment, SmsProvider},
     domain::phone_number,
     extract,
-    outbox::Outbox,
     persistence::Db,
     routes, security,
     services::{
+        auth::Accounts,
+        courier::Courier,
+        delivery::Delivery,
+        events::Events,
         hashing::Hasher,
-        retention,
+        phone_credential::Credentials,
+        phones::{NumberRules, Phones},
+        rate_limit::Limits,
+        retention::Retention,
+        sms_texts::SmsTexts,
         token_strikes::TokenStrikes,
         tokens::{Tokens, random_token},
+        two_factor::TwoFactor,
+        verification::Verifier,
     },
-    services::{sms_texts::SmsTexts, verification::Verifier},
     sms::{
         SmsSender,
         console::{ConsoleSender, Inbox},
         twilio::TwilioSender,
     },
-    state::{AppState, Limits},
+    state::AppState,
     streams::{self, Streams},
     telemetry,
 };
@@ -77,37 +85,10 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let took = phone_metadata.await?;
     tracing::info!(ms = took.as_millis() as u64, "phone number metadata ready");
     let secret = jwt_secret(&config)?;
-    let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
-    let (sender, inbox) = sms_sender(&config)?;
-    let texts = Arc::new(SmsTexts::new(&config.public_url)?);
-    let clock = Clock::default();
-    let outbox = Outbox::new(
-        db.clone(),
-        sender,
-        config.sms_max_attempts,
-        clock.clone(),
-        secret.as_bytes(),
-    );
+    let state = web::Data::new(services(db, &config, secret.as_bytes())?);
     if config.outbox_worker {
-        tokio::spawn(outbox.clone().run());
+        tokio::spawn(state.courier.clone().run());
     }
-    let state = web::Data::new(AppState {
-        db,
-        tokens: Tokens::new(
-            secret.as_bytes(),
-            config.access_token_ttl as i64,
-            clock.clone(),
-        ),
-        hasher,
-        limits: Limits::from_config(&config),
-        verifier: Verifier::new(Arc::clone(&config), secret.as_bytes(), texts),
-        outbox,
-        inbox,
-        config: Arc::clone(&config),
-        clock,
-        token_strikes: TokenStrikes::new(config.token_failures_per_ip_per_minute),
-        streams: Streams::new(config.event_streams_per_account, config.event_streams_max),
-    });
 
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let blocking_threads = match (config.blocking_threads, &state.db) {
@@ -154,12 +135,109 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         None => None,
     };
     tokio::spawn(prune_counters(state.clone()));
-    tokio::spawn(streams::watch(state.clone()));
+    tokio::spawn(streams::watch(
+        Arc::clone(&state.streams),
+        state.db.clone(),
+        state.clock.clone(),
+    ));
     Ok(Application {
         port,
         metrics_port,
         server,
         state,
+    })
+}
+
+/// Every service, each given exactly what it uses: the shared handles (database, clock,
+/// verifier, hasher, tokens, streams…) and copies of the settings it reads.
+fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppState> {
+    let clock = Clock::default();
+    let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
+    let (sender, inbox) = sms_sender(config, &clock)?;
+    let texts = Arc::new(SmsTexts::new(&config.public_url)?);
+    let verifier = Verifier::new(Arc::clone(config), secret, texts);
+    let tokens = Arc::new(Tokens::new(
+        secret,
+        config.access_token_ttl as i64,
+        clock.clone(),
+    ));
+    let limits = Limits::from_config(config);
+    let token_strikes = Arc::new(TokenStrikes::new(config.token_failures_per_ip_per_minute));
+    let streams = Streams::new(
+        config.event_streams_per_account,
+        config.event_streams_max,
+        Arc::clone(db.committed()),
+    );
+    let refresh_ttl = config.refresh_token_ttl as i64;
+    Ok(AppState {
+        accounts: Accounts {
+            db: db.clone(),
+            clock: clock.clone(),
+            hasher: hasher.clone(),
+            tokens: Arc::clone(&tokens),
+            verifier: verifier.clone(),
+            register_ip: limits.register_ip,
+            login: limits.login,
+            token_strikes: Arc::clone(&token_strikes),
+            streams: Arc::clone(&streams),
+            refresh_ttl,
+            reuse_grace: config.refresh_reuse_grace as i64,
+        },
+        phones: Phones {
+            db: db.clone(),
+            clock: clock.clone(),
+            verifier: verifier.clone(),
+            phone_changes: limits.phone_changes,
+            lookup_ip: limits.lookup_ip,
+            rules: Arc::new(NumberRules::from_config(config)),
+        },
+        credentials: Credentials {
+            db: db.clone(),
+            clock: clock.clone(),
+            verifier: verifier.clone(),
+            hasher: hasher.clone(),
+            tokens: Arc::clone(&tokens),
+            login: limits.login,
+            streams: Arc::clone(&streams),
+            refresh_ttl,
+        },
+        two_factor: TwoFactor {
+            db: db.clone(),
+            clock: clock.clone(),
+            verifier,
+            hasher,
+            tokens: Arc::clone(&tokens),
+            login: limits.login,
+            token_strikes: Arc::clone(&token_strikes),
+            refresh_ttl,
+        },
+        events: Events {
+            db: db.clone(),
+            clock: clock.clone(),
+            token_strikes,
+        },
+        delivery: Delivery {
+            db: db.clone(),
+            clock: clock.clone(),
+        },
+        retention: Retention {
+            db: db.clone(),
+            clock: clock.clone(),
+            data_retention: config.data_retention as i64,
+        },
+        courier: Courier::new(
+            db.clone(),
+            sender,
+            config.sms_max_attempts,
+            clock.clone(),
+            secret,
+        ),
+        db,
+        tokens,
+        clock,
+        streams,
+        inbox,
+        config: Arc::clone(config),
     })
 }
 
@@ -179,7 +257,10 @@ fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<u16> {
 }
 
 /// The configured SMS provider, and the dev inbox when it is the console.
-fn sms_sender(config: &Config) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Inbox>)> {
+fn sms_sender(
+    config: &Config,
+    clock: &Clock,
+) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Inbox>)> {
     Ok(match config.sms_provider {
         SmsProvider::Console => {
             tracing::warn!(
@@ -189,6 +270,7 @@ fn sms_sender(config: &Config) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Inb
             (
                 Arc::new(ConsoleSender {
                     inbox: inbox.clone(),
+                    clock: clock.clone(),
                 }),
                 Some(inbox),
             )
@@ -282,7 +364,7 @@ async fn prune_counters(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        match retention::prune(&state).await {
+        match state.retention.prune().await {
             Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
             Err(e) => tracing::warn!(error = %e, "pruning expired rows failed"),
         }

@@ -13,13 +13,12 @@ use std::{
     time::Duration,
 };
 
-use actix_web::web;
 use tokio::sync::Notify;
 
 use crate::{
+    clock::Clock,
     error::ApiError,
-    persistence::{events, refresh_tokens},
-    state::AppState,
+    persistence::{Db, committed::Committed, events, refresh_tokens},
 };
 
 /// What a stream refused for the process's cap is told to wait.
@@ -28,6 +27,8 @@ const RETRY_AFTER: u64 = 15;
 pub struct Streams {
     per_account: usize,
     max: usize,
+    /// Where a stream's account is woken after a commit that gave it events.
+    committed: Arc<Committed>,
     inner: Mutex<Inner>,
 }
 
@@ -71,10 +72,11 @@ impl Drop for StreamSlot {
 }
 
 impl Streams {
-    pub fn new(per_account: u32, max: u32) -> Arc<Self> {
+    pub fn new(per_account: u32, max: u32, committed: Arc<Committed>) -> Arc<Self> {
         Arc::new(Self {
             per_account: per_account as usize,
             max: max as usize,
+            committed,
             inner: Mutex::new(Inner::default()),
         })
     }
@@ -128,7 +130,7 @@ impl Streams {
             user_id,
             id,
             close,
-            wake: events::WAKES.subscribe(user_id),
+            wake: self.committed.account(user_id),
         })
     }
 
@@ -157,40 +159,37 @@ impl Streams {
 /// Once a second, while any stream is open: ends streams whose token expired (by the
 /// shared clock), ends streams of sessions revoked by any process, and wakes streams of
 /// accounts that other processes gave events.
-pub async fn watch(state: web::Data<AppState>) {
+pub async fn watch(streams: Arc<Streams>, db: Db, clock: Clock) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cursor: Option<(events::Cursor, i64)> = None;
     loop {
         tick.tick().await;
-        if state.streams.total() == 0 {
+        if streams.total() == 0 {
             // Nothing to wake: start over from "now" when the next stream opens.
             cursor = None;
             continue;
         }
-        let now = state.clock.now();
-        state.streams.close_expired(now);
+        let now = clock.now();
+        streams.close_expired(now);
         let polled = match cursor {
-            None => state
-                .db
+            None => db
                 .read(events::newest_settled)
                 .await
                 .map(|id| (Vec::new(), id, Vec::new())),
             Some((after, since)) => {
-                state
-                    .db
-                    .read(move |c| {
-                        let (users, newest) = events::accounts_after(c, after)?;
-                        Ok((users, newest, refresh_tokens::revoked_since(c, since)?))
-                    })
-                    .await
+                db.read(move |c| {
+                    let (users, newest) = events::accounts_after(c, after)?;
+                    Ok((users, newest, refresh_tokens::revoked_since(c, since)?))
+                })
+                .await
             }
         };
         match polled {
             Ok((users, newest, sessions)) => {
-                events::WAKES.wake(&users);
+                streams.committed.wake_accounts(&users);
                 for session in &sessions {
-                    state.streams.end_session(session);
+                    streams.end_session(session);
                 }
                 // A second of overlap: a revocation stamped this second is seen twice
                 // rather than missed.
@@ -209,7 +208,7 @@ mod tests {
 
     #[test]
     fn the_oldest_of_an_account_makes_room_and_the_total_is_capped() {
-        let streams = Streams::new(2, 3);
+        let streams = Streams::new(2, 3, Committed::new());
         let a1 = streams.open(1, None, 100).expect("first");
         let _a2 = streams.open(1, None, 100).expect("second");
         let _a3 = streams

@@ -17,7 +17,7 @@ use phonereg_api::{
     config::DatabaseUrl,
     domain::PhoneNumber,
     persistence::{
-        Db,
+        Db, events,
         models::{NewPhone, NewUser},
         phones, users,
     },
@@ -105,8 +105,12 @@ fn main() -> anyhow::Result<()> {
                     updated_at: now,
                 },
             )?;
+            // The live events a registration writes, so the events table grows as it
+            // would.
+            events::phone_changed(c, user.id, phone.id, now)?;
             if verified {
                 phones::mark_verified(c, phone.id, now)?;
+                events::phone_changed(c, user.id, phone.id, now)?;
             }
             rows.push((phone.id, user.id, number.e164.clone()));
         }

@@ -5,8 +5,6 @@
 
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, PhoneNumberType, Region};
 
-use crate::config::Countries;
-
 /// A valid number in its stored forms. Invariant: `e164` is what libphonenumber
 /// formats for a valid number, so equal numbers compare equal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,6 +165,16 @@ fn type_name(t: PhoneNumberType) -> &'static str {
         PhoneNumberType::UAN => "uan",
         PhoneNumberType::VoiceMail => "voicemail",
         PhoneNumberType::Unknown => "unknown",
+    }
+}
+
+/// Upper-case alpha-2 country codes; empty means every country.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Countries(pub Vec<String>);
+
+impl Countries {
+    pub fn allows(&self, country: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|c| c == country)
     }
 }
 

@@ -9,10 +9,9 @@ use crate::error::ApiError;
 /// The outbox `kind` of the SMS that carry these codes.
 pub const CODE_KIND: MessageKind = MessageKind::Code;
 
-/// Stores a new code for the record, replacing (and so killing) any previous one, whose
-/// messages no longer keep it.
+/// Stores a new code for the record, replacing (and so killing) any previous one; the
+/// caller retires the dead code's messages (`outbox::retire_codes`).
 pub fn replace(conn: &mut Conn<'_>, row: &CodeRow) -> Result<(), ApiError> {
-    super::outbox::retire_codes(conn, row.phone_id, CODE_KIND, row.created_at)?;
     with_conn!(conn, c => diesel::insert_into(verification_codes::table)
         .values(row)
         .on_conflict(verification_codes::phone_id)
@@ -47,9 +46,8 @@ pub fn take_attempt(
     )
 }
 
-/// Removes the record's code (it was used), and the code from its messages.
+/// Removes the record's code (it was used); the caller retires its messages.
 pub fn delete(conn: &mut Conn<'_>, phone_id: i64) -> Result<(), ApiError> {
-    super::outbox::retire_codes(conn, phone_id, CODE_KIND, super::now())?;
     with_conn!(conn, c => diesel::delete(verification_codes::table.find(phone_id)).execute(c))?;
     Ok(())
 }

@@ -1,87 +1,15 @@
 //! Events for the live stream, and the tickets that open it.
 
-use std::{
-    cell::RefCell,
-    collections::HashMap,
-    sync::{Arc, LazyLock, Mutex, PoisonError, Weak},
-};
-
 use anyhow::Context as _;
 use diesel::prelude::*;
 use phonereg_types::{EventKind, MessageEvent, MessageStatus};
-use tokio::sync::Notify;
 
 use super::{
-    Conn, KeepPreparedDsl as _,
+    Conn, KeepPreparedDsl as _, committed,
     schema::{event_tickets, events},
     with_conn,
 };
 use crate::{domain::rfc3339, error::ApiError, sms};
-
-/// Per-account wake-ups of this process's event streams: a commit that wrote events
-/// wakes the streams of those accounts only (it used to wake every stream after every
-/// commit, and each re-read the database). Process-wide because the commits happen on
-/// database threads that never see the app state; a process serves one database, and
-/// in the tests, where several apps share a process, a stray wake costs one read.
-pub static WAKES: LazyLock<Wakes> = LazyLock::new(Wakes::default);
-
-#[derive(Default)]
-pub struct Wakes {
-    inner: Mutex<HashMap<i64, Weak<Notify>>>,
-}
-
-impl Wakes {
-    /// The account's wake-up, shared by all its streams; dropped with the last of them.
-    pub fn subscribe(&self, user_id: i64) -> Arc<Notify> {
-        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(notify) = map.get(&user_id).and_then(Weak::upgrade) {
-            return notify;
-        }
-        // Forget accounts whose streams have all closed, so the map tracks open ones.
-        if map.len() >= 64 && map.len().is_power_of_two() {
-            map.retain(|_, w| w.strong_count() > 0);
-        }
-        let notify = Arc::new(Notify::new());
-        map.insert(user_id, Arc::downgrade(&notify));
-        notify
-    }
-
-    /// Wakes the streams of `users` that are waiting now.
-    pub fn wake(&self, users: &[i64]) {
-        if users.is_empty() {
-            return;
-        }
-        let map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        for user in users {
-            if let Some(notify) = map.get(user).and_then(Weak::upgrade) {
-                notify.notify_waiters();
-            }
-        }
-    }
-}
-
-thread_local! {
-    /// Accounts given events by the transaction running on this thread.
-    static CHANGED: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
-}
-
-fn note_changed(user_id: i64) {
-    CHANGED.with_borrow_mut(|c| c.push(user_id));
-}
-
-/// Called before a transaction (or a batch of them) starts on this thread.
-pub(super) fn forget_changed() {
-    CHANGED.with_borrow_mut(Vec::clear);
-}
-
-/// Called once the transaction has committed: wakes the streams of the accounts it gave
-/// events to. A rolled-back savepoint of a batch may add a stray wake (one read).
-pub(super) fn wake_changed() {
-    let mut users = CHANGED.with_borrow_mut(std::mem::take);
-    users.sort_unstable();
-    users.dedup();
-    WAKES.wake(&users);
-}
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -161,7 +89,7 @@ pub fn phone_changed(
         created_at: now,
     };
     with_conn!(conn, c => diesel::insert_into(events::table).values(&event).keep_prepared().execute(c))?;
-    note_changed(user_id);
+    committed::note_events(user_id);
     Ok(())
 }
 
@@ -199,7 +127,7 @@ pub fn message_changed(
         },
     ];
     with_conn!(conn, c => diesel::insert_into(events::table).values(rows).execute(c))?;
-    note_changed(user_id);
+    committed::note_events(user_id);
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 
 pub mod auth_codes;
 pub mod codes;
+pub mod committed;
 pub mod events;
 pub mod fraud;
 pub mod known_sign_ins;
@@ -40,6 +41,7 @@ use diesel::{
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use self::committed::Committed;
 use crate::{config::DatabaseUrl, error::ApiError};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -145,10 +147,12 @@ pub enum Db {
         read: Pool<ConnectionManager<SqliteConnection>>,
         write: writer::Writer,
         health: Health,
+        committed: Arc<Committed>,
     },
     Postgres {
         pool: Pool<ConnectionManager<PgConnection>>,
         health: Health,
+        committed: Arc<Committed>,
     },
 }
 
@@ -231,6 +235,18 @@ pub fn is_unavailable(e: &DieselError) -> bool {
     }
 }
 
+// Here rather than in `error`: which failures mean "the database is away" is this
+// module's knowledge.
+impl From<DieselError> for ApiError {
+    fn from(e: DieselError) -> Self {
+        if is_unavailable(&e) {
+            tracing::warn!(error = %e, "the database could not serve");
+            return ApiError::DatabaseUnavailable;
+        }
+        ApiError::Internal(anyhow::Error::new(e).context("database query"))
+    }
+}
+
 /// Settings of every SQLite connection, plus `extra` for one pool's.
 #[derive(Debug)]
 struct SqlitePragmas {
@@ -287,10 +303,12 @@ impl Db {
                 drop(conn);
                 let read = build(pool_size, "").context("open SQLite database")?;
                 let checkpoints = build(1, "").context("open SQLite database")?;
+                let committed = Committed::new();
                 Db::Sqlite {
                     read,
-                    write: writer::Writer::start(write, checkpoints)?,
+                    write: writer::Writer::start(write, checkpoints, Arc::clone(&committed))?,
                     health: Health::default(),
+                    committed,
                 }
             }
             DatabaseUrl::Postgres(url) => {
@@ -310,6 +328,7 @@ impl Db {
                 Db::Postgres {
                     pool,
                     health: Health::default(),
+                    committed: Committed::new(),
                 }
             }
         };
@@ -332,7 +351,9 @@ impl Db {
         let db = self.clone();
         let result = blocking(move || match &db {
             Db::Sqlite { read, health, .. } => f(&mut Conn::Sqlite(&mut *checkout(read, health)?)),
-            Db::Postgres { pool, health } => f(&mut Conn::Postgres(&mut *checkout(pool, health)?)),
+            Db::Postgres { pool, health, .. } => {
+                f(&mut Conn::Postgres(&mut *checkout(pool, health)?))
+            }
         })
         .await;
         self.health().saw(&result);
@@ -342,6 +363,13 @@ impl Db {
     fn health(&self) -> &Health {
         match self {
             Db::Sqlite { health, .. } | Db::Postgres { health, .. } => health,
+        }
+    }
+
+    /// The signal fired after each of this database's commits (see [`committed`]).
+    pub fn committed(&self) -> &Arc<Committed> {
+        match self {
+            Db::Sqlite { committed, .. } | Db::Postgres { committed, .. } => committed,
         }
     }
 
@@ -368,16 +396,18 @@ impl Db {
     ) -> Result<T, ApiError> {
         match self {
             Db::Sqlite { write, .. } => write.write_blocking(f),
-            Db::Postgres { pool, health } => {
+            Db::Postgres {
+                pool,
+                health,
+                committed,
+            } => {
                 let mut conn = checkout(pool, health)?;
-                events::forget_changed();
+                committed::forget();
                 let result = Conn::Postgres(&mut conn).transaction(f);
-                // Committed events: wake this process's streams of those accounts now
-                // rather than at the next poll.
                 if result.is_ok() {
-                    events::wake_changed();
+                    committed.fire();
                 } else {
-                    events::forget_changed();
+                    committed::forget();
                 }
                 result
             }
@@ -426,9 +456,4 @@ pub fn is_unique_violation(e: &DieselError, needle: &str) -> bool {
         }
         _ => false,
     }
-}
-
-/// Current UNIX time in seconds.
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }

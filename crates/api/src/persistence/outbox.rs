@@ -1,12 +1,12 @@
 //! The SMS outbox (`sms_messages`). Rows are written in the transaction of the change
-//! that causes them and sent later by the worker (`crate::outbox`).
+//! that causes them and sent later by the courier (`crate::services::courier`).
 
 use diesel::{OptionalExtension as _, prelude::*};
 
 use super::{
-    Conn, KeepPreparedDsl as _, events,
+    Conn, KeepPreparedDsl as _, committed,
     models::{MessageRow, NewMessage},
-    schema::{phone_numbers, sms_early_statuses, sms_messages},
+    schema::{sms_early_statuses, sms_messages},
     with_conn,
 };
 use phonereg_types::{MessageKind, MessageStatus};
@@ -20,24 +20,17 @@ pub const ERASED_CODE: &str = "[verification code erased]";
 pub const EARLY_STATUS_TTL: i64 = 3600;
 pub const EARLY_STATUS_CAP: i64 = 10_000;
 
-/// The phone record a message is about, and the account that owns it.
-#[derive(Clone, Copy, Debug)]
-pub struct About {
-    pub user_id: i64,
-    pub phone_id: i64,
-}
-
-/// Queues a message due now: what every sender of SMS (codes, notices, test messages)
-/// writes. A message about a record becomes that record's last message.
+/// Inserts a message due now: what every sender of SMS (codes, notices, test messages)
+/// writes. `phone_id` is the record it is about, if any.
 ///
 /// `code_expires_at` is when the code the body carries dies, for a message that carries
 /// one (None otherwise): such a message is retried until then and never sent after, its
 /// code is erased from the stored body once out, and [`retire_codes`] drops it. `locale`
 /// is the language the body was written in.
 #[expect(clippy::too_many_arguments, reason = "one message's facts, all needed")]
-pub fn queue(
+pub fn insert(
     conn: &mut Conn<'_>,
-    about: Option<About>,
+    phone_id: Option<i64>,
     to_e164: &str,
     body: &str,
     kind: MessageKind,
@@ -46,7 +39,7 @@ pub fn queue(
     now: i64,
 ) -> Result<i64, ApiError> {
     let new = NewMessage {
-        phone_id: about.map(|a| a.phone_id),
+        phone_id,
         to_e164,
         body,
         kind: kind.as_str(),
@@ -62,18 +55,7 @@ pub fn queue(
         .returning(sms_messages::id)
         .keep_prepared()
         .get_result(c))?;
-    if let Some(About { user_id, phone_id }) = about {
-        with_conn!(conn, c => diesel::update(phone_numbers::table.find(phone_id))
-            .set((
-                phone_numbers::last_message_id.eq(Some(id)),
-                phone_numbers::last_message_status.eq(Some(MessageStatus::Queued.as_str())),
-                phone_numbers::last_message_error.eq(None::<i64>),
-                phone_numbers::last_message_at.eq(Some(now)),
-            ))
-            .keep_prepared()
-            .execute(c))?;
-        events::message_changed(conn, user_id, phone_id, MessageStatus::Queued, None, now)?;
-    }
+    committed::note_queued();
     Ok(id)
 }
 
@@ -173,15 +155,16 @@ pub fn holds_claim(conn: &mut Conn<'_>, id: i64, lease: i64) -> Result<bool, Api
     Ok(found.is_some())
 }
 
-/// Moves a message to `status` and mirrors it on its phone when it is the last one.
+/// Moves a message to `status`; returns the record it is about, if any.
 pub fn set_status(
     conn: &mut Conn<'_>,
     id: i64,
     status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
-) -> Result<(), ApiError> {
-    let phone_id: Option<i64> = with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+) -> Result<Option<i64>, ApiError> {
+    Ok(
+        with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set((
             sms_messages::status.eq(status.as_str()),
             sms_messages::error_code.eq(error_code),
@@ -190,8 +173,8 @@ pub fn set_status(
         ))
         .returning(sms_messages::phone_id)
         .keep_prepared()
-        .get_result(c))?;
-    mirror(conn, id, phone_id, status, error_code, now)
+        .get_result(c))?,
+    )
 }
 
 /// What the provider said when it took a message, and what is kept of the message.
@@ -204,16 +187,17 @@ pub struct HandedOver<'a> {
 }
 
 /// Records the provider's acceptance, if the claim whose lease is `lease` still holds
-/// the message (false: another worker took it over, nothing was written). One guarded
-/// UPDATE: this runs for every message sent.
+/// the message: then returns `Some` of the record it is about (if any); None when
+/// another worker took it over and nothing was written. One guarded UPDATE: this runs
+/// for every message sent.
 pub fn mark_handed_over(
     conn: &mut Conn<'_>,
     id: i64,
     lease: i64,
     taken: &HandedOver<'_>,
     now: i64,
-) -> Result<bool, ApiError> {
-    let phone_id: Option<Option<i64>> = with_conn!(conn, c => diesel::update(sms_messages::table
+) -> Result<Option<Option<i64>>, ApiError> {
+    Ok(with_conn!(conn, c => diesel::update(sms_messages::table
         .filter(sms_messages::id.eq(id))
         .filter(sms_messages::claimed_until.eq(Some(lease)))
         .filter(sms_messages::provider_sid.is_null()))
@@ -229,58 +213,7 @@ pub fn mark_handed_over(
         .returning(sms_messages::phone_id)
         .keep_prepared()
         .get_result(c)
-        .optional())?;
-    let Some(phone_id) = phone_id else {
-        return Ok(false);
-    };
-    // Twilio usually answers `queued`: to the user nothing changed, so the record and the
-    // live stream are left alone (two writes fewer per message).
-    if taken.status != MessageStatus::Queued {
-        mirror(conn, id, phone_id, taken.status, None, now)?;
-    }
-    Ok(true)
-}
-
-/// A message's new status, shown on its phone record (only if it is still the record's
-/// last message) and on the owner's live stream.
-fn mirror(
-    conn: &mut Conn<'_>,
-    id: i64,
-    phone_id: Option<i64>,
-    status: MessageStatus,
-    error_code: Option<i64>,
-    now: i64,
-) -> Result<(), ApiError> {
-    let Some(phone_id) = phone_id else {
-        return Ok(());
-    };
-    // By primary key; the owner comes back with it, saving a lookup.
-    let owner: Option<i64> = with_conn!(conn, c => diesel::update(phone_numbers::table
-        .find(phone_id)
-        .filter(phone_numbers::last_message_id.eq(Some(id))))
-        .set((
-            phone_numbers::last_message_status.eq(Some(status.as_str())),
-            phone_numbers::last_message_error.eq(error_code),
-            phone_numbers::last_message_at.eq(Some(now)),
-        ))
-        .returning(phone_numbers::user_id)
-        .keep_prepared()
-        .load(c))?
-    .into_iter()
-    .next();
-    let owner = match owner {
-        Some(user_id) => Some(user_id),
-        None => with_conn!(conn, c => phone_numbers::table
-            .find(phone_id)
-            .select(phone_numbers::user_id)
-            .load(c))?
-        .into_iter()
-        .next(),
-    };
-    match owner {
-        Some(user_id) => events::message_changed(conn, user_id, phone_id, status, error_code, now),
-        None => Ok(()),
-    }
+        .optional())?)
 }
 
 /// Schedules another try at `at_ms`.
@@ -382,13 +315,14 @@ pub fn retire_codes(
     Ok(())
 }
 
-/// A message that will never be sent (its code died first): canceled, its code erased.
-pub fn cancel(conn: &mut Conn<'_>, id: i64, attempts: i32, now: i64) -> Result<(), ApiError> {
+/// A message that will never be sent (its code died first): its code erased, its
+/// attempts recorded; the caller sets it [`CANCELED`].
+pub fn erase_unsent(conn: &mut Conn<'_>, id: i64, attempts: i32) -> Result<(), ApiError> {
     with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
         .set((sms_messages::body.eq(ERASED_CODE), sms_messages::attempts.eq(attempts)))
         .keep_prepared()
         .execute(c))?;
-    set_status(conn, id, MessageStatus::Canceled, None, now)
+    Ok(())
 }
 
 /// A status report for `sid`, which no stored message has yet.

@@ -1,10 +1,10 @@
 //! Phone records and their history.
 
 use diesel::prelude::*;
-use phonereg_types::HistoryKind;
+use phonereg_types::{HistoryKind, MessageStatus};
 
 use super::{
-    Conn, KeepPreparedDsl as _, events, is_unique_violation,
+    Conn, KeepPreparedDsl as _, is_unique_violation,
     models::{CodeRow, HistoryRow, NewHistory, NewPhone, PhoneNumberChanges, PhoneRow},
     schema::{phone_history, phone_numbers, verification_codes},
     with_conn,
@@ -38,12 +38,6 @@ pub fn insert(conn: &mut Conn<'_>, new: &NewPhone<'_>) -> Result<PhoneRow, ApiEr
         .keep_prepared()
         .get_result(c))
     .map_err(map_conflict)?;
-    changed(conn, row)
-}
-
-/// Every change to a record is also an event for the owner's live stream.
-fn changed(conn: &mut Conn<'_>, row: PhoneRow) -> Result<PhoneRow, ApiError> {
-    events::phone_changed(conn, row.user_id, row.id, row.updated_at)?;
     Ok(row)
 }
 
@@ -119,7 +113,6 @@ pub fn replace_number(
         .keep_prepared()
         .get_result(c))
     .map_err(map_conflict)
-    .and_then(|row| changed(conn, row))
 }
 
 /// Sets or clears the replacement awaiting verification.
@@ -134,7 +127,7 @@ pub fn set_pending(
         .returning(PhoneRow::as_returning())
         .keep_prepared()
         .get_result(c))?;
-    changed(conn, row)
+    Ok(row)
 }
 
 /// Deletes the record; its history goes with it (ON DELETE CASCADE).
@@ -187,25 +180,78 @@ pub fn mark_verified(conn: &mut Conn<'_>, id: i64, now: i64) -> Result<PhoneRow,
         .keep_prepared()
         .get_result(c))
     .map_err(map_conflict)
-    .and_then(|row| changed(conn, row))
 }
 
 /// Twilio 21610: the number replied STOP. Cleared by a delivery or a new verification.
+/// Returns the owner when the flag changed.
 pub fn set_opted_out(
     conn: &mut Conn<'_>,
     id: i64,
     opted_out: bool,
     now: i64,
-) -> Result<(), ApiError> {
-    let row = with_conn!(conn, c => diesel::update(phone_numbers::table
+) -> Result<Option<i64>, ApiError> {
+    Ok(with_conn!(conn, c => diesel::update(phone_numbers::table
         .find(id)
         .filter(phone_numbers::sms_opted_out.ne(opted_out)))
         .set((phone_numbers::sms_opted_out.eq(opted_out), phone_numbers::updated_at.eq(now)))
-        .returning(PhoneRow::as_returning())
+        .returning(phone_numbers::user_id)
         .keep_prepared()
-        .get_results(c))?;
-    for row in row {
-        changed(conn, row)?;
-    }
+        .load(c))?
+    .into_iter()
+    .next())
+}
+
+/// Message `message_id`, just queued, becomes the record's last message.
+pub fn set_last_message(
+    conn: &mut Conn<'_>,
+    id: i64,
+    message_id: i64,
+    now: i64,
+) -> Result<(), ApiError> {
+    with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
+        .set((
+            phone_numbers::last_message_id.eq(Some(message_id)),
+            phone_numbers::last_message_status.eq(Some(MessageStatus::Queued.as_str())),
+            phone_numbers::last_message_error.eq(None::<i64>),
+            phone_numbers::last_message_at.eq(Some(now)),
+        ))
+        .keep_prepared()
+        .execute(c))?;
     Ok(())
+}
+
+/// Shows message `message_id`'s new status on the record, if it is still the record's
+/// last message. Returns the owner when it was (by primary key: the owner comes back
+/// with the update, saving a lookup).
+pub fn set_last_message_status(
+    conn: &mut Conn<'_>,
+    id: i64,
+    message_id: i64,
+    status: MessageStatus,
+    error_code: Option<i64>,
+    now: i64,
+) -> Result<Option<i64>, ApiError> {
+    Ok(with_conn!(conn, c => diesel::update(phone_numbers::table
+        .find(id)
+        .filter(phone_numbers::last_message_id.eq(Some(message_id))))
+        .set((
+            phone_numbers::last_message_status.eq(Some(status.as_str())),
+            phone_numbers::last_message_error.eq(error_code),
+            phone_numbers::last_message_at.eq(Some(now)),
+        ))
+        .returning(phone_numbers::user_id)
+        .keep_prepared()
+        .load(c))?
+    .into_iter()
+    .next())
+}
+
+/// The account that owns record `id`, if it still exists.
+pub fn owner(conn: &mut Conn<'_>, id: i64) -> Result<Option<i64>, ApiError> {
+    Ok(with_conn!(conn, c => phone_numbers::table
+        .find(id)
+        .select(phone_numbers::user_id)
+        .load(c))?
+    .into_iter()
+    .next())
 }

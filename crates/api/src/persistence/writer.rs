@@ -37,7 +37,10 @@ use diesel::{
 };
 use tokio::sync::oneshot;
 
-use super::{Conn, KeepPreparedDsl as _, events};
+use super::{
+    Conn, KeepPreparedDsl as _,
+    committed::{self, Committed},
+};
 use crate::error::ApiError;
 
 /// Most writes committed together: bounds how long one batch keeps the others waiting.
@@ -97,13 +100,14 @@ impl Writer {
     pub fn start(
         pool: Pool<ConnectionManager<SqliteConnection>>,
         checkpoints: Pool<ConnectionManager<SqliteConnection>>,
+        signal: Arc<Committed>,
     ) -> anyhow::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let finish_checkpoint = Arc::new(AtomicBool::new(false));
         let finish = Arc::clone(&finish_checkpoint);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(&pool, &queue, &finish))
+            .spawn(move || run(&pool, &queue, &finish, &signal))
             .context("start the SQLite writer thread")?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
@@ -205,6 +209,7 @@ fn run(
     pool: &Pool<ConnectionManager<SqliteConnection>>,
     queue: &mpsc::Receiver<Job>,
     finish_checkpoint: &AtomicBool,
+    signal: &Committed,
 ) {
     while let Ok(first) = queue.recv() {
         if finish_checkpoint.swap(false, Ordering::Relaxed) {
@@ -219,7 +224,7 @@ fn run(
         }
         // A panicking job drops every reply of its batch (callers get an error) and,
         // through r2d2, the connection it left mid-transaction; the thread goes on.
-        if catch_unwind(AssertUnwindSafe(|| commit_batch(pool, batch))).is_err() {
+        if catch_unwind(AssertUnwindSafe(|| commit_batch(pool, batch, signal))).is_err() {
             tracing::error!("a database write panicked; its batch was rolled back");
         }
     }
@@ -246,7 +251,11 @@ fn run_checkpoint(pool: &Pool<ConnectionManager<SqliteConnection>>) {
     }
 }
 
-fn commit_batch(pool: &Pool<ConnectionManager<SqliteConnection>>, batch: Vec<Job>) {
+fn commit_batch(
+    pool: &Pool<ConnectionManager<SqliteConnection>>,
+    batch: Vec<Job>,
+    signal: &Committed,
+) {
     let mut conn = match pool.get() {
         Ok(conn) => conn,
         Err(e) => {
@@ -257,7 +266,7 @@ fn commit_batch(pool: &Pool<ConnectionManager<SqliteConnection>>, batch: Vec<Job
     };
     let mut replies = Vec::with_capacity(batch.len());
     let mut broken = false;
-    events::forget_changed();
+    committed::forget();
     // BEGIN IMMEDIATE: take the write lock up front, so the batch never meets
     // SQLITE_BUSY halfway (other processes on the same file wait in busy_timeout).
     let committed = conn.immediate_transaction(|c| {
@@ -277,12 +286,12 @@ fn commit_batch(pool: &Pool<ConnectionManager<SqliteConnection>>, batch: Vec<Job
             Err(Fault::of(&e))
         }
     };
+    // Once committed, and before the callers hear back: whoever waits on the signal
+    // reads the batch's rows.
     if committed.is_ok() {
-        // Committed events: wake this process's streams of those accounts now rather
-        // than at the next poll.
-        events::wake_changed();
+        signal.fire();
     } else {
-        events::forget_changed();
+        committed::forget();
     }
     for reply in replies {
         reply(&committed);
@@ -320,7 +329,7 @@ mod tests {
             .batch_execute("CREATE TABLE t (x INTEGER NOT NULL)")
             .expect("table");
         (
-            Writer::start(pool.clone(), pool.clone()).expect("writer"),
+            Writer::start(pool.clone(), pool.clone(), Committed::new()).expect("writer"),
             pool,
         )
     }
@@ -429,8 +438,12 @@ mod tests {
                 .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
                 .expect("pool")
         };
-        let writer =
-            Writer::start(pool("PRAGMA wal_autocheckpoint = 0;"), pool("")).expect("writer");
+        let writer = Writer::start(
+            pool("PRAGMA wal_autocheckpoint = 0;"),
+            pool(""),
+            Committed::new(),
+        )
+        .expect("writer");
         writer
             .write(|c| {
                 with_conn!(c, c => c.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)"))?;

@@ -18,10 +18,8 @@ use crate::{
     extract::{ClientIp, Lang, OptionalJson, ValidJson},
     routes::dto,
     services::{
-        auth::{self, Login, Registration, Session},
-        phone_credential,
-        phones::parse_phone_fields,
-        two_factor,
+        auth::{Login, Registration},
+        sessions::Session,
     },
     state::AppState,
 };
@@ -39,8 +37,8 @@ pub async fn register(
     lang: Lang,
     ValidJson(body): ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let registration = Registration::parse(body, &state)?;
-    let session = auth::register(&state, registration, ip.0, lang.0).await?;
+    let registration = Registration::parse(body, state.phones.rules())?;
+    let session = state.accounts.register(registration, ip.0, lang.0).await?;
     Ok(session_response(&state, StatusCode::CREATED, session, true))
 }
 
@@ -50,7 +48,11 @@ pub async fn login(
     lang: Lang,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    match auth::login(&state, &body.email, body.password, ip.0, lang.0).await? {
+    match state
+        .accounts
+        .login(&body.email, body.password, ip.0, lang.0)
+        .await?
+    {
         Login::Signed(session) => Ok(session_response(&state, StatusCode::OK, *session, true)),
         // No tokens and no cookie until the code is right.
         Login::CodeRequired {
@@ -71,7 +73,10 @@ pub async fn login_verify(
     ip: ClientIp,
     ValidJson(body): ValidJson<LoginVerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = two_factor::verify_login(&state, body.mfa_token, body.code, &ip.0).await?;
+    let session = state
+        .two_factor
+        .verify_login(body.mfa_token, body.code, &ip.0)
+        .await?;
     Ok(session_response(&state, StatusCode::OK, session, true))
 }
 
@@ -80,7 +85,11 @@ fn parse_number(
     raw: &str,
     region: Option<&str>,
 ) -> Result<PhoneNumber, ApiError> {
-    parse_phone_fields(raw, region, &state.config).map_err(ApiError::Validation)
+    state
+        .phones
+        .rules()
+        .parse(raw, region)
+        .map_err(ApiError::Validation)
 }
 
 pub async fn sms_start(
@@ -90,7 +99,10 @@ pub async fn sms_start(
     ValidJson(body): ValidJson<SmsStartRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
-    let code = phone_credential::start(&state, number, body.purpose.into(), ip.0, lang.0).await?;
+    let code = state
+        .credentials
+        .start(number, body.purpose.into(), ip.0, lang.0)
+        .await?;
     Ok(HttpResponse::Accepted().json(VerificationResponse {
         verification: Verification::from(&code),
     }))
@@ -102,7 +114,7 @@ pub async fn sms_sign_in(
     ValidJson(body): ValidJson<SmsSignInRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
-    let session = phone_credential::sign_in(&state, number, body.code, ip.0).await?;
+    let session = state.credentials.sign_in(number, body.code, ip.0).await?;
     Ok(session_response(&state, StatusCode::OK, session, true))
 }
 
@@ -112,7 +124,10 @@ pub async fn password_reset(
     ValidJson(body): ValidJson<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
-    phone_credential::reset_password(&state, number, body.code, body.new_password, lang.0).await?;
+    state
+        .credentials
+        .reset_password(number, body.code, body.new_password, lang.0)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -125,7 +140,7 @@ pub async fn refresh(
     let (token, from) = presented_token(&req, body)?.ok_or(ApiError::Unauthorized(
         "Send a refresh token in the body or the cookie.",
     ))?;
-    let session = auth::refresh(&state, token, &ip.0).await?;
+    let session = state.accounts.refresh(token, &ip.0).await?;
     Ok(session_response(
         &state,
         StatusCode::OK,
@@ -141,7 +156,7 @@ pub async fn logout(
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = presented_token(&req, body)?.map(|(t, _)| t);
-    auth::logout(&state, token, &ip.0).await?;
+    state.accounts.logout(token, &ip.0).await?;
     let mut cookie = refresh_cookie(&state, String::new());
     cookie.make_removal();
     let mut hint = session_hint_cookie(&state, "");

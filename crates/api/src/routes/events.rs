@@ -14,7 +14,7 @@ use crate::{
     extract::{AuthUser, ClientIp},
     persistence::events::Cursor,
     routes::dto,
-    services::events::{self, TICKET_TTL},
+    services::events::TICKET_TTL,
     state::AppState,
     streams::StreamSlot,
 };
@@ -29,7 +29,7 @@ pub async fn create_event_ticket(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let access = AuthUser::access(&state, &req)?;
-    let ticket = events::issue_ticket(&state, &access).await?;
+    let ticket = state.events.issue_ticket(&access).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(EventTicket {
@@ -60,7 +60,7 @@ async fn stream_user(
     }
     match ticket {
         Some(ticket) => {
-            let grant = events::redeem_ticket(state, &ticket, client).await?;
+            let grant = state.events.redeem_ticket(&ticket, client).await?;
             // A ticket from before tickets carried the token's expiry lives as long as
             // an access token would have.
             let expires_at = grant
@@ -105,8 +105,8 @@ pub async fn stream_events(
         .and_then(|v| v.trim().parse::<i64>().ok())
         .or(last_event_id);
     let last = match resume {
-        Some(id) => events::resume_at(&state, user_id, id).await?,
-        None => events::latest(&state, user_id).await?,
+        Some(id) => state.events.resume_at(user_id, id).await?,
+        None => state.events.latest(user_id).await?,
     };
     let stream = Stream {
         state,
@@ -126,7 +126,7 @@ pub async fn stream_events(
             let wake = std::sync::Arc::clone(&s.slot.wake);
             let woken = wake.notified();
             let mut soon = None;
-            match events::batch(&s.state, s.user_id, s.last).await {
+            match s.state.events.batch(s.user_id, s.last).await {
                 Ok(batch) if !batch.events.is_empty() => {
                     for (event, phone) in batch.events {
                         s.last = event.cursor();

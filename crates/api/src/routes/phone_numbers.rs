@@ -8,26 +8,23 @@ use crate::{
     domain::{PhoneNumber, phone_number},
     error::ApiError,
     extract::{AuthUser, ClientIp, Lang, ValidJson},
-    persistence::now,
     routes::dto,
-    services::phones::{self, parse_phone_fields},
     state::AppState,
 };
 
 fn parse_body(state: &AppState, body: &PhoneNumberRequest) -> Result<PhoneNumber, ApiError> {
-    parse_phone_fields(
-        &body.phone_number,
-        body.phone_region.as_deref(),
-        &state.config,
-    )
-    .map_err(ApiError::Validation)
+    state
+        .phones
+        .rules()
+        .parse(&body.phone_number, body.phone_region.as_deref())
+        .map_err(ApiError::Validation)
 }
 
 pub async fn list_phone_numbers(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = phones::list(&state, user.0).await?;
+    let rows = state.phones.list(user.0).await?;
     Ok(HttpResponse::Ok().json(PhoneList {
         items: rows.into_iter().map(dto::phone).collect(),
     }))
@@ -41,7 +38,7 @@ pub async fn create_phone_number(
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
-    let (row, code) = phones::add(&state, user.0, number, ip.0, lang.0).await?;
+    let (row, code) = state.phones.add(user.0, number, ip.0, lang.0).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
@@ -55,7 +52,7 @@ pub async fn get_phone_number(
     user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = phones::get(&state, user.0, id.into_inner()).await?;
+    let row = state.phones.get(user.0, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(dto::phone(row)))
 }
 
@@ -68,8 +65,10 @@ pub async fn update_phone_number(
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
-    let (row, code) =
-        phones::replace(&state, user.0, id.into_inner(), number, ip.0, lang.0).await?;
+    let (row, code) = state
+        .phones
+        .replace(user.0, id.into_inner(), number, ip.0, lang.0)
+        .await?;
     Ok(HttpResponse::Ok().json(dto::phone_with_code(row, code.as_ref())))
 }
 
@@ -80,7 +79,10 @@ pub async fn send_verification_code(
     lang: Lang,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = phones::resend_code(&state, user.0, id.into_inner(), ip.0, lang.0).await?;
+    let code = state
+        .phones
+        .resend_code(user.0, id.into_inner(), ip.0, lang.0)
+        .await?;
     Ok(HttpResponse::Accepted().json(Verification::from(&code)))
 }
 
@@ -90,7 +92,10 @@ pub async fn send_test_message(
     lang: Lang,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = phones::send_test_message(&state, user.0, id.into_inner(), lang.0).await?;
+    let row = state
+        .phones
+        .send_test_message(user.0, id.into_inner(), lang.0)
+        .await?;
     Ok(HttpResponse::Accepted().json(dto::phone(row).last_message))
 }
 
@@ -101,7 +106,10 @@ pub async fn verify_phone_number(
     id: web::Path<i64>,
     ValidJson(body): ValidJson<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = phones::verify_code(&state, user.0, id.into_inner(), body.code, lang.0).await?;
+    let row = state
+        .phones
+        .verify_code(user.0, id.into_inner(), body.code, lang.0)
+        .await?;
     Ok(HttpResponse::Ok().json(dto::phone(row)))
 }
 
@@ -110,7 +118,7 @@ pub async fn delete_phone_number(
     user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    phones::delete(&state, user.0, id.into_inner()).await?;
+    state.phones.delete(user.0, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -119,7 +127,7 @@ pub async fn get_phone_history(
     user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = phones::history(&state, user.0, id.into_inner()).await?;
+    let rows = state.phones.history(user.0, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(HistoryList {
         items: rows.into_iter().filter_map(dto::history_item).collect(),
     }))
@@ -141,15 +149,16 @@ pub async fn parse_phone_number(
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::field("number", phonereg_types::validation::REQUIRED))?;
     let region = match region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        None => state.config.default_region.clone(),
-        Some(r) => phonereg_types::validation::parse_region(r)
-            .ok()
-            .filter(|r| phone_number::is_known_region(r))
-            .ok_or_else(|| {
-                ApiError::field("region", "must be a two-letter country code such as US")
-            })?,
+        None => None,
+        Some(r) => Some(
+            phonereg_types::validation::parse_region(r)
+                .ok()
+                .filter(|r| phone_number::is_known_region(r))
+                .ok_or_else(|| {
+                    ApiError::field("region", "must be a two-letter country code such as US")
+                })?,
+        ),
     };
-    let limit = state.limits.lookup_ip;
-    state.db.write(move |c| limit.hit(c, &ip.0, now())).await?;
-    Ok(HttpResponse::Ok().json(phones::lookup(&number, &region, &state.config)))
+    let verdict = state.phones.lookup(number, region, ip.0).await?;
+    Ok(HttpResponse::Ok().json(verdict))
 }

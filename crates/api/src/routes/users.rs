@@ -7,12 +7,11 @@ use crate::{
     error::ApiError,
     extract::{AuthUser, ClientIp, Lang, ValidJson},
     routes::dto,
-    services::{auth, two_factor},
     state::AppState,
 };
 
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let (row, phone) = auth::me(&state, user.0).await?;
+    let (row, phone) = state.accounts.me(user.0).await?;
     Ok(HttpResponse::Ok().json(dto::user(row, phone)))
 }
 
@@ -22,8 +21,10 @@ pub async fn set_two_factor(
     ip: ClientIp,
     ValidJson(body): ValidJson<TwoFactorRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let enabled =
-        two_factor::set(&state, user.0, body.enabled, body.password, body.code, ip.0).await?;
+    let enabled = state
+        .two_factor
+        .set(user.0, body.enabled, body.password, body.code, ip.0)
+        .await?;
     Ok(HttpResponse::Ok().json(TwoFactorResponse { enabled }))
 }
 
@@ -33,7 +34,7 @@ pub async fn send_two_factor_code(
     ip: ClientIp,
     lang: Lang,
 ) -> Result<HttpResponse, ApiError> {
-    let code = two_factor::send_code(&state, user.0, ip.0, lang.0).await?;
+    let code = state.two_factor.send_code(user.0, ip.0, lang.0).await?;
     Ok(HttpResponse::Accepted().json(VerificationResponse {
         verification: Verification::from(&code),
     }))

@@ -4,8 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use futures_util::StreamExt as _;
 
 use crate::{
-    error::ApiError, extract::BODY_LIMIT, services::delivery, sms::twilio::signature_is_valid,
-    state::AppState,
+    error::ApiError, extract::BODY_LIMIT, sms::twilio::signature_is_valid, state::AppState,
 };
 
 pub const STATUS_PATH: &str = "/api/v1/webhooks/twilio/status";
@@ -63,7 +62,7 @@ pub async fn twilio_status(
     };
     if let (Some(sid), Some(status)) = (field("MessageSid"), field("MessageStatus")) {
         let error_code = field("ErrorCode").and_then(|c| c.parse().ok());
-        delivery::apply_status(&state, sid, status, error_code).await?;
+        state.delivery.apply_status(sid, status, error_code).await?;
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,34 +1,30 @@
 //! Accounts and sessions: register, login, refresh, logout.
 
+use std::sync::Arc;
+
 use phonereg_types::{FieldErrors, RegisterRequest, validation};
 
 use crate::{
+    clock::Clock,
     domain::{CodeState, Email, Locale, Password, PhoneNumber},
     error::ApiError,
     persistence::{
-        Conn, known_sign_ins,
+        Db, known_sign_ins,
         models::{NewRefreshToken, NewUser, PhoneRow, RefreshTokenRow, UserRow},
         phones, refresh_tokens, users,
     },
     services::{
-        hashing::Lane,
-        phones::{add_phone_in_tx, parse_phone_fields},
-        rate_limit::{Limit, private_subject},
-        tokens::{hash_refresh, random_token},
+        hashing::{Hasher, Lane},
+        phones::{NumberRules, add_phone_in_tx},
+        rate_limit::{Limit, LoginLimits, private_subject},
+        sessions::{Session, start_family},
+        token_strikes::TokenStrikes,
+        tokens::{Tokens, hash_refresh, random_token},
         two_factor,
+        verification::Verifier,
     },
-    state::AppState,
+    streams::Streams,
 };
-
-/// A signed-in account: what register, login and refresh hand back.
-pub struct Session {
-    pub user: UserRow,
-    pub phone: Option<PhoneRow>,
-    /// The first code's state, when registration came with a phone.
-    pub verification: Option<CodeState>,
-    pub access_token: String,
-    pub refresh_token: String,
-}
 
 /// A registration whose every field has been parsed.
 #[derive(Debug)]
@@ -41,7 +37,7 @@ pub struct Registration {
 
 impl Registration {
     /// Parses every field and reports all problems at once.
-    pub fn parse(req: RegisterRequest, state: &AppState) -> Result<Self, ApiError> {
+    pub fn parse(req: RegisterRequest, rules: &NumberRules) -> Result<Self, ApiError> {
         let mut errors = FieldErrors::new();
         let mut fail = |field: &str, msg: String| errors.entry(field.into()).or_default().push(msg);
         let email = Email::parse(&req.email)
@@ -55,19 +51,17 @@ impl Registration {
             .ok();
         let phone = match req.phone_number.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(raw) => {
-                match parse_phone_fields(raw, req.phone_region.as_deref(), &state.config) {
-                    Ok(n) => Some(n),
-                    Err(field_errors) => {
-                        for (field, messages) in field_errors {
-                            for m in messages {
-                                fail(&field, m);
-                            }
+            Some(raw) => match rules.parse(raw, req.phone_region.as_deref()) {
+                Ok(n) => Some(n),
+                Err(field_errors) => {
+                    for (field, messages) in field_errors {
+                        for m in messages {
+                            fail(&field, m);
                         }
-                        None
                     }
+                    None
                 }
-            }
+            },
         };
         match (email, password, full_name) {
             (Some(email), Some(password), Some(full_name)) if errors.is_empty() => Ok(Self {
@@ -81,256 +75,386 @@ impl Registration {
     }
 }
 
-/// Creates the account (and its phone, when given) and a first session, in one transaction.
-pub async fn register(
-    state: &AppState,
-    reg: Registration,
-    client_ip: String,
-    locale: Locale,
-) -> Result<Session, ApiError> {
-    let limit = state.limits.register_ip;
-    let ip = client_ip.clone();
-    let clock = state.clock.clone();
-    let now = clock.now();
-    state.db.write(move |c| limit.hit(c, &ip, now)).await?;
-    // A paused destination is refused before a password hash is spent on it; the
-    // transaction below asks again, and that answer is the one that counts.
-    if let Some(number) = &reg.phone {
-        let (verifier, e164, country) = (
-            state.verifier.clone(),
-            number.e164.clone(),
-            number.country.clone(),
-        );
-        state
-            .db
-            .read(move |c| verifier.admit(c, &e164, Some(&country), now))
-            .await?;
-    }
-    let password_hash = state.hasher.hash(reg.password).await?;
-    let refresh_token = random_token(32);
-    let token_hash = hash_refresh(&refresh_token);
-    let refresh_ttl = state.refresh_ttl();
-    let verifier = state.verifier.clone();
-    let (user, phone, verification, family) = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            let user = users::insert(
-                c,
-                &NewUser {
-                    email: reg.email.as_str(),
-                    password_hash: &password_hash,
-                    full_name: &reg.full_name,
-                    created_at: now,
-                },
-            )?;
-            // The first code is queued in the transaction that creates the user: a
-            // refused SMS limit leaves no account behind.
-            let (phone, verification) = match &reg.phone {
-                Some(number) => {
-                    let row = add_phone_in_tx(c, user.id, number, now)?;
-                    let code = verifier.issue(
-                        c,
-                        user.id,
-                        row.id,
-                        &row.e164,
-                        Some(&row.country),
-                        None,
-                        Some(&client_ip),
-                        locale,
-                        now,
-                    )?;
-                    (Some(phones::find_owned(c, user.id, row.id)?), Some(code))
-                }
-                None => (None, None),
-            };
-            let family = start_family(c, user.id, &token_hash, now, refresh_ttl)?;
-            Ok((user, phone, verification, family))
-        })
-        .await?;
-    if verification.is_some() {
-        state.outbox.wake.notify_one();
-    }
-    tracing::info!(
-        user.id = user.id,
-        with_phone = phone.is_some(),
-        "account registered"
-    );
-    let access_token = state
-        .tokens
-        .issue_access(user.id, state.clock.now(), Some(&family))?;
-    Ok(Session {
-        user,
-        phone,
-        verification,
-        access_token,
-        refresh_token,
-    })
+/// Accounts and their sessions. Built in `startup` with exactly what it uses.
+pub struct Accounts {
+    pub db: Db,
+    pub clock: Clock,
+    pub hasher: Hasher,
+    pub tokens: Arc<Tokens>,
+    pub verifier: Verifier,
+    pub register_ip: Limit,
+    pub login: LoginLimits,
+    /// Made-up refresh tokens, per client.
+    pub token_strikes: Arc<TokenStrikes>,
+    /// To end this process's streams of a session that ends.
+    pub streams: Arc<Streams>,
+    /// `REFRESH_TOKEN_TTL`.
+    pub refresh_ttl: i64,
+    /// `REFRESH_REUSE_GRACE`.
+    pub reuse_grace: i64,
 }
 
-/// A new session; its family id also goes into the access tokens (`sid`).
-pub fn start_family(
-    conn: &mut Conn<'_>,
-    user_id: i64,
-    token_hash: &str,
-    now: i64,
-    ttl: i64,
-) -> Result<String, ApiError> {
-    let family = random_token(16);
-    refresh_tokens::insert(
-        conn,
-        &NewRefreshToken {
-            user_id,
-            family: &family,
-            token_hash,
-            created_at: now,
-            expires_at: now + ttl,
-        },
-    )?;
-    Ok(family)
-}
-
-const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
-
-/// Checks credentials; unknown emails and wrong passwords cost the same and read the same.
-///
-/// Each attempt is charged to its limits *before* the hash is checked, in one statement
-/// under the counter rows' locks, so however many guesses arrive at once at most
-/// `LOGIN_FAILURES_PER_EMAIL` of them are checked; a right password gets its charge back.
-/// Failures count per email and client network, so a stranger's guesses do not lock the
-/// owner out on their own network, and per email across all networks under a much
-/// higher ceiling, which bounds a guesser who spreads over many networks.
-pub async fn login(
-    state: &AppState,
-    email: &str,
-    password: String,
-    client_ip: String,
-    locale: Locale,
-) -> Result<Login, ApiError> {
-    // An address that cannot exist is just an unknown account.
-    let email = validation::parse_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-    let subject = private_subject(&email);
-    // The client's network (ClientIp keys IPv6 clients by their /64).
-    let pair = private_subject(&format!("{email}\n{client_ip}"));
-    let limits = state.limits;
-    let clock = state.clock.clone();
-    let (user, charged_at, known) = {
-        let (email, subject, pair) = (email.clone(), subject.clone(), pair.clone());
-        let client_ip = client_ip.clone();
-        let clock = clock.clone();
-        state
+impl Accounts {
+    /// Creates the account (and its phone, when given) and a first session, in one transaction.
+    pub async fn register(
+        &self,
+        reg: Registration,
+        client_ip: String,
+        locale: Locale,
+    ) -> Result<Session, ApiError> {
+        let limit = self.register_ip;
+        let ip = client_ip.clone();
+        let clock = self.clock.clone();
+        let now = clock.now();
+        self.db.write(move |c| limit.hit(c, &ip, now)).await?;
+        // A paused destination is refused before a password hash is spent on it; the
+        // transaction below asks again, and that answer is the one that counts.
+        if let Some(number) = &reg.phone {
+            let (verifier, e164, country) = (
+                self.verifier.clone(),
+                number.e164.clone(),
+                number.country.clone(),
+            );
+            self.db
+                .read(move |c| verifier.admit(c, &e164, Some(&country), now))
+                .await?;
+        }
+        let password_hash = self.hasher.hash(reg.password).await?;
+        let refresh_token = random_token(32);
+        let token_hash = hash_refresh(&refresh_token);
+        let refresh_ttl = self.refresh_ttl;
+        let verifier = self.verifier.clone();
+        let (user, phone, verification, family) = self
             .db
             .write(move |c| {
                 let now = clock.now();
-                limits.login_ip.hit(c, &client_ip, now)?;
-                Limit::hit_all(
+                let user = users::insert(
                     c,
-                    &[
-                        (limits.login_email, &pair),
-                        (limits.login_email_all, &subject),
-                    ],
-                    now,
+                    &NewUser {
+                        email: reg.email.as_str(),
+                        password_hash: &password_hash,
+                        full_name: &reg.full_name,
+                        created_at: now,
+                    },
                 )?;
-                let user = users::find_by_email(c, &email)?;
-                let known = user.is_some() && known_sign_ins::is_known(c, &pair)?;
-                Ok((user, now, known))
+                // The first code is queued in the transaction that creates the user: a
+                // refused SMS limit leaves no account behind.
+                let (phone, verification) = match &reg.phone {
+                    Some(number) => {
+                        let row = add_phone_in_tx(c, user.id, number, now)?;
+                        let code = verifier.issue(
+                            c,
+                            user.id,
+                            row.id,
+                            &row.e164,
+                            Some(&row.country),
+                            None,
+                            Some(&client_ip),
+                            locale,
+                            now,
+                        )?;
+                        (Some(phones::find_owned(c, user.id, row.id)?), Some(code))
+                    }
+                    None => (None, None),
+                };
+                let family = start_family(c, user.id, &token_hash, now, refresh_ttl)?;
+                Ok((user, phone, verification, family))
             })
-            .await?
-    };
-    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    // An email signing in again from a network it signed in from before waits in the
-    // reserved lane, so a flood of logins from other addresses cannot refuse it.
-    let lane = if known { Lane::Known } else { Lane::Common };
-    let ok = match state
-        .hasher
-        .verify(Password::unchecked(password), stored_hash, lane)
-        .await
-    {
-        Ok(ok) => ok,
-        Err(e) => {
-            // The password was never checked (the hash queue was full): no guess was
-            // made, so the attempt is given back. Kept, these charges piled up under
-            // load until the owner's own logins were refused for the whole window.
-            let (pair, subject) = (pair.clone(), subject.clone());
-            state
-                .db
+            .await?;
+        tracing::info!(
+            user.id = user.id,
+            with_phone = phone.is_some(),
+            "account registered"
+        );
+        let access_token = self
+            .tokens
+            .issue_access(user.id, self.clock.now(), Some(&family))?;
+        Ok(Session {
+            user,
+            phone,
+            verification,
+            access_token,
+            refresh_token,
+        })
+    }
+
+    /// Checks credentials; unknown emails and wrong passwords cost the same and read the same.
+    ///
+    /// Each attempt is charged to its limits *before* the hash is checked, in one statement
+    /// under the counter rows' locks, so however many guesses arrive at once at most
+    /// `LOGIN_FAILURES_PER_EMAIL` of them are checked; a right password gets its charge back.
+    /// Failures count per email and client network, so a stranger's guesses do not lock the
+    /// owner out on their own network, and per email across all networks under a much
+    /// higher ceiling, which bounds a guesser who spreads over many networks.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: String,
+        client_ip: String,
+        locale: Locale,
+    ) -> Result<Login, ApiError> {
+        // An address that cannot exist is just an unknown account.
+        let email = validation::parse_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+        let subject = private_subject(&email);
+        // The client's network (ClientIp keys IPv6 clients by their /64).
+        let pair = private_subject(&format!("{email}\n{client_ip}"));
+        let limits = self.login;
+        let clock = self.clock.clone();
+        let (user, charged_at, known) = {
+            let (email, subject, pair) = (email.clone(), subject.clone(), pair.clone());
+            let client_ip = client_ip.clone();
+            let clock = clock.clone();
+            self.db
                 .write(move |c| {
-                    Limit::refund_all(
+                    let now = clock.now();
+                    limits.login_ip.hit(c, &client_ip, now)?;
+                    Limit::hit_all(
                         c,
                         &[
                             (limits.login_email, &pair),
                             (limits.login_email_all, &subject),
                         ],
-                        charged_at,
-                    )
+                        now,
+                    )?;
+                    let user = users::find_by_email(c, &email)?;
+                    let known = user.is_some() && known_sign_ins::is_known(c, &pair)?;
+                    Ok((user, now, known))
                 })
-                .await?;
-            return Err(e);
-        }
-    };
-    let user = match user {
-        Some(user) if ok => user,
-        // The guess was counted up front.
-        _ => return Err(ApiError::Unauthorized(BAD_CREDENTIALS)),
-    };
-    let refresh_token = random_token(32);
-    let token_hash = hash_refresh(&refresh_token);
-    let refresh_ttl = state.refresh_ttl();
-    let user_id = user.id;
-    let verifier = state.verifier.clone();
-    let step = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            Limit::refund_all(
-                c,
-                &[
-                    (limits.login_email, &pair),
-                    (limits.login_email_all, &subject),
-                ],
-                charged_at,
-            )?;
-            known_sign_ins::remember(c, &pair, now)?;
-            let (user, phone) = users::find_with_phone(c, user_id)?
-                .ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
-            if user.two_factor {
-                let (mfa_token, code) = two_factor::challenge(
-                    c,
-                    &verifier,
-                    &user,
-                    phone.as_ref(),
-                    &client_ip,
-                    locale,
-                    now,
-                    two_factor::MFA_TOKEN_TTL,
-                )?;
-                return Ok(Step::Code(mfa_token, code));
+                .await?
+        };
+        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+        // An email signing in again from a network it signed in from before waits in the
+        // reserved lane, so a flood of logins from other addresses cannot refuse it.
+        let lane = if known { Lane::Known } else { Lane::Common };
+        let ok = match self
+            .hasher
+            .verify(Password::unchecked(password), stored_hash, lane)
+            .await
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                // The password was never checked (the hash queue was full): no guess was
+                // made, so the attempt is given back. Kept, these charges piled up under
+                // load until the owner's own logins were refused for the whole window.
+                let (pair, subject) = (pair.clone(), subject.clone());
+                self.db
+                    .write(move |c| {
+                        Limit::refund_all(
+                            c,
+                            &[
+                                (limits.login_email, &pair),
+                                (limits.login_email_all, &subject),
+                            ],
+                            charged_at,
+                        )
+                    })
+                    .await?;
+                return Err(e);
             }
-            let family = start_family(c, user_id, &token_hash, now, refresh_ttl)?;
-            Ok(Step::Signed(Box::new((user, phone, family))))
-        })
-        .await?;
-    let (user, phone, family) = match step {
-        Step::Code(mfa_token, verification) => {
-            state.outbox.wake.notify_one();
-            return Ok(Login::CodeRequired {
-                mfa_token,
-                verification,
-            });
+        };
+        let user = match user {
+            Some(user) if ok => user,
+            // The guess was counted up front.
+            _ => return Err(ApiError::Unauthorized(BAD_CREDENTIALS)),
+        };
+        let refresh_token = random_token(32);
+        let token_hash = hash_refresh(&refresh_token);
+        let refresh_ttl = self.refresh_ttl;
+        let user_id = user.id;
+        let verifier = self.verifier.clone();
+        let step = self
+            .db
+            .write(move |c| {
+                let now = clock.now();
+                Limit::refund_all(
+                    c,
+                    &[
+                        (limits.login_email, &pair),
+                        (limits.login_email_all, &subject),
+                    ],
+                    charged_at,
+                )?;
+                known_sign_ins::remember(c, &pair, now)?;
+                let (user, phone) = users::find_with_phone(c, user_id)?
+                    .ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
+                if user.two_factor {
+                    let (mfa_token, code) = two_factor::challenge(
+                        c,
+                        &verifier,
+                        &user,
+                        phone.as_ref(),
+                        &client_ip,
+                        locale,
+                        now,
+                        two_factor::MFA_TOKEN_TTL,
+                    )?;
+                    return Ok(Step::Code(mfa_token, code));
+                }
+                let family = start_family(c, user_id, &token_hash, now, refresh_ttl)?;
+                Ok(Step::Signed(Box::new((user, phone, family))))
+            })
+            .await?;
+        let (user, phone, family) = match step {
+            Step::Code(mfa_token, verification) => {
+                return Ok(Login::CodeRequired {
+                    mfa_token,
+                    verification,
+                });
+            }
+            Step::Signed(signed) => *signed,
+        };
+        let access_token = self
+            .tokens
+            .issue_access(user.id, self.clock.now(), Some(&family))?;
+        Ok(Login::Signed(Box::new(Session {
+            user,
+            phone,
+            verification: None,
+            access_token,
+            refresh_token,
+        })))
+    }
+
+    /// Exchanges a refresh token for a new pair; the old one stops working.
+    ///
+    /// The token is looked up on the read side first: a made-up, expired or revoked token
+    /// (or a rotated one inside the grace) is refused without queueing a write, and counts
+    /// as a strike for the client. Only a token that names a live session reaches the
+    /// write transaction, which checks everything again under its lock.
+    pub async fn refresh(&self, presented: String, client: &str) -> Result<Session, ApiError> {
+        let clock = self.clock.clone();
+        self.token_strikes.check(client, clock.now())?;
+        let presented_hash = hash_refresh(&presented);
+        let (refresh_ttl, grace) = (self.refresh_ttl, self.reuse_grace);
+        let found = {
+            let hash = presented_hash.clone();
+            self.db
+                .read(move |c| refresh_tokens::find_by_hash(c, &hash))
+                .await?
+        };
+        let now = clock.now();
+        let worth_a_write = found.as_ref().is_some_and(|row| {
+            is_live(row, now) && row.rotated_at.is_none_or(|at| now - at > grace)
+        });
+        if !worth_a_write {
+            if found.is_none() {
+                self.token_strikes.strike(client, now);
+            }
+            return Err(ApiError::Unauthorized(BAD_REFRESH));
         }
-        Step::Signed(signed) => *signed,
-    };
-    let access_token = state
-        .tokens
-        .issue_access(user.id, state.clock.now(), Some(&family))?;
-    Ok(Login::Signed(Box::new(Session {
-        user,
-        phone,
-        verification: None,
-        access_token,
-        refresh_token,
-    })))
+        let refresh_token = random_token(32);
+        let new_hash = hash_refresh(&refresh_token);
+        let outcome = self
+            .db
+            .write(move |c| {
+                let now = clock.now();
+                let Some(row) = refresh_tokens::find_by_hash(c, &presented_hash)? else {
+                    return Ok(Rotation::Refused);
+                };
+                if !is_live(&row, now) {
+                    return Ok(Rotation::Refused);
+                }
+                if let Some(rotated_at) = row.rotated_at {
+                    // Two tabs racing on one token must not log the user out.
+                    if now - rotated_at > grace {
+                        refresh_tokens::revoke_family(c, &row.family, now)?;
+                        return Ok(Rotation::ReuseDetected {
+                            user_id: row.user_id,
+                            family: row.family,
+                        });
+                    }
+                    return Ok(Rotation::Refused);
+                }
+                if !refresh_tokens::mark_rotated(c, row.id, now)? {
+                    return Ok(Rotation::Refused);
+                }
+                refresh_tokens::insert(
+                    c,
+                    &NewRefreshToken {
+                        user_id: row.user_id,
+                        family: &row.family,
+                        token_hash: &new_hash,
+                        created_at: now,
+                        expires_at: now + refresh_ttl,
+                    },
+                )?;
+                Ok(match users::find_with_phone(c, row.user_id)? {
+                    Some((user, phone)) => Rotation::Rotated(Box::new((user, phone, row.family))),
+                    None => Rotation::Refused,
+                })
+            })
+            .await?;
+        match outcome {
+            Rotation::Rotated(found) => {
+                let (user, phone, family) = *found;
+                let access_token =
+                    self.tokens
+                        .issue_access(user.id, self.clock.now(), Some(&family))?;
+                Ok(Session {
+                    user,
+                    phone,
+                    verification: None,
+                    access_token,
+                    refresh_token,
+                })
+            }
+            Rotation::Refused => Err(ApiError::Unauthorized(BAD_REFRESH)),
+            Rotation::ReuseDetected { user_id, family } => {
+                tracing::warn!(
+                    user.id = user_id,
+                    "rotated refresh token reused; session revoked"
+                );
+                self.streams.end_session(&family);
+                Err(ApiError::Unauthorized(BAD_REFRESH))
+            }
+        }
+    }
+
+    /// Revokes the session the token belongs to. Unknown tokens are fine: logging out twice
+    /// is not an error. The lookup is on the read side, so a made-up token queues no write
+    /// (it is a strike for the client instead).
+    pub async fn logout(&self, presented: Option<String>, client: &str) -> Result<(), ApiError> {
+        let Some(presented) = presented else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        self.token_strikes.check(client, now)?;
+        let hash = hash_refresh(&presented);
+        let found = {
+            let hash = hash.clone();
+            self.db
+                .read(move |c| refresh_tokens::find_by_hash(c, &hash))
+                .await?
+        };
+        let Some(row) = found else {
+            self.token_strikes.strike(client, now);
+            return Ok(());
+        };
+        if row.revoked_at.is_some() {
+            return Ok(());
+        }
+        let (family, clock) = (row.family, self.clock.clone());
+        {
+            let family = family.clone();
+            self.db
+                .write(move |c| refresh_tokens::revoke_family(c, &family, clock.now()))
+                .await?;
+        }
+        // This process's streams of the session end now; other processes' at their poll.
+        self.streams.end_session(&family);
+        Ok(())
+    }
+
+    /// The caller's account and phone.
+    pub async fn me(&self, user_id: i64) -> Result<(UserRow, Option<PhoneRow>), ApiError> {
+        self.db
+            .read(move |c| users::find_with_phone(c, user_id))
+            .await?
+            .ok_or(ApiError::Unauthorized("This account no longer exists."))
+    }
 }
+
+const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
 
 /// What a right password leads to: a session, or with two-factor on a code step.
 pub enum Login {
@@ -361,155 +485,4 @@ const BAD_REFRESH: &str = "The refresh token is invalid, expired or already used
 /// What a refresh token names, judged on the read side.
 fn is_live(row: &RefreshTokenRow, now: i64) -> bool {
     row.revoked_at.is_none() && row.expires_at > now
-}
-
-/// Exchanges a refresh token for a new pair; the old one stops working.
-///
-/// The token is looked up on the read side first: a made-up, expired or revoked token
-/// (or a rotated one inside the grace) is refused without queueing a write, and counts
-/// as a strike for the client. Only a token that names a live session reaches the
-/// write transaction, which checks everything again under its lock.
-pub async fn refresh(
-    state: &AppState,
-    presented: String,
-    client: &str,
-) -> Result<Session, ApiError> {
-    let clock = state.clock.clone();
-    state.token_strikes.check(client, clock.now())?;
-    let presented_hash = hash_refresh(&presented);
-    let (refresh_ttl, grace) = (state.refresh_ttl(), state.config.refresh_reuse_grace as i64);
-    let found = {
-        let hash = presented_hash.clone();
-        state
-            .db
-            .read(move |c| refresh_tokens::find_by_hash(c, &hash))
-            .await?
-    };
-    let now = clock.now();
-    let worth_a_write = found
-        .as_ref()
-        .is_some_and(|row| is_live(row, now) && row.rotated_at.is_none_or(|at| now - at > grace));
-    if !worth_a_write {
-        if found.is_none() {
-            state.token_strikes.strike(client, now);
-        }
-        return Err(ApiError::Unauthorized(BAD_REFRESH));
-    }
-    let refresh_token = random_token(32);
-    let new_hash = hash_refresh(&refresh_token);
-    let outcome = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            let Some(row) = refresh_tokens::find_by_hash(c, &presented_hash)? else {
-                return Ok(Rotation::Refused);
-            };
-            if !is_live(&row, now) {
-                return Ok(Rotation::Refused);
-            }
-            if let Some(rotated_at) = row.rotated_at {
-                // Two tabs racing on one token must not log the user out.
-                if now - rotated_at > grace {
-                    refresh_tokens::revoke_family(c, &row.family, now)?;
-                    return Ok(Rotation::ReuseDetected {
-                        user_id: row.user_id,
-                        family: row.family,
-                    });
-                }
-                return Ok(Rotation::Refused);
-            }
-            if !refresh_tokens::mark_rotated(c, row.id, now)? {
-                return Ok(Rotation::Refused);
-            }
-            refresh_tokens::insert(
-                c,
-                &NewRefreshToken {
-                    user_id: row.user_id,
-                    family: &row.family,
-                    token_hash: &new_hash,
-                    created_at: now,
-                    expires_at: now + refresh_ttl,
-                },
-            )?;
-            Ok(match users::find_with_phone(c, row.user_id)? {
-                Some((user, phone)) => Rotation::Rotated(Box::new((user, phone, row.family))),
-                None => Rotation::Refused,
-            })
-        })
-        .await?;
-    match outcome {
-        Rotation::Rotated(found) => {
-            let (user, phone, family) = *found;
-            let access_token =
-                state
-                    .tokens
-                    .issue_access(user.id, state.clock.now(), Some(&family))?;
-            Ok(Session {
-                user,
-                phone,
-                verification: None,
-                access_token,
-                refresh_token,
-            })
-        }
-        Rotation::Refused => Err(ApiError::Unauthorized(BAD_REFRESH)),
-        Rotation::ReuseDetected { user_id, family } => {
-            tracing::warn!(
-                user.id = user_id,
-                "rotated refresh token reused; session revoked"
-            );
-            state.streams.end_session(&family);
-            Err(ApiError::Unauthorized(BAD_REFRESH))
-        }
-    }
-}
-
-/// Revokes the session the token belongs to. Unknown tokens are fine: logging out twice
-/// is not an error. The lookup is on the read side, so a made-up token queues no write
-/// (it is a strike for the client instead).
-pub async fn logout(
-    state: &AppState,
-    presented: Option<String>,
-    client: &str,
-) -> Result<(), ApiError> {
-    let Some(presented) = presented else {
-        return Ok(());
-    };
-    let now = state.clock.now();
-    state.token_strikes.check(client, now)?;
-    let hash = hash_refresh(&presented);
-    let found = {
-        let hash = hash.clone();
-        state
-            .db
-            .read(move |c| refresh_tokens::find_by_hash(c, &hash))
-            .await?
-    };
-    let Some(row) = found else {
-        state.token_strikes.strike(client, now);
-        return Ok(());
-    };
-    if row.revoked_at.is_some() {
-        return Ok(());
-    }
-    let (family, clock) = (row.family, state.clock.clone());
-    {
-        let family = family.clone();
-        state
-            .db
-            .write(move |c| refresh_tokens::revoke_family(c, &family, clock.now()))
-            .await?;
-    }
-    // This process's streams of the session end now; other processes' at their poll.
-    state.streams.end_session(&family);
-    Ok(())
-}
-
-/// The caller's account and phone.
-pub async fn me(state: &AppState, user_id: i64) -> Result<(UserRow, Option<PhoneRow>), ApiError> {
-    state
-        .db
-        .read(move |c| users::find_with_phone(c, user_id))
-        .await?
-        .ok_or(ApiError::Unauthorized("This account no longer exists."))
 }

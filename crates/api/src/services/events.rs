@@ -1,80 +1,112 @@
 //! Live events: tickets for EventSource, and batches of the caller's events.
 
+use std::sync::Arc;
+
 use phonereg_types::EventKind;
 
 use crate::{
+    clock::Clock,
     error::ApiError,
     persistence::{
+        Db,
         events::{self, Cursor, EventRow, TicketGrant},
         models::PhoneRow,
         phones,
     },
-    services::tokens::{Access, hash_refresh, random_token},
-    state::AppState,
+    services::{
+        token_strikes::TokenStrikes,
+        tokens::{Access, hash_refresh, random_token},
+    },
 };
 
 pub const TICKET_TTL: i64 = 60;
 
-/// A single-use ticket standing in for the bearer token on `?ticket=`; the stream it
-/// opens ends with the bearer's session and token.
-pub async fn issue_ticket(state: &AppState, access: &Access) -> Result<String, ApiError> {
-    let ticket = random_token(32);
-    let hash = hash_refresh(&ticket);
-    let expires_at = state.clock.now() + TICKET_TTL;
-    let grant = TicketGrant {
-        user_id: access.user_id,
-        session: access.session.clone(),
-        token_expires_at: Some(access.expires_at),
-    };
-    state
-        .db
-        .write(move |c| events::insert_ticket(c, &hash, &grant, expires_at))
-        .await?;
-    Ok(ticket)
-}
-
 const BAD_TICKET: ApiError =
     ApiError::Unauthorized("The event ticket is invalid, used or expired.");
 
-/// Uses up a ticket. It is looked up on the read side first, so a made-up or dead
-/// ticket queues no write (and is a strike for the client).
-pub async fn redeem_ticket(
-    state: &AppState,
-    ticket: &str,
-    client: &str,
-) -> Result<TicketGrant, ApiError> {
-    let clock = state.clock.clone();
-    state.token_strikes.check(client, clock.now())?;
-    let hash = hash_refresh(ticket);
-    let live = {
-        let (hash, now) = (hash.clone(), clock.now());
-        state
-            .db
-            .read(move |c| events::ticket_is_live(c, &hash, now))
-            .await?
-    };
-    if !live {
-        state.token_strikes.strike(client, clock.now());
-        return Err(BAD_TICKET);
+/// The caller's live events and the tickets that open their stream. Built in `startup`
+/// with exactly what it uses.
+pub struct Events {
+    pub db: Db,
+    pub clock: Clock,
+    /// Made-up tickets, per client.
+    pub token_strikes: Arc<TokenStrikes>,
+}
+
+impl Events {
+    /// A single-use ticket standing in for the bearer token on `?ticket=`; the stream it
+    /// opens ends with the bearer's session and token.
+    pub async fn issue_ticket(&self, access: &Access) -> Result<String, ApiError> {
+        let ticket = random_token(32);
+        let hash = hash_refresh(&ticket);
+        let expires_at = self.clock.now() + TICKET_TTL;
+        let grant = TicketGrant {
+            user_id: access.user_id,
+            session: access.session.clone(),
+            token_expires_at: Some(access.expires_at),
+        };
+        self.db
+            .write(move |c| events::insert_ticket(c, &hash, &grant, expires_at))
+            .await?;
+        Ok(ticket)
     }
-    state
-        .db
-        .write(move |c| events::redeem_ticket(c, &hash, clock.now()))
-        .await?
-        .ok_or(BAD_TICKET)
-}
 
-/// Where a fresh stream starts: after the caller's newest event.
-pub async fn latest(state: &AppState, user_id: i64) -> Result<Cursor, ApiError> {
-    state.db.read(move |c| events::latest(c, user_id)).await
-}
+    /// Uses up a ticket. It is looked up on the read side first, so a made-up or dead
+    /// ticket queues no write (and is a strike for the client).
+    pub async fn redeem_ticket(&self, ticket: &str, client: &str) -> Result<TicketGrant, ApiError> {
+        let clock = self.clock.clone();
+        self.token_strikes.check(client, clock.now())?;
+        let hash = hash_refresh(ticket);
+        let live = {
+            let (hash, now) = (hash.clone(), clock.now());
+            self.db
+                .read(move |c| events::ticket_is_live(c, &hash, now))
+                .await?
+        };
+        if !live {
+            self.token_strikes.strike(client, clock.now());
+            return Err(BAD_TICKET);
+        }
+        self.db
+            .write(move |c| events::redeem_ticket(c, &hash, clock.now()))
+            .await?
+            .ok_or(BAD_TICKET)
+    }
 
-/// Where a stream resumes after the client's last event id.
-pub async fn resume_at(state: &AppState, user_id: i64, id: i64) -> Result<Cursor, ApiError> {
-    state
-        .db
-        .read(move |c| events::resume_at(c, user_id, id))
-        .await
+    /// Where a fresh stream starts: after the caller's newest event.
+    pub async fn latest(&self, user_id: i64) -> Result<Cursor, ApiError> {
+        self.db.read(move |c| events::latest(c, user_id)).await
+    }
+
+    /// Where a stream resumes after the client's last event id.
+    pub async fn resume_at(&self, user_id: i64, id: i64) -> Result<Cursor, ApiError> {
+        self.db
+            .read(move |c| events::resume_at(c, user_id, id))
+            .await
+    }
+
+    pub async fn batch(&self, user_id: i64, after: Cursor) -> Result<Batch, ApiError> {
+        self.db
+            .read(move |c| {
+                let rows = events::after(c, user_id, after, 100)?;
+                let unsettled = rows.is_empty() && events::unsettled_after(c, user_id, after)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let phone = if row.event_kind() == Some(EventKind::Phone) {
+                        let id = row.data.parse().unwrap_or_default();
+                        phones::find_owned(c, user_id, id).ok()
+                    } else {
+                        None
+                    };
+                    out.push((row, phone));
+                }
+                Ok(Batch {
+                    events: out,
+                    unsettled,
+                })
+            })
+            .await
+    }
 }
 
 /// Events after `after`, for one write to the client.
@@ -85,28 +117,4 @@ pub struct Batch {
     /// More events are committed but not readable yet (see `events::Cursor`): look
     /// again shortly rather than wait for the next wake-up.
     pub unsettled: bool,
-}
-
-pub async fn batch(state: &AppState, user_id: i64, after: Cursor) -> Result<Batch, ApiError> {
-    state
-        .db
-        .read(move |c| {
-            let rows = events::after(c, user_id, after, 100)?;
-            let unsettled = rows.is_empty() && events::unsettled_after(c, user_id, after)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                let phone = if row.event_kind() == Some(EventKind::Phone) {
-                    let id = row.data.parse().unwrap_or_default();
-                    phones::find_owned(c, user_id, id).ok()
-                } else {
-                    None
-                };
-                out.push((row, phone));
-            }
-            Ok(Batch {
-                events: out,
-                unsettled,
-            })
-        })
-        .await
 }

@@ -1,6 +1,7 @@
 //! Business rules. No HTTP types here; persistence is reached through `Db`.
 
 pub mod auth;
+pub mod courier;
 pub mod delivery;
 pub mod events;
 pub mod fraud_guard;
@@ -9,6 +10,7 @@ pub mod phone_credential;
 pub mod phones;
 pub mod rate_limit;
 pub mod retention;
+pub mod sessions;
 pub mod sms_texts;
 pub mod token_strikes;
 pub mod tokens;

@@ -2,26 +2,28 @@
 //! and password reset. Nothing here tells a caller whether a number has an account: a
 //! number without one takes the same steps (see `Verifier::issue_credential`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use phonereg_types::{FieldErrors, HistoryKind};
 
 use crate::{
+    clock::Clock,
     domain::{CodePurpose, CodeState, Locale, Password, PhoneNumber, VerificationCode},
     error::ApiError,
     persistence::{
-        Conn, auth_codes,
+        Conn, Db, auth_codes,
         models::{AuthCodeRow, PhoneRow, UserRow},
         phones, refresh_tokens, users,
     },
     services::{
-        auth::{Session, start_family},
-        rate_limit::{Limit, private_subject},
+        hashing::Hasher,
+        rate_limit::{Limit, LoginLimits, private_subject},
+        sessions::{Session, start_family},
         sms_texts::Text,
-        tokens::{hash_refresh, random_token},
-        verification::{CodeCheck, CodeOwner, CodeSend},
+        tokens::{Tokens, hash_refresh, random_token},
+        verification::{CodeCheck, CodeOwner, CodeSend, Verifier},
     },
-    state::AppState,
+    streams::Streams,
 };
 
 /// How soon a start may answer, whatever happened. A number with an account makes the
@@ -31,46 +33,201 @@ use crate::{
 /// client is about to wait seconds for an SMS anyway).
 const START_FLOOR: Duration = Duration::from_millis(50);
 
-/// `POST /auth/sms/start`: a code for `purpose` to the number, when it is an account's
-/// verified number; the same answer, counted the same, when it is not.
-pub async fn start(
-    state: &AppState,
-    number: PhoneNumber,
-    purpose: CodePurpose,
-    client_ip: String,
-    locale: Locale,
-) -> Result<CodeState, ApiError> {
-    let floor = tokio::time::Instant::now() + START_FLOOR;
-    let verifier = state.verifier.clone();
-    let clock = state.clock.clone();
-    let code = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            let owner =
-                users::find_by_verified_number(c, &number.e164)?.map(|(user, phone)| CodeOwner {
-                    user_id: user.id,
-                    phone_id: phone.id,
-                });
-            verifier.issue_credential(
-                c,
-                &CodeSend {
-                    purpose,
-                    e164: &number.e164,
-                    country: Some(&number.country),
-                    owner,
-                    challenge: None,
-                    client_ip: Some(&client_ip),
-                    locale,
+/// The verified number as a credential. Built in `startup` with exactly what it uses.
+pub struct Credentials {
+    pub db: Db,
+    pub clock: Clock,
+    pub verifier: Verifier,
+    pub hasher: Hasher,
+    pub tokens: Arc<Tokens>,
+    /// A code sign-in is counted like a password login.
+    pub login: LoginLimits,
+    /// To end this process's streams of the sessions a reset ends.
+    pub streams: Arc<Streams>,
+    /// `REFRESH_TOKEN_TTL`.
+    pub refresh_ttl: i64,
+}
+
+impl Credentials {
+    /// `POST /auth/sms/start`: a code for `purpose` to the number, when it is an account's
+    /// verified number; the same answer, counted the same, when it is not.
+    pub async fn start(
+        &self,
+        number: PhoneNumber,
+        purpose: CodePurpose,
+        client_ip: String,
+        locale: Locale,
+    ) -> Result<CodeState, ApiError> {
+        let floor = tokio::time::Instant::now() + START_FLOOR;
+        let verifier = self.verifier.clone();
+        let clock = self.clock.clone();
+        let code = self
+            .db
+            .write(move |c| {
+                let now = clock.now();
+                let owner =
+                    users::find_by_verified_number(c, &number.e164)?.map(|(user, phone)| {
+                        CodeOwner {
+                            user_id: user.id,
+                            phone_id: phone.id,
+                        }
+                    });
+                verifier.issue_credential(
+                    c,
+                    &CodeSend {
+                        purpose,
+                        e164: &number.e164,
+                        country: Some(&number.country),
+                        owner,
+                        challenge: None,
+                        client_ip: Some(&client_ip),
+                        locale,
+                        now,
+                    },
+                )
+            })
+            .await;
+        tokio::time::sleep_until(floor).await;
+        code
+    }
+
+    /// `POST /auth/sms/sign-in`. Counted like a password login (per client network and per
+    /// number, refunded when right), so codes cannot be guessed faster than passwords.
+    pub async fn sign_in(
+        &self,
+        number: PhoneNumber,
+        code: String,
+        client_ip: String,
+    ) -> Result<Session, ApiError> {
+        let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
+        let (limits, verifier, clock) = (self.login, self.verifier.clone(), self.clock.clone());
+        let subject = private_subject(&format!("phone:{}", number.e164));
+        let pair = private_subject(&format!("phone:{}\n{client_ip}", number.e164));
+        let refresh_token = random_token(32);
+        let token_hash = hash_refresh(&refresh_token);
+        let refresh_ttl = self.refresh_ttl;
+        let outcome = self
+            .db
+            .write(move |c| {
+                let now = clock.now();
+                let charges = [
+                    (limits.login_email, pair.as_str()),
+                    (limits.login_email_all, subject.as_str()),
+                ];
+                limits.login_ip.hit(c, &client_ip, now)?;
+                Limit::hit_all(c, &charges, now)?;
+                let check = verifier.check_credential(
+                    c,
+                    CodePurpose::SignIn,
+                    &number.e164,
+                    None,
+                    &code,
                     now,
-                },
-            )
+                )?;
+                let row = match check {
+                    CodeCheck::Wrong(state) => return Ok(SignIn::Wrong(state)),
+                    CodeCheck::Right(row) => row,
+                };
+                Limit::refund_all(c, &charges, now)?;
+                let (user, phone) = owner_of(c, &row)?;
+                if !verifier.consume_credential(c, &row, &phone, now)? {
+                    return Err(code_gone("This code was already used; request a new one."));
+                }
+                // A second factor cannot be skipped by proving only the first.
+                if user.two_factor {
+                    return Ok(SignIn::PasswordRequired);
+                }
+                let family = start_family(c, user.id, &token_hash, now, refresh_ttl)?;
+                Ok(SignIn::Signed(Box::new((user, phone, family))))
+            })
+            .await?;
+        let (user, phone, family) = match outcome {
+            SignIn::Wrong(state) => return Err(ApiError::WrongCode(state)),
+            SignIn::PasswordRequired => return Err(ApiError::PasswordRequired),
+            SignIn::Signed(signed) => *signed,
+        };
+        tracing::info!(user.id = user.id, "signed in by code");
+        let access_token = self
+            .tokens
+            .issue_access(user.id, self.clock.now(), Some(&family))?;
+        Ok(Session {
+            user,
+            phone: Some(phone),
+            verification: None,
+            access_token,
+            refresh_token,
         })
-        .await;
-    // Woken either way, so whether a message was queued does not show in the timing.
-    state.outbox.wake.notify_one();
-    tokio::time::sleep_until(floor).await;
-    code
+    }
+
+    /// `POST /auth/password-reset`: with a right code the password changes, every session of
+    /// the account ends, and the number gets a notice, all in one transaction. Two-factor
+    /// stays as it was: the code is the possession factor.
+    pub async fn reset_password(
+        &self,
+        number: PhoneNumber,
+        code: String,
+        new_password: String,
+        locale: Locale,
+    ) -> Result<(), ApiError> {
+        // Field errors first: they cost no attempt.
+        let mut errors = FieldErrors::new();
+        let code = VerificationCode::parse(&code)
+            .map_err(|m| errors.insert("code".into(), vec![m.into()]))
+            .ok();
+        let password = Password::parse(new_password)
+            .map_err(|m| errors.insert("new_password".into(), vec![m.into()]))
+            .ok();
+        let (code, password) = match (code, password) {
+            (Some(c), Some(p)) if errors.is_empty() => (c, p),
+            _ => return Err(ApiError::Validation(errors)),
+        };
+        let (verifier, clock) = (self.verifier.clone(), self.clock.clone());
+        let check = {
+            let (verifier, clock, e164) = (verifier.clone(), clock.clone(), number.e164.clone());
+            self.db
+                .write(move |c| {
+                    let now = clock.now();
+                    verifier.check_credential(
+                        c,
+                        CodePurpose::PasswordReset,
+                        &e164,
+                        None,
+                        &code,
+                        now,
+                    )
+                })
+                .await?
+        };
+        let row = match check {
+            CodeCheck::Wrong(state) => return Err(ApiError::WrongCode(state)),
+            CodeCheck::Right(row) => row,
+        };
+        // Hashed between the two transactions: Argon2id must not hold the write lock.
+        let password_hash = self.hasher.hash(password).await?;
+        let families = self
+            .db
+            .write(move |c| {
+                let now = clock.now();
+                let still = auth_codes::find(c, &row.e164, &row.purpose)?
+                    .is_some_and(|live| live.code_hash == row.code_hash);
+                let (user, phone) = owner_of(c, &row)?;
+                if !still || !verifier.consume_credential(c, &row, &phone, now)? {
+                    return Err(code_gone("This code was already used; request a new one."));
+                }
+                users::set_password_hash(c, user.id, &password_hash)?;
+                let families = refresh_tokens::revoke_all_of_user(c, user.id, now)?;
+                phones::add_history(c, phone.id, HistoryKind::PasswordReset, None, now)?;
+                verifier.notify(c, &phone, Text::PasswordChanged, locale, now)?;
+                Ok(families)
+            })
+            .await?;
+        // This process's streams end now; other processes' at their next poll.
+        for family in &families {
+            self.streams.end_session(family);
+        }
+        tracing::info!(sessions = families.len(), "password reset by code");
+        Ok(())
+    }
 }
 
 fn code_gone(detail: &str) -> ApiError {
@@ -91,137 +248,4 @@ enum SignIn {
     Wrong(CodeState),
     PasswordRequired,
     Signed(Box<(UserRow, PhoneRow, String)>),
-}
-
-/// `POST /auth/sms/sign-in`. Counted like a password login (per client network and per
-/// number, refunded when right), so codes cannot be guessed faster than passwords.
-pub async fn sign_in(
-    state: &AppState,
-    number: PhoneNumber,
-    code: String,
-    client_ip: String,
-) -> Result<Session, ApiError> {
-    let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
-    let (limits, verifier, clock) = (state.limits, state.verifier.clone(), state.clock.clone());
-    let subject = private_subject(&format!("phone:{}", number.e164));
-    let pair = private_subject(&format!("phone:{}\n{client_ip}", number.e164));
-    let refresh_token = random_token(32);
-    let token_hash = hash_refresh(&refresh_token);
-    let refresh_ttl = state.refresh_ttl();
-    let outcome = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            let charges = [
-                (limits.login_email, pair.as_str()),
-                (limits.login_email_all, subject.as_str()),
-            ];
-            limits.login_ip.hit(c, &client_ip, now)?;
-            Limit::hit_all(c, &charges, now)?;
-            let check = verifier.check_credential(
-                c,
-                CodePurpose::SignIn,
-                &number.e164,
-                None,
-                &code,
-                now,
-            )?;
-            let row = match check {
-                CodeCheck::Wrong(state) => return Ok(SignIn::Wrong(state)),
-                CodeCheck::Right(row) => row,
-            };
-            Limit::refund_all(c, &charges, now)?;
-            let (user, phone) = owner_of(c, &row)?;
-            if !verifier.consume_credential(c, &row, &phone, now)? {
-                return Err(code_gone("This code was already used; request a new one."));
-            }
-            // A second factor cannot be skipped by proving only the first.
-            if user.two_factor {
-                return Ok(SignIn::PasswordRequired);
-            }
-            let family = start_family(c, user.id, &token_hash, now, refresh_ttl)?;
-            Ok(SignIn::Signed(Box::new((user, phone, family))))
-        })
-        .await?;
-    let (user, phone, family) = match outcome {
-        SignIn::Wrong(state) => return Err(ApiError::WrongCode(state)),
-        SignIn::PasswordRequired => return Err(ApiError::PasswordRequired),
-        SignIn::Signed(signed) => *signed,
-    };
-    tracing::info!(user.id = user.id, "signed in by code");
-    let access_token = state
-        .tokens
-        .issue_access(user.id, state.clock.now(), Some(&family))?;
-    Ok(Session {
-        user,
-        phone: Some(phone),
-        verification: None,
-        access_token,
-        refresh_token,
-    })
-}
-
-/// `POST /auth/password-reset`: with a right code the password changes, every session of
-/// the account ends, and the number gets a notice, all in one transaction. Two-factor
-/// stays as it was: the code is the possession factor.
-pub async fn reset_password(
-    state: &AppState,
-    number: PhoneNumber,
-    code: String,
-    new_password: String,
-    locale: Locale,
-) -> Result<(), ApiError> {
-    // Field errors first: they cost no attempt.
-    let mut errors = FieldErrors::new();
-    let code = VerificationCode::parse(&code)
-        .map_err(|m| errors.insert("code".into(), vec![m.into()]))
-        .ok();
-    let password = Password::parse(new_password)
-        .map_err(|m| errors.insert("new_password".into(), vec![m.into()]))
-        .ok();
-    let (code, password) = match (code, password) {
-        (Some(c), Some(p)) if errors.is_empty() => (c, p),
-        _ => return Err(ApiError::Validation(errors)),
-    };
-    let (verifier, clock) = (state.verifier.clone(), state.clock.clone());
-    let check = {
-        let (verifier, clock, e164) = (verifier.clone(), clock.clone(), number.e164.clone());
-        state
-            .db
-            .write(move |c| {
-                let now = clock.now();
-                verifier.check_credential(c, CodePurpose::PasswordReset, &e164, None, &code, now)
-            })
-            .await?
-    };
-    let row = match check {
-        CodeCheck::Wrong(state) => return Err(ApiError::WrongCode(state)),
-        CodeCheck::Right(row) => row,
-    };
-    // Hashed between the two transactions: Argon2id must not hold the write lock.
-    let password_hash = state.hasher.hash(password).await?;
-    let families = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            let still = auth_codes::find(c, &row.e164, &row.purpose)?
-                .is_some_and(|live| live.code_hash == row.code_hash);
-            let (user, phone) = owner_of(c, &row)?;
-            if !still || !verifier.consume_credential(c, &row, &phone, now)? {
-                return Err(code_gone("This code was already used; request a new one."));
-            }
-            users::set_password_hash(c, user.id, &password_hash)?;
-            let families = refresh_tokens::revoke_all_of_user(c, user.id, now)?;
-            phones::add_history(c, phone.id, HistoryKind::PasswordReset, None, now)?;
-            verifier.notify(c, &phone, Text::PasswordChanged, locale, now)?;
-            Ok(families)
-        })
-        .await?;
-    // This process's streams end now; other processes' at their next poll.
-    for family in &families {
-        state.streams.end_session(family);
-    }
-    state.outbox.wake.notify_one();
-    tracing::info!(sessions = families.len(), "password reset by code");
-    Ok(())
 }

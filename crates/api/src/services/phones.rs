@@ -2,27 +2,71 @@
 
 use phonereg_types::{FieldErrors, HistoryKind, MessageKind, ParseResponse, validation};
 
+use std::sync::Arc;
+
 use crate::{
-    config::Config,
-    domain::{CodeState, Locale, PhoneNumber, VerificationCode, phone_number},
+    clock::Clock,
+    config::{Config, TestNumbers},
+    domain::{
+        CodeState, Locale, PhoneNumber, VerificationCode,
+        phone_number::{self, Countries},
+    },
     error::ApiError,
     persistence::{
-        Conn,
+        Conn, Db, events,
         models::{HistoryRow, NewPhone, PhoneNumberChanges, PhoneRow},
-        outbox,
         phones::{self, UNVERIFIED, VERIFIED, verified_elsewhere},
         users,
     },
-    services::{sms_texts::Text, verification::VerifyOutcome},
-    state::AppState,
+    services::{
+        delivery,
+        rate_limit::Limit,
+        sms_texts::Text,
+        verification::{Verifier, VerifyOutcome},
+    },
 };
 
-/// Parses `phone_number` with `phone_region` (or `DEFAULT_REGION`) as the hint and
-/// refuses numbers that cannot receive SMS. Errors are keyed by request field.
-pub fn parse_phone_fields(
+/// The records' service: each account's one number, its codes and its history.
+pub struct Phones {
+    pub db: Db,
+    pub clock: Clock,
+    pub verifier: Verifier,
+    /// Number changes per account per day.
+    pub phone_changes: Limit,
+    /// Public lookups per client.
+    pub lookup_ip: Limit,
+    pub rules: Arc<NumberRules>,
+}
+
+/// Which numbers are accepted: the settings every parse of a number reads.
+#[derive(Clone, Debug)]
+pub struct NumberRules {
+    /// `DEFAULT_REGION`: the hint for numbers given without a country code.
+    pub default_region: String,
+    pub allowed_countries: Countries,
+    pub test_numbers: TestNumbers,
+}
+
+impl NumberRules {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            default_region: config.default_region.clone(),
+            allowed_countries: config.sms_allowed_countries.clone(),
+            test_numbers: config.sms_test_numbers.clone(),
+        }
+    }
+
+    /// Parses `phone_number` with `phone_region` (or `DEFAULT_REGION`) as the hint and
+    /// refuses numbers that cannot receive SMS. Errors are keyed by request field.
+    pub fn parse(&self, raw: &str, region: Option<&str>) -> Result<PhoneNumber, FieldErrors> {
+        parse_phone_fields(raw, region, self)
+    }
+}
+
+fn parse_phone_fields(
     raw: &str,
     region: Option<&str>,
-    config: &Config,
+    config: &NumberRules,
 ) -> Result<PhoneNumber, FieldErrors> {
     let mut errors = FieldErrors::new();
     if let Err(m) = validation::check_text(raw) {
@@ -49,9 +93,9 @@ pub fn parse_phone_fields(
         .map_err(|m| FieldErrors::from([("phone_number".to_owned(), vec![m])]))?;
     // Test numbers skip the type and country checks (SPEC §7): CI and app-store review
     // use numbers no carrier would text.
-    let is_test = config.sms_test_numbers.code_for(&number.e164).is_some();
+    let is_test = config.test_numbers.code_for(&number.e164).is_some();
     if let Some(reason) = number
-        .sms_refusal(&config.sms_allowed_countries)
+        .sms_refusal(&config.allowed_countries)
         .filter(|_| !is_test)
     {
         return Err(FieldErrors::from([(
@@ -87,203 +131,223 @@ pub fn add_phone_in_tx(
             updated_at: now,
         },
     )?;
+    events::phone_changed(conn, user_id, row.id, now)?;
     let masked = PhoneNumber::masked(&number.e164);
     phones::add_history(conn, row.id, HistoryKind::Added, Some(&masked), now)?;
     Ok(row)
 }
 
-pub async fn list(state: &AppState, user_id: i64) -> Result<Vec<PhoneRow>, ApiError> {
-    state
-        .db
-        .read(move |c| phones::list_for_user(c, user_id))
-        .await
-}
+impl Phones {
+    /// Which numbers are accepted.
+    pub fn rules(&self) -> &NumberRules {
+        &self.rules
+    }
 
-pub async fn get(state: &AppState, user_id: i64, id: i64) -> Result<PhoneRow, ApiError> {
-    state
-        .db
-        .read(move |c| phones::find_owned(c, user_id, id))
-        .await
-}
+    /// The public lookup (`/phone-numbers/parse`), counted per client. `region` is the
+    /// checked hint, or None for `DEFAULT_REGION`.
+    pub async fn lookup(
+        &self,
+        raw: String,
+        region: Option<String>,
+        client_ip: String,
+    ) -> Result<ParseResponse, ApiError> {
+        let limit = self.lookup_ip;
+        let now = self.clock.now();
+        self.db
+            .write(move |c| limit.hit(c, &client_ip, now))
+            .await?;
+        let region = region.as_deref().unwrap_or(&self.rules.default_region);
+        Ok(verdict(&raw, region, &self.rules))
+    }
 
-/// Adds the account's number and sends its first code, in one transaction.
-pub async fn add(
-    state: &AppState,
-    user_id: i64,
-    number: PhoneNumber,
-    client_ip: String,
-    locale: Locale,
-) -> Result<(PhoneRow, CodeState), ApiError> {
-    count_change(state, user_id).await?;
-    let verifier = state.verifier.clone();
-    let clock = state.clock.clone();
-    let (row, code) = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
-            let row = add_phone_in_tx(c, user_id, &number, now)?;
-            let code = verifier.issue(
-                c,
-                user_id,
-                row.id,
-                &row.e164,
-                Some(&row.country),
-                None,
-                Some(&client_ip),
-                locale,
-                now,
-            )?;
-            Ok((phones::find_owned(c, user_id, row.id)?, code))
-        })
-        .await?;
-    state.outbox.wake.notify_one();
-    tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");
-    Ok((row, code))
-}
+    pub async fn list(&self, user_id: i64) -> Result<Vec<PhoneRow>, ApiError> {
+        self.db
+            .read(move |c| phones::list_for_user(c, user_id))
+            .await
+    }
 
-/// Counts a number change (POST, PATCH) against the account's daily allowance, in a
-/// transaction of its own so that a refused or failed change still counts.
-async fn count_change(state: &AppState, user_id: i64) -> Result<(), ApiError> {
-    let limit = state.limits.phone_changes;
-    let now = state.clock.now();
-    state
-        .db
-        .write(move |c| limit.hit(c, &user_id.to_string(), now))
-        .await
-}
+    pub async fn get(&self, user_id: i64, id: i64) -> Result<PhoneRow, ApiError> {
+        self.db
+            .read(move |c| phones::find_owned(c, user_id, id))
+            .await
+    }
 
-/// PATCH: an unverified number is replaced at once; a verified one stays in force and
-/// the new number waits in `pending_e164` until it is verified. Either way the new
-/// number gets a code.
-pub async fn replace(
-    state: &AppState,
-    user_id: i64,
-    id: i64,
-    number: PhoneNumber,
-    client_ip: String,
-    locale: Locale,
-) -> Result<(PhoneRow, Option<CodeState>), ApiError> {
-    count_change(state, user_id).await?;
-    let verifier = state.verifier.clone();
-    let clock = state.clock.clone();
-    let (row, code) = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
-            if number.e164 == row.e164 {
-                // Back to the current number: any pending change is dropped.
-                if row.pending_e164.is_none() {
-                    return Ok((row, None));
-                }
-                phones::add_history(
+    /// Adds the account's number and sends its first code, in one transaction.
+    pub async fn add(
+        &self,
+        user_id: i64,
+        number: PhoneNumber,
+        client_ip: String,
+        locale: Locale,
+    ) -> Result<(PhoneRow, CodeState), ApiError> {
+        self.count_change(user_id).await?;
+        let verifier = self.verifier.clone();
+        let clock = self.clock.clone();
+        let (row, code) = self
+            .db
+            .write(move |c| {
+                let now = clock.now();
+                verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
+                let row = add_phone_in_tx(c, user_id, &number, now)?;
+                let code = verifier.issue(
                     c,
-                    id,
-                    HistoryKind::Changed,
-                    Some("pending change cancelled"),
+                    user_id,
+                    row.id,
+                    &row.e164,
+                    Some(&row.country),
+                    None,
+                    Some(&client_ip),
+                    locale,
                     now,
                 )?;
-                return Ok((phones::set_pending(c, id, None, now)?, None));
-            }
-            verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
-            if phones::verified_on_other_account(c, &number.e164, user_id)? {
-                return Err(verified_elsewhere());
-            }
-            let masked = PhoneNumber::masked(&number.e164);
-            if row.status == VERIFIED {
-                let detail = format!("{masked} awaiting verification");
-                phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
-                phones::set_pending(c, id, Some(&number.e164), now)?;
-            } else {
-                let changes = PhoneNumberChanges {
-                    e164: &number.e164,
-                    national: &number.national,
-                    international: &number.international,
-                    country: &number.country,
-                    number_type: number.number_type,
-                };
-                let detail = format!("replaced by {masked}");
-                phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
-                phones::replace_number(c, id, &changes, now)?;
-            }
-            let code = verifier.issue(
-                c,
-                user_id,
-                id,
-                &number.e164,
-                Some(&number.country),
-                previous.as_ref(),
-                Some(&client_ip),
-                locale,
-                now,
-            )?;
-            Ok((phones::find_owned(c, user_id, id)?, Some(code)))
-        })
-        .await?;
-    if code.is_some() {
-        state.outbox.wake.notify_one();
+                Ok((phones::find_owned(c, user_id, row.id)?, code))
+            })
+            .await?;
+        tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");
+        Ok((row, code))
     }
-    Ok((row, code))
-}
 
-/// `POST …/verification`: a new code for whatever the record waits on (the pending
-/// replacement, else the unverified current number).
-pub async fn resend_code(
-    state: &AppState,
-    user_id: i64,
-    id: i64,
-    client_ip: String,
-    locale: Locale,
-) -> Result<CodeState, ApiError> {
-    let verifier = state.verifier.clone();
-    let clock = state.clock.clone();
-    let code = state
-        .db
-        .write(move |c| {
-            let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
-            // The stored country belongs to the current number; a pending one is parsed.
-            let (target, country) = match (row.pending_e164, row.status == VERIFIED) {
-                (Some(pending), _) => (pending, None),
-                (None, false) => (row.e164, Some(row.country)),
-                (None, true) => {
-                    return Err(ApiError::Conflict(
-                        "This number is already verified; there is nothing to confirm.".into(),
-                    ));
+    /// Counts a number change (POST, PATCH) against the account's daily allowance, in a
+    /// transaction of its own so that a refused or failed change still counts.
+    async fn count_change(&self, user_id: i64) -> Result<(), ApiError> {
+        let limit = self.phone_changes;
+        let now = self.clock.now();
+        self.db
+            .write(move |c| limit.hit(c, &user_id.to_string(), now))
+            .await
+    }
+
+    /// PATCH: an unverified number is replaced at once; a verified one stays in force and
+    /// the new number waits in `pending_e164` until it is verified. Either way the new
+    /// number gets a code.
+    pub async fn replace(
+        &self,
+        user_id: i64,
+        id: i64,
+        number: PhoneNumber,
+        client_ip: String,
+        locale: Locale,
+    ) -> Result<(PhoneRow, Option<CodeState>), ApiError> {
+        self.count_change(user_id).await?;
+        let verifier = self.verifier.clone();
+        let clock = self.clock.clone();
+        let (row, code) = self
+            .db
+            .write(move |c| {
+                let now = clock.now();
+                let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
+                if number.e164 == row.e164 {
+                    // Back to the current number: any pending change is dropped.
+                    if row.pending_e164.is_none() {
+                        return Ok((row, None));
+                    }
+                    phones::add_history(
+                        c,
+                        id,
+                        HistoryKind::Changed,
+                        Some("pending change cancelled"),
+                        now,
+                    )?;
+                    let row = phones::set_pending(c, id, None, now)?;
+                    events::phone_changed(c, user_id, id, now)?;
+                    return Ok((row, None));
                 }
-            };
-            if phones::verified_on_other_account(c, &target, user_id)? {
-                return Err(verified_elsewhere());
-            }
-            verifier.issue(
-                c,
-                user_id,
-                id,
-                &target,
-                country.as_deref(),
-                previous.as_ref(),
-                Some(&client_ip),
-                locale,
-                clock.now(),
-            )
-        })
-        .await?;
-    state.outbox.wake.notify_one();
-    Ok(code)
-}
+                verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
+                if phones::verified_on_other_account(c, &number.e164, user_id)? {
+                    return Err(verified_elsewhere());
+                }
+                let masked = PhoneNumber::masked(&number.e164);
+                if row.status == VERIFIED {
+                    let detail = format!("{masked} awaiting verification");
+                    phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
+                    phones::set_pending(c, id, Some(&number.e164), now)?;
+                    events::phone_changed(c, user_id, id, now)?;
+                } else {
+                    let changes = PhoneNumberChanges {
+                        e164: &number.e164,
+                        national: &number.national,
+                        international: &number.international,
+                        country: &number.country,
+                        number_type: number.number_type,
+                    };
+                    let detail = format!("replaced by {masked}");
+                    phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
+                    phones::replace_number(c, id, &changes, now)?;
+                    events::phone_changed(c, user_id, id, now)?;
+                }
+                let code = verifier.issue(
+                    c,
+                    user_id,
+                    id,
+                    &number.e164,
+                    Some(&number.country),
+                    previous.as_ref(),
+                    Some(&client_ip),
+                    locale,
+                    now,
+                )?;
+                Ok((phones::find_owned(c, user_id, id)?, Some(code)))
+            })
+            .await?;
+        Ok((row, code))
+    }
 
-/// `POST …/test-message`: a short SMS to the verified number (even while a change is
-/// pending). It counts toward the per-account and global caps, not the cool-down, and is
-/// not sent to a number that replied STOP.
-pub async fn send_test_message(
-    state: &AppState,
-    user_id: i64,
-    id: i64,
-    locale: Locale,
-) -> Result<PhoneRow, ApiError> {
-    let verifier = state.verifier.clone();
-    let clock = state.clock.clone();
-    let row = state
+    /// `POST …/verification`: a new code for whatever the record waits on (the pending
+    /// replacement, else the unverified current number).
+    pub async fn resend_code(
+        &self,
+        user_id: i64,
+        id: i64,
+        client_ip: String,
+        locale: Locale,
+    ) -> Result<CodeState, ApiError> {
+        let verifier = self.verifier.clone();
+        let clock = self.clock.clone();
+        let code = self
+            .db
+            .write(move |c| {
+                let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
+                // The stored country belongs to the current number; a pending one is parsed.
+                let (target, country) = match (row.pending_e164, row.status == VERIFIED) {
+                    (Some(pending), _) => (pending, None),
+                    (None, false) => (row.e164, Some(row.country)),
+                    (None, true) => {
+                        return Err(ApiError::Conflict(
+                            "This number is already verified; there is nothing to confirm.".into(),
+                        ));
+                    }
+                };
+                if phones::verified_on_other_account(c, &target, user_id)? {
+                    return Err(verified_elsewhere());
+                }
+                verifier.issue(
+                    c,
+                    user_id,
+                    id,
+                    &target,
+                    country.as_deref(),
+                    previous.as_ref(),
+                    Some(&client_ip),
+                    locale,
+                    clock.now(),
+                )
+            })
+            .await?;
+        Ok(code)
+    }
+
+    /// `POST …/test-message`: a short SMS to the verified number (even while a change is
+    /// pending). It counts toward the per-account and global caps, not the cool-down, and is
+    /// not sent to a number that replied STOP.
+    pub async fn send_test_message(
+        &self,
+        user_id: i64,
+        id: i64,
+        locale: Locale,
+    ) -> Result<PhoneRow, ApiError> {
+        let verifier = self.verifier.clone();
+        let clock = self.clock.clone();
+        let row = self
         .db
         .write(move |c| {
             let now = clock.now();
@@ -300,77 +364,74 @@ pub async fn send_test_message(
             }
             verifier.charge_test_message(c, user_id, &row.e164, Some(&row.country), now)?;
             let body = verifier.texts().plain(Text::Test, locale, "");
-            let about = outbox::About { user_id, phone_id: id };
-            outbox::queue(c, Some(about), &row.e164, &body, MessageKind::Test, None, locale, now)?;
+            let about = delivery::About { user_id, phone_id: id };
+            delivery::queue(c, Some(about), &row.e164, &body, MessageKind::Test, None, locale, now)?;
             phones::add_history(c, id, HistoryKind::TestSent, Some(&PhoneNumber::masked(&row.e164)), now)?;
             phones::find_owned(c, user_id, id)
         })
         .await?;
-    state.outbox.wake.notify_one();
-    Ok(row)
-}
-
-/// `POST …/verify`: a malformed code is a field error and costs nothing; a wrong one
-/// costs an attempt; the right one verifies.
-pub async fn verify_code(
-    state: &AppState,
-    user_id: i64,
-    id: i64,
-    code: String,
-    locale: Locale,
-) -> Result<PhoneRow, ApiError> {
-    let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
-    let verifier = state.verifier.clone();
-    let clock = state.clock.clone();
-    let outcome = state
-        .db
-        .write(move |c| verifier.verify(c, user_id, id, &code, locale, clock.now()))
-        .await?;
-    match outcome {
-        VerifyOutcome::Verified(row) => {
-            state.outbox.wake.notify_one();
-            tracing::info!(user.id = user_id, phone.id = id, "phone number verified");
-            Ok(*row)
-        }
-        VerifyOutcome::WrongCode(left) => Err(ApiError::WrongCode(left)),
+        Ok(row)
     }
-}
 
-pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<(), ApiError> {
-    state
-        .db
-        .write(move |c| {
-            phones::find_owned(c, user_id, id)?;
-            // The number is the second factor: removing it would leave the account
-            // signing in by password alone without the owner saying so.
-            if users::find(c, user_id)?.is_some_and(|u| u.two_factor) {
-                return Err(ApiError::Conflict(
+    /// `POST …/verify`: a malformed code is a field error and costs nothing; a wrong one
+    /// costs an attempt; the right one verifies.
+    pub async fn verify_code(
+        &self,
+        user_id: i64,
+        id: i64,
+        code: String,
+        locale: Locale,
+    ) -> Result<PhoneRow, ApiError> {
+        let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
+        let verifier = self.verifier.clone();
+        let clock = self.clock.clone();
+        let outcome = self
+            .db
+            .write(move |c| verifier.verify(c, user_id, id, &code, locale, clock.now()))
+            .await?;
+        match outcome {
+            VerifyOutcome::Verified(row) => {
+                tracing::info!(user.id = user_id, phone.id = id, "phone number verified");
+                Ok(*row)
+            }
+            VerifyOutcome::WrongCode(left) => Err(ApiError::WrongCode(left)),
+        }
+    }
+
+    pub async fn delete(&self, user_id: i64, id: i64) -> Result<(), ApiError> {
+        self.db
+            .write(move |c| {
+                phones::find_owned(c, user_id, id)?;
+                // The number is the second factor: removing it would leave the account
+                // signing in by password alone without the owner saying so.
+                if users::find(c, user_id)?.is_some_and(|u| u.two_factor) {
+                    return Err(ApiError::Conflict(
                     "Two-step sign-in uses this number: turn it off before removing the number."
                         .into(),
                 ));
-            }
-            phones::delete(c, id)
-        })
-        .await?;
-    tracing::info!(user.id = user_id, phone.id = id, "phone number deleted");
-    Ok(())
-}
+                }
+                phones::delete(c, id)
+            })
+            .await?;
+        tracing::info!(user.id = user_id, phone.id = id, "phone number deleted");
+        Ok(())
+    }
 
-pub async fn history(state: &AppState, user_id: i64, id: i64) -> Result<Vec<HistoryRow>, ApiError> {
-    state
-        .db
-        .read(move |c| {
-            phones::find_owned(c, user_id, id)?;
-            phones::history(c, id)
-        })
-        .await
+    pub async fn history(&self, user_id: i64, id: i64) -> Result<Vec<HistoryRow>, ApiError> {
+        self.db
+            .read(move |c| {
+                phones::find_owned(c, user_id, id)?;
+                phones::history(c, id)
+            })
+            .await
+    }
 }
 
 /// The lookup endpoint's verdict: never an error for a bad number, just `valid: false`.
-pub fn lookup(raw: &str, region: &str, config: &Config) -> ParseResponse {
+fn verdict(raw: &str, region: &str, rules: &NumberRules) -> ParseResponse {
     match PhoneNumber::parse(raw, region) {
         Ok(n) => {
-            let refusal = n.sms_refusal(&config.sms_allowed_countries);
+            let refusal = n.sms_refusal(&rules.allowed_countries);
             ParseResponse {
                 valid: true,
                 sms_capable: refusal.is_none(),

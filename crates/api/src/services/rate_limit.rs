@@ -12,9 +12,51 @@ use rand::Rng as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::{
+    config::Config,
     error::ApiError,
     persistence::{Conn, rate_limits},
 };
+
+/// The request-rate limits of SPEC §7, built once from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub login: LoginLimits,
+    pub register_ip: Limit,
+    pub lookup_ip: Limit,
+    /// Number changes (POST, PATCH) per account per day, counted before any lookup so
+    /// the 409 for a number verified elsewhere cannot be probed without limit.
+    pub phone_changes: Limit,
+}
+
+impl Limits {
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            login: LoginLimits {
+                login_ip: Limit::new("login_ip", c.login_per_ip, 900).striped(),
+                login_email: Limit::new("login_email", c.login_failures_per_email, 900),
+                login_email_all: Limit::new(
+                    "login_email_all_networks",
+                    c.login_failures_per_email_all_networks,
+                    900,
+                ),
+            },
+            register_ip: Limit::new("register_ip", c.register_per_ip_per_hour, 3600).striped(),
+            lookup_ip: Limit::new("lookup_ip", c.lookup_per_ip_per_minute, 60).striped(),
+            phone_changes: Limit::new("phone_changes", c.phone_changes_per_account_per_day, 86_400),
+        }
+    }
+}
+
+/// What a sign-in attempt (password or code) is counted against.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginLimits {
+    pub login_ip: Limit,
+    /// Wrong passwords for one email from one client network.
+    pub login_email: Limit,
+    /// Wrong passwords for one email from every network together: the much higher
+    /// ceiling on a guesser who spreads over many networks.
+    pub login_email_all: Limit,
+}
 
 /// Rows a striped counter is spread over on PostgreSQL: enough that 16–64 concurrent
 /// transactions rarely meet on one, few enough that a nearly full window is cheap to scan.

@@ -2,11 +2,11 @@
 //! anyone can make grow (tokens, tickets, events, message bodies) stay bounded.
 
 use crate::{
+    clock::Clock,
     error::ApiError,
     persistence::{
-        auth_codes, events, fraud, known_sign_ins, mfa, outbox, rate_limits, refresh_tokens,
+        Db, auth_codes, events, fraud, known_sign_ins, mfa, outbox, rate_limits, refresh_tokens,
     },
-    state::AppState,
 };
 
 /// Rate-limit windows are at most a day long; older counter rows are dead weight.
@@ -15,6 +15,14 @@ const COUNTER_AGE: i64 = 2 * 86_400;
 const FRAUD_AGE: i64 = 30 * 86_400;
 /// A network the owner has not signed in from for 90 days loses its reserved places.
 const KNOWN_SIGN_IN_AGE: i64 = 90 * 86_400;
+
+/// Pruning. Built in `startup` with exactly what it uses.
+pub struct Retention {
+    pub db: Db,
+    pub clock: Clock,
+    /// `DATA_RETENTION`, in seconds.
+    pub data_retention: i64,
+}
 
 /// Rows deleted or emptied by one pass.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -25,25 +33,26 @@ pub struct Pruned {
     pub other: usize,
 }
 
-/// One pass, in one transaction, by the shared clock (tests move it).
-pub async fn prune(state: &AppState) -> Result<Pruned, ApiError> {
-    let now = state.clock.now();
-    let before = now - state.config.data_retention as i64;
-    state
-        .db
-        .write(move |c| {
-            Ok(Pruned {
-                refresh_tokens: refresh_tokens::prune(c, before)?,
-                events_and_tickets: events::prune(c, before, now)?,
-                message_bodies: outbox::prune_bodies(c, before)?,
-                other: rate_limits::prune(c, now - COUNTER_AGE)?
+impl Retention {
+    /// One pass, in one transaction, by the shared clock (tests move it).
+    pub async fn prune(&self) -> Result<Pruned, ApiError> {
+        let now = self.clock.now();
+        let before = now - self.data_retention;
+        self.db
+            .write(move |c| {
+                Ok(Pruned {
+                    refresh_tokens: refresh_tokens::prune(c, before)?,
+                    events_and_tickets: events::prune(c, before, now)?,
+                    message_bodies: outbox::prune_bodies(c, before)?,
+                    other: rate_limits::prune(c, now - COUNTER_AGE)?
                     + fraud::prune(c, now - FRAUD_AGE)?
                     + known_sign_ins::prune(c, now - KNOWN_SIGN_IN_AGE)?
                     // Codes of numbers with and without an account alike, so a pruned
                     // code says nothing either.
                     + auth_codes::prune(c, before)?
                     + mfa::prune(c, before)?,
+                })
             })
-        })
-        .await
+            .await
+    }
 }

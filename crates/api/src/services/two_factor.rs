@@ -1,25 +1,43 @@
 //! SMS as a second factor (SPEC §8): turning it on and off, and the code step of a
 //! password login.
 
+use std::sync::Arc;
+
 use phonereg_types::HistoryKind;
 
 use crate::{
+    clock::Clock,
     domain::{CodePurpose, CodeState, Locale, Password, VerificationCode},
     error::ApiError,
     persistence::{
-        Conn, mfa,
+        Conn, Db, mfa,
         models::{MfaChallengeRow, PhoneRow, UserRow},
         phones, users,
     },
     services::{
-        auth::{Session, start_family},
-        hashing::Lane,
-        rate_limit::{Limit, private_subject},
-        tokens::{hash_refresh, random_token},
+        hashing::{Hasher, Lane},
+        rate_limit::{Limit, LoginLimits, private_subject},
+        sessions::{Session, start_family},
+        token_strikes::TokenStrikes,
+        tokens::{Tokens, hash_refresh, random_token},
         verification::{CodeCheck, CodeOwner, CodeSend, Verifier},
     },
-    state::AppState,
 };
+
+/// Two-step sign-in. Built in `startup` with exactly what it uses.
+pub struct TwoFactor {
+    pub db: Db,
+    pub clock: Clock,
+    pub verifier: Verifier,
+    pub hasher: Hasher,
+    pub tokens: Arc<Tokens>,
+    /// Password checks are counted like logins.
+    pub login: LoginLimits,
+    /// Made-up `mfa_token`s, per client.
+    pub token_strikes: Arc<TokenStrikes>,
+    /// `REFRESH_TOKEN_TTL`.
+    pub refresh_ttl: i64,
+}
 
 /// How long a password login waits for its code.
 pub const MFA_TOKEN_TTL: i64 = 300;
@@ -35,79 +53,63 @@ fn verified_phone(conn: &mut Conn<'_>, user_id: i64) -> Result<(UserRow, PhoneRo
     }
 }
 
-/// `POST /users/me/two-factor/code`: a code to the verified number (to turn it off).
-pub async fn send_code(
-    state: &AppState,
-    user_id: i64,
-    client_ip: String,
-    locale: Locale,
-) -> Result<CodeState, ApiError> {
-    let (verifier, clock) = (state.verifier.clone(), state.clock.clone());
-    let code = state
-        .db
-        .write(move |c| {
-            let (_, phone) = verified_phone(c, user_id)?;
-            verifier.issue_credential(
-                c,
-                &CodeSend {
-                    purpose: CodePurpose::TwoFactor,
-                    e164: &phone.e164,
-                    country: Some(&phone.country),
-                    owner: Some(CodeOwner {
-                        user_id,
-                        phone_id: phone.id,
-                    }),
-                    challenge: None,
-                    client_ip: Some(&client_ip),
-                    locale,
-                    now: clock.now(),
-                },
-            )
-        })
-        .await?;
-    state.outbox.wake.notify_one();
-    Ok(code)
-}
-
-/// Checks the signed-in account's password, counted like a login attempt (refunded
-/// when right), so a stolen access token cannot be used to guess it.
-async fn check_password(
-    state: &AppState,
-    user_id: i64,
-    password: String,
-    client_ip: &str,
-) -> Result<(), ApiError> {
-    let limits = state.limits;
-    let clock = state.clock.clone();
-    let user = {
-        state
-            .db
-            .read(move |c| users::find(c, user_id))
-            .await?
-            .ok_or(ApiError::Unauthorized("This account no longer exists."))?
-    };
-    let subject = private_subject(&user.email);
-    let pair = private_subject(&format!("{}\n{client_ip}", user.email));
-    let charged_at = clock.now();
-    let refund = {
-        let (pair, subject) = (pair.clone(), subject.clone());
-        move |c: &mut Conn<'_>| {
-            Limit::refund_all(
-                c,
-                &[
-                    (limits.login_email, &pair),
-                    (limits.login_email_all, &subject),
-                ],
-                charged_at,
-            )
-        }
-    };
-    {
-        let (pair, subject) = (pair.clone(), subject.clone());
-        state
+impl TwoFactor {
+    /// `POST /users/me/two-factor/code`: a code to the verified number (to turn it off).
+    pub async fn send_code(
+        &self,
+        user_id: i64,
+        client_ip: String,
+        locale: Locale,
+    ) -> Result<CodeState, ApiError> {
+        let (verifier, clock) = (self.verifier.clone(), self.clock.clone());
+        let code = self
             .db
             .write(move |c| {
-                Limit::hit_all(
+                let (_, phone) = verified_phone(c, user_id)?;
+                verifier.issue_credential(
+                    c,
+                    &CodeSend {
+                        purpose: CodePurpose::TwoFactor,
+                        e164: &phone.e164,
+                        country: Some(&phone.country),
+                        owner: Some(CodeOwner {
+                            user_id,
+                            phone_id: phone.id,
+                        }),
+                        challenge: None,
+                        client_ip: Some(&client_ip),
+                        locale,
+                        now: clock.now(),
+                    },
+                )
+            })
+            .await?;
+        Ok(code)
+    }
+
+    /// Checks the signed-in account's password, counted like a login attempt (refunded
+    /// when right), so a stolen access token cannot be used to guess it.
+    async fn check_password(
+        &self,
+        user_id: i64,
+        password: String,
+        client_ip: &str,
+    ) -> Result<(), ApiError> {
+        let limits = self.login;
+        let clock = self.clock.clone();
+        let user = {
+            self.db
+                .read(move |c| users::find(c, user_id))
+                .await?
+                .ok_or(ApiError::Unauthorized("This account no longer exists."))?
+        };
+        let subject = private_subject(&user.email);
+        let pair = private_subject(&format!("{}\n{client_ip}", user.email));
+        let charged_at = clock.now();
+        let refund = {
+            let (pair, subject) = (pair.clone(), subject.clone());
+            move |c: &mut Conn<'_>| {
+                Limit::refund_all(
                     c,
                     &[
                         (limits.login_email, &pair),
@@ -115,108 +117,209 @@ async fn check_password(
                     ],
                     charged_at,
                 )
+            }
+        };
+        {
+            let (pair, subject) = (pair.clone(), subject.clone());
+            self.db
+                .write(move |c| {
+                    Limit::hit_all(
+                        c,
+                        &[
+                            (limits.login_email, &pair),
+                            (limits.login_email_all, &subject),
+                        ],
+                        charged_at,
+                    )
+                })
+                .await?;
+        }
+        let checked = self
+            .hasher
+            .verify(
+                Password::unchecked(password),
+                Some(user.password_hash),
+                Lane::Known,
+            )
+            .await;
+        match checked {
+            Ok(true) => self.db.write(refund).await,
+            Ok(false) => Err(ApiError::Unauthorized("The password is incorrect.")),
+            Err(e) => {
+                // Never checked (the hash queue was full): no guess was made.
+                self.db.write(refund).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// `PUT /users/me/two-factor`: the password first (401), then for turning it off the
+    /// code (422/410). Turning it on needs a verified number (409).
+    pub async fn set(
+        &self,
+        user_id: i64,
+        enabled: bool,
+        password: String,
+        code: Option<String>,
+        client_ip: String,
+    ) -> Result<bool, ApiError> {
+        let code = code
+            .map(|c| VerificationCode::parse(&c).map_err(|m| ApiError::field("code", m)))
+            .transpose()?;
+        let code = match (enabled, code) {
+            (true, _) => None,
+            (false, None) => {
+                return Err(ApiError::field(
+                    "code",
+                    "is required to turn two-step sign-in off: request one first",
+                ));
+            }
+            (false, Some(code)) => Some(code),
+        };
+        self.check_password(user_id, password, &client_ip).await?;
+        let (verifier, clock) = (self.verifier.clone(), self.clock.clone());
+        let outcome = self
+            .db
+            .write(move |c| {
+                let now = clock.now();
+                let (user, phone) = match verified_phone(c, user_id) {
+                    // Turning off what is already off needs no number.
+                    Err(ApiError::Conflict(_)) if !enabled => return Ok(Switch::Done(false)),
+                    other => other?,
+                };
+                if user.two_factor == enabled {
+                    return Ok(Switch::Done(enabled));
+                }
+                if let Some(code) = code {
+                    let check = verifier.check_credential(
+                        c,
+                        CodePurpose::TwoFactor,
+                        &phone.e164,
+                        None,
+                        &code,
+                        now,
+                    )?;
+                    match check {
+                        CodeCheck::Wrong(state) => return Ok(Switch::Wrong(state)),
+                        CodeCheck::Right(row) => {
+                            if !verifier.consume_credential(c, &row, &phone, now)? {
+                                return Err(ApiError::Gone {
+                                    detail: "This code was already used; request a new one.".into(),
+                                    verification: None,
+                                });
+                            }
+                        }
+                    }
+                }
+                users::set_two_factor(c, user_id, enabled)?;
+                let kind = if enabled {
+                    HistoryKind::TwoFactorOn
+                } else {
+                    HistoryKind::TwoFactorOff
+                };
+                phones::add_history(c, phone.id, kind, None, now)?;
+                Ok(Switch::Done(enabled))
             })
             .await?;
-    }
-    let checked = state
-        .hasher
-        .verify(
-            Password::unchecked(password),
-            Some(user.password_hash),
-            Lane::Known,
-        )
-        .await;
-    match checked {
-        Ok(true) => state.db.write(refund).await,
-        Ok(false) => Err(ApiError::Unauthorized("The password is incorrect.")),
-        Err(e) => {
-            // Never checked (the hash queue was full): no guess was made.
-            state.db.write(refund).await?;
-            Err(e)
+        match outcome {
+            Switch::Done(on) => {
+                tracing::info!(user.id = user_id, enabled = on, "two-step sign-in set");
+                Ok(on)
+            }
+            Switch::Wrong(state) => Err(ApiError::WrongCode(state)),
         }
+    }
+
+    /// `POST /auth/login/verify`: the code of a password login. The `mfa_token` is single
+    /// use and bound to the login that made it (its code was hashed with it).
+    pub async fn verify_login(
+        &self,
+        mfa_token: String,
+        code: String,
+        client: &str,
+    ) -> Result<Session, ApiError> {
+        let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
+        let now = self.clock.now();
+        self.token_strikes.check(client, now)?;
+        let token_hash = hash_refresh(&mfa_token);
+        let expired = || ApiError::Gone {
+            detail: "This sign-in has expired or was already used; log in again.".into(),
+            verification: None,
+        };
+        // A made-up token is refused on the read side and is a strike for the client.
+        let found = {
+            let hash = token_hash.clone();
+            self.db.read(move |c| mfa::find(c, &hash)).await?
+        };
+        let Some(found) = found else {
+            self.token_strikes.strike(client, now);
+            return Err(expired());
+        };
+        if found.used_at.is_some() || found.expires_at <= now {
+            return Err(expired());
+        }
+        let (verifier, clock) = (self.verifier.clone(), self.clock.clone());
+        let refresh_token = random_token(32);
+        let new_hash = hash_refresh(&refresh_token);
+        let refresh_ttl = self.refresh_ttl;
+        let outcome = self
+            .db
+            .write(move |c| {
+                let now = clock.now();
+                let live = mfa::find(c, &token_hash)?
+                    .filter(|ch| ch.used_at.is_none() && ch.expires_at > now)
+                    .ok_or_else(expired)?;
+                let (user, phone) = verified_phone(c, live.user_id).map_err(|_| expired())?;
+                let check = verifier.check_credential(
+                    c,
+                    CodePurpose::Login,
+                    &phone.e164,
+                    Some(&token_hash),
+                    &code,
+                    now,
+                );
+                let row = match check {
+                    Ok(CodeCheck::Wrong(state)) => return Ok(Verified::Wrong(state)),
+                    Ok(CodeCheck::Right(row)) => row,
+                    // Out of attempts or expired: this login is over.
+                    Err(ApiError::Gone { verification, .. }) => {
+                        return Err(ApiError::Gone {
+                            detail: "This code can no longer be used; log in again.".into(),
+                            verification,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
+                if !mfa::mark_used(c, &token_hash, now)?
+                    || !verifier.consume_credential(c, &row, &phone, now)?
+                {
+                    return Err(expired());
+                }
+                let family = start_family(c, user.id, &new_hash, now, refresh_ttl)?;
+                Ok(Verified::Signed(Box::new((user, Some(phone), family))))
+            })
+            .await?;
+        let (user, phone, family) = match outcome {
+            Verified::Wrong(state) => return Err(ApiError::WrongCode(state)),
+            Verified::Signed(signed) => *signed,
+        };
+        tracing::info!(user.id = user.id, "signed in with a second factor");
+        let access_token = self
+            .tokens
+            .issue_access(user.id, self.clock.now(), Some(&family))?;
+        Ok(Session {
+            user,
+            phone,
+            verification: None,
+            access_token,
+            refresh_token,
+        })
     }
 }
 
 enum Switch {
     Done(bool),
     Wrong(CodeState),
-}
-
-/// `PUT /users/me/two-factor`: the password first (401), then for turning it off the
-/// code (422/410). Turning it on needs a verified number (409).
-pub async fn set(
-    state: &AppState,
-    user_id: i64,
-    enabled: bool,
-    password: String,
-    code: Option<String>,
-    client_ip: String,
-) -> Result<bool, ApiError> {
-    let code = code
-        .map(|c| VerificationCode::parse(&c).map_err(|m| ApiError::field("code", m)))
-        .transpose()?;
-    let code = match (enabled, code) {
-        (true, _) => None,
-        (false, None) => {
-            return Err(ApiError::field(
-                "code",
-                "is required to turn two-step sign-in off: request one first",
-            ));
-        }
-        (false, Some(code)) => Some(code),
-    };
-    check_password(state, user_id, password, &client_ip).await?;
-    let (verifier, clock) = (state.verifier.clone(), state.clock.clone());
-    let outcome = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            let (user, phone) = match verified_phone(c, user_id) {
-                // Turning off what is already off needs no number.
-                Err(ApiError::Conflict(_)) if !enabled => return Ok(Switch::Done(false)),
-                other => other?,
-            };
-            if user.two_factor == enabled {
-                return Ok(Switch::Done(enabled));
-            }
-            if let Some(code) = code {
-                let check = verifier.check_credential(
-                    c,
-                    CodePurpose::TwoFactor,
-                    &phone.e164,
-                    None,
-                    &code,
-                    now,
-                )?;
-                match check {
-                    CodeCheck::Wrong(state) => return Ok(Switch::Wrong(state)),
-                    CodeCheck::Right(row) => {
-                        if !verifier.consume_credential(c, &row, &phone, now)? {
-                            return Err(ApiError::Gone {
-                                detail: "This code was already used; request a new one.".into(),
-                                verification: None,
-                            });
-                        }
-                    }
-                }
-            }
-            users::set_two_factor(c, user_id, enabled)?;
-            let kind = if enabled {
-                HistoryKind::TwoFactorOn
-            } else {
-                HistoryKind::TwoFactorOff
-            };
-            phones::add_history(c, phone.id, kind, None, now)?;
-            Ok(Switch::Done(enabled))
-        })
-        .await?;
-    match outcome {
-        Switch::Done(on) => {
-            tracing::info!(user.id = user_id, enabled = on, "two-step sign-in set");
-            Ok(on)
-        }
-        Switch::Wrong(state) => Err(ApiError::WrongCode(state)),
-    }
 }
 
 /// Inside the password login's transaction: a challenge and a code to the verified
@@ -273,90 +376,4 @@ pub fn challenge(
 enum Verified {
     Wrong(CodeState),
     Signed(Box<(UserRow, Option<PhoneRow>, String)>),
-}
-
-/// `POST /auth/login/verify`: the code of a password login. The `mfa_token` is single
-/// use and bound to the login that made it (its code was hashed with it).
-pub async fn verify_login(
-    state: &AppState,
-    mfa_token: String,
-    code: String,
-    client: &str,
-) -> Result<Session, ApiError> {
-    let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
-    let now = state.clock.now();
-    state.token_strikes.check(client, now)?;
-    let token_hash = hash_refresh(&mfa_token);
-    let expired = || ApiError::Gone {
-        detail: "This sign-in has expired or was already used; log in again.".into(),
-        verification: None,
-    };
-    // A made-up token is refused on the read side and is a strike for the client.
-    let found = {
-        let hash = token_hash.clone();
-        state.db.read(move |c| mfa::find(c, &hash)).await?
-    };
-    let Some(found) = found else {
-        state.token_strikes.strike(client, now);
-        return Err(expired());
-    };
-    if found.used_at.is_some() || found.expires_at <= now {
-        return Err(expired());
-    }
-    let (verifier, clock) = (state.verifier.clone(), state.clock.clone());
-    let refresh_token = random_token(32);
-    let new_hash = hash_refresh(&refresh_token);
-    let refresh_ttl = state.refresh_ttl();
-    let outcome = state
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            let live = mfa::find(c, &token_hash)?
-                .filter(|ch| ch.used_at.is_none() && ch.expires_at > now)
-                .ok_or_else(expired)?;
-            let (user, phone) = verified_phone(c, live.user_id).map_err(|_| expired())?;
-            let check = verifier.check_credential(
-                c,
-                CodePurpose::Login,
-                &phone.e164,
-                Some(&token_hash),
-                &code,
-                now,
-            );
-            let row = match check {
-                Ok(CodeCheck::Wrong(state)) => return Ok(Verified::Wrong(state)),
-                Ok(CodeCheck::Right(row)) => row,
-                // Out of attempts or expired: this login is over.
-                Err(ApiError::Gone { verification, .. }) => {
-                    return Err(ApiError::Gone {
-                        detail: "This code can no longer be used; log in again.".into(),
-                        verification,
-                    });
-                }
-                Err(e) => return Err(e),
-            };
-            if !mfa::mark_used(c, &token_hash, now)?
-                || !verifier.consume_credential(c, &row, &phone, now)?
-            {
-                return Err(expired());
-            }
-            let family = start_family(c, user.id, &new_hash, now, refresh_ttl)?;
-            Ok(Verified::Signed(Box::new((user, Some(phone), family))))
-        })
-        .await?;
-    let (user, phone, family) = match outcome {
-        Verified::Wrong(state) => return Err(ApiError::WrongCode(state)),
-        Verified::Signed(signed) => *signed,
-    };
-    tracing::info!(user.id = user.id, "signed in with a second factor");
-    let access_token = state
-        .tokens
-        .issue_access(user.id, state.clock.now(), Some(&family))?;
-    Ok(Session {
-        user,
-        phone,
-        verification: None,
-        access_token,
-        refresh_token,
-    })
 }

@@ -17,12 +17,13 @@ use crate::{
     domain::{CodePurpose, CodeState, Destination, Locale, PhoneNumber, VerificationCode},
     error::ApiError,
     persistence::{
-        Conn, auth_codes, codes,
+        Conn, auth_codes, codes, events,
         models::{AuthCodeRow, CodeRow, PhoneNumberChanges, PhoneRow},
         outbox,
         phones::{self, verified_elsewhere},
     },
     services::{
+        delivery,
         fraud_guard::FraudGuard,
         rate_limit::Limit,
         sms_texts::{SmsTexts, Text},
@@ -358,6 +359,8 @@ impl Verifier {
             sent,
             created_at: now,
         };
+        // The previous code is dead: no stored message keeps it.
+        outbox::retire_codes(conn, phone_id, codes::CODE_KIND, now)?;
         codes::replace(conn, &row)?;
         let masked = PhoneNumber::masked(e164);
         if sent {
@@ -367,8 +370,8 @@ impl Verifier {
                 &code,
                 self.config.verify_code_ttl,
             );
-            let about = outbox::About { user_id, phone_id };
-            outbox::queue(
+            let about = delivery::About { user_id, phone_id };
+            delivery::queue(
                 conn,
                 Some(about),
                 e164,
@@ -456,12 +459,15 @@ impl Verifier {
         if phones::verified_on_other_account(conn, &row.e164, user_id)? {
             return Err(verified_elsewhere());
         }
+        outbox::retire_codes(conn, phone_id, codes::CODE_KIND, now)?;
         codes::delete(conn, phone_id)?;
         let country = (row.e164 == phone.e164).then_some(phone.country.as_str());
         self.guard.count_verified(conn, &row.e164, country, now)?;
         let masked = PhoneNumber::masked(&row.e164);
         let verified = if row.e164 == phone.e164 {
-            phones::mark_verified(conn, phone_id, now)?
+            let verified = phones::mark_verified(conn, phone_id, now)?;
+            events::phone_changed(conn, user_id, phone_id, now)?;
+            verified
         } else {
             self.swap_in(conn, &phone, &row.e164, locale, now)?
         };
@@ -559,9 +565,9 @@ impl Verifier {
                 };
                 let ttl = self.config.verify_code_ttl;
                 let body = self.texts.code(text, send.locale, &code, ttl);
-                let about = outbox::About { user_id, phone_id };
+                let about = delivery::About { user_id, phone_id };
                 let dies = Some(row.expires_at);
-                outbox::queue(conn, Some(about), e164, &body, kind, dies, send.locale, now)?;
+                delivery::queue(conn, Some(about), e164, &body, kind, dies, send.locale, now)?;
                 phones::add_history(conn, phone_id, purpose.history_kind(), Some(&masked), now)?;
             } else {
                 let detail = format!("{masked} (test number: nothing sent)");
@@ -672,11 +678,11 @@ impl Verifier {
             return Ok(false);
         }
         let body = self.texts.plain(text, locale, "");
-        let about = outbox::About {
+        let about = delivery::About {
             user_id: phone.user_id,
             phone_id: phone.id,
         };
-        outbox::queue(
+        delivery::queue(
             conn,
             Some(about),
             &phone.e164,
@@ -709,7 +715,9 @@ impl Verifier {
             number_type: number.number_type,
         };
         phones::replace_number(conn, phone.id, &changes, now)?;
+        events::phone_changed(conn, phone.user_id, phone.id, now)?;
         let verified = phones::mark_verified(conn, phone.id, now)?;
+        events::phone_changed(conn, phone.user_id, phone.id, now)?;
         let detail = format!(
             "{} replaced by {}",
             PhoneNumber::masked(&phone.e164),
@@ -725,7 +733,7 @@ impl Verifier {
             let tail = &new_e164[new_e164.len().saturating_sub(2)..];
             let body = self.texts.plain(Text::ChangeNotice, locale, tail);
             // Not the record's last message: it goes to the number being retired.
-            outbox::queue(
+            delivery::queue(
                 conn,
                 None,
                 &phone.e164,

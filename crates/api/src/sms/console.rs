@@ -7,6 +7,7 @@ use std::{
 };
 
 use super::{Accepted, ListFuture, Listed, OutgoingSms, SendFuture, SmsSender};
+use crate::clock::Clock;
 
 pub const INBOX_SIZE: usize = 50;
 
@@ -43,6 +44,8 @@ impl Inbox {
 
 pub struct ConsoleSender {
     pub inbox: Inbox,
+    /// Stamps the inbox, so its times agree with the records' when tests move time.
+    pub clock: Clock,
 }
 
 impl SmsSender for ConsoleSender {
@@ -54,7 +57,7 @@ impl SmsSender for ConsoleSender {
                 sid: sid.clone(),
                 to: sms.to.clone(),
                 body: sms.body.clone(),
-                created_at: chrono::Utc::now().timestamp(),
+                created_at: self.clock.now(),
             });
             Ok(Accepted {
                 sid,

@@ -8,8 +8,8 @@ use fake_twilio::{Failure, FakeTwilio};
 use phonereg_api::{
     domain::Locale,
     error::ApiError,
-    outbox::{LEASE_SECS, Step},
-    persistence::{Conn, now, outbox},
+    persistence::{Conn, outbox},
+    services::courier::{LEASE_SECS, Step},
 };
 use phonereg_types::{MessageKind, MessageStatus};
 use serde_json::json;
@@ -63,8 +63,8 @@ async fn step_held(
     fake: &FakeTwilio,
 ) -> tokio::task::JoinHandle<Result<Step, ApiError>> {
     fake.hold_answers(true);
-    let outbox = app.state.outbox.clone();
-    let step = tokio::spawn(async move { outbox.step().await });
+    let courier = app.state.courier.clone();
+    let step = tokio::spawn(async move { courier.step().await });
     wait_until("Twilio took the message", || fake.held() == 1).await;
     step
 }
@@ -88,7 +88,7 @@ async fn an_answer_lost_with_its_sender_is_reconciled_not_sent_again(b: Backend)
     let (token, id) = register_with_phone(&app, "lost@example.com", US_MOBILE).await;
     let first = step_held(&app, &fake).await;
     app.state.clock.advance(LEASE_SECS + 1);
-    let second = app.state.outbox.step().await.expect("second step");
+    let second = app.state.courier.step().await.expect("second step");
     assert!(
         matches!(second, Step::Reconciled { .. }),
         "found at Twilio, not sent: {second:?}"
@@ -182,7 +182,7 @@ async fn a_report_that_raced_its_sid_is_applied_by_the_worker(b: Backend) {
     assert_eq!(last_message(&app, &token).await["status"], "queued");
     assert_eq!(
         app.state
-            .outbox
+            .courier
             .apply_early_statuses()
             .await
             .expect("apply"),
@@ -191,7 +191,7 @@ async fn a_report_that_raced_its_sid_is_applied_by_the_worker(b: Backend) {
     assert_eq!(last_message(&app, &token).await["status"], "delivered");
     assert_eq!(
         app.state
-            .outbox
+            .courier
             .apply_early_statuses()
             .await
             .expect("apply"),
@@ -208,7 +208,7 @@ async fn a_code_is_retried_until_it_expires(b: Backend) {
     let queued_at = app.state.clock.now();
     fake.set_down(true);
     for attempt in 1..=16 {
-        let step = app.state.outbox.step().await.expect("step");
+        let step = app.state.courier.step().await.expect("step");
         assert!(
             matches!(step, Step::Retrying { .. }),
             "try {attempt}: {step:?}"
@@ -216,7 +216,7 @@ async fn a_code_is_retried_until_it_expires(b: Backend) {
         app.state.clock.advance(31);
     }
     fake.set_down(false);
-    let step = app.state.outbox.step().await.expect("step");
+    let step = app.state.courier.step().await.expect("step");
     assert!(matches!(step, Step::Sent { .. }), "{step:?}");
     let sent = fake.messages();
     assert_eq!(sent.len(), 1);
@@ -235,10 +235,10 @@ async fn a_code_that_expired_in_the_queue_is_never_sent(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |_| {}).await;
     let (token, id) = register_with_phone(&app, "expired@example.com", US_MOBILE).await;
     fake.fail_next(Failure::ServerError, 1);
-    let step = app.state.outbox.step().await.expect("step");
+    let step = app.state.courier.step().await.expect("step");
     assert!(matches!(step, Step::Retrying { .. }), "{step:?}");
     app.state.clock.advance(601);
-    let step = app.state.outbox.step().await.expect("step");
+    let step = app.state.courier.step().await.expect("step");
     assert!(matches!(step, Step::Dropped { .. }), "{step:?}");
     assert_eq!(app.drain_outbox().await, 0);
     // Only the failed request reached Twilio (plus the look for it before giving up).
@@ -300,11 +300,12 @@ async fn due_times(app: &TestApp) -> Vec<i64> {
 async fn retries_keep_their_jitter(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |_| {}).await;
     const N: usize = 24;
+    let now = app.state.clock.now();
     app.state
         .db
-        .write(|c| {
+        .write(move |c| {
             for i in 0..N {
-                outbox::queue(
+                outbox::insert(
                     c,
                     None,
                     US_MOBILE,
@@ -312,7 +313,7 @@ async fn retries_keep_their_jitter(b: Backend) {
                     MessageKind::Test,
                     None,
                     Locale::En,
-                    now(),
+                    now,
                 )?;
             }
             Ok(())
@@ -320,11 +321,16 @@ async fn retries_keep_their_jitter(b: Backend) {
         .await
         .expect("queue");
     fake.fail_next(Failure::ServerError, 2 * N);
-    let steps = app.state.outbox.step_batch(N as i64).await.expect("first");
+    let steps = app.state.courier.step_batch(N as i64).await.expect("first");
     assert_eq!(steps.len(), N);
     app.state.clock.advance(3);
     let before = app.state.clock.now_ms();
-    let steps = app.state.outbox.step_batch(N as i64).await.expect("second");
+    let steps = app
+        .state
+        .courier
+        .step_batch(N as i64)
+        .await
+        .expect("second");
     let after = app.state.clock.now_ms();
     assert!(steps.iter().all(|s| matches!(s, Step::Retrying { .. })));
     let due = due_times(&app).await;
@@ -345,20 +351,22 @@ async fn retries_keep_their_jitter(b: Backend) {
 /// again, and sends the three queued after the kill.
 async fn a_process_killed_mid_send_sends_nothing_twice(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |_| {}).await;
+    // The killed process reads the system clock; this app's is not moved.
+    let now = app.state.clock.now();
     let queue = |from: usize, to: usize| {
         app.state.db.write(move |c| {
             for i in from..to {
                 let number = format!("+1415555{i:04}");
                 let body = format!("Your PhoneReg code is {:06}.", 100_000 + i);
-                outbox::queue(
+                outbox::insert(
                     c,
                     None,
                     &number,
                     &body,
                     MessageKind::Code,
-                    Some(now() + 600),
+                    Some(now + 600),
                     Locale::En,
-                    now(),
+                    now,
                 )?;
             }
             Ok(())
@@ -375,7 +383,7 @@ async fn a_process_killed_mid_send_sends_nothing_twice(b: Backend) {
     app.state.clock.advance(LEASE_SECS + 1);
     let mut steps = Vec::new();
     loop {
-        let step = app.state.outbox.step().await.expect("step");
+        let step = app.state.courier.step().await.expect("step");
         if step == Step::Idle {
             break;
         }

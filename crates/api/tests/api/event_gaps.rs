@@ -81,7 +81,7 @@ async fn a_lower_event_id_that_commits_late_is_still_streamed() {
     .expect("insert");
 
     // Meanwhile this process commits later events (the SMS handed over, then delivered).
-    app.state.outbox.step().await.expect("step");
+    app.state.courier.step().await.expect("step");
     let sid = fake.messages()[0].sid.clone();
     fake.send_status(&sid, "delivered", None)
         .await

@@ -91,7 +91,7 @@ async fn stream_shows_a_delivery_update(b: Backend) {
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     let mut body = res.bytes_stream();
     let mut buf = String::new();
-    app.state.outbox.step().await.expect("step");
+    app.state.courier.step().await.expect("step");
     let sid = fake.messages()[0].sid.clone();
     fake.send_status(&sid, "delivered", None)
         .await

@@ -14,7 +14,7 @@ use std::{
 };
 
 use diesel::connection::SimpleConnection as _;
-use phonereg_api::{config::DatabaseUrl, outbox::Step, persistence::Conn};
+use phonereg_api::{config::DatabaseUrl, persistence::Conn, services::courier::Step};
 use serde_json::json;
 use tokio::{net::TcpListener, task::AbortHandle};
 
@@ -127,7 +127,7 @@ async fn a_postgres_outage_is_a_fast_503_and_recovers_without_losses() {
         longest < Duration::from_secs(3),
         "requests fail fast while the database is away: {longest:?}"
     );
-    let step = app.state.outbox.step().await;
+    let step = app.state.courier.step().await;
     assert!(step.is_err(), "the worker cannot claim: {step:?}");
 
     proxy.restore();
@@ -152,7 +152,7 @@ async fn a_postgres_outage_is_a_fast_503_and_recovers_without_losses() {
     assert_eq!(readyz(&app).await.status, 200);
     // The code queued before the outage still goes out, once.
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Sent { .. }
     ));
     assert_eq!(fake.messages().len(), 1);

@@ -9,7 +9,7 @@ use diesel::{Connection as _, RunQueryDsl as _, pg::PgConnection};
 use fake_twilio::FakeTwilio;
 use phonereg_api::{
     config::{Config, DatabaseUrl, Secret, SmsProvider},
-    outbox::Step,
+    services::courier::Step,
     startup,
     state::AppState,
 };
@@ -379,7 +379,7 @@ impl TestApp {
     /// Sends everything due, one message per step, as the worker would.
     pub async fn drain_outbox(&self) -> usize {
         let mut sent = 0;
-        while self.state.outbox.step().await.expect("outbox step") != Step::Idle {
+        while self.state.courier.step().await.expect("outbox step") != Step::Idle {
             sent += 1;
         }
         sent

@@ -13,6 +13,7 @@ mod faults;
 mod fraud;
 mod hardening;
 mod many_processes;
+mod modules;
 mod open_writes;
 mod openapi;
 mod operations;

@@ -29,7 +29,7 @@ async fn three_processes_one_killed_send_each_message_once_within_the_budget() {
         ("REGISTER_PER_IP_PER_HOUR", "1000"),
         ("SMS_PER_IP_PER_HOUR", "1000"),
         ("SMS_FRAUD_GUARD", "off"),
-        ("RUST_LOG", "warn,phonereg_api::outbox=info"),
+        ("RUST_LOG", "warn,phonereg_api::services::courier=info"),
     ];
     let mut processes = Vec::new();
     for _ in 0..3 {

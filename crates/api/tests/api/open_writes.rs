@@ -6,7 +6,6 @@ use phonereg_api::{
     config::{Config, IpList},
     error::ApiError,
     persistence::Conn,
-    services::retention,
 };
 use reqwest::Method;
 use serde_json::json;
@@ -228,7 +227,7 @@ async fn expired_rows_are_pruned_after_the_retention(b: Backend) {
     assert!(events > 0);
     // Inside the retention nothing that may still matter goes.
     app.state.clock.advance(600);
-    retention::prune(&app.state).await.expect("prune");
+    app.state.retention.prune().await.expect("prune");
     let [tokens, tickets, _, bodies] = counts(&app).await;
     assert_eq!(
         (tokens, tickets, bodies),
@@ -236,7 +235,7 @@ async fn expired_rows_are_pruned_after_the_retention(b: Backend) {
         "the dead ticket goes at once"
     );
     app.state.clock.advance(3600);
-    retention::prune(&app.state).await.expect("prune");
+    app.state.retention.prune().await.expect("prune");
     // The live session's token stays; the revoked one, the old events and the sent
     // message's body are gone.
     assert_eq!(counts(&app).await, [1, 0, 0, 0]);

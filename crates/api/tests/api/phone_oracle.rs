@@ -6,7 +6,7 @@
 //! who cannot register their own mobile cannot use the product at all.
 
 use futures_util::{StreamExt as _, stream};
-use phonereg_api::{domain::PhoneNumber, services::phones::parse_phone_fields};
+use phonereg_api::domain::PhoneNumber;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -158,14 +158,14 @@ async fn lookup_and_registration_agree_with_libphonenumber(b: Backend) {
 
     // Registration's parser, as register, POST and PATCH call it (default config: every
     // country allowed, so a refusal can only come from the number's type).
-    let config = &app.state.config;
+    let rules = app.state.phones.rules();
     let mut registration = Tally::default();
     for case in &cases {
         let parsed = PhoneNumber::parse(&case.input, &case.region).ok();
         registration
             .add(case.disagreement(parsed.as_ref().map(|n| (n.e164.as_str(), n.number_type))));
         if case.is_real_mobile() {
-            let accepted = parse_phone_fields(&case.input, Some(&case.region), config).is_ok();
+            let accepted = rules.parse(&case.input, Some(&case.region)).is_ok();
             registration.mobile(accepted, case);
         }
     }

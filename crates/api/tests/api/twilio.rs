@@ -3,11 +3,7 @@
 use std::collections::HashSet;
 
 use fake_twilio::{Failure, signature};
-use phonereg_api::{
-    domain::Locale,
-    outbox::Step,
-    persistence::{now, outbox},
-};
+use phonereg_api::{domain::Locale, persistence::outbox, services::courier::Step};
 use phonereg_types::MessageKind;
 use reqwest::Method;
 use serde_json::json;
@@ -60,7 +56,7 @@ async fn signup_to_verified_with_delivery_reports(b: Backend) {
     let (token, id) = register_with_phone(&app).await;
     assert!(fake.messages().is_empty(), "the request only queues");
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Sent { .. }
     ));
     let sent = fake.messages();
@@ -105,7 +101,7 @@ async fn signup_to_verified_with_delivery_reports(b: Backend) {
 async fn callbacks_are_idempotent_and_only_move_forward(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |_| {}).await;
     let (token, id) = register_with_phone(&app).await;
-    app.state.outbox.step().await.expect("step");
+    app.state.courier.step().await.expect("step");
     let sid = fake.messages()[0].sid.clone();
     fake.send_status(&sid, "delivered", None)
         .await
@@ -137,20 +133,20 @@ async fn outage_then_recovery_loses_nothing(b: Backend) {
     fake.fail_next(Failure::ServerError, 1);
     fake.fail_next(Failure::TooManyRequests, 1);
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Retrying { .. }
     ));
     // Backed off: nothing is due right away.
-    assert_eq!(app.state.outbox.step().await.expect("step"), Step::Idle);
+    assert_eq!(app.state.courier.step().await.expect("step"), Step::Idle);
     assert_eq!(last_message(&app, &token).await["status"], "queued");
     app.state.clock.advance(3);
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Retrying { .. }
     ));
     app.state.clock.advance(5);
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Sent { .. }
     ));
     assert_eq!(fake.requests(), 3);
@@ -162,14 +158,14 @@ async fn last_failed_try_marks_the_message_failed(b: Backend) {
     let (token, _) = register_with_phone(&app).await;
     fake.set_down(true);
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Retrying { .. }
     ));
     // A code's SMS is tried while the code lives: three seconds before it dies, the
     // next try (at least 3.2 s on) would come too late, so this one is the last.
     app.state.clock.advance(597);
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Failed {
             error_code: None,
             ..
@@ -187,10 +183,11 @@ async fn last_failed_try_marks_the_message_failed(b: Backend) {
 
 async fn other_messages_get_sms_max_attempts(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |c| c.sms_max_attempts = 2).await;
+    let now = app.state.clock.now();
     app.state
         .db
-        .write(|c| {
-            outbox::queue(
+        .write(move |c| {
+            outbox::insert(
                 c,
                 None,
                 US_MOBILE,
@@ -198,19 +195,19 @@ async fn other_messages_get_sms_max_attempts(b: Backend) {
                 MessageKind::Notice,
                 None,
                 Locale::En,
-                now(),
+                now,
             )
         })
         .await
         .expect("queue");
     fake.fail_next(Failure::ServerError, 2);
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Retrying { .. }
     ));
     app.state.clock.advance(3);
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Failed {
             error_code: None,
             ..
@@ -224,7 +221,7 @@ async fn twilio_4xx_fails_with_its_code_and_guidance(b: Backend) {
     let (token, id) = register_with_phone(&app).await;
     fake.fail_next(Failure::NotMobile, 1);
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Failed {
             error_code: Some(21614),
             ..
@@ -248,7 +245,7 @@ async fn bad_credentials_are_retried_not_blamed_on_the_user(b: Backend) {
     let (token, _) = register_with_phone(&app).await;
     fake.fail_next(Failure::BadCredentials, 1);
     assert!(matches!(
-        app.state.outbox.step().await.expect("step"),
+        app.state.courier.step().await.expect("step"),
         Step::Retrying { .. }
     ));
     let last = last_message(&app, &token).await;
@@ -259,7 +256,7 @@ async fn bad_credentials_are_retried_not_blamed_on_the_user(b: Backend) {
 async fn stop_reply_marks_the_number_opted_out(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, |_| {}).await;
     let (token, id) = register_with_phone(&app).await;
-    app.state.outbox.step().await.expect("step");
+    app.state.courier.step().await.expect("step");
     let sid = fake.messages()[0].sid.clone();
     fake.send_status(&sid, "undelivered", Some(21610))
         .await
@@ -275,7 +272,7 @@ async fn stop_reply_marks_the_number_opted_out(b: Backend) {
     );
     // A user-requested resend is still tried, and its delivery clears the flag.
     app.resend(&token, id).await.expect(202);
-    app.state.outbox.step().await.expect("step");
+    app.state.courier.step().await.expect("step");
     let sid = fake.messages()[1].sid.clone();
     fake.send_status(&sid, "delivered", None)
         .await
@@ -331,7 +328,7 @@ async fn messages_queued_before_a_restart_are_sent_after(b: Backend) {
     drop(first);
     let (second, fake2) = spawn_twilio_app(b, |c| c.database_url = database).await;
     assert!(matches!(
-        second.state.outbox.step().await.expect("step"),
+        second.state.courier.step().await.expect("step"),
         Step::Sent { .. }
     ));
     assert_eq!(fake.messages().len() + fake2.messages().len(), 1);
@@ -347,13 +344,13 @@ async fn two_processes_send_each_message_once(b: Backend) {
         c.twilio_api_base = fake_base;
     })
     .await;
+    let now = one.state.clock.now();
     one.state
         .db
-        .write(|c| {
-            let now = now();
+        .write(move |c| {
             for i in 0..200 {
                 let body = format!("message {i:03}");
-                outbox::queue(
+                outbox::insert(
                     c,
                     None,
                     US_MOBILE,
@@ -369,13 +366,13 @@ async fn two_processes_send_each_message_once(b: Backend) {
         .await
         .expect("queue 200 messages");
     let drain = |app: &TestApp| {
-        let outbox = app.state.outbox.clone();
+        let courier = app.state.courier.clone();
         tokio::spawn(async move {
             // Batches, as the server's loop claims them: each process locks rows the
             // other then skips.
             let mut sent = 0;
             loop {
-                let steps = outbox.step_batch(8).await.expect("step");
+                let steps = courier.step_batch(8).await.expect("step");
                 if steps.is_empty() {
                     break sent;
                 }
@@ -402,10 +399,11 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
     const SLOW: &str = "+447400123456";
     let (app, fake) = spawn_twilio_app(b, |_| {}).await;
     fake.set_delay_for(SLOW, std::time::Duration::from_secs(3));
+    let now = app.state.clock.now();
     app.state
         .db
-        .write(|c| {
-            outbox::queue(
+        .write(move |c| {
+            outbox::insert(
                 c,
                 None,
                 SLOW,
@@ -413,9 +411,9 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
                 MessageKind::Test,
                 None,
                 Locale::En,
-                now(),
+                now,
             )?;
-            outbox::queue(
+            outbox::insert(
                 c,
                 None,
                 US_MOBILE,
@@ -423,14 +421,14 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
                 MessageKind::Test,
                 None,
                 Locale::En,
-                now(),
+                now,
             )?;
             Ok(())
         })
         .await
         .expect("queue");
-    let outbox = app.state.outbox.clone();
-    let batch = tokio::spawn(async move { outbox.step_batch(2).await });
+    let courier = app.state.courier.clone();
+    let batch = tokio::spawn(async move { courier.step_batch(2).await });
     let started = std::time::Instant::now();
     let recorded = loop {
         assert!(

@@ -23,6 +23,7 @@ on_both_databases!(
     test_numbers_send_nothing_and_skip_limits,
     nothing_to_resend_for_a_verified_number,
     codes_never_appear_in_responses_or_history,
+    a_used_code_dies_at_the_clocks_time,
 );
 
 async fn signup_with_phone_then_code_then_verified(b: Backend) {
@@ -116,11 +117,13 @@ async fn malformed_code_costs_no_attempt(b: Backend) {
 }
 
 async fn expired_code_is_410(b: Backend) {
-    let app = spawn_app_with(b, |c| c.verify_code_ttl = 1).await;
+    // Long enough that the code cannot die between queueing and sending when a real
+    // second ticks over (with 1 s it sometimes did, and no SMS went out).
+    let app = spawn_app_with(b, |c| c.verify_code_ttl = 60).await;
     let (token, _, _) = app.signup().await;
     let id = app.add_phone_id(&token, US_MOBILE).await;
     let code = app.code_sent_to(US_MOBILE).await;
-    app.state.clock.advance(2);
+    app.state.clock.advance(61);
     let r = app.verify(&token, id, &code).await.expect(410);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     assert_eq!(r.body["verification"]["attempts_remaining"], 5);
@@ -351,4 +354,40 @@ async fn codes_never_appear_in_responses_or_history(b: Backend) {
     for body in [&r.body, &resend.body, &history.body, &me.body] {
         assert!(!body.to_string().contains(&code), "code leaked: {body}");
     }
+}
+
+/// A used code's messages learn it died at the injected clock's time: the rule read the
+/// system clock, which tests (and the courier, which reads the injected one) do not.
+async fn a_used_code_dies_at_the_clocks_time(b: Backend) {
+    use diesel::prelude::*;
+    use phonereg_api::persistence::{Conn, schema::sms_messages};
+    let app = spawn_app(b).await;
+    let r = app
+        .register(json!({"email": "t@example.com", "password": PASSWORD, "full_name": "T", "phone_number": US_MOBILE}))
+        .await
+        .expect(201);
+    let token = r.body["access_token"].as_str().expect("token").to_owned();
+    let id = r.body["user"]["phone"]["id"].as_i64().expect("id");
+    let code = app.code_sent_to(US_MOBILE).await;
+    app.state.clock.advance(120);
+    let used_at = app.state.clock.now();
+    app.verify(&token, id, &code).await.expect(200);
+    let dies: Vec<Option<i64>> = app
+        .state
+        .db
+        .read(|conn| {
+            let query = sms_messages::table.select(sms_messages::code_expires_at);
+            Ok(match conn {
+                Conn::Sqlite(c) => query.load(*c)?,
+                Conn::Postgres(c) => query.load(*c)?,
+            })
+        })
+        .await
+        .expect("read");
+    assert_eq!(dies.len(), 1);
+    let dies = dies[0].expect("a code message");
+    assert!(
+        (used_at..used_at + 2).contains(&dies),
+        "the code died at {dies}, used at {used_at} by the clock"
+    );
 }

@@ -1,7 +1,9 @@
-//! The outbox worker: claim a batch of due messages in one transaction, hand them to the
-//! provider at the same time, record each outcome as it comes back. [`Outbox::step`] does exactly
-//! one message so tests drive it without sleeping; [`Outbox::run`] is the loop the
-//! server spawns. Time is the injected [`Clock`], so tests move it.
+//! The courier: takes messages from the outbox table (`persistence::outbox`) to the
+//! provider. It claims a batch of due messages in one transaction, hands them to the
+//! provider at the same time, and records each outcome as it comes back.
+//! [`Courier::step`] does exactly one message so tests drive it without sleeping;
+//! [`Courier::run`] is the loop the server spawns, woken by commits that queue a message
+//! (`persistence::committed`). Time is the injected [`Clock`], so tests move it.
 //!
 //! Each message goes out once, through crashes and lost answers:
 //! - the claim marks each message in flight, with a fingerprint of its body that the
@@ -29,7 +31,6 @@ use futures_util::future::join_all;
 use hmac::{Hmac, Mac as _};
 use rand::Rng as _;
 use sha2::Sha256;
-use tokio::sync::Notify;
 
 use phonereg_types::MessageStatus;
 
@@ -72,7 +73,7 @@ const KNOWN_RETRIES: usize = 1024;
 type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Clone)]
-pub struct Outbox {
+pub struct Courier {
     db: Db,
     sender: Arc<dyn SmsSender>,
     max_attempts: u32,
@@ -80,8 +81,6 @@ pub struct Outbox {
     /// Keys the body fingerprints (derived from `JWT_SECRET`): without it nobody can
     /// tell from a fingerprint which code a message carried.
     key: Arc<[u8; 32]>,
-    /// Poked when a request queues a message, so the worker doesn't wait for its poll.
-    pub wake: Arc<Notify>,
     /// When this process's scheduled retries fall due (ms, earliest first): the worker
     /// wakes for them, so a retry is not up to a poll late.
     retries: Arc<Mutex<BinaryHeap<Reverse<i64>>>>,
@@ -160,7 +159,7 @@ enum NotSent {
     Dead,
 }
 
-impl Outbox {
+impl Courier {
     /// `secret` (the JWT secret) keys the body fingerprints. Changing it while messages
     /// are in flight makes their lookup miss, and those few go out again.
     pub fn new(
@@ -179,7 +178,6 @@ impl Outbox {
             max_attempts,
             clock,
             key: Arc::new(mac.finalize().into_bytes().into()),
-            wake: Arc::new(Notify::new()),
             retries: Arc::default(),
         }
     }
@@ -319,8 +317,8 @@ impl Outbox {
         Ok(applied)
     }
 
-    /// The worker loop: drain what is due, then wait for a poke, a retry falling due or
-    /// the next poll.
+    /// The worker loop: drain what is due, then wait for a commit that queued a message,
+    /// a retry falling due or the next poll (for other processes' messages).
     pub async fn run(self) {
         loop {
             match self.step_batch(BATCH).await {
@@ -329,13 +327,13 @@ impl Outbox {
                         tracing::warn!(error = %e, "applying early status reports failed");
                     }
                     tokio::select! {
-                        () = self.wake.notified() => {}
+                        () = self.db.committed().queued() => {}
                         () = tokio::time::sleep(self.idle_wait()) => {}
                     }
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "outbox step failed");
+                    tracing::error!(error = %e, "courier step failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -431,7 +429,8 @@ fn record(
             ))
         }
         NotSent::Dead => {
-            outbox::cancel(c, id, msg.attempts, now)?;
+            outbox::erase_unsent(c, id, msg.attempts)?;
+            delivery::set_status(c, id, MessageStatus::Canceled, None, now)?;
             if let Some(phone_id) = msg.phone_id {
                 delivery::record_effects(
                     c,
@@ -476,8 +475,14 @@ fn handed_over(
         body: stored_body,
         attempts,
     };
-    if !outbox::mark_handed_over(c, id, msg.claimed_until.unwrap_or_default(), &taken, now)? {
+    let lease = msg.claimed_until.unwrap_or_default();
+    let Some(phone_id) = outbox::mark_handed_over(c, id, lease, &taken, now)? else {
         return Ok(superseded(id));
+    };
+    // Twilio usually answers `queued`: to the user nothing changed, so the record and the
+    // live stream are left alone (two writes fewer per message).
+    if status != MessageStatus::Queued {
+        delivery::show_status(c, id, phone_id, status, None, now)?;
     }
     if let Some(phone_id) = msg.phone_id {
         delivery::record_effects(c, phone_id, &msg.kind, status, None, now)?;
@@ -513,7 +518,7 @@ fn failed(
     now: i64,
 ) -> Result<(), ApiError> {
     outbox::set_attempts(c, msg.id, attempts)?;
-    outbox::set_status(c, msg.id, MessageStatus::Failed, error_code, now)?;
+    delivery::set_status(c, msg.id, MessageStatus::Failed, error_code, now)?;
     // Failed for good: the code must not stay in our database either.
     if msg.code_expires_at.is_some() {
         outbox::erase_code(c, msg.id)?;

@@ -1,0 +1,152 @@
+//! The post-commit signal: after each commit, [`Db`](super::Db) tells this process's
+//! event streams which accounts got events and the SMS courier whether a message was
+//! queued. Nobody wakes either by hand: a service that writes an event or queues a
+//! message only writes it, and the wake-up follows from the commit, never before it
+//! (a reader woken early would not see the rows yet).
+//!
+//! Persistence notes what a write did as it writes it ([`note_events`],
+//! [`note_queued`]) in a thread-local, because the writes run on database threads (the
+//! SQLite writer, PostgreSQL's blocking pool) that hold only a connection; [`Db`] clears
+//! the notes before a transaction (or a SQLite batch of them) and fires them after its
+//! commit. A rolled-back savepoint of a batch can leave a stray note: one extra read.
+
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError, Weak},
+};
+
+use tokio::sync::{Notify, futures::Notified};
+
+/// One per [`Db`](super::Db): the apps of one test process each have their own.
+#[derive(Default)]
+pub struct Committed {
+    /// Per-account wake-ups of the open streams: a commit wakes the streams of the
+    /// accounts it gave events to only (waking every stream after every commit made
+    /// each re-read the database).
+    accounts: Mutex<HashMap<i64, Weak<Notify>>>,
+    /// A message was queued. `notify_one` keeps a permit, so a commit that lands while
+    /// the courier is busy is seen by its next wait.
+    queued: Notify,
+}
+
+impl Committed {
+    pub fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    /// The account's wake-up, shared by all its streams; dropped with the last of them.
+    pub fn account(&self, user_id: i64) -> Arc<Notify> {
+        let mut map = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(notify) = map.get(&user_id).and_then(Weak::upgrade) {
+            return notify;
+        }
+        // Forget accounts whose streams have all closed, so the map tracks open ones.
+        if map.len() >= 64 && map.len().is_power_of_two() {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let notify = Arc::new(Notify::new());
+        map.insert(user_id, Arc::downgrade(&notify));
+        notify
+    }
+
+    /// Wakes the streams of `users` that are waiting now: this process's commits, and
+    /// other processes' events once `streams::watch` has seen them.
+    pub fn wake_accounts(&self, users: &[i64]) {
+        if users.is_empty() {
+            return;
+        }
+        let map = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        for user in users {
+            if let Some(notify) = map.get(user).and_then(Weak::upgrade) {
+                notify.notify_waiters();
+            }
+        }
+    }
+
+    /// Completes once a commit has queued a message (or at once, if one did since the
+    /// last wait).
+    pub fn queued(&self) -> Notified<'_> {
+        self.queued.notified()
+    }
+
+    /// Called once the transaction (or batch) on this thread has committed.
+    pub(super) fn fire(&self) {
+        let Notes {
+            mut accounts,
+            queued,
+        } = NOTES.with_borrow_mut(std::mem::take);
+        if queued {
+            self.queued.notify_one();
+        }
+        accounts.sort_unstable();
+        accounts.dedup();
+        self.wake_accounts(&accounts);
+    }
+}
+
+#[derive(Default)]
+struct Notes {
+    accounts: Vec<i64>,
+    queued: bool,
+}
+
+thread_local! {
+    /// What the transaction running on this thread wrote that someone waits for.
+    static NOTES: RefCell<Notes> = RefCell::default();
+}
+
+/// The running transaction gave `user_id` events.
+pub(super) fn note_events(user_id: i64) {
+    NOTES.with_borrow_mut(|n| n.accounts.push(user_id));
+}
+
+/// The running transaction queued a message.
+pub(super) fn note_queued() {
+    NOTES.with_borrow_mut(|n| n.queued = true);
+}
+
+/// Called before a transaction (or a batch of them) starts on this thread, and after
+/// one that did not commit.
+pub(super) fn forget() {
+    NOTES.with_borrow_mut(|n| {
+        n.accounts.clear();
+        n.queued = false;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt as _;
+
+    use super::*;
+
+    #[test]
+    fn a_commit_wakes_the_accounts_it_wrote_for_and_the_courier_if_it_queued() {
+        let committed = Committed::new();
+        let (one, two) = (committed.account(1), committed.account(2));
+        let (woken_one, woken_two) = (one.notified(), two.notified());
+        let (mut woken_one, mut woken_two) = (Box::pin(woken_one), Box::pin(woken_two));
+        woken_one.as_mut().enable();
+        woken_two.as_mut().enable();
+        forget();
+        note_events(1);
+        committed.fire();
+        assert!(woken_one.now_or_never().is_some(), "account 1 woken");
+        assert!(woken_two.now_or_never().is_none(), "account 2 left alone");
+        assert!(
+            committed.queued().now_or_never().is_none(),
+            "nothing was queued"
+        );
+        note_queued();
+        committed.fire();
+        assert!(committed.queued().now_or_never().is_some(), "courier woken");
+        note_queued();
+        forget();
+        committed.fire();
+        assert!(
+            committed.queued().now_or_never().is_none(),
+            "a rolled-back queue wakes nobody"
+        );
+    }
+}
