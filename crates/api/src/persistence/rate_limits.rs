@@ -126,13 +126,21 @@ pub fn take(conn: &mut Conn<'_>, key: &str, window_start: i64, cap: i64) -> Resu
 
 /// Takes back one event from each counter of `keys` in the window (never below zero):
 /// a login that turned out right returns the guess it was charged up front.
+///
+/// One UPDATE per key, in the order given (the order [`hit_many`] counted them in): on
+/// PostgreSQL one `key = ANY(…)` UPDATE locked the rows in whatever order it scanned
+/// them, while a concurrent `hit_many` locked them in list order, and logins of one
+/// email deadlocked each other (a 500 for one of them) under load.
 pub fn unhit(conn: &mut Conn<'_>, keys: &[String], window_start: i64) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::update(rate_counters::table
-        .filter(rate_counters::key.eq_any(keys))
-        .filter(rate_counters::window_start.eq(window_start))
-        .filter(rate_counters::count.gt(0_i64)))
-        .set(rate_counters::count.eq(rate_counters::count - 1_i64))
-        .execute(c))?;
+    for key in keys {
+        with_conn!(conn, c => diesel::update(rate_counters::table
+            .filter(rate_counters::key.eq(key))
+            .filter(rate_counters::window_start.eq(window_start))
+            .filter(rate_counters::count.gt(0_i64)))
+            .set(rate_counters::count.eq(rate_counters::count - 1_i64))
+            .keep_prepared()
+            .execute(c))?;
+    }
     Ok(())
 }
 
