@@ -16,7 +16,7 @@ use crate::{
     services::{
         hashing::{Hasher, Lane},
         phones::{NumberRules, add_phone_in_tx},
-        rate_limit::{Limit, LoginLimits, private_subject},
+        rate_limit::{Limit, LoginLimits},
         sessions::{Session, start_family},
         token_strikes::TokenStrikes,
         tokens::{Tokens, hash_refresh, random_token},
@@ -195,29 +195,20 @@ impl Accounts {
     ) -> Result<Login, ApiError> {
         // An address that cannot exist is just an unknown account.
         let email = validation::parse_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let subject = private_subject(&email);
-        // The client's network (ClientIp keys IPv6 clients by their /64).
-        let pair = private_subject(&format!("{email}\n{client_ip}"));
+        let failures = self.login.failures(&email, &client_ip);
         let limits = self.login;
         let clock = self.clock.clone();
         let (user, charged_at, known) = {
-            let (email, subject, pair) = (email.clone(), subject.clone(), pair.clone());
+            let (email, failures) = (email.clone(), failures.clone());
             let client_ip = client_ip.clone();
             let clock = clock.clone();
             self.db
                 .write(move |c| {
                     let now = clock.now();
                     limits.login_ip.hit(c, &client_ip, now)?;
-                    Limit::hit_all(
-                        c,
-                        &[
-                            (limits.login_email, &pair),
-                            (limits.login_email_all, &subject),
-                        ],
-                        now,
-                    )?;
+                    failures.charge(c, now)?;
                     let user = users::find_by_email(c, &email)?;
-                    let known = user.is_some() && known_sign_ins::is_known(c, &pair)?;
+                    let known = user.is_some() && known_sign_ins::is_known(c, failures.pair())?;
                     Ok((user, now, known))
                 })
                 .await?
@@ -236,18 +227,9 @@ impl Accounts {
                 // The password was never checked (the hash queue was full): no guess was
                 // made, so the attempt is given back. Kept, these charges piled up under
                 // load until the owner's own logins were refused for the whole window.
-                let (pair, subject) = (pair.clone(), subject.clone());
+                let failures = failures.clone();
                 self.db
-                    .write(move |c| {
-                        Limit::refund_all(
-                            c,
-                            &[
-                                (limits.login_email, &pair),
-                                (limits.login_email_all, &subject),
-                            ],
-                            charged_at,
-                        )
-                    })
+                    .write(move |c| failures.refund(c, charged_at))
                     .await?;
                 return Err(e);
             }
@@ -266,15 +248,8 @@ impl Accounts {
             .db
             .write(move |c| {
                 let now = clock.now();
-                Limit::refund_all(
-                    c,
-                    &[
-                        (limits.login_email, &pair),
-                        (limits.login_email_all, &subject),
-                    ],
-                    charged_at,
-                )?;
-                known_sign_ins::remember(c, &pair, now)?;
+                failures.refund(c, charged_at)?;
+                known_sign_ins::remember(c, failures.pair(), now)?;
                 let (user, phone) = users::find_with_phone(c, user_id)?
                     .ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
                 if user.two_factor {

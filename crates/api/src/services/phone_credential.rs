@@ -17,7 +17,7 @@ use crate::{
     },
     services::{
         hashing::Hasher,
-        rate_limit::{Limit, LoginLimits, private_subject},
+        rate_limit::LoginLimits,
         sessions::{Session, start_family},
         sms_texts::Text,
         tokens::{Tokens, hash_refresh, random_token},
@@ -101,8 +101,7 @@ impl Credentials {
     ) -> Result<Session, ApiError> {
         let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
         let (limits, verifier, clock) = (self.login, self.verifier.clone(), self.clock.clone());
-        let subject = private_subject(&format!("phone:{}", number.e164));
-        let pair = private_subject(&format!("phone:{}\n{client_ip}", number.e164));
+        let failures = limits.failures(&format!("phone:{}", number.e164), &client_ip);
         let refresh_token = random_token(32);
         let token_hash = hash_refresh(&refresh_token);
         let refresh_ttl = self.refresh_ttl;
@@ -110,12 +109,8 @@ impl Credentials {
             .db
             .write(move |c| {
                 let now = clock.now();
-                let charges = [
-                    (limits.login_email, pair.as_str()),
-                    (limits.login_email_all, subject.as_str()),
-                ];
                 limits.login_ip.hit(c, &client_ip, now)?;
-                Limit::hit_all(c, &charges, now)?;
+                failures.charge(c, now)?;
                 let check = verifier.check_credential(
                     c,
                     CodePurpose::SignIn,
@@ -128,7 +123,7 @@ impl Credentials {
                     CodeCheck::Wrong(state) => return Ok(SignIn::Wrong(state)),
                     CodeCheck::Right(row) => row,
                 };
-                Limit::refund_all(c, &charges, now)?;
+                failures.refund(c, now)?;
                 let (user, phone) = owner_of(c, &row)?;
                 if !verifier.consume_credential(c, &row, &phone, now)? {
                     return Err(code_gone("This code was already used; request a new one."));

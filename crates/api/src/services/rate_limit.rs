@@ -58,6 +58,54 @@ pub struct LoginLimits {
     pub login_email_all: Limit,
 }
 
+impl LoginLimits {
+    /// The failure counters of one sign-in attempt by `identity` (an email, or
+    /// `phone:<e164>`) from `client` (its network: IPv6 clients by their /64).
+    pub fn failures(&self, identity: &str, client: &str) -> FailureCharge {
+        FailureCharge {
+            limits: *self,
+            subject: private_subject(identity),
+            pair: private_subject(&format!("{identity}\n{client}")),
+        }
+    }
+}
+
+/// The two counters a sign-in attempt is charged to before it is checked: per identity
+/// and client network (a stranger's guesses do not lock the owner out on their own
+/// network), and per identity over all networks (a much higher ceiling on a guesser who
+/// spreads out). A right attempt, or one never checked, gets its charge back.
+#[derive(Clone, Debug)]
+pub struct FailureCharge {
+    limits: LoginLimits,
+    pair: String,
+    subject: String,
+}
+
+impl FailureCharge {
+    /// The identity and network, hashed: the key of `known_sign_ins`.
+    pub fn pair(&self) -> &str {
+        &self.pair
+    }
+
+    /// Always in this order: charges and refunds lock the two rows alike (see
+    /// `rate_limits::unhit`).
+    fn hits(&self) -> [(Limit, &str); 2] {
+        [
+            (self.limits.login_email, &self.pair),
+            (self.limits.login_email_all, &self.subject),
+        ]
+    }
+
+    pub fn charge(&self, conn: &mut Conn<'_>, now: i64) -> Result<(), ApiError> {
+        Limit::hit_all(conn, &self.hits(), now)
+    }
+
+    /// Gives back the charge made at `charged_at`.
+    pub fn refund(&self, conn: &mut Conn<'_>, charged_at: i64) -> Result<(), ApiError> {
+        Limit::refund_all(conn, &self.hits(), charged_at)
+    }
+}
+
 /// Rows a striped counter is spread over on PostgreSQL: enough that 16–64 concurrent
 /// transactions rarely meet on one, few enough that a nearly full window is cheap to scan.
 const STRIPES: u32 = 8;

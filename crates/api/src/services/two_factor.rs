@@ -16,7 +16,7 @@ use crate::{
     },
     services::{
         hashing::{Hasher, Lane},
-        rate_limit::{Limit, LoginLimits, private_subject},
+        rate_limit::LoginLimits,
         sessions::{Session, start_family},
         token_strikes::TokenStrikes,
         tokens::{Tokens, hash_refresh, random_token},
@@ -103,37 +103,15 @@ impl TwoFactor {
                 .await?
                 .ok_or(ApiError::Unauthorized("This account no longer exists."))?
         };
-        let subject = private_subject(&user.email);
-        let pair = private_subject(&format!("{}\n{client_ip}", user.email));
+        let failures = limits.failures(&user.email, client_ip);
         let charged_at = clock.now();
         let refund = {
-            let (pair, subject) = (pair.clone(), subject.clone());
-            move |c: &mut Conn<'_>| {
-                Limit::refund_all(
-                    c,
-                    &[
-                        (limits.login_email, &pair),
-                        (limits.login_email_all, &subject),
-                    ],
-                    charged_at,
-                )
-            }
+            let failures = failures.clone();
+            move |c: &mut Conn<'_>| failures.refund(c, charged_at)
         };
-        {
-            let (pair, subject) = (pair.clone(), subject.clone());
-            self.db
-                .write(move |c| {
-                    Limit::hit_all(
-                        c,
-                        &[
-                            (limits.login_email, &pair),
-                            (limits.login_email_all, &subject),
-                        ],
-                        charged_at,
-                    )
-                })
-                .await?;
-        }
+        self.db
+            .write(move |c| failures.charge(c, charged_at))
+            .await?;
         let checked = self
             .hasher
             .verify(
