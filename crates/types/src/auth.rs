@@ -54,6 +54,9 @@ pub struct User {
     /// Whether signing in also needs a code sent to the verified number (SPEC §8).
     #[serde(default)]
     pub two_factor: bool,
+    /// Unused recovery codes (SPEC §10); 0 when two-factor is off.
+    #[serde(default)]
+    pub recovery_codes_left: i64,
 }
 
 /// Register, login and refresh answer with this shape.
@@ -126,6 +129,10 @@ pub struct PasswordResetRequest {
     pub code: String,
     /// 8..=128 Unicode scalar values, not trimmed.
     pub new_password: String,
+    /// On a two-factor account the SIM alone is not enough: one of the account's
+    /// recovery codes (`xxxx-xxxx`) is needed too (SPEC §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
 }
 
 /// `200` from `POST /auth/login` when the account has two-factor on: no tokens yet.
@@ -143,8 +150,12 @@ pub struct MfaRequired {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct LoginVerifyRequest {
     pub mfa_token: String,
-    /// Six ASCII digits.
-    pub code: String,
+    /// Six ASCII digits; or give `recovery_code` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// One of the account's recovery codes (`xxxx-xxxx`), used up by this sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
 }
 
 /// `PUT /api/v1/users/me/two-factor`.
@@ -162,4 +173,29 @@ pub struct TwoFactorRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TwoFactorResponse {
     pub enabled: bool,
+    /// Ten single-use codes, shown this once: present when two-factor was just turned on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/users/me/recovery-codes`: a new set replaces the old one.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RecoveryCodesRequest {
+    /// The account's password.
+    pub password: String,
+}
+
+/// `201` from `POST /api/v1/users/me/recovery-codes`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryCodesResponse {
+    /// Ten single-use codes (`xxxx-xxxx`), shown this once.
+    pub recovery_codes: Vec<String>,
+}
+
+/// `DELETE /api/v1/users/me/phone-numbers/{id}`: the body is needed only for a verified
+/// number, whose removal needs the password (SPEC §10).
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct DeletePhoneRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_password: Option<String>,
 }

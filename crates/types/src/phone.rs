@@ -12,6 +12,9 @@ pub struct PhoneNumberRequest {
     /// Region hint for a national-format number (ISO alpha-2, any case).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_region: Option<String>,
+    /// The account's password: needed to replace a verified number (SPEC §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_password: Option<String>,
 }
 
 /// `POST /users/me/phone-numbers/{id}/verify`.

@@ -154,6 +154,30 @@ pub fn check_phone_input(raw: &str) -> Result<(), &'static str> {
     }
 }
 
+/// Normalises a recovery code (SPEC §10): `xxxx-xxxx` of lower-case letters and digits.
+/// Case, spaces and a missing hyphen are forgiven, since people copy them from paper.
+pub fn parse_recovery_code(raw: &str) -> Result<String, &'static str> {
+    let chars: Vec<char> = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if chars.len() == 8
+        && chars
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        let (a, b) = chars.split_at(4);
+        Ok(format!(
+            "{}-{}",
+            a.iter().collect::<String>(),
+            b.iter().collect::<String>()
+        ))
+    } else {
+        Err("must be a recovery code like abcd-1234")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -291,5 +315,18 @@ mod tests {
         fn accepts_any_six_digit_code(c in "[0-9]{6}") {
             prop_assert!(check_code(&c).is_ok());
         }
+    }
+
+    #[test]
+    fn recovery_codes_are_normalised_or_refused() {
+        assert_eq!(
+            parse_recovery_code(" AbCd-12x4 ").as_deref(),
+            Ok("abcd-12x4")
+        );
+        assert_eq!(parse_recovery_code("abcd 12x4").as_deref(), Ok("abcd-12x4"));
+        assert_eq!(parse_recovery_code("abcd12x4").as_deref(), Ok("abcd-12x4"));
+        assert!(parse_recovery_code("abcd-12x").is_err());
+        assert!(parse_recovery_code("abcd-12x\u{e9}").is_err());
+        assert!(parse_recovery_code("").is_err());
     }
 }

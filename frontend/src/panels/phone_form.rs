@@ -102,6 +102,7 @@ pub fn PhoneNumberForm(
         save.dispatch(PhoneNumberRequest {
             phone_number: number.get_untracked().trim().to_owned(),
             phone_region: Some(region.get_untracked()),
+            current_password: None,
         });
     };
 

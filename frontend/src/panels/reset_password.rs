@@ -49,6 +49,7 @@ pub fn ResetPasswordStep(
             phone_region: Some(region.clone()),
             code: code.clone(),
             new_password: new_password.clone(),
+            recovery_code: None,
         };
         async move {
             match api::password_reset(&body).await {

@@ -35,7 +35,8 @@ pub fn TwoStepCode(
     let verify = Task::new(move |code: &String| {
         let body = LoginVerifyRequest {
             mfa_token: mfa_token.get_value(),
-            code: code.clone(),
+            code: Some(code.clone()),
+            recovery_code: None,
         };
         async move {
             match api::login_verify(&body).await {

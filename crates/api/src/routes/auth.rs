@@ -75,7 +75,7 @@ pub async fn login_verify(
 ) -> Result<HttpResponse, ApiError> {
     let session = state
         .two_factor
-        .verify_login(body.mfa_token, body.code, &ip.0)
+        .verify_login(body.mfa_token, body.code.unwrap_or_default(), &ip.0)
         .await?;
     Ok(session_response(&state, StatusCode::OK, session, true))
 }

@@ -58,6 +58,7 @@ pub fn user(row: UserRow, phone_row: Option<PhoneRow>) -> User {
         created_at: rfc3339(row.created_at),
         phone: phone_row.map(phone),
         two_factor: row.two_factor,
+        recovery_codes_left: 0,
     }
 }
 

@@ -25,7 +25,10 @@ pub async fn set_two_factor(
         .two_factor
         .set(user.0, body.enabled, body.password, body.code, ip.0)
         .await?;
-    Ok(HttpResponse::Ok().json(TwoFactorResponse { enabled }))
+    Ok(HttpResponse::Ok().json(TwoFactorResponse {
+        enabled,
+        recovery_codes: None,
+    }))
 }
 
 pub async fn send_two_factor_code(
