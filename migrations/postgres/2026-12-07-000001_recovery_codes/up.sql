@@ -8,3 +8,7 @@ CREATE TABLE recovery_codes (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (user_id, code_hash)
 );
+
+-- Kept in step with the table in the same transactions, so every `user` answer can say
+-- how many are left without another query.
+ALTER TABLE users ADD COLUMN recovery_codes_left INTEGER NOT NULL DEFAULT 0;

@@ -2,7 +2,11 @@
 
 use diesel::prelude::*;
 
-use super::{Conn, schema::recovery_codes, with_conn};
+use super::{
+    Conn,
+    schema::{recovery_codes, users},
+    with_conn,
+};
 use crate::error::ApiError;
 
 /// Replaces the account's set with `hashes` (a new set, or none when two-factor goes off).
@@ -14,6 +18,10 @@ pub fn replace_all(
 ) -> Result<(), ApiError> {
     with_conn!(conn, c => diesel::delete(recovery_codes::table
         .filter(recovery_codes::user_id.eq(user_id)))
+        .execute(c))?;
+    let left = i32::try_from(hashes.len()).unwrap_or(i32::MAX);
+    with_conn!(conn, c => diesel::update(users::table.find(user_id))
+        .set(users::recovery_codes_left.eq(left))
         .execute(c))?;
     if hashes.is_empty() {
         return Ok(());
@@ -47,16 +55,12 @@ pub fn use_code(
         .filter(recovery_codes::used_at.is_null()))
         .set(recovery_codes::used_at.eq(now))
         .execute(c))?;
+    if n == 1 {
+        with_conn!(conn, c => diesel::update(users::table.find(user_id))
+            .set(users::recovery_codes_left.eq(users::recovery_codes_left - 1))
+            .execute(c))?;
+    }
     Ok(n == 1)
-}
-
-/// How many unused codes the account has.
-pub fn count_left(conn: &mut Conn<'_>, user_id: i64) -> Result<i64, ApiError> {
-    Ok(with_conn!(conn, c => recovery_codes::table
-        .filter(recovery_codes::user_id.eq(user_id))
-        .filter(recovery_codes::used_at.is_null())
-        .count()
-        .get_result(c))?)
 }
 
 /// Whether the account has this code, unused (read under the caller's transaction).

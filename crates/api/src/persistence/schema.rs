@@ -8,6 +8,7 @@ diesel::table! {
         full_name -> Text,
         created_at -> BigInt,
         two_factor -> Bool,
+        recovery_codes_left -> Integer,
     }
 }
 

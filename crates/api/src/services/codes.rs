@@ -315,7 +315,10 @@ impl Codes {
         let Some(left) = codes::take_attempt(conn, phone_id, &row.code_hash)? else {
             let mut state = CodeState::from(&row);
             state.attempts_remaining = 0;
-            return Err(gone("Too many wrong codes; request a new one.", Some(state)));
+            return Err(gone(
+                "Too many wrong codes; request a new one.",
+                Some(state),
+            ));
         };
         let expected = self.code_hash(row.phone_id, &row.e164, code.expose());
         if !bool::from(expected.as_bytes().ct_eq(row.code_hash.as_bytes())) {
@@ -459,7 +462,10 @@ impl Codes {
         let Some(left) = auth_codes::take_attempt(conn, &row)? else {
             let mut state = CodeState::from(&row);
             state.attempts_remaining = 0;
-            return Err(gone("Too many wrong codes; request a new one.", Some(state)));
+            return Err(gone(
+                "Too many wrong codes; request a new one.",
+                Some(state),
+            ));
         };
         let expected = self.credential_hash(purpose, e164, challenge, code.expose());
         let right: bool = expected.as_bytes().ct_eq(row.code_hash.as_bytes()).into();

@@ -10,12 +10,11 @@ pub mod fraud_guard;
 pub mod hashing;
 pub mod phone_credential;
 pub mod phones;
-pub mod reauth;
 pub mod rate_limit;
+pub mod reauth;
 pub mod retention;
 pub mod sessions;
 pub mod sms_texts;
 pub mod token_strikes;
 pub mod tokens;
 pub mod two_factor;
-

@@ -8,7 +8,7 @@ use rand::{Rng as _, distributions::Uniform};
 
 use crate::{
     clock::Clock,
-    domain::{CodePurpose, CodeState, Locale, Password, VerificationCode},
+    domain::{CodePurpose, CodeState, Locale, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, Db, mfa,
@@ -276,8 +276,13 @@ impl TwoFactor {
                         "Recovery codes belong to two-step sign-in: turn it on first.".into(),
                     ));
                 }
+                let now = clock.now();
                 let (plain, hashes) = new_recovery_codes(&codes, user_id);
-                recovery_codes::replace_all(c, user_id, &hashes, clock.now())?;
+                recovery_codes::replace_all(c, user_id, &hashes, now)?;
+                if let Some((_, Some(phone))) = users::find_with_phone(c, user_id)? {
+                    let kind = HistoryKind::RecoveryCodesRenewed;
+                    phones::add_history(c, phone.id, kind, None, now)?;
+                }
                 Ok(plain)
             })
             .await
@@ -343,8 +348,7 @@ impl TwoFactor {
                             // Out of attempts or expired: this login is over.
                             Err(ApiError::Gone { verification, .. }) => {
                                 return Err(ApiError::Gone {
-                                    detail: "This code can no longer be used; log in again."
-                                        .into(),
+                                    detail: "This code can no longer be used; log in again.".into(),
                                     verification,
                                 });
                             }
