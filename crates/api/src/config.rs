@@ -632,6 +632,35 @@ mod tests {
     }
 
     #[test]
+    fn test_numbers_need_an_explicit_flag_in_production() {
+        let mut c = Config::parse_from([
+            "x",
+            "--phonereg-env",
+            "production",
+            "--sms-provider",
+            "twilio",
+            "--twilio-account-sid",
+            "AC123",
+            "--twilio-auth-token",
+            "token",
+            "--twilio-from",
+            "+15005550006",
+            "--public-url",
+            "https://phonereg.example",
+            "--sms-test-numbers",
+            "+15005550100=123456",
+        ]);
+        c.jwt_secret = Some(Secret::new("x".repeat(32)));
+        let refused = c.check().expect_err("fixed codes in production");
+        assert!(refused.contains("SMS_TEST_NUMBERS"), "{refused}");
+        c.sms_test_numbers_in_production = true;
+        assert!(c.check().is_ok());
+        c.phonereg_env = Environment::Development;
+        c.sms_test_numbers_in_production = false;
+        assert!(c.check().is_ok(), "development takes them as they are");
+    }
+
+    #[test]
     fn secrets_can_come_from_files() {
         let dir = std::env::temp_dir().join(format!("phonereg-secret-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
