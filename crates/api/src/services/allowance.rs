@@ -259,7 +259,7 @@ fn budget_spent(e: ApiError) -> ApiError {
 /// in one, 153 or 67 per part once split (the budget counts what the provider bills).
 pub fn segments(body: &str) -> u32 {
     let parts = sms_splitter::SplitSms::default()
-        .split(body.to_owned())
+        .split(String::from(body))
         .parts
         .len();
     u32::try_from(parts).unwrap_or(u32::MAX).max(1)

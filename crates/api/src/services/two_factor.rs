@@ -372,6 +372,8 @@ impl TwoFactor {
                         phones::add_history(c, phone.id, HistoryKind::RecoveryCodeUsed, None, now)?;
                     }
                 }
+                // The row was read before a recovery code was used: read it again.
+                let user = users::find(c, user.id)?.ok_or_else(expired)?;
                 guess.refund(c, now)?;
                 let family = start_family(c, user.id, &new_hash, now, refresh_ttl)?;
                 Ok(Verified::Signed(Box::new((user, Some(phone), family))))

@@ -136,7 +136,11 @@ async fn anonymous_starts_never_pause_a_country_nor_refuse_the_owner(b: Backend)
         for n in 0..15 {
             let number = format!("+1{area}555{:04}", 100 + n);
             let client = format!("198.51.100.{}", i * 15 + n + 1);
-            let purpose = if n % 2 == 0 { "sign_in" } else { "password_reset" };
+            let purpose = if n % 2 == 0 {
+                "sign_in"
+            } else {
+                "password_reset"
+            };
             answered += u32::from(start_from(&app, &client, &number, purpose).await.status == 202);
         }
     }
@@ -146,11 +150,19 @@ async fn anonymous_starts_never_pause_a_country_nor_refuse_the_owner(b: Backend)
         .call(Method::GET, route, route, Some(ADMIN), None)
         .await
         .expect(200);
-    assert_eq!(pauses.body["items"], json!([]), "no pause from anonymous starts");
+    assert_eq!(
+        pauses.body["items"],
+        json!([]),
+        "no pause from anonymous starts"
+    );
     let r = login(&app, &email, PASSWORD).await.expect(200);
     assert_eq!(r.body["mfa_required"], true);
     app.drain_outbox().await;
-    assert_eq!(sms_to(&app, OWNED).len(), before + 1, "the login code went out");
+    assert_eq!(
+        sms_to(&app, OWNED).len(),
+        before + 1,
+        "the login code went out"
+    );
     app.register(json!({"email": "new@example.com", "password": PASSWORD, "full_name": "N", "phone_number": "+12125550123"}))
         .await
         .expect(201);
@@ -230,16 +242,29 @@ async fn a_strangers_starts_never_refuse_the_owners_login_code(b: Backend) {
         .enumerate()
     {
         let client = format!("203.0.113.{}", 40 + i);
-        statuses.push(start_from(&app, &client, OWNED, purpose).await.status.as_u16());
+        statuses.push(
+            start_from(&app, &client, OWNED, purpose)
+                .await
+                .status
+                .as_u16(),
+        );
         app.state.clock.advance(31);
     }
-    assert_eq!(statuses, [202, 202, 202, 429], "three starts per number an hour");
+    assert_eq!(
+        statuses,
+        [202, 202, 202, 429],
+        "three starts per number an hour"
+    );
     app.drain_outbox().await;
     let before = sms_to(&app, OWNED).len();
     let r = login(&app, &email, PASSWORD).await.expect(200);
     assert_eq!(r.body["mfa_required"], true);
     app.drain_outbox().await;
-    assert_eq!(sms_to(&app, OWNED).len(), before + 1, "the login code went out");
+    assert_eq!(
+        sms_to(&app, OWNED).len(),
+        before + 1,
+        "the login code went out"
+    );
     assert!(sms_to(&app, OWNED)[0].contains("login code"));
 }
 
@@ -257,7 +282,11 @@ async fn starts_have_their_own_caps_alike_with_and_without_an_account(b: Backend
     let mut owned = Vec::new();
     let mut free = Vec::new();
     for i in 0..4 {
-        let purpose = if i % 2 == 0 { "sign_in" } else { "password_reset" };
+        let purpose = if i % 2 == 0 {
+            "sign_in"
+        } else {
+            "password_reset"
+        };
         let client = format!("198.51.100.{}", 60 + i);
         owned.push(start_from(&app, &client, OWNED, purpose).await);
         free.push(start_from(&app, &client, nobodys, purpose).await);
@@ -269,9 +298,14 @@ async fn starts_have_their_own_caps_alike_with_and_without_an_account(b: Backend
     assert_eq!(owned[3].body["type"], free[3].body["type"]);
     // Per client network: the fifth start from one client is refused, whatever number.
     for n in 0..4 {
-        start_from(&app, "203.0.113.99", &format!("+1415555{:04}", 300 + n), "sign_in")
-            .await
-            .expect(202);
+        start_from(
+            &app,
+            "203.0.113.99",
+            &format!("+1415555{:04}", 300 + n),
+            "sign_in",
+        )
+        .await
+        .expect(202);
     }
     start_from(&app, "203.0.113.99", "+14155550400", "sign_in")
         .await
@@ -315,9 +349,13 @@ async fn guesses_are_bounded_per_number_and_per_client(b: Backend) {
         reset_from(&app, &client, OWNED, &wrong).await.expect(422);
     }
     // The number's allowance is spent: refused from a fresh client, right code or not.
-    let r = reset_from(&app, "198.51.100.50", OWNED, &wrong).await.expect(429);
+    let r = reset_from(&app, "198.51.100.50", OWNED, &wrong)
+        .await
+        .expect(429);
     assert!(r.retry_after() > 0);
-    reset_from(&app, "198.51.100.51", OWNED, &code).await.expect(429);
+    reset_from(&app, "198.51.100.51", OWNED, &code)
+        .await
+        .expect(429);
     // Per client: eight wrong guesses over other numbers, then the client is refused.
     for n in 0..8 {
         let number = format!("+1646555{:04}", 500 + n);
@@ -352,7 +390,9 @@ async fn guesses_are_bounded_per_number_and_per_client(b: Backend) {
         .await
         .expect(202);
     let code = app.code_sent_to(OWNED).await;
-    reset_from(&app, "198.51.100.52", OWNED, &code).await.expect(204);
+    reset_from(&app, "198.51.100.52", OWNED, &code)
+        .await
+        .expect(204);
 }
 
 /// Issue 17's fifth attack: a test number's fixed code is bounded like any other.
@@ -377,18 +417,26 @@ async fn test_number_guesses_are_bounded_too(b: Backend) {
         start_from(&app, "198.51.100.1", TEST, "password_reset").await;
         let client = format!("203.0.113.{}", i + 1);
         let guess = format!("{:06}", 200_000 + i);
-        match reset_from(&app, &client, TEST, &guess).await.status.as_u16() {
+        match reset_from(&app, &client, TEST, &guess)
+            .await
+            .status
+            .as_u16()
+        {
             422 | 410 => checked += 1,
             429 => refused += 1,
             other => panic!("unexpected {other}"),
         }
     }
-    assert_eq!(checked, 10, "CODE_FAILURES_PER_NUMBER wrong guesses checked");
+    assert_eq!(
+        checked, 10,
+        "CODE_FAILURES_PER_NUMBER wrong guesses checked"
+    );
     assert_eq!(refused, 50);
 }
 
 async fn patch_from(app: &TestApp, token: &str, id: i64, body: Value) -> Resp {
-    app.phone_as_sent(Method::PATCH, token, id, Some(body)).await
+    app.phone_as_sent(Method::PATCH, token, id, Some(body))
+        .await
 }
 
 /// Issue 17's fourth attack: with only the access token, the verified number can be
@@ -412,7 +460,10 @@ async fn a_stolen_token_cannot_move_or_remove_the_number(b: Backend) {
     .expect(401);
     assert!(problem_type(&r).ends_with("/problems/wrong-password"));
     app.drain_outbox().await;
-    assert!(sms_to(&app, attacker).is_empty(), "nothing sent to the attacker");
+    assert!(
+        sms_to(&app, attacker).is_empty(),
+        "nothing sent to the attacker"
+    );
     let phone = app.phone(Method::GET, &token, id, None).await.expect(200);
     assert!(phone.body["pending_e164"].is_null());
     // DELETE: the same.
@@ -462,9 +513,14 @@ async fn a_verified_change_notifies_and_ends_other_sessions(b: Backend) {
     let new = "+14155550188";
     app.drain_outbox().await;
     let before = sms_to(&app, OWNED).len();
-    app.phone(Method::PATCH, &token, id, Some(json!({"phone_number": new})))
-        .await
-        .expect(200);
+    app.phone(
+        Method::PATCH,
+        &token,
+        id,
+        Some(json!({"phone_number": new})),
+    )
+    .await
+    .expect(200);
     app.drain_outbox().await;
     let to_old = sms_to(&app, OWNED);
     assert_eq!(to_old.len(), before + 1, "a notice at request time");
@@ -472,7 +528,11 @@ async fn a_verified_change_notifies_and_ends_other_sessions(b: Backend) {
     let code = app.code_sent_to(new).await;
     app.verify(&token, id, &code).await.expect(200);
     app.drain_outbox().await;
-    assert_eq!(sms_to(&app, OWNED).len(), before + 2, "and when it takes effect");
+    assert_eq!(
+        sms_to(&app, OWNED).len(),
+        before + 2,
+        "and when it takes effect"
+    );
     app.refresh(&other_refresh).await.expect(401);
     app.me(&token).await.expect(200);
 }
@@ -488,7 +548,13 @@ async fn a_wrong_reauthentication_is_wrong_password_not_a_dead_token(b: Backend)
     assert!(problem_type(&r).ends_with("/problems/wrong-password"));
     let route = "/api/v1/users/me/recovery-codes";
     let r = app
-        .call(Method::POST, route, route, Some(&token), Some(json!({"password": "not it"})))
+        .call(
+            Method::POST,
+            route,
+            route,
+            Some(&token),
+            Some(json!({"password": "not it"})),
+        )
         .await
         .expect(401);
     assert!(problem_type(&r).ends_with("/problems/wrong-password"));
@@ -511,24 +577,32 @@ async fn recovery_codes_stand_in_for_the_sim(b: Backend) {
     assert!(codes.iter().all(|c| {
         c.len() == 9
             && c.as_bytes()[4] == b'-'
-            && c.chars().filter(|ch| *ch != '-').all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.chars()
+                .filter(|ch| *ch != '-')
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
     }));
     assert_eq!(app.me(&token).await.body["recovery_codes_left"], 10);
     let mfa = login(&app, &email, PASSWORD).await.expect(200);
     let mfa_token = mfa.body["mfa_token"].as_str().expect("mfa").to_owned();
     // Upper case and a missing hyphen are forgiven.
     let typed = codes[0].replace('-', "").to_uppercase();
-    let r = login_verify(&app, json!({"mfa_token": mfa_token, "recovery_code": typed}))
-        .await
-        .expect(200);
+    let r = login_verify(
+        &app,
+        json!({"mfa_token": mfa_token, "recovery_code": typed}),
+    )
+    .await
+    .expect(200);
     assert_eq!(r.body["user"]["recovery_codes_left"], 9);
     // Used up.
     app.state.clock.advance(31);
     let mfa = login(&app, &email, PASSWORD).await.expect(200);
     let mfa_token = mfa.body["mfa_token"].as_str().expect("mfa").to_owned();
-    let r = login_verify(&app, json!({"mfa_token": mfa_token, "recovery_code": codes[0]}))
-        .await
-        .expect(422);
+    let r = login_verify(
+        &app,
+        json!({"mfa_token": mfa_token, "recovery_code": codes[0]}),
+    )
+    .await
+    .expect(422);
     assert!(!r.field_errors("recovery_code").is_empty());
     // Neither or both is a field error.
     login_verify(&app, json!({"mfa_token": mfa_token}))
@@ -537,7 +611,13 @@ async fn recovery_codes_stand_in_for_the_sim(b: Backend) {
     // A new set replaces the old one.
     let route = "/api/v1/users/me/recovery-codes";
     let r = app
-        .call(Method::POST, route, route, Some(&token), Some(json!({"password": PASSWORD})))
+        .call(
+            Method::POST,
+            route,
+            route,
+            Some(&token),
+            Some(json!({"password": PASSWORD})),
+        )
         .await
         .expect(201);
     let fresh: Vec<String> = r.body["recovery_codes"]
@@ -547,12 +627,18 @@ async fn recovery_codes_stand_in_for_the_sim(b: Backend) {
         .map(|c| c.as_str().expect("code").to_owned())
         .collect();
     assert_eq!(fresh.len(), 10);
-    login_verify(&app, json!({"mfa_token": mfa_token, "recovery_code": codes[1]}))
-        .await
-        .expect(422);
-    login_verify(&app, json!({"mfa_token": mfa_token, "recovery_code": fresh[0]}))
-        .await
-        .expect(200);
+    login_verify(
+        &app,
+        json!({"mfa_token": mfa_token, "recovery_code": codes[1]}),
+    )
+    .await
+    .expect(422);
+    login_verify(
+        &app,
+        json!({"mfa_token": mfa_token, "recovery_code": fresh[0]}),
+    )
+    .await
+    .expect(200);
     // Off: the codes go with it.
     let route2 = "/api/v1/users/me/two-factor/code";
     app.state.clock.advance(31);
@@ -560,9 +646,13 @@ async fn recovery_codes_stand_in_for_the_sim(b: Backend) {
         .await
         .expect(202);
     let code = app.code_sent_to(OWNED).await;
-    set_two_factor(&app, &token, json!({"enabled": false, "password": PASSWORD, "code": code}))
-        .await
-        .expect(200);
+    set_two_factor(
+        &app,
+        &token,
+        json!({"enabled": false, "password": PASSWORD, "code": code}),
+    )
+    .await
+    .expect(200);
     assert_eq!(app.me(&token).await.body["recovery_codes_left"], 0);
 }
 
@@ -577,18 +667,28 @@ async fn a_reset_on_a_two_factor_account_needs_a_recovery_code(b: Backend) {
         .await
         .expect(202);
     let code = app.code_sent_to(OWNED).await;
-    let r = reset_from(&app, "198.51.100.2", OWNED, &code).await.expect(401);
+    let r = reset_from(&app, "198.51.100.2", OWNED, &code)
+        .await
+        .expect(401);
     assert!(problem_type(&r).ends_with("/problems/recovery-code-required"));
-    let body = |recovery: &str| {
-        json!({"phone_number": OWNED, "code": code, "new_password": "a new passphrase", "recovery_code": recovery})
-    };
-    let r = post_from(&app, "198.51.100.2", "/api/v1/auth/password-reset", body("zzzz-zzzz"))
-        .await
-        .expect(422);
+    let body = |recovery: &str| json!({"phone_number": OWNED, "code": code, "new_password": "a new passphrase", "recovery_code": recovery});
+    let r = post_from(
+        &app,
+        "198.51.100.2",
+        "/api/v1/auth/password-reset",
+        body("zzzz-zzzz"),
+    )
+    .await
+    .expect(422);
     assert!(!r.field_errors("recovery_code").is_empty());
-    post_from(&app, "198.51.100.2", "/api/v1/auth/password-reset", body(&codes[3]))
-        .await
-        .expect(204);
+    post_from(
+        &app,
+        "198.51.100.2",
+        "/api/v1/auth/password-reset",
+        body(&codes[3]),
+    )
+    .await
+    .expect(204);
     let r = login(&app, &email, "a new passphrase").await.expect(200);
     assert_eq!(r.body["mfa_required"], true, "two-step stays on");
 }
