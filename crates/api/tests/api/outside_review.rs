@@ -3,19 +3,32 @@
 //! unsalted digests in the logs and the counters. Each test fails on the code before
 //! its fix.
 
+use futures_util::future::join_all;
+use phonereg_api::config::FraudMode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, PASSWORD, Resp, TestApp, on_both_databases, spawn_app_with};
 
-on_both_databases!(whitespace_around_trimmed_fields_is_trimmed_not_refused,);
+on_both_databases!(
+    whitespace_around_trimmed_fields_is_trimmed_not_refused,
+    parallel_resends_send_one_code_per_cool_down,
+    parallel_starts_and_two_factor_codes_send_one_per_cool_down,
+);
 
 const CONTROL: &str = "must not contain control characters";
 const NUMBER: &str = "+14155552671";
+/// Requests raced at once, and how many times.
+const PARALLEL: usize = 12;
+const ROUNDS: usize = 4;
 
 async fn post(app: &TestApp, route: &str, token: Option<&str>, body: Value) -> Resp {
     app.call(Method::POST, route, route, token, Some(body))
         .await
+}
+
+fn statuses(rs: &[Resp]) -> Vec<u16> {
+    rs.iter().map(|r| r.status.as_u16()).collect()
 }
 
 async fn whitespace_around_trimmed_fields_is_trimmed_not_refused(b: Backend) {
@@ -80,5 +93,91 @@ async fn whitespace_around_trimmed_fields_is_trimmed_not_refused(b: Backend) {
         body[field] = json!(value);
         let r = app.register(body).await.expect(422);
         assert_eq!(r.field_errors(field), vec![CONTROL], "{field}: {value:?}");
+    }
+}
+
+/// Generous caps, the guard off: only the cool-down can refuse.
+fn only_the_cool_down(c: &mut phonereg_api::config::Config) {
+    c.verify_resend_cooldown = 30;
+    c.sms_per_number_per_hour = 1000;
+    c.sms_per_account_per_day = 1000;
+    c.sms_per_ip_per_hour = 1000;
+    c.sms_fraud_guard = FraudMode::Off;
+}
+
+async fn parallel_resends_send_one_code_per_cool_down(b: Backend) {
+    let app = spawn_app_with(b, only_the_cool_down).await;
+    let (token, _, _) = app.signup().await;
+    let id = app.add_phone_id(&token, NUMBER).await;
+    app.drain_outbox().await;
+    // A few rounds: on PostgreSQL the race is won by timing, not every time.
+    for round in 0..ROUNDS {
+        app.state.clock.advance(31);
+        let rs = join_all((0..PARALLEL).map(|_| app.resend(&token, id))).await;
+        let s = statuses(&rs);
+        assert_eq!(
+            (
+                s.iter().filter(|s| **s == 202).count(),
+                s.iter().filter(|s| **s == 429).count()
+            ),
+            (1, PARALLEL - 1),
+            "round {round}: one resend per cool-down: {s:?}"
+        );
+        assert_eq!(app.drain_outbox().await, 1, "round {round}: one code sent");
+    }
+}
+
+async fn parallel_starts_and_two_factor_codes_send_one_per_cool_down(b: Backend) {
+    let app = spawn_app_with(b, only_the_cool_down).await;
+    let r = app
+        .register(json!({"email": "o@example.com", "password": PASSWORD, "full_name": "O", "phone_number": NUMBER}))
+        .await
+        .expect(201);
+    let token = r.body["access_token"].as_str().expect("token").to_owned();
+    let id = r.body["user"]["phone"]["id"].as_i64().expect("id");
+    let code = app.code_sent_to(NUMBER).await;
+    app.verify(&token, id, &code).await.expect(200);
+
+    let start = |e164: &'static str| {
+        post(
+            &app,
+            "/api/v1/auth/sms/start",
+            None,
+            json!({"phone_number": e164, "purpose": "sign_in"}),
+        )
+    };
+    let two_factor_code = || {
+        post(
+            &app,
+            "/api/v1/users/me/two-factor/code",
+            Some(&token),
+            json!({}),
+        )
+    };
+    app.drain_outbox().await;
+    // Each round: a number with an account and one without (in the first round no code
+    // row exists yet for either), and the owner's two-factor code, a second purpose.
+    for round in 0..ROUNDS {
+        for e164 in [NUMBER, "+14155552672"] {
+            let s = statuses(&join_all((0..PARALLEL).map(|_| start(e164))).await);
+            assert_eq!(
+                s.iter().filter(|s| **s == 202).count(),
+                1,
+                "round {round}, {e164}: one start per cool-down: {s:?}"
+            );
+            assert!(s.iter().all(|s| [202, 429].contains(s)), "{s:?}");
+        }
+        let s = statuses(&join_all((0..PARALLEL).map(|_| two_factor_code())).await);
+        assert_eq!(
+            s.iter().filter(|s| **s == 202).count(),
+            1,
+            "round {round}: one two-factor code per cool-down: {s:?}"
+        );
+        assert_eq!(
+            app.drain_outbox().await,
+            2,
+            "round {round}: one sign-in and one two-factor code sent"
+        );
+        app.state.clock.advance(31);
     }
 }
