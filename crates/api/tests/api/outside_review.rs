@@ -3,17 +3,26 @@
 //! unsalted digests in the logs and the counters. Each test fails on the code before
 //! its fix.
 
+use std::time::Duration;
+
+use fake_twilio::Failure;
 use futures_util::future::join_all;
 use phonereg_api::config::FraudMode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, Resp, TestApp, on_both_databases, spawn_app_with};
+use crate::{
+    helpers::{
+        Backend, PASSWORD, Resp, TestApp, on_both_databases, spawn_app_with, spawn_twilio_app,
+    },
+    process::ApiProcess,
+};
 
 on_both_databases!(
     whitespace_around_trimmed_fields_is_trimmed_not_refused,
     parallel_resends_send_one_code_per_cool_down,
     parallel_starts_and_two_factor_codes_send_one_per_cool_down,
+    provider_errors_reach_the_log_without_the_number,
 );
 
 const CONTROL: &str = "must not contain control characters";
@@ -180,4 +189,37 @@ async fn parallel_starts_and_two_factor_codes_send_one_per_cool_down(b: Backend)
         );
         app.state.clock.advance(31);
     }
+}
+
+async fn provider_errors_reach_the_log_without_the_number(b: Backend) {
+    let (app, fake) = spawn_twilio_app(b, |_| {}).await;
+    let env = [("RUST_LOG", "info"), ("SMS_FRAUD_GUARD", "off")];
+    let process = ApiProcess::start(&app.database_url, &fake.base_url, &env).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    // Twilio refuses the number for good; its error text names it.
+    fake.fail_next(Failure::InvalidNumber, 1);
+    let r = client
+        .post(format!("{}/api/v1/auth/register", process.address))
+        .json(&json!({"email": "l@example.com", "password": PASSWORD, "full_name": "L", "phone_number": NUMBER}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status().as_u16(), 201);
+    for _ in 0..400 {
+        if process.log().contains("rejected by the provider") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let log = process.log();
+    assert!(log.contains("rejected by the provider"), "{log}");
+    // Not the number in any spelling: E.164, without the plus, or URL-encoded.
+    for full in ["4155552671", "415 555 2671", "415-555-2671"] {
+        assert!(!log.contains(full), "the log holds {full}:\n{log}");
+    }
+    // The last four digits say which number it was.
+    assert!(log.contains("2671"), "{log}");
 }
