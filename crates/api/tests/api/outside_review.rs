@@ -5,11 +5,19 @@
 
 use std::time::Duration;
 
+use diesel::{QueryDsl as _, RunQueryDsl as _};
 use fake_twilio::Failure;
 use futures_util::future::join_all;
-use phonereg_api::config::FraudMode;
+use phonereg_api::{
+    config::FraudMode,
+    persistence::{
+        Conn,
+        schema::{known_sign_ins, rate_counters},
+    },
+};
 use reqwest::Method;
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 
 use crate::{
     helpers::{
@@ -23,6 +31,7 @@ on_both_databases!(
     parallel_resends_send_one_code_per_cool_down,
     parallel_starts_and_two_factor_codes_send_one_per_cool_down,
     provider_errors_reach_the_log_without_the_number,
+    counter_keys_hold_neither_numbers_nor_plain_digests,
 );
 
 const CONTROL: &str = "must not contain control characters";
@@ -222,4 +231,82 @@ async fn provider_errors_reach_the_log_without_the_number(b: Backend) {
     }
     // The last four digits say which number it was.
     assert!(log.contains("2671"), "{log}");
+}
+
+/// The first 16 bytes of SHA-256 in hex, as counter keys held them before.
+fn plain_digest(value: &str) -> String {
+    Sha256::digest(value.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn counter_keys_hold_neither_numbers_nor_plain_digests(b: Backend) {
+    let app = spawn_app_with(b, |c| c.sms_fraud_guard = FraudMode::Off).await;
+    let email = "k@example.com";
+    app.register(
+        json!({"email": email, "password": PASSWORD, "full_name": "K", "phone_number": NUMBER}),
+    )
+    .await
+    .expect(201);
+    app.login(email, "a wrong password!").await.expect(401);
+    app.login(email, PASSWORD).await.expect(200);
+    post(
+        &app,
+        "/api/v1/auth/sms/start",
+        None,
+        json!({"phone_number": "+14155552672", "purpose": "sign_in"}),
+    )
+    .await
+    .expect(202);
+    let (keys, pairs) = app
+        .state
+        .db
+        .read(|c| {
+            let read = |c: &mut Conn<'_>| -> diesel::QueryResult<(Vec<String>, Vec<String>)> {
+                Ok(match c {
+                    Conn::Sqlite(c) => (
+                        rate_counters::table.select(rate_counters::key).load(*c)?,
+                        known_sign_ins::table
+                            .select(known_sign_ins::pair)
+                            .load(*c)?,
+                    ),
+                    Conn::Postgres(c) => (
+                        rate_counters::table.select(rate_counters::key).load(*c)?,
+                        known_sign_ins::table
+                            .select(known_sign_ins::pair)
+                            .load(*c)?,
+                    ),
+                })
+            };
+            Ok(read(c)?)
+        })
+        .await
+        .expect("read counters");
+    assert!(keys.len() >= 5, "{keys:?}");
+    assert!(!pairs.is_empty(), "the sign-in was remembered");
+    let mut secrets = vec![
+        NUMBER.to_owned(),
+        "14155552671".to_owned(),
+        "14155552672".to_owned(),
+        email.to_owned(),
+        "127.0.0.1".to_owned(),
+    ];
+    for value in [
+        NUMBER,
+        "+14155552672",
+        email,
+        &format!("phone:{NUMBER}"),
+        &format!("number:{NUMBER}"),
+        &format!("{email}\n127.0.0.1"),
+        "127.0.0.1",
+    ] {
+        secrets.push(plain_digest(value));
+    }
+    for key in keys.iter().chain(&pairs) {
+        for secret in &secrets {
+            assert!(!key.contains(secret.as_str()), "{key:?} holds {secret:?}");
+        }
+    }
 }
