@@ -206,7 +206,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if let ApiError::Internal(e) = self {
-            tracing::error!(error = format!("{e:#}"), "request failed");
+            // A cause from outside (a provider's answer) may name a number.
+            let error = crate::domain::phone_number::mask_numbers(&format!("{e:#}"));
+            tracing::error!(%error, "request failed");
         }
         let (slug, title, detail) = self.parts();
         let problem = Problem {

@@ -58,7 +58,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     }
 }
 
-/// The path of the first string in `value` holding a control character, if any.
+/// The path of the first string in `value` holding a control character that trimming
+/// leaves, if any.
 fn control_text_path(value: &Value, path: &str) -> Option<String> {
     let child = |key: &str| match path {
         "" => key.to_owned(),
@@ -84,8 +85,10 @@ fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
     // Every text field, before any query: PostgreSQL refuses NUL in text (a 500), and
-    // no field has a use for the other controls. The field parsers say it again with
-    // their own rules; this is the net for fields that have none (a login's email).
+    // no field has a use for the other controls. Whitespace at either end (a tab pasted
+    // after a name) is let through for the field's parser to trim; NUL is not whitespace,
+    // so it never is. The field parsers say it again with their own rules (passwords
+    // refuse every control); this is the net for fields that have none (a login's email).
     if let Some(path) = control_text_path(&value, "") {
         return Err(ApiError::field(
             &path,

@@ -32,7 +32,7 @@ use crate::{
         hashing::Hasher,
         phone_credential::{Credentials, CredentialsParts},
         phones::{NumberRules, Phones, PhonesParts},
-        rate_limit::Limits,
+        rate_limit::{self, Limits},
         reauth::Reauth,
         retention::Retention,
         sms_texts::SmsTexts,
@@ -153,6 +153,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
 /// Every service, each given exactly what it uses: the shared handles (database, clock,
 /// verifier, hasher, tokens, streams…) and copies of the settings it reads.
 fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppState> {
+    rate_limit::key_subjects_with(secret);
     let clock = Clock::default();
     let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
     let (sender, inbox) = sms_sender(config, &clock)?;

@@ -327,13 +327,13 @@ async fn create_message(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
+    let to = form
+        .iter()
+        .find(|(k, _)| k == "To")
+        .map(|(_, v)| v.as_str());
     let (failure, delay, down) = {
         let mut state = lock(&shared);
         state.requests += 1;
-        let to = form
-            .iter()
-            .find(|(k, _)| k == "To")
-            .map(|(_, v)| v.as_str());
         let delay = to
             .and_then(|to| state.delay_for.get(to).copied())
             .unwrap_or(state.delay);
@@ -351,11 +351,16 @@ async fn create_message(
     match failure {
         Some(Failure::ServerError) => return twilio_error(500, 20500, "Internal Server Error"),
         Some(Failure::TooManyRequests) => return twilio_error(429, 20429, "Too Many Requests"),
+        // Twilio names the number in these texts, so a client that logs them leaks it.
         Some(Failure::InvalidNumber) => {
-            return twilio_error(400, 21211, "The 'To' number is not a valid phone number.");
+            let to = to.unwrap_or_default();
+            let message = format!("The 'To' number {to} is not a valid phone number.");
+            return twilio_error(400, 21211, &message);
         }
         Some(Failure::NotMobile) => {
-            return twilio_error(400, 21614, "'To' number is not a valid mobile number");
+            let to = to.unwrap_or_default();
+            let message = format!("'To' number {to} is not a valid mobile number");
+            return twilio_error(400, 21614, &message);
         }
         _ => {}
     }

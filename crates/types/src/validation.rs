@@ -35,9 +35,16 @@ pub fn is_bidi_control(c: char) -> bool {
     )
 }
 
-/// Refuses text with control characters ([`is_control_character`]).
+/// Refuses control characters ([`is_control_character`]) in what trimming leaves of a
+/// trimmed field. Whitespace at either end (a tab or newline pasted with a name) is
+/// trimmed away, not refused; controls inside, and any that are not whitespace (NUL),
+/// are refused. Passwords are not trimmed: [`check_password`] refuses every control.
 pub fn check_text(raw: &str) -> Result<(), &'static str> {
-    if raw.chars().any(is_control_character) {
+    refuse_control_characters(raw.trim())
+}
+
+fn refuse_control_characters(text: &str) -> Result<(), &'static str> {
+    if text.chars().any(is_control_character) {
         Err(CONTROL_CHARACTERS)
     } else {
         Ok(())
@@ -91,7 +98,7 @@ pub fn check_email(raw: &str) -> Result<(), &'static str> {
 /// Checks a password's length (8..=128 Unicode scalar values). Passwords are never
 /// trimmed: spaces are characters like any other.
 pub fn check_password(raw: &str) -> Result<(), &'static str> {
-    check_text(raw)?;
+    refuse_control_characters(raw)?;
     let n = raw.chars().count();
     if n < PASSWORD_MIN_CHARS {
         Err("must be at least 8 characters")
@@ -145,9 +152,10 @@ pub fn check_code(raw: &str) -> Result<(), &'static str> {
 /// parsed by the server (`GET /api/v1/phone-numbers/parse`).
 pub fn check_phone_input(raw: &str) -> Result<(), &'static str> {
     check_text(raw)?;
-    if raw.trim().is_empty() {
+    let number = raw.trim();
+    if number.is_empty() {
         Err("must not be empty")
-    } else if raw.chars().count() > 64 {
+    } else if number.chars().count() > 64 {
         Err("must be at most 64 characters")
     } else {
         Ok(())
@@ -257,7 +265,7 @@ mod tests {
         for bad in [
             "a\0b@example.com",
             "ann@exa\u{1}mple.com",
-            "ann@example.com\u{85}",
+            "ann@exa\u{85}mple.com",
         ] {
             assert_eq!(parse_email(bad), Err(CONTROL_CHARACTERS), "{bad:?}");
             assert_eq!(check_email(bad), Err(CONTROL_CHARACTERS), "{bad:?}");
@@ -268,9 +276,41 @@ mod tests {
             Err(CONTROL_CHARACTERS)
         );
         assert_eq!(parse_full_name("Ann\u{7f}Lee"), Err(CONTROL_CHARACTERS));
-        assert_eq!(parse_full_name("Ann Lee\n"), Err(CONTROL_CHARACTERS));
+        assert_eq!(parse_full_name("Ann\nLee"), Err(CONTROL_CHARACTERS));
         assert_eq!(check_phone_input("+1415\0"), Err(CONTROL_CHARACTERS));
         assert_eq!(check_text("fine, even with ünïcode"), Ok(()));
+    }
+
+    #[test]
+    fn whitespace_controls_at_either_end_are_trimmed_not_refused() {
+        assert_eq!(
+            parse_full_name("  Ada Lovelace \t").as_deref(),
+            Ok("Ada Lovelace")
+        );
+        assert_eq!(
+            parse_full_name("\r\nAda Lovelace\n").as_deref(),
+            Ok("Ada Lovelace")
+        );
+        assert_eq!(
+            parse_email("\tAda@Example.com\r\n").as_deref(),
+            Ok("ada@example.com")
+        );
+        assert_eq!(check_email("\tAda@Example.com\u{85}"), Ok(()));
+        assert_eq!(check_phone_input("\t+1 415 555 2671\n"), Ok(()));
+        assert_eq!(check_text(" us\t"), Ok(()));
+        // What is left inside is refused, NUL at the end too (it is not whitespace).
+        assert_eq!(parse_full_name("Ada\tLovelace"), Err(CONTROL_CHARACTERS));
+        assert_eq!(parse_full_name("Ada Lovelace\0"), Err(CONTROL_CHARACTERS));
+        assert_eq!(parse_full_name("Ada Lovelace\n\0"), Err(CONTROL_CHARACTERS));
+        assert_eq!(
+            check_phone_input("+1 415\t555 2671"),
+            Err(CONTROL_CHARACTERS)
+        );
+        // Passwords are not trimmed, so a trailing newline is a control like any other.
+        assert_eq!(
+            check_password("correct horse battery\n"),
+            Err(CONTROL_CHARACTERS)
+        );
     }
 
     #[test]

@@ -150,6 +150,66 @@ impl PhoneNumber {
     }
 }
 
+/// Digits a run must have to count as a phone number in [`mask_numbers`]: the shortest
+/// national numbers have about seven.
+const MASK_FROM_DIGITS: usize = 7;
+/// Digits [`mask_numbers`] leaves showing: enough to tell numbers apart, not to dial one.
+const MASK_KEEPS_DIGITS: usize = 4;
+
+/// `text` with every phone number in it cut to its last four digits, the rest `•`: every
+/// run of seven or more digits, alone or grouped by spaces, dashes and parentheses (so
+/// E.164, `%2B…` and `(415) 555-2671` alike). For text from outside before it reaches a
+/// log: a provider's error message names the number it refused. Other long digit runs
+/// (a long id) are masked too; a log loses little by that.
+pub fn mask_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let is_separator = |c: char| matches!(c, ' ' | '-' | '(' | ')');
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // The run: digits, joined by at most two separators at a time (`) `).
+        let start = i;
+        let mut end = i;
+        while end < chars.len() {
+            if chars[end].is_ascii_digit() {
+                end += 1;
+                continue;
+            }
+            let mut next = end;
+            while next < chars.len() && next - end < 2 && is_separator(chars[next]) {
+                next += 1;
+            }
+            if next > end && next < chars.len() && chars[next].is_ascii_digit() {
+                end = next;
+            } else {
+                break;
+            }
+        }
+        let run = &chars[start..end];
+        let digits = run.iter().filter(|c| c.is_ascii_digit()).count();
+        let mut hide = if digits >= MASK_FROM_DIGITS {
+            digits - MASK_KEEPS_DIGITS
+        } else {
+            0
+        };
+        for &c in run {
+            if c.is_ascii_digit() && hide > 0 {
+                out.push('•');
+                hide -= 1;
+            } else {
+                out.push(c);
+            }
+        }
+        i = end;
+    }
+    out
+}
+
 /// SPEC §7's name for each of libphonenumber's types, one to one.
 fn type_name(t: PhoneNumberType) -> &'static str {
     match t {
@@ -181,6 +241,36 @@ impl Countries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_numbers_in_text_to_their_last_four_digits() {
+        let cases = [
+            (
+                "The 'To' number +14155552671 is not a valid phone number.",
+                "The 'To' number +•••••••2671 is not a valid phone number.",
+            ),
+            (
+                "To=%2B14155552671&PageSize=20",
+                "To=%2B•••••••2671&PageSize=20",
+            ),
+            ("call (415) 555-2671 now", "call (•••) •••-2671 now"),
+            ("+44 7400 123456", "+•• •••• ••3456"),
+            // Short runs are not numbers: codes, statuses, ports.
+            (
+                "Twilio 503: error 20503 at 127.0.0.1:8080",
+                "Twilio 503: error 20503 at 127.0.0.1:8080",
+            ),
+            ("", ""),
+        ];
+        for (text, masked) in cases {
+            assert_eq!(mask_numbers(text), masked, "{text:?}");
+            assert_eq!(
+                mask_numbers(masked),
+                masked,
+                "masking twice changes nothing"
+            );
+        }
+    }
 
     #[test]
     fn parses_national_format_with_region_hint() {

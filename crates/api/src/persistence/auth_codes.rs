@@ -1,16 +1,32 @@
 //! Codes that prove possession of a number (SPEC §8): one live row per number and
 //! purpose, only the keyed hash stored.
 
-use diesel::prelude::*;
+use diesel::{prelude::*, sql_types::BigInt};
+use sha2::{Digest as _, Sha256};
 
 use super::{Conn, KeepPreparedDsl as _, models::AuthCodeRow, schema::auth_codes, with_conn};
 use crate::error::ApiError;
 
+/// The number's live code for `purpose`, if any, for a write transaction that decides on
+/// it (the cool-down before [`replace`], an attempt before [`take_attempt`]).
+///
+/// On PostgreSQL the number and purpose are locked first, until the transaction ends, and
+/// the row is read after the lock is held: requests for one number and purpose take
+/// turns, each reading what the one before it wrote, so the cool-down is checked and the
+/// new code written in one step. The row cannot carry the lock, since before the first
+/// code there is none, so it is a transaction-level advisory lock on a hash of the two.
+/// Read under READ COMMITTED without it, parallel starts each saw the cool-down over and
+/// each sent a code. SQLite has one writer at a time.
 pub fn find(
     conn: &mut Conn<'_>,
     e164: &str,
     purpose: &str,
 ) -> Result<Option<AuthCodeRow>, ApiError> {
+    if let Conn::Postgres(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(lock_key(e164, purpose))
+            .execute(*c)?;
+    }
     Ok(with_conn!(conn, c => auth_codes::table
         .find((e164, purpose))
         .select(AuthCodeRow::as_select())
@@ -18,6 +34,15 @@ pub fn find(
         .load(c))?
     .into_iter()
     .next())
+}
+
+/// The advisory lock of a number and purpose: 64 bits of a hash, in a namespace of their
+/// own. Two pairs that collide only take turns.
+fn lock_key(e164: &str, purpose: &str) -> i64 {
+    let digest = Sha256::digest(format!("phonereg auth_codes\n{e164}\n{purpose}").as_bytes());
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
 }
 
 /// Stores a new code for the number and purpose, killing any previous one.

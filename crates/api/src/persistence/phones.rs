@@ -60,13 +60,30 @@ pub fn find_owned(conn: &mut Conn<'_>, user_id: i64, id: i64) -> Result<PhoneRow
     .ok_or(ApiError::NotFound)
 }
 
-/// The caller's record with this id and its live code, if any, in one query (send-code
-/// and verify both need the two).
+/// The caller's record with this id and its live code, if any (send-code and verify both
+/// need the two), for a write transaction that decides on them.
+///
+/// On PostgreSQL the record's row is locked first (`FOR UPDATE`) until the transaction
+/// ends, and the record and code are read after the lock is held: requests on one record
+/// (parallel resends, a resend and a verify) take turns, and each reads the code the one
+/// before it wrote, so the resend cool-down and the attempts are checked and spent in
+/// one step. Read under READ COMMITTED without the lock, eight parallel resends each saw
+/// the old code's cool-down over and five sent a code. SQLite has one writer at a time.
 pub fn find_owned_with_code(
     conn: &mut Conn<'_>,
     user_id: i64,
     id: i64,
 ) -> Result<(PhoneRow, Option<CodeRow>), ApiError> {
+    if let Conn::Postgres(c) = conn {
+        // One query would not do: `FOR UPDATE` refuses the nullable side of the outer
+        // join, and re-reads only the locked row after waiting, not the code joined to it.
+        phone_numbers::table
+            .filter(phone_numbers::id.eq(id))
+            .filter(phone_numbers::user_id.eq(user_id))
+            .select(phone_numbers::id)
+            .for_update()
+            .load::<i64>(*c)?;
+    }
     with_conn!(conn, c => phone_numbers::table
         .left_join(verification_codes::table)
         .filter(phone_numbers::id.eq(id))

@@ -81,9 +81,13 @@ pub fn set_password_hash(conn: &mut Conn<'_>, user_id: i64, hash: &str) -> Resul
     Ok(())
 }
 
-pub fn set_two_factor(conn: &mut Conn<'_>, user_id: i64, on: bool) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::update(users::table.find(user_id))
+/// Switches two-step sign-in unless it already is `on`; true when this call did. One
+/// conditional UPDATE: of two racing "turn on"s exactly one hands out recovery codes.
+pub fn set_two_factor(conn: &mut Conn<'_>, user_id: i64, on: bool) -> Result<bool, ApiError> {
+    let n = with_conn!(conn, c => diesel::update(users::table
+        .find(user_id)
+        .filter(users::two_factor.ne(on)))
         .set(users::two_factor.eq(on))
         .execute(c))?;
-    Ok(())
+    Ok(n == 1)
 }

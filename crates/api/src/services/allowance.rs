@@ -75,13 +75,18 @@ impl SmsAllowance {
                 c.sms_owner_per_account_per_hour,
                 3600,
             ),
-            budget: Limit::new(BUDGET, c.sms_daily_budget, 86_400).striped(),
+            // "all" names nobody: kept readable, so the day's count survives a change of
+            // the server's secret.
+            budget: Limit::new(BUDGET, c.sms_daily_budget, 86_400)
+                .striped()
+                .readable(),
             budget_and_reserve: Limit::new(
                 BUDGET,
                 c.sms_daily_budget.saturating_add(reserve),
                 86_400,
             )
-            .striped(),
+            .striped()
+            .readable(),
             guard: FraudGuard::from_config(c),
             test_numbers: c.sms_test_numbers.clone(),
         }

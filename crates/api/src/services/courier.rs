@@ -36,7 +36,7 @@ use phonereg_types::MessageStatus;
 
 use crate::{
     clock::Clock,
-    domain::PhoneNumber,
+    domain::phone_number::mask_numbers,
     error::ApiError,
     persistence::{
         Conn, Db,
@@ -404,10 +404,10 @@ fn record(
             };
             if again {
                 outbox::retry_later(c, id, attempt, due, now)?;
-                tracing::warn!(sms.id = id, attempt, %reason, "SMS send failed; will retry");
+                tracing::warn!(sms.id = id, attempt, reason = %mask_numbers(&reason), "SMS send failed; will retry");
                 return Ok((Step::Retrying { id }, Some(due)));
             }
-            tracing::warn!(sms.id = id, attempt, %reason, "SMS failed for good");
+            tracing::warn!(sms.id = id, attempt, reason = %mask_numbers(&reason), "SMS failed for good");
             failed(c, &msg, attempt, None, now)?;
             Ok((
                 Step::Failed {
@@ -418,6 +418,8 @@ fn record(
             ))
         }
         NotSent::Rejected { code, message } => {
+            // Providers name the number in their errors; the sender may not have masked it.
+            let message = mask_numbers(&message);
             tracing::warn!(sms.id = id, attempt, ?code, %message, "SMS rejected by the provider");
             failed(c, &msg, attempt, code, now)?;
             Ok((
@@ -491,7 +493,7 @@ fn handed_over(
     if let Some(early) = delivery::apply_early(c, &accepted.sid, now)? {
         telemetry::sms_message(early);
     }
-    let to = PhoneNumber::masked(&msg.to_e164);
+    let to = mask_numbers(&msg.to_e164);
     if found {
         tracing::info!(sms.id = id, sms.kind = %msg.kind, %to, "SMS found at the provider from an earlier try; not sent again");
         Ok(Step::Reconciled { id })

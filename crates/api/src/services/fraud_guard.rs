@@ -98,8 +98,9 @@ impl FraudGuard {
             // Counters only: no cap ever refuses. The country row is hit by every send to
             // that country, so on PostgreSQL it is striped like the daily budget; ranges
             // too, so one busy range does not queue its sends on one row lock.
-            range_counter: Limit::new("fraud:r", u32::MAX, HOUR).striped(),
-            country_counter: Limit::new("fraud:c", u32::MAX, HOUR).striped(),
+            // Read back by key prefix, and a range or country names no one.
+            range_counter: Limit::new("fraud:r", u32::MAX, HOUR).striped().readable(),
+            country_counter: Limit::new("fraud:c", u32::MAX, HOUR).striped().readable(),
         }
     }
 

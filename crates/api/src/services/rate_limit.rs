@@ -7,9 +7,19 @@
 //! passes its share, so the total never passes the limit, and a request is refused only
 //! when every row is full: the limit stays exact. SQLite has one writer at a time and
 //! keeps one row.
+//!
+//! A counter's key is its limit's name and a keyed hash of its subject (a number, an
+//! email, a client address, an account): a copy of the database must not list who asked
+//! for codes or signed in, and an unsalted digest of a phone number is undone by hashing
+//! every number. The key comes from the server's secret ([`key_subjects_with`]). Only the
+//! fraud guard's range and country counters, which name no one and are read back by key
+//! prefix, stay readable ([`Limit::readable`]).
 
+use std::sync::OnceLock;
+
+use hmac::{Hmac, Mac as _};
 use rand::Rng as _;
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 
 use crate::{
     config::Config,
@@ -87,7 +97,8 @@ pub struct FailureCharge {
 }
 
 impl FailureCharge {
-    /// The identity and network, hashed: the key of `known_sign_ins`.
+    /// The identity and network, as a keyed hash ([`private_subject`]): the key of
+    /// `known_sign_ins`.
     pub fn pair(&self) -> &str {
         &self.pair
     }
@@ -183,6 +194,8 @@ pub struct Limit {
     pub window: i64,
     /// How many rows the counter may be spread over (see the module docs).
     stripes: u32,
+    /// Whether the subject is stored as it is rather than as a keyed hash.
+    readable: bool,
 }
 
 impl Limit {
@@ -192,6 +205,16 @@ impl Limit {
             max,
             window,
             stripes: 1,
+            readable: false,
+        }
+    }
+
+    /// For a counter whose subject names no one and is read back by key (the fraud
+    /// guard's ranges and countries): the subject is stored as it is.
+    pub fn readable(self) -> Self {
+        Self {
+            readable: true,
+            ..self
         }
     }
 
@@ -239,7 +262,11 @@ impl Limit {
     }
 
     fn key(&self, subject: &str) -> String {
-        format!("{}:{subject}", self.name)
+        if self.readable {
+            format!("{}:{subject}", self.name)
+        } else {
+            format!("{}:{}", self.name, private_subject(subject))
+        }
     }
 
     /// Counts one event and refuses it when the window is already full.
@@ -328,10 +355,56 @@ impl Limit {
     }
 }
 
-/// Keys on personal data (emails) are stored hashed.
+type HmacSha256 = Hmac<Sha256>;
+
+/// The keyed hash of every counter subject, ready to clone (see [`key_subjects_with`]).
+static SUBJECT_KEY: OnceLock<HmacSha256> = OnceLock::new();
+
+/// Keys every counter subject (and `known_sign_ins`) by `secret`, the server's secret, as
+/// the verifier keys its code hashes. Start-up calls it before any service runs.
+///
+/// One key per process, so a `Limit` stays a plain `Copy` value that every service builds
+/// from the configuration alone: the first call sets it and later ones are ignored (a
+/// test process builds many apps, all with the same secret). Processes sharing a
+/// database share the secret anyway, or their codes would not verify on each other.
+pub fn key_subjects_with(secret: &[u8]) {
+    if let Err(key) = SUBJECT_KEY.set(subject_key(secret)) {
+        let probe = |mut mac: HmacSha256| {
+            mac.update(b"probe");
+            mac.finalize().into_bytes()
+        };
+        if SUBJECT_KEY
+            .get()
+            .is_some_and(|set| probe(set.clone()) != probe(key))
+        {
+            tracing::warn!("counter keys stay keyed by the first secret this process was given");
+        }
+    }
+}
+
+fn subject_key(secret: &[u8]) -> HmacSha256 {
+    #[expect(clippy::unwrap_used, reason = "HMAC takes keys of any length")]
+    let mut mac = HmacSha256::new_from_slice(secret).unwrap();
+    mac.update(b"phonereg rate counters v1");
+    let key = mac.finalize().into_bytes();
+    #[expect(clippy::unwrap_used, reason = "HMAC takes keys of any length")]
+    HmacSha256::new_from_slice(&key).unwrap()
+}
+
+/// A subject as it is stored: HMAC-SHA256 keyed by the server's secret, the first 16
+/// bytes in hex. For counter keys and the `known_sign_ins` pairs. Without start-up (unit
+/// tests, tools) the key is a random one for this process.
 pub fn private_subject(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    let mut mac = SUBJECT_KEY
+        .get_or_init(|| subject_key(&rand::random::<[u8; 32]>()))
+        .clone();
+    mac.update(value.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -347,6 +420,33 @@ mod tests {
             ApiError::RateLimited { retry_after, .. } => assert_eq!(retry_after, 2600),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn subjects_are_keyed_unless_readable() {
+        let plain = Limit::new("sms_number", 5, 3600);
+        let key = plain.key("+14155552671");
+        assert!(key.starts_with("sms_number:"), "{key}");
+        assert!(!key.contains("4155552671"), "{key}");
+        assert_eq!(
+            key,
+            plain.key("+14155552671"),
+            "the same subject, the same key"
+        );
+        assert_ne!(key, plain.key("+14155552672"));
+        let range = Limit::new("fraud:r", 5, 3600).readable();
+        assert_eq!(range.key("+1415:s"), "fraud:r:+1415:s");
+    }
+
+    #[test]
+    fn the_subject_key_depends_on_the_secret() {
+        let hash = |secret: &[u8]| {
+            let mut mac = subject_key(secret);
+            mac.update(b"ann@example.com");
+            mac.finalize().into_bytes()
+        };
+        assert_eq!(hash(b"one"), hash(b"one"));
+        assert_ne!(hash(b"one"), hash(b"two"));
     }
 
     #[test]

@@ -228,7 +228,10 @@ impl TwoFactor {
                         }
                     }
                 }
-                users::set_two_factor(c, user_id, enabled)?;
+                if !users::set_two_factor(c, user_id, enabled)? {
+                    // A racing request switched it first (and made its codes).
+                    return Ok(Switch::Done(enabled, None));
+                }
                 let kind = if enabled {
                     HistoryKind::TwoFactorOn
                 } else {

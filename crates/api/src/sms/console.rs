@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::{Accepted, ListFuture, Listed, OutgoingSms, SendFuture, SmsSender};
-use crate::clock::Clock;
+use crate::{clock::Clock, domain::phone_number::mask_numbers};
 
 pub const INBOX_SIZE: usize = 50;
 
@@ -52,7 +52,9 @@ impl SmsSender for ConsoleSender {
     fn send<'a>(&'a self, sms: &'a OutgoingSms) -> SendFuture<'a> {
         Box::pin(async move {
             let sid = format!("console-{}", sms.id);
-            tracing::info!(to = %sms.to, body = %sms.body, "console SMS (development only)");
+            // The inbox keeps the full number; the log, which outlives it, does not.
+            let to = mask_numbers(&sms.to);
+            tracing::info!(%to, body = %sms.body, "console SMS (development only)");
             self.inbox.push(InboxItem {
                 sid: sid.clone(),
                 to: sms.to.clone(),

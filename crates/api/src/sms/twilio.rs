@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{
     Accepted, CALL_TIMEOUT, ListFuture, Listed, OutgoingSms, SendError, SendFuture, SmsSender,
 };
-use crate::config::Secret;
+use crate::{config::Secret, domain::phone_number::mask_numbers};
 
 pub struct TwilioSender {
     client: reqwest::Client,
@@ -105,7 +105,7 @@ impl TwilioSender {
             .form(&form)
             .send()
             .await
-            .map_err(|e| SendError::Retry(format!("Twilio unreachable: {e}")))?;
+            .map_err(unreachable)?;
         let status = res.status();
         let body = res.bytes().await.unwrap_or_default();
         if status.is_success() {
@@ -130,7 +130,7 @@ impl TwilioSender {
             .query(&[("To", to), ("PageSize", page.as_str())])
             .send()
             .await
-            .map_err(|e| SendError::Retry(format!("Twilio unreachable: {e}")))?;
+            .map_err(unreachable)?;
         let status = res.status();
         let body = res.bytes().await.unwrap_or_default();
         if !status.is_success() {
@@ -151,12 +151,21 @@ impl TwilioSender {
     }
 }
 
-/// What a non-2xx answer from Twilio means for the message.
+/// Twilio could not be reached. The URL is left out: a message list's names the number
+/// (`?To=…`), and the reason is logged.
+fn unreachable(e: reqwest::Error) -> SendError {
+    SendError::Retry(format!("Twilio unreachable: {}", e.without_url()))
+}
+
+/// What a non-2xx answer from Twilio means for the message. Twilio's text often names
+/// the number ("The 'To' number +1… is not a valid phone number."): it is masked here,
+/// so no full number leaves this module for the logs.
 fn refusal(status: reqwest::StatusCode, body: &[u8]) -> SendError {
     let err: Option<TwilioError> = serde_json::from_slice(body).ok();
     let code = err.as_ref().and_then(|e| e.code);
     let message = err
         .and_then(|e| e.message)
+        .map(|m| mask_numbers(&m))
         .unwrap_or_else(|| format!("HTTP {status}"));
     if status.as_u16() == 401 || status.as_u16() == 403 {
         // Our credentials or account are wrong: never the user's fault.
@@ -219,6 +228,25 @@ pub fn signature_is_valid(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_carry_the_number_masked() {
+        let body = br#"{"code": 21211, "message": "The 'To' number +14155552671 is not a valid phone number."}"#;
+        let SendError::Rejected { code, message } = refusal(reqwest::StatusCode::BAD_REQUEST, body)
+        else {
+            panic!("a 400 is a rejection");
+        };
+        assert_eq!(code, Some(21211));
+        assert_eq!(
+            message,
+            "The 'To' number +•••••••2671 is not a valid phone number."
+        );
+        let body = br#"{"code": 20500, "message": "Internal error sending to +14155552671"}"#;
+        let SendError::Retry(reason) = refusal(reqwest::StatusCode::BAD_GATEWAY, body) else {
+            panic!("a 502 is retried");
+        };
+        assert!(!reason.contains("4155552671"), "{reason}");
+    }
 
     fn example_params() -> Vec<(String, String)> {
         [

@@ -18,6 +18,7 @@ mod modules;
 mod open_writes;
 mod openapi;
 mod operations;
+mod outside_review;
 mod phone_numbers;
 mod phone_oracle;
 mod process;

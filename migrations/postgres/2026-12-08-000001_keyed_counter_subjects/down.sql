@@ -1,0 +1,2 @@
+-- The deleted rows cannot come back; nothing to undo.
+SELECT 1;
