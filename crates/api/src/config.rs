@@ -9,207 +9,235 @@ use crate::domain::phone_number;
 /// What `SMS_ALLOWED_COUNTRIES` holds; defined with the numbers it judges.
 pub use crate::domain::phone_number::Countries;
 
-/// PhoneReg API configuration, read once at start-up (SPEC §3, §5, §7).
-///
-/// | env var | default | meaning |
-/// |---|---|---|
-/// | `DATABASE_URL` | `sqlite://data/phonereg.db` | `sqlite://rel.db`, `sqlite:///abs.db`, a bare path, or `postgres://…` |
-/// | `DB_POOL_SIZE` | 8 | connections per process |
-/// | `BIND` | `127.0.0.1:8080` | listen address |
-/// | `PHONEREG_ENV` | `development` | `development` or `production` |
-/// | `JWT_SECRET` | generated in `DATA_DIR` (development only) | HS256 key, ≥ 32 bytes in production |
-/// | `DATA_DIR` | `data` | where development keeps its generated secret |
-/// | `ACCESS_TOKEN_TTL` | 900 | seconds |
-/// | `REFRESH_TOKEN_TTL` | 2592000 | seconds (30 days) |
-/// | `REFRESH_REUSE_GRACE` | 10 | seconds a rotated refresh token is refused without revoking its family |
-/// | `PUBLIC_URL` | `http://127.0.0.1:8080` | external base URL (cookie `Secure` flag, webhook URLs) |
-/// | `DEFAULT_REGION` | `US` | region hint for national-format numbers |
-/// | `SMS_ALLOWED_COUNTRIES` | empty = all | comma-separated alpha-2 codes |
-/// | `LOGIN_FAILURES_PER_EMAIL` | 10 | failed logins per email per 15 min |
-/// | `LOGIN_PER_IP` | 100 | login attempts per client IP per 15 min |
-/// | `REGISTER_PER_IP_PER_HOUR` | 20 | registrations per client IP per hour |
-/// | `LOOKUP_PER_IP_PER_MINUTE` | 120 | phone lookups per client IP per minute |
-/// | `TRUSTED_PROXIES` | empty | comma-separated IPs whose `X-Forwarded-For` is believed |
-/// | `HASH_THREADS` | number of cores | Argon2id hashes in flight at once |
-/// | `STATIC_DIR` | `dist` | the built SPA, served at `/` with client-route fallback |
-/// | `BLOCKING_THREADS` | SQLite 2, PostgreSQL pool ÷ workers | database threads per HTTP worker |
-/// | `SMS_PROVIDER` | `console` | `console` (log + dev inbox) or `twilio` |
-/// | `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` | none | Twilio credentials |
-/// | `TWILIO_FROM` / `TWILIO_MESSAGING_SERVICE_SID` | none | sender (one of them) |
-/// | `TWILIO_API_BASE` | `https://api.twilio.com` | tests point it at a local fake |
-/// | `VERIFY_CODE_TTL` | 600 | seconds a code lives |
-/// | `VERIFY_MAX_ATTEMPTS` | 5 | wrong tries before a code dies |
-/// | `VERIFY_RESEND_COOLDOWN` | 30 | seconds between codes for one phone record |
-/// | `SMS_PER_NUMBER_PER_HOUR` | 5 | codes per E.164 number per hour, across accounts |
-/// | `SMS_PER_ACCOUNT_PER_DAY` | 10 | SMS per account per UTC day |
-/// | `SMS_PER_IP_PER_HOUR` | 20 | SMS per client IP per hour |
-/// | `SMS_DAILY_BUDGET` | 10000 | SMS per UTC day in all; spent -> 503 |
-/// | `SMS_MAX_ATTEMPTS` | 6 | delivery tries before a message without a code fails (a code's SMS is tried, at most 30 s apart, until the code expires) |
-/// | `OUTBOX_WORKER` | `true` | send queued SMS from this process |
-/// | `SMS_TEST_NUMBERS` | empty | `+15005550100=123456,…`: fixed codes, nothing sent, no limits |
-/// | `PHONE_CHANGES_PER_ACCOUNT_PER_DAY` | 10 | number changes (POST, PATCH) per account per UTC day, counted before any lookup |
-/// | `SMS_FRAUD_GUARD` | `enforce` | `enforce`, `record` (log and count, never refuse) or `off` |
-/// | `SMS_FRAUD_PREFIX_DIGITS` | 3 | national digits after the country code that make a destination range |
-/// | `SMS_FRAUD_PAUSE` | 43200 | seconds a range or country stays paused |
-/// | `SMS_FRAUD_ALLOW` | empty | comma-separated E.164 prefixes (`+1415`) or alpha-2 countries never paused |
-/// | `SMS_FRAUD_RANGE_FLOOR` | 15 | unverified codes a range may have in 24 h whatever it verified |
-/// | `SMS_FRAUD_COUNTRY_FLOOR` | 100 | the same for a whole country |
-/// | `SMS_FRAUD_RATIO` | 1.0 | unverified codes allowed per verified code, above the floors |
-/// | `SMS_FRAUD_COUNTRY_RANGES` | 4 | paused ranges that pause their whole country |
-/// | `ADMIN_TOKEN` | none (no admin API) | bearer token of `/api/v1/admin/*`, ≥ 32 bytes |
-/// | `RUST_LOG` | `info` | log filter |
-/// | `LOGIN_FAILURES_PER_EMAIL_ALL_NETWORKS` | 100 | failed logins per email per 15 min from all client networks together (`LOGIN_FAILURES_PER_EMAIL` counts per network) |
-/// | `JWT_SECRET_FILE`, `TWILIO_AUTH_TOKEN_FILE`, `ADMIN_TOKEN_FILE` | none | read the secret from this file instead (one trailing newline dropped); setting both forms is an error |
-/// | `METRICS_BIND` | none | serve `/metrics` only on this address (e.g. an internal port), not on `BIND` |
-/// | `HASH_QUEUE` | 32 × `HASH_THREADS` | password hashes that may wait; past it login and register answer 503 at once (a quarter more, at least `HASH_THREADS`, are reserved for logins of an email from a network it signed in from before) |
-/// | `TOKEN_FAILURES_PER_IP_PER_MINUTE` | 30 | unknown refresh tokens and event tickets per client network per minute, per process; past it 429 before any lookup |
-/// | `EVENT_STREAMS_PER_ACCOUNT` | 5 | live event streams one account may hold open in one process; past it 429 |
-/// | `EVENT_STREAMS_MAX` | 1000 | live event streams one process holds open in all; past it 503 |
-/// | `SMS_STARTS_PER_NUMBER_PER_HOUR` | 3 | `/auth/sms/start` calls per number per hour (both purposes, with or without an account) |
-/// | `SMS_STARTS_PER_IP_PER_HOUR` | 10 | `/auth/sms/start` calls per client network per hour |
-/// | `SMS_BUDGET_RESERVE` | 10 % of `SMS_DAILY_BUDGET` | SMS per UTC day past the budget kept for verified numbers (owner SMS and starts to them) |
-/// | `SMS_OWNER_PER_ACCOUNT_PER_HOUR` | 10 | owner SMS (login and two-step codes, test messages, notices) per account per hour |
-/// | `CODE_FAILURES_PER_NUMBER` | 10 | wrong codes per number per 15 min at sign-in by code, reset and two-step login; past it 429, the guess unchecked |
-/// | `CODE_FAILURES_PER_IP` | 30 | wrong codes per client network per 15 min at the same doors |
-/// | `SMS_TEST_NUMBERS_IN_PRODUCTION` | `false` | allow `SMS_TEST_NUMBERS` with `PHONEREG_ENV=production` (app-store review) |
-/// | `DATA_RETENTION` | 604800 | seconds expired or revoked refresh tokens, events and the bodies of finished messages are kept |
+/// PhoneReg API configuration, read once at start-up (SPEC §3, §5, §7): every setting is a
+/// flag and an environment variable, and each field's doc comment is both its `--help` text
+/// and its row in README's configuration table, rendered by `cargo run -p phonereg-api
+/// --bin config-docs -- --write README.md` (a test fails when they differ), so write the
+/// meaning there and end it with `[default: …]` when clap cannot show the default. One
+/// paragraph here: clap would print a longer doc as `--help`'s description.
 #[derive(Clone, Parser)]
 #[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
 pub struct Config {
+    /// `sqlite://relative.db`, `sqlite:///absolute.db`, a bare path, or `postgres://…`
     #[arg(
         long,
         env = "DATABASE_URL",
         default_value = "sqlite://data/phonereg.db"
     )]
     pub database_url: DatabaseUrl,
+    /// database connections per process (SQLite adds one writer)
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=512))]
     pub db_pool_size: u32,
+    /// listen address
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// `production` requires `JWT_SECRET` (≥ 32 bytes) and `https://` in `PUBLIC_URL` and
+    /// `TWILIO_API_BASE`
     #[arg(long, env = "PHONEREG_ENV", value_enum, default_value_t = Environment::Development)]
     pub phonereg_env: Environment,
+    /// HS256 key (UTF-8 bytes) for access tokens [default: generated into `DATA_DIR` in
+    /// development]
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
+    /// where development mode keeps its generated secret
     #[arg(long, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// access-token lifetime, seconds
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
     pub access_token_ttl: u64,
+    /// refresh-token lifetime, seconds (30 days)
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value_t = 2_592_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub refresh_token_ttl: u64,
+    /// seconds a rotated refresh token is only refused; after that, presenting it revokes
+    /// its session
     #[arg(long, env = "REFRESH_REUSE_GRACE", default_value_t = 10)]
     pub refresh_reuse_grace: u64,
+    /// external base URL (Twilio's status callbacks and their signatures, the WebOTP host
+    /// in code texts); `https://` makes the refresh cookie `Secure`
     #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse_public_url)]
     pub public_url: String,
+    /// region hint for numbers written without `+country`
     #[arg(long, env = "DEFAULT_REGION", default_value = "US", value_parser = parse_region)]
     pub default_region: String,
+    /// comma-separated ISO alpha-2 codes that may receive SMS; empty means all
     #[arg(long, env = "SMS_ALLOWED_COUNTRIES", default_value = "", value_parser = parse_countries)]
     pub sms_allowed_countries: Countries,
+    /// failed logins per email and client network per 15 min (UTC-aligned window)
     #[arg(long, env = "LOGIN_FAILURES_PER_EMAIL", default_value_t = 10)]
     pub login_failures_per_email: u32,
+    /// login attempts per client IP per 15 min
     #[arg(long, env = "LOGIN_PER_IP", default_value_t = 100)]
     pub login_per_ip: u32,
+    /// registrations per client IP per hour
     #[arg(long, env = "REGISTER_PER_IP_PER_HOUR", default_value_t = 20)]
     pub register_per_ip_per_hour: u32,
+    /// `/phone-numbers/parse` calls per client IP per minute
     #[arg(long, env = "LOOKUP_PER_IP_PER_MINUTE", default_value_t = 120)]
     pub lookup_per_ip_per_minute: u32,
+    /// comma-separated proxy IPs whose `X-Forwarded-For` is believed
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = parse_ips)]
     pub trusted_proxies: IpList,
+    /// Argon2id hashes in flight at once [default: number of cores]
     #[arg(long, env = "HASH_THREADS", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub hash_threads: Option<u32>,
+    /// the built SPA, served at `/` with client-route fallback
     #[arg(long, env = "STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
+    /// database threads per HTTP worker [default: SQLite 2, PostgreSQL pool ÷ workers]
     #[arg(long, env = "BLOCKING_THREADS", value_parser = clap::value_parser!(u32).range(1..=512))]
     pub blocking_threads: Option<u32>,
+    /// `console` (prints SMS to the log, keeps the last 50 at `/api/v1/dev/sms`; refused in
+    /// production) or `twilio`
     #[arg(long, env = "SMS_PROVIDER", value_enum, default_value_t = SmsProvider::Console)]
     pub sms_provider: SmsProvider,
+    /// Twilio account SID (the credentials, with `TWILIO_AUTH_TOKEN`)
     #[arg(long, env = "TWILIO_ACCOUNT_SID")]
     pub twilio_account_sid: Option<String>,
+    /// Twilio auth token; it also checks webhook signatures
     #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
     pub twilio_auth_token: Option<Secret>,
+    /// the sender as a number (`TWILIO_MESSAGING_SERVICE_SID` wins when both are set)
     #[arg(long, env = "TWILIO_FROM")]
     pub twilio_from: Option<String>,
+    /// the sender as a Messaging Service (wins over `TWILIO_FROM` when both are set)
     #[arg(long, env = "TWILIO_MESSAGING_SERVICE_SID")]
     pub twilio_messaging_service_sid: Option<String>,
+    /// Twilio's API base URL; tests point it at the fake Twilio
     #[arg(long, env = "TWILIO_API_BASE", default_value = "https://api.twilio.com", value_parser = parse_public_url)]
     pub twilio_api_base: String,
+    /// seconds a code lives
     #[arg(long, env = "VERIFY_CODE_TTL", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub verify_code_ttl: u64,
+    /// wrong tries before a code dies (then 410 until a new one)
     #[arg(long, env = "VERIFY_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub verify_max_attempts: u32,
+    /// seconds between codes for one phone record and number
     #[arg(long, env = "VERIFY_RESEND_COOLDOWN", default_value_t = 30)]
     pub verify_resend_cooldown: u64,
+    /// claims (codes to a number being added or changed) per E.164 number per UTC hour,
+    /// across accounts
     #[arg(long, env = "SMS_PER_NUMBER_PER_HOUR", default_value_t = 5)]
     pub sms_per_number_per_hour: u32,
+    /// claims per account per UTC day; owner SMS count toward it but are never refused by
+    /// it
     #[arg(long, env = "SMS_PER_ACCOUNT_PER_DAY", default_value_t = 10)]
     pub sms_per_account_per_day: u32,
+    /// claims per client IP per UTC hour
     #[arg(long, env = "SMS_PER_IP_PER_HOUR", default_value_t = 20)]
     pub sms_per_ip_per_hour: u32,
+    /// SMS segments per UTC day that claims may spend; past it claims answer 503
     #[arg(long, env = "SMS_DAILY_BUDGET", default_value_t = 10_000)]
     pub sms_daily_budget: u32,
+    /// delivery tries (backoff 2 s doubling, ±20 % jitter) before a message without a code
+    /// fails; a code's SMS is tried (at most 30 s apart) until its code expires, and never
+    /// after
     #[arg(long, env = "SMS_MAX_ATTEMPTS", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub sms_max_attempts: u32,
+    /// `+15005550100=123456,…`: fixed codes, nothing sent, no SMS caps or type/country
+    /// checks (the guess limits still apply)
     #[arg(long, env = "SMS_TEST_NUMBERS", default_value = "", value_parser = parse_test_numbers)]
     pub sms_test_numbers: TestNumbers,
+    /// number changes (add, replace) per account per UTC day, counted before the number is
+    /// looked up
     #[arg(long, env = "PHONE_CHANGES_PER_ACCOUNT_PER_DAY", default_value_t = 10)]
     pub phone_changes_per_account_per_day: u32,
+    /// `enforce`, `record` (decide, log and count, never refuse) or `off`
     #[arg(long, env = "SMS_FRAUD_GUARD", value_enum, default_value_t = FraudMode::Enforce)]
     pub sms_fraud_guard: FraudMode,
+    /// national digits after the country code that make a destination range (`+44 740…`)
     #[arg(long, env = "SMS_FRAUD_PREFIX_DIGITS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub sms_fraud_prefix_digits: u32,
+    /// seconds a paused range or country stays paused (12 h, as Twilio's Fraud Guard)
     #[arg(long, env = "SMS_FRAUD_PAUSE", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..))]
     pub sms_fraud_pause: u64,
+    /// comma-separated E.164 prefixes (`+1415`) or alpha-2 countries the guard never pauses
     #[arg(long, env = "SMS_FRAUD_ALLOW", default_value = "", value_parser = parse_fraud_allow)]
     pub sms_fraud_allow: FraudAllow,
+    /// unverified codes a range may have in 24 h, whatever it verified
     #[arg(long, env = "SMS_FRAUD_RANGE_FLOOR", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
     pub sms_fraud_range_floor: u32,
+    /// unverified codes a whole country may have in 24 h, whatever it verified
     #[arg(long, env = "SMS_FRAUD_COUNTRY_FLOOR", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub sms_fraud_country_floor: u32,
+    /// unverified codes allowed per verified code, above the floors
     #[arg(long, env = "SMS_FRAUD_RATIO", default_value_t = 1.0, value_parser = parse_ratio)]
     pub sms_fraud_ratio: f64,
+    /// paused ranges that pause their whole country
     #[arg(long, env = "SMS_FRAUD_COUNTRY_RANGES", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub sms_fraud_country_ranges: u32,
+    /// bearer token (≥ 32 bytes) of `/api/v1/admin/sms/*`; unset, that API does not exist
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
-    /// Run the outbox worker in this process (tests turn it off and step it by hand).
+    /// send queued SMS from this process (tests turn it off and step the courier by hand)
     #[arg(long, env = "OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub outbox_worker: bool,
+    /// failed logins per email per 15 min from all client networks together
     #[arg(
         long,
         env = "LOGIN_FAILURES_PER_EMAIL_ALL_NETWORKS",
         default_value_t = 100
     )]
     pub login_failures_per_email_all_networks: u32,
+    /// password hashes that may wait for a hashing thread; past it login and register
+    /// answer 503 with `Retry-After: 1` at once; a quarter as many more (at least
+    /// `HASH_THREADS`) are reserved for logins of an email from a network it signed in from
+    /// before [default: 32 × `HASH_THREADS`]
     #[arg(long, env = "HASH_QUEUE", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub hash_queue: Option<u32>,
+    /// read `JWT_SECRET` from this file instead (a trailing newline is dropped); setting
+    /// both forms stops start-up
     #[arg(long, env = "JWT_SECRET_FILE")]
     pub jwt_secret_file: Option<PathBuf>,
+    /// read `TWILIO_AUTH_TOKEN` from this file instead (a trailing newline is dropped);
+    /// setting both forms stops start-up
     #[arg(long, env = "TWILIO_AUTH_TOKEN_FILE")]
     pub twilio_auth_token_file: Option<PathBuf>,
+    /// read `ADMIN_TOKEN` from this file instead (a trailing newline is dropped); setting
+    /// both forms stops start-up
     #[arg(long, env = "ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// serve `/metrics` only on this address (e.g. `10.0.0.5:9100`), not on `BIND`
     #[arg(long, env = "METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    /// refresh tokens and event tickets that name nothing, per client network per minute
+    /// (counted in each API process's memory); past it 429 before any lookup
     #[arg(long, env = "TOKEN_FAILURES_PER_IP_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub token_failures_per_ip_per_minute: u32,
+    /// seconds (7 days) that expired or revoked refresh tokens, events and the bodies of
+    /// sent or failed messages are kept before the hourly prune removes them
     #[arg(long, env = "DATA_RETENTION", default_value_t = 604_800, value_parser = clap::value_parser!(u64).range(60..))]
     pub data_retention: u64,
+    /// live event streams one account holds open per API process; one more ends the
+    /// account's oldest
     #[arg(long, env = "EVENT_STREAMS_PER_ACCOUNT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_streams_per_account: u32,
+    /// `/auth/sms/start` per number per UTC hour (both purposes, with or without an
+    /// account)
     #[arg(long, env = "SMS_STARTS_PER_NUMBER_PER_HOUR", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub sms_starts_per_number_per_hour: u32,
+    /// `/auth/sms/start` per client network per UTC hour
     #[arg(long, env = "SMS_STARTS_PER_IP_PER_HOUR", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub sms_starts_per_ip_per_hour: u32,
-    /// None: 10 % of `SMS_DAILY_BUDGET` (see [`Config::sms_budget_reserve`]).
+    /// segments past the budget kept for verified numbers (owner SMS, starts to an
+    /// account's number); past it every SMS answers 503 [default: 10 % of the budget]
     #[arg(long, env = "SMS_BUDGET_RESERVE")]
     pub sms_budget_reserve: Option<u32>,
+    /// owner SMS (login and two-step codes, test messages) per account per UTC hour;
+    /// notices are counted, never refused
     #[arg(long, env = "SMS_OWNER_PER_ACCOUNT_PER_HOUR", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub sms_owner_per_account_per_hour: u32,
+    /// wrong codes per number per 15 min at sign-in by code and reset (and, counted apart,
+    /// at the two-step code step); past it 429, the guess unchecked
     #[arg(long, env = "CODE_FAILURES_PER_NUMBER", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub code_failures_per_number: u32,
+    /// wrong codes per client network per 15 min at those doors
     #[arg(long, env = "CODE_FAILURES_PER_IP", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub code_failures_per_ip: u32,
+    /// with `PHONEREG_ENV=production`, `SMS_TEST_NUMBERS` stops start-up unless this is
+    /// `true` (app-store review)
     #[arg(long, env = "SMS_TEST_NUMBERS_IN_PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
     pub sms_test_numbers_in_production: bool,
+    /// live event streams per API process in all; past it 503 with `Retry-After`
     #[arg(long, env = "EVENT_STREAMS_MAX", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_streams_max: u32,
 }

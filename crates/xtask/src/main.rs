@@ -5,6 +5,10 @@
 //!   copy a browser accepts without compressing per request (`routes/spa.rs`). Both at
 //!   their slowest, smallest settings: it runs once per build. A copy that would not be
 //!   smaller than its file is not written, and the file then goes out as it is.
+//! - `sizes`: Rust files over 400 lines and functions over 80 lines in `crates/` and
+//!   `frontend/`, each listed (`sizes.rs`; docs/ARCHITECTURE.md keeps its output).
+
+mod sizes;
 
 use std::{
     fs,
@@ -23,8 +27,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["precompress", dir] => precompress(Path::new(dir)),
+        ["sizes"] => sizes::report(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .map(|report| print!("{report}")),
         _ => {
-            eprintln!("usage: cargo xtask precompress <dir>");
+            eprintln!("usage: cargo xtask precompress <dir> | cargo xtask sizes");
             return ExitCode::from(2);
         }
     };
