@@ -35,6 +35,7 @@ use crate::{
         rate_limit::{self, Limits},
         reauth::Reauth,
         retention::Retention,
+        sessions::Sessions,
         sms_texts::SmsTexts,
         token_strikes::TokenStrikes,
         tokens::{Tokens, random_token},
@@ -174,18 +175,18 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
     );
     let refresh_ttl = config.refresh_token_ttl as i64;
     let reauth = Reauth::new(db.clone(), clock.clone(), hasher.clone(), limits.login);
+    let sessions = Sessions::new(Arc::clone(&tokens), clock.clone(), refresh_ttl);
     Ok(AppState {
         accounts: Accounts::new(AccountsParts {
             db: db.clone(),
             clock: clock.clone(),
             hasher: hasher.clone(),
-            tokens: Arc::clone(&tokens),
+            sessions: sessions.clone(),
             codes: codes.clone(),
             register_ip: limits.register_ip,
             login: limits.login,
             token_strikes: Arc::clone(&token_strikes),
             streams: Arc::clone(&streams),
-            refresh_ttl,
             reuse_grace: config.refresh_reuse_grace as i64,
         }),
         phones: Phones::new(PhonesParts {
@@ -203,21 +204,19 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
             clock: clock.clone(),
             codes: codes.clone(),
             hasher,
-            tokens: Arc::clone(&tokens),
+            sessions: sessions.clone(),
             login_ip: limits.login.login_ip,
             guesses: limits.code_guesses,
             streams: Arc::clone(&streams),
-            refresh_ttl,
         }),
         two_factor: TwoFactor::new(TwoFactorParts {
             db: db.clone(),
             clock: clock.clone(),
             codes,
             reauth,
-            tokens: Arc::clone(&tokens),
+            sessions,
             guesses: limits.code_guesses,
             token_strikes: Arc::clone(&token_strikes),
-            refresh_ttl,
         }),
         events: Events {
             db: db.clone(),

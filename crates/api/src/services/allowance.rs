@@ -116,10 +116,10 @@ impl SmsAllowance {
         country: Option<&str>,
         now: i64,
     ) -> Result<(), ApiError> {
-        match self.guard.watch(e164, country) {
-            Some(dest) => self.guard.admit(conn, &dest, now).map(drop),
-            None => Ok(()),
-        }
+        let Some(dest) = self.guard.watch(e164, country) else {
+            return Ok(());
+        };
+        self.guard.admit(conn, &dest, now).map(drop)
     }
 
     /// A claim of `segments` to `e164` for `user_id`, from `ip`: the §5 caps, the guard

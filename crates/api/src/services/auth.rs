@@ -10,17 +10,17 @@ use crate::{
     error::ApiError,
     persistence::{
         Db, known_sign_ins,
-        models::{NewRefreshToken, NewUser, PhoneRow, RefreshTokenRow, UserRow},
-        phones, refresh_tokens, users,
+        models::{NewUser, PhoneRow, RefreshTokenRow, UserRow},
+        refresh_tokens, users,
     },
     services::{
-        codes::{ClaimSend, Codes},
+        codes::Codes,
         hashing::{Hasher, Lane},
-        phones::{NumberRules, add_phone_in_tx},
+        phones::{NumberRules, add_phone_with_code},
         rate_limit::{Limit, LoginLimits},
-        sessions::{Session, start_family},
+        sessions::{Opened, Session, Sessions},
         token_strikes::TokenStrikes,
-        tokens::{Tokens, hash_refresh, random_token},
+        tokens::hash_refresh,
         two_factor,
     },
     streams::Streams,
@@ -80,7 +80,7 @@ pub struct Accounts {
     db: Db,
     clock: Clock,
     hasher: Hasher,
-    tokens: Arc<Tokens>,
+    sessions: Sessions,
     codes: Codes,
     register_ip: Limit,
     login: LoginLimits,
@@ -88,8 +88,6 @@ pub struct Accounts {
     token_strikes: Arc<TokenStrikes>,
     /// To end this process's streams of a session that ends.
     streams: Arc<Streams>,
-    /// `REFRESH_TOKEN_TTL`.
-    refresh_ttl: i64,
     /// `REFRESH_REUSE_GRACE`.
     reuse_grace: i64,
 }
@@ -99,13 +97,12 @@ pub struct AccountsParts {
     pub db: Db,
     pub clock: Clock,
     pub hasher: Hasher,
-    pub tokens: Arc<Tokens>,
+    pub sessions: Sessions,
     pub codes: Codes,
     pub register_ip: Limit,
     pub login: LoginLimits,
     pub token_strikes: Arc<TokenStrikes>,
     pub streams: Arc<Streams>,
-    pub refresh_ttl: i64,
     pub reuse_grace: i64,
 }
 
@@ -115,13 +112,12 @@ impl Accounts {
             db: p.db,
             clock: p.clock,
             hasher: p.hasher,
-            tokens: p.tokens,
+            sessions: p.sessions,
             codes: p.codes,
             register_ip: p.register_ip,
             login: p.login,
             token_strikes: p.token_strikes,
             streams: p.streams,
-            refresh_ttl: p.refresh_ttl,
             reuse_grace: p.reuse_grace,
         }
     }
@@ -151,11 +147,10 @@ impl Accounts {
                 .await?;
         }
         let password_hash = self.hasher.hash(reg.password).await?;
-        let refresh_token = random_token(32);
-        let token_hash = hash_refresh(&refresh_token);
-        let refresh_ttl = self.refresh_ttl;
-        let codes = self.codes.clone();
-        let (user, phone, verification, family) = self
+        let token = self.sessions.new_token();
+        let hash = token.hash().to_owned();
+        let (codes, sessions) = (self.codes.clone(), self.sessions.clone());
+        let (opened, verification) = self
             .db
             .write(move |c| {
                 let now = clock.now();
@@ -172,43 +167,23 @@ impl Accounts {
                 // refused SMS limit leaves no account behind.
                 let (phone, verification) = match &reg.phone {
                     Some(number) => {
-                        let row = add_phone_in_tx(c, user.id, number, now)?;
-                        let code = codes.issue_claim(
-                            c,
-                            &ClaimSend {
-                                user_id: user.id,
-                                phone_id: row.id,
-                                e164: &row.e164,
-                                country: Some(&row.country),
-                                previous: None,
-                                client_ip: Some(&client_ip),
-                                locale,
-                                now,
-                            },
+                        let (row, code) = add_phone_with_code(
+                            c, &codes, user.id, number, &client_ip, locale, now,
                         )?;
-                        (Some(phones::find_owned(c, user.id, row.id)?), Some(code))
+                        (Some(row), Some(code))
                     }
                     None => (None, None),
                 };
-                let family = start_family(c, user.id, &token_hash, now, refresh_ttl)?;
-                Ok((user, phone, verification, family))
+                let opened = sessions.open(c, user, phone, &hash, now)?;
+                Ok((opened, verification))
             })
             .await?;
         tracing::info!(
-            user.id = user.id,
-            with_phone = phone.is_some(),
+            user.id = opened.user.id,
+            with_phone = opened.phone.is_some(),
             "account registered"
         );
-        let access_token = self
-            .tokens
-            .issue_access(user.id, self.clock.now(), Some(&family))?;
-        Ok(Session {
-            user,
-            phone,
-            verification,
-            access_token,
-            refresh_token,
-        })
+        self.sessions.signed_in(opened, token, verification)
     }
 
     /// Checks credentials; unknown emails and wrong passwords cost the same and read the same.
@@ -272,9 +247,9 @@ impl Accounts {
             // The guess was counted up front.
             _ => return Err(ApiError::Unauthorized(BAD_CREDENTIALS)),
         };
-        let refresh_token = random_token(32);
-        let token_hash = hash_refresh(&refresh_token);
-        let refresh_ttl = self.refresh_ttl;
+        let token = self.sessions.new_token();
+        let hash = token.hash().to_owned();
+        let sessions = self.sessions.clone();
         let user_id = user.id;
         // The refund commits on its own: a right password is never a login failure, even
         // when the second factor's SMS is then refused (SPEC §10).
@@ -289,11 +264,11 @@ impl Accounts {
                 if user.two_factor {
                     return Ok(Step::Code(Box::new((user, phone))));
                 }
-                let family = start_family(c, user_id, &token_hash, now, refresh_ttl)?;
-                Ok(Step::Signed(Box::new((user, phone, family))))
+                let opened = sessions.open(c, user, phone, &hash, now)?;
+                Ok(Step::Signed(Box::new(opened)))
             })
             .await?;
-        let (user, phone, family) = match step {
+        let opened = match step {
             Step::Code(found) => {
                 let (codes, clock) = (self.codes.clone(), self.clock.clone());
                 let (mfa_token, verification) = self
@@ -317,18 +292,10 @@ impl Accounts {
                     verification,
                 });
             }
-            Step::Signed(signed) => *signed,
+            Step::Signed(opened) => *opened,
         };
-        let access_token = self
-            .tokens
-            .issue_access(user.id, self.clock.now(), Some(&family))?;
-        Ok(Login::Signed(Box::new(Session {
-            user,
-            phone,
-            verification: None,
-            access_token,
-            refresh_token,
-        })))
+        let session = self.sessions.signed_in(opened, token, None)?;
+        Ok(Login::Signed(Box::new(session)))
     }
 
     /// Exchanges a refresh token for a new pair; the old one stops working.
@@ -341,7 +308,7 @@ impl Accounts {
         let clock = self.clock.clone();
         self.token_strikes.check(client, clock.now())?;
         let presented_hash = hash_refresh(&presented);
-        let (refresh_ttl, grace) = (self.refresh_ttl, self.reuse_grace);
+        let grace = self.reuse_grace;
         let found = {
             let hash = presented_hash.clone();
             self.db
@@ -358,8 +325,9 @@ impl Accounts {
             }
             return Err(ApiError::Unauthorized(BAD_REFRESH));
         }
-        let refresh_token = random_token(32);
-        let new_hash = hash_refresh(&refresh_token);
+        let token = self.sessions.new_token();
+        let hash = token.hash().to_owned();
+        let sessions = self.sessions.clone();
         let outcome = self
             .db
             .write(move |c| {
@@ -381,39 +349,18 @@ impl Accounts {
                     }
                     return Ok(Rotation::Refused);
                 }
+                let Some((user, phone)) = users::find_with_phone(c, row.user_id)? else {
+                    return Ok(Rotation::Refused);
+                };
                 if !refresh_tokens::mark_rotated(c, row.id, now)? {
                     return Ok(Rotation::Refused);
                 }
-                refresh_tokens::insert(
-                    c,
-                    &NewRefreshToken {
-                        user_id: row.user_id,
-                        family: &row.family,
-                        token_hash: &new_hash,
-                        created_at: now,
-                        expires_at: now + refresh_ttl,
-                    },
-                )?;
-                Ok(match users::find_with_phone(c, row.user_id)? {
-                    Some((user, phone)) => Rotation::Rotated(Box::new((user, phone, row.family))),
-                    None => Rotation::Refused,
-                })
+                let opened = sessions.rotate(c, user, phone, row.family, &hash, now)?;
+                Ok(Rotation::Rotated(Box::new(opened)))
             })
             .await?;
         match outcome {
-            Rotation::Rotated(found) => {
-                let (user, phone, family) = *found;
-                let access_token =
-                    self.tokens
-                        .issue_access(user.id, self.clock.now(), Some(&family))?;
-                Ok(Session {
-                    user,
-                    phone,
-                    verification: None,
-                    access_token,
-                    refresh_token,
-                })
-            }
+            Rotation::Rotated(opened) => self.sessions.signed_in(*opened, token, None),
             Rotation::Refused => Err(ApiError::Unauthorized(BAD_REFRESH)),
             Rotation::ReuseDetected { user_id, family } => {
                 tracing::warn!(
@@ -482,13 +429,13 @@ pub enum Login {
 }
 
 enum Step {
-    Signed(Box<(UserRow, Option<PhoneRow>, String)>),
+    Signed(Box<Opened>),
     /// Two-step sign-in is on: the account, for the code step.
     Code(Box<(UserRow, Option<PhoneRow>)>),
 }
 
 enum Rotation {
-    Rotated(Box<(UserRow, Option<PhoneRow>, String)>),
+    Rotated(Box<Opened>),
     Refused,
     /// A rotated token came back after the grace period: probably stolen.
     ReuseDetected {

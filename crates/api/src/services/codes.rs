@@ -193,12 +193,28 @@ impl Codes {
         }
     }
 
-    fn cooling_down(previous_resend_after: i64, state: CodeState, now: i64) -> ApiError {
-        crate::telemetry::rate_limited("resend_cooldown");
-        ApiError::ResendTooSoon {
-            retry_after: (previous_resend_after - now) as u64,
-            verification: state,
+    /// Refuses a new code while the live one it would replace (`previous`: its resend
+    /// time and state) cools down. Test numbers (`sent` false) have no cool-down.
+    fn cool_down(sent: bool, previous: Option<(i64, CodeState)>, now: i64) -> Result<(), ApiError> {
+        match previous {
+            Some((resend_after, state)) if sent && resend_after > now => {
+                crate::telemetry::rate_limited("resend_cooldown");
+                Err(ApiError::ResendTooSoon {
+                    retry_after: (resend_after - now) as u64,
+                    verification: state,
+                })
+            }
+            _ => Ok(()),
         }
+    }
+
+    /// A new code's attempts, expiry and earliest resend.
+    fn lifetimes(&self, now: i64) -> (i32, i64, i64) {
+        (
+            self.config.verify_max_attempts as i32,
+            now + self.config.verify_code_ttl as i64,
+            now + self.config.verify_resend_cooldown as i64,
+        )
     }
 
     /// A claim (SPEC §10): a new code for `e164` on the phone record (killing the record's
@@ -217,25 +233,22 @@ impl Codes {
             ..
         } = *send;
         let sent = !self.allowance.is_test_number(e164);
-        if sent
-            && let Some(previous) = send.previous
-            && previous.e164 == e164
-            && previous.resend_after > now
-        {
-            return Err(Self::cooling_down(
-                previous.resend_after,
-                CodeState::from(previous),
-                now,
-            ));
-        }
+        // The cool-down is per record and number: a change to another number is governed
+        // by the caps instead (SPEC §7).
+        let previous = send
+            .previous
+            .filter(|p| p.e164 == e164)
+            .map(|p| (p.resend_after, CodeState::from(p)));
+        Self::cool_down(sent, previous, now)?;
         let code = self.new_code(e164)?;
+        let (attempts_left, expires_at, resend_after) = self.lifetimes(now);
         let row = CodeRow {
             phone_id,
             e164: e164.to_owned(),
             code_hash: self.code_hash(phone_id, e164, code.expose()),
-            attempts_left: self.config.verify_max_attempts as i32,
-            expires_at: now + self.config.verify_code_ttl as i64,
-            resend_after: now + self.config.verify_resend_cooldown as i64,
+            attempts_left,
+            expires_at,
+            resend_after,
             sent,
             created_at: now,
         };
@@ -360,31 +373,24 @@ impl Codes {
             purpose, e164, now, ..
         } = *send;
         let sent = !self.allowance.is_test_number(e164);
-        let previous = auth_codes::find(conn, e164, purpose.as_str())?;
-        if sent
-            && let Some(previous) = &previous
-            && previous.resend_after > now
-        {
-            return Err(Self::cooling_down(
-                previous.resend_after,
-                CodeState::from(previous),
-                now,
-            ));
-        }
+        let previous = auth_codes::find(conn, e164, purpose.as_str())?
+            .map(|p| (p.resend_after, CodeState::from(&p)));
+        Self::cool_down(sent, previous, now)?;
         let code = self.new_code(e164)?;
         let hashed = match send.owner {
             Some(_) => code.expose().to_owned(),
             None => format!("{:032x}", rand::rngs::OsRng.r#gen::<u128>()),
         };
+        let (attempts_left, expires_at, resend_after) = self.lifetimes(now);
         let row = AuthCodeRow {
             e164: e164.to_owned(),
             purpose: purpose.as_str().to_owned(),
             user_id: send.owner.map(|o| o.user_id),
             code_hash: self.credential_hash(purpose, e164, send.challenge, &hashed),
             challenge: send.challenge.map(str::to_owned),
-            attempts_left: self.config.verify_max_attempts as i32,
-            expires_at: now + self.config.verify_code_ttl as i64,
-            resend_after: now + self.config.verify_resend_cooldown as i64,
+            attempts_left,
+            expires_at,
+            resend_after,
             sent,
             created_at: now,
         };

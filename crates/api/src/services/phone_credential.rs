@@ -20,9 +20,8 @@ use crate::{
         delivery,
         hashing::Hasher,
         rate_limit::{GuessDoor, GuessLimits, Limit},
-        sessions::{Session, start_family},
+        sessions::{Opened, Session, Sessions},
         sms_texts::Text,
-        tokens::{Tokens, hash_refresh, random_token},
         two_factor::recovery_hash,
     },
     streams::Streams,
@@ -41,15 +40,13 @@ pub struct Credentials {
     clock: Clock,
     codes: Codes,
     hasher: Hasher,
-    tokens: Arc<Tokens>,
+    sessions: Sessions,
     /// Every sign-in attempt per client (`LOGIN_PER_IP`).
     login_ip: Limit,
     /// Wrong codes per number and per client.
     guesses: GuessLimits,
     /// To end this process's streams of the sessions a reset ends.
     streams: Arc<Streams>,
-    /// `REFRESH_TOKEN_TTL`.
-    refresh_ttl: i64,
 }
 
 /// What [`Credentials::new`] is built from.
@@ -58,11 +55,10 @@ pub struct CredentialsParts {
     pub clock: Clock,
     pub codes: Codes,
     pub hasher: Hasher,
-    pub tokens: Arc<Tokens>,
+    pub sessions: Sessions,
     pub login_ip: Limit,
     pub guesses: GuessLimits,
     pub streams: Arc<Streams>,
-    pub refresh_ttl: i64,
 }
 
 impl Credentials {
@@ -72,11 +68,10 @@ impl Credentials {
             clock: p.clock,
             codes: p.codes,
             hasher: p.hasher,
-            tokens: p.tokens,
+            sessions: p.sessions,
             login_ip: p.login_ip,
             guesses: p.guesses,
             streams: p.streams,
-            refresh_ttl: p.refresh_ttl,
         }
     }
 
@@ -136,9 +131,9 @@ impl Credentials {
         let guess = self
             .guesses
             .guess(GuessDoor::Anonymous, &number.e164, &client_ip);
-        let refresh_token = random_token(32);
-        let token_hash = hash_refresh(&refresh_token);
-        let refresh_ttl = self.refresh_ttl;
+        let token = self.sessions.new_token();
+        let hash = token.hash().to_owned();
+        let sessions = self.sessions.clone();
         let outcome = self
             .db
             .write(move |c| {
@@ -166,26 +161,17 @@ impl Credentials {
                 if user.two_factor {
                     return Ok(SignIn::PasswordRequired);
                 }
-                let family = start_family(c, user.id, &token_hash, now, refresh_ttl)?;
-                Ok(SignIn::Signed(Box::new((user, phone, family))))
+                let opened = sessions.open(c, user, Some(phone), &hash, now)?;
+                Ok(SignIn::Signed(Box::new(opened)))
             })
             .await?;
-        let (user, phone, family) = match outcome {
+        let opened = match outcome {
             SignIn::Wrong(state) => return Err(ApiError::WrongCode(state)),
             SignIn::PasswordRequired => return Err(ApiError::PasswordRequired),
-            SignIn::Signed(signed) => *signed,
+            SignIn::Signed(opened) => *opened,
         };
-        tracing::info!(user.id = user.id, "signed in by code");
-        let access_token = self
-            .tokens
-            .issue_access(user.id, self.clock.now(), Some(&family))?;
-        Ok(Session {
-            user,
-            phone: Some(phone),
-            verification: None,
-            access_token,
-            refresh_token,
-        })
+        tracing::info!(user.id = opened.user.id, "signed in by code");
+        self.sessions.signed_in(opened, token, None)
     }
 
     /// `POST /auth/password-reset`: with a right code the password changes, every session of
@@ -346,5 +332,5 @@ fn owner_of(conn: &mut Conn<'_>, row: &AuthCodeRow) -> Result<(UserRow, PhoneRow
 enum SignIn {
     Wrong(CodeState),
     PasswordRequired,
-    Signed(Box<(UserRow, PhoneRow, String)>),
+    Signed(Box<Opened>),
 }

@@ -122,8 +122,36 @@ fn parse_phone_fields(
     Ok(number)
 }
 
-/// Inserts a new, unverified record inside the caller's transaction.
-pub fn add_phone_in_tx(
+/// Inside the caller's transaction: a new, unverified record and its first code (a
+/// claim). A number verified on another account is treated exactly like a free one
+/// (SPEC §10): only the right code at verify tells.
+pub fn add_phone_with_code(
+    conn: &mut Conn<'_>,
+    codes: &Codes,
+    user_id: i64,
+    number: &PhoneNumber,
+    client_ip: &str,
+    locale: Locale,
+    now: i64,
+) -> Result<(PhoneRow, CodeState), ApiError> {
+    let row = insert_record(conn, user_id, number, now)?;
+    let code = codes.issue_claim(
+        conn,
+        &ClaimSend {
+            user_id,
+            phone_id: row.id,
+            e164: &row.e164,
+            country: Some(&row.country),
+            previous: None,
+            client_ip: Some(client_ip),
+            locale,
+            now,
+        },
+    )?;
+    Ok((phones::find_owned(conn, user_id, row.id)?, code))
+}
+
+fn insert_record(
     conn: &mut Conn<'_>,
     user_id: i64,
     number: &PhoneNumber,
@@ -214,21 +242,7 @@ impl Phones {
             .db
             .write(move |c| {
                 let now = clock.now();
-                let row = add_phone_in_tx(c, user_id, &number, now)?;
-                let code = codes.issue_claim(
-                    c,
-                    &ClaimSend {
-                        user_id,
-                        phone_id: row.id,
-                        e164: &row.e164,
-                        country: Some(&row.country),
-                        previous: None,
-                        client_ip: Some(&client_ip),
-                        locale,
-                        now,
-                    },
-                )?;
-                Ok((phones::find_owned(c, user_id, row.id)?, code))
+                add_phone_with_code(c, &codes, user_id, &number, &client_ip, locale, now)
             })
             .await?;
         tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");

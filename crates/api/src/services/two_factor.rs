@@ -19,9 +19,9 @@ use crate::{
         codes::{CodeCheck, CodeOwner, CodeSend, Codes},
         rate_limit::{GuessDoor, GuessLimits},
         reauth::Reauth,
-        sessions::{Session, start_family},
+        sessions::{Opened, Session, Sessions},
         token_strikes::TokenStrikes,
-        tokens::{Tokens, hash_refresh, random_token},
+        tokens::{hash_refresh, random_token},
     },
 };
 
@@ -31,13 +31,11 @@ pub struct TwoFactor {
     clock: Clock,
     codes: Codes,
     reauth: Reauth,
-    tokens: Arc<Tokens>,
+    sessions: Sessions,
     /// Wrong codes (and recovery codes) at the login's code step.
     guesses: GuessLimits,
     /// Made-up `mfa_token`s, per client.
     token_strikes: Arc<TokenStrikes>,
-    /// `REFRESH_TOKEN_TTL`.
-    refresh_ttl: i64,
 }
 
 /// What [`TwoFactor::new`] is built from.
@@ -46,10 +44,9 @@ pub struct TwoFactorParts {
     pub clock: Clock,
     pub codes: Codes,
     pub reauth: Reauth,
-    pub tokens: Arc<Tokens>,
+    pub sessions: Sessions,
     pub guesses: GuessLimits,
     pub token_strikes: Arc<TokenStrikes>,
-    pub refresh_ttl: i64,
 }
 
 /// How many recovery codes a set holds (SPEC §10).
@@ -130,10 +127,9 @@ impl TwoFactor {
             clock: p.clock,
             codes: p.codes,
             reauth: p.reauth,
-            tokens: p.tokens,
+            sessions: p.sessions,
             guesses: p.guesses,
             token_strikes: p.token_strikes,
-            refresh_ttl: p.refresh_ttl,
         }
     }
 
@@ -322,9 +318,9 @@ impl TwoFactor {
         }
         let (codes, clock, guesses) = (self.codes.clone(), self.clock.clone(), self.guesses);
         let client = client.to_owned();
-        let refresh_token = random_token(32);
-        let new_hash = hash_refresh(&refresh_token);
-        let refresh_ttl = self.refresh_ttl;
+        let token = self.sessions.new_token();
+        let hash = token.hash().to_owned();
+        let sessions = self.sessions.clone();
         let outcome = self
             .db
             .write(move |c| {
@@ -378,11 +374,11 @@ impl TwoFactor {
                 // The row was read before a recovery code was used: read it again.
                 let user = users::find(c, user.id)?.ok_or_else(expired)?;
                 guess.refund(c, now)?;
-                let family = start_family(c, user.id, &new_hash, now, refresh_ttl)?;
-                Ok(Verified::Signed(Box::new((user, Some(phone), family))))
+                let opened = sessions.open(c, user, Some(phone), &hash, now)?;
+                Ok(Verified::Signed(Box::new(opened)))
             })
             .await?;
-        let (user, phone, family) = match outcome {
+        let opened = match outcome {
             Verified::Wrong(state) => return Err(ApiError::WrongCode(state)),
             Verified::WrongRecovery => {
                 return Err(ApiError::field(
@@ -390,19 +386,10 @@ impl TwoFactor {
                     "is not an unused recovery code of this account",
                 ));
             }
-            Verified::Signed(signed) => *signed,
+            Verified::Signed(opened) => *opened,
         };
-        tracing::info!(user.id = user.id, "signed in with a second factor");
-        let access_token = self
-            .tokens
-            .issue_access(user.id, self.clock.now(), Some(&family))?;
-        Ok(Session {
-            user,
-            phone,
-            verification: None,
-            access_token,
-            refresh_token,
-        })
+        tracing::info!(user.id = opened.user.id, "signed in with a second factor");
+        self.sessions.signed_in(opened, token, None)
     }
 }
 
@@ -471,5 +458,5 @@ pub fn challenge(
 enum Verified {
     Wrong(CodeState),
     WrongRecovery,
-    Signed(Box<(UserRow, Option<PhoneRow>, String)>),
+    Signed(Box<Opened>),
 }
