@@ -32,11 +32,12 @@ for backend in $BACKENDS; do
     DB="sqlite://$WORK/credential.db"
   fi
   PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  # Defaults everywhere, but every request comes from 127.0.0.1: the per-IP SMS cap is
-  # raised so the client's dozen accounts fit in one hour.
+  # Defaults everywhere, but every request comes from 127.0.0.1: the per-IP SMS caps
+  # (claims, and SPEC §10's starts) are raised so the client's dozen accounts and its
+  # timing starts fit in one hour.
   env DATABASE_URL="$DB" BIND="127.0.0.1:$PORT" PUBLIC_URL="http://127.0.0.1:$PORT" \
     DATA_DIR="$WORK/data-$backend" RUST_LOG=warn NO_COLOR=1 SMS_PROVIDER=console \
-    SMS_PER_IP_PER_HOUR=1000 \
+    SMS_PER_IP_PER_HOUR=1000 SMS_STARTS_PER_IP_PER_HOUR=1000 \
     target/release/phonereg-api >"$WORK/server-$backend.log" 2>&1 &
   PID=$!
   for _ in $(seq 1 150); do

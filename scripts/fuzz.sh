@@ -70,7 +70,11 @@ run_backend() {
     status=1
   fi
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-  [ "$status" = 0 ] || fail "schemathesis found problems on $backend (above)"
+  if [ "$status" != 0 ]; then
+    # The server's side of a finding (a 500 names its cause only in the log).
+    grep -E 'ERROR|WARN' "$WORK/$backend.log" | tail -20 >&2 || true
+    fail "schemathesis found problems on $backend (above)"
+  fi
 }
 
 for backend in ${FUZZ_BACKENDS:-sqlite postgres}; do run_backend "$backend"; done

@@ -63,26 +63,26 @@ pub fn find_owned(conn: &mut Conn<'_>, user_id: i64, id: i64) -> Result<PhoneRow
 /// The caller's record with this id and its live code, if any (send-code and verify both
 /// need the two), for a write transaction that decides on them.
 ///
-/// On PostgreSQL the record's row is locked first (`FOR UPDATE`) until the transaction
-/// ends, and the record and code are read after the lock is held: requests on one record
-/// (parallel resends, a resend and a verify) take turns, and each reads the code the one
-/// before it wrote, so the resend cool-down and the attempts are checked and spent in
-/// one step. Read under READ COMMITTED without the lock, eight parallel resends each saw
-/// the old code's cool-down over and five sent a code. SQLite has one writer at a time.
+/// On PostgreSQL the record is locked first, until the transaction ends, and the record
+/// and code are read after the lock is held: requests on one record (parallel resends, a
+/// resend and a verify) take turns, and each reads the code the one before it wrote, so
+/// the resend cool-down and the attempts are checked and spent in one step. Read under
+/// READ COMMITTED without a lock, eight parallel resends each saw the old code's
+/// cool-down over and five sent a code. The lock is a transaction-level advisory lock on
+/// the record's id, not `FOR UPDATE` on its row: the courier locks a message row and then
+/// updates the record's row, while a resend retires the record's messages after taking
+/// its lock, so a row lock here took the two in opposite orders and PostgreSQL broke the
+/// deadlock with a 500 (seen by schemathesis). SQLite has one writer at a time.
 pub fn find_owned_with_code(
     conn: &mut Conn<'_>,
     user_id: i64,
     id: i64,
 ) -> Result<(PhoneRow, Option<CodeRow>), ApiError> {
     if let Conn::Postgres(c) = conn {
-        // One query would not do: `FOR UPDATE` refuses the nullable side of the outer
-        // join, and re-reads only the locked row after waiting, not the code joined to it.
-        phone_numbers::table
-            .filter(phone_numbers::id.eq(id))
-            .filter(phone_numbers::user_id.eq(user_id))
-            .select(phone_numbers::id)
-            .for_update()
-            .load::<i64>(*c)?;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind::<diesel::sql_types::Integer, _>(RECORD_LOCKS)
+            .bind::<diesel::sql_types::Integer, _>(record_lock_key(id))
+            .execute(*c)?;
     }
     with_conn!(conn, c => phone_numbers::table
         .left_join(verification_codes::table)
@@ -93,6 +93,14 @@ pub fn find_owned_with_code(
     .into_iter()
     .next()
     .ok_or(ApiError::NotFound)
+}
+
+/// The advisory-lock namespace of phone records (the two-key form: this and the id).
+const RECORD_LOCKS: i32 = 0x5052_4543; // "PREC"
+
+/// Record ids fold into the 32-bit second key; two records that collide only take turns.
+fn record_lock_key(id: i64) -> i32 {
+    (id ^ (id >> 32)) as i32
 }
 
 /// Whether `e164` is verified on an account other than `user_id`.
