@@ -8,7 +8,6 @@ use phonereg_types::{Phone, RegisterRequest, Verification, validation};
 
 use crate::{
     api::{self, ApiError},
-    app::replace,
     components::{
         field::{FieldState, SubmitButton, TextField, confirm_error, sentence},
         phone_field::{DEFAULT_COUNTRY, PhoneField},
@@ -19,7 +18,7 @@ use crate::{
         phone_form::{PhoneFormMode, PhoneNumberForm},
         verification::VerificationStep,
     },
-    paths::Page,
+    paths::{Page, replace},
     session::{Status, use_session},
     task::Task,
 };
