@@ -1,14 +1,20 @@
 //! `/dashboard/phone-management` — PhoneManagementPage: the overview cards, the actions
 //! on the number (add / replace / verify / delete with confirmation) and the panel each
-//! opens, the test-message card and the history card.
+//! opens, the test-message card and the history card. Replacing or deleting a verified
+//! number asks for the password (SPEC §10).
 
-use leptos::prelude::*;
+use leptos::{html, prelude::*};
 use leptos_router::{components::A, hooks::use_query_map};
-use phonereg_types::{Phone, PhoneStatus, Verification};
+use phonereg_types::{DeletePhoneRequest, Phone, PhoneStatus, Verification};
 
 use crate::{
     api,
-    components::{breadcrumbs::Breadcrumbs, confirm::ConfirmDialog, phone_overview::PhoneOverview},
+    components::{
+        breadcrumbs::Breadcrumbs,
+        confirm::{ConfirmDialog, ConfirmPassword},
+        field::{FieldState, password_missing, password_refusal},
+        phone_overview::PhoneOverview,
+    },
     pages::{focus_heading, set_title},
     panels::{
         add_phone::AddPhonePanel,
@@ -63,10 +69,34 @@ pub fn PhoneManagementPage() -> impl IntoView {
         }
     });
 
-    let delete = Task::new(move |id: &i64| {
+    // The delete dialog's password, for a verified number.
+    let delete_password = FieldState::new();
+    let delete_submitted = RwSignal::new(false);
+    let delete_password_ref = NodeRef::<html::Input>::new();
+    let delete_password_error = Signal::derive(move || {
+        let client = delete_password.value.with(|v| password_missing(v));
+        delete_password.shown_error(client, delete_submitted.get())
+    });
+    let open_delete = move || {
+        flash.set(None);
+        blocked.set(None);
+        delete_password.value.set(String::new());
+        delete_password.server_error.set(None);
+        delete_submitted.set(false);
+        panel.set(Panel::ConfirmDelete);
+    };
+
+    let delete = Task::new(move |(id, current_password): &(i64, Option<String>)| {
         let id = *id;
+        let asked = current_password.is_some();
+        let body = DeletePhoneRequest {
+            current_password: current_password.clone(),
+        };
         async move {
-            match session.call(|t| api::delete_phone(t, id)).await {
+            let result = session
+                .call_with_password(|t| api::delete_phone(t, id, body.clone()))
+                .await;
+            match result {
                 Ok(()) => {
                     session.clear_phone();
                     panel.set(Panel::None);
@@ -78,6 +108,16 @@ pub fn PhoneManagementPage() -> impl IntoView {
                 Err(e) if e.status() == Some(409) => {
                     panel.set(Panel::None);
                     blocked.set(Some(e.message()));
+                }
+                // A wrong password keeps the dialog open, the message on the field.
+                Err(e) if asked && password_refusal(&e, "current_password").is_some() => {
+                    delete_password
+                        .server_error
+                        .set(password_refusal(&e, "current_password"));
+                    if let Some(input) = delete_password_ref.get_untracked() {
+                        let _ = input.focus();
+                        input.select();
+                    }
                 }
                 Err(e) => {
                     panel.set(Panel::None);
@@ -118,7 +158,7 @@ pub fn PhoneManagementPage() -> impl IntoView {
                         <button class="btn" on:click=move |_| { flash.set(None); panel.set(Panel::Replace) }>
                             "Replace number"
                         </button>
-                        <button class="btn btn-danger-outline" on:click=move |_| { flash.set(None); blocked.set(None); panel.set(Panel::ConfirmDelete) }>
+                        <button class="btn btn-danger-outline" on:click=move |_| open_delete()>
                             "Delete number"
                         </button>
                     </div>
@@ -155,6 +195,7 @@ pub fn PhoneManagementPage() -> impl IntoView {
                             <PhoneNumberForm
                                 mode=PhoneFormMode::Replace(p.id)
                                 initial_region=p.country.clone()
+                                ask_password=p.status == PhoneStatus::Verified
                                 on_saved=Callback::new(move |p: Phone| panel.set(Panel::Verify(p.verification)))
                                 on_cancel=Callback::new(move |_| panel.set(Panel::None))
                             />
@@ -186,6 +227,14 @@ pub fn PhoneManagementPage() -> impl IntoView {
             }
             (Panel::ConfirmDelete, Some(p)) => {
                 let id = p.id;
+                let verified = p.status == PhoneStatus::Verified;
+                let password = verified.then_some(ConfirmPassword {
+                    id: "delete-password",
+                    hint: "Your verified number is a way into your account: confirm it's you.",
+                    state: delete_password,
+                    error: delete_password_error,
+                    node_ref: delete_password_ref,
+                });
                 Some(
                     view! {
                         <ConfirmDialog
@@ -195,8 +244,18 @@ pub fn PhoneManagementPage() -> impl IntoView {
                             confirm_label="Delete"
                             pending_label="Deleting…"
                             pending=delete.pending()
+                            password
                             on_confirm=Callback::new(move |_| {
-                                delete.dispatch(id);
+                                delete_submitted.set(true);
+                                if !verified {
+                                    delete.dispatch((id, None));
+                                } else if delete_password_error.get_untracked().is_some() {
+                                    if let Some(input) = delete_password_ref.get_untracked() {
+                                        let _ = input.focus();
+                                    }
+                                } else {
+                                    delete.dispatch((id, Some(delete_password.value.get_untracked())));
+                                }
                             })
                             on_cancel=Callback::new(move |_| panel.set(Panel::None))
                         />

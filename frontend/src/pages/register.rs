@@ -313,9 +313,10 @@ fn show_server_errors(
             None => unplaced.push(message),
         }
     }
+    // A number verified elsewhere is not refused here (SPEC §10: no oracle before the
+    // code proves possession); the code step says so.
     let conflict_field = match e.problem() {
         Some(p) if p.status == 409 && p.detail.contains("email") => Some(RegisterField::Email),
-        Some(p) if p.status == 409 && p.detail.contains("phone") => Some(RegisterField::Phone),
         _ => None,
     };
     if let (Some(field), Some(p)) = (conflict_field, e.problem()) {
