@@ -65,6 +65,13 @@ pub use crate::domain::phone_number::Countries;
 /// | `TOKEN_FAILURES_PER_IP_PER_MINUTE` | 30 | unknown refresh tokens and event tickets per client network per minute, per process; past it 429 before any lookup |
 /// | `EVENT_STREAMS_PER_ACCOUNT` | 5 | live event streams one account may hold open in one process; past it 429 |
 /// | `EVENT_STREAMS_MAX` | 1000 | live event streams one process holds open in all; past it 503 |
+/// | `SMS_STARTS_PER_NUMBER_PER_HOUR` | 3 | `/auth/sms/start` calls per number per hour (both purposes, with or without an account) |
+/// | `SMS_STARTS_PER_IP_PER_HOUR` | 10 | `/auth/sms/start` calls per client network per hour |
+/// | `SMS_BUDGET_RESERVE` | 10 % of `SMS_DAILY_BUDGET` | SMS per UTC day past the budget kept for verified numbers (owner SMS and starts to them) |
+/// | `SMS_OWNER_PER_ACCOUNT_PER_HOUR` | 10 | owner SMS (login and two-step codes, test messages, notices) per account per hour |
+/// | `CODE_FAILURES_PER_NUMBER` | 10 | wrong codes per number per 15 min at sign-in by code, reset and two-step login; past it 429, the guess unchecked |
+/// | `CODE_FAILURES_PER_IP` | 30 | wrong codes per client network per 15 min at the same doors |
+/// | `SMS_TEST_NUMBERS_IN_PRODUCTION` | `false` | allow `SMS_TEST_NUMBERS` with `PHONEREG_ENV=production` (app-store review) |
 /// | `DATA_RETENTION` | 604800 | seconds expired or revoked refresh tokens, events and the bodies of finished messages are kept |
 #[derive(Clone, Parser)]
 #[command(name = "phonereg-api", version, about = "PhoneReg JSON REST API")]
@@ -188,6 +195,21 @@ pub struct Config {
     pub data_retention: u64,
     #[arg(long, env = "EVENT_STREAMS_PER_ACCOUNT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_streams_per_account: u32,
+    #[arg(long, env = "SMS_STARTS_PER_NUMBER_PER_HOUR", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sms_starts_per_number_per_hour: u32,
+    #[arg(long, env = "SMS_STARTS_PER_IP_PER_HOUR", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sms_starts_per_ip_per_hour: u32,
+    /// None: 10 % of `SMS_DAILY_BUDGET` (see [`Config::sms_budget_reserve`]).
+    #[arg(long, env = "SMS_BUDGET_RESERVE")]
+    pub sms_budget_reserve: Option<u32>,
+    #[arg(long, env = "SMS_OWNER_PER_ACCOUNT_PER_HOUR", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sms_owner_per_account_per_hour: u32,
+    #[arg(long, env = "CODE_FAILURES_PER_NUMBER", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub code_failures_per_number: u32,
+    #[arg(long, env = "CODE_FAILURES_PER_IP", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub code_failures_per_ip: u32,
+    #[arg(long, env = "SMS_TEST_NUMBERS_IN_PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub sms_test_numbers_in_production: bool,
     #[arg(long, env = "EVENT_STREAMS_MAX", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_streams_max: u32,
 }
@@ -206,6 +228,10 @@ pub enum SmsProvider {
 pub struct TestNumbers(pub Vec<(String, String)>);
 
 impl TestNumbers {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn code_for(&self, e164: &str) -> Option<&str> {
         self.0
             .iter()
@@ -487,6 +513,14 @@ impl Config {
                 Some(_) => {}
             }
         }
+        // Fixed codes on a production server are a door anyone who reads the docs can
+        // walk through; app-store review is the one reason to open it, on purpose.
+        if self.phonereg_env == Environment::Production
+            && !self.sms_test_numbers.is_empty()
+            && !self.sms_test_numbers_in_production
+        {
+            return Err("SMS_TEST_NUMBERS is refused when PHONEREG_ENV=production unless SMS_TEST_NUMBERS_IN_PRODUCTION=true".into());
+        }
         if let Some(token) = &self.admin_token
             && token.expose().len() < 32
         {
@@ -514,6 +548,12 @@ impl Config {
             SmsProvider::Console => {}
         }
         Ok(())
+    }
+
+    /// SMS per UTC day kept past the budget for verified numbers (SPEC §10).
+    pub fn sms_budget_reserve(&self) -> u32 {
+        self.sms_budget_reserve
+            .unwrap_or_else(|| self.sms_daily_budget.div_ceil(10))
     }
 
     /// Whether cookies get the `Secure` attribute.
@@ -589,6 +629,35 @@ mod tests {
             c.check().is_err(),
             "http:// TWILIO_API_BASE is refused in production"
         );
+    }
+
+    #[test]
+    fn test_numbers_need_an_explicit_flag_in_production() {
+        let mut c = Config::parse_from([
+            "x",
+            "--phonereg-env",
+            "production",
+            "--sms-provider",
+            "twilio",
+            "--twilio-account-sid",
+            "AC123",
+            "--twilio-auth-token",
+            "token",
+            "--twilio-from",
+            "+15005550006",
+            "--public-url",
+            "https://phonereg.example",
+            "--sms-test-numbers",
+            "+15005550100=123456",
+        ]);
+        c.jwt_secret = Some(Secret::new("x".repeat(32)));
+        let refused = c.check().expect_err("fixed codes in production");
+        assert!(refused.contains("SMS_TEST_NUMBERS"), "{refused}");
+        c.sms_test_numbers_in_production = true;
+        assert!(c.check().is_ok());
+        c.phonereg_env = Environment::Development;
+        c.sms_test_numbers_in_production = false;
+        assert!(c.check().is_ok(), "development takes them as they are");
     }
 
     #[test]

@@ -21,6 +21,16 @@ pub enum ApiError {
     /// A right code for an account that also needs its password (SPEC §8).
     #[error("password required")]
     PasswordRequired,
+    /// A password re-checked for a signed-in account was wrong (SPEC §10): told apart
+    /// from a dead token, so a client does not sign the user out for a typo.
+    #[error("wrong password")]
+    WrongPassword,
+    /// A password reset by SMS on a two-factor account needs a recovery code too.
+    #[error("recovery code required")]
+    RecoveryCodeRequired,
+    /// The right code for a number verified on another account (SPEC §10).
+    #[error("phone taken")]
+    PhoneTaken,
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -87,6 +97,21 @@ impl ApiError {
                 "Password required",
                 "This account has two-step sign-in on: sign in with your password, then a code."
                     .into(),
+            ),
+            ApiError::WrongPassword => (
+                "wrong-password",
+                "Wrong password",
+                "The password is incorrect.".into(),
+            ),
+            ApiError::RecoveryCodeRequired => (
+                "recovery-code-required",
+                "Recovery code required",
+                "This account has two-step sign-in on: a reset by SMS also needs one of its recovery codes. The SMS code is still valid.".into(),
+            ),
+            ApiError::PhoneTaken => (
+                "phone-taken",
+                "Phone number taken",
+                "This number is verified on another account. If it is yours, sign in with a code.".into(),
             ),
             ApiError::Forbidden => (
                 "forbidden",
@@ -157,11 +182,14 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Validation(_) | ApiError::WrongCode(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) | ApiError::PasswordRequired => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_)
+            | ApiError::PasswordRequired
+            | ApiError::WrongPassword
+            | ApiError::RecoveryCodeRequired => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::PhoneTaken => StatusCode::CONFLICT,
             ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -23,20 +23,22 @@ use crate::{
     persistence::Db,
     routes, security,
     services::{
-        auth::Accounts,
+        allowance::SmsAllowance,
+        auth::{Accounts, AccountsParts},
+        codes::Codes,
         courier::Courier,
         delivery::Delivery,
         events::Events,
         hashing::Hasher,
-        phone_credential::Credentials,
-        phones::{NumberRules, Phones},
+        phone_credential::{Credentials, CredentialsParts},
+        phones::{NumberRules, Phones, PhonesParts},
         rate_limit::Limits,
+        reauth::Reauth,
         retention::Retention,
         sms_texts::SmsTexts,
         token_strikes::TokenStrikes,
         tokens::{Tokens, random_token},
-        two_factor::TwoFactor,
-        verification::Verifier,
+        two_factor::{TwoFactor, TwoFactorParts},
     },
     sms::{
         SmsSender,
@@ -155,7 +157,8 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
     let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
     let (sender, inbox) = sms_sender(config, &clock)?;
     let texts = Arc::new(SmsTexts::new(&config.public_url)?);
-    let verifier = Verifier::new(Arc::clone(config), secret, texts);
+    let allowance = SmsAllowance::from_config(config);
+    let codes = Codes::new(Arc::clone(config), secret, texts, allowance);
     let tokens = Arc::new(Tokens::new(
         secret,
         config.access_token_ttl as i64,
@@ -169,48 +172,52 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
         Arc::clone(db.committed()),
     );
     let refresh_ttl = config.refresh_token_ttl as i64;
+    let reauth = Reauth::new(db.clone(), clock.clone(), hasher.clone(), limits.login);
     Ok(AppState {
-        accounts: Accounts {
+        accounts: Accounts::new(AccountsParts {
             db: db.clone(),
             clock: clock.clone(),
             hasher: hasher.clone(),
             tokens: Arc::clone(&tokens),
-            verifier: verifier.clone(),
+            codes: codes.clone(),
             register_ip: limits.register_ip,
             login: limits.login,
             token_strikes: Arc::clone(&token_strikes),
             streams: Arc::clone(&streams),
             refresh_ttl,
             reuse_grace: config.refresh_reuse_grace as i64,
-        },
-        phones: Phones {
+        }),
+        phones: Phones::new(PhonesParts {
             db: db.clone(),
             clock: clock.clone(),
-            verifier: verifier.clone(),
+            codes: codes.clone(),
+            reauth: reauth.clone(),
             phone_changes: limits.phone_changes,
             lookup_ip: limits.lookup_ip,
             rules: Arc::new(NumberRules::from_config(config)),
-        },
-        credentials: Credentials {
-            db: db.clone(),
-            clock: clock.clone(),
-            verifier: verifier.clone(),
-            hasher: hasher.clone(),
-            tokens: Arc::clone(&tokens),
-            login: limits.login,
             streams: Arc::clone(&streams),
-            refresh_ttl,
-        },
-        two_factor: TwoFactor {
+        }),
+        credentials: Credentials::new(CredentialsParts {
             db: db.clone(),
             clock: clock.clone(),
-            verifier,
+            codes: codes.clone(),
             hasher,
             tokens: Arc::clone(&tokens),
-            login: limits.login,
+            login_ip: limits.login.login_ip,
+            guesses: limits.code_guesses,
+            streams: Arc::clone(&streams),
+            refresh_ttl,
+        }),
+        two_factor: TwoFactor::new(TwoFactorParts {
+            db: db.clone(),
+            clock: clock.clone(),
+            codes,
+            reauth,
+            tokens: Arc::clone(&tokens),
+            guesses: limits.code_guesses,
             token_strikes: Arc::clone(&token_strikes),
             refresh_ttl,
-        },
+        }),
         events: Events {
             db: db.clone(),
             clock: clock.clone(),

@@ -101,6 +101,8 @@ vocabulary! {
         TwoFactorCodeSent => "two_factor_code_sent",
         TwoFactorOn => "two_factor_on",
         TwoFactorOff => "two_factor_off",
+        RecoveryCodeUsed => "recovery_code_used",
+        RecoveryCodesRenewed => "recovery_codes_renewed",
     }
 }
 

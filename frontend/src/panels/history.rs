@@ -107,5 +107,7 @@ pub fn history_kind_words(kind: HistoryKind) -> &'static str {
         HistoryKind::TwoFactorCodeSent => "Two-step sign-in code sent",
         HistoryKind::TwoFactorOn => "Two-step sign-in turned on",
         HistoryKind::TwoFactorOff => "Two-step sign-in turned off",
+        HistoryKind::RecoveryCodeUsed => "Recovery code used",
+        HistoryKind::RecoveryCodesRenewed => "New recovery codes",
     }
 }

@@ -16,6 +16,8 @@ pub struct UserRow {
     pub full_name: String,
     pub created_at: i64,
     pub two_factor: bool,
+    /// Unused recovery codes, kept with the account so every `user` answer has it.
+    pub recovery_codes_left: i32,
 }
 
 #[derive(Insertable)]

@@ -27,7 +27,7 @@ fn map_conflict(e: diesel::result::Error) -> ApiError {
 }
 
 pub fn verified_elsewhere() -> ApiError {
-    ApiError::Conflict("This phone number is already verified on another account.".into())
+    ApiError::PhoneTaken
 }
 
 /// Inserts a record; a second record for the account is a conflict.

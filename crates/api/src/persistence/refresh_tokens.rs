@@ -67,6 +67,27 @@ pub fn revoke_all_of_user(
     Ok(families)
 }
 
+/// Revokes every session of an account but `keep` (the caller's, after a number change);
+/// returns the families revoked.
+pub fn revoke_others_of_user(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    keep: Option<&str>,
+    now: i64,
+) -> Result<Vec<String>, ApiError> {
+    let keep = keep.unwrap_or("");
+    let mut families: Vec<String> = with_conn!(conn, c => diesel::update(refresh_tokens::table
+        .filter(refresh_tokens::user_id.eq(user_id))
+        .filter(refresh_tokens::family.ne(keep))
+        .filter(refresh_tokens::revoked_at.is_null()))
+        .set(refresh_tokens::revoked_at.eq(now))
+        .returning(refresh_tokens::family)
+        .load(c))?;
+    families.sort();
+    families.dedup();
+    Ok(families)
+}
+
 /// Deletes tokens that expired or were revoked before `before`. A rotated token is kept
 /// until it expires, so its reuse is still recognised (and revokes its family) meanwhile.
 pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {

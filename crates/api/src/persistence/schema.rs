@@ -8,6 +8,7 @@ diesel::table! {
         full_name -> Text,
         created_at -> BigInt,
         two_factor -> Bool,
+        recovery_codes_left -> Integer,
     }
 }
 
@@ -197,9 +198,21 @@ diesel::table! {
 
 diesel::joinable!(mfa_challenges -> users (user_id));
 
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(recovery_codes -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     auth_codes,
     mfa_challenges,
+    recovery_codes,
     users,
     phone_numbers,
     phone_history,

@@ -19,7 +19,9 @@ use crate::{
     routes::dto,
     services::{
         auth::{Login, Registration},
+        phone_credential::Reset,
         sessions::Session,
+        two_factor::SecondFactor,
     },
     state::AppState,
 };
@@ -73,9 +75,10 @@ pub async fn login_verify(
     ip: ClientIp,
     ValidJson(body): ValidJson<LoginVerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let factor = SecondFactor::parse(body.code, body.recovery_code)?;
     let session = state
         .two_factor
-        .verify_login(body.mfa_token, body.code.unwrap_or_default(), &ip.0)
+        .verify_login(body.mfa_token, factor, &ip.0)
         .await?;
     Ok(session_response(&state, StatusCode::OK, session, true))
 }
@@ -120,13 +123,21 @@ pub async fn sms_sign_in(
 
 pub async fn password_reset(
     state: web::Data<AppState>,
+    ip: ClientIp,
     lang: Lang,
     ValidJson(body): ValidJson<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
     state
         .credentials
-        .reset_password(number, body.code, body.new_password, lang.0)
+        .reset_password(Reset {
+            number,
+            code: body.code,
+            new_password: body.new_password,
+            recovery_code: body.recovery_code,
+            client_ip: ip.0,
+            locale: lang.0,
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -58,7 +58,7 @@ pub fn user(row: UserRow, phone_row: Option<PhoneRow>) -> User {
         created_at: rfc3339(row.created_at),
         phone: phone_row.map(phone),
         two_factor: row.two_factor,
-        recovery_codes_left: 0,
+        recovery_codes_left: i64::from(row.recovery_codes_left),
     }
 }
 

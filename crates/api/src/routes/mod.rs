@@ -50,6 +50,7 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/users/me", GET => users::get_me),
         endpoint!("/api/v1/users/me/two-factor", PUT => users::set_two_factor),
         endpoint!("/api/v1/users/me/two-factor/code", POST => users::send_two_factor_code),
+        endpoint!("/api/v1/users/me/recovery-codes", POST => users::new_recovery_codes),
         endpoint!("/api/v1/users/me/events", GET => events::stream_events),
         endpoint!("/api/v1/users/me/events/ticket", POST => events::create_event_ticket),
         endpoint!("/api/v1/phone-numbers/parse", GET => phone_numbers::parse_phone_number),

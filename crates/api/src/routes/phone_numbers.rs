@@ -1,14 +1,17 @@
 //! `/api/v1/users/me/phone-numbers*` and the public lookup `/api/v1/phone-numbers/parse`.
 
-use actix_web::{HttpResponse, web};
-use phonereg_types::{HistoryList, PhoneList, PhoneNumberRequest, Verification, VerifyRequest};
+use actix_web::{HttpRequest, HttpResponse, web};
+use phonereg_types::{
+    DeletePhoneRequest, HistoryList, PhoneList, PhoneNumberRequest, Verification, VerifyRequest,
+};
 use serde::Deserialize;
 
 use crate::{
     domain::{PhoneNumber, phone_number},
     error::ApiError,
-    extract::{AuthUser, ClientIp, Lang, ValidJson},
+    extract::{AuthUser, ClientIp, Lang, OptionalJson, ValidJson},
     routes::dto,
+    services::phones::Change,
     state::AppState,
 };
 
@@ -67,7 +70,14 @@ pub async fn update_phone_number(
     let number = parse_body(&state, &body)?;
     let (row, code) = state
         .phones
-        .replace(user.0, id.into_inner(), number, ip.0, lang.0)
+        .replace(Change {
+            user_id: user.0,
+            id: id.into_inner(),
+            number,
+            current_password: body.current_password,
+            client_ip: ip.0,
+            locale: lang.0,
+        })
         .await?;
     Ok(HttpResponse::Ok().json(dto::phone_with_code(row, code.as_ref())))
 }
@@ -101,14 +111,22 @@ pub async fn send_test_message(
 
 pub async fn verify_phone_number(
     state: web::Data<AppState>,
-    user: AuthUser,
+    req: HttpRequest,
     lang: Lang,
     id: web::Path<i64>,
     ValidJson(body): ValidJson<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // The session too: a verified replacement ends every other one.
+    let access = AuthUser::access(&state, &req)?;
     let row = state
         .phones
-        .verify_code(user.0, id.into_inner(), body.code, lang.0)
+        .verify_code(
+            access.user_id,
+            id.into_inner(),
+            body.code,
+            access.session,
+            lang.0,
+        )
         .await?;
     Ok(HttpResponse::Ok().json(dto::phone(row)))
 }
@@ -116,9 +134,15 @@ pub async fn verify_phone_number(
 pub async fn delete_phone_number(
     state: web::Data<AppState>,
     user: AuthUser,
+    ip: ClientIp,
     id: web::Path<i64>,
+    OptionalJson(body): OptionalJson<DeletePhoneRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.phones.delete(user.0, id.into_inner()).await?;
+    let password = body.and_then(|b| b.current_password);
+    state
+        .phones
+        .delete(user.0, id.into_inner(), password, ip.0)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,7 +1,10 @@
 //! `/api/v1/users/me` and its two-factor switch.
 
 use actix_web::{HttpResponse, web};
-use phonereg_types::{TwoFactorRequest, TwoFactorResponse, Verification, VerificationResponse};
+use phonereg_types::{
+    RecoveryCodesRequest, RecoveryCodesResponse, TwoFactorRequest, TwoFactorResponse, Verification,
+    VerificationResponse,
+};
 
 use crate::{
     error::ApiError,
@@ -21,14 +24,31 @@ pub async fn set_two_factor(
     ip: ClientIp,
     ValidJson(body): ValidJson<TwoFactorRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let enabled = state
+    let switched = state
         .two_factor
         .set(user.0, body.enabled, body.password, body.code, ip.0)
         .await?;
-    Ok(HttpResponse::Ok().json(TwoFactorResponse {
-        enabled,
-        recovery_codes: None,
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TwoFactorResponse {
+            enabled: switched.enabled,
+            recovery_codes: switched.recovery_codes,
+        }))
+}
+
+pub async fn new_recovery_codes(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ip: ClientIp,
+    ValidJson(body): ValidJson<RecoveryCodesRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let recovery_codes = state
+        .two_factor
+        .new_recovery_codes(user.0, body.password, ip.0)
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(RecoveryCodesResponse { recovery_codes }))
 }
 
 pub async fn send_two_factor_code(

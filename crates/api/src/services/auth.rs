@@ -14,6 +14,7 @@ use crate::{
         phones, refresh_tokens, users,
     },
     services::{
+        codes::{ClaimSend, Codes},
         hashing::{Hasher, Lane},
         phones::{NumberRules, add_phone_in_tx},
         rate_limit::{Limit, LoginLimits},
@@ -21,7 +22,6 @@ use crate::{
         token_strikes::TokenStrikes,
         tokens::{Tokens, hash_refresh, random_token},
         two_factor,
-        verification::Verifier,
     },
     streams::Streams,
 };
@@ -77,24 +77,55 @@ impl Registration {
 
 /// Accounts and their sessions. Built in `startup` with exactly what it uses.
 pub struct Accounts {
+    db: Db,
+    clock: Clock,
+    hasher: Hasher,
+    tokens: Arc<Tokens>,
+    codes: Codes,
+    register_ip: Limit,
+    login: LoginLimits,
+    /// Made-up refresh tokens, per client.
+    token_strikes: Arc<TokenStrikes>,
+    /// To end this process's streams of a session that ends.
+    streams: Arc<Streams>,
+    /// `REFRESH_TOKEN_TTL`.
+    refresh_ttl: i64,
+    /// `REFRESH_REUSE_GRACE`.
+    reuse_grace: i64,
+}
+
+/// What [`Accounts::new`] is built from.
+pub struct AccountsParts {
     pub db: Db,
     pub clock: Clock,
     pub hasher: Hasher,
     pub tokens: Arc<Tokens>,
-    pub verifier: Verifier,
+    pub codes: Codes,
     pub register_ip: Limit,
     pub login: LoginLimits,
-    /// Made-up refresh tokens, per client.
     pub token_strikes: Arc<TokenStrikes>,
-    /// To end this process's streams of a session that ends.
     pub streams: Arc<Streams>,
-    /// `REFRESH_TOKEN_TTL`.
     pub refresh_ttl: i64,
-    /// `REFRESH_REUSE_GRACE`.
     pub reuse_grace: i64,
 }
 
 impl Accounts {
+    pub fn new(p: AccountsParts) -> Self {
+        Self {
+            db: p.db,
+            clock: p.clock,
+            hasher: p.hasher,
+            tokens: p.tokens,
+            codes: p.codes,
+            register_ip: p.register_ip,
+            login: p.login,
+            token_strikes: p.token_strikes,
+            streams: p.streams,
+            refresh_ttl: p.refresh_ttl,
+            reuse_grace: p.reuse_grace,
+        }
+    }
+
     /// Creates the account (and its phone, when given) and a first session, in one transaction.
     pub async fn register(
         &self,
@@ -110,20 +141,20 @@ impl Accounts {
         // A paused destination is refused before a password hash is spent on it; the
         // transaction below asks again, and that answer is the one that counts.
         if let Some(number) = &reg.phone {
-            let (verifier, e164, country) = (
-                self.verifier.clone(),
+            let (codes, e164, country) = (
+                self.codes.clone(),
                 number.e164.clone(),
                 number.country.clone(),
             );
             self.db
-                .read(move |c| verifier.admit(c, &e164, Some(&country), now))
+                .read(move |c| codes.allowance().admit_claim(c, &e164, Some(&country), now))
                 .await?;
         }
         let password_hash = self.hasher.hash(reg.password).await?;
         let refresh_token = random_token(32);
         let token_hash = hash_refresh(&refresh_token);
         let refresh_ttl = self.refresh_ttl;
-        let verifier = self.verifier.clone();
+        let codes = self.codes.clone();
         let (user, phone, verification, family) = self
             .db
             .write(move |c| {
@@ -142,16 +173,18 @@ impl Accounts {
                 let (phone, verification) = match &reg.phone {
                     Some(number) => {
                         let row = add_phone_in_tx(c, user.id, number, now)?;
-                        let code = verifier.issue(
+                        let code = codes.issue_claim(
                             c,
-                            user.id,
-                            row.id,
-                            &row.e164,
-                            Some(&row.country),
-                            None,
-                            Some(&client_ip),
-                            locale,
-                            now,
+                            &ClaimSend {
+                                user_id: user.id,
+                                phone_id: row.id,
+                                e164: &row.e164,
+                                country: Some(&row.country),
+                                previous: None,
+                                client_ip: Some(&client_ip),
+                                locale,
+                                now,
+                            },
                         )?;
                         (Some(phones::find_owned(c, user.id, row.id)?), Some(code))
                     }
@@ -243,7 +276,8 @@ impl Accounts {
         let token_hash = hash_refresh(&refresh_token);
         let refresh_ttl = self.refresh_ttl;
         let user_id = user.id;
-        let verifier = self.verifier.clone();
+        // The refund commits on its own: a right password is never a login failure, even
+        // when the second factor's SMS is then refused (SPEC §10).
         let step = self
             .db
             .write(move |c| {
@@ -253,24 +287,31 @@ impl Accounts {
                 let (user, phone) = users::find_with_phone(c, user_id)?
                     .ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
                 if user.two_factor {
-                    let (mfa_token, code) = two_factor::challenge(
-                        c,
-                        &verifier,
-                        &user,
-                        phone.as_ref(),
-                        &client_ip,
-                        locale,
-                        now,
-                        two_factor::MFA_TOKEN_TTL,
-                    )?;
-                    return Ok(Step::Code(mfa_token, code));
+                    return Ok(Step::Code(Box::new((user, phone))));
                 }
                 let family = start_family(c, user_id, &token_hash, now, refresh_ttl)?;
                 Ok(Step::Signed(Box::new((user, phone, family))))
             })
             .await?;
         let (user, phone, family) = match step {
-            Step::Code(mfa_token, verification) => {
+            Step::Code(found) => {
+                let (codes, clock) = (self.codes.clone(), self.clock.clone());
+                let (mfa_token, verification) = self
+                    .db
+                    .write(move |c| {
+                        let (user, phone) = *found;
+                        two_factor::challenge(
+                            c,
+                            &codes,
+                            &user,
+                            phone.as_ref(),
+                            &client_ip,
+                            locale,
+                            clock.now(),
+                            two_factor::MFA_TOKEN_TTL,
+                        )
+                    })
+                    .await?;
                 return Ok(Login::CodeRequired {
                     mfa_token,
                     verification,
@@ -442,7 +483,8 @@ pub enum Login {
 
 enum Step {
     Signed(Box<(UserRow, Option<PhoneRow>, String)>),
-    Code(String, CodeState),
+    /// Two-step sign-in is on: the account, for the code step.
+    Code(Box<(UserRow, Option<PhoneRow>)>),
 }
 
 enum Rotation {

@@ -1,6 +1,8 @@
 //! Business rules. No HTTP types here; persistence is reached through `Db`.
 
+pub mod allowance;
 pub mod auth;
+pub mod codes;
 pub mod courier;
 pub mod delivery;
 pub mod events;
@@ -9,10 +11,10 @@ pub mod hashing;
 pub mod phone_credential;
 pub mod phones;
 pub mod rate_limit;
+pub mod reauth;
 pub mod retention;
 pub mod sessions;
 pub mod sms_texts;
 pub mod token_strikes;
 pub mod tokens;
 pub mod two_factor;
-pub mod verification;

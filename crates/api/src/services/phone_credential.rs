@@ -1,10 +1,10 @@
 //! The verified number as a credential (SPEC §8): codes to start with, sign-in by code
 //! and password reset. Nothing here tells a caller whether a number has an account: a
-//! number without one takes the same steps (see `Verifier::issue_credential`).
+//! number without one takes the same steps (see `Codes::issue_credential`).
 
 use std::{sync::Arc, time::Duration};
 
-use phonereg_types::{FieldErrors, HistoryKind};
+use phonereg_types::{FieldErrors, HistoryKind, validation};
 
 use crate::{
     clock::Clock,
@@ -13,15 +13,17 @@ use crate::{
     persistence::{
         Conn, Db, auth_codes,
         models::{AuthCodeRow, PhoneRow, UserRow},
-        phones, refresh_tokens, users,
+        phones, recovery_codes, refresh_tokens, users,
     },
     services::{
+        codes::{CodeCheck, CodeOwner, CodeSend, Codes},
+        delivery,
         hashing::Hasher,
-        rate_limit::LoginLimits,
+        rate_limit::{GuessDoor, GuessLimits, Limit},
         sessions::{Session, start_family},
         sms_texts::Text,
         tokens::{Tokens, hash_refresh, random_token},
-        verification::{CodeCheck, CodeOwner, CodeSend, Verifier},
+        two_factor::recovery_hash,
     },
     streams::Streams,
 };
@@ -35,20 +37,49 @@ const START_FLOOR: Duration = Duration::from_millis(50);
 
 /// The verified number as a credential. Built in `startup` with exactly what it uses.
 pub struct Credentials {
+    db: Db,
+    clock: Clock,
+    codes: Codes,
+    hasher: Hasher,
+    tokens: Arc<Tokens>,
+    /// Every sign-in attempt per client (`LOGIN_PER_IP`).
+    login_ip: Limit,
+    /// Wrong codes per number and per client.
+    guesses: GuessLimits,
+    /// To end this process's streams of the sessions a reset ends.
+    streams: Arc<Streams>,
+    /// `REFRESH_TOKEN_TTL`.
+    refresh_ttl: i64,
+}
+
+/// What [`Credentials::new`] is built from.
+pub struct CredentialsParts {
     pub db: Db,
     pub clock: Clock,
-    pub verifier: Verifier,
+    pub codes: Codes,
     pub hasher: Hasher,
     pub tokens: Arc<Tokens>,
-    /// A code sign-in is counted like a password login.
-    pub login: LoginLimits,
-    /// To end this process's streams of the sessions a reset ends.
+    pub login_ip: Limit,
+    pub guesses: GuessLimits,
     pub streams: Arc<Streams>,
-    /// `REFRESH_TOKEN_TTL`.
     pub refresh_ttl: i64,
 }
 
 impl Credentials {
+    pub fn new(p: CredentialsParts) -> Self {
+        Self {
+            db: p.db,
+            clock: p.clock,
+            codes: p.codes,
+            hasher: p.hasher,
+            tokens: p.tokens,
+            login_ip: p.login_ip,
+            guesses: p.guesses,
+            streams: p.streams,
+            refresh_ttl: p.refresh_ttl,
+        }
+    }
+
     /// `POST /auth/sms/start`: a code for `purpose` to the number, when it is an account's
     /// verified number; the same answer, counted the same, when it is not.
     pub async fn start(
@@ -59,7 +90,7 @@ impl Credentials {
         locale: Locale,
     ) -> Result<CodeState, ApiError> {
         let floor = tokio::time::Instant::now() + START_FLOOR;
-        let verifier = self.verifier.clone();
+        let codes = self.codes.clone();
         let clock = self.clock.clone();
         let code = self
             .db
@@ -72,7 +103,7 @@ impl Credentials {
                             phone_id: phone.id,
                         }
                     });
-                verifier.issue_credential(
+                codes.issue_credential(
                     c,
                     &CodeSend {
                         purpose,
@@ -91,8 +122,9 @@ impl Credentials {
         code
     }
 
-    /// `POST /auth/sms/sign-in`. Counted like a password login (per client network and per
-    /// number, refunded when right), so codes cannot be guessed faster than passwords.
+    /// `POST /auth/sms/sign-in`. Each guess is charged to the guess limits (per number and
+    /// per client network, refunded when right) before it is compared, so codes cannot be
+    /// guessed faster than passwords.
     pub async fn sign_in(
         &self,
         number: PhoneNumber,
@@ -100,8 +132,10 @@ impl Credentials {
         client_ip: String,
     ) -> Result<Session, ApiError> {
         let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
-        let (limits, verifier, clock) = (self.login, self.verifier.clone(), self.clock.clone());
-        let failures = limits.failures(&format!("phone:{}", number.e164), &client_ip);
+        let (login_ip, codes, clock) = (self.login_ip, self.codes.clone(), self.clock.clone());
+        let guess = self
+            .guesses
+            .guess(GuessDoor::Anonymous, &number.e164, &client_ip);
         let refresh_token = random_token(32);
         let token_hash = hash_refresh(&refresh_token);
         let refresh_ttl = self.refresh_ttl;
@@ -109,9 +143,9 @@ impl Credentials {
             .db
             .write(move |c| {
                 let now = clock.now();
-                limits.login_ip.hit(c, &client_ip, now)?;
-                failures.charge(c, now)?;
-                let check = verifier.check_credential(
+                login_ip.hit(c, &client_ip, now)?;
+                guess.charge(c, now)?;
+                let check = codes.check_credential(
                     c,
                     CodePurpose::SignIn,
                     &number.e164,
@@ -123,9 +157,9 @@ impl Credentials {
                     CodeCheck::Wrong(state) => return Ok(SignIn::Wrong(state)),
                     CodeCheck::Right(row) => row,
                 };
-                failures.refund(c, now)?;
+                guess.refund(c, now)?;
                 let (user, phone) = owner_of(c, &row)?;
-                if !verifier.consume_credential(c, &row, &phone, now)? {
+                if !codes.consume_credential(c, &row, &phone, now)? {
                     return Err(code_gone("This code was already used; request a new one."));
                 }
                 // A second factor cannot be skipped by proving only the first.
@@ -156,14 +190,17 @@ impl Credentials {
 
     /// `POST /auth/password-reset`: with a right code the password changes, every session of
     /// the account ends, and the number gets a notice, all in one transaction. Two-factor
-    /// stays as it was: the code is the possession factor.
-    pub async fn reset_password(
-        &self,
-        number: PhoneNumber,
-        code: String,
-        new_password: String,
-        locale: Locale,
-    ) -> Result<(), ApiError> {
+    /// stays as it was; on such an account the SIM alone is not enough: a recovery code
+    /// is needed too (SPEC §10), and without one the right SMS code stays usable.
+    pub async fn reset_password(&self, reset: Reset) -> Result<(), ApiError> {
+        let Reset {
+            number,
+            code,
+            new_password,
+            recovery_code,
+            client_ip,
+            locale,
+        } = reset;
         // Field errors first: they cost no attempt.
         let mut errors = FieldErrors::new();
         let code = VerificationCode::parse(&code)
@@ -172,30 +209,62 @@ impl Credentials {
         let password = Password::parse(new_password)
             .map_err(|m| errors.insert("new_password".into(), vec![m.into()]))
             .ok();
+        let recovery = match recovery_code.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => validation::parse_recovery_code(raw)
+                .map_err(|m| errors.insert("recovery_code".into(), vec![m.into()]))
+                .ok(),
+        };
         let (code, password) = match (code, password) {
             (Some(c), Some(p)) if errors.is_empty() => (c, p),
             _ => return Err(ApiError::Validation(errors)),
         };
-        let (verifier, clock) = (self.verifier.clone(), self.clock.clone());
+        let (codes, clock, login_ip) = (self.codes.clone(), self.clock.clone(), self.login_ip);
+        let guess = self
+            .guesses
+            .guess(GuessDoor::Anonymous, &number.e164, &client_ip);
         let check = {
-            let (verifier, clock, e164) = (verifier.clone(), clock.clone(), number.e164.clone());
+            let (codes, clock, e164) = (codes.clone(), clock.clone(), number.e164.clone());
+            let recovery = recovery.clone();
             self.db
                 .write(move |c| {
                     let now = clock.now();
-                    verifier.check_credential(
+                    login_ip.hit(c, &client_ip, now)?;
+                    guess.charge(c, now)?;
+                    let check = codes.check_credential(
                         c,
                         CodePurpose::PasswordReset,
                         &e164,
                         None,
                         &code,
                         now,
-                    )
+                    )?;
+                    let row = match check {
+                        CodeCheck::Wrong(state) => return Ok(ResetCheck::Wrong(state)),
+                        CodeCheck::Right(row) => row,
+                    };
+                    let (user, _) = owner_of(c, &row)?;
+                    if user.two_factor {
+                        // An error rolls the attempt and the charge back: the code stays
+                        // usable together with a recovery code.
+                        let Some(recovery) = &recovery else {
+                            return Err(ApiError::RecoveryCodeRequired);
+                        };
+                        let hash = recovery_hash(&codes, user.id, recovery);
+                        if !recovery_codes::is_unused(c, user.id, &hash)? {
+                            // A wrong recovery code is a guess: its charge stays.
+                            return Ok(ResetCheck::WrongRecovery);
+                        }
+                    }
+                    guess.refund(c, now)?;
+                    Ok(ResetCheck::Right(row))
                 })
                 .await?
         };
         let row = match check {
-            CodeCheck::Wrong(state) => return Err(ApiError::WrongCode(state)),
-            CodeCheck::Right(row) => row,
+            ResetCheck::Wrong(state) => return Err(ApiError::WrongCode(state)),
+            ResetCheck::WrongRecovery => return Err(wrong_recovery_code()),
+            ResetCheck::Right(row) => row,
         };
         // Hashed between the two transactions: Argon2id must not hold the write lock.
         let password_hash = self.hasher.hash(password).await?;
@@ -206,13 +275,25 @@ impl Credentials {
                 let still = auth_codes::find(c, &row.e164, &row.purpose)?
                     .is_some_and(|live| live.code_hash == row.code_hash);
                 let (user, phone) = owner_of(c, &row)?;
-                if !still || !verifier.consume_credential(c, &row, &phone, now)? {
+                if !still || !codes.consume_credential(c, &row, &phone, now)? {
                     return Err(code_gone("This code was already used; request a new one."));
+                }
+                if user.two_factor {
+                    let recovery = recovery.ok_or(ApiError::RecoveryCodeRequired)?;
+                    let hash = recovery_hash(&codes, user.id, &recovery);
+                    if !recovery_codes::use_code(c, user.id, &hash, now)? {
+                        return Err(wrong_recovery_code());
+                    }
                 }
                 users::set_password_hash(c, user.id, &password_hash)?;
                 let families = refresh_tokens::revoke_all_of_user(c, user.id, now)?;
                 phones::add_history(c, phone.id, HistoryKind::PasswordReset, None, now)?;
-                verifier.notify(c, &phone, Text::PasswordChanged, locale, now)?;
+                let about = delivery::About {
+                    user_id: user.id,
+                    phone_id: phone.id,
+                };
+                let text = Text::PasswordChanged;
+                codes.notify(c, &phone, &phone.e164, Some(about), text, "", locale, now)?;
                 Ok(families)
             })
             .await?;
@@ -223,6 +304,29 @@ impl Credentials {
         tracing::info!(sessions = families.len(), "password reset by code");
         Ok(())
     }
+}
+
+/// One `POST /auth/password-reset`, its fields as received.
+pub struct Reset {
+    pub number: PhoneNumber,
+    pub code: String,
+    pub new_password: String,
+    pub recovery_code: Option<String>,
+    pub client_ip: String,
+    pub locale: Locale,
+}
+
+enum ResetCheck {
+    Wrong(CodeState),
+    WrongRecovery,
+    Right(Box<AuthCodeRow>),
+}
+
+fn wrong_recovery_code() -> ApiError {
+    ApiError::field(
+        "recovery_code",
+        "is not an unused recovery code of this account",
+    )
 }
 
 fn code_gone(detail: &str) -> ApiError {

@@ -1,6 +1,6 @@
 //! The phone-number record: one per account, replaced with a pending step once verified.
 
-use phonereg_types::{FieldErrors, HistoryKind, MessageKind, ParseResponse, validation};
+use phonereg_types::{FieldErrors, HistoryKind, ParseResponse, validation};
 
 use std::sync::Arc;
 
@@ -16,26 +16,42 @@ use crate::{
         Conn, Db, events,
         models::{HistoryRow, NewPhone, PhoneNumberChanges, PhoneRow},
         phones::{self, UNVERIFIED, VERIFIED, verified_elsewhere},
-        users,
+        refresh_tokens, users,
     },
     services::{
-        delivery,
+        codes::{ClaimSend, Codes, RecordCheck},
         rate_limit::Limit,
+        reauth::Reauth,
         sms_texts::Text,
-        verification::{Verifier, VerifyOutcome},
     },
+    streams::Streams,
 };
 
 /// The records' service: each account's one number, its codes and its history.
 pub struct Phones {
+    db: Db,
+    clock: Clock,
+    codes: Codes,
+    reauth: Reauth,
+    /// Number changes per account per day.
+    phone_changes: Limit,
+    /// Public lookups per client.
+    lookup_ip: Limit,
+    rules: Arc<NumberRules>,
+    /// To end this process's streams of the sessions a number change ends.
+    streams: Arc<Streams>,
+}
+
+/// What [`Phones::new`] is built from.
+pub struct PhonesParts {
     pub db: Db,
     pub clock: Clock,
-    pub verifier: Verifier,
-    /// Number changes per account per day.
+    pub codes: Codes,
+    pub reauth: Reauth,
     pub phone_changes: Limit,
-    /// Public lookups per client.
     pub lookup_ip: Limit,
     pub rules: Arc<NumberRules>,
+    pub streams: Arc<Streams>,
 }
 
 /// Which numbers are accepted: the settings every parse of a number reads.
@@ -113,10 +129,6 @@ pub fn add_phone_in_tx(
     number: &PhoneNumber,
     now: i64,
 ) -> Result<PhoneRow, ApiError> {
-    // No SMS ever goes to a number someone else has verified.
-    if phones::verified_on_other_account(conn, &number.e164, user_id)? {
-        return Err(verified_elsewhere());
-    }
     let row = phones::insert(
         conn,
         &NewPhone {
@@ -138,6 +150,19 @@ pub fn add_phone_in_tx(
 }
 
 impl Phones {
+    pub fn new(p: PhonesParts) -> Self {
+        Self {
+            db: p.db,
+            clock: p.clock,
+            codes: p.codes,
+            reauth: p.reauth,
+            phone_changes: p.phone_changes,
+            lookup_ip: p.lookup_ip,
+            rules: p.rules,
+            streams: p.streams,
+        }
+    }
+
     /// Which numbers are accepted.
     pub fn rules(&self) -> &NumberRules {
         &self.rules
@@ -172,7 +197,9 @@ impl Phones {
             .await
     }
 
-    /// Adds the account's number and sends its first code, in one transaction.
+    /// Adds the account's number and sends its first code, in one transaction. A number
+    /// verified on another account is answered exactly like a free one (SPEC §10): only
+    /// the right code tells, at verify.
     pub async fn add(
         &self,
         user_id: i64,
@@ -181,24 +208,25 @@ impl Phones {
         locale: Locale,
     ) -> Result<(PhoneRow, CodeState), ApiError> {
         self.count_change(user_id).await?;
-        let verifier = self.verifier.clone();
+        let codes = self.codes.clone();
         let clock = self.clock.clone();
         let (row, code) = self
             .db
             .write(move |c| {
                 let now = clock.now();
-                verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
                 let row = add_phone_in_tx(c, user_id, &number, now)?;
-                let code = verifier.issue(
+                let code = codes.issue_claim(
                     c,
-                    user_id,
-                    row.id,
-                    &row.e164,
-                    Some(&row.country),
-                    None,
-                    Some(&client_ip),
-                    locale,
-                    now,
+                    &ClaimSend {
+                        user_id,
+                        phone_id: row.id,
+                        e164: &row.e164,
+                        country: Some(&row.country),
+                        previous: None,
+                        client_ip: Some(&client_ip),
+                        locale,
+                        now,
+                    },
                 )?;
                 Ok((phones::find_owned(c, user_id, row.id)?, code))
             })
@@ -217,25 +245,57 @@ impl Phones {
             .await
     }
 
-    /// PATCH: an unverified number is replaced at once; a verified one stays in force and
-    /// the new number waits in `pending_e164` until it is verified. Either way the new
-    /// number gets a code.
-    pub async fn replace(
+    /// A verified number is a credential: changing or removing it needs the password
+    /// (SPEC §10). Missing: 422 on `current_password`; wrong: 401 `wrong-password`.
+    async fn reauthenticate(
         &self,
         user_id: i64,
-        id: i64,
-        number: PhoneNumber,
-        client_ip: String,
-        locale: Locale,
-    ) -> Result<(PhoneRow, Option<CodeState>), ApiError> {
+        row: &PhoneRow,
+        password: Option<String>,
+        client_ip: &str,
+    ) -> Result<(), ApiError> {
+        if row.status != VERIFIED {
+            return Ok(());
+        }
+        let password = password.filter(|p| !p.is_empty()).ok_or_else(|| {
+            ApiError::field(
+                "current_password",
+                "is required to change or remove a verified number",
+            )
+        })?;
+        self.reauth.check(user_id, password, client_ip).await
+    }
+
+    /// PATCH: an unverified number is replaced at once; a verified one stays in force and
+    /// the new number waits in `pending_e164` until it is verified, while the verified
+    /// number is told at once. Either way the new number gets a code.
+    pub async fn replace(&self, change: Change) -> Result<(PhoneRow, Option<CodeState>), ApiError> {
+        let Change {
+            user_id,
+            id,
+            number,
+            current_password,
+            client_ip,
+            locale,
+        } = change;
+        let current = self.get(user_id, id).await?;
+        self.reauthenticate(user_id, &current, current_password, &client_ip)
+            .await?;
         self.count_change(user_id).await?;
-        let verifier = self.verifier.clone();
+        let codes = self.codes.clone();
         let clock = self.clock.clone();
         let (row, code) = self
             .db
             .write(move |c| {
                 let now = clock.now();
                 let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
+                if row.status == VERIFIED && current.status != VERIFIED {
+                    // Verified since the password check was skipped for it: ask again.
+                    return Err(ApiError::field(
+                        "current_password",
+                        "is required to change or remove a verified number",
+                    ));
+                }
                 if number.e164 == row.e164 {
                     // Back to the current number: any pending change is dropped.
                     if row.pending_e164.is_none() {
@@ -252,16 +312,24 @@ impl Phones {
                     events::phone_changed(c, user_id, id, now)?;
                     return Ok((row, None));
                 }
-                verifier.precheck(c, user_id, &number, Some(&client_ip), now)?;
-                if phones::verified_on_other_account(c, &number.e164, user_id)? {
-                    return Err(verified_elsewhere());
-                }
                 let masked = PhoneNumber::masked(&number.e164);
                 if row.status == VERIFIED {
                     let detail = format!("{masked} awaiting verification");
                     phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
                     phones::set_pending(c, id, Some(&number.e164), now)?;
                     events::phone_changed(c, user_id, id, now)?;
+                    // The owner hears of it on the number still in force, whoever asked.
+                    let tail = &number.e164[number.e164.len().saturating_sub(2)..];
+                    codes.notify(
+                        c,
+                        &row,
+                        &row.e164,
+                        None,
+                        Text::ChangeRequested,
+                        tail,
+                        locale,
+                        now,
+                    )?;
                 } else {
                     let changes = PhoneNumberChanges {
                         e164: &number.e164,
@@ -275,16 +343,18 @@ impl Phones {
                     phones::replace_number(c, id, &changes, now)?;
                     events::phone_changed(c, user_id, id, now)?;
                 }
-                let code = verifier.issue(
+                let code = codes.issue_claim(
                     c,
-                    user_id,
-                    id,
-                    &number.e164,
-                    Some(&number.country),
-                    previous.as_ref(),
-                    Some(&client_ip),
-                    locale,
-                    now,
+                    &ClaimSend {
+                        user_id,
+                        phone_id: id,
+                        e164: &number.e164,
+                        country: Some(&number.country),
+                        previous: previous.as_ref(),
+                        client_ip: Some(&client_ip),
+                        locale,
+                        now,
+                    },
                 )?;
                 Ok((phones::find_owned(c, user_id, id)?, Some(code)))
             })
@@ -301,7 +371,7 @@ impl Phones {
         client_ip: String,
         locale: Locale,
     ) -> Result<CodeState, ApiError> {
-        let verifier = self.verifier.clone();
+        let codes = self.codes.clone();
         let clock = self.clock.clone();
         let code = self
             .db
@@ -317,19 +387,18 @@ impl Phones {
                         ));
                     }
                 };
-                if phones::verified_on_other_account(c, &target, user_id)? {
-                    return Err(verified_elsewhere());
-                }
-                verifier.issue(
+                codes.issue_claim(
                     c,
-                    user_id,
-                    id,
-                    &target,
-                    country.as_deref(),
-                    previous.as_ref(),
-                    Some(&client_ip),
-                    locale,
-                    clock.now(),
+                    &ClaimSend {
+                        user_id,
+                        phone_id: id,
+                        e164: &target,
+                        country: country.as_deref(),
+                        previous: previous.as_ref(),
+                        client_ip: Some(&client_ip),
+                        locale,
+                        now: clock.now(),
+                    },
                 )
             })
             .await?;
@@ -337,78 +406,127 @@ impl Phones {
     }
 
     /// `POST …/test-message`: a short SMS to the verified number (even while a change is
-    /// pending). It counts toward the per-account and global caps, not the cool-down, and is
-    /// not sent to a number that replied STOP.
+    /// pending). An owner SMS (SPEC §10): the account's own hourly cap, not the cool-down,
+    /// and not sent to a number that replied STOP.
     pub async fn send_test_message(
         &self,
         user_id: i64,
         id: i64,
         locale: Locale,
     ) -> Result<PhoneRow, ApiError> {
-        let verifier = self.verifier.clone();
+        let codes = self.codes.clone();
         let clock = self.clock.clone();
-        let row = self
-        .db
-        .write(move |c| {
-            let now = clock.now();
-            let row = phones::find_owned(c, user_id, id)?;
-            if row.status != VERIFIED {
-                return Err(ApiError::Conflict(
-                    "Only a verified number can receive a test message; verify it first.".into(),
-                ));
-            }
-            if row.sms_opted_out {
-                return Err(ApiError::Conflict(
-                    "This number replied STOP, so we don't text it. Text START to the sender, then verify again.".into(),
-                ));
-            }
-            verifier.charge_test_message(c, user_id, &row.e164, Some(&row.country), now)?;
-            let body = verifier.texts().plain(Text::Test, locale, "");
-            let about = delivery::About { user_id, phone_id: id };
-            delivery::queue(c, Some(about), &row.e164, &body, MessageKind::Test, None, locale, now)?;
-            phones::add_history(c, id, HistoryKind::TestSent, Some(&PhoneNumber::masked(&row.e164)), now)?;
-            phones::find_owned(c, user_id, id)
-        })
-        .await?;
-        Ok(row)
+        self.db
+            .write(move |c| {
+                let now = clock.now();
+                let row = phones::find_owned(c, user_id, id)?;
+                if row.status != VERIFIED {
+                    return Err(ApiError::Conflict(
+                        "Only a verified number can receive a test message; verify it first."
+                            .into(),
+                    ));
+                }
+                if row.sms_opted_out {
+                    return Err(ApiError::Conflict(
+                        "This number replied STOP, so we don't text it. Text START to the sender, then verify again.".into(),
+                    ));
+                }
+                codes.send_test_message(c, &row, locale, now)?;
+                let masked = PhoneNumber::masked(&row.e164);
+                phones::add_history(c, id, HistoryKind::TestSent, Some(&masked), now)?;
+                phones::find_owned(c, user_id, id)
+            })
+            .await
     }
 
     /// `POST …/verify`: a malformed code is a field error and costs nothing; a wrong one
-    /// costs an attempt; the right one verifies.
+    /// costs an attempt; the right one verifies the number it was sent to. A number
+    /// verified on another account is 409 `phone-taken` here, after the right code, and
+    /// stays with its account. A verified replacement swaps in, tells the old number, and
+    /// ends every other session of the account (`session`, the caller's, stays).
     pub async fn verify_code(
         &self,
         user_id: i64,
         id: i64,
         code: String,
+        session: Option<String>,
         locale: Locale,
     ) -> Result<PhoneRow, ApiError> {
         let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
-        let verifier = self.verifier.clone();
+        let codes = self.codes.clone();
         let clock = self.clock.clone();
+        let default_region = self.rules.default_region.clone();
         let outcome = self
             .db
-            .write(move |c| verifier.verify(c, user_id, id, &code, locale, clock.now()))
+            .write(move |c| {
+                let now = clock.now();
+                let (phone, row) = match codes.check_record(c, user_id, id, &code, now)? {
+                    RecordCheck::Wrong(state) => return Ok(Verify::Wrong(state)),
+                    RecordCheck::Right(right) => *right,
+                };
+                if phones::verified_on_other_account(c, &row.e164, user_id)? {
+                    // Rolled back: the number stays with its account, the attempt unspent.
+                    return Err(verified_elsewhere());
+                }
+                let current = row.e164 == phone.e164;
+                let country = current.then_some(phone.country.as_str());
+                codes.consume_record(c, &row, country, now)?;
+                let masked = PhoneNumber::masked(&row.e164);
+                let (verified, ended) = if current {
+                    let verified = phones::mark_verified(c, id, now)?;
+                    events::phone_changed(c, user_id, id, now)?;
+                    (verified, Vec::new())
+                } else {
+                    let verified =
+                        swap_in(c, &codes, &phone, &row.e164, &default_region, locale, now)?;
+                    let ended =
+                        refresh_tokens::revoke_others_of_user(c, user_id, session.as_deref(), now)?;
+                    (verified, ended)
+                };
+                phones::add_history(c, id, HistoryKind::Verified, Some(&masked), now)?;
+                Ok(Verify::Verified(Box::new(verified), ended))
+            })
             .await?;
         match outcome {
-            VerifyOutcome::Verified(row) => {
+            Verify::Verified(row, ended) => {
+                for family in &ended {
+                    self.streams.end_session(family);
+                }
                 tracing::info!(user.id = user_id, phone.id = id, "phone number verified");
                 Ok(*row)
             }
-            VerifyOutcome::WrongCode(left) => Err(ApiError::WrongCode(left)),
+            Verify::Wrong(left) => Err(ApiError::WrongCode(left)),
         }
     }
 
-    pub async fn delete(&self, user_id: i64, id: i64) -> Result<(), ApiError> {
+    /// DELETE: a verified number needs the password; while two-step sign-in uses it,
+    /// 409 (turn that off first).
+    pub async fn delete(
+        &self,
+        user_id: i64,
+        id: i64,
+        current_password: Option<String>,
+        client_ip: String,
+    ) -> Result<(), ApiError> {
+        let current = self.get(user_id, id).await?;
+        self.reauthenticate(user_id, &current, current_password, &client_ip)
+            .await?;
         self.db
             .write(move |c| {
-                phones::find_owned(c, user_id, id)?;
+                let row = phones::find_owned(c, user_id, id)?;
+                if row.status == VERIFIED && current.status != VERIFIED {
+                    return Err(ApiError::field(
+                        "current_password",
+                        "is required to change or remove a verified number",
+                    ));
+                }
                 // The number is the second factor: removing it would leave the account
                 // signing in by password alone without the owner saying so.
                 if users::find(c, user_id)?.is_some_and(|u| u.two_factor) {
                     return Err(ApiError::Conflict(
-                    "Two-step sign-in uses this number: turn it off before removing the number."
-                        .into(),
-                ));
+                        "Two-step sign-in uses this number: turn it off before removing the number."
+                            .into(),
+                    ));
                 }
                 phones::delete(c, id)
             })
@@ -425,6 +543,60 @@ impl Phones {
             })
             .await
     }
+}
+
+/// One PATCH of a phone record, its fields parsed.
+pub struct Change {
+    pub user_id: i64,
+    pub id: i64,
+    pub number: PhoneNumber,
+    pub current_password: Option<String>,
+    pub client_ip: String,
+    pub locale: Locale,
+}
+
+enum Verify {
+    Verified(Box<PhoneRow>, Vec<String>),
+    Wrong(CodeState),
+}
+
+/// The pending number was verified: it replaces the old one, which gets a notice.
+fn swap_in(
+    conn: &mut Conn<'_>,
+    codes: &Codes,
+    phone: &PhoneRow,
+    new_e164: &str,
+    default_region: &str,
+    locale: Locale,
+    now: i64,
+) -> Result<PhoneRow, ApiError> {
+    let number = PhoneNumber::parse(new_e164, default_region).map_err(|m| {
+        ApiError::Internal(anyhow::anyhow!("stored pending number unparsable: {m}"))
+    })?;
+    let changes = PhoneNumberChanges {
+        e164: &number.e164,
+        national: &number.national,
+        international: &number.international,
+        country: &number.country,
+        number_type: number.number_type,
+    };
+    phones::replace_number(conn, phone.id, &changes, now)?;
+    events::phone_changed(conn, phone.user_id, phone.id, now)?;
+    let verified = phones::mark_verified(conn, phone.id, now)?;
+    events::phone_changed(conn, phone.user_id, phone.id, now)?;
+    let detail = format!(
+        "{} replaced by {}",
+        PhoneNumber::masked(&phone.e164),
+        PhoneNumber::masked(new_e164)
+    );
+    phones::add_history(conn, phone.id, HistoryKind::Changed, Some(&detail), now)?;
+    if phone.status == VERIFIED {
+        let tail = &new_e164[new_e164.len().saturating_sub(2)..];
+        // Not the record's last message: it goes to the number being retired.
+        let text = Text::ChangeNotice;
+        codes.notify(conn, phone, &phone.e164, None, text, tail, locale, now)?;
+    }
+    Ok(verified)
 }
 
 /// The lookup endpoint's verdict: never an error for a bad number, just `valid: false`.

@@ -26,6 +26,7 @@ pub struct Limits {
     /// Number changes (POST, PATCH) per account per day, counted before any lookup so
     /// the 409 for a number verified elsewhere cannot be probed without limit.
     pub phone_changes: Limit,
+    pub code_guesses: GuessLimits,
 }
 
 impl Limits {
@@ -43,6 +44,10 @@ impl Limits {
             register_ip: Limit::new("register_ip", c.register_per_ip_per_hour, 3600).striped(),
             lookup_ip: Limit::new("lookup_ip", c.lookup_per_ip_per_minute, 60).striped(),
             phone_changes: Limit::new("phone_changes", c.phone_changes_per_account_per_day, 86_400),
+            code_guesses: GuessLimits {
+                per_number: Limit::new("code_failures_number", c.code_failures_per_number, 900),
+                per_ip: Limit::new("code_failures_ip", c.code_failures_per_ip, 900),
+            },
         }
     }
 }
@@ -101,6 +106,65 @@ impl FailureCharge {
     }
 
     /// Gives back the charge made at `charged_at`.
+    pub fn refund(&self, conn: &mut Conn<'_>, charged_at: i64) -> Result<(), ApiError> {
+        Limit::refund_all(conn, &self.hits(), charged_at)
+    }
+}
+
+/// Code guesses (SPEC §10): wrong codes per number and per client network, bounded like
+/// passwords, test numbers included.
+#[derive(Clone, Copy, Debug)]
+pub struct GuessLimits {
+    per_number: Limit,
+    per_ip: Limit,
+}
+
+/// Which door a guess came through. The anonymous doors (sign-in by code, reset) and the
+/// one behind a right password (the two-step code) count apart, so a stranger's wrong
+/// guesses at the anonymous doors cannot lock the owner out of their own two-step login.
+#[derive(Clone, Copy, Debug)]
+pub enum GuessDoor {
+    Anonymous,
+    AfterPassword,
+}
+
+impl GuessLimits {
+    /// The charge of one guess for `e164` from `client` (its network).
+    pub fn guess(&self, door: GuessDoor, e164: &str, client: &str) -> GuessCharge {
+        let door = match door {
+            GuessDoor::Anonymous => "anon",
+            GuessDoor::AfterPassword => "login",
+        };
+        GuessCharge {
+            limits: *self,
+            number: private_subject(&format!("{door}\n{e164}")),
+            client: client.to_owned(),
+        }
+    }
+}
+
+/// One code guess, charged before the code is checked: past either limit 429 and the
+/// guess is never compared. A right guess, or one that found no live code to compare
+/// against, gets its charge back (it was no guess).
+#[derive(Clone, Debug)]
+pub struct GuessCharge {
+    limits: GuessLimits,
+    number: String,
+    client: String,
+}
+
+impl GuessCharge {
+    fn hits(&self) -> [(Limit, &str); 2] {
+        [
+            (self.limits.per_number, &self.number),
+            (self.limits.per_ip, &self.client),
+        ]
+    }
+
+    pub fn charge(&self, conn: &mut Conn<'_>, now: i64) -> Result<(), ApiError> {
+        Limit::hit_all(conn, &self.hits(), now)
+    }
+
     pub fn refund(&self, conn: &mut Conn<'_>, charged_at: i64) -> Result<(), ApiError> {
         Limit::refund_all(conn, &self.hits(), charged_at)
     }

@@ -19,6 +19,7 @@ struct Catalog {
     password_reset: String,
     two_factor: String,
     change_notice: String,
+    change_requested: String,
     password_changed: String,
     test: String,
 }
@@ -34,6 +35,8 @@ pub enum Text {
     TwoFactor,
     /// To the old number, once a replacement is verified: `{tail}` of the new one.
     ChangeNotice,
+    /// To the verified number, when a replacement is asked for: `{tail}` of the new one.
+    ChangeRequested,
     PasswordChanged,
     Test,
 }
@@ -81,6 +84,7 @@ impl SmsTexts {
             Text::PasswordReset => &c.password_reset,
             Text::TwoFactor => &c.two_factor,
             Text::ChangeNotice => &c.change_notice,
+            Text::ChangeRequested => &c.change_requested,
             Text::PasswordChanged => &c.password_changed,
             Text::Test => &c.test,
         }
@@ -116,12 +120,13 @@ mod tests {
         Text::PasswordReset,
         Text::TwoFactor,
     ];
-    const ALL_TEXTS: [Text; 7] = [
+    const ALL_TEXTS: [Text; 8] = [
         Text::Verification,
         Text::SignIn,
         Text::PasswordReset,
         Text::TwoFactor,
         Text::ChangeNotice,
+        Text::ChangeRequested,
         Text::PasswordChanged,
         Text::Test,
     ];
@@ -184,7 +189,7 @@ mod tests {
         for locale in Locale::ALL {
             for text in ALL_TEXTS {
                 let body = match text {
-                    Text::ChangeNotice => t.plain(text, locale, "71"),
+                    Text::ChangeNotice | Text::ChangeRequested => t.plain(text, locale, "71"),
                     Text::PasswordChanged | Text::Test => t.plain(text, locale, ""),
                     _ => t.code(text, locale, &code(), 600),
                 };

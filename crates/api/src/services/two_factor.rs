@@ -1,42 +1,112 @@
-//! SMS as a second factor (SPEC §8): turning it on and off, and the code step of a
-//! password login.
+//! SMS as a second factor (SPEC §8) and its recovery codes (SPEC §10): turning it on and
+//! off, the code step of a password login, and the codes that stand in for the SIM.
 
 use std::sync::Arc;
 
-use phonereg_types::HistoryKind;
+use phonereg_types::{HistoryKind, validation};
+use rand::{Rng as _, distributions::Uniform};
 
 use crate::{
     clock::Clock,
-    domain::{CodePurpose, CodeState, Locale, Password, VerificationCode},
+    domain::{CodePurpose, CodeState, Locale, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, Db, mfa,
         models::{MfaChallengeRow, PhoneRow, UserRow},
-        phones, users,
+        phones, recovery_codes, users,
     },
     services::{
-        hashing::{Hasher, Lane},
-        rate_limit::LoginLimits,
+        codes::{CodeCheck, CodeOwner, CodeSend, Codes},
+        rate_limit::{GuessDoor, GuessLimits},
+        reauth::Reauth,
         sessions::{Session, start_family},
         token_strikes::TokenStrikes,
         tokens::{Tokens, hash_refresh, random_token},
-        verification::{CodeCheck, CodeOwner, CodeSend, Verifier},
     },
 };
 
 /// Two-step sign-in. Built in `startup` with exactly what it uses.
 pub struct TwoFactor {
+    db: Db,
+    clock: Clock,
+    codes: Codes,
+    reauth: Reauth,
+    tokens: Arc<Tokens>,
+    /// Wrong codes (and recovery codes) at the login's code step.
+    guesses: GuessLimits,
+    /// Made-up `mfa_token`s, per client.
+    token_strikes: Arc<TokenStrikes>,
+    /// `REFRESH_TOKEN_TTL`.
+    refresh_ttl: i64,
+}
+
+/// What [`TwoFactor::new`] is built from.
+pub struct TwoFactorParts {
     pub db: Db,
     pub clock: Clock,
-    pub verifier: Verifier,
-    pub hasher: Hasher,
+    pub codes: Codes,
+    pub reauth: Reauth,
     pub tokens: Arc<Tokens>,
-    /// Password checks are counted like logins.
-    pub login: LoginLimits,
-    /// Made-up `mfa_token`s, per client.
+    pub guesses: GuessLimits,
     pub token_strikes: Arc<TokenStrikes>,
-    /// `REFRESH_TOKEN_TTL`.
     pub refresh_ttl: i64,
+}
+
+/// How many recovery codes a set holds (SPEC §10).
+const RECOVERY_CODES: usize = 10;
+
+/// The keyed hash a recovery code is stored as, bound to its account.
+pub fn recovery_hash(codes: &Codes, user_id: i64, code: &str) -> String {
+    codes.keyed_hash(&["recovery", &user_id.to_string(), code])
+}
+
+/// A new set: `xxxx-xxxx` of lower-case letters and digits (about 41 bits each), and
+/// their hashes for `user_id`.
+fn new_recovery_codes(codes: &Codes, user_id: i64) -> (Vec<String>, Vec<String>) {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rngs::OsRng;
+    let pick = Uniform::from(0..ALPHABET.len());
+    let plain: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| {
+            let chars: String = (0..8)
+                .map(|_| char::from(ALPHABET[rng.sample(pick)]))
+                .collect();
+            format!("{}-{}", &chars[..4], &chars[4..])
+        })
+        .collect();
+    let hashes = plain
+        .iter()
+        .map(|c| recovery_hash(codes, user_id, c))
+        .collect();
+    (plain, hashes)
+}
+
+/// What the login's code step was given: an SMS code or a recovery code.
+pub enum SecondFactor {
+    Code(VerificationCode),
+    Recovery(String),
+}
+
+impl SecondFactor {
+    /// Exactly one of the two, each parsed (422 names the field).
+    pub fn parse(code: Option<String>, recovery_code: Option<String>) -> Result<Self, ApiError> {
+        match (code, recovery_code) {
+            (Some(code), None) => VerificationCode::parse(&code)
+                .map(Self::Code)
+                .map_err(|m| ApiError::field("code", m)),
+            (None, Some(raw)) => validation::parse_recovery_code(&raw)
+                .map(Self::Recovery)
+                .map_err(|m| ApiError::field("recovery_code", m)),
+            (None, None) => Err(ApiError::field(
+                "code",
+                "is required (or give recovery_code instead)",
+            )),
+            (Some(_), Some(_)) => Err(ApiError::field(
+                "recovery_code",
+                "give either code or recovery_code, not both",
+            )),
+        }
+    }
 }
 
 /// How long a password login waits for its code.
@@ -54,6 +124,19 @@ fn verified_phone(conn: &mut Conn<'_>, user_id: i64) -> Result<(UserRow, PhoneRo
 }
 
 impl TwoFactor {
+    pub fn new(p: TwoFactorParts) -> Self {
+        Self {
+            db: p.db,
+            clock: p.clock,
+            codes: p.codes,
+            reauth: p.reauth,
+            tokens: p.tokens,
+            guesses: p.guesses,
+            token_strikes: p.token_strikes,
+            refresh_ttl: p.refresh_ttl,
+        }
+    }
+
     /// `POST /users/me/two-factor/code`: a code to the verified number (to turn it off).
     pub async fn send_code(
         &self,
@@ -61,12 +144,12 @@ impl TwoFactor {
         client_ip: String,
         locale: Locale,
     ) -> Result<CodeState, ApiError> {
-        let (verifier, clock) = (self.verifier.clone(), self.clock.clone());
+        let (codes, clock) = (self.codes.clone(), self.clock.clone());
         let code = self
             .db
             .write(move |c| {
                 let (_, phone) = verified_phone(c, user_id)?;
-                verifier.issue_credential(
+                codes.issue_credential(
                     c,
                     &CodeSend {
                         purpose: CodePurpose::TwoFactor,
@@ -87,50 +170,6 @@ impl TwoFactor {
         Ok(code)
     }
 
-    /// Checks the signed-in account's password, counted like a login attempt (refunded
-    /// when right), so a stolen access token cannot be used to guess it.
-    async fn check_password(
-        &self,
-        user_id: i64,
-        password: String,
-        client_ip: &str,
-    ) -> Result<(), ApiError> {
-        let limits = self.login;
-        let clock = self.clock.clone();
-        let user = {
-            self.db
-                .read(move |c| users::find(c, user_id))
-                .await?
-                .ok_or(ApiError::Unauthorized("This account no longer exists."))?
-        };
-        let failures = limits.failures(&user.email, client_ip);
-        let charged_at = clock.now();
-        let refund = {
-            let failures = failures.clone();
-            move |c: &mut Conn<'_>| failures.refund(c, charged_at)
-        };
-        self.db
-            .write(move |c| failures.charge(c, charged_at))
-            .await?;
-        let checked = self
-            .hasher
-            .verify(
-                Password::unchecked(password),
-                Some(user.password_hash),
-                Lane::Known,
-            )
-            .await;
-        match checked {
-            Ok(true) => self.db.write(refund).await,
-            Ok(false) => Err(ApiError::Unauthorized("The password is incorrect.")),
-            Err(e) => {
-                // Never checked (the hash queue was full): no guess was made.
-                self.db.write(refund).await?;
-                Err(e)
-            }
-        }
-    }
-
     /// `PUT /users/me/two-factor`: the password first (401), then for turning it off the
     /// code (422/410). Turning it on needs a verified number (409).
     pub async fn set(
@@ -140,7 +179,7 @@ impl TwoFactor {
         password: String,
         code: Option<String>,
         client_ip: String,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<Switched, ApiError> {
         let code = code
             .map(|c| VerificationCode::parse(&c).map_err(|m| ApiError::field("code", m)))
             .transpose()?;
@@ -154,22 +193,22 @@ impl TwoFactor {
             }
             (false, Some(code)) => Some(code),
         };
-        self.check_password(user_id, password, &client_ip).await?;
-        let (verifier, clock) = (self.verifier.clone(), self.clock.clone());
+        self.reauth.check(user_id, password, &client_ip).await?;
+        let (codes, clock) = (self.codes.clone(), self.clock.clone());
         let outcome = self
             .db
             .write(move |c| {
                 let now = clock.now();
                 let (user, phone) = match verified_phone(c, user_id) {
                     // Turning off what is already off needs no number.
-                    Err(ApiError::Conflict(_)) if !enabled => return Ok(Switch::Done(false)),
+                    Err(ApiError::Conflict(_)) if !enabled => return Ok(Switch::Done(false, None)),
                     other => other?,
                 };
                 if user.two_factor == enabled {
-                    return Ok(Switch::Done(enabled));
+                    return Ok(Switch::Done(enabled, None));
                 }
                 if let Some(code) = code {
-                    let check = verifier.check_credential(
+                    let check = codes.check_credential(
                         c,
                         CodePurpose::TwoFactor,
                         &phone.e164,
@@ -180,7 +219,7 @@ impl TwoFactor {
                     match check {
                         CodeCheck::Wrong(state) => return Ok(Switch::Wrong(state)),
                         CodeCheck::Right(row) => {
-                            if !verifier.consume_credential(c, &row, &phone, now)? {
+                            if !codes.consume_credential(c, &row, &phone, now)? {
                                 return Err(ApiError::Gone {
                                     detail: "This code was already used; request a new one.".into(),
                                     verification: None,
@@ -196,27 +235,69 @@ impl TwoFactor {
                     HistoryKind::TwoFactorOff
                 };
                 phones::add_history(c, phone.id, kind, None, now)?;
-                Ok(Switch::Done(enabled))
+                // On: a fresh set, shown once. Off: the old set goes with it.
+                let (plain, hashes) = if enabled {
+                    new_recovery_codes(&codes, user_id)
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                recovery_codes::replace_all(c, user_id, &hashes, now)?;
+                Ok(Switch::Done(enabled, enabled.then_some(plain)))
             })
             .await?;
         match outcome {
-            Switch::Done(on) => {
+            Switch::Done(on, recovery_codes) => {
                 tracing::info!(user.id = user_id, enabled = on, "two-step sign-in set");
-                Ok(on)
+                Ok(Switched {
+                    enabled: on,
+                    recovery_codes,
+                })
             }
             Switch::Wrong(state) => Err(ApiError::WrongCode(state)),
         }
     }
 
-    /// `POST /auth/login/verify`: the code of a password login. The `mfa_token` is single
-    /// use and bound to the login that made it (its code was hashed with it).
+    /// `POST /users/me/recovery-codes`: the password, then a new set replaces the old one
+    /// (shown once). Only while two-step sign-in is on (409 otherwise).
+    pub async fn new_recovery_codes(
+        &self,
+        user_id: i64,
+        password: String,
+        client_ip: String,
+    ) -> Result<Vec<String>, ApiError> {
+        self.reauth.check(user_id, password, &client_ip).await?;
+        let (codes, clock) = (self.codes.clone(), self.clock.clone());
+        self.db
+            .write(move |c| {
+                let user = users::find(c, user_id)?
+                    .ok_or(ApiError::Unauthorized("This account no longer exists."))?;
+                if !user.two_factor {
+                    return Err(ApiError::Conflict(
+                        "Recovery codes belong to two-step sign-in: turn it on first.".into(),
+                    ));
+                }
+                let now = clock.now();
+                let (plain, hashes) = new_recovery_codes(&codes, user_id);
+                recovery_codes::replace_all(c, user_id, &hashes, now)?;
+                if let Some((_, Some(phone))) = users::find_with_phone(c, user_id)? {
+                    let kind = HistoryKind::RecoveryCodesRenewed;
+                    phones::add_history(c, phone.id, kind, None, now)?;
+                }
+                Ok(plain)
+            })
+            .await
+    }
+
+    /// `POST /auth/login/verify`: the code of a password login, or one of the account's
+    /// recovery codes in its place. The `mfa_token` is single use and bound to the login
+    /// that made it (its code was hashed with it). Every guess is charged to the guess
+    /// limits first (refunded when right).
     pub async fn verify_login(
         &self,
         mfa_token: String,
-        code: String,
+        factor: SecondFactor,
         client: &str,
     ) -> Result<Session, ApiError> {
-        let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
         let now = self.clock.now();
         self.token_strikes.check(client, now)?;
         let token_hash = hash_refresh(&mfa_token);
@@ -236,7 +317,8 @@ impl TwoFactor {
         if found.used_at.is_some() || found.expires_at <= now {
             return Err(expired());
         }
-        let (verifier, clock) = (self.verifier.clone(), self.clock.clone());
+        let (codes, clock, guesses) = (self.codes.clone(), self.clock.clone(), self.guesses);
+        let client = client.to_owned();
         let refresh_token = random_token(32);
         let new_hash = hash_refresh(&refresh_token);
         let refresh_ttl = self.refresh_ttl;
@@ -248,37 +330,63 @@ impl TwoFactor {
                     .filter(|ch| ch.used_at.is_none() && ch.expires_at > now)
                     .ok_or_else(expired)?;
                 let (user, phone) = verified_phone(c, live.user_id).map_err(|_| expired())?;
-                let check = verifier.check_credential(
-                    c,
-                    CodePurpose::Login,
-                    &phone.e164,
-                    Some(&token_hash),
-                    &code,
-                    now,
-                );
-                let row = match check {
-                    Ok(CodeCheck::Wrong(state)) => return Ok(Verified::Wrong(state)),
-                    Ok(CodeCheck::Right(row)) => row,
-                    // Out of attempts or expired: this login is over.
-                    Err(ApiError::Gone { verification, .. }) => {
-                        return Err(ApiError::Gone {
-                            detail: "This code can no longer be used; log in again.".into(),
-                            verification,
-                        });
+                let guess = guesses.guess(GuessDoor::AfterPassword, &phone.e164, &client);
+                guess.charge(c, now)?;
+                match &factor {
+                    SecondFactor::Code(code) => {
+                        let check = codes.check_credential(
+                            c,
+                            CodePurpose::Login,
+                            &phone.e164,
+                            Some(&token_hash),
+                            code,
+                            now,
+                        );
+                        let row = match check {
+                            Ok(CodeCheck::Wrong(state)) => return Ok(Verified::Wrong(state)),
+                            Ok(CodeCheck::Right(row)) => row,
+                            // Out of attempts or expired: this login is over.
+                            Err(ApiError::Gone { verification, .. }) => {
+                                return Err(ApiError::Gone {
+                                    detail: "This code can no longer be used; log in again.".into(),
+                                    verification,
+                                });
+                            }
+                            Err(e) => return Err(e),
+                        };
+                        if !mfa::mark_used(c, &token_hash, now)?
+                            || !codes.consume_credential(c, &row, &phone, now)?
+                        {
+                            return Err(expired());
+                        }
                     }
-                    Err(e) => return Err(e),
-                };
-                if !mfa::mark_used(c, &token_hash, now)?
-                    || !verifier.consume_credential(c, &row, &phone, now)?
-                {
-                    return Err(expired());
+                    SecondFactor::Recovery(recovery) => {
+                        let hash = recovery_hash(&codes, user.id, recovery);
+                        if !recovery_codes::use_code(c, user.id, &hash, now)? {
+                            // A wrong recovery code is a guess: its charge stays.
+                            return Ok(Verified::WrongRecovery);
+                        }
+                        if !mfa::mark_used(c, &token_hash, now)? {
+                            return Err(expired());
+                        }
+                        phones::add_history(c, phone.id, HistoryKind::RecoveryCodeUsed, None, now)?;
+                    }
                 }
+                // The row was read before a recovery code was used: read it again.
+                let user = users::find(c, user.id)?.ok_or_else(expired)?;
+                guess.refund(c, now)?;
                 let family = start_family(c, user.id, &new_hash, now, refresh_ttl)?;
                 Ok(Verified::Signed(Box::new((user, Some(phone), family))))
             })
             .await?;
         let (user, phone, family) = match outcome {
             Verified::Wrong(state) => return Err(ApiError::WrongCode(state)),
+            Verified::WrongRecovery => {
+                return Err(ApiError::field(
+                    "recovery_code",
+                    "is not an unused recovery code of this account",
+                ));
+            }
             Verified::Signed(signed) => *signed,
         };
         tracing::info!(user.id = user.id, "signed in with a second factor");
@@ -296,8 +404,14 @@ impl TwoFactor {
 }
 
 enum Switch {
-    Done(bool),
+    Done(bool, Option<Vec<String>>),
     Wrong(CodeState),
+}
+
+/// Two-step sign-in as set: on with a fresh set of recovery codes, shown once.
+pub struct Switched {
+    pub enabled: bool,
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 /// Inside the password login's transaction: a challenge and a code to the verified
@@ -305,7 +419,7 @@ enum Switch {
 #[expect(clippy::too_many_arguments, reason = "one login's facts, all needed")]
 pub fn challenge(
     conn: &mut Conn<'_>,
-    verifier: &Verifier,
+    codes: &Codes,
     user: &UserRow,
     phone: Option<&PhoneRow>,
     client_ip: &str,
@@ -332,7 +446,7 @@ pub fn challenge(
             created_at: now,
         },
     )?;
-    let code = verifier.issue_credential(
+    let code = codes.issue_credential(
         conn,
         &CodeSend {
             purpose: CodePurpose::Login,
@@ -353,5 +467,6 @@ pub fn challenge(
 
 enum Verified {
     Wrong(CodeState),
+    WrongRecovery,
     Signed(Box<(UserRow, Option<PhoneRow>, String)>),
 }

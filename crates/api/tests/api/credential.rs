@@ -353,9 +353,13 @@ async fn two_factor_on_then_login_needs_the_code(b: Backend) {
 async fn two_factor_cannot_be_skipped_by_sms_sign_in_and_survives_a_reset(b: Backend) {
     let app = spawn_app(b).await;
     let (email, token) = verified_account(&app, OWNED).await;
-    set_two_factor(&app, &token, json!({"enabled": true, "password": PASSWORD}))
+    let on = set_two_factor(&app, &token, json!({"enabled": true, "password": PASSWORD}))
         .await
         .expect(200);
+    let recovery = on.body["recovery_codes"][0]
+        .as_str()
+        .expect("recovery code")
+        .to_owned();
     start(&app, OWNED, "sign_in").await.expect(202);
     let code = app.code_sent_to(OWNED).await;
     let r = sign_in(&app, OWNED, &code).await.expect(401);
@@ -367,7 +371,16 @@ async fn two_factor_cannot_be_skipped_by_sms_sign_in_and_survives_a_reset(b: Bac
 
     start(&app, OWNED, "password_reset").await.expect(202);
     let code = app.code_sent_to(OWNED).await;
-    reset(&app, OWNED, &code, NEW_PASSWORD).await.expect(204);
+    // SPEC §10: on a two-factor account the SIM alone is not enough.
+    reset(&app, OWNED, &code, NEW_PASSWORD).await.expect(401);
+    post(
+        &app,
+        "/api/v1/auth/password-reset",
+        None,
+        json!({"phone_number": OWNED, "code": code, "new_password": NEW_PASSWORD, "recovery_code": recovery}),
+    )
+    .await
+    .expect(204);
     let r = app.login(&email, NEW_PASSWORD).await.expect(200);
     assert_eq!(r.body["mfa_required"], true, "a reset leaves two-factor on");
 }

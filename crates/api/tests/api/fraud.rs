@@ -183,7 +183,9 @@ async fn verified_codes_earn_a_range_more_room(b: Backend) {
     assert_paused(&sign_up_with(&app, 12, &pumped(12)).await);
 }
 
-async fn test_messages_to_a_paused_range_are_refused(b: Backend) {
+/// SPEC §10: the guard counts and refuses claims only. An owner's verified number in a
+/// paused range still gets its test message, and the pause still refuses claims there.
+async fn owner_sms_to_a_paused_range_still_go_out(b: Backend) {
     let app = spawn_app_with(b, guarded).await;
     let (token, _, _) = app.signup().await;
     let id = app.add_phone_id(&token, &pumped(100)).await;
@@ -192,12 +194,12 @@ async fn test_messages_to_a_paused_range_are_refused(b: Backend) {
     for n in 0..4 {
         sign_up_with(&app, n, &pumped(n)).await.expect(201);
     }
+    assert_paused(&sign_up_with(&app, 4, &pumped(4)).await);
     let path = format!("/api/v1/users/me/phone-numbers/{id}/test-message");
     let route = "/api/v1/users/me/phone-numbers/{id}/test-message";
-    assert_paused(
-        &app.call(Method::POST, route, &path, Some(&token), None)
-            .await,
-    );
+    app.call(Method::POST, route, &path, Some(&token), None)
+        .await
+        .expect(202);
 }
 
 async fn record_mode_sends_everything_and_only_records(b: Backend) {
@@ -338,18 +340,19 @@ async fn a_number_change_answers_alike_whoever_owns_the_number(b: Backend) {
     })
     .await;
     verified_elsewhere(&app, "+14155550001").await;
+    verified_elsewhere(&app, "+14155550005").await;
     let (prober, _, _) = app.signup().await;
     let id = app.add_phone_id(&prober, "+14155550002").await;
     let patch = |n: &str| json!({"phone_number": n});
-    app.phone(Method::PATCH, &prober, id, Some(patch("+14155550001")))
-        .await
-        .expect(409);
-    app.phone(Method::PATCH, &prober, id, Some(patch("+14155550003")))
-        .await
-        .expect(200);
-    // The account's SMS are spent: both numbers now get the same 429.
+    // SPEC §10: the taken number answers like a free one.
     let taken = app
         .phone(Method::PATCH, &prober, id, Some(patch("+14155550001")))
+        .await
+        .expect(200);
+    assert_eq!(taken.body["verification"]["sent"], true);
+    // The account's SMS are spent: both numbers now get the same 429.
+    let taken = app
+        .phone(Method::PATCH, &prober, id, Some(patch("+14155550005")))
         .await
         .expect(429);
     let free = app
@@ -370,11 +373,15 @@ async fn number_changes_are_counted_before_any_lookup(b: Backend) {
     let (prober, _, _) = app.signup().await;
     let id = app.add_phone_id(&prober, "+14155550002").await;
     let probe = json!({"phone_number": "+14155550001"});
-    for _ in 0..2 {
-        app.phone(Method::PATCH, &prober, id, Some(probe.clone()))
-            .await
-            .expect(409);
-    }
+    // SPEC §10: a taken number answers like a free one (a code is sent to it); the
+    // change allowance bounds the probing all the same.
+    let free = json!({"phone_number": "+14155550003"});
+    app.phone(Method::PATCH, &prober, id, Some(probe.clone()))
+        .await
+        .expect(200);
+    app.phone(Method::PATCH, &prober, id, Some(free))
+        .await
+        .expect(200);
     // The third change of the day: refused before the number is looked up.
     let r = app
         .phone(Method::PATCH, &prober, id, Some(probe))
@@ -439,7 +446,7 @@ impl ParseSetting for str {
 on_both_databases!(
     pumping_pauses_the_range_while_the_rest_of_the_country_passes,
     verified_codes_earn_a_range_more_room,
-    test_messages_to_a_paused_range_are_refused,
+    owner_sms_to_a_paused_range_still_go_out,
     record_mode_sends_everything_and_only_records,
     allowed_ranges_and_test_numbers_are_never_paused,
     a_pause_is_shared_by_every_process,

@@ -352,7 +352,29 @@ impl TestApp {
             .expect("id")
     }
 
+    /// A call on the phone record. PATCH and DELETE carry `current_password` =
+    /// [`PASSWORD`] unless the body names one (SPEC §10 asks for it on a verified number);
+    /// [`TestApp::phone_as_sent`] sends the body exactly as given.
     pub async fn phone(&self, method: Method, token: &str, id: i64, body: Option<Value>) -> Resp {
+        let body = if method == Method::PATCH || method == Method::DELETE {
+            let mut body = body.unwrap_or_else(|| json!({}));
+            if let Some(obj) = body.as_object_mut() {
+                obj.entry("current_password").or_insert(json!(PASSWORD));
+            }
+            Some(body)
+        } else {
+            body
+        };
+        self.phone_as_sent(method, token, id, body).await
+    }
+
+    pub async fn phone_as_sent(
+        &self,
+        method: Method,
+        token: &str,
+        id: i64,
+        body: Option<Value>,
+    ) -> Resp {
         let path = format!("/api/v1/users/me/phone-numbers/{id}");
         self.call(
             method,

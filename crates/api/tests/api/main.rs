@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod credential;
+mod credential_safety;
 mod delivery;
 mod errors;
 mod event_gaps;

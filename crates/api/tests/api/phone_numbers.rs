@@ -5,6 +5,7 @@ use serde_json::json;
 use crate::helpers::{Backend, on_both_databases, spawn_app, spawn_app_with};
 
 const US_MOBILE: &str = "+1 415 555 2671";
+const US_E164: &str = "+14155552671";
 const UK_MOBILE: &str = "+44 7400 123456";
 
 on_both_databases!(
@@ -15,7 +16,7 @@ on_both_databases!(
     numbers_that_cannot_get_sms_are_422,
     patch_replaces_an_unverified_number_at_once,
     patch_of_a_verified_number_waits_in_pending,
-    number_verified_elsewhere_is_409,
+    number_verified_elsewhere_answers_like_a_free_one_until_verify,
     delete_frees_the_number_and_hides_the_record,
     lookup_reports_validity_and_is_limited,
 );
@@ -242,7 +243,10 @@ async fn patch_of_a_verified_number_waits_in_pending(b: Backend) {
     assert_eq!(r.body["status"], "verified");
 }
 
-async fn number_verified_elsewhere_is_409(b: Backend) {
+/// SPEC §10: no oracle before proof of possession. Register, POST and PATCH answer for a
+/// number verified on another account exactly as for a free one; only the right code at
+/// verify says 409 `phone-taken`, and the number stays with its account.
+async fn number_verified_elsewhere_answers_like_a_free_one_until_verify(b: Backend) {
     let app = spawn_app(b).await;
     let (alice, _, _) = app.signup().await;
     let id = app.add_phone_id(&alice, US_MOBILE).await;
@@ -253,29 +257,61 @@ async fn number_verified_elsewhere_is_409(b: Backend) {
         .await
         .expect(204);
     app.verify_by_sms(&alice, id).await;
-    app.add_phone(&bob, US_MOBILE).await.expect(409);
-    let bob_id = app.add_phone_id(&bob, UK_MOBILE).await;
-    app.phone(
-        Method::PATCH,
-        &bob,
-        bob_id,
-        Some(json!({"phone_number": US_MOBILE})),
-    )
-    .await
-    .expect(409);
-    let r = app
-        .register(json!({"email": "carol@example.com", "password": "correct horse", "full_name": "C", "phone_number": US_MOBILE}))
-        .await
-        .expect(409);
+
+    // POST: 201 with a code, like a free number.
+    let taken = app.add_phone(&bob, US_MOBILE).await.expect(201);
+    let bob_id = taken.body["id"].as_i64().expect("id");
+    assert_eq!(taken.body["verification"]["sent"], true);
+    let (free_token, _, _) = app.signup().await;
+    let free = app.add_phone(&free_token, "+14155552672").await.expect(201);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&taken.body), keys(&free.body), "same shape");
+    // The right code for it: 409 phone-taken, and Alice keeps it.
+    let code = app.code_sent_to(US_E164).await;
+    let r = app.verify(&bob, bob_id, &code).await.expect(409);
+    assert!(
+        r.body["type"]
+            .as_str()
+            .expect("type")
+            .ends_with("/problems/phone-taken")
+    );
     assert!(
         r.body["detail"]
             .as_str()
             .expect("detail")
-            .contains("another account")
+            .contains("sign in with a code")
     );
-    app.login("carol@example.com", "correct horse")
+    let alice_phone = app.phone(Method::GET, &alice, id, None).await.expect(200);
+    assert_eq!(alice_phone.body["status"], "verified");
+    assert_eq!(alice_phone.body["e164"], US_E164);
+
+    // PATCH to it: 200 with a code, like a free number.
+    let (carl, _, _) = app.signup().await;
+    let carl_id = app.add_phone_id(&carl, UK_MOBILE).await;
+    let r = app
+        .phone(
+            Method::PATCH,
+            &carl,
+            carl_id,
+            Some(json!({"phone_number": US_MOBILE})),
+        )
         .await
-        .expect(401);
+        .expect(200);
+    assert_eq!(r.body["e164"], US_E164);
+
+    // Register with it: 201, like a free number (an hour on: the number's own cap of
+    // codes per hour is spent by now, for taken and free numbers alike).
+    app.state.clock.advance(3600);
+    let r = app
+        .register(json!({"email": "carol@example.com", "password": "correct horse", "full_name": "C", "phone_number": US_MOBILE}))
+        .await
+        .expect(201);
+    assert_eq!(r.body["verification"]["sent"], true);
+    assert_eq!(r.body["user"]["phone"]["status"], "unverified");
 }
 
 async fn delete_frees_the_number_and_hides_the_record(b: Backend) {

@@ -1,0 +1,283 @@
+//! What each kind of SMS may spend (SPEC §10), and nothing else.
+//!
+//! Every SMS is one of three kinds, and each kind is limited only by what its sender
+//! controls, so no kind can be spent to refuse another:
+//!
+//! - **Claims** (codes to a number not yet verified by the caller: register, POST, PATCH,
+//!   resend) meet the §5 caps (per number, per account, per client network), the fraud
+//!   guard, and the daily budget.
+//! - **Starts** (`/auth/sms/start`, anonymous) meet their own caps per number and per
+//!   client network, alike with and without an account. A start for a number without an
+//!   account sends nothing, so it spends no budget and the guard never sees it.
+//! - **Owner SMS** (codes after a right password or for the signed-in owner's own
+//!   verified number, test messages, notices) meet a per-account hourly cap the owner
+//!   alone can spend, and the budget's reserve; never the guard, never a stranger's count.
+//!
+//! The budget counts segments. Claims may spend `SMS_DAILY_BUDGET`; starts to verified
+//! numbers and owner SMS go on past it, into `SMS_BUDGET_RESERVE`. Both are one counter
+//! (`sms_budget:all`) read against two ceilings: a claim takes a slot only below the
+//! budget, the others below budget plus reserve, so claims can never eat the reserve.
+//!
+//! Every charge runs inside the caller's transaction: a refusal rolls back the send and
+//! everything written with it.
+
+use crate::{
+    config::{Config, TestNumbers},
+    domain::Destination,
+    error::ApiError,
+    persistence::Conn,
+    services::{fraud_guard::FraudGuard, rate_limit::Limit},
+};
+
+/// The counter every kind of SMS spends from (SPEC §5 `SMS_DAILY_BUDGET`).
+const BUDGET: &str = "sms_budget";
+
+/// The SMS allowances, built once from the configuration. Cheap to clone.
+#[derive(Clone)]
+pub struct SmsAllowance {
+    claim_per_number: Limit,
+    claim_per_ip: Limit,
+    /// `SMS_PER_ACCOUNT_PER_DAY`: refuses claims; owner SMS are counted, never refused.
+    account_per_day: Limit,
+    start_per_number: Limit,
+    start_per_ip: Limit,
+    owner_per_account: Limit,
+    /// What claims may spend.
+    budget: Limit,
+    /// What everything together may spend: the budget and its reserve.
+    budget_and_reserve: Limit,
+    guard: FraudGuard,
+    test_numbers: TestNumbers,
+}
+
+/// Who asked for a start's code: the number's account, when it has one.
+#[derive(Clone, Copy, Debug)]
+pub enum StartFor {
+    Account,
+    Nobody,
+}
+
+impl SmsAllowance {
+    pub fn from_config(c: &Config) -> Self {
+        let reserve = c.sms_budget_reserve();
+        Self {
+            claim_per_number: Limit::new("sms_number", c.sms_per_number_per_hour, 3600),
+            claim_per_ip: Limit::new("sms_ip", c.sms_per_ip_per_hour, 3600).striped(),
+            account_per_day: Limit::new("sms_account", c.sms_per_account_per_day, 86_400),
+            start_per_number: Limit::new(
+                "sms_starts_number",
+                c.sms_starts_per_number_per_hour,
+                3600,
+            ),
+            start_per_ip: Limit::new("sms_starts_ip", c.sms_starts_per_ip_per_hour, 3600),
+            owner_per_account: Limit::new(
+                "sms_owner_account",
+                c.sms_owner_per_account_per_hour,
+                3600,
+            ),
+            budget: Limit::new(BUDGET, c.sms_daily_budget, 86_400).striped(),
+            budget_and_reserve: Limit::new(
+                BUDGET,
+                c.sms_daily_budget.saturating_add(reserve),
+                86_400,
+            )
+            .striped(),
+            guard: FraudGuard::from_config(c),
+            test_numbers: c.sms_test_numbers.clone(),
+        }
+    }
+
+    /// Test numbers send nothing and skip every SMS cap (never the guess limits).
+    pub fn is_test_number(&self, e164: &str) -> bool {
+        self.test_numbers.code_for(e164).is_some()
+    }
+
+    /// The fixed code of a test number.
+    pub fn test_code(&self, e164: &str) -> Option<&str> {
+        self.test_numbers.code_for(e164)
+    }
+
+    /// The guard, for counting a verified claim.
+    pub fn guard(&self) -> &FraudGuard {
+        &self.guard
+    }
+
+    /// Refuses a claim to a paused destination. Read-only, so callers can ask before
+    /// costly work (a password hash); the charge asks again and that answer counts.
+    pub fn admit_claim(
+        &self,
+        conn: &mut Conn<'_>,
+        e164: &str,
+        country: Option<&str>,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        match self.guard.watch(e164, country) {
+            Some(dest) => self.guard.admit(conn, &dest, now).map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// A claim of `segments` to `e164` for `user_id`, from `ip`: the §5 caps, the guard
+    /// and the budget; 429/503 when one is spent. The guard's counters go in the same
+    /// statement as the caps, and the guard judges the destination afterwards.
+    #[expect(clippy::too_many_arguments, reason = "one claim's facts, all needed")]
+    pub fn charge_claim(
+        &self,
+        conn: &mut Conn<'_>,
+        user_id: i64,
+        e164: &str,
+        country: Option<&str>,
+        ip: Option<&str>,
+        segments: u32,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if self.is_test_number(e164) {
+            return Ok(());
+        }
+        let watched: Option<Destination> = self.guard.watch(e164, country);
+        let admitted = match &watched {
+            Some(dest) => self.guard.admit(conn, dest, now)?,
+            None => Vec::new(),
+        };
+        let account = user_id.to_string();
+        let mut hits = vec![
+            (self.claim_per_number, e164),
+            (self.account_per_day, account.as_str()),
+        ];
+        hits.extend(ip.map(|ip| (self.claim_per_ip, ip)));
+        let fraud = watched.as_ref().map(|d| self.guard.sent_counters(d));
+        hits.extend(fraud.iter().flatten().map(|(l, k)| (*l, k.as_str())));
+        Limit::hit_all(conn, &hits, now)?;
+        // The one counter every send shares goes last, so its row stays locked only
+        // until the commit.
+        self.spend(conn, self.budget, segments, now)?;
+        if let Some(dest) = &watched {
+            self.guard.evaluate(conn, dest, admitted, now)?;
+        }
+        Ok(())
+    }
+
+    /// A start to `e164` from `ip`: its own caps, alike with and without an account.
+    /// Only a start that sends spends budget (from the reserve too); one for a number
+    /// without an account is refused by the budget exactly when a sending one would be,
+    /// so the two still answer alike.
+    pub fn charge_start(
+        &self,
+        conn: &mut Conn<'_>,
+        e164: &str,
+        ip: &str,
+        to: StartFor,
+        segments: u32,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if self.is_test_number(e164) {
+            return Ok(());
+        }
+        Limit::hit_all(
+            conn,
+            &[(self.start_per_number, e164), (self.start_per_ip, ip)],
+            now,
+        )?;
+        match to {
+            StartFor::Account => self.spend(conn, self.budget_and_reserve, segments, now),
+            StartFor::Nobody => self
+                .budget_and_reserve
+                .check(conn, "all", now)
+                .map_err(budget_spent),
+        }
+    }
+
+    /// An owner SMS of `segments` for `user_id`: the account's own hourly cap, counted
+    /// toward its daily claims allowance (never refused by it), and the budget with its
+    /// reserve. Never the guard.
+    pub fn charge_owner(
+        &self,
+        conn: &mut Conn<'_>,
+        user_id: i64,
+        e164: &str,
+        segments: u32,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if self.is_test_number(e164) {
+            return Ok(());
+        }
+        let account = user_id.to_string();
+        self.owner_per_account.hit(conn, &account, now)?;
+        self.account_per_day.record(conn, &account, now)?;
+        self.spend(conn, self.budget_and_reserve, segments, now)
+    }
+
+    /// A notice to the account's own number (number changed, password changed): counted
+    /// like an owner SMS but never refused. A notice tells the owner that something
+    /// happened to their credential; skipping it for a cap would hide exactly that.
+    pub fn record_notice(
+        &self,
+        conn: &mut Conn<'_>,
+        user_id: i64,
+        segments: u32,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let account = user_id.to_string();
+        self.owner_per_account.record(conn, &account, now)?;
+        self.account_per_day.record(conn, &account, now)?;
+        for _ in 0..segments.max(1) {
+            self.budget_and_reserve.record(conn, "all", now)?;
+        }
+        Ok(())
+    }
+
+    /// Takes `segments` slots of the budget under `ceiling`; 503 when it is spent.
+    fn spend(
+        &self,
+        conn: &mut Conn<'_>,
+        ceiling: Limit,
+        segments: u32,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        for _ in 0..segments.max(1) {
+            ceiling.hit(conn, "all", now).map_err(budget_spent)?;
+        }
+        Ok(())
+    }
+}
+
+/// The global budget is not the caller's doing: 503, not 429.
+fn budget_spent(e: ApiError) -> ApiError {
+    match e {
+        ApiError::RateLimited {
+            limit: BUDGET,
+            retry_after,
+        } => ApiError::Unavailable {
+            detail: "Today's SMS budget is spent; texts resume tomorrow (UTC).".into(),
+            retry_after,
+        },
+        other => other,
+    }
+}
+
+/// How many segments `body` takes on the wire: 160 GSM-7 characters or 70 UCS-2 ones
+/// in one, 153 or 67 per part once split (the budget counts what the provider bills).
+pub fn segments(body: &str) -> u32 {
+    let parts = sms_splitter::SplitSms::default()
+        .split(String::from(body))
+        .parts
+        .len();
+    u32::try_from(parts).unwrap_or(u32::MAX).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_follow_gsm7_and_ucs2_sizes() {
+        assert_eq!(segments(""), 1);
+        assert_eq!(segments(&"a".repeat(160)), 1);
+        assert_eq!(segments(&"a".repeat(161)), 2);
+        assert_eq!(segments(&"a".repeat(306)), 2);
+        assert_eq!(segments(&"a".repeat(307)), 3);
+        // One character outside GSM-7 makes the whole message UCS-2.
+        assert_eq!(segments(&format!("{}\u{4e2d}", "a".repeat(69))), 1);
+        assert_eq!(segments(&format!("{}\u{4e2d}", "a".repeat(70))), 2);
+    }
+}

@@ -1,0 +1,591 @@
+//! The code engine (SPEC §5, §8, §10): issues, stores, checks and spends the attempts of
+//! every code, for the phone record (claims) and for the number as a credential (starts
+//! and owner codes). What a send may spend is asked of [`SmsAllowance`]; what a right
+//! code does is its caller's business (the phone record, a sign-in, a reset).
+//!
+//! Everything here runs inside the caller's transaction, so a refused limit leaves
+//! nothing behind (no user, no phone, no counter) and a sent code is always recorded
+//! together with the change that caused it.
+
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac as _};
+use phonereg_types::{HistoryKind, MessageKind};
+use rand::Rng as _;
+use sha2::Sha256;
+use subtle::ConstantTimeEq as _;
+
+use crate::{
+    config::Config,
+    domain::{CodePurpose, CodeState, Locale, PhoneNumber, VerificationCode},
+    error::ApiError,
+    persistence::{
+        Conn, auth_codes, codes,
+        models::{AuthCodeRow, CodeRow, PhoneRow},
+        outbox, phones,
+    },
+    services::{
+        allowance::{SmsAllowance, StartFor, segments},
+        delivery,
+        sms_texts::{SmsTexts, Text},
+    },
+};
+
+impl From<&CodeRow> for CodeState {
+    fn from(row: &CodeRow) -> Self {
+        Self {
+            sent: row.sent,
+            expires_at: row.expires_at,
+            resend_after: row.resend_after,
+            attempts_remaining: i64::from(row.attempts_left.max(0)),
+        }
+    }
+}
+
+impl From<&AuthCodeRow> for CodeState {
+    fn from(row: &AuthCodeRow) -> Self {
+        Self {
+            sent: row.sent,
+            expires_at: row.expires_at,
+            resend_after: row.resend_after,
+            attempts_remaining: i64::from(row.attempts_left.max(0)),
+        }
+    }
+}
+
+/// The account a credential code goes to: its id and its verified phone record.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeOwner {
+    pub user_id: i64,
+    pub phone_id: i64,
+}
+
+/// One credential code to issue (SPEC §8).
+pub struct CodeSend<'a> {
+    pub purpose: CodePurpose,
+    pub e164: &'a str,
+    pub country: Option<&'a str>,
+    /// None: the number has no account. Everything is counted and answered as if a
+    /// code had been sent, but nothing is, and no code will ever match.
+    pub owner: Option<CodeOwner>,
+    /// Binds a login code to the `mfa_token` (hashed) that asked for it.
+    pub challenge: Option<&'a str>,
+    pub client_ip: Option<&'a str>,
+    pub locale: Locale,
+    pub now: i64,
+}
+
+/// One claim: a code for the phone record `phone_id` of `user_id`, to `e164`.
+pub struct ClaimSend<'a> {
+    pub user_id: i64,
+    pub phone_id: i64,
+    pub e164: &'a str,
+    pub country: Option<&'a str>,
+    /// The record's live code, if it has one: the cool-down reads it.
+    pub previous: Option<&'a CodeRow>,
+    pub client_ip: Option<&'a str>,
+    pub locale: Locale,
+    pub now: i64,
+}
+
+/// A credential code checked: wrong (an attempt spent, to be committed) or right.
+pub enum CodeCheck {
+    Wrong(CodeState),
+    Right(Box<AuthCodeRow>),
+}
+
+/// A phone record's code checked: wrong (an attempt spent) or right (for the record to
+/// act on: its current row and the code, which says which number it proved).
+pub enum RecordCheck {
+    Wrong(CodeState),
+    Right(Box<(PhoneRow, CodeRow)>),
+}
+
+/// Issues and checks codes. Cheap to clone into blocking closures.
+#[derive(Clone)]
+pub struct Codes {
+    config: Arc<Config>,
+    key: [u8; 32],
+    allowance: SmsAllowance,
+    texts: Arc<SmsTexts>,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn gone(detail: &str, verification: Option<CodeState>) -> ApiError {
+    ApiError::Gone {
+        detail: detail.into(),
+        verification,
+    }
+}
+
+impl Codes {
+    /// `secret` keys the code hashes; codes are useless without it even with the database.
+    pub fn new(
+        config: Arc<Config>,
+        secret: &[u8],
+        texts: Arc<SmsTexts>,
+        allowance: SmsAllowance,
+    ) -> Self {
+        #[expect(clippy::unwrap_used, reason = "HMAC takes keys of any length")]
+        let mut mac = HmacSha256::new_from_slice(secret).unwrap();
+        mac.update(b"phonereg verification codes v1");
+        let key = mac.finalize().into_bytes().into();
+        Self {
+            config,
+            key,
+            allowance,
+            texts,
+        }
+    }
+
+    /// The words of every SMS.
+    pub fn texts(&self) -> &SmsTexts {
+        &self.texts
+    }
+
+    /// What each kind of SMS may spend.
+    pub fn allowance(&self) -> &SmsAllowance {
+        &self.allowance
+    }
+
+    pub fn code_ttl(&self) -> u64 {
+        self.config.verify_code_ttl
+    }
+
+    /// A keyed hash of `parts`, hex: codes, recovery codes. Keyed by the server's secret,
+    /// so a copy of the database alone cannot test guesses.
+    pub fn keyed_hash(&self, parts: &[&str]) -> String {
+        #[expect(clippy::unwrap_used, reason = "HMAC takes keys of any length")]
+        let mut mac = HmacSha256::new_from_slice(&self.key).unwrap();
+        mac.update(parts.join("\n").as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn code_hash(&self, phone_id: i64, e164: &str, code: &str) -> String {
+        // Binding the record and number stops a code for one number verifying another.
+        self.keyed_hash(&[&phone_id.to_string(), e164, code])
+    }
+
+    fn credential_hash(
+        &self,
+        purpose: CodePurpose,
+        e164: &str,
+        challenge: Option<&str>,
+        code: &str,
+    ) -> String {
+        // Bound to purpose, number and login: a code is good for one thing only.
+        let challenge = challenge.unwrap_or("");
+        self.keyed_hash(&["credential", purpose.as_str(), e164, challenge, code])
+    }
+
+    /// A test number's fixed code, or a fresh random one.
+    fn new_code(&self, e164: &str) -> Result<VerificationCode, ApiError> {
+        match self.allowance.test_code(e164) {
+            Some(fixed) => VerificationCode::parse(fixed).map_err(|m| {
+                ApiError::Internal(anyhow::anyhow!("SMS_TEST_NUMBERS holds a bad code: {m}"))
+            }),
+            None => Ok(VerificationCode::random()),
+        }
+    }
+
+    fn cooling_down(previous_resend_after: i64, state: CodeState, now: i64) -> ApiError {
+        crate::telemetry::rate_limited("resend_cooldown");
+        ApiError::ResendTooSoon {
+            retry_after: (previous_resend_after - now) as u64,
+            verification: state,
+        }
+    }
+
+    /// A claim (SPEC §10): a new code for `e164` on the phone record (killing the record's
+    /// live code) and its SMS queued, charged to the claim allowance. Test numbers get
+    /// their fixed code, send nothing and skip every cap.
+    pub fn issue_claim(
+        &self,
+        conn: &mut Conn<'_>,
+        send: &ClaimSend<'_>,
+    ) -> Result<CodeState, ApiError> {
+        let ClaimSend {
+            user_id,
+            phone_id,
+            e164,
+            now,
+            ..
+        } = *send;
+        let sent = !self.allowance.is_test_number(e164);
+        if sent
+            && let Some(previous) = send.previous
+            && previous.e164 == e164
+            && previous.resend_after > now
+        {
+            return Err(Self::cooling_down(
+                previous.resend_after,
+                CodeState::from(previous),
+                now,
+            ));
+        }
+        let code = self.new_code(e164)?;
+        let row = CodeRow {
+            phone_id,
+            e164: e164.to_owned(),
+            code_hash: self.code_hash(phone_id, e164, code.expose()),
+            attempts_left: self.config.verify_max_attempts as i32,
+            expires_at: now + self.config.verify_code_ttl as i64,
+            resend_after: now + self.config.verify_resend_cooldown as i64,
+            sent,
+            created_at: now,
+        };
+        // The previous code is dead: no stored message keeps it.
+        outbox::retire_codes(conn, phone_id, codes::CODE_KIND, now)?;
+        codes::replace(conn, &row)?;
+        let masked = PhoneNumber::masked(e164);
+        if sent {
+            let ttl = self.config.verify_code_ttl;
+            let body = self.texts.code(Text::Verification, send.locale, &code, ttl);
+            let about = delivery::About { user_id, phone_id };
+            let dies = Some(row.expires_at);
+            delivery::queue(
+                conn,
+                Some(about),
+                e164,
+                &body,
+                codes::CODE_KIND,
+                dies,
+                send.locale,
+                now,
+            )?;
+            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&masked), now)?;
+            // Last, so the counter rows every send shares (budget, client IP) stay locked
+            // only until the commit; a refusal still rolls back everything above.
+            self.allowance.charge_claim(
+                conn,
+                user_id,
+                e164,
+                send.country,
+                send.client_ip,
+                segments(&body),
+                now,
+            )?;
+        } else {
+            let detail = format!("{masked} (test number: nothing sent)");
+            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&detail), now)?;
+        }
+        Ok(CodeState::from(&row))
+    }
+
+    /// Checks the code of phone record `phone_id`. A wrong one costs an attempt (committed,
+    /// so the caller must return the outcome rather than an error); a right one is handed
+    /// back with the record for the caller to act on.
+    pub fn check_record(
+        &self,
+        conn: &mut Conn<'_>,
+        user_id: i64,
+        phone_id: i64,
+        code: &VerificationCode,
+        now: i64,
+    ) -> Result<RecordCheck, ApiError> {
+        let (phone, live) = phones::find_owned_with_code(conn, user_id, phone_id)?;
+        let Some(row) = live else {
+            return Err(gone(
+                "There is no active code for this number; request a new one.",
+                None,
+            ));
+        };
+        let still_wanted = (row.e164 == phone.e164 && phone.status != phones::VERIFIED)
+            || phone.pending_e164.as_deref() == Some(row.e164.as_str());
+        if !still_wanted {
+            return Err(gone(
+                "That code was for a number this record no longer waits on; request a new one.",
+                None,
+            ));
+        }
+        // The code's own state still tells the client when it may ask for another.
+        if row.expires_at <= now {
+            return Err(gone(
+                "This code has expired; request a new one.",
+                Some(CodeState::from(&row)),
+            ));
+        }
+        // The attempt is spent before comparing, and only if one is left: read, compare,
+        // then decrement let K parallel guesses all be compared on PostgreSQL.
+        let Some(left) = codes::take_attempt(conn, phone_id, &row.code_hash)? else {
+            let mut state = CodeState::from(&row);
+            state.attempts_remaining = 0;
+            return Err(gone(
+                "Too many wrong codes; request a new one.",
+                Some(state),
+            ));
+        };
+        let expected = self.code_hash(row.phone_id, &row.e164, code.expose());
+        if !bool::from(expected.as_bytes().ct_eq(row.code_hash.as_bytes())) {
+            let mut state = CodeState::from(&row);
+            state.attempts_remaining = i64::from(left.max(0));
+            return Ok(RecordCheck::Wrong(state));
+        }
+        Ok(RecordCheck::Right(Box::new((phone, row))))
+    }
+
+    /// A right record code was used: it is gone, its messages lose it, and the fraud
+    /// guard counts its number as a real person's (it was a claim).
+    pub fn consume_record(
+        &self,
+        conn: &mut Conn<'_>,
+        row: &CodeRow,
+        country: Option<&str>,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        outbox::retire_codes(conn, row.phone_id, codes::CODE_KIND, now)?;
+        codes::delete(conn, row.phone_id)?;
+        self.allowance
+            .guard()
+            .count_verified(conn, &row.e164, country, now)
+    }
+
+    /// Issues a credential code (SPEC §8), killing the number's previous one for the same
+    /// purpose. A start for a number without an account goes through the very same steps
+    /// (the cool-down and the start caps count it, and a code row is stored), but its hash
+    /// is of a secret nobody ever sees, so it answers like a live code that never
+    /// matches, and no SMS is queued. Starts are charged as starts, the other purposes
+    /// (a password login's code, the owner's own two-step code) as owner SMS.
+    pub fn issue_credential(
+        &self,
+        conn: &mut Conn<'_>,
+        send: &CodeSend<'_>,
+    ) -> Result<CodeState, ApiError> {
+        let CodeSend {
+            purpose, e164, now, ..
+        } = *send;
+        let sent = !self.allowance.is_test_number(e164);
+        let previous = auth_codes::find(conn, e164, purpose.as_str())?;
+        if sent
+            && let Some(previous) = &previous
+            && previous.resend_after > now
+        {
+            return Err(Self::cooling_down(
+                previous.resend_after,
+                CodeState::from(previous),
+                now,
+            ));
+        }
+        let code = self.new_code(e164)?;
+        let hashed = match send.owner {
+            Some(_) => code.expose().to_owned(),
+            None => format!("{:032x}", rand::rngs::OsRng.r#gen::<u128>()),
+        };
+        let row = AuthCodeRow {
+            e164: e164.to_owned(),
+            purpose: purpose.as_str().to_owned(),
+            user_id: send.owner.map(|o| o.user_id),
+            code_hash: self.credential_hash(purpose, e164, send.challenge, &hashed),
+            challenge: send.challenge.map(str::to_owned),
+            attempts_left: self.config.verify_max_attempts as i32,
+            expires_at: now + self.config.verify_code_ttl as i64,
+            resend_after: now + self.config.verify_resend_cooldown as i64,
+            sent,
+            created_at: now,
+        };
+        auth_codes::replace(conn, &row)?;
+        let mut body_segments = 1;
+        if let Some(CodeOwner { user_id, phone_id }) = send.owner {
+            let kind = purpose.message_kind();
+            // The previous code of this purpose is dead: no stored message keeps it.
+            outbox::retire_codes(conn, phone_id, kind, now)?;
+            let masked = PhoneNumber::masked(e164);
+            if sent {
+                let text = match purpose {
+                    CodePurpose::SignIn => Text::SignIn,
+                    CodePurpose::PasswordReset => Text::PasswordReset,
+                    CodePurpose::TwoFactor | CodePurpose::Login => Text::TwoFactor,
+                };
+                let ttl = self.config.verify_code_ttl;
+                let body = self.texts.code(text, send.locale, &code, ttl);
+                body_segments = segments(&body);
+                let about = delivery::About { user_id, phone_id };
+                let dies = Some(row.expires_at);
+                delivery::queue(conn, Some(about), e164, &body, kind, dies, send.locale, now)?;
+                phones::add_history(conn, phone_id, purpose.history_kind(), Some(&masked), now)?;
+            } else {
+                let detail = format!("{masked} (test number: nothing sent)");
+                phones::add_history(conn, phone_id, purpose.history_kind(), Some(&detail), now)?;
+            }
+        }
+        if sent {
+            match (purpose, send.owner) {
+                (CodePurpose::SignIn | CodePurpose::PasswordReset, owner) => {
+                    let to = match owner {
+                        Some(_) => StartFor::Account,
+                        None => StartFor::Nobody,
+                    };
+                    let ip = send.client_ip.unwrap_or("");
+                    self.allowance
+                        .charge_start(conn, e164, ip, to, body_segments, now)?;
+                }
+                (CodePurpose::TwoFactor | CodePurpose::Login, Some(owner)) => {
+                    self.allowance
+                        .charge_owner(conn, owner.user_id, e164, body_segments, now)?;
+                }
+                (CodePurpose::TwoFactor | CodePurpose::Login, None) => {
+                    return Err(ApiError::Internal(anyhow::anyhow!(
+                        "an owner code without an owner"
+                    )));
+                }
+            }
+        }
+        Ok(CodeState::from(&row))
+    }
+
+    /// Checks a credential code. A wrong one costs an attempt (the caller must commit it,
+    /// so it comes back as `Wrong`, not an error); a dead or absent one is 410. A right
+    /// one is returned for the caller to consume in the transaction that uses it.
+    pub fn check_credential(
+        &self,
+        conn: &mut Conn<'_>,
+        purpose: CodePurpose,
+        e164: &str,
+        challenge: Option<&str>,
+        code: &VerificationCode,
+        now: i64,
+    ) -> Result<CodeCheck, ApiError> {
+        let row = auth_codes::find(conn, e164, purpose.as_str())?
+            .filter(|row| row.challenge.as_deref() == challenge)
+            .ok_or_else(|| gone("There is no active code; request a new one.", None))?;
+        if row.expires_at <= now {
+            return Err(gone(
+                "This code has expired; request a new one.",
+                Some(CodeState::from(&row)),
+            ));
+        }
+        let Some(left) = auth_codes::take_attempt(conn, &row)? else {
+            let mut state = CodeState::from(&row);
+            state.attempts_remaining = 0;
+            return Err(gone(
+                "Too many wrong codes; request a new one.",
+                Some(state),
+            ));
+        };
+        let expected = self.credential_hash(purpose, e164, challenge, code.expose());
+        let right: bool = expected.as_bytes().ct_eq(row.code_hash.as_bytes()).into();
+        if !right || row.user_id.is_none() {
+            let mut state = CodeState::from(&row);
+            state.attempts_remaining = i64::from(left.max(0));
+            return Ok(CodeCheck::Wrong(state));
+        }
+        Ok(CodeCheck::Right(Box::new(row)))
+    }
+
+    /// A right credential code was used: it is gone and its messages lose it. False when
+    /// a racing request used it first. (The guard does not count it: it counts claims.)
+    pub fn consume_credential(
+        &self,
+        conn: &mut Conn<'_>,
+        row: &AuthCodeRow,
+        phone: &PhoneRow,
+        now: i64,
+    ) -> Result<bool, ApiError> {
+        if !auth_codes::consume(conn, row)? {
+            return Ok(false);
+        }
+        let kind = match row.purpose.as_str() {
+            "sign_in" => CodePurpose::SignIn,
+            "password_reset" => CodePurpose::PasswordReset,
+            "two_factor" => CodePurpose::TwoFactor,
+            _ => CodePurpose::Login,
+        }
+        .message_kind();
+        outbox::retire_codes(conn, phone.id, kind, now)?;
+        Ok(true)
+    }
+
+    /// A notice to the account's own verified number (`to`, which may be the number being
+    /// retired): never skipped by a cap or a pause (SPEC §10), only for a number that
+    /// replied STOP or a test number. `about` is the record whose last message it is.
+    #[expect(clippy::too_many_arguments, reason = "one notice's facts, all needed")]
+    pub fn notify(
+        &self,
+        conn: &mut Conn<'_>,
+        phone: &PhoneRow,
+        to: &str,
+        about: Option<delivery::About>,
+        text: Text,
+        tail: &str,
+        locale: Locale,
+        now: i64,
+    ) -> Result<bool, ApiError> {
+        if self.allowance.is_test_number(to) || phone.sms_opted_out {
+            return Ok(false);
+        }
+        let body = self.texts.plain(text, locale, tail);
+        self.allowance
+            .record_notice(conn, phone.user_id, segments(&body), now)?;
+        delivery::queue(
+            conn,
+            about,
+            to,
+            &body,
+            MessageKind::Notice,
+            None,
+            locale,
+            now,
+        )?;
+        Ok(true)
+    }
+
+    /// A test message the owner asked for: an owner SMS (SPEC §10).
+    pub fn send_test_message(
+        &self,
+        conn: &mut Conn<'_>,
+        phone: &PhoneRow,
+        locale: Locale,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let body = self.texts.plain(Text::Test, locale, "");
+        self.allowance
+            .charge_owner(conn, phone.user_id, &phone.e164, segments(&body), now)?;
+        let about = delivery::About {
+            user_id: phone.user_id,
+            phone_id: phone.id,
+        };
+        delivery::queue(
+            conn,
+            Some(about),
+            &phone.e164,
+            &body,
+            MessageKind::Test,
+            None,
+            locale,
+            now,
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn code_hash_is_keyed_and_bound_to_record_and_number() {
+        let config = Arc::new(Config::parse_from(["x"]));
+        let texts = Arc::new(SmsTexts::new("https://example.com").expect("texts"));
+        let allowance = SmsAllowance::from_config(&config);
+        let v = Codes::new(
+            Arc::clone(&config),
+            b"secret one",
+            Arc::clone(&texts),
+            allowance.clone(),
+        );
+        let w = Codes::new(config, b"secret two", texts, allowance);
+        let h = v.code_hash(1, "+14155552671", "123456");
+        assert_eq!(h.len(), 64);
+        assert_ne!(h, w.code_hash(1, "+14155552671", "123456"), "other key");
+        assert_ne!(h, v.code_hash(2, "+14155552671", "123456"), "other record");
+        assert_ne!(h, v.code_hash(1, "+14155552672", "123456"), "other number");
+        assert!(!h.contains("123456"));
+    }
+}
