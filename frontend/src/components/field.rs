@@ -87,6 +87,17 @@ pub fn focus(input: NodeRef<leptos::html::Input>) {
     }
 }
 
+/// Focuses and selects a password the server refused, once its form is enabled again: it
+/// is disabled while the request runs, and a disabled input takes no focus.
+pub fn refocus(input: NodeRef<leptos::html::Input>) {
+    request_animation_frame(move || {
+        if let Some(input) = input.get_untracked() {
+            let _ = input.focus();
+            input.select();
+        }
+    });
+}
+
 /// A form's submit button: disabled and `aria-busy` while its action runs, its label
 /// saying what is happening meanwhile.
 #[component]

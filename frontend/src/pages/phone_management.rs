@@ -12,7 +12,7 @@ use crate::{
     components::{
         breadcrumbs::Breadcrumbs,
         confirm::{ConfirmDialog, ConfirmPassword},
-        field::{FieldState, password_missing, password_refusal},
+        field::{FieldState, password_missing, password_refusal, refocus},
         phone_overview::PhoneOverview,
     },
     pages::{focus_heading, set_title},
@@ -114,10 +114,7 @@ pub fn PhoneManagementPage() -> impl IntoView {
                     delete_password
                         .server_error
                         .set(password_refusal(&e, "current_password"));
-                    if let Some(input) = delete_password_ref.get_untracked() {
-                        let _ = input.focus();
-                        input.select();
-                    }
+                    refocus(delete_password_ref);
                 }
                 Err(e) => {
                     panel.set(Panel::None);

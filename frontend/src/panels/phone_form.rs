@@ -11,7 +11,7 @@ use crate::{
     components::{
         field::{
             FieldState, SubmitButton, TextField, focus, password_missing, password_refusal,
-            sentence,
+            refocus, sentence,
         },
         phone_field::{DEFAULT_COUNTRY, PhoneField, phone_error},
     },
@@ -90,10 +90,7 @@ pub fn PhoneNumberForm(
                     if let Some(message) = password_refusal(&e, "current_password") {
                         password.server_error.set(Some(message));
                         form_error.set(None);
-                        if let Some(input) = password_ref.get_untracked() {
-                            let _ = input.focus();
-                            input.select();
-                        }
+                        refocus(password_ref);
                     } else if let Some(message) = phone_error(&e) {
                         server_error.set(Some(message));
                         form_error.set(None);

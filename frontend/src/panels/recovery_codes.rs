@@ -9,7 +9,9 @@ use phonereg_types::RecoveryCodesRequest;
 use crate::{
     api,
     components::{
-        field::{FieldState, SubmitButton, TextField, focus, password_missing, password_refusal},
+        field::{
+            FieldState, SubmitButton, TextField, focus, password_missing, password_refusal, refocus,
+        },
         recovery_codes::RecoveryCodeList,
     },
     session::use_session,
@@ -131,10 +133,7 @@ fn NewSetForm(on_made: Callback<Vec<String>>, on_cancel: Callback<()>) -> impl I
                     Some(message) => {
                         password.server_error.set(Some(message));
                         form_error.set(None);
-                        if let Some(input) = password_ref.get_untracked() {
-                            let _ = input.focus();
-                            input.select();
-                        }
+                        refocus(password_ref);
                     }
                     None => form_error.set(Some(e.message())),
                 },

@@ -13,7 +13,8 @@ use crate::{
     components::{
         code_step::{CodeFields, ResendButton, TestNumberNotice},
         field::{
-            FieldState, SubmitButton, TextField, confirm_error, field_sentence, focus, sentence,
+            FieldState, SubmitButton, TextField, confirm_error, field_sentence, focus, refocus,
+            sentence,
         },
     },
     panels::send_code::SentCode,
@@ -82,14 +83,14 @@ pub fn ResetPasswordStep(
                         recovery.server_error.set(Some(
                             "That recovery code is not right, or was used already.".to_owned(),
                         ));
-                        focus(recovery_ref);
+                        refocus(recovery_ref);
                     } else {
                         needs_recovery.set(true);
                     }
                 }
                 Err(e) if recovery_code_refusal(&e).is_some() => {
                     recovery.server_error.set(recovery_code_refusal(&e));
-                    focus(recovery_ref);
+                    refocus(recovery_ref);
                 }
                 Err(e) => {
                     let on_password = e

@@ -12,7 +12,7 @@ use crate::{
     api::{self, ApiError, LoginAnswer},
     components::{
         code_step::{CodeFields, CodeStep, Rejection, ResendButton, TestNumberNotice},
-        field::{FieldState, SubmitButton, TextField, field_sentence, focus, sentence},
+        field::{FieldState, SubmitButton, TextField, field_sentence, focus, refocus, sentence},
     },
     task::Task,
 };
@@ -73,10 +73,7 @@ pub fn TwoStepCode(
                         on_restart.try_run(Some(LOGIN_OVER.to_owned()));
                     } else {
                         recovery.server_error.set(Some(recovery_refusal(&e)));
-                        if let Some(input) = recovery_ref.get_untracked() {
-                            let _ = input.focus();
-                            input.select();
-                        }
+                        refocus(recovery_ref);
                     }
                 }
                 Err(e) => match step.rejected(&e) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { nthCodeTo } from '../lib/fake_twilio.js';
-import { PASSWORD, signUp, signUpVerified, turnOnTwoFactor } from '../lib/flows.js';
+import { PASSWORD, addPhoneOnDashboard, signUp, signUpVerified, turnOnTwoFactor } from '../lib/flows.js';
 import { DESKTOP, MOBILE, expectPath, expectText, fitsViewport, launch, openPage, screenshot, ukMobile, uniqueEmail } from '../lib/harness.js';
 import { wrongCode } from '../pages/code_form.js';
 import { DashboardPage } from '../pages/dashboard.js';
@@ -54,6 +54,7 @@ for (const [label, viewport] of WIDTHS) {
     await manage.sendToNew.click();
     await expectText(manage.errorOf('current-password'), /incorrect/);
     assert.equal(await manage.replacePassword.getAttribute('aria-invalid'), 'true');
+    assert.ok(await manage.replacePassword.evaluate((e) => e === document.activeElement), 'focus goes back to the password');
     await fits('phone-management-replace-wrong-password');
     await expectPath(page, '/dashboard/phone-management');
     await new DashboardPage(page).signOut.waitFor();
@@ -94,13 +95,8 @@ for (const [label, viewport] of WIDTHS) {
     await manage.add.waitFor();
 
     // An unverified number is not a credential: no password asked.
-    await manage.add.click();
-    const another = ukMobile();
-    await page.getByLabel('Phone number', { exact: true }).fill(another.international);
-    await expectText(page.locator('[id="phone-number-status"]'), /Mobile number/);
-    await page.getByRole('button', { name: 'Add number' }).click();
-    await new VerificationStep(page).waitFor();
-    await page.getByRole('button', { name: 'Later' }).click();
+    await addPhoneOnDashboard(page, ukMobile());
+    await manage.goto();
     await manage.delete.click();
     await manage.dialog.waitFor();
     assert.equal(await manage.dialogPassword.count(), 0);
@@ -159,17 +155,10 @@ for (const [label, viewport] of WIDTHS) {
     await owner.close();
 
     const { page, close, fits } = await open(viewport);
-    // Signing up with it answers as for any number: on to the code step.
+    // Adding it answers as for any number: on to the code step.
     await signUp(page, { withPhone: false });
     await expectPath(page, '/dashboard');
-    const manage = new PhoneManagementPage(page);
-    await manage.goto();
-    await manage.add.click();
-    await page.getByLabel('Phone number', { exact: true }).fill(mine.phone.international);
-    await expectText(page.locator('[id="phone-number-status"]'), /Mobile number/);
-    await page.getByRole('button', { name: 'Add number' }).click();
-    const step = new VerificationStep(page);
-    await step.waitFor();
+    const step = await addPhoneOnDashboard(page, mine.phone);
 
     // A wrong code is just wrong; the right one gets the 409, said plainly.
     const code = await nthCodeTo(mine.phone.e164, 2);
