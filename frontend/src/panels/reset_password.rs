@@ -37,11 +37,13 @@ pub fn ResetPasswordStep(
     let needs_recovery = RwSignal::new(false);
     let recovery = FieldState::new();
     let recovery_ref = NodeRef::<html::Input>::new();
+    // Its own flag: the field appears after a submit and must not open with an error.
+    let recovery_submitted = RwSignal::new(false);
     let recovery_error = Signal::derive(move || {
         let client = recovery
             .value
             .with(|v| validation::parse_recovery_code(v).err().map(sentence));
-        recovery.shown_error(client, submitted.get())
+        recovery.shown_error(client, recovery_submitted.get())
     });
     Effect::new(move |_| {
         if needs_recovery.get() && recovery_ref.get().is_some() {
@@ -133,6 +135,7 @@ pub fn ResetPasswordStep(
             return;
         }
         let recovery_code = if needs_recovery.get_untracked() {
+            recovery_submitted.set(true);
             match validation::parse_recovery_code(&recovery.value.get_untracked()) {
                 Ok(code) => Some(code),
                 Err(_) => {

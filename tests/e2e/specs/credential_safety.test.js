@@ -129,6 +129,7 @@ for (const [label, viewport] of WIDTHS) {
     await reset.recoveryCode.waitFor();
     assert.ok(await reset.recoveryCode.evaluate((e) => e === document.activeElement));
     assert.equal(await reset.recoveryCode.getAttribute('autocomplete'), 'off');
+    assert.equal(await reset.errorOf('recovery-code').innerText(), '', 'the new field opens without an error');
     assert.equal(await reset.code.value(), code);
     assert.equal(await reset.password.inputValue(), fresh);
     assert.equal(await reset.confirm.inputValue(), fresh);
