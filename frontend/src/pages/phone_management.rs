@@ -55,13 +55,15 @@ pub fn PhoneManagementPage() -> impl IntoView {
     let flash = RwSignal::new(None::<String>);
     let blocked = RwSignal::new(None::<String>);
 
-    // A panel that no longer fits the record (e.g. deleted in another tab) closes.
+    // A panel that no longer fits the record (e.g. deleted in another tab) closes. The add
+    // form stays when a number appears: its own save brings one, and the event stream
+    // can announce it before the answer arrives, which would close the form and drop the
+    // answer's code step (a form left open by another tab's add gets the API's refusal).
     let has_phone = Memo::new(move |_| phone.with(Option::is_some));
     Effect::new(move |_| {
         let has_phone = has_phone.get();
         let fits = panel.with_untracked(|p| match p {
-            Panel::None => true,
-            Panel::Add => !has_phone,
+            Panel::None | Panel::Add => true,
             _ => has_phone,
         });
         if !fits {

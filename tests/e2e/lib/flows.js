@@ -68,20 +68,3 @@ export async function toCodeStep(page, user) {
   await login.twoStepCode.waitFor();
   return login;
 }
-
-/**
- * From a signed-in account without a number: adds `phone` (typed international) through
- * the dashboard widget and waits for its code step.
- */
-export async function addPhoneOnDashboard(page, phone) {
-  const dashboard = new DashboardPage(page);
-  await dashboard.goto();
-  await dashboard.button('Add phone number').click();
-  const number = page.getByRole('textbox', { name: 'Phone number', exact: true });
-  await number.fill(phone.international);
-  await expectText(page.locator('[id="phone-number-status"]'), /Mobile number/);
-  await page.getByRole('button', { name: 'Add number' }).click();
-  const step = new VerificationStep(page);
-  await step.waitFor();
-  return step;
-}

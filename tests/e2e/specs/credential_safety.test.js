@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { nthCodeTo } from '../lib/fake_twilio.js';
-import { PASSWORD, addPhoneOnDashboard, signUp, signUpVerified, turnOnTwoFactor } from '../lib/flows.js';
+import { PASSWORD, signUp, signUpVerified, turnOnTwoFactor } from '../lib/flows.js';
 import { DESKTOP, MOBILE, expectPath, expectText, fitsViewport, launch, openPage, screenshot, ukMobile, uniqueEmail } from '../lib/harness.js';
 import { wrongCode } from '../pages/code_form.js';
 import { DashboardPage } from '../pages/dashboard.js';
@@ -94,9 +94,16 @@ for (const [label, viewport] of WIDTHS) {
     await expectText(page.getByRole('main'), /Your phone number was deleted/);
     await manage.add.waitFor();
 
-    // An unverified number is not a credential: no password asked.
-    await addPhoneOnDashboard(page, ukMobile());
-    await manage.goto();
+    // An unverified number is not a credential: no password asked. (Added here, on the
+    // management page, whose code step must open even when the event stream announces
+    // the new number before the POST's answer arrives.)
+    await manage.add.click();
+    const another = ukMobile();
+    await page.getByLabel('Phone number', { exact: true }).fill(another.international);
+    await expectText(page.locator('[id="phone-number-status"]'), /Mobile number/);
+    await page.getByRole('button', { name: 'Add number' }).click();
+    await new VerificationStep(page).waitFor();
+    await page.getByRole('button', { name: 'Later' }).click();
     await manage.delete.click();
     await manage.dialog.waitFor();
     assert.equal(await manage.dialogPassword.count(), 0);
@@ -156,10 +163,18 @@ for (const [label, viewport] of WIDTHS) {
     await owner.close();
 
     const { page, close, fits } = await open(viewport);
-    // Adding it answers as for any number: on to the code step.
+    // Adding it answers as for any number: on to the code step (the management page's,
+    // whose add form once closed when the event stream announced the number first).
     await signUp(page, { withPhone: false });
     await expectPath(page, '/dashboard');
-    const step = await addPhoneOnDashboard(page, mine.phone);
+    const manage = new PhoneManagementPage(page);
+    await manage.goto();
+    await manage.add.click();
+    await page.getByLabel('Phone number', { exact: true }).fill(mine.phone.international);
+    await expectText(page.locator('[id="phone-number-status"]'), /Mobile number/);
+    await page.getByRole('button', { name: 'Add number' }).click();
+    const step = new VerificationStep(page);
+    await step.waitFor();
 
     // A wrong code is just wrong; the right one gets the 409, said plainly.
     const code = await nthCodeTo(mine.phone.e164, 2);
