@@ -8,9 +8,10 @@ use std::cell::Cell;
 
 use gloo_net::http::{Method, Request, RequestBuilder};
 use phonereg_types::{
-    DevSms, DevSmsList, EventTicket, FieldErrors, HistoryItem, HistoryList, LastMessage,
-    LoginRequest, LoginVerifyRequest, MfaRequired, ParseResponse, PasswordResetRequest, Phone,
-    PhoneNumberRequest, Problem, RegisterRequest, SmsSignInRequest, SmsStartRequest, TokenResponse,
+    DeletePhoneRequest, DevSms, DevSmsList, EventTicket, FieldErrors, HistoryItem, HistoryList,
+    LastMessage, LoginRequest, LoginVerifyRequest, MfaRequired, ParseResponse,
+    PasswordResetRequest, Phone, PhoneNumberRequest, Problem, RecoveryCodesRequest,
+    RecoveryCodesResponse, RegisterRequest, SmsSignInRequest, SmsStartRequest, TokenResponse,
     TwoFactorRequest, TwoFactorResponse, User, Verification, VerificationResponse, VerifyRequest,
 };
 use serde::de::DeserializeOwned;
@@ -88,6 +89,12 @@ impl ApiError {
         self.problem()
             .and_then(|p| p.errors.clone())
             .unwrap_or_default()
+    }
+
+    /// A password the endpoint re-checked was wrong (SPEC §10): a fact about the password
+    /// field, never the end of the session.
+    pub fn is_wrong_password(&self) -> bool {
+        self.is_problem("wrong-password")
     }
 
     /// The SMS fraud guard refused texts to this number's range (SPEC §9): a fact about
@@ -311,12 +318,21 @@ pub async fn replace_phone(
     parse(&exchange(authorized(Method::PATCH, &path, &token).json(&body)).await?)
 }
 
-/// `DELETE /users/me/phone-numbers/{id}`.
-pub async fn delete_phone(token: String, id: i64) -> Result<(), ApiError> {
+/// `DELETE /users/me/phone-numbers/{id}`; a verified number needs `current_password`
+/// in the body (SPEC §10).
+pub async fn delete_phone(
+    token: String,
+    id: i64,
+    body: DeletePhoneRequest,
+) -> Result<(), ApiError> {
     let path = format!("/users/me/phone-numbers/{id}");
-    exchange(authorized(Method::DELETE, &path, &token).build())
-        .await
-        .map(drop)
+    let delete = authorized(Method::DELETE, &path, &token);
+    let request = if body.current_password.is_some() {
+        delete.json(&body)
+    } else {
+        delete.build()
+    };
+    exchange(request).await.map(drop)
 }
 
 /// `POST /users/me/phone-numbers/{id}/verification`: (re)sends a code.
@@ -346,11 +362,24 @@ pub async fn send_test_message(token: String, id: i64) -> Result<LastMessage, Ap
     parse(&exchange(authorized(Method::POST, &path, &token).build()).await?)
 }
 
-/// `PUT /users/me/two-factor`: the switch's new position.
-pub async fn set_two_factor(token: String, body: TwoFactorRequest) -> Result<bool, ApiError> {
+/// `PUT /users/me/two-factor`: the switch's new position, and the recovery codes when it
+/// was just turned on (shown once).
+pub async fn set_two_factor(
+    token: String,
+    body: TwoFactorRequest,
+) -> Result<TwoFactorResponse, ApiError> {
     let put = authorized(Method::PUT, "/users/me/two-factor", &token);
-    let answer: TwoFactorResponse = parse(&exchange(put.json(&body)).await?)?;
-    Ok(answer.enabled)
+    parse(&exchange(put.json(&body)).await?)
+}
+
+/// `POST /users/me/recovery-codes`: a new set of recovery codes replaces the old one.
+pub async fn new_recovery_codes(
+    token: String,
+    body: RecoveryCodesRequest,
+) -> Result<Vec<String>, ApiError> {
+    let post = authorized(Method::POST, "/users/me/recovery-codes", &token);
+    let answer: RecoveryCodesResponse = parse(&exchange(post.json(&body)).await?)?;
+    Ok(answer.recovery_codes)
 }
 
 /// `POST /users/me/two-factor/code`: a code to the verified number, to turn it off.

@@ -19,19 +19,11 @@ use crate::{
         phone_management::PhoneManagementPage, register::RegisterPage,
         reset_password::ResetPasswordPage, security::SecurityPage,
     },
-    paths::{self, Page},
+    paths::{self, Page, replace},
     session::{Session, Status, use_session},
     task::Task,
     time::Clock,
 };
-
-/// Redirects replace the history entry, so Back does not bounce through them.
-pub fn replace() -> NavigateOptions {
-    NavigateOptions {
-        replace: true,
-        ..NavigateOptions::default()
-    }
-}
 
 #[component]
 pub fn App() -> impl IntoView {

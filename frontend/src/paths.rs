@@ -1,5 +1,17 @@
 //! The app's URLs, for links and redirects. The route table in `app.rs` matches the same
 //! paths (leptos_router's `path!` needs literals); a page added there gets its variant here.
+//! Pages redirect with [`replace`] from here rather than from `app.rs`, which imports the
+//! pages: no module imports one that imports it back.
+
+use leptos_router::NavigateOptions;
+
+/// Redirects replace the history entry, so Back does not bounce through them.
+pub fn replace() -> NavigateOptions {
+    NavigateOptions {
+        replace: true,
+        ..NavigateOptions::default()
+    }
+}
 
 /// A screen of the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

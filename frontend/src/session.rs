@@ -79,6 +79,11 @@ impl Session {
         self.user.get()
     }
 
+    /// The signed-in user, without tracking (in tasks).
+    pub fn user_untracked(self) -> Option<User> {
+        self.user.get_untracked()
+    }
+
     /// The account's phone number (tracked).
     pub fn phone(self) -> Option<Phone> {
         self.user.with(|u| u.as_ref().and_then(|u| u.phone.clone()))
@@ -94,6 +99,16 @@ impl Session {
         self.user.update(|u| {
             if let Some(u) = u {
                 u.two_factor = on;
+            }
+        });
+    }
+
+    /// Notes how many unused recovery codes the account has (a new set, or two-step
+    /// sign-in switched).
+    pub fn set_recovery_codes_left(self, left: i64) {
+        self.user.update(|u| {
+            if let Some(u) = u {
+                u.recovery_codes_left = left;
             }
         });
     }
@@ -192,6 +207,8 @@ impl Session {
     {
         let token = self.token().await?;
         match f(token.clone()).await {
+            // The API names a refused password (SPEC §10): no need to ask.
+            Err(e) if e.is_wrong_password() => Err(e),
             Err(e) if e.is_unauthorized() => match api::me(token).await {
                 Err(refused) if refused.is_unauthorized() => self.call(f).await,
                 _ => Err(e),

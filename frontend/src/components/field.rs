@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::api::ApiError;
+
 /// One form field's state: its value, whether the user has left it once (errors show
 /// from then on, and then update as they type), and the server's last error for it.
 #[derive(Clone, Copy)]
@@ -64,11 +66,36 @@ pub fn sentence(message: &str) -> String {
     out
 }
 
+/// A field error of the API as a sentence about `subject`: "is required to …" becomes
+/// "Your password is required to …"; a message that stands alone ("must be …") is kept.
+pub fn field_sentence(subject: &str, message: &str) -> String {
+    let message = message.trim();
+    if ["is ", "are ", "was "]
+        .iter()
+        .any(|verb| message.starts_with(verb))
+    {
+        sentence(&format!("{subject} {message}"))
+    } else {
+        sentence(message)
+    }
+}
+
 /// Moves focus to an input (to the field to fix, or where the form continues).
 pub fn focus(input: NodeRef<leptos::html::Input>) {
     if let Some(input) = input.get_untracked() {
         let _ = input.focus();
     }
+}
+
+/// Focuses and selects a password the server refused, once its form is enabled again: it
+/// is disabled while the request runs, and a disabled input takes no focus.
+pub fn refocus(input: NodeRef<leptos::html::Input>) {
+    request_animation_frame(move || {
+        if let Some(input) = input.get_untracked() {
+            let _ = input.focus();
+            input.select();
+        }
+    });
 }
 
 /// A form's submit button: disabled and `aria-busy` while its action runs, its label
@@ -101,6 +128,29 @@ pub fn confirm_error(confirm: &str, password: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// What to show under a password field that an endpoint re-checked (SPEC §10), if the
+/// refusal is about it: 401 `wrong-password`, or a 422 field error on `api_field`. A
+/// wrong password never ends the session; it is a fact about this field.
+pub fn password_refusal(e: &ApiError, api_field: &str) -> Option<String> {
+    if e.is_wrong_password() {
+        let detail = e.message();
+        return Some(if detail.trim().is_empty() {
+            "The password is incorrect.".to_owned()
+        } else {
+            sentence(&detail)
+        });
+    }
+    e.field_errors()
+        .get(api_field)
+        .and_then(|m| m.first())
+        .map(|m| field_sentence("Your password", m))
+}
+
+/// The client-side rule of a password that is only re-checked: it must be there.
+pub fn password_missing(value: &str) -> Option<String> {
+    value.is_empty().then(|| "Enter your password.".to_owned())
 }
 
 /// A labelled input bound to a [`FieldState`].
@@ -152,13 +202,80 @@ pub fn TextField(
 
 #[cfg(test)]
 mod tests {
+    use phonereg_types::Problem;
+
     use super::*;
+
+    fn answer(status: u16, kind: &str, errors: &[(&str, &str)]) -> ApiError {
+        ApiError::Problem {
+            problem: Box::new(Problem {
+                kind: format!("https://phonereg.dev/problems/{kind}"),
+                title: String::new(),
+                status,
+                detail: "The password is incorrect.".to_owned(),
+                errors: (!errors.is_empty()).then(|| {
+                    errors
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()]))
+                        .collect()
+                }),
+                verification: None,
+            }),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_refused_password_belongs_to_its_field() {
+        assert_eq!(
+            password_refusal(&answer(401, "wrong-password", &[]), "current_password"),
+            Some("The password is incorrect.".to_owned())
+        );
+        assert_eq!(
+            password_refusal(
+                &answer(
+                    422,
+                    "validation",
+                    &[(
+                        "current_password",
+                        "is required to change or remove a verified number"
+                    )]
+                ),
+                "current_password"
+            ),
+            Some("Your password is required to change or remove a verified number.".to_owned())
+        );
+        // A dead session's 401 or another field's error is not the password's.
+        assert_eq!(
+            password_refusal(&answer(401, "unauthorized", &[]), "current_password"),
+            None
+        );
+        assert_eq!(
+            password_refusal(
+                &answer(422, "validation", &[("phone_number", "is not a number")]),
+                "current_password"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn api_messages_become_sentences() {
         assert_eq!(sentence("must not be empty"), "Must not be empty.");
         assert_eq!(sentence("Already a sentence."), "Already a sentence.");
         assert_eq!(sentence(""), "");
+    }
+
+    #[test]
+    fn field_errors_read_as_sentences_about_their_field() {
+        assert_eq!(
+            field_sentence("That", "is not an unused recovery code of this account"),
+            "That is not an unused recovery code of this account."
+        );
+        assert_eq!(
+            field_sentence("That", "must be a recovery code like abcd-1234"),
+            "Must be a recovery code like abcd-1234."
+        );
     }
 
     #[test]

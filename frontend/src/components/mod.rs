@@ -8,4 +8,5 @@ pub mod field;
 pub mod phone_field;
 pub mod phone_overview;
 pub mod phone_widget;
+pub mod recovery_codes;
 pub mod sidebar;

@@ -11,7 +11,6 @@ use phonereg_types::{LoginRequest, MfaRequired, SmsCodePurpose, TokenResponse, v
 
 use crate::{
     api::{self, LoginAnswer},
-    app::replace,
     components::{
         field::{FieldState, TextField, focus, sentence},
         phone_field::DEFAULT_COUNTRY,
@@ -22,7 +21,7 @@ use crate::{
         send_code::{SendCodeForm, SentCode},
         two_step::TwoStepCode,
     },
-    paths::{METHOD_CODE, Page, login_method, notice, safe_next},
+    paths::{METHOD_CODE, Page, login_method, notice, replace, safe_next},
     session::{Status, use_session},
     task::Task,
     time::{self, Clock},

@@ -1,14 +1,20 @@
 //! `/dashboard/phone-management` — PhoneManagementPage: the overview cards, the actions
 //! on the number (add / replace / verify / delete with confirmation) and the panel each
-//! opens, the test-message card and the history card.
+//! opens, the test-message card and the history card. Replacing or deleting a verified
+//! number asks for the password (SPEC §10).
 
-use leptos::prelude::*;
+use leptos::{html, prelude::*};
 use leptos_router::{components::A, hooks::use_query_map};
-use phonereg_types::{Phone, PhoneStatus, Verification};
+use phonereg_types::{DeletePhoneRequest, Phone, PhoneStatus, Verification};
 
 use crate::{
     api,
-    components::{breadcrumbs::Breadcrumbs, confirm::ConfirmDialog, phone_overview::PhoneOverview},
+    components::{
+        breadcrumbs::Breadcrumbs,
+        confirm::{ConfirmDialog, ConfirmPassword},
+        field::{FieldState, password_missing, password_refusal, refocus},
+        phone_overview::PhoneOverview,
+    },
     pages::{focus_heading, set_title},
     panels::{
         add_phone::AddPhonePanel,
@@ -49,13 +55,15 @@ pub fn PhoneManagementPage() -> impl IntoView {
     let flash = RwSignal::new(None::<String>);
     let blocked = RwSignal::new(None::<String>);
 
-    // A panel that no longer fits the record (e.g. deleted in another tab) closes.
+    // A panel that no longer fits the record (e.g. deleted in another tab) closes. The add
+    // form stays when a number appears: its own save brings one, and the event stream
+    // can announce it before the answer arrives, which would close the form and drop the
+    // answer's code step (a form left open by another tab's add gets the API's refusal).
     let has_phone = Memo::new(move |_| phone.with(Option::is_some));
     Effect::new(move |_| {
         let has_phone = has_phone.get();
         let fits = panel.with_untracked(|p| match p {
-            Panel::None => true,
-            Panel::Add => !has_phone,
+            Panel::None | Panel::Add => true,
             _ => has_phone,
         });
         if !fits {
@@ -63,10 +71,34 @@ pub fn PhoneManagementPage() -> impl IntoView {
         }
     });
 
-    let delete = Task::new(move |id: &i64| {
+    // The delete dialog's password, for a verified number.
+    let delete_password = FieldState::new();
+    let delete_submitted = RwSignal::new(false);
+    let delete_password_ref = NodeRef::<html::Input>::new();
+    let delete_password_error = Signal::derive(move || {
+        let client = delete_password.value.with(|v| password_missing(v));
+        delete_password.shown_error(client, delete_submitted.get())
+    });
+    let open_delete = move || {
+        flash.set(None);
+        blocked.set(None);
+        delete_password.value.set(String::new());
+        delete_password.server_error.set(None);
+        delete_submitted.set(false);
+        panel.set(Panel::ConfirmDelete);
+    };
+
+    let delete = Task::new(move |(id, current_password): &(i64, Option<String>)| {
         let id = *id;
+        let asked = current_password.is_some();
+        let body = DeletePhoneRequest {
+            current_password: current_password.clone(),
+        };
         async move {
-            match session.call(|t| api::delete_phone(t, id)).await {
+            let result = session
+                .call_with_password(|t| api::delete_phone(t, id, body.clone()))
+                .await;
+            match result {
                 Ok(()) => {
                     session.clear_phone();
                     panel.set(Panel::None);
@@ -78,6 +110,13 @@ pub fn PhoneManagementPage() -> impl IntoView {
                 Err(e) if e.status() == Some(409) => {
                     panel.set(Panel::None);
                     blocked.set(Some(e.message()));
+                }
+                // A wrong password keeps the dialog open, the message on the field.
+                Err(e) if asked && password_refusal(&e, "current_password").is_some() => {
+                    delete_password
+                        .server_error
+                        .set(password_refusal(&e, "current_password"));
+                    refocus(delete_password_ref);
                 }
                 Err(e) => {
                     panel.set(Panel::None);
@@ -118,7 +157,7 @@ pub fn PhoneManagementPage() -> impl IntoView {
                         <button class="btn" on:click=move |_| { flash.set(None); panel.set(Panel::Replace) }>
                             "Replace number"
                         </button>
-                        <button class="btn btn-danger-outline" on:click=move |_| { flash.set(None); blocked.set(None); panel.set(Panel::ConfirmDelete) }>
+                        <button class="btn btn-danger-outline" on:click=move |_| open_delete()>
                             "Delete number"
                         </button>
                     </div>
@@ -155,6 +194,7 @@ pub fn PhoneManagementPage() -> impl IntoView {
                             <PhoneNumberForm
                                 mode=PhoneFormMode::Replace(p.id)
                                 initial_region=p.country.clone()
+                                ask_password=p.status == PhoneStatus::Verified
                                 on_saved=Callback::new(move |p: Phone| panel.set(Panel::Verify(p.verification)))
                                 on_cancel=Callback::new(move |_| panel.set(Panel::None))
                             />
@@ -186,6 +226,14 @@ pub fn PhoneManagementPage() -> impl IntoView {
             }
             (Panel::ConfirmDelete, Some(p)) => {
                 let id = p.id;
+                let verified = p.status == PhoneStatus::Verified;
+                let password = verified.then_some(ConfirmPassword {
+                    id: "delete-password",
+                    hint: "Your verified number is a way into your account: confirm it's you.",
+                    state: delete_password,
+                    error: delete_password_error,
+                    node_ref: delete_password_ref,
+                });
                 Some(
                     view! {
                         <ConfirmDialog
@@ -195,8 +243,18 @@ pub fn PhoneManagementPage() -> impl IntoView {
                             confirm_label="Delete"
                             pending_label="Deleting…"
                             pending=delete.pending()
+                            password
                             on_confirm=Callback::new(move |_| {
-                                delete.dispatch(id);
+                                delete_submitted.set(true);
+                                if !verified {
+                                    delete.dispatch((id, None));
+                                } else if delete_password_error.get_untracked().is_some() {
+                                    if let Some(input) = delete_password_ref.get_untracked() {
+                                        let _ = input.focus();
+                                    }
+                                } else {
+                                    delete.dispatch((id, Some(delete_password.value.get_untracked())));
+                                }
                             })
                             on_cancel=Callback::new(move |_| panel.set(Panel::None))
                         />

@@ -8,7 +8,6 @@ use phonereg_types::{Phone, RegisterRequest, Verification, validation};
 
 use crate::{
     api::{self, ApiError},
-    app::replace,
     components::{
         field::{FieldState, SubmitButton, TextField, confirm_error, sentence},
         phone_field::{DEFAULT_COUNTRY, PhoneField},
@@ -19,7 +18,7 @@ use crate::{
         phone_form::{PhoneFormMode, PhoneNumberForm},
         verification::VerificationStep,
     },
-    paths::Page,
+    paths::{Page, replace},
     session::{Status, use_session},
     task::Task,
 };
@@ -314,9 +313,10 @@ fn show_server_errors(
             None => unplaced.push(message),
         }
     }
+    // A number verified elsewhere is not refused here (SPEC §10: no oracle before the
+    // code proves possession); the code step says so.
     let conflict_field = match e.problem() {
         Some(p) if p.status == 409 && p.detail.contains("email") => Some(RegisterField::Email),
-        Some(p) if p.status == 409 && p.detail.contains("phone") => Some(RegisterField::Phone),
         _ => None,
     };
     if let (Some(field), Some(p)) = (conflict_field, e.problem()) {

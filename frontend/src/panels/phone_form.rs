@@ -1,5 +1,7 @@
 //! Adding a number (`POST`) or replacing it (`PATCH`): country, number, live check, then
-//! the saved record (which carries the new code's state) goes to `on_saved`.
+//! the saved record (which carries the new code's state) goes to `on_saved`. Replacing a
+//! verified number also asks for the account's password (SPEC §10: a stolen access token
+//! alone cannot move the credential); a wrong one is shown on that field.
 
 use leptos::{html, prelude::*};
 use phonereg_types::{Phone, PhoneNumberRequest, validation};
@@ -7,7 +9,10 @@ use phonereg_types::{Phone, PhoneNumberRequest, validation};
 use crate::{
     api,
     components::{
-        field::{SubmitButton, sentence},
+        field::{
+            FieldState, SubmitButton, TextField, focus, password_missing, password_refusal,
+            refocus, sentence,
+        },
         phone_field::{DEFAULT_COUNTRY, PhoneField, phone_error},
     },
     lookup::phone_lookup,
@@ -31,6 +36,9 @@ pub fn PhoneNumberForm(
     /// The picker's first country (the current number's, when replacing).
     #[prop(optional)]
     initial_region: Option<String>,
+    /// Ask for the current password (replacing a verified number).
+    #[prop(optional)]
+    ask_password: bool,
 ) -> impl IntoView {
     let session = use_session();
     let number = RwSignal::new(String::new());
@@ -41,6 +49,12 @@ pub fn PhoneNumberForm(
     let server_error = RwSignal::new(None::<String>);
     let form_error = RwSignal::new(None::<String>);
     let input_ref = NodeRef::<html::Input>::new();
+    let password = FieldState::new();
+    let password_ref = NodeRef::<html::Input>::new();
+    let password_error = Signal::derive(move || {
+        let client = password.value.with(|v| password_missing(v));
+        password.shown_error(client, submitted.get())
+    });
 
     let client_error = move || {
         number
@@ -60,9 +74,10 @@ pub fn PhoneNumberForm(
         async move {
             let result = match mode {
                 PhoneFormMode::Add => session.call(|t| api::add_phone(t, body.clone())).await,
+                // A wrong password is this form's answer, not a dead session.
                 PhoneFormMode::Replace(id) => {
                     session
-                        .call(|t| api::replace_phone(t, id, body.clone()))
+                        .call_with_password(|t| api::replace_phone(t, id, body.clone()))
                         .await
                 }
             };
@@ -71,16 +86,19 @@ pub fn PhoneNumberForm(
                     session.apply_phone(phone.clone());
                     on_saved.try_run(phone);
                 }
-                Err(e) => match phone_error(&e) {
-                    Some(message) => {
+                Err(e) => {
+                    if let Some(message) = password_refusal(&e, "current_password") {
+                        password.server_error.set(Some(message));
+                        form_error.set(None);
+                        refocus(password_ref);
+                    } else if let Some(message) = phone_error(&e) {
                         server_error.set(Some(message));
                         form_error.set(None);
-                        if let Some(input) = input_ref.get_untracked() {
-                            let _ = input.focus();
-                        }
+                        focus(input_ref);
+                    } else {
+                        form_error.set(Some(e.message()));
                     }
-                    None => form_error.set(Some(e.message())),
-                },
+                }
             }
         }
     });
@@ -93,16 +111,18 @@ pub fn PhoneNumberForm(
         }
         submitted.set(true);
         if client_error().is_some() || server_error.get_untracked().is_some() {
-            if let Some(input) = input_ref.get_untracked() {
-                let _ = input.focus();
-            }
+            focus(input_ref);
+            return;
+        }
+        if ask_password && password_error.get_untracked().is_some() {
+            focus(password_ref);
             return;
         }
         form_error.set(None);
         save.dispatch(PhoneNumberRequest {
             phone_number: number.get_untracked().trim().to_owned(),
             phone_region: Some(region.get_untracked()),
-            current_password: None,
+            current_password: ask_password.then(|| password.value.get_untracked()),
         });
     };
 
@@ -132,6 +152,12 @@ pub fn PhoneNumberForm(
                 on_change=Callback::new(move |_| server_error.set(None))
                 node_ref=input_ref
             />
+            {ask_password.then(|| view! {
+                <TextField id="current-password" label="Current password" state=password
+                    input_type="password" error=password_error autocomplete="current-password"
+                    hint="Replacing a verified number needs your password." disabled=saving
+                    node_ref=password_ref />
+            })}
             <p class="form-error" role="alert">{move || form_error.get()}</p>
             <div class="actions">
                 <SubmitButton pending=saving label=submit_label busy_label />

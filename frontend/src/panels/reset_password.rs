@@ -1,6 +1,9 @@
 //! The second step of a password reset: the code from the SMS with the new password
 //! (twice), `POST /auth/password-reset`. Field errors land on their fields; a wrong or
 //! dead code is reported like every code step; a resend is `POST /auth/sms/start` again.
+//! On a two-step account the SIM alone is not enough (SPEC §10): the API answers 401
+//! `recovery-code-required` and the form asks for a recovery code too, keeping the SMS
+//! code and the new password as typed (the SMS code stays usable).
 
 use leptos::{html, prelude::*};
 use phonereg_types::{PasswordResetRequest, SmsCodePurpose, validation};
@@ -9,7 +12,10 @@ use crate::{
     api::{self, ApiError},
     components::{
         code_step::{CodeFields, ResendButton, TestNumberNotice},
-        field::{FieldState, SubmitButton, TextField, confirm_error, focus, sentence},
+        field::{
+            FieldState, SubmitButton, TextField, confirm_error, field_sentence, focus, refocus,
+            sentence,
+        },
     },
     panels::send_code::SentCode,
     task::Task,
@@ -28,6 +34,22 @@ pub fn ResetPasswordStep(
     let submitted = RwSignal::new(false);
     let password_ref = NodeRef::<html::Input>::new();
     let confirm_ref = NodeRef::<html::Input>::new();
+    let needs_recovery = RwSignal::new(false);
+    let recovery = FieldState::new();
+    let recovery_ref = NodeRef::<html::Input>::new();
+    // Its own flag: the field appears after a submit and must not open with an error.
+    let recovery_submitted = RwSignal::new(false);
+    let recovery_error = Signal::derive(move || {
+        let client = recovery
+            .value
+            .with(|v| validation::parse_recovery_code(v).err().map(sentence));
+        recovery.shown_error(client, recovery_submitted.get())
+    });
+    Effect::new(move |_| {
+        if needs_recovery.get() && recovery_ref.get().is_some() {
+            focus(recovery_ref);
+        }
+    });
 
     let password_error = Signal::derive(move || {
         let client = password
@@ -43,18 +65,34 @@ pub fn ResetPasswordStep(
     });
 
     let (number, region) = (sent.number.clone(), sent.region.clone());
-    let reset = Task::new(move |(code, new_password): &(String, String)| {
+    let reset = Task::new(move |(code, new_password, recovery_code): &ResetInput| {
         let body = PasswordResetRequest {
             phone_number: number.clone(),
             phone_region: Some(region.clone()),
             code: code.clone(),
             new_password: new_password.clone(),
-            recovery_code: None,
+            recovery_code: recovery_code.clone(),
         };
         async move {
             match api::password_reset(&body).await {
                 Ok(()) => {
                     on_done.try_run(());
+                }
+                // The code was right; the account wants a recovery code as well.
+                Err(e) if e.is_problem("recovery-code-required") => {
+                    step.error.set(None);
+                    if body.recovery_code.is_some() {
+                        recovery.server_error.set(Some(
+                            "That recovery code is not right, or was used already.".to_owned(),
+                        ));
+                        refocus(recovery_ref);
+                    } else {
+                        needs_recovery.set(true);
+                    }
+                }
+                Err(e) if recovery_code_refusal(&e).is_some() => {
+                    recovery.server_error.set(recovery_code_refusal(&e));
+                    refocus(recovery_ref);
                 }
                 Err(e) => {
                     let on_password = e
@@ -96,7 +134,19 @@ pub fn ResetPasswordStep(
             focus(confirm_ref);
             return;
         }
-        reset.dispatch((code, password.value.get_untracked()));
+        let recovery_code = if needs_recovery.get_untracked() {
+            recovery_submitted.set(true);
+            match validation::parse_recovery_code(&recovery.value.get_untracked()) {
+                Ok(code) => Some(code),
+                Err(_) => {
+                    focus(recovery_ref);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        reset.dispatch((code, password.value.get_untracked(), recovery_code));
     };
 
     view! {
@@ -115,6 +165,15 @@ pub fn ResetPasswordStep(
                 <TextField id="confirm-new-password" label="Confirm new password" state=confirm
                     input_type="password" error=confirm_error autocomplete="new-password"
                     disabled=resetting node_ref=confirm_ref />
+                <Show when=move || needs_recovery.get()>
+                    <p class="notice" id="recovery-needed">
+                        "This account uses two-step sign-in, so a texted code alone cannot reset its password. Enter one of the recovery codes you saved when you turned it on."
+                    </p>
+                    <TextField id="recovery-code" label="Recovery code" state=recovery
+                        error=recovery_error autocomplete="off"
+                        hint="Like abcd-1234. Each code works once."
+                        disabled=resetting node_ref=recovery_ref />
+                </Show>
                 <div class="actions">
                     <SubmitButton pending=resetting label="Reset password" busy_label="Resetting…" />
                     <ResendButton
@@ -131,6 +190,17 @@ pub fn ResetPasswordStep(
             </form>
         </section>
     }
+}
+
+/// The SMS code, the new password, and the recovery code once the account asked for one.
+type ResetInput = (String, String, Option<String>);
+
+/// A refusal of the recovery code itself (422 on its field), as a sentence.
+fn recovery_code_refusal(e: &ApiError) -> Option<String> {
+    e.field_errors()
+        .get("recovery_code")
+        .and_then(|m| m.first())
+        .map(|m| field_sentence("That", m))
 }
 
 /// Whether a refusal is about the code (wrong, dead, malformed) rather than the password.

@@ -1,7 +1,8 @@
 //! "Two-step sign-in" (SPEC §8): the switch shows `user.two_factor`; flipping it opens a
 //! form instead of acting at once. On needs the password (and a verified number: 409
 //! says where to get one); off needs the password and a code texted for the purpose
-//! (`POST /users/me/two-factor/code`), then `PUT /users/me/two-factor`.
+//! (`POST /users/me/two-factor/code`), then `PUT /users/me/two-factor`. Turning it on
+//! answers with the recovery codes, handed to `on_codes` to be shown once.
 
 use leptos::{html, prelude::*};
 use leptos_router::components::A;
@@ -27,7 +28,10 @@ enum Form {
 }
 
 #[component]
-pub fn TwoFactorCard() -> impl IntoView {
+pub fn TwoFactorCard(
+    /// The recovery codes of a switch just turned on.
+    on_codes: Callback<Vec<String>>,
+) -> impl IntoView {
     let session = use_session();
     let on = Memo::new(move |_| session.user().is_some_and(|u| u.two_factor));
     let number = Memo::new(move |_| {
@@ -90,7 +94,7 @@ pub fn TwoFactorCard() -> impl IntoView {
             <div id="two-factor-form">
                 {move || match form.get() {
                     Form::Closed => None,
-                    Form::TurnOn => Some(view! { <TurnOnForm close /> }.into_any()),
+                    Form::TurnOn => Some(view! { <TurnOnForm close on_codes /> }.into_any()),
                     Form::TurnOff => Some(view! { <TurnOffForm number=number.get_untracked() close /> }.into_any()),
                 }}
             </div>
@@ -117,7 +121,7 @@ fn focus_when_shown(input: NodeRef<html::Input>) {
 }
 
 #[component]
-fn TurnOnForm(close: Callback<Option<String>>) -> impl IntoView {
+fn TurnOnForm(close: Callback<Option<String>>, on_codes: Callback<Vec<String>>) -> impl IntoView {
     let session = use_session();
     let password = FieldState::new();
     let submitted = RwSignal::new(false);
@@ -136,11 +140,14 @@ fn TurnOnForm(close: Callback<Option<String>>) -> impl IntoView {
         };
         async move {
             match set_switch(session, body).await {
-                Ok(()) => {
+                Ok(codes) => {
                     close.run(Some(
                         "Two-step sign-in is on. Next time you sign in with your password we'll also text you a code."
                             .to_owned(),
                     ));
+                    if let Some(codes) = codes {
+                        on_codes.run(codes);
+                    }
                 }
                 Err(e) => {
                     needs_number.set(e.status() == Some(409));
@@ -249,7 +256,7 @@ fn TurnOffForm(
         };
         async move {
             match set_switch(session, body).await {
-                Ok(()) => {
+                Ok(_) => {
                     close.run(Some(
                         "Two-step sign-in is off. Your password alone signs you in.".to_owned(),
                     ));
@@ -320,13 +327,25 @@ fn TurnOffForm(
     }
 }
 
-/// `PUT /users/me/two-factor`, and the session's user follows.
-async fn set_switch(session: Session, body: TwoFactorRequest) -> Result<(), ApiError> {
-    let enabled = session
+/// `PUT /users/me/two-factor`, and the session's user follows; the recovery codes of a
+/// switch just turned on come back.
+async fn set_switch(
+    session: Session,
+    body: TwoFactorRequest,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let answer = session
         .call_with_password(|t| api::set_two_factor(t, body.clone()))
         .await?;
-    session.set_two_factor(enabled);
-    Ok(())
+    session.set_two_factor(answer.enabled);
+    let left = match (&answer.recovery_codes, answer.enabled) {
+        (Some(codes), _) => i64::try_from(codes.len()).unwrap_or(0),
+        (None, false) => 0,
+        (None, true) => session
+            .user_untracked()
+            .map_or(0, |u| u.recovery_codes_left),
+    };
+    session.set_recovery_codes_left(left);
+    Ok(answer.recovery_codes)
 }
 
 /// A refused switch: a wrong password (401) under the password field, anything else

@@ -1,6 +1,8 @@
 //! The code step shared by registration, the dashboard and the management page: enter
 //! the 6-digit SMS code, resend it (with the cool-down counting down), see the attempts
-//! left, change the number, or leave it for later.
+//! left, change the number, or leave it for later. A number verified on another account
+//! is refused only here, after the right code (SPEC §10: no oracle before possession);
+//! the way out is to sign in to that account with a code.
 
 use leptos::prelude::*;
 use phonereg_types::{Phone, Verification};
@@ -11,9 +13,14 @@ use crate::{
         code_step::{CodeFields, CodeStep, ResendButton, TestNumberNotice},
         field::SubmitButton,
     },
+    paths::login_method,
     session::use_session,
     task::Task,
 };
+
+/// SPEC §10's words for the 409 `phone-taken` at verify.
+pub const PHONE_TAKEN: &str =
+    "This number is verified on another account. If it is yours, sign in with a code.";
 
 #[component]
 pub fn VerificationStep(
@@ -31,6 +38,8 @@ pub fn VerificationStep(
     let session = use_session();
     let test_number = initial.as_ref().is_some_and(|v| !v.sent);
     let step = CodeStep::new(initial);
+    // The code was right but the number belongs to another account.
+    let taken = RwSignal::new(false);
 
     let verify = Task::new(move |code: &String| {
         let code = code.clone();
@@ -45,11 +54,25 @@ pub fn VerificationStep(
                     session.apply_phone(phone.clone());
                     on_verified.try_run(phone);
                 }
+                Err(e) if e.is_problem("phone-taken") => {
+                    step.digits.set(Default::default());
+                    step.info.set(None);
+                    step.error.set(Some(PHONE_TAKEN.to_owned()));
+                    taken.set(true);
+                }
                 Err(e) => {
                     step.rejected(&e);
                 }
             }
         }
+    });
+
+    // Signing in to the other account means leaving this one: sign out, then a fresh
+    // load of the code sign-in (a client-side move would race the signed-in pages'
+    // own redirect to the password sign-in).
+    let switch_account = Task::new(move |_: &()| async move {
+        session.logout().await;
+        let _ = window().location().assign(&login_method(true, None));
     });
 
     let target_for_resend = target.clone();
@@ -82,6 +105,22 @@ pub fn VerificationStep(
             <TestNumberNotice show=test_number />
             <form on:submit=submit novalidate>
                 <CodeFields step disabled=verifying autosubmit=true />
+                <Show when=move || taken.get()>
+                    <p class="notice">
+                        // `external`: the router must not move first (see `switch_account`).
+                        <a
+                            href=login_method(true, None)
+                            rel="external"
+                            on:click=move |ev| {
+                                ev.prevent_default();
+                                switch_account.dispatch(());
+                            }
+                        >
+                            "Sign in with a code"
+                        </a>
+                        " to the account that has this number (you'll be signed out here first), or use a different number."
+                    </p>
+                </Show>
                 <div class="actions">
                     <SubmitButton pending=verifying label="Verify" busy_label="Verifying…" />
                     <ResendButton

@@ -1,9 +1,11 @@
 // Multi-page journeys the specs build on.
 import { DashboardPage } from '../pages/dashboard.js';
+import { LoginPage } from '../pages/login.js';
 import { RegisterPage } from '../pages/register.js';
+import { SecurityPage } from '../pages/security.js';
 import { VerificationStep } from '../pages/verification.js';
 import { nthCodeTo } from './fake_twilio.js';
-import { expectPath, expectText, ukMobile, uniqueEmail } from './harness.js';
+import { expectPath, expectText, ukMobile, uniqueEmail, until } from './harness.js';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -30,4 +32,39 @@ export async function signUpVerified(page) {
   await expectPath(page, '/dashboard');
   await expectText(new DashboardPage(page).widget, /Verified/);
   return user;
+}
+
+/**
+ * Turns two-step sign-in on from the Security page; returns the recovery codes it shows
+ * (once) and leaves them dismissed.
+ */
+export async function turnOnTwoFactor(page, password = PASSWORD) {
+  const security = new SecurityPage(page);
+  await security.goto();
+  await security.switch.click();
+  await security.password.fill(password);
+  await security.turnOn.click();
+  await security.freshCodes.waitFor();
+  const codes = await security.codes();
+  await security.savedCodes.click();
+  return codes;
+}
+
+/**
+ * Signs out and in with the password, up to the two-step code step (a login within the
+ * code cool-down of the last one is refused for a few seconds: the button counts down).
+ */
+export async function toCodeStep(page, user) {
+  await new DashboardPage(page).signOut.click();
+  const login = new LoginPage(page);
+  await login.heading.waitFor();
+  await login.email.fill(user.email);
+  await login.password.fill(user.password);
+  await until(async () => {
+    if (await login.twoStep.isVisible()) return true;
+    if (await login.submit.isEnabled()) await login.submit.click();
+    return false;
+  }, { timeout: 20_000, interval: 500, what: 'the two-step code step' });
+  await login.twoStepCode.waitFor();
+  return login;
 }

@@ -18,6 +18,10 @@ export class LoginPage {
     this.twoStepCode = new CodeForm(page, this.twoStep);
     this.twoStepSubmit = this.twoStep.getByRole('button', { name: 'Sign in', exact: true });
     this.newCode = this.twoStep.getByRole('button', { name: /^Send a new code/ });
+    // Instead of the texted code: one of the account's recovery codes.
+    this.useRecovery = this.twoStep.getByRole('button', { name: 'Use a recovery code' });
+    this.useSmsCode = this.twoStep.getByRole('button', { name: 'Use the code from the SMS' });
+    this.recoveryCode = this.twoStep.getByLabel('Recovery code', { exact: true });
   }
 
   async goto() {

@@ -17,6 +17,22 @@ export class PhoneManagementPage {
     this.dialog = page.getByRole('alertdialog');
     this.newNumber = page.getByLabel('New phone number');
     this.sendToNew = page.getByRole('button', { name: 'Send code to new number' });
+    // Replacing or deleting a verified number asks for the password (SPEC §10).
+    this.replacePassword = page.locator('form.phone-form').getByLabel('Current password');
+    this.dialogPassword = this.dialog.getByLabel('Current password');
+    this.confirmDelete = this.dialog.getByRole('button', { name: 'Delete', exact: true });
+  }
+
+  /** The error shown under a field (its live region, referenced by aria-describedby). */
+  errorOf(inputId) {
+    return this.page.locator(`[id="${inputId}-error"]`);
+  }
+
+  /** Opens the delete dialog and confirms with the password. */
+  async deleteWith(password) {
+    await this.delete.click();
+    await this.dialogPassword.fill(password);
+    await this.confirmDelete.click();
   }
 
   async goto() {

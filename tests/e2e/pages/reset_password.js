@@ -13,6 +13,9 @@ export class ResetPasswordPage {
     this.password = this.step.getByLabel('New password', { exact: true });
     this.confirm = this.step.getByLabel('Confirm new password');
     this.submit = this.step.getByRole('button', { name: 'Reset password' });
+    // Asked for on an account with two-step sign-in on.
+    this.recoveryNeeded = page.locator('[id="recovery-needed"]');
+    this.recoveryCode = this.step.getByLabel('Recovery code', { exact: true });
   }
 
   async goto() {

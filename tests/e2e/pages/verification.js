@@ -10,6 +10,8 @@ export class VerificationStep {
     this.skip = this.region.getByRole('button', { name: 'Skip for now' });
     this.alert = this.region.getByRole('alert');
     this.status = this.region.getByRole('status');
+    // After the right code for a number verified on another account (409 phone-taken).
+    this.signInWithCode = this.region.getByRole('link', { name: 'Sign in with a code' });
   }
 
   async waitFor() {

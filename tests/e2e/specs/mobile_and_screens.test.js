@@ -109,8 +109,7 @@ for (const [label, viewport] of [['mobile 360 px', MOBILE], ['desktop 1280 px', 
 
     await dashboard.sidebar.getByRole('link', { name: 'Phone Number' }).click();
     await manage.heading.waitFor();
-    await manage.delete.click();
-    await manage.dialog.getByRole('button', { name: 'Delete' }).click();
+    await manage.deleteWith(PASSWORD);
     await expectText(page.getByRole('main'), /Two-step sign-in uses this number/);
     await fits('phone-management-delete-two-factor', { docs: true });
 

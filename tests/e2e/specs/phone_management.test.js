@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { messagesTo, nthCodeTo, nthMessageTo, reportStatus } from '../lib/fake_twilio.js';
-import { signUpVerified } from '../lib/flows.js';
+import { PASSWORD, signUpVerified } from '../lib/flows.js';
 import { expectPath, expectText, launch, openPage, ukMobile, until } from '../lib/harness.js';
 import { DashboardPage } from '../pages/dashboard.js';
 import { PhoneManagementPage } from '../pages/phone_management.js';
@@ -47,6 +47,8 @@ test('replacing a verified number keeps the old one in force until the new one i
   const next = ukMobile();
   await manage.newNumber.fill(next.international);
   await expectText(page.locator('[id="phone-number-status"]'), /Mobile number/);
+  // A verified number is a credential: replacing it needs the password (SPEC §10).
+  await manage.replacePassword.fill(PASSWORD);
   await manage.sendToNew.click();
 
   const step = new VerificationStep(page);
@@ -76,14 +78,13 @@ test('deleting asks for confirmation first', async () => {
   await manage.delete.click();
   await manage.dialog.waitFor();
   await expectText(manage.dialog, /Delete \+44 7400/);
-  const cancel = manage.dialog.getByRole('button', { name: 'Cancel' });
-  assert.ok(await cancel.evaluate((el) => el === document.activeElement), 'focus starts on Cancel');
+  // The number is verified: the dialog asks for the password, and starts there.
+  assert.ok(await manage.dialogPassword.evaluate((el) => el === document.activeElement), 'focus starts on the password');
   await page.keyboard.press('Escape');
   await manage.dialog.waitFor({ state: 'detached' });
   await expectText(manage.current, /\+44 7400/);
 
-  await manage.delete.click();
-  await manage.dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await manage.deleteWith(PASSWORD);
   await expectText(page.getByRole('main'), /Your phone number was deleted/);
   await expectText(manage.current, /No phone number/);
   await manage.add.waitFor();

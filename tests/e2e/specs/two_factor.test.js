@@ -63,8 +63,7 @@ test('turn two-step sign-in on, log in with password and code, turn it off', asy
   await dashboard.sidebar.getByRole('link', { name: 'Phone Number' }).click();
   const manage = new PhoneManagementPage(page);
   await manage.heading.waitFor();
-  await manage.delete.click();
-  await manage.dialog.getByRole('button', { name: 'Delete' }).click();
+  await manage.deleteWith(PASSWORD);
   await expectText(page.getByRole('main'), /Two-step sign-in uses this number/);
   await page.getByRole('main').getByRole('link', { name: 'Security' }).waitFor();
   await expectText(manage.status, /Verified/);

@@ -1,5 +1,6 @@
-//! The server's module graph, read from its source: no module imports a module that
-//! imports it back (directly or round a longer circle), and no service sees `AppState`.
+//! The module graphs of the server and of the SPA (`frontend/src`), read from their
+//! source: no module imports a module that imports it back (directly or round a longer
+//! circle), and no service sees `AppState`.
 //!
 //! An edge is any `crate::`/`super::`/`self::` path a file names, in a `use` tree or
 //! inline, resolved to the deepest module it reaches. A module and its own submodules
@@ -8,21 +9,32 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 type Module = Vec<String>;
 
-/// Every module of the library with its source, comments stripped.
-fn modules() -> BTreeMap<Module, String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// The API library's source.
+fn api_src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// The SPA's source (a binary crate whose `main.rs` only declares the modules).
+fn frontend_src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend/src")
+}
+
+/// Every module under `src` with its source, comments stripped. `main.rs` is left out
+/// (the API's binary, a crate of its own; the SPA's root, which only declares modules),
+/// and `lib.rs` becomes the root module, which every module contains, so it has no edges.
+fn modules(src: &Path) -> BTreeMap<Module, String> {
     let mut out = BTreeMap::new();
-    let mut dirs = vec![src.clone()];
+    let mut dirs = vec![src.to_path_buf()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).expect("read src") {
             let path = entry.expect("entry").path();
-            let rel = path.strip_prefix(&src).expect("under src").to_path_buf();
-            // Binaries are crates of their own.
+            let rel = path.strip_prefix(src).expect("under src").to_path_buf();
+            // Binaries are crates of their own; the SPA's main.rs only lists its modules.
             if rel.starts_with("bin") || rel == Path::new("main.rs") {
                 continue;
             }
@@ -160,8 +172,8 @@ fn resolve(from: &Module, path: &str, known: &BTreeSet<Module>) -> Option<Module
     best
 }
 
-fn graph() -> BTreeMap<Module, BTreeSet<Module>> {
-    let modules = modules();
+fn graph(src: &Path) -> BTreeMap<Module, BTreeSet<Module>> {
+    let modules = modules(src);
     let known: BTreeSet<Module> = modules.keys().cloned().collect();
     modules
         .iter()
@@ -238,7 +250,7 @@ fn circles(graph: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<Vec<String>> {
 
 #[test]
 fn no_module_imports_a_module_that_imports_it_back() {
-    let graph = graph();
+    let graph = graph(&api_src());
     assert!(
         graph.len() > 40,
         "the source was read: {} modules",
@@ -256,8 +268,30 @@ fn no_module_imports_a_module_that_imports_it_back() {
 }
 
 #[test]
+fn no_spa_module_imports_a_module_that_imports_it_back() {
+    let graph = graph(&frontend_src());
+    assert!(
+        graph.len() > 30,
+        "the SPA's source was read: {} modules",
+        graph.len()
+    );
+    let app = vec!["app".to_owned()];
+    assert!(
+        graph[&app]
+            .iter()
+            .any(|m| m.first().is_some_and(|s| s == "pages")),
+        "edges are found: app.rs names the pages"
+    );
+    let circles = circles(&graph);
+    assert!(
+        circles.is_empty(),
+        "import circles in the SPA: {circles:#?}"
+    );
+}
+
+#[test]
 fn no_service_sees_the_app_state() {
-    let graph = graph();
+    let graph = graph(&api_src());
     let state = vec!["state".to_owned()];
     let seeing: Vec<String> = graph
         .iter()
