@@ -218,8 +218,9 @@ pub struct Config {
     /// `/auth/sms/start` per client network per UTC hour
     #[arg(long, env = "SMS_STARTS_PER_IP_PER_HOUR", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub sms_starts_per_ip_per_hour: u32,
-    /// segments past the budget kept for verified numbers (owner SMS, starts to an
-    /// account's number); past it every SMS answers 503 [default: 10 % of the budget]
+    /// segments past the budget kept for verified numbers: owner SMS may spend all of it,
+    /// starts to an account's number half; past it every SMS answers 503 [default: 10 %
+    /// of the budget]
     #[arg(long, env = "SMS_BUDGET_RESERVE")]
     pub sms_budget_reserve: Option<u32>,
     /// owner SMS (login and two-step codes, test messages) per account per UTC hour;

@@ -9,6 +9,9 @@ use super::{
 };
 use crate::error::ApiError;
 
+/// The advisory-lock namespace of an account's recovery codes (with the account id).
+const USER_LOCKS: i32 = 0x5245_4353; // "RECS"
+
 /// Replaces the account's set with `hashes` (a new set, or none when two-factor goes off).
 pub fn replace_all(
     conn: &mut Conn<'_>,
@@ -16,6 +19,14 @@ pub fn replace_all(
     hashes: &[String],
     now: i64,
 ) -> Result<(), ApiError> {
+    // Two renewals (or a renewal and turning two-step off) take turns on PostgreSQL, so
+    // each deletes what the other inserted and the count stays true.
+    if let Conn::Postgres(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind::<diesel::sql_types::Integer, _>(USER_LOCKS)
+            .bind::<diesel::sql_types::Integer, _>((user_id ^ (user_id >> 32)) as i32)
+            .execute(*c)?;
+    }
     with_conn!(conn, c => diesel::delete(recovery_codes::table
         .filter(recovery_codes::user_id.eq(user_id)))
         .execute(c))?;

@@ -8,7 +8,9 @@ use crate::{error::ApiError, routes::dto::rfc3339, state::AppState};
 
 /// Loopback peers only (SPEC §10): a development server bound to a public address must
 /// not hand its codes to the network. The peer address is the TCP one, never a
-/// forwarded header, so a trusted proxy does not open it either.
+/// forwarded header; and a request that came through a proxy (it carries
+/// `X-Forwarded-For` or `Forwarded`) is refused too, since a proxy on the same host
+/// (nginx, `trunk serve --address 0.0.0.0`) makes every peer look like loopback.
 pub async fn list_dev_sms(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -19,7 +21,9 @@ pub async fn list_dev_sms(
             ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
     });
-    if !loopback {
+    let proxied =
+        req.headers().contains_key("x-forwarded-for") || req.headers().contains_key("forwarded");
+    if !loopback || proxied {
         return Err(ApiError::NotFound);
     }
     let inbox = state.inbox.as_ref().ok_or(ApiError::NotFound)?;

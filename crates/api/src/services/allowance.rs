@@ -44,10 +44,22 @@ pub struct SmsAllowance {
     owner_per_account: Limit,
     /// What claims may spend.
     budget: Limit,
+    /// What starts may spend: the budget and half its reserve, so a botnet's starts to
+    /// known numbers cannot drain the reserve the owners' login codes live on.
+    budget_for_starts: Limit,
     /// What everything together may spend: the budget and its reserve.
     budget_and_reserve: Limit,
     guard: FraudGuard,
     test_numbers: TestNumbers,
+}
+
+/// Which hourly cap of its account an owner SMS counts against.
+#[derive(Clone, Copy, Debug)]
+pub enum OwnerSms {
+    /// The code of a password login.
+    LoginCode,
+    /// The owner's two-step code, test messages.
+    Other,
 }
 
 /// Who asked for a start's code: the number's account, when it has one.
@@ -80,6 +92,13 @@ impl SmsAllowance {
             budget: Limit::new(BUDGET, c.sms_daily_budget, 86_400)
                 .striped()
                 .readable(),
+            budget_for_starts: Limit::new(
+                BUDGET,
+                c.sms_daily_budget.saturating_add(reserve / 2),
+                86_400,
+            )
+            .striped()
+            .readable(),
             budget_and_reserve: Limit::new(
                 BUDGET,
                 c.sms_daily_budget.saturating_add(reserve),
@@ -183,15 +202,15 @@ impl SmsAllowance {
         match to {
             StartFor::Account => {
                 let [number, network] = caps;
-                let hits = [number, network, (self.budget_and_reserve, "all")];
+                let hits = [number, network, (self.budget_for_starts, "all")];
                 Limit::hit_all(conn, &hits, now).map_err(budget_spent)?;
                 let more = segments.saturating_sub(1);
-                self.spend(conn, self.budget_and_reserve, more, now)
+                self.spend(conn, self.budget_for_starts, more, now)
             }
             StartFor::Nobody => {
                 Limit::hit_all(conn, &caps, now)?;
-                self.budget_and_reserve
-                    .check(conn, "all", now)
+                self.budget_for_starts
+                    .check_room(conn, "all", segments, now)
                     .map_err(budget_spent)
             }
         }
@@ -199,12 +218,15 @@ impl SmsAllowance {
 
     /// An owner SMS of `segments` for `user_id`: the account's own hourly cap, counted
     /// toward its daily claims allowance (never refused by it), and the budget with its
-    /// reserve. Never the guard.
+    /// reserve. Never the guard. A login's code has an hourly cap of its own: it already
+    /// needs the right password, and a stolen access token spending the account's test
+    /// messages must not refuse the owner's next login.
     pub fn charge_owner(
         &self,
         conn: &mut Conn<'_>,
         user_id: i64,
         e164: &str,
+        kind: OwnerSms,
         segments: u32,
         now: i64,
     ) -> Result<(), ApiError> {
@@ -212,8 +234,12 @@ impl SmsAllowance {
             return Ok(());
         }
         let account = user_id.to_string();
+        let cap_key = match kind {
+            OwnerSms::LoginCode => format!("{user_id}:login"),
+            OwnerSms::Other => account.clone(),
+        };
         let hits = [
-            (self.owner_per_account, account.as_str()),
+            (self.owner_per_account, cap_key.as_str()),
             (self.budget_and_reserve, "all"),
         ];
         Limit::hit_all(conn, &hits, now).map_err(budget_spent)?;

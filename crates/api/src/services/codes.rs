@@ -25,7 +25,7 @@ use crate::{
         outbox, phones,
     },
     services::{
-        allowance::{SmsAllowance, StartFor, segments},
+        allowance::{OwnerSms, SmsAllowance, StartFor, segments},
         delivery,
         sms_texts::{SmsTexts, Text},
     },
@@ -395,21 +395,22 @@ impl Codes {
             created_at: now,
         };
         auth_codes::replace(conn, &row)?;
-        let mut body_segments = 1;
+        let text = match purpose {
+            CodePurpose::SignIn => Text::SignIn,
+            CodePurpose::PasswordReset => Text::PasswordReset,
+            CodePurpose::TwoFactor | CodePurpose::Login => Text::TwoFactor,
+        };
+        let ttl = self.config.verify_code_ttl;
+        // Written for a number without an account too: what it would have cost decides
+        // the budget's answer alike for both (a two-segment language at the budget's edge).
+        let body = self.texts.code(text, send.locale, &code, ttl);
+        let body_segments = segments(&body);
         if let Some(CodeOwner { user_id, phone_id }) = send.owner {
             let kind = purpose.message_kind();
             // The previous code of this purpose is dead: no stored message keeps it.
             outbox::retire_codes(conn, phone_id, kind, now)?;
             let masked = PhoneNumber::masked(e164);
             if sent {
-                let text = match purpose {
-                    CodePurpose::SignIn => Text::SignIn,
-                    CodePurpose::PasswordReset => Text::PasswordReset,
-                    CodePurpose::TwoFactor | CodePurpose::Login => Text::TwoFactor,
-                };
-                let ttl = self.config.verify_code_ttl;
-                let body = self.texts.code(text, send.locale, &code, ttl);
-                body_segments = segments(&body);
                 let about = delivery::About { user_id, phone_id };
                 let dies = Some(row.expires_at);
                 delivery::queue(conn, Some(about), e164, &body, kind, dies, send.locale, now)?;
@@ -431,8 +432,18 @@ impl Codes {
                         .charge_start(conn, e164, ip, to, body_segments, now)?;
                 }
                 (CodePurpose::TwoFactor | CodePurpose::Login, Some(owner)) => {
-                    self.allowance
-                        .charge_owner(conn, owner.user_id, e164, body_segments, now)?;
+                    let kind = match purpose {
+                        CodePurpose::Login => OwnerSms::LoginCode,
+                        _ => OwnerSms::Other,
+                    };
+                    self.allowance.charge_owner(
+                        conn,
+                        owner.user_id,
+                        e164,
+                        kind,
+                        body_segments,
+                        now,
+                    )?;
                 }
                 (CodePurpose::TwoFactor | CodePurpose::Login, None) => {
                     return Err(ApiError::Internal(anyhow::anyhow!(
@@ -549,8 +560,10 @@ impl Codes {
         now: i64,
     ) -> Result<(), ApiError> {
         let body = self.texts.plain(Text::Test, locale, "");
+        let (user_id, e164) = (phone.user_id, &phone.e164);
+        let kind = OwnerSms::Other;
         self.allowance
-            .charge_owner(conn, phone.user_id, &phone.e164, segments(&body), now)?;
+            .charge_owner(conn, user_id, e164, kind, segments(&body), now)?;
         let about = delivery::About {
             user_id: phone.user_id,
             phone_id: phone.id,

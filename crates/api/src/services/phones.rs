@@ -527,7 +527,9 @@ impl Phones {
             .await?;
         self.db
             .write(move |c| {
-                let row = phones::find_owned(c, user_id, id)?;
+                // Under the record's lock, like PATCH and verify: a verify committing
+                // between the password check and the delete is seen here.
+                let (row, _) = phones::find_owned_with_code(c, user_id, id)?;
                 if row.status == VERIFIED && current.status != VERIFIED {
                     return Err(ApiError::field(
                         "current_password",

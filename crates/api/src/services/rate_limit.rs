@@ -149,7 +149,9 @@ impl GuessLimits {
         GuessCharge {
             limits: *self,
             number: private_subject(&format!("{door}\n{e164}")),
-            client: client.to_owned(),
+            // Per door too: strangers on the owner's network (a NAT, a /64) spending
+            // the anonymous doors' allowance must not close the two-step door.
+            client: format!("{door}\n{client}"),
         }
     }
 }
@@ -333,6 +335,24 @@ impl Limit {
         );
         let keys: Vec<String> = hits.iter().map(|(l, s)| l.key(s)).collect();
         rate_limits::unhit(conn, &keys, first.window_start(now))
+    }
+
+    /// Refuses when `n` more events would not fit in the window, without counting.
+    pub fn check_room(
+        &self,
+        conn: &mut Conn<'_>,
+        subject: &str,
+        n: u32,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let keys: Vec<String> = (0..self.stripes_on(conn))
+            .map(|i| self.stripe_key(subject, i))
+            .collect();
+        let count = rate_limits::total(conn, &keys, self.window_start(now))?;
+        if count + i64::from(n.max(1)) > i64::from(self.max) {
+            return Err(self.refusal(now));
+        }
+        Ok(())
     }
 
     /// Refuses when the window is full, without counting.

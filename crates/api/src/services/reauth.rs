@@ -66,7 +66,9 @@ impl Reauth {
             .verify(
                 Password::unchecked(password),
                 Some(user.password_hash),
-                Lane::Known,
+                // Not the lane reserved for known networks' logins: any signed-in
+                // account can ask for re-checks, and must not crowd those out.
+                Lane::Common,
             )
             .await;
         match checked {

@@ -190,7 +190,7 @@ impl TwoFactor {
             (false, Some(code)) => Some(code),
         };
         self.reauth.check(user_id, password, &client_ip).await?;
-        let (codes, clock) = (self.codes.clone(), self.clock.clone());
+        let (codes, clock, guesses) = (self.codes.clone(), self.clock.clone(), self.guesses);
         let outcome = self
             .db
             .write(move |c| {
@@ -204,6 +204,9 @@ impl TwoFactor {
                     return Ok(Switch::Done(enabled, None));
                 }
                 if let Some(code) = code {
+                    // Guesses here count like at the login's code step (same door).
+                    let guess = guesses.guess(GuessDoor::AfterPassword, &phone.e164, &client_ip);
+                    guess.charge(c, now)?;
                     let check = codes.check_credential(
                         c,
                         CodePurpose::TwoFactor,
@@ -221,6 +224,7 @@ impl TwoFactor {
                                     verification: None,
                                 });
                             }
+                            guess.refund(c, now)?;
                         }
                     }
                 }

@@ -30,6 +30,8 @@ on_both_databases!(
     recovery_codes_stand_in_for_the_sim,
     a_reset_on_a_two_factor_account_needs_a_recovery_code,
     a_right_password_is_never_a_login_failure,
+    a_stolen_token_spending_test_messages_never_refuses_the_login_code,
+    the_dev_inbox_refuses_what_came_through_a_proxy,
 );
 
 /// Moves the clock to just past the start of the next UTC hour, so a test's fixed
@@ -199,7 +201,8 @@ async fn the_reserve_keeps_owner_sms_going_past_the_budget(b: Backend) {
     let app = spawn_app_with(b, |c| {
         proxied(c);
         c.sms_daily_budget = 2;
-        c.sms_budget_reserve = Some(2);
+        // Starts may spend half of it (2 + 2), owner SMS all of it (2 + 4).
+        c.sms_budget_reserve = Some(4);
     })
     .await;
     align_to_hour(&app);
@@ -218,16 +221,18 @@ async fn the_reserve_keeps_owner_sms_going_past_the_budget(b: Backend) {
         .await
         .expect(200);
     login(&app, &email, PASSWORD).await.expect(200);
-    // A start to the verified number takes the last of the reserve.
+    // A start to the verified number takes the last of the starts' half of the reserve.
     start_from(&app, "198.51.100.7", OWNED, "sign_in")
         .await
         .expect(202);
-    // Past the reserve: a start answers 503 with or without an account.
+    // Past it: a start answers 503 with or without an account; owner SMS go on.
     let owned = start_from(&app, "198.51.100.8", OWNED, "password_reset").await;
     let nobodys = start_from(&app, "198.51.100.9", "+14155550199", "password_reset").await;
     assert_eq!(owned.status, 503);
     assert_eq!(nobodys.status, 503);
     assert_eq!(owned.body["type"], nobodys.body["type"]);
+    app.state.clock.advance(31);
+    login(&app, &email, PASSWORD).await.expect(200);
 }
 
 /// Issue 17's third attack: a stranger who knows the number spends its starts; the owner's
@@ -712,4 +717,40 @@ async fn a_right_password_is_never_a_login_failure(b: Backend) {
     // Two wrong passwords are still the account's to make.
     login(&app, &email, "wrong one").await.expect(401);
     login(&app, &email, "wrong two").await.expect(401);
+}
+
+/// The owner's hourly cap of SMS is spent apart for a login's code: a stolen access
+/// token sending test messages cannot refuse the owner's next password login.
+async fn a_stolen_token_spending_test_messages_never_refuses_the_login_code(b: Backend) {
+    let app = spawn_app_with(b, |c| c.sms_owner_per_account_per_hour = 2).await;
+    align_to_hour(&app);
+    let (email, token, _) = two_factor_account(&app, OWNED).await;
+    let id = app.me(&token).await.body["phone"]["id"]
+        .as_i64()
+        .expect("id");
+    let path = format!("/api/v1/users/me/phone-numbers/{id}/test-message");
+    let route = "/api/v1/users/me/phone-numbers/{id}/test-message";
+    for _ in 0..2 {
+        app.call(Method::POST, route, &path, Some(&token), None)
+            .await
+            .expect(202);
+    }
+    app.call(Method::POST, route, &path, Some(&token), None)
+        .await
+        .expect(429);
+    let r = login(&app, &email, PASSWORD).await.expect(200);
+    assert_eq!(r.body["mfa_required"], true);
+}
+
+/// The development inbox answers loopback peers only, and never a request that came
+/// through a proxy: a proxy on the same host makes every peer look like loopback.
+async fn the_dev_inbox_refuses_what_came_through_a_proxy(b: Backend) {
+    let app = spawn_app(b).await;
+    let route = "/api/v1/dev/sms";
+    app.call(Method::GET, route, route, None, None)
+        .await
+        .expect(200);
+    app.call_from(Some("203.0.113.9"), Method::GET, route, route, None, None)
+        .await
+        .expect(404);
 }
