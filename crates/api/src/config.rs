@@ -3,6 +3,7 @@
 use std::{fmt, net::IpAddr, net::SocketAddr, path::PathBuf};
 
 use clap::{Parser, ValueEnum};
+use ipnet::IpNet;
 
 use crate::domain::phone_number;
 
@@ -74,8 +75,9 @@ pub struct Config {
     /// `/phone-numbers/parse` calls per client IP per minute
     #[arg(long, env = "LOOKUP_PER_IP_PER_MINUTE", default_value_t = 120)]
     pub lookup_per_ip_per_minute: u32,
-    /// comma-separated proxy IPs whose `X-Forwarded-For` is believed
-    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = parse_ips)]
+    /// comma-separated proxy addresses and CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`)
+    /// whose `X-Forwarded-For` is believed; the client is the rightmost hop outside them
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: IpList,
     /// Argon2id hashes in flight at once [default: number of cores]
     #[arg(long, env = "HASH_THREADS", value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -150,7 +152,9 @@ pub struct Config {
     /// seconds a paused range or country stays paused (12 h, as Twilio's Fraud Guard)
     #[arg(long, env = "SMS_FRAUD_PAUSE", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..))]
     pub sms_fraud_pause: u64,
-    /// comma-separated E.164 prefixes (`+1415`) or alpha-2 countries the guard never pauses
+    /// comma-separated E.164 prefixes (`+1415`) or alpha-2 countries the guard never
+    /// pauses; a prefix needs digits past its calling code (`+1` alone would exempt every
+    /// NANP country: write `US`)
     #[arg(long, env = "SMS_FRAUD_ALLOW", default_value = "", value_parser = parse_fraud_allow)]
     pub sms_fraud_allow: FraudAllow,
     /// unverified codes a range may have in 24 h, whatever it verified
@@ -200,7 +204,8 @@ pub struct Config {
     #[arg(long, env = "METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
     /// refresh tokens and event tickets that name nothing, per client network per minute
-    /// (counted in each API process's memory); past it 429 before any lookup
+    /// (counted in each API process's memory); past it 429 before any lookup. Wrong admin
+    /// tokens have an allowance of this size of their own (past it 429 before the compare)
     #[arg(long, env = "TOKEN_FAILURES_PER_IP_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub token_failures_per_ip_per_minute: u32,
     /// seconds (7 days) that expired or revoked refresh tokens, events and the bodies of
@@ -330,7 +335,22 @@ fn parse_fraud_allow(s: &str) -> Result<FraudAllow, String> {
                 if (1..=15).contains(&digits.len())
                     && digits.bytes().all(|b| b.is_ascii_digit()) =>
             {
-                Ok(AllowEntry::Prefix(entry.to_owned()))
+                // A bare calling code exempts every country behind it: `+1` is all of
+                // NANP, the Caribbean premium ranges included (SPEC §11).
+                match phone_number::leading_calling_code(digits) {
+                    Some((code, _)) if code.len() < digits.len() => {
+                        Ok(AllowEntry::Prefix(entry.to_owned()))
+                    }
+                    Some((_, Some(country))) => Err(format!(
+                        "{entry} is a whole calling code and would exempt every country under it; add national digits (as in +1415) or name a country such as {country}"
+                    )),
+                    Some((_, None)) => Err(format!(
+                        "{entry} is a whole calling code; add national digits (as in +1415)"
+                    )),
+                    None => Err(format!(
+                        "{entry} does not begin with a country calling code and national digits, as +1415 does"
+                    )),
+                }
             }
             Some(_) => Err(format!("{entry} is not an E.164 prefix such as +1415")),
             None => parse_region(entry).map(AllowEntry::Country),
@@ -408,8 +428,42 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// `TRUSTED_PROXIES`: addresses and CIDR ranges, IPv4 and IPv6. A bare address is its
+/// own /32 or /128.
 #[derive(Clone, Debug, Default)]
-pub struct IpList(pub Vec<IpAddr>);
+pub struct IpList(Vec<IpNet>);
+
+impl IpList {
+    /// Whether `ip`, or the IPv4 address an IPv4-mapped IPv6 `ip` wraps, is listed.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let mapped = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
+            IpAddr::V4(_) => None,
+        };
+        self.0
+            .iter()
+            .any(|net| net.contains(&ip) || mapped.is_some_and(|v4| net.contains(&v4)))
+    }
+}
+
+impl std::str::FromStr for IpList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        format!("{entry} is not an IP address or a CIDR range such as 10.0.0.0/8")
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
 
 fn parse_region(s: &str) -> Result<String, String> {
     let region = phonereg_types::validation::parse_region(s).map_err(str::to_owned)?;
@@ -426,15 +480,6 @@ fn parse_countries(s: &str) -> Result<Countries, String> {
         .map(parse_region)
         .collect::<Result<_, _>>()
         .map(Countries)
-}
-
-fn parse_ips(s: &str) -> Result<IpList, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(|ip| ip.parse().map_err(|_| format!("{ip} is not an IP address")))
-        .collect::<Result<_, _>>()
-        .map(IpList)
 }
 
 fn parse_public_url(s: &str) -> Result<String, String> {
@@ -713,6 +758,28 @@ mod tests {
             Some("a".repeat(32).as_str())
         );
         assert!(c.check().is_ok());
+    }
+
+    #[test]
+    fn fraud_allow_refuses_a_bare_calling_code() {
+        // `+1` would exempt every NANP country, the Caribbean premium ranges included.
+        for (bare, hint) in [("+1", "US"), ("+44", "GB"), ("+7", "RU"), ("+599", "CW")] {
+            let err = Config::try_parse_from(["x", "--sms-fraud-allow", &format!("+4420,{bare}")])
+                .err()
+                .unwrap_or_else(|| panic!("{bare} alone is refused"))
+                .to_string();
+            let line = err.lines().next().unwrap_or_default();
+            assert!(
+                line.contains(bare) && line.contains(hint) && line.contains("SMS_FRAUD_ALLOW"),
+                "{bare}: {line}"
+            );
+        }
+        // Shorter than any calling code is wider still.
+        assert!(parse_fraud_allow("+8").is_err());
+        let allow = parse_fraud_allow("+1415, +4420, +5999, us").expect("longer prefixes");
+        assert!(allow.allows("+14155552671", "US"));
+        assert!(allow.allows("+12125550100", "US"), "US named as a country");
+        assert!(!allow.allows("+18765550100", "JM"));
     }
 
     #[test]

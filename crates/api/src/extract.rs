@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::{domain::Locale, error::ApiError, services::tokens::Access, state::AppState};
+use crate::{
+    config::IpList, domain::Locale, error::ApiError, services::tokens::Access, state::AppState,
+};
 
 /// Largest accepted body (JSON and form), SPEC §7.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -170,7 +172,8 @@ impl AuthUser {
 }
 
 /// An operator holding `ADMIN_TOKEN` (SPEC §9). Without the setting there is no admin
-/// API: 404, as for any path that does not exist.
+/// API: 404, as for any path that does not exist. Wrong tokens are limited per client
+/// and logged with the client (SPEC §11).
 pub struct Admin;
 
 impl FromRequest for Admin {
@@ -178,26 +181,37 @@ impl FromRequest for Admin {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        use subtle::ConstantTimeEq as _;
-        let expected = req
-            .app_data::<web::Data<AppState>>()
-            .and_then(|s| s.config.admin_token.clone());
-        let Some(expected) = expected else {
-            return ready(Err(ApiError::NotFound));
-        };
-        let presented = bearer_token(req).unwrap_or("");
-        // Compared as SHA-256 digests: equal lengths, so the compare takes the same
-        // time whatever was presented and leaks nothing about the token's length.
-        let digest = |s: &str| sha2::Sha256::digest(s.as_bytes());
-        let ok: bool = digest(presented).ct_eq(&digest(expected.expose())).into();
-        ready(if ok {
-            Ok(Admin)
-        } else {
-            Err(ApiError::Unauthorized(
-                "Send the operator token as 'Authorization: Bearer <ADMIN_TOKEN>'.",
-            ))
-        })
+        ready(admin(req))
     }
+}
+
+fn admin(req: &HttpRequest) -> Result<Admin, ApiError> {
+    use subtle::ConstantTimeEq as _;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or(ApiError::NotFound)?;
+    let Some(expected) = &state.config.admin_token else {
+        return Err(ApiError::NotFound);
+    };
+    // A client past its allowance is refused before the compare, the right token
+    // included: guessing stays bounded however the guesses are spread over time.
+    let client = client_of(req);
+    let now = state.clock.now();
+    state.admin_strikes.check(&client, now)?;
+    let presented = bearer_token(req).unwrap_or("");
+    // Compared as SHA-256 digests: equal lengths, so the compare takes the same
+    // time whatever was presented and leaks nothing about the token's length.
+    let digest = |s: &str| sha2::Sha256::digest(s.as_bytes());
+    let ok: bool = digest(presented).ct_eq(&digest(expected.expose())).into();
+    if ok {
+        return Ok(Admin);
+    }
+    state.admin_strikes.strike(&client, now);
+    // The client key (IPv4, or an IPv6 /64) as every limit keys it; never the token.
+    tracing::warn!(client = %client, "wrong admin token");
+    Err(ApiError::Unauthorized(
+        "Send the operator token as 'Authorization: Bearer <ADMIN_TOKEN>'.",
+    ))
 }
 
 fn authenticate(req: &HttpRequest) -> Result<i64, ApiError> {
@@ -252,35 +266,38 @@ impl FromRequest for ClientIp {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trusted = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.config.trusted_proxies.0.clone())
-            .unwrap_or_default();
-        let peer = req.peer_addr().map(|a| a.ip());
-        let client = peer.map(|peer| {
-            client_ip(
-                peer,
-                req.headers().get_all(header::X_FORWARDED_FOR),
-                &trusted,
-            )
-        });
-        ready(Ok(ClientIp(
-            client.map_or_else(|| "unknown".into(), client_key),
-        )))
+        ready(Ok(ClientIp(client_of(req))))
     }
+}
+
+/// [`ClientIp`]'s key for `req`, for extractors that need it before the handler runs.
+fn client_of(req: &HttpRequest) -> String {
+    let none = IpList::default();
+    let state = req.app_data::<web::Data<AppState>>();
+    let trusted = state.map_or(&none, |s| &s.config.trusted_proxies);
+    let peer = req.peer_addr().map(|a| a.ip());
+    let client = peer.map(|peer| {
+        client_ip(
+            peer,
+            req.headers().get_all(header::X_FORWARDED_FOR),
+            trusted,
+        )
+    });
+    client.map_or_else(|| "unknown".into(), client_key)
 }
 
 /// The client's address. Behind a trusted proxy, `X-Forwarded-For` is read over all its
 /// header lines (a proxy may append a line rather than a hop) from the right: trusted
-/// hops are skipped, the first untrusted one is the client. Anything left of an
+/// hops (listed, or inside a listed range) are skipped, the first untrusted one is the
+/// client. Anything left of an
 /// unparsable hop was written by someone we cannot vouch for, so the walk stops there and
 /// the nearest parsed hop counts.
 fn client_ip<'a>(
     peer: IpAddr,
     xff: impl DoubleEndedIterator<Item = &'a header::HeaderValue>,
-    trusted: &[IpAddr],
+    trusted: &IpList,
 ) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.contains(ip) || trusted.contains(&canonical(*ip));
+    let is_trusted = |ip: &IpAddr| trusted.contains(*ip);
     if !is_trusted(&peer) {
         return peer;
     }
@@ -334,7 +351,7 @@ mod tests {
     use super::*;
 
     fn key_of(peer: &str, lines: &[&'static str], trusted: &[&str]) -> String {
-        let trusted: Vec<IpAddr> = trusted.iter().map(|t| t.parse().expect("ip")).collect();
+        let trusted: IpList = trusted.join(",").parse().expect("proxies");
         let values: Vec<header::HeaderValue> = lines
             .iter()
             .map(|l| header::HeaderValue::from_static(l))
@@ -403,6 +420,31 @@ mod tests {
             "2001:db8::/64"
         );
         assert_eq!(key_of("10.0.0.1", &["5.5.5.5:8080"], &proxies), "5.5.5.5");
+    }
+
+    #[test]
+    fn proxies_may_be_given_as_ranges() {
+        let ranges = ["10.0.0.0/8", "2001:db8::/32"];
+        // Every hop inside a range is a proxy; the rightmost hop outside is the client.
+        assert_eq!(
+            key_of(
+                "10.9.9.9",
+                &["1.1.1.1, 2.2.2.2, 2001:db8:5::1, 10.0.0.7"],
+                &ranges
+            ),
+            "2.2.2.2"
+        );
+        assert_eq!(key_of("2001:db8:1::1", &["3.3.3.3"], &ranges), "3.3.3.3");
+        // Just outside a range is a client, and so is a peer outside every range.
+        assert_eq!(
+            key_of("10.0.0.1", &["1.1.1.1, 11.0.0.1"], &ranges),
+            "11.0.0.1"
+        );
+        assert_eq!(key_of("11.0.0.1", &["1.1.1.1"], &ranges), "11.0.0.1");
+        // An IPv4-mapped peer falls in its IPv4 range.
+        assert_eq!(key_of("::ffff:10.1.1.1", &["4.4.4.4"], &ranges), "4.4.4.4");
+        assert!("10.0.0.0/33".parse::<IpList>().is_err());
+        assert!("proxy.internal".parse::<IpList>().is_err());
     }
 
     #[test]

@@ -167,7 +167,10 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
         clock.clone(),
     ));
     let limits = Limits::from_config(config);
-    let token_strikes = Arc::new(TokenStrikes::new(config.token_failures_per_ip_per_minute));
+    let token_strikes = Arc::new(TokenStrikes::new(
+        config.token_failures_per_ip_per_minute,
+        "token_failures_ip",
+    ));
     let streams = Streams::new(
         config.event_streams_per_account,
         config.event_streams_max,
@@ -238,6 +241,10 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
             config.sms_max_attempts,
             clock.clone(),
             secret,
+        ),
+        admin_strikes: TokenStrikes::new(
+            config.token_failures_per_ip_per_minute,
+            "admin_failures_ip",
         ),
         db,
         tokens,

@@ -9,8 +9,8 @@ use crate::{
     persistence::Db,
     services::{
         auth::Accounts, courier::Courier, delivery::Delivery, events::Events,
-        phone_credential::Credentials, phones::Phones, retention::Retention, tokens::Tokens,
-        two_factor::TwoFactor,
+        phone_credential::Credentials, phones::Phones, retention::Retention,
+        token_strikes::TokenStrikes, tokens::Tokens, two_factor::TwoFactor,
     },
     sms::console::Inbox,
     streams::Streams,
@@ -29,6 +29,9 @@ pub struct AppState {
     pub courier: Courier,
     /// `/readyz` and the admin routes (the fraud guard's pauses).
     pub db: Db,
+    /// Wrong admin tokens per client (SPEC §11), for the `Admin` extractor; counted apart
+    /// from refresh tokens, so neither spends the other's allowance.
+    pub admin_strikes: TokenStrikes,
     /// Access tokens, for the extractors.
     pub tokens: Arc<Tokens>,
     /// The time every request-driven rule reads; tests move it.

@@ -51,6 +51,20 @@ pub fn is_known_region(region: &str) -> bool {
         .is_some()
 }
 
+/// The country calling code an E.164 prefix (its digits, without `+`) begins with, and
+/// the code's main region (`None` for non-geographic codes such as 800). Calling codes
+/// are prefix-free, so at most one fits.
+pub fn leading_calling_code(digits: &str) -> Option<(&str, Option<String>)> {
+    (1..=digits.len().min(3)).find_map(|len| {
+        let code = &digits[..len];
+        let mut regions =
+            PHONE_NUMBER_UTIL.get_regions_for_country_calling_code(code.parse().ok()?)?;
+        let main = regions.next()?;
+        let main = (main != Region::World).then(|| main.as_region_str().as_str().to_owned());
+        Some((code, main))
+    })
+}
+
 impl PhoneNumber {
     /// Parses `raw` as libphonenumber does with `region` (upper-case alpha-2) as the
     /// default region: the hint is used for national input and ignored when the number
@@ -358,6 +372,19 @@ mod tests {
         assert!(!is_known_region("QQ"));
         assert!(!is_known_region("ZZ"));
         assert!(!is_known_region("001"));
+    }
+
+    #[test]
+    fn finds_the_calling_code_a_prefix_begins_with() {
+        assert_eq!(leading_calling_code("1415"), Some(("1", Some("US".into()))));
+        assert_eq!(leading_calling_code("44"), Some(("44", Some("GB".into()))));
+        assert_eq!(
+            leading_calling_code("5999"),
+            Some(("599", Some("CW".into())))
+        );
+        assert_eq!(leading_calling_code("80012"), Some(("800", None)));
+        assert_eq!(leading_calling_code("8"), None, "no code is 8");
+        assert_eq!(leading_calling_code(""), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Made-up refresh tokens and event tickets, counted per client network in memory.
+//! Made-up refresh tokens and event tickets, and wrong admin tokens, counted per client
+//! network in memory (one instance each, so neither spends the other's allowance).
 //!
-//! `/auth/refresh`, `/auth/logout` and ticket redemption are open to anyone. A database
+//! `/auth/refresh`, `/auth/logout`, ticket redemption and the admin API are open to
+//! anyone. A database
 //! counter would itself be a write per made-up token, which is the very load this
 //! limit exists to stop, so the strikes live in this process: a fixed one-minute window
 //! per client key (ClientIp already folds an IPv6 client into its /64). With several API
@@ -17,6 +19,8 @@ const MAX_CLIENTS: usize = 100_000;
 
 pub struct TokenStrikes {
     max: u32,
+    /// The `limit` label of its refusals (metrics and `ApiError::RateLimited`).
+    limit: &'static str,
     inner: Mutex<Window>,
 }
 
@@ -27,9 +31,10 @@ struct Window {
 }
 
 impl TokenStrikes {
-    pub fn new(max_per_minute: u32) -> Self {
+    pub fn new(max_per_minute: u32, limit: &'static str) -> Self {
         Self {
             max: max_per_minute,
+            limit,
             inner: Mutex::new(Window::default()),
         }
     }
@@ -49,10 +54,10 @@ impl TokenStrikes {
         f(&mut w)
     }
 
-    fn refusal(now: i64) -> ApiError {
-        crate::telemetry::rate_limited("token_failures_ip");
+    fn refusal(&self, now: i64) -> ApiError {
+        crate::telemetry::rate_limited(self.limit);
         ApiError::RateLimited {
-            limit: "token_failures_ip",
+            limit: self.limit,
             retry_after: (WINDOW - now.rem_euclid(WINDOW)).max(1) as u64,
         }
     }
@@ -61,7 +66,7 @@ impl TokenStrikes {
     pub fn check(&self, client: &str, now: i64) -> Result<(), ApiError> {
         let used = self.window(now, |w| w.counts.get(client).copied().unwrap_or(0));
         if used >= self.max {
-            return Err(Self::refusal(now));
+            return Err(self.refusal(now));
         }
         Ok(())
     }
@@ -80,7 +85,7 @@ mod tests {
 
     #[test]
     fn refuses_after_max_strikes_until_the_window_ends() {
-        let s = TokenStrikes::new(2);
+        let s = TokenStrikes::new(2, "test");
         let now = 6_000;
         s.strike("a", now);
         assert!(s.check("a", now).is_ok());

@@ -43,7 +43,7 @@ fn align_to_hour(app: &TestApp) {
 
 /// Behind a trusted proxy, so each test can speak as many clients.
 fn proxied(c: &mut Config) {
-    c.trusted_proxies.0 = vec!["127.0.0.1".parse().expect("ip")];
+    c.trusted_proxies = "127.0.0.1".parse().expect("proxy");
     c.admin_token = Some(Secret::new(ADMIN.into()));
 }
 

@@ -13,7 +13,7 @@ const PAUSE: u64 = 3600;
 /// Small floors so a handful of sends trips the guard; everything else at defaults but
 /// the per-client caps, which every request from 127.0.0.1 would otherwise share.
 fn guarded(c: &mut Config) {
-    c.trusted_proxies.0 = vec!["127.0.0.1".parse().expect("ip")];
+    c.trusted_proxies = "127.0.0.1".parse().expect("proxy");
     c.sms_fraud_range_floor = 4;
     c.sms_fraud_country_floor = 50;
     c.sms_fraud_pause = PAUSE;

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use futures_util::future::join_all;
-use phonereg_api::config::{Config, IpList};
+use phonereg_api::config::Config;
 
 use crate::helpers::{
     Backend, PASSWORD, Resp, TestApp, check_against_spec, on_both_databases, spawn_app,
@@ -29,7 +29,7 @@ on_both_databases!(
 
 /// Behind a trusted proxy on loopback, so each request can name its client.
 fn behind_proxy(c: &mut Config) {
-    c.trusted_proxies = IpList(vec!["127.0.0.1".parse().expect("ip")]);
+    c.trusted_proxies = "127.0.0.1".parse().expect("proxy");
 }
 
 /// `POST /auth/login` from the client `ip` (via `X-Forwarded-For`).

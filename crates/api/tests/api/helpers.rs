@@ -474,6 +474,39 @@ fn resolve(mut node: &Value, mut pointer: String) -> (&Value, String) {
     (node, pointer)
 }
 
+/// Warnings and errors the server logged since the first call, one string a line.
+/// The first call installs the process-wide subscriber that collects them, so a test
+/// calls it before it acts; every test in this binary logs into the same buffer, so
+/// filter the lines by something only your test wrote (a client address).
+pub fn captured_logs() -> Vec<String> {
+    static LOGS: LazyLock<std::sync::Mutex<Vec<u8>>> = LazyLock::new(|| {
+        struct Sink;
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                lock_logs().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(|| Sink)
+            .try_init();
+        std::sync::Mutex::new(Vec::new())
+    });
+    fn lock_logs() -> std::sync::MutexGuard<'static, Vec<u8>> {
+        LOGS.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    String::from_utf8_lossy(&lock_logs())
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }

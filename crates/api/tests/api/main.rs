@@ -7,6 +7,7 @@ mod auth;
 mod credential;
 mod credential_safety;
 mod delivery;
+mod deployment_traps;
 mod docs;
 mod errors;
 mod event_gaps;

@@ -2,11 +2,7 @@
 //! redemption without an account, and the pruning of what expires. Each test fails on
 //! the code before the change.
 
-use phonereg_api::{
-    config::{Config, IpList},
-    error::ApiError,
-    persistence::Conn,
-};
+use phonereg_api::{config::Config, error::ApiError, persistence::Conn};
 use reqwest::Method;
 use serde_json::json;
 
@@ -22,7 +18,7 @@ on_both_databases!(
 );
 
 fn behind_proxy(c: &mut Config) {
-    c.trusted_proxies = IpList(vec!["127.0.0.1".parse().expect("ip")]);
+    c.trusted_proxies = "127.0.0.1".parse().expect("proxy");
 }
 
 /// POST `route` from `client`, with an optional refresh cookie and JSON body.
