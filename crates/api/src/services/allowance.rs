@@ -14,9 +14,10 @@
 //!   alone can spend, and the budget's reserve; never the guard, never a stranger's count.
 //!
 //! The budget counts segments. Claims may spend `SMS_DAILY_BUDGET`; starts to verified
-//! numbers and owner SMS go on past it, into `SMS_BUDGET_RESERVE`. Both are one counter
-//! (`sms_budget:all`) read against two ceilings: a claim takes a slot only below the
-//! budget, the others below budget plus reserve, so claims can never eat the reserve.
+//! numbers go on past it into half of `SMS_BUDGET_RESERVE`, owner SMS into all of it.
+//! All are one counter (`sms_budget:all`) read against three ceilings on the same rows:
+//! a kind takes a slot only below its own ceiling, so claims can never eat the reserve
+//! and starts never its second half.
 //!
 //! Every charge runs inside the caller's transaction: a refusal rolls back the send and
 //! everything written with it.
@@ -72,6 +73,9 @@ pub enum StartFor {
 impl SmsAllowance {
     pub fn from_config(c: &Config) -> Self {
         let reserve = c.sms_budget_reserve();
+        let budget = Limit::new(BUDGET, c.sms_daily_budget, 86_400)
+            .striped()
+            .readable();
         Self {
             claim_per_number: Limit::new("sms_number", c.sms_per_number_per_hour, 3600),
             claim_per_ip: Limit::new("sms_ip", c.sms_per_ip_per_hour, 3600).striped(),
@@ -88,23 +92,22 @@ impl SmsAllowance {
                 3600,
             ),
             // "all" names nobody: kept readable, so the day's count survives a change of
-            // the server's secret.
-            budget: Limit::new(BUDGET, c.sms_daily_budget, 86_400)
-                .striped()
-                .readable(),
+            // the server's secret. The three ceilings of the one counter use the same
+            // rows on PostgreSQL, so each sees the slots the other kinds took.
+            budget,
             budget_for_starts: Limit::new(
                 BUDGET,
                 c.sms_daily_budget.saturating_add(reserve / 2),
                 86_400,
             )
-            .striped()
+            .striped_like(budget)
             .readable(),
             budget_and_reserve: Limit::new(
                 BUDGET,
                 c.sms_daily_budget.saturating_add(reserve),
                 86_400,
             )
-            .striped()
+            .striped_like(budget)
             .readable(),
             guard: FraudGuard::from_config(c),
             test_numbers: c.sms_test_numbers.clone(),

@@ -228,6 +228,15 @@ impl Limit {
         }
     }
 
+    /// Striped over exactly as many rows as `other` uses, for ceilings that read one
+    /// counter against different maxima: each then sees every slot the others took.
+    pub fn striped_like(self, other: Limit) -> Self {
+        Self {
+            stripes: other.stripes.min(other.max).max(1),
+            ..self
+        }
+    }
+
     /// Rows in use: one on SQLite, and never more than `max` so each has room for one.
     fn stripes_on(&self, conn: &Conn<'_>) -> u32 {
         if conn.is_postgres() {
