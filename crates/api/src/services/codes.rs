@@ -31,25 +31,25 @@ use crate::{
     },
 };
 
+/// A stored code's state as every answer about a code carries it.
+fn code_state(sent: bool, expires_at: i64, resend_after: i64, attempts_left: i32) -> CodeState {
+    CodeState {
+        sent,
+        expires_at,
+        resend_after,
+        attempts_remaining: i64::from(attempts_left.max(0)),
+    }
+}
+
 impl From<&CodeRow> for CodeState {
-    fn from(row: &CodeRow) -> Self {
-        Self {
-            sent: row.sent,
-            expires_at: row.expires_at,
-            resend_after: row.resend_after,
-            attempts_remaining: i64::from(row.attempts_left.max(0)),
-        }
+    fn from(r: &CodeRow) -> Self {
+        code_state(r.sent, r.expires_at, r.resend_after, r.attempts_left)
     }
 }
 
 impl From<&AuthCodeRow> for CodeState {
-    fn from(row: &AuthCodeRow) -> Self {
-        Self {
-            sent: row.sent,
-            expires_at: row.expires_at,
-            resend_after: row.resend_after,
-            attempts_remaining: i64::from(row.attempts_left.max(0)),
-        }
+    fn from(r: &AuthCodeRow) -> Self {
+        code_state(r.sent, r.expires_at, r.resend_after, r.attempts_left)
     }
 }
 
