@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+# One build per run: incremental state would only take disk (a CI run once filled it).
+export CARGO_INCREMENTAL=0
 
 step "toolchain"
 need cargo
