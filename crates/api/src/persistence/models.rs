@@ -76,6 +76,18 @@ pub struct PhoneNumberChanges<'a> {
     pub number_type: &'a str,
 }
 
+impl<'a> From<&'a crate::domain::PhoneNumber> for PhoneNumberChanges<'a> {
+    fn from(number: &'a crate::domain::PhoneNumber) -> Self {
+        Self {
+            e164: &number.e164,
+            national: &number.national,
+            international: &number.international,
+            country: &number.country,
+            number_type: number.number_type,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = phone_history)]
 pub struct HistoryRow {

@@ -147,9 +147,8 @@ impl Accounts {
                 .await?;
         }
         let password_hash = self.hasher.hash(reg.password).await?;
-        let token = self.sessions.new_token();
-        let hash = token.hash().to_owned();
-        let (codes, sessions) = (self.codes.clone(), self.sessions.clone());
+        let (token, opener) = self.sessions.begin();
+        let codes = self.codes.clone();
         let (opened, verification) = self
             .db
             .write(move |c| {
@@ -174,7 +173,7 @@ impl Accounts {
                     }
                     None => (None, None),
                 };
-                let opened = sessions.open(c, user, phone, &hash, now)?;
+                let opened = opener.open(c, user, phone, now)?;
                 Ok((opened, verification))
             })
             .await?;
@@ -247,9 +246,7 @@ impl Accounts {
             // The guess was counted up front.
             _ => return Err(ApiError::Unauthorized(BAD_CREDENTIALS)),
         };
-        let token = self.sessions.new_token();
-        let hash = token.hash().to_owned();
-        let sessions = self.sessions.clone();
+        let (token, opener) = self.sessions.begin();
         let user_id = user.id;
         // The refund commits on its own: a right password is never a login failure, even
         // when the second factor's SMS is then refused (SPEC §10).
@@ -264,7 +261,7 @@ impl Accounts {
                 if user.two_factor {
                     return Ok(Step::Code(Box::new((user, phone))));
                 }
-                let opened = sessions.open(c, user, phone, &hash, now)?;
+                let opened = opener.open(c, user, phone, now)?;
                 Ok(Step::Signed(Box::new(opened)))
             })
             .await?;
@@ -325,9 +322,7 @@ impl Accounts {
             }
             return Err(ApiError::Unauthorized(BAD_REFRESH));
         }
-        let token = self.sessions.new_token();
-        let hash = token.hash().to_owned();
-        let sessions = self.sessions.clone();
+        let (token, opener) = self.sessions.begin();
         let outcome = self
             .db
             .write(move |c| {
@@ -355,7 +350,7 @@ impl Accounts {
                 if !refresh_tokens::mark_rotated(c, row.id, now)? {
                     return Ok(Rotation::Refused);
                 }
-                let opened = sessions.rotate(c, user, phone, row.family, &hash, now)?;
+                let opened = opener.rotate(c, user, phone, row.family, now)?;
                 Ok(Rotation::Rotated(Box::new(opened)))
             })
             .await?;

@@ -131,9 +131,7 @@ impl Credentials {
         let guess = self
             .guesses
             .guess(GuessDoor::Anonymous, &number.e164, &client_ip);
-        let token = self.sessions.new_token();
-        let hash = token.hash().to_owned();
-        let sessions = self.sessions.clone();
+        let (token, opener) = self.sessions.begin();
         let outcome = self
             .db
             .write(move |c| {
@@ -161,7 +159,7 @@ impl Credentials {
                 if user.two_factor {
                     return Ok(SignIn::PasswordRequired);
                 }
-                let opened = sessions.open(c, user, Some(phone), &hash, now)?;
+                let opened = opener.open(c, user, Some(phone), now)?;
                 Ok(SignIn::Signed(Box::new(opened)))
             })
             .await?;

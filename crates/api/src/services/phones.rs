@@ -236,17 +236,23 @@ impl Phones {
         locale: Locale,
     ) -> Result<(PhoneRow, CodeState), ApiError> {
         self.count_change(user_id).await?;
-        let codes = self.codes.clone();
-        let clock = self.clock.clone();
         let (row, code) = self
-            .db
-            .write(move |c| {
-                let now = clock.now();
+            .write_with_codes(move |c, codes, now| {
                 add_phone_with_code(c, &codes, user_id, &number, &client_ip, locale, now)
             })
             .await?;
         tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");
         Ok((row, code))
+    }
+
+    /// Runs `job` on the writer with the code engine and the time of the write: how every
+    /// write of a record that sends or checks a code starts.
+    async fn write_with_codes<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Conn<'_>, &Codes, i64) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (codes, clock) = (self.codes.clone(), self.clock.clone());
+        self.db.write(move |c| job(c, &codes, clock.now())).await
     }
 
     /// Counts a number change (POST, PATCH) against the account's daily allowance, in a
@@ -296,12 +302,8 @@ impl Phones {
         self.reauthenticate(user_id, &current, current_password, &client_ip)
             .await?;
         self.count_change(user_id).await?;
-        let codes = self.codes.clone();
-        let clock = self.clock.clone();
         let (row, code) = self
-            .db
-            .write(move |c| {
-                let now = clock.now();
+            .write_with_codes(move |c, codes, now| {
                 let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
                 if row.status == VERIFIED && current.status != VERIFIED {
                     // Verified since the password check was skipped for it: ask again.
@@ -345,16 +347,9 @@ impl Phones {
                         now,
                     )?;
                 } else {
-                    let changes = PhoneNumberChanges {
-                        e164: &number.e164,
-                        national: &number.national,
-                        international: &number.international,
-                        country: &number.country,
-                        number_type: number.number_type,
-                    };
                     let detail = format!("replaced by {masked}");
                     phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
-                    phones::replace_number(c, id, &changes, now)?;
+                    phones::replace_number(c, id, &PhoneNumberChanges::from(&number), now)?;
                     events::phone_changed(c, user_id, id, now)?;
                 }
                 let code = codes.issue_claim(
@@ -385,11 +380,8 @@ impl Phones {
         client_ip: String,
         locale: Locale,
     ) -> Result<CodeState, ApiError> {
-        let codes = self.codes.clone();
-        let clock = self.clock.clone();
         let code = self
-            .db
-            .write(move |c| {
+            .write_with_codes(move |c, codes, now| {
                 let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
                 // The stored country belongs to the current number; a pending one is parsed.
                 let (target, country) = match (row.pending_e164, row.status == VERIFIED) {
@@ -411,7 +403,7 @@ impl Phones {
                         previous: previous.as_ref(),
                         client_ip: Some(&client_ip),
                         locale,
-                        now: clock.now(),
+                        now,
                     },
                 )
             })
@@ -428,11 +420,7 @@ impl Phones {
         id: i64,
         locale: Locale,
     ) -> Result<PhoneRow, ApiError> {
-        let codes = self.codes.clone();
-        let clock = self.clock.clone();
-        self.db
-            .write(move |c| {
-                let now = clock.now();
+        self.write_with_codes(move |c, codes, now| {
                 let row = phones::find_owned(c, user_id, id)?;
                 if row.status != VERIFIED {
                     return Err(ApiError::Conflict(
@@ -467,13 +455,9 @@ impl Phones {
         locale: Locale,
     ) -> Result<PhoneRow, ApiError> {
         let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
-        let codes = self.codes.clone();
-        let clock = self.clock.clone();
         let default_region = self.rules.default_region.clone();
         let outcome = self
-            .db
-            .write(move |c| {
-                let now = clock.now();
+            .write_with_codes(move |c, codes, now| {
                 let (phone, row) = match codes.check_record(c, user_id, id, &code, now)? {
                     RecordCheck::Wrong(state) => return Ok(Verify::Wrong(state)),
                     RecordCheck::Right(right) => *right,
@@ -589,14 +573,7 @@ fn swap_in(
     let number = PhoneNumber::parse(new_e164, default_region).map_err(|m| {
         ApiError::Internal(anyhow::anyhow!("stored pending number unparsable: {m}"))
     })?;
-    let changes = PhoneNumberChanges {
-        e164: &number.e164,
-        national: &number.national,
-        international: &number.international,
-        country: &number.country,
-        number_type: number.number_type,
-    };
-    phones::replace_number(conn, phone.id, &changes, now)?;
+    phones::replace_number(conn, phone.id, &PhoneNumberChanges::from(&number), now)?;
     events::phone_changed(conn, phone.user_id, phone.id, now)?;
     let verified = phones::mark_verified(conn, phone.id, now)?;
     events::phone_changed(conn, phone.user_id, phone.id, now)?;

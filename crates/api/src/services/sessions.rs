@@ -35,15 +35,47 @@ pub struct Opened {
 }
 
 /// A refresh token made before the transaction that stores it, so the transaction holds
-/// only its hash.
+/// only its hash; handed to [`Sessions::signed_in`] after the commit.
 pub struct NewToken {
     token: String,
+}
+
+/// What a sign-in's transaction needs to store its session: moved into the transaction,
+/// it holds the new refresh token's hash, never the token.
+pub struct Opener {
+    sessions: Sessions,
     hash: String,
 }
 
-impl NewToken {
-    pub fn hash(&self) -> &str {
-        &self.hash
+impl Opener {
+    /// Inside the caller's transaction: a new session (refresh-token family) for the
+    /// account.
+    pub fn open(
+        &self,
+        conn: &mut Conn<'_>,
+        user: UserRow,
+        phone: Option<PhoneRow>,
+        now: i64,
+    ) -> Result<Opened, ApiError> {
+        self.rotate(conn, user, phone, random_token(16), now)
+    }
+
+    /// Inside the caller's transaction: the next refresh token of an existing family.
+    pub fn rotate(
+        &self,
+        conn: &mut Conn<'_>,
+        user: UserRow,
+        phone: Option<PhoneRow>,
+        family: String,
+        now: i64,
+    ) -> Result<Opened, ApiError> {
+        self.sessions
+            .store(conn, user.id, &family, &self.hash, now)?;
+        Ok(Opened {
+            user,
+            phone,
+            family,
+        })
     }
 }
 
@@ -65,48 +97,16 @@ impl Sessions {
         }
     }
 
-    /// A fresh refresh token, for [`Sessions::open`] or [`Sessions::rotate`].
-    pub fn new_token(&self) -> NewToken {
+    /// Every sign-in starts here, before its transaction: the refresh token it will hand
+    /// out, and the [`Opener`] that stores its hash inside the transaction.
+    pub fn begin(&self) -> (NewToken, Opener) {
         let token = random_token(32);
         let hash = hash_refresh(&token);
-        NewToken { token, hash }
-    }
-
-    /// Inside the caller's transaction: a new session (refresh-token family) for the
-    /// account, holding the token whose hash is `token_hash` ([`NewToken::hash`]).
-    pub fn open(
-        &self,
-        conn: &mut Conn<'_>,
-        user: UserRow,
-        phone: Option<PhoneRow>,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Opened, ApiError> {
-        let family = random_token(16);
-        self.store(conn, user.id, &family, token_hash, now)?;
-        Ok(Opened {
-            user,
-            phone,
-            family,
-        })
-    }
-
-    /// Inside the caller's transaction: the next refresh token of an existing family.
-    pub fn rotate(
-        &self,
-        conn: &mut Conn<'_>,
-        user: UserRow,
-        phone: Option<PhoneRow>,
-        family: String,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Opened, ApiError> {
-        self.store(conn, user.id, &family, token_hash, now)?;
-        Ok(Opened {
-            user,
-            phone,
-            family,
-        })
+        let opener = Opener {
+            sessions: self.clone(),
+            hash,
+        };
+        (NewToken { token }, opener)
     }
 
     fn store(

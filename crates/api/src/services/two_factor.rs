@@ -322,9 +322,7 @@ impl TwoFactor {
         }
         let (codes, clock, guesses) = (self.codes.clone(), self.clock.clone(), self.guesses);
         let client = client.to_owned();
-        let token = self.sessions.new_token();
-        let hash = token.hash().to_owned();
-        let sessions = self.sessions.clone();
+        let (token, opener) = self.sessions.begin();
         let outcome = self
             .db
             .write(move |c| {
@@ -378,7 +376,7 @@ impl TwoFactor {
                 // The row was read before a recovery code was used: read it again.
                 let user = users::find(c, user.id)?.ok_or_else(expired)?;
                 guess.refund(c, now)?;
-                let opened = sessions.open(c, user, Some(phone), &hash, now)?;
+                let opened = opener.open(c, user, Some(phone), now)?;
                 Ok(Verified::Signed(Box::new(opened)))
             })
             .await?;
