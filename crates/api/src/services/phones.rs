@@ -238,7 +238,7 @@ impl Phones {
         self.count_change(user_id).await?;
         let (row, code) = self
             .write_with_codes(move |c, codes, now| {
-                add_phone_with_code(c, &codes, user_id, &number, &client_ip, locale, now)
+                add_phone_with_code(c, codes, user_id, &number, &client_ip, locale, now)
             })
             .await?;
         tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");
@@ -476,7 +476,7 @@ impl Phones {
                     (verified, Vec::new())
                 } else {
                     let verified =
-                        swap_in(c, &codes, &phone, &row.e164, &default_region, locale, now)?;
+                        swap_in(c, codes, &phone, &row.e164, &default_region, locale, now)?;
                     let ended =
                         refresh_tokens::revoke_others_of_user(c, user_id, session.as_deref(), now)?;
                     (verified, ended)
