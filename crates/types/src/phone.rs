@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{HistoryKind, MessageStatus};
+use crate::vocab::{HistoryKind, MessageStatus, NumberType, PhoneStatus};
 
 /// `POST /users/me/phone-numbers` and `PATCH /users/me/phone-numbers/{id}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -24,16 +24,6 @@ pub struct VerifyRequest {
     pub code: String,
 }
 
-/// Verification state of a phone record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhoneStatus {
-    /// No code confirmed yet.
-    Unverified,
-    /// Confirmed by a code.
-    Verified,
-}
-
 /// The phone object of SPEC §4/§7.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Phone {
@@ -48,7 +38,7 @@ pub struct Phone {
     /// ISO 3166-1 alpha-2, upper case.
     pub country: String,
     /// One of the `number_type` values of SPEC §7.
-    pub number_type: String,
+    pub number_type: NumberType,
     /// `unverified` or `verified`.
     pub status: PhoneStatus,
     /// When the current number was verified (RFC 3339 UTC).
@@ -115,7 +105,7 @@ pub struct ParseResponse {
     /// ISO 3166-1 alpha-2 when valid.
     pub country: Option<String>,
     /// `number_type` when valid.
-    pub number_type: Option<String>,
+    pub number_type: Option<NumberType>,
     /// Whether PhoneReg would send SMS to it (type and allowed countries).
     pub sms_capable: bool,
     /// What is wrong with the number, for a person; null when it can be used.

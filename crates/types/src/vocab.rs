@@ -1,5 +1,6 @@
 //! The words the API and the SPA share for states and kinds. Each is an enum here and
-//! becomes text only where it is stored (the API's persistence layer) or sent (serde).
+//! becomes text only where it is stored (with the `diesel` feature, the enum is the
+//! column's Rust type: rows never hold a word this build does not know) or sent (serde).
 
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +8,11 @@ macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(
+            feature = "diesel",
+            derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow),
+            diesel(sql_type = diesel::sql_types::Text)
+        )]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
@@ -36,7 +42,90 @@ macro_rules! vocabulary {
                 f.write_str(self.as_str())
             }
         }
+
+        #[cfg(feature = "diesel")]
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                self.as_str().to_sql(out)
+            }
+        }
+
+        #[cfg(feature = "diesel")]
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = String::from_sql(bytes)?;
+                Self::parse(&text).ok_or_else(|| {
+                    format!(concat!("unknown ", stringify!($name), " {:?}"), text).into()
+                })
+            }
+        }
     };
+}
+
+vocabulary! {
+    /// Verification state of a phone record.
+    PhoneStatus {
+        /// No code confirmed yet.
+        Unverified => "unverified",
+        /// Confirmed by a code.
+        Verified => "verified",
+    }
+}
+
+vocabulary! {
+    /// What libphonenumber says a number is (SPEC §7 `number_type`).
+    NumberType {
+        Mobile => "mobile",
+        FixedLine => "fixed_line",
+        FixedLineOrMobile => "fixed_line_or_mobile",
+        TollFree => "toll_free",
+        PremiumRate => "premium_rate",
+        SharedCost => "shared_cost",
+        Voip => "voip",
+        PersonalNumber => "personal_number",
+        Pager => "pager",
+        Uan => "uan",
+        Voicemail => "voicemail",
+        Unknown => "unknown",
+    }
+}
+
+impl NumberType {
+    /// Types that can receive SMS (SPEC §7).
+    pub fn takes_sms(self) -> bool {
+        matches!(
+            self,
+            NumberType::Mobile
+                | NumberType::FixedLineOrMobile
+                | NumberType::Voip
+                | NumberType::PersonalNumber
+        )
+    }
+}
+
+vocabulary! {
+    /// What a code proving possession of a number is good for (SPEC §8), stored with the
+    /// code; never sent to clients. A code is bound to its purpose: a sign-in code cannot
+    /// reset a password, nor the reverse.
+    CodePurpose {
+        SignIn => "sign_in",
+        PasswordReset => "password_reset",
+        /// Turning the second factor off (`POST /users/me/two-factor/code`).
+        TwoFactor => "two_factor",
+        /// The second factor of one password login, bound to its `mfa_token`.
+        Login => "login",
+    }
 }
 
 vocabulary! {
@@ -131,6 +220,36 @@ vocabulary! {
     }
 }
 
+impl CodePurpose {
+    /// The kind of the SMS that carries such a code.
+    pub fn message_kind(self) -> MessageKind {
+        match self {
+            CodePurpose::SignIn => MessageKind::SignInCode,
+            CodePurpose::PasswordReset => MessageKind::PasswordResetCode,
+            CodePurpose::TwoFactor => MessageKind::TwoFactorCode,
+            CodePurpose::Login => MessageKind::LoginCode,
+        }
+    }
+
+    /// The phone history kind written when such a code is sent.
+    pub fn history_kind(self) -> HistoryKind {
+        match self {
+            CodePurpose::SignIn => HistoryKind::SignInCodeSent,
+            CodePurpose::PasswordReset => HistoryKind::PasswordResetCodeSent,
+            CodePurpose::TwoFactor | CodePurpose::Login => HistoryKind::TwoFactorCodeSent,
+        }
+    }
+}
+
+impl From<crate::SmsCodePurpose> for CodePurpose {
+    fn from(p: crate::SmsCodePurpose) -> Self {
+        match p {
+            crate::SmsCodePurpose::SignIn => CodePurpose::SignIn,
+            crate::SmsCodePurpose::PasswordReset => CodePurpose::PasswordReset,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +267,18 @@ mod tests {
         for k in MessageKind::ALL {
             assert_eq!(MessageKind::parse(k.as_str()), Some(*k));
         }
+        for k in NumberType::ALL {
+            assert_eq!(NumberType::parse(k.as_str()), Some(*k));
+            let json = serde_json::to_string(k).expect("json");
+            assert_eq!(json, format!("\"{k}\""));
+        }
+        for p in CodePurpose::ALL {
+            assert_eq!(CodePurpose::parse(p.as_str()), Some(*p));
+        }
+        assert_eq!(
+            serde_json::to_string(&PhoneStatus::Verified).expect("json"),
+            "\"verified\""
+        );
         assert_eq!(EventKind::parse("phone"), Some(EventKind::Phone));
         assert_eq!(MessageStatus::parse("read"), None);
         assert_eq!(
@@ -158,6 +289,20 @@ mod tests {
             MessageStatus::from_twilio("accepted"),
             Some(MessageStatus::Queued)
         );
+    }
+
+    #[test]
+    fn the_sms_types_are_spec_s_four() {
+        let takes: Vec<&str> = NumberType::ALL
+            .iter()
+            .filter(|t| t.takes_sms())
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(
+            takes,
+            ["mobile", "fixed_line_or_mobile", "voip", "personal_number"]
+        );
+        assert_eq!(NumberType::ALL.len(), 12, "SPEC §7 names twelve types");
     }
 
     #[test]

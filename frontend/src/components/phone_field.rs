@@ -1,6 +1,7 @@
 //! A phone number input with its country picker and the server's as-you-type verdict.
 
 use leptos::prelude::*;
+use phonereg_types::NumberType;
 
 use crate::{api::ApiError, components::field::sentence, lookup::Lookup};
 
@@ -110,7 +111,6 @@ pub fn PhoneField(
         Lookup::Done(p) if p.valid && p.sms_capable => {
             let kind = p
                 .number_type
-                .as_deref()
                 .map(number_type_words)
                 .unwrap_or("Phone number");
             let shown = p.international.unwrap_or_default();
@@ -221,20 +221,20 @@ pub fn picker_follows(number: &str, picked: &str, parsed_country: Option<&str>) 
 }
 
 /// `number_type` in words.
-pub fn number_type_words(number_type: &str) -> &'static str {
+pub fn number_type_words(number_type: NumberType) -> &'static str {
     match number_type {
-        "mobile" => "Mobile number",
-        "fixed_line" => "Landline",
-        "fixed_line_or_mobile" => "Landline or mobile number",
-        "voip" => "Internet (VoIP) number",
-        "toll_free" => "Toll-free number",
-        "premium_rate" => "Premium-rate number",
-        "shared_cost" => "Shared-cost number",
-        "personal_number" => "Personal number",
-        "pager" => "Pager",
-        "uan" => "Company number",
-        "voicemail" => "Voicemail number",
-        _ => "Phone number",
+        NumberType::Mobile => "Mobile number",
+        NumberType::FixedLine => "Landline",
+        NumberType::FixedLineOrMobile => "Landline or mobile number",
+        NumberType::Voip => "Internet (VoIP) number",
+        NumberType::TollFree => "Toll-free number",
+        NumberType::PremiumRate => "Premium-rate number",
+        NumberType::SharedCost => "Shared-cost number",
+        NumberType::PersonalNumber => "Personal number",
+        NumberType::Pager => "Pager",
+        NumberType::Uan => "Company number",
+        NumberType::Voicemail => "Voicemail number",
+        NumberType::Unknown => "Phone number",
     }
 }
 

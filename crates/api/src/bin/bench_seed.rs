@@ -8,6 +8,7 @@
 //! usage: bench-seed --database-url URL --count N --prefix P --login-email E
 //!        --area-codes "415 212 …" [--skip E164] [--verified] --records OUT [--tokens OUT]
 
+use phonereg_types::PhoneStatus;
 use std::{fmt::Write as _, path::PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -100,7 +101,7 @@ fn main() -> anyhow::Result<()> {
                     international: &number.international,
                     country: &number.country,
                     number_type: number.number_type,
-                    status: phones::UNVERIFIED,
+                    status: PhoneStatus::Unverified,
                     created_at: now,
                     updated_at: now,
                 },

@@ -1,7 +1,6 @@
 //! Domain values that parse instead of validate later. Nothing here knows about HTTP
 //! or the database.
 
-pub mod code_purpose;
 pub mod destination;
 pub mod email;
 pub mod locale;
@@ -9,12 +8,13 @@ pub mod password;
 pub mod phone_number;
 pub mod verification_code;
 
-pub use code_purpose::CodePurpose;
 pub use destination::Destination;
 pub use email::Email;
 pub use locale::Locale;
 pub use password::Password;
 pub use phone_number::PhoneNumber;
+/// Stored with each code; the vocabulary is shared (`crates/types`) so rows hold it typed.
+pub use phonereg_types::CodePurpose;
 pub use verification_code::{CodeState, VerificationCode};
 
 /// UNIX seconds as an RFC 3339 UTC string, the only timestamp format the API speaks.

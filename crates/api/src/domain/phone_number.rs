@@ -3,6 +3,7 @@
 //! verdict, unchanged: `crates/api/tests/api/phone_oracle.rs` holds us to it for every
 //! region. The only rules of our own are the ones about SMS, in [`PhoneNumber::sms_refusal`].
 
+use phonereg_types::NumberType;
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, PhoneNumberType, Region};
 
 /// A valid number in its stored forms. Invariant: `e164` is what libphonenumber
@@ -13,14 +14,11 @@ pub struct PhoneNumber {
     pub national: String,
     pub international: String,
     pub country: String,
-    pub number_type: &'static str,
+    pub number_type: NumberType,
     /// Whether an extension was typed (`… ext. 12`): libphonenumber keeps it out of
     /// validity and E.164, but an SMS cannot reach an extension.
     pub has_extension: bool,
 }
-
-/// Number types that can receive SMS (SPEC §7).
-const SMS_TYPES: [&str; 4] = ["mobile", "fixed_line_or_mobile", "voip", "personal_number"];
 
 /// Every input is capped here before parsing, as in the SPA (`check_phone_input`).
 const MAX_INPUT_CHARS: usize = 64;
@@ -121,15 +119,15 @@ impl PhoneNumber {
     /// Why SMS cannot be sent to this number, if it cannot: its type (SPEC §7), an
     /// extension, or `SMS_ALLOWED_COUNTRIES`.
     pub fn sms_refusal(&self, allowed: &Countries) -> Option<String> {
-        if !SMS_TYPES.contains(&self.number_type) {
+        if !self.number_type.takes_sms() {
             let kind = match self.number_type {
-                "fixed_line" => "a landline (fixed-line) number",
-                "toll_free" => "a toll-free number",
-                "premium_rate" => "a premium-rate number",
-                "shared_cost" => "a shared-cost number",
-                "pager" => "a pager number",
-                "uan" => "a company (UAN) number",
-                "voicemail" => "a voicemail access number",
+                NumberType::FixedLine => "a landline (fixed-line) number",
+                NumberType::TollFree => "a toll-free number",
+                NumberType::PremiumRate => "a premium-rate number",
+                NumberType::SharedCost => "a shared-cost number",
+                NumberType::Pager => "a pager number",
+                NumberType::Uan => "a company (UAN) number",
+                NumberType::Voicemail => "a voicemail access number",
                 _ => "a number of unknown type",
             };
             return Some(format!(
@@ -225,20 +223,20 @@ pub fn mask_numbers(text: &str) -> String {
 }
 
 /// SPEC §7's name for each of libphonenumber's types, one to one.
-fn type_name(t: PhoneNumberType) -> &'static str {
+fn type_name(t: PhoneNumberType) -> NumberType {
     match t {
-        PhoneNumberType::Mobile => "mobile",
-        PhoneNumberType::FixedLine => "fixed_line",
-        PhoneNumberType::FixedLineOrMobile => "fixed_line_or_mobile",
-        PhoneNumberType::VoIP => "voip",
-        PhoneNumberType::TollFree => "toll_free",
-        PhoneNumberType::PremiumRate => "premium_rate",
-        PhoneNumberType::SharedCost => "shared_cost",
-        PhoneNumberType::PersonalNumber => "personal_number",
-        PhoneNumberType::Pager => "pager",
-        PhoneNumberType::UAN => "uan",
-        PhoneNumberType::VoiceMail => "voicemail",
-        PhoneNumberType::Unknown => "unknown",
+        PhoneNumberType::Mobile => NumberType::Mobile,
+        PhoneNumberType::FixedLine => NumberType::FixedLine,
+        PhoneNumberType::FixedLineOrMobile => NumberType::FixedLineOrMobile,
+        PhoneNumberType::VoIP => NumberType::Voip,
+        PhoneNumberType::TollFree => NumberType::TollFree,
+        PhoneNumberType::PremiumRate => NumberType::PremiumRate,
+        PhoneNumberType::SharedCost => NumberType::SharedCost,
+        PhoneNumberType::PersonalNumber => NumberType::PersonalNumber,
+        PhoneNumberType::Pager => NumberType::Pager,
+        PhoneNumberType::UAN => NumberType::Uan,
+        PhoneNumberType::VoiceMail => NumberType::Voicemail,
+        PhoneNumberType::Unknown => NumberType::Unknown,
     }
 }
 
@@ -291,7 +289,7 @@ mod tests {
         let n = PhoneNumber::parse("07400 123456", "GB").expect("valid UK mobile");
         assert_eq!(n.e164, "+447400123456");
         assert_eq!(n.country, "GB");
-        assert_eq!(n.number_type, "mobile");
+        assert_eq!(n.number_type, NumberType::Mobile);
         assert_eq!(n.national, "07400 123456");
         assert_eq!(n.international, "+44 7400 123456");
     }
@@ -301,12 +299,12 @@ mod tests {
         let n = PhoneNumber::parse("+1 415 555 2671", "GB").expect("valid US number");
         assert_eq!(n.e164, "+14155552671");
         assert_eq!(n.country, "US");
-        assert_eq!(n.number_type, "fixed_line_or_mobile");
+        assert_eq!(n.number_type, NumberType::FixedLineOrMobile);
         // Issue #13: a Brazilian mobile typed with its country code while the picker
         // still says US.
         let n = PhoneNumber::parse("+55 11 96123-4567", "US").expect("valid BR mobile");
         assert_eq!(n.e164, "+5511961234567");
-        assert_eq!(n.number_type, "mobile");
+        assert_eq!(n.number_type, NumberType::Mobile);
     }
 
     #[test]
@@ -314,7 +312,7 @@ mod tests {
         let n = PhoneNumber::parse("(11) 96123-4567", "BR").expect("valid BR mobile");
         assert_eq!(n.e164, "+5511961234567");
         assert_eq!(n.country, "BR");
-        assert_eq!(n.number_type, "mobile");
+        assert_eq!(n.number_type, NumberType::Mobile);
         assert!(PhoneNumber::parse("(11) 96123-4567", "US").is_err());
     }
 
@@ -328,7 +326,7 @@ mod tests {
             ("+225 01 23 45 6789", "CI"),
         ] {
             let n = PhoneNumber::parse(raw, region).expect(raw);
-            assert_eq!(n.number_type, "mobile", "{raw}");
+            assert_eq!(n.number_type, NumberType::Mobile, "{raw}");
             assert!(n.sms_refusal(&Countries::default()).is_none(), "{raw}");
         }
     }
@@ -352,7 +350,7 @@ mod tests {
     #[test]
     fn refuses_sms_to_landlines_extensions_and_disallowed_countries() {
         let landline = PhoneNumber::parse("+44 20 7946 0958", "US").expect("valid");
-        assert_eq!(landline.number_type, "fixed_line");
+        assert_eq!(landline.number_type, NumberType::FixedLine);
         assert!(landline.sms_refusal(&Countries::default()).is_some());
         let mobile = PhoneNumber::parse("+447400123456", "US").expect("valid");
         assert!(mobile.sms_refusal(&Countries::default()).is_none());

@@ -5,7 +5,7 @@ use diesel::{prelude::*, sql_types::BigInt};
 use sha2::{Digest as _, Sha256};
 
 use super::{Conn, KeepPreparedDsl as _, models::AuthCodeRow, schema::auth_codes, with_conn};
-use crate::error::ApiError;
+use crate::{domain::CodePurpose, error::ApiError};
 
 /// The number's live code for `purpose`, if any, for a write transaction that decides on
 /// it (the cool-down before [`replace`], an attempt before [`take_attempt`]).
@@ -20,7 +20,7 @@ use crate::error::ApiError;
 pub fn find(
     conn: &mut Conn<'_>,
     e164: &str,
-    purpose: &str,
+    purpose: CodePurpose,
 ) -> Result<Option<AuthCodeRow>, ApiError> {
     if let Conn::Postgres(c) = conn {
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
@@ -38,8 +38,9 @@ pub fn find(
 
 /// The advisory lock of a number and purpose: 64 bits of a hash, in a namespace of their
 /// own. Two pairs that collide only take turns.
-fn lock_key(e164: &str, purpose: &str) -> i64 {
-    let digest = Sha256::digest(format!("phonereg auth_codes\n{e164}\n{purpose}").as_bytes());
+fn lock_key(e164: &str, purpose: CodePurpose) -> i64 {
+    let digest =
+        Sha256::digest(format!("phonereg auth_codes\n{e164}\n{}", purpose.as_str()).as_bytes());
     let mut bytes = [0; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)

@@ -1,32 +1,60 @@
 //! Events for the live stream, and the tickets that open it.
 
-use anyhow::Context as _;
 use diesel::prelude::*;
-use phonereg_types::{EventKind, MessageEvent, MessageStatus};
+use phonereg_types::{EventKind, MessageStatus};
+use serde::{Deserialize, Serialize};
 
 use super::{
     Conn, KeepPreparedDsl as _, committed,
     schema::{event_tickets, events},
     with_conn,
 };
-use crate::{domain::rfc3339, error::ApiError, sms};
+use crate::error::ApiError;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
     pub id: i64,
     pub user_id: i64,
-    pub kind: String,
+    pub kind: EventKind,
+    /// The fact, as [`EventRow::fact`] reads it.
     pub data: String,
     pub created_at: i64,
     /// The writing transaction (PostgreSQL; 0 on SQLite).
     pub txid: i64,
 }
 
+/// What happened, as stored: facts only. How a client sees it (the phone's state when
+/// the event is sent, a message's guidance text) is the route layer's business, so a
+/// wording change never needs a data migration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fact {
+    /// The phone record changed.
+    Phone { phone_id: i64 },
+    /// A message about the record changed status.
+    Message(MessageFact),
+}
+
+/// A message's new status. Stored as JSON; rows written by earlier builds carry more
+/// fields, which are ignored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageFact {
+    pub phone_id: i64,
+    pub status: MessageStatus,
+    pub error_code: Option<i64>,
+}
+
 impl EventRow {
-    /// The stored kind as a word of the vocabulary (None: written by a newer build).
-    pub fn event_kind(&self) -> Option<EventKind> {
-        EventKind::parse(&self.kind)
+    /// The stored fact; None for data this build cannot read.
+    pub fn fact(&self) -> Option<Fact> {
+        match self.kind {
+            EventKind::Phone => self
+                .data
+                .parse()
+                .ok()
+                .map(|phone_id| Fact::Phone { phone_id }),
+            EventKind::Message => serde_json::from_str(&self.data).ok().map(Fact::Message),
+        }
     }
 
     pub fn cursor(&self) -> Cursor {
@@ -70,7 +98,7 @@ macro_rules! place {
 #[diesel(table_name = events)]
 struct NewEvent {
     user_id: i64,
-    kind: &'static str,
+    kind: EventKind,
     data: String,
     created_at: i64,
 }
@@ -84,7 +112,7 @@ pub fn phone_changed(
 ) -> Result<(), ApiError> {
     let event = NewEvent {
         user_id,
-        kind: EventKind::Phone.as_str(),
+        kind: EventKind::Phone,
         data: phone_id.to_string(),
         created_at: now,
     };
@@ -103,25 +131,24 @@ pub fn message_changed(
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
-    let message = MessageEvent {
+    let message = MessageFact {
         phone_id,
         status,
         error_code,
-        guidance: sms::guidance(status, error_code).map(str::to_owned),
-        updated_at: rfc3339(now),
     };
-    let message = serde_json::to_string(&message).context("encode a message event")?;
+    let message = serde_json::to_string(&message)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("encode a message event: {e}")))?;
     // A fixed-size array, so diesel caches the prepared statement.
     let rows = [
         NewEvent {
             user_id,
-            kind: EventKind::Message.as_str(),
+            kind: EventKind::Message,
             data: message,
             created_at: now,
         },
         NewEvent {
             user_id,
-            kind: EventKind::Phone.as_str(),
+            kind: EventKind::Phone,
             data: phone_id.to_string(),
             created_at: now,
         },

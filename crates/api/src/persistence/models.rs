@@ -1,7 +1,9 @@
 //! Rows as diesel reads and writes them.
 
 use diesel::prelude::*;
-use phonereg_types::{HistoryKind, MessageStatus};
+use phonereg_types::{
+    CodePurpose, HistoryKind, MessageKind, MessageStatus, NumberType, PhoneStatus,
+};
 
 use super::schema::{
     phone_history, phone_numbers, refresh_tokens, sms_messages, users, verification_codes,
@@ -38,15 +40,15 @@ pub struct PhoneRow {
     pub national: String,
     pub international: String,
     pub country: String,
-    pub number_type: String,
-    pub status: String,
+    pub number_type: NumberType,
+    pub status: PhoneStatus,
     pub verified_at: Option<i64>,
     pub pending_e164: Option<String>,
     pub sms_opted_out: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_message_id: Option<i64>,
-    pub last_message_status: Option<String>,
+    pub last_message_status: Option<MessageStatus>,
     pub last_message_error: Option<i64>,
     pub last_message_at: Option<i64>,
 }
@@ -59,8 +61,8 @@ pub struct NewPhone<'a> {
     pub national: &'a str,
     pub international: &'a str,
     pub country: &'a str,
-    pub number_type: &'a str,
-    pub status: &'a str,
+    pub number_type: NumberType,
+    pub status: PhoneStatus,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -73,7 +75,7 @@ pub struct PhoneNumberChanges<'a> {
     pub national: &'a str,
     pub international: &'a str,
     pub country: &'a str,
-    pub number_type: &'a str,
+    pub number_type: NumberType,
 }
 
 impl<'a> From<&'a crate::domain::PhoneNumber> for PhoneNumberChanges<'a> {
@@ -94,7 +96,7 @@ pub struct HistoryRow {
     pub id: i64,
     pub phone_id: i64,
     pub at: i64,
-    pub kind: String,
+    pub kind: HistoryKind,
     pub detail: Option<String>,
 }
 
@@ -103,7 +105,7 @@ pub struct HistoryRow {
 pub struct NewHistory<'a> {
     pub phone_id: i64,
     pub at: i64,
-    pub kind: &'a str,
+    pub kind: HistoryKind,
     pub detail: Option<&'a str>,
 }
 
@@ -150,8 +152,8 @@ pub struct MessageRow {
     pub phone_id: Option<i64>,
     pub to_e164: String,
     pub body: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: MessageKind,
+    pub status: MessageStatus,
     pub attempts: i32,
     pub next_attempt_ms: i64,
     /// The lease of the worker sending it; its value identifies that claim.
@@ -172,9 +174,9 @@ pub struct NewMessage<'a> {
     pub phone_id: Option<i64>,
     pub to_e164: &'a str,
     pub body: &'a str,
-    pub kind: &'a str,
+    pub kind: MessageKind,
     pub locale: &'a str,
-    pub status: &'a str,
+    pub status: MessageStatus,
     pub next_attempt_ms: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -260,7 +262,7 @@ pub struct NewDecision<'a> {
 #[diesel(table_name = super::schema::auth_codes, treat_none_as_null = true)]
 pub struct AuthCodeRow {
     pub e164: String,
-    pub purpose: String,
+    pub purpose: CodePurpose,
     pub user_id: Option<i64>,
     pub code_hash: String,
     pub challenge: Option<String>,
@@ -280,28 +282,4 @@ pub struct MfaChallengeRow {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub created_at: i64,
-}
-
-// The vocabularies are stored as text; these read them back as the words they are.
-// A word this build does not know (written by a newer one) reads as None.
-
-impl PhoneRow {
-    /// The status of the record's last message.
-    pub fn last_status(&self) -> Option<MessageStatus> {
-        self.last_message_status
-            .as_deref()
-            .and_then(MessageStatus::parse)
-    }
-}
-
-impl HistoryRow {
-    pub fn history_kind(&self) -> Option<HistoryKind> {
-        HistoryKind::parse(&self.kind)
-    }
-}
-
-impl MessageRow {
-    pub fn status(&self) -> Option<MessageStatus> {
-        MessageStatus::parse(&self.status)
-    }
 }

@@ -1,6 +1,7 @@
 //! Phone records and their history.
 
 use diesel::prelude::*;
+use phonereg_types::PhoneStatus;
 use phonereg_types::{HistoryKind, MessageStatus};
 
 use super::{
@@ -10,9 +11,6 @@ use super::{
     with_conn,
 };
 use crate::error::ApiError;
-
-pub const UNVERIFIED: &str = "unverified";
-pub const VERIFIED: &str = "verified";
 
 fn map_conflict(e: diesel::result::Error) -> ApiError {
     if is_unique_violation(&e, "user_id") {
@@ -111,7 +109,7 @@ pub fn verified_on_other_account(
 ) -> Result<bool, ApiError> {
     let n: i64 = with_conn!(conn, c => phone_numbers::table
         .filter(phone_numbers::e164.eq(e164))
-        .filter(phone_numbers::status.eq(VERIFIED))
+        .filter(phone_numbers::status.eq(PhoneStatus::Verified))
         .filter(phone_numbers::user_id.ne(user_id))
         .count()
         .get_result(c))?;
@@ -128,7 +126,7 @@ pub fn replace_number(
     with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
         .set((
             changes,
-            phone_numbers::status.eq(UNVERIFIED),
+            phone_numbers::status.eq(PhoneStatus::Unverified),
             phone_numbers::verified_at.eq(None::<i64>),
             phone_numbers::pending_e164.eq(None::<String>),
             phone_numbers::sms_opted_out.eq(false),
@@ -174,7 +172,7 @@ pub fn add_history(
     let row = NewHistory {
         phone_id,
         at,
-        kind: kind.as_str(),
+        kind,
         detail,
     };
     with_conn!(conn, c => diesel::insert_into(phone_history::table).values(&row).keep_prepared().execute(c))?;
@@ -196,7 +194,7 @@ pub fn history(conn: &mut Conn<'_>, phone_id: i64) -> Result<Vec<HistoryRow>, Ap
 pub fn mark_verified(conn: &mut Conn<'_>, id: i64, now: i64) -> Result<PhoneRow, ApiError> {
     with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
         .set((
-            phone_numbers::status.eq(VERIFIED),
+            phone_numbers::status.eq(PhoneStatus::Verified),
             phone_numbers::verified_at.eq(Some(now)),
             phone_numbers::sms_opted_out.eq(false),
             phone_numbers::updated_at.eq(now),

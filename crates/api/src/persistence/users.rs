@@ -1,6 +1,7 @@
 //! Accounts.
 
 use diesel::prelude::*;
+use phonereg_types::PhoneStatus;
 
 use super::{
     Conn, KeepPreparedDsl as _, is_unique_violation,
@@ -57,7 +58,7 @@ pub fn find_by_verified_number(
     Ok(with_conn!(conn, c => users::table
         .inner_join(phone_numbers::table)
         .filter(phone_numbers::e164.eq(e164))
-        .filter(phone_numbers::status.eq(super::phones::VERIFIED))
+        .filter(phone_numbers::status.eq(PhoneStatus::Verified))
         .select((UserRow::as_select(), PhoneRow::as_select()))
         .keep_prepared()
         .load(c))?

@@ -1,20 +1,17 @@
 //! Rows to response bodies. Timestamps leave the server as RFC 3339 UTC.
 
-use phonereg_types::{HistoryItem, LastMessage, Phone, PhoneStatus, User, Verification};
+use phonereg_types::{HistoryItem, LastMessage, Phone, User, Verification};
 
 use crate::{
     domain::CodeState,
-    persistence::{
-        models::{HistoryRow, PhoneRow, UserRow},
-        phones::VERIFIED,
-    },
+    persistence::models::{HistoryRow, PhoneRow, UserRow},
     sms,
 };
 
 pub use crate::domain::rfc3339;
 
 pub fn phone(row: PhoneRow) -> Phone {
-    let last_status = row.last_status();
+    let last_status = row.last_message_status;
     Phone {
         id: row.id,
         e164: row.e164,
@@ -22,11 +19,7 @@ pub fn phone(row: PhoneRow) -> Phone {
         international: row.international,
         country: row.country,
         number_type: row.number_type,
-        status: if row.status == VERIFIED {
-            PhoneStatus::Verified
-        } else {
-            PhoneStatus::Unverified
-        },
+        status: row.status,
         verified_at: row.verified_at.map(rfc3339),
         pending_e164: row.pending_e164,
         sms_opted_out: row.sms_opted_out,
@@ -62,13 +55,12 @@ pub fn user(row: UserRow, phone_row: Option<PhoneRow>) -> User {
     }
 }
 
-/// None for a kind this build does not know (written by a newer one).
-pub fn history_item(row: HistoryRow) -> Option<HistoryItem> {
-    Some(HistoryItem {
+pub fn history_item(row: HistoryRow) -> HistoryItem {
+    HistoryItem {
         at: rfc3339(row.at),
-        kind: row.history_kind()?,
+        kind: row.kind,
         detail: row.detail,
-    })
+    }
 }
 
 #[cfg(test)]

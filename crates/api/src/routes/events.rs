@@ -6,7 +6,7 @@ use std::{
 };
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use phonereg_types::{EventKind, EventTicket};
+use phonereg_types::{EventKind, EventTicket, MessageEvent};
 use serde::Deserialize;
 
 use crate::{
@@ -14,7 +14,8 @@ use crate::{
     extract::{AuthUser, ClientIp},
     persistence::events::Cursor,
     routes::dto,
-    services::events::TICKET_TTL,
+    services::events::{Happened, TICKET_TTL},
+    sms,
     state::AppState,
     streams::StreamSlot,
 };
@@ -128,18 +129,13 @@ pub async fn stream_events(
             let mut soon = None;
             match s.state.events.batch(s.user_id, s.last).await {
                 Ok(batch) if !batch.events.is_empty() => {
-                    for (event, phone) in batch.events {
-                        s.last = event.cursor();
-                        let data = match (event.event_kind(), phone) {
-                            (Some(EventKind::Phone), Some(row)) => {
-                                serde_json::to_string(&dto::phone(row)).unwrap_or_default()
-                            }
-                            (Some(EventKind::Message), _) => event.data,
-                            _ => continue,
+                    for event in batch.events {
+                        s.last = event.cursor;
+                        let Some((kind, data)) = render(event.happened) else {
+                            continue;
                         };
                         s.queue.push_back(
-                            format!("id: {}\nevent: {}\ndata: {data}\n\n", event.id, event.kind)
-                                .into(),
+                            format!("id: {}\nevent: {kind}\ndata: {data}\n\n", event.id).into(),
                         );
                     }
                     continue;
@@ -173,4 +169,24 @@ pub async fn stream_events(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
+}
+
+/// An event as the client reads it: its `event:` and its `data:` JSON. None for one
+/// there is nothing to send for (a deleted record, a fact from a newer build).
+fn render(happened: Happened) -> Option<(EventKind, String)> {
+    let (kind, data) = match happened {
+        Happened::Phone(row) => (EventKind::Phone, serde_json::to_string(&dto::phone(row?))),
+        Happened::Message { message, at } => (
+            EventKind::Message,
+            serde_json::to_string(&MessageEvent {
+                phone_id: message.phone_id,
+                status: message.status,
+                error_code: message.error_code,
+                guidance: sms::guidance(message.status, message.error_code).map(str::to_owned),
+                updated_at: dto::rfc3339(at),
+            }),
+        ),
+        Happened::Unreadable => return None,
+    };
+    data.ok().map(|data| (kind, data))
 }

@@ -153,7 +153,7 @@ pub async fn get_phone_history(
 ) -> Result<HttpResponse, ApiError> {
     let rows = state.phones.history(user.0, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(HistoryList {
-        items: rows.into_iter().filter_map(dto::history_item).collect(),
+        items: rows.into_iter().map(dto::history_item).collect(),
     }))
 }
 

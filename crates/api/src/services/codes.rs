@@ -7,6 +7,7 @@
 //! nothing behind (no user, no phone, no counter) and a sent code is always recorded
 //! together with the change that caused it.
 
+use phonereg_types::PhoneStatus;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac as _};
@@ -308,7 +309,7 @@ impl Codes {
                 None,
             ));
         };
-        let still_wanted = (row.e164 == phone.e164 && phone.status != phones::VERIFIED)
+        let still_wanted = (row.e164 == phone.e164 && phone.status != PhoneStatus::Verified)
             || phone.pending_e164.as_deref() == Some(row.e164.as_str());
         if !still_wanted {
             return Err(gone(
@@ -373,8 +374,8 @@ impl Codes {
             purpose, e164, now, ..
         } = *send;
         let sent = !self.allowance.is_test_number(e164);
-        let previous = auth_codes::find(conn, e164, purpose.as_str())?
-            .map(|p| (p.resend_after, CodeState::from(&p)));
+        let previous =
+            auth_codes::find(conn, e164, purpose)?.map(|p| (p.resend_after, CodeState::from(&p)));
         Self::cool_down(sent, previous, now)?;
         let code = self.new_code(e164)?;
         let hashed = match send.owner {
@@ -384,7 +385,7 @@ impl Codes {
         let (attempts_left, expires_at, resend_after) = self.lifetimes(now);
         let row = AuthCodeRow {
             e164: e164.to_owned(),
-            purpose: purpose.as_str().to_owned(),
+            purpose,
             user_id: send.owner.map(|o| o.user_id),
             code_hash: self.credential_hash(purpose, e164, send.challenge, &hashed),
             challenge: send.challenge.map(str::to_owned),
@@ -467,7 +468,7 @@ impl Codes {
         code: &VerificationCode,
         now: i64,
     ) -> Result<CodeCheck, ApiError> {
-        let row = auth_codes::find(conn, e164, purpose.as_str())?
+        let row = auth_codes::find(conn, e164, purpose)?
             .filter(|row| row.challenge.as_deref() == challenge)
             .ok_or_else(|| gone("There is no active code; request a new one.", None))?;
         if row.expires_at <= now {
@@ -506,14 +507,7 @@ impl Codes {
         if !auth_codes::consume(conn, row)? {
             return Ok(false);
         }
-        let kind = match row.purpose.as_str() {
-            "sign_in" => CodePurpose::SignIn,
-            "password_reset" => CodePurpose::PasswordReset,
-            "two_factor" => CodePurpose::TwoFactor,
-            _ => CodePurpose::Login,
-        }
-        .message_kind();
-        outbox::retire_codes(conn, phone.id, kind, now)?;
+        outbox::retire_codes(conn, phone.id, row.purpose.message_kind(), now)?;
         Ok(true)
     }
 

@@ -437,7 +437,7 @@ fn record(
                 delivery::record_effects(
                     c,
                     phone_id,
-                    &msg.kind,
+                    msg.kind,
                     MessageStatus::Canceled,
                     None,
                     now,
@@ -487,7 +487,7 @@ fn handed_over(
         delivery::show_status(c, id, phone_id, status, None, now)?;
     }
     if let Some(phone_id) = msg.phone_id {
-        delivery::record_effects(c, phone_id, &msg.kind, status, None, now)?;
+        delivery::record_effects(c, phone_id, msg.kind, status, None, now)?;
     }
     telemetry::sms_message(status);
     if let Some(early) = delivery::apply_early(c, &accepted.sid, now)? {
@@ -529,7 +529,7 @@ fn failed(
         delivery::record_effects(
             c,
             phone_id,
-            &msg.kind,
+            msg.kind,
             MessageStatus::Failed,
             error_code,
             now,

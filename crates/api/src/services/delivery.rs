@@ -138,16 +138,13 @@ fn apply(
     now: i64,
 ) -> Result<Option<MessageStatus>, ApiError> {
     // Statuses only move to a later stage (the final ones share the last).
-    if msg
-        .status()
-        .is_some_and(|old| status.stage() <= old.stage())
-    {
+    if status.stage() <= msg.status.stage() {
         return Ok(None);
     }
     let error_code = error_code.filter(|_| status != MessageStatus::Delivered);
     set_status(c, msg.id, status, error_code, now)?;
     if let Some(phone_id) = msg.phone_id {
-        record_effects(c, phone_id, &msg.kind, status, error_code, now)?;
+        record_effects(c, phone_id, msg.kind, status, error_code, now)?;
     }
     Ok(Some(status))
 }
@@ -188,14 +185,20 @@ pub fn apply_early(
 pub fn record_effects(
     c: &mut Conn<'_>,
     phone_id: i64,
-    kind: &str,
+    kind: MessageKind,
     status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
     match status {
         MessageStatus::Delivered => {
-            phones::add_history(c, phone_id, HistoryKind::Delivered, Some(kind), now)?;
+            phones::add_history(
+                c,
+                phone_id,
+                HistoryKind::Delivered,
+                Some(kind.as_str()),
+                now,
+            )?;
             set_opted_out(c, phone_id, false, now)
         }
         // A canceled message (its code died before it could leave) is a failure to the

@@ -2,14 +2,12 @@
 
 use std::sync::Arc;
 
-use phonereg_types::EventKind;
-
 use crate::{
     clock::Clock,
     error::ApiError,
     persistence::{
         Db,
-        events::{self, Cursor, EventRow, TicketGrant},
+        events::{self, Cursor, Fact, TicketGrant},
         models::PhoneRow,
         phones,
     },
@@ -92,13 +90,22 @@ impl Events {
                 let unsettled = rows.is_empty() && events::unsettled_after(c, user_id, after)?;
                 let mut out = Vec::with_capacity(rows.len());
                 for row in rows {
-                    let phone = if row.event_kind() == Some(EventKind::Phone) {
-                        let id = row.data.parse().unwrap_or_default();
-                        phones::find_owned(c, user_id, id).ok()
-                    } else {
-                        None
+                    let cursor = row.cursor();
+                    let happened = match row.fact() {
+                        Some(Fact::Phone { phone_id }) => {
+                            Happened::Phone(phones::find_owned(c, user_id, phone_id).ok())
+                        }
+                        Some(Fact::Message(message)) => Happened::Message {
+                            message,
+                            at: row.created_at,
+                        },
+                        None => Happened::Unreadable,
                     };
-                    out.push((row, phone));
+                    out.push(Event {
+                        id: row.id,
+                        cursor,
+                        happened,
+                    });
                 }
                 Ok(Batch {
                     events: out,
@@ -109,11 +116,31 @@ impl Events {
     }
 }
 
+/// One event as the stream sends it.
+pub struct Event {
+    /// The `id:` a client resumes after.
+    pub id: i64,
+    pub cursor: Cursor,
+    pub happened: Happened,
+}
+
+/// An event's fact with what rendering it needs.
+pub enum Happened {
+    /// The record's current state; None when it has been deleted since.
+    Phone(Option<PhoneRow>),
+    /// A message's new status, and when it changed.
+    Message {
+        message: events::MessageFact,
+        at: i64,
+    },
+    /// Written by a newer build: skipped.
+    Unreadable,
+}
+
 /// Events after `after`, for one write to the client.
 pub struct Batch {
-    /// Up to 100 events; phone events come with the record's current state (None when
-    /// it has been deleted since).
-    pub events: Vec<(EventRow, Option<PhoneRow>)>,
+    /// Up to 100 events.
+    pub events: Vec<Event>,
     /// More events are committed but not readable yet (see `events::Cursor`): look
     /// again shortly rather than wait for the next wake-up.
     pub unsettled: bool,

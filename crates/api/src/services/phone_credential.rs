@@ -256,7 +256,7 @@ impl Credentials {
             .db
             .write(move |c| {
                 let now = clock.now();
-                let still = auth_codes::find(c, &row.e164, &row.purpose)?
+                let still = auth_codes::find(c, &row.e164, row.purpose)?
                     .is_some_and(|live| live.code_hash == row.code_hash);
                 let (user, phone) = owner_of(c, &row)?;
                 if !still || !codes.consume_credential(c, &row, &phone, now)? {

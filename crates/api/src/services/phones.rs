@@ -1,5 +1,6 @@
 //! The phone-number record: one per account, replaced with a pending step once verified.
 
+use phonereg_types::PhoneStatus;
 use phonereg_types::{FieldErrors, HistoryKind, ParseResponse, validation};
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use crate::{
     persistence::{
         Conn, Db, events,
         models::{HistoryRow, NewPhone, PhoneNumberChanges, PhoneRow},
-        phones::{self, UNVERIFIED, VERIFIED, verified_elsewhere},
+        phones::{self, verified_elsewhere},
         refresh_tokens, users,
     },
     services::{
@@ -166,7 +167,7 @@ fn insert_record(
             international: &number.international,
             country: &number.country,
             number_type: number.number_type,
-            status: UNVERIFIED,
+            status: PhoneStatus::Unverified,
             created_at: now,
             updated_at: now,
         },
@@ -274,7 +275,7 @@ impl Phones {
         password: Option<String>,
         client_ip: &str,
     ) -> Result<(), ApiError> {
-        if row.status != VERIFIED {
+        if row.status != PhoneStatus::Verified {
             return Ok(());
         }
         let password = password.filter(|p| !p.is_empty()).ok_or_else(|| {
@@ -305,7 +306,7 @@ impl Phones {
         let (row, code) = self
             .write_with_codes(move |c, codes, now| {
                 let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
-                if row.status == VERIFIED && current.status != VERIFIED {
+                if row.status == PhoneStatus::Verified && current.status != PhoneStatus::Verified {
                     // Verified since the password check was skipped for it: ask again.
                     return Err(ApiError::field(
                         "current_password",
@@ -329,7 +330,7 @@ impl Phones {
                     return Ok((row, None));
                 }
                 let masked = PhoneNumber::masked(&number.e164);
-                if row.status == VERIFIED {
+                if row.status == PhoneStatus::Verified {
                     let detail = format!("{masked} awaiting verification");
                     phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
                     phones::set_pending(c, id, Some(&number.e164), now)?;
@@ -384,15 +385,17 @@ impl Phones {
             .write_with_codes(move |c, codes, now| {
                 let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
                 // The stored country belongs to the current number; a pending one is parsed.
-                let (target, country) = match (row.pending_e164, row.status == VERIFIED) {
-                    (Some(pending), _) => (pending, None),
-                    (None, false) => (row.e164, Some(row.country)),
-                    (None, true) => {
-                        return Err(ApiError::Conflict(
-                            "This number is already verified; there is nothing to confirm.".into(),
-                        ));
-                    }
-                };
+                let (target, country) =
+                    match (row.pending_e164, row.status == PhoneStatus::Verified) {
+                        (Some(pending), _) => (pending, None),
+                        (None, false) => (row.e164, Some(row.country)),
+                        (None, true) => {
+                            return Err(ApiError::Conflict(
+                                "This number is already verified; there is nothing to confirm."
+                                    .into(),
+                            ));
+                        }
+                    };
                 codes.issue_claim(
                     c,
                     &ClaimSend {
@@ -422,7 +425,7 @@ impl Phones {
     ) -> Result<PhoneRow, ApiError> {
         self.write_with_codes(move |c, codes, now| {
                 let row = phones::find_owned(c, user_id, id)?;
-                if row.status != VERIFIED {
+                if row.status != PhoneStatus::Verified {
                     return Err(ApiError::Conflict(
                         "Only a verified number can receive a test message; verify it first."
                             .into(),
@@ -514,7 +517,7 @@ impl Phones {
                 // Under the record's lock, like PATCH and verify: a verify committing
                 // between the password check and the delete is seen here.
                 let (row, _) = phones::find_owned_with_code(c, user_id, id)?;
-                if row.status == VERIFIED && current.status != VERIFIED {
+                if row.status == PhoneStatus::Verified && current.status != PhoneStatus::Verified {
                     return Err(ApiError::field(
                         "current_password",
                         "is required to change or remove a verified number",
@@ -583,7 +586,7 @@ fn swap_in(
         PhoneNumber::masked(new_e164)
     );
     phones::add_history(conn, phone.id, HistoryKind::Changed, Some(&detail), now)?;
-    if phone.status == VERIFIED {
+    if phone.status == PhoneStatus::Verified {
         let tail = &new_e164[new_e164.len().saturating_sub(2)..];
         // Not the record's last message: it goes to the number being retired.
         let text = Text::ChangeNotice;

@@ -1,6 +1,7 @@
 //! SMS as a second factor (SPEC §8) and its recovery codes (SPEC §10): turning it on and
 //! off, the code step of a password login, and the codes that stand in for the SIM.
 
+use phonereg_types::PhoneStatus;
 use std::sync::Arc;
 
 use phonereg_types::{HistoryKind, validation};
@@ -113,7 +114,7 @@ fn verified_phone(conn: &mut Conn<'_>, user_id: i64) -> Result<(UserRow, PhoneRo
     let (user, phone) = users::find_with_phone(conn, user_id)?
         .ok_or(ApiError::Unauthorized("This account no longer exists."))?;
     match phone {
-        Some(phone) if phone.status == phones::VERIFIED => Ok((user, phone)),
+        Some(phone) if phone.status == PhoneStatus::Verified => Ok((user, phone)),
         _ => Err(ApiError::Conflict(
             "Two-step sign-in needs a verified phone number: add and verify one first.".into(),
         )),
@@ -420,7 +421,7 @@ pub fn challenge(
     ttl: i64,
 ) -> Result<(String, CodeState), ApiError> {
     let phone = phone
-        .filter(|p| p.status == phones::VERIFIED)
+        .filter(|p| p.status == PhoneStatus::Verified)
         .ok_or_else(|| {
             ApiError::Conflict(
                 "Two-step sign-in is on but the account has no verified number.".into(),

@@ -162,8 +162,13 @@ async fn lookup_and_registration_agree_with_libphonenumber(b: Backend) {
     let mut registration = Tally::default();
     for case in &cases {
         let parsed = PhoneNumber::parse(&case.input, &case.region).ok();
-        registration
-            .add(case.disagreement(parsed.as_ref().map(|n| (n.e164.as_str(), n.number_type))));
+        registration.add(
+            case.disagreement(
+                parsed
+                    .as_ref()
+                    .map(|n| (n.e164.as_str(), n.number_type.as_str())),
+            ),
+        );
         if case.is_real_mobile() {
             let accepted = rules.parse(&case.input, Some(&case.region)).is_ok();
             registration.mobile(accepted, case);
