@@ -10,7 +10,7 @@ use gloo_net::http::{Method, Request, RequestBuilder};
 use phonereg_types::{
     DeletePhoneRequest, DevSms, DevSmsList, EventTicket, FieldErrors, HistoryItem, HistoryList,
     LastMessage, LoginRequest, LoginVerifyRequest, MfaRequired, ParseResponse,
-    PasswordResetRequest, Phone, PhoneNumberRequest, Problem, RecoveryCodesRequest,
+    PasswordResetRequest, Phone, PhoneNumberRequest, Problem, ProblemType, RecoveryCodesRequest,
     RecoveryCodesResponse, RegisterRequest, SmsSignInRequest, SmsStartRequest, TokenResponse,
     TwoFactorRequest, TwoFactorResponse, User, Verification, VerificationResponse, VerifyRequest,
 };
@@ -62,13 +62,10 @@ impl ApiError {
         self.status() == Some(401)
     }
 
-    /// True when the answer is the problem `type` ending in `/problems/{name}`.
-    pub fn is_problem(&self, name: &str) -> bool {
-        self.problem().is_some_and(|p| {
-            p.kind
-                .strip_suffix(name)
-                .is_some_and(|rest| rest.ends_with("/problems/"))
-        })
+    /// True when the answer is a problem of this type.
+    pub fn is_problem(&self, kind: ProblemType) -> bool {
+        self.problem()
+            .is_some_and(|p| p.problem_type() == Some(kind))
     }
 
     /// The endpoint does not exist on this server (an older API).
@@ -94,13 +91,13 @@ impl ApiError {
     /// A password the endpoint re-checked was wrong (SPEC §10): a fact about the password
     /// field, never the end of the session.
     pub fn is_wrong_password(&self) -> bool {
-        self.is_problem("wrong-password")
+        self.is_problem(ProblemType::WrongPassword)
     }
 
     /// The SMS fraud guard refused texts to this number's range (SPEC §9): a fact about
     /// the phone field, not the form.
     pub fn is_range_paused(&self) -> bool {
-        self.is_problem("sms-range-paused")
+        self.is_problem(ProblemType::SmsRangePaused)
     }
 
     /// `Retry-After` in seconds, on 429/503.
@@ -448,10 +445,10 @@ mod tests {
     }
 
     #[test]
-    fn problem_types_match_on_their_last_segment() {
+    fn problem_types_match_the_whole_type() {
         let e = problem(401, "https://phonereg.dev/problems/password-required");
-        assert!(e.is_problem("password-required"));
-        assert!(!e.is_problem("required"));
-        assert!(!problem(401, "about:blank").is_problem("password-required"));
+        assert!(e.is_problem(ProblemType::PasswordRequired));
+        assert!(!e.is_problem(ProblemType::WrongPassword));
+        assert!(!problem(401, "about:blank").is_problem(ProblemType::PasswordRequired));
     }
 }

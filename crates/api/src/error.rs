@@ -4,7 +4,7 @@ use actix_web::{
     HttpResponse, ResponseError,
     http::{StatusCode, header},
 };
-use phonereg_types::{FieldErrors, Problem, Verification};
+use phonereg_types::{FieldErrors, Problem, ProblemType, Verification};
 
 use crate::domain::CodeState;
 
@@ -83,65 +83,65 @@ impl ApiError {
         ApiError::Validation(errors)
     }
 
-    fn parts(&self) -> (&'static str, &'static str, String) {
+    fn parts(&self) -> (ProblemType, &'static str, String) {
         match self {
             ApiError::Validation(_) => (
-                "validation-error",
+                ProblemType::ValidationError,
                 "Invalid request",
                 "One or more fields are invalid.".into(),
             ),
-            ApiError::BadRequest(d) => ("malformed-request", "Malformed request", d.clone()),
-            ApiError::Unauthorized(d) => ("unauthorized", "Unauthorized", (*d).into()),
+            ApiError::BadRequest(d) => (ProblemType::MalformedRequest, "Malformed request", d.clone()),
+            ApiError::Unauthorized(d) => (ProblemType::Unauthorized, "Unauthorized", (*d).into()),
             ApiError::PasswordRequired => (
-                "password-required",
+                ProblemType::PasswordRequired,
                 "Password required",
                 "This account has two-step sign-in on: sign in with your password, then a code."
                     .into(),
             ),
             ApiError::WrongPassword => (
-                "wrong-password",
+                ProblemType::WrongPassword,
                 "Wrong password",
                 "The password is incorrect.".into(),
             ),
             ApiError::RecoveryCodeRequired => (
-                "recovery-code-required",
+                ProblemType::RecoveryCodeRequired,
                 "Recovery code required",
                 "This account has two-step sign-in on: a reset by SMS also needs one of its recovery codes. The SMS code is still valid.".into(),
             ),
             ApiError::PhoneTaken => (
-                "phone-taken",
+                ProblemType::PhoneTaken,
                 "Phone number taken",
                 "This number is verified on another account. If it is yours, sign in with a code.".into(),
             ),
             ApiError::Forbidden => (
-                "forbidden",
+                ProblemType::Forbidden,
                 "Forbidden",
                 "The request signature is missing or wrong.".into(),
             ),
             ApiError::NotFound => (
-                "not-found",
+                ProblemType::NotFound,
                 "Not found",
                 "The requested resource does not exist.".into(),
             ),
             ApiError::MethodNotAllowed { allow } => (
-                "method-not-allowed",
+                ProblemType::MethodNotAllowed,
                 "Method not allowed",
                 format!("This resource supports: {allow}."),
             ),
-            ApiError::Conflict(d) => ("conflict", "Conflict", d.clone()),
-            ApiError::Gone { detail, .. } => ("code-gone", "Code no longer valid", detail.clone()),
+            ApiError::Conflict(d) => (ProblemType::Conflict, "Conflict", d.clone()),
+            ApiError::Gone { detail, .. } => (ProblemType::CodeGone, "Code no longer valid", detail.clone()),
             ApiError::PayloadTooLarge => (
-                "payload-too-large",
+                ProblemType::PayloadTooLarge,
                 "Payload too large",
                 "The request body must be at most 16 KiB.".into(),
             ),
             ApiError::UnsupportedMediaType => (
-                "unsupported-media-type",
+                ProblemType::UnsupportedMediaType,
                 "Unsupported media type",
                 "Send the body as application/json.".into(),
             ),
             ApiError::WrongCode(v) => (
-                "wrong-code",
+                ProblemType::WrongCode,
                 "Wrong verification code",
                 format!(
                     "That code is not right. {} attempt{} left.",
@@ -151,25 +151,25 @@ impl ApiError {
             ),
             ApiError::RateLimited { retry_after, .. }
             | ApiError::ResendTooSoon { retry_after, .. } => (
-                "rate-limited",
+                ProblemType::RateLimited,
                 "Too many requests",
                 format!("Too many attempts. Try again in {retry_after} seconds."),
             ),
             ApiError::SmsRangePaused { .. } => (
-                "sms-range-paused",
+                ProblemType::SmsRangePaused,
                 "Text messages to this number are paused",
                 "We have paused text messages to numbers like this one for a while because of unusual activity. Try again later, or use a different number.".into(),
             ),
             ApiError::Unavailable { detail, .. } => {
-                ("unavailable", "Service unavailable", detail.clone())
+                (ProblemType::Unavailable, "Service unavailable", detail.clone())
             }
             ApiError::DatabaseUnavailable => (
-                "unavailable",
+                ProblemType::Unavailable,
                 "Service unavailable",
                 "The database is not available right now; try again shortly.".into(),
             ),
             ApiError::Internal(_) => (
-                "internal",
+                ProblemType::Internal,
                 "Internal server error",
                 "Something went wrong on our side; it has been logged.".into(),
             ),
@@ -210,9 +210,9 @@ impl ResponseError for ApiError {
             let error = crate::domain::phone_number::mask_numbers(&format!("{e:#}"));
             tracing::error!(%error, "request failed");
         }
-        let (slug, title, detail) = self.parts();
+        let (kind, title, detail) = self.parts();
         let problem = Problem {
-            kind: format!("https://phonereg.dev/problems/{slug}"),
+            kind: kind.uri(),
             title: title.into(),
             status: status.as_u16(),
             detail,

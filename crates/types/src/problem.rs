@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::phone::Verification;
+use crate::{phone::Verification, vocab::ProblemType};
 
 /// Field name -> messages, on 422.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
@@ -27,4 +27,11 @@ pub struct Problem {
     /// The code's state, on a wrong verification code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+}
+
+impl Problem {
+    /// The kind of problem, if this build knows its `type`.
+    pub fn problem_type(&self) -> Option<ProblemType> {
+        ProblemType::from_uri(&self.kind)
+    }
 }

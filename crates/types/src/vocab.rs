@@ -250,6 +250,47 @@ impl From<crate::SmsCodePurpose> for CodePurpose {
     }
 }
 
+vocabulary! {
+    /// The kinds of problem (RFC 9457 `type`, as `https://phonereg.dev/problems/{word}`)
+    /// the API answers with (SPEC §4).
+    ProblemType {
+        ValidationError => "validation-error",
+        MalformedRequest => "malformed-request",
+        Unauthorized => "unauthorized",
+        PasswordRequired => "password-required",
+        WrongPassword => "wrong-password",
+        RecoveryCodeRequired => "recovery-code-required",
+        PhoneTaken => "phone-taken",
+        Forbidden => "forbidden",
+        NotFound => "not-found",
+        MethodNotAllowed => "method-not-allowed",
+        Conflict => "conflict",
+        CodeGone => "code-gone",
+        PayloadTooLarge => "payload-too-large",
+        UnsupportedMediaType => "unsupported-media-type",
+        WrongCode => "wrong-code",
+        RateLimited => "rate-limited",
+        SmsRangePaused => "sms-range-paused",
+        Unavailable => "unavailable",
+        Internal => "internal",
+    }
+}
+
+impl ProblemType {
+    /// Where every problem type lives; the word follows.
+    pub const BASE: &'static str = "https://phonereg.dev/problems/";
+
+    /// The `type` URI of the problem.
+    pub fn uri(self) -> String {
+        format!("{}{}", Self::BASE, self.as_str())
+    }
+
+    /// The problem type a `type` URI names, if this build knows it.
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        uri.strip_prefix(Self::BASE).and_then(Self::parse)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +344,18 @@ mod tests {
             ["mobile", "fixed_line_or_mobile", "voip", "personal_number"]
         );
         assert_eq!(NumberType::ALL.len(), 12, "SPEC §7 names twelve types");
+    }
+
+    #[test]
+    fn problem_types_are_uris_under_one_base() {
+        for t in ProblemType::ALL {
+            assert_eq!(ProblemType::from_uri(&t.uri()), Some(*t));
+        }
+        assert_eq!(ProblemType::from_uri("about:blank"), None);
+        assert_eq!(
+            ProblemType::from_uri("https://phonereg.dev/problems/password-required-x"),
+            None
+        );
     }
 
     #[test]

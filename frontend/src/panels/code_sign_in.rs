@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use phonereg_types::{SmsCodePurpose, SmsSignInRequest, TokenResponse};
+use phonereg_types::{ProblemType, SmsCodePurpose, SmsSignInRequest, TokenResponse};
 
 use crate::{
     api,
@@ -43,7 +43,7 @@ pub fn CodeSignInStep(
                 Ok(tokens) => {
                     on_signed.try_run(tokens);
                 }
-                Err(e) if e.is_problem("password-required") => {
+                Err(e) if e.is_problem(ProblemType::PasswordRequired) => {
                     step.digits.set(Default::default());
                     step.error.set(Some(
                         "This account uses two-step sign-in: sign in with your password."

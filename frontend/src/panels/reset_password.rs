@@ -6,7 +6,7 @@
 //! code and the new password as typed (the SMS code stays usable).
 
 use leptos::{html, prelude::*};
-use phonereg_types::{PasswordResetRequest, SmsCodePurpose, validation};
+use phonereg_types::{PasswordResetRequest, ProblemType, SmsCodePurpose, validation};
 
 use crate::{
     api::{self, ApiError},
@@ -79,7 +79,7 @@ pub fn ResetPasswordStep(
                     on_done.try_run(());
                 }
                 // The code was right; the account wants a recovery code as well.
-                Err(e) if e.is_problem("recovery-code-required") => {
+                Err(e) if e.is_problem(ProblemType::RecoveryCodeRequired) => {
                     step.error.set(None);
                     if body.recovery_code.is_some() {
                         recovery.server_error.set(Some(

@@ -5,7 +5,7 @@
 //! the way out is to sign in to that account with a code.
 
 use leptos::prelude::*;
-use phonereg_types::{Phone, Verification};
+use phonereg_types::{Phone, ProblemType, Verification};
 
 use crate::{
     api,
@@ -54,7 +54,7 @@ pub fn VerificationStep(
                     session.apply_phone(phone.clone());
                     on_verified.try_run(phone);
                 }
-                Err(e) if e.is_problem("phone-taken") => {
+                Err(e) if e.is_problem(ProblemType::PhoneTaken) => {
                     step.digits.set(Default::default());
                     step.info.set(None);
                     step.error.set(Some(PHONE_TAKEN.to_owned()));
