@@ -221,20 +221,9 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
             guesses: limits.code_guesses,
             token_strikes: Arc::clone(&token_strikes),
         }),
-        events: Events {
-            db: db.clone(),
-            clock: clock.clone(),
-            token_strikes,
-        },
-        delivery: Delivery {
-            db: db.clone(),
-            clock: clock.clone(),
-        },
-        retention: Retention {
-            db: db.clone(),
-            clock: clock.clone(),
-            data_retention: config.data_retention as i64,
-        },
+        events: Events::new(db.clone(), clock.clone(), token_strikes),
+        delivery: Delivery::new(db.clone(), clock.clone()),
+        retention: Retention::new(db.clone(), clock.clone(), config.data_retention as i64),
         courier: Courier::new(
             db.clone(),
             sender,

@@ -20,8 +20,8 @@ use crate::{
 
 /// Applies delivery reports. Built in `startup` with exactly what it uses.
 pub struct Delivery {
-    pub db: Db,
-    pub clock: Clock,
+    db: Db,
+    clock: Clock,
 }
 
 /// The phone record a message is about, and the account that owns it.
@@ -99,6 +99,10 @@ pub fn set_status(
 }
 
 impl Delivery {
+    pub fn new(db: Db, clock: Clock) -> Self {
+        Self { db, clock }
+    }
+
     /// Applies one report. Unknown statuses are ignored, reports for a Sid not stored yet
     /// are kept for when it is (204 either way: Twilio must not retry what we cannot use).
     pub async fn apply_status(

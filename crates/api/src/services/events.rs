@@ -25,13 +25,21 @@ const BAD_TICKET: ApiError =
 /// The caller's live events and the tickets that open their stream. Built in `startup`
 /// with exactly what it uses.
 pub struct Events {
-    pub db: Db,
-    pub clock: Clock,
+    db: Db,
+    clock: Clock,
     /// Made-up tickets, per client.
-    pub token_strikes: Arc<TokenStrikes>,
+    token_strikes: Arc<TokenStrikes>,
 }
 
 impl Events {
+    pub fn new(db: Db, clock: Clock, token_strikes: Arc<TokenStrikes>) -> Self {
+        Self {
+            db,
+            clock,
+            token_strikes,
+        }
+    }
+
     /// A single-use ticket standing in for the bearer token on `?ticket=`; the stream it
     /// opens ends with the bearer's session and token.
     pub async fn issue_ticket(&self, access: &Access) -> Result<String, ApiError> {

@@ -18,10 +18,10 @@ const KNOWN_SIGN_IN_AGE: i64 = 90 * 86_400;
 
 /// Pruning. Built in `startup` with exactly what it uses.
 pub struct Retention {
-    pub db: Db,
-    pub clock: Clock,
+    db: Db,
+    clock: Clock,
     /// `DATA_RETENTION`, in seconds.
-    pub data_retention: i64,
+    data_retention: i64,
 }
 
 /// Rows deleted or emptied by one pass.
@@ -34,6 +34,14 @@ pub struct Pruned {
 }
 
 impl Retention {
+    pub fn new(db: Db, clock: Clock, data_retention: i64) -> Self {
+        Self {
+            db,
+            clock,
+            data_retention,
+        }
+    }
+
     /// One pass, in one transaction, by the shared clock (tests move it).
     pub async fn prune(&self) -> Result<Pruned, ApiError> {
         let now = self.clock.now();
