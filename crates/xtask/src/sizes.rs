@@ -7,6 +7,10 @@
 //! Free functions, methods and trait methods with a body count, nested ones too. Code in
 //! a `tests/` directory, in a `#[cfg(test)]` module or marked `#[test]` (`#[tokio::test]`,
 //! …) is counted and marked `test`.
+//!
+//! A long file or function may say why at its top: a doc line starting `Long:` (`//!
+//! Long: …` in the file's opening comment, `/// Long: …` on the function). Those are
+//! marked `reason`; the count without one is what should fall.
 
 use std::{
     fmt::Write as _,
@@ -26,6 +30,35 @@ struct Long {
     lines: usize,
     place: String,
     test: bool,
+    /// It says why at its top (a `Long:` doc line).
+    reason: bool,
+}
+
+/// The doc line that gives a long file or function its reason.
+const REASON: &str = "Long:";
+
+/// Whether the file's opening `//!` comment has a `Long:` line.
+fn file_reason(text: &str) -> bool {
+    text.lines()
+        .take_while(|l| l.starts_with("//!") || l.trim().is_empty())
+        .any(|l| l.trim_start_matches("//!").trim_start().starts_with(REASON))
+}
+
+/// Whether a `/// Long: …` line is among the attributes (doc comments are `#[doc]`).
+fn fn_reason(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        let syn::Meta::NameValue(nv) = &a.meta else {
+            return false;
+        };
+        let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) = &nv.value
+        else {
+            return false;
+        };
+        a.path().is_ident("doc") && text.value().trim_start().starts_with(REASON)
+    })
 }
 
 /// The report `cargo xtask sizes` prints, for the workspace at `root`.
@@ -50,6 +83,7 @@ pub fn report(root: &Path) -> anyhow::Result<String> {
                 lines,
                 place: rel.clone(),
                 test: in_tests,
+                reason: file_reason(&text),
             });
         }
         let ast = syn::parse_file(&text).with_context(|| format!("parse {rel}"))?;
@@ -77,15 +111,17 @@ pub fn report(root: &Path) -> anyhow::Result<String> {
 fn section(out: &mut String, title: &str, mut items: Vec<Long>) {
     items.sort_by(|a, b| b.lines.cmp(&a.lines).then_with(|| a.place.cmp(&b.place)));
     let tests = items.iter().filter(|i| i.test).count();
+    let unexplained = items.iter().filter(|i| !i.reason).count();
     let _ = writeln!(
         out,
-        "{title}: {} ({} outside tests, {tests} in tests)",
+        "{title}: {} ({} outside tests, {tests} in tests); without a reason at the top: {unexplained}",
         items.len(),
         items.len() - tests
     );
     for item in &items {
-        let mark = if item.test { "  test" } else { "" };
-        let _ = writeln!(out, "  {:>5}  {}{mark}", item.lines, item.place);
+        let test = if item.test { "  test" } else { "" };
+        let reason = if item.reason { "  reason" } else { "" };
+        let _ = writeln!(out, "  {:>5}  {}{test}{reason}", item.lines, item.place);
     }
 }
 
@@ -135,6 +171,7 @@ impl Functions<'_> {
                 lines,
                 place: format!("{}:{first} {}", self.file, sig.ident),
                 test: self.test_depth > 0,
+                reason: fn_reason(attrs),
             });
         }
         visit(self);
@@ -222,6 +259,20 @@ mod tests {
         assert_eq!(found[0].lines, FN_LINES + 1);
         assert_eq!(found[0].place, "x.rs:3 long");
         assert!(!found[0].test);
+    }
+
+    #[test]
+    fn a_long_line_at_the_top_is_a_reason() {
+        let source = format!(
+            "/// What it does.\n///\n/// Long: one match over every case.\nfn explained() {{\n{}}}\n\
+             /// Not long: a doc line elsewhere.\nfn bare() {{\n{}}}\n",
+            body(FN_LINES + 1),
+            body(FN_LINES + 1)
+        );
+        let reasons: Vec<bool> = found(&source).iter().map(|l| l.reason).collect();
+        assert_eq!(reasons, [true, false]);
+        assert!(file_reason("//! A room.\n//!\n//! Long: the one place of it.\n\nuse x;\n"));
+        assert!(!file_reason("//! A room.\n\n// Long: not the opening comment\n"));
     }
 
     #[test]
