@@ -6,6 +6,7 @@ use phonereg_types::EventKind;
 
 use crate::{
     clock::Clock,
+    domain::ClientNetworks,
     error::ApiError,
     persistence::{
         Db,
@@ -53,9 +54,13 @@ impl Events {
 
     /// Uses up a ticket. It is looked up on the read side first, so a made-up or dead
     /// ticket queues no write (and is a strike for the client).
-    pub async fn redeem_ticket(&self, ticket: &str, client: &str) -> Result<TicketGrant, ApiError> {
+    pub async fn redeem_ticket(
+        &self,
+        ticket: &str,
+        client: &ClientNetworks,
+    ) -> Result<TicketGrant, ApiError> {
         let clock = self.clock.clone();
-        self.token_strikes.check(client, clock.now())?;
+        self.token_strikes.check(client.key(), clock.now())?;
         let hash = hash_refresh(ticket);
         let live = {
             let (hash, now) = (hash.clone(), clock.now());
@@ -64,7 +69,7 @@ impl Events {
                 .await?
         };
         if !live {
-            self.token_strikes.strike(client, clock.now());
+            self.token_strikes.strike(client.key(), clock.now());
             return Err(BAD_TICKET);
         }
         self.db

@@ -8,7 +8,7 @@ use rand::{Rng as _, distributions::Uniform};
 
 use crate::{
     clock::Clock,
-    domain::{CodePurpose, CodeState, Locale, VerificationCode},
+    domain::{ClientNetworks, CodePurpose, CodeState, Locale, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, Db, mfa,
@@ -137,7 +137,7 @@ impl TwoFactor {
     pub async fn send_code(
         &self,
         user_id: i64,
-        client_ip: String,
+        client_ip: ClientNetworks,
         locale: Locale,
     ) -> Result<CodeState, ApiError> {
         let (codes, clock) = (self.codes.clone(), self.clock.clone());
@@ -174,7 +174,7 @@ impl TwoFactor {
         enabled: bool,
         password: String,
         code: Option<String>,
-        client_ip: String,
+        client_ip: ClientNetworks,
     ) -> Result<Switched, ApiError> {
         let code = code
             .map(|c| VerificationCode::parse(&c).map_err(|m| ApiError::field("code", m)))
@@ -266,7 +266,7 @@ impl TwoFactor {
         &self,
         user_id: i64,
         password: String,
-        client_ip: String,
+        client_ip: ClientNetworks,
     ) -> Result<Vec<String>, ApiError> {
         self.reauth.check(user_id, password, &client_ip).await?;
         let (codes, clock) = (self.codes.clone(), self.clock.clone());
@@ -299,10 +299,10 @@ impl TwoFactor {
         &self,
         mfa_token: String,
         factor: SecondFactor,
-        client: &str,
+        client: &ClientNetworks,
     ) -> Result<Session, ApiError> {
         let now = self.clock.now();
-        self.token_strikes.check(client, now)?;
+        self.token_strikes.check(client.key(), now)?;
         let token_hash = hash_refresh(&mfa_token);
         let expired = || ApiError::Gone {
             detail: "This sign-in has expired or was already used; log in again.".into(),
@@ -314,7 +314,7 @@ impl TwoFactor {
             self.db.read(move |c| mfa::find(c, &hash)).await?
         };
         let Some(found) = found else {
-            self.token_strikes.strike(client, now);
+            self.token_strikes.strike(client.key(), now);
             return Err(expired());
         };
         if found.used_at.is_some() || found.expires_at <= now {
@@ -416,7 +416,7 @@ pub fn challenge(
     codes: &Codes,
     user: &UserRow,
     phone: Option<&PhoneRow>,
-    client_ip: &str,
+    client_ip: &ClientNetworks,
     locale: Locale,
     now: i64,
     ttl: i64,
