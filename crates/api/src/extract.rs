@@ -201,7 +201,7 @@ fn admin(req: &HttpRequest) -> Result<Admin, ApiError> {
     // included: guessing stays bounded however the guesses are spread over time.
     let client = client_of(req);
     let now = state.clock.now();
-    state.admin_strikes.check(client.key(), now)?;
+    state.admin_strikes.check(&client, now)?;
     let presented = bearer_token(req).unwrap_or("");
     // Compared as SHA-256 digests: equal lengths, so the compare takes the same
     // time whatever was presented and leaks nothing about the token's length.
@@ -210,7 +210,7 @@ fn admin(req: &HttpRequest) -> Result<Admin, ApiError> {
     if ok {
         return Ok(Admin);
     }
-    state.admin_strikes.strike(client.key(), now);
+    state.admin_strikes.strike(&client, now);
     // The client key (IPv4, or an IPv6 /64) as every limit keys it; never the token.
     tracing::warn!(client = %client, "wrong admin token");
     Err(ApiError::Unauthorized(

@@ -311,7 +311,7 @@ impl Accounts {
         client: &ClientNetworks,
     ) -> Result<Session, ApiError> {
         let clock = self.clock.clone();
-        self.token_strikes.check(client.key(), clock.now())?;
+        self.token_strikes.check(client, clock.now())?;
         let presented_hash = hash_refresh(&presented);
         let grace = self.reuse_grace;
         let found = {
@@ -326,7 +326,7 @@ impl Accounts {
         });
         if !worth_a_write {
             if found.is_none() {
-                self.token_strikes.strike(client.key(), now);
+                self.token_strikes.strike(client, now);
             }
             return Err(ApiError::Unauthorized(BAD_REFRESH));
         }
@@ -390,7 +390,7 @@ impl Accounts {
             return Ok(());
         };
         let now = self.clock.now();
-        self.token_strikes.check(client.key(), now)?;
+        self.token_strikes.check(client, now)?;
         let hash = hash_refresh(&presented);
         let found = {
             let hash = hash.clone();
@@ -399,7 +399,7 @@ impl Accounts {
                 .await?
         };
         let Some(row) = found else {
-            self.token_strikes.strike(client.key(), now);
+            self.token_strikes.strike(client, now);
             return Ok(());
         };
         if row.revoked_at.is_some() {

@@ -60,7 +60,7 @@ impl Events {
         client: &ClientNetworks,
     ) -> Result<TicketGrant, ApiError> {
         let clock = self.clock.clone();
-        self.token_strikes.check(client.key(), clock.now())?;
+        self.token_strikes.check(client, clock.now())?;
         let hash = hash_refresh(ticket);
         let live = {
             let (hash, now) = (hash.clone(), clock.now());
@@ -69,7 +69,7 @@ impl Events {
                 .await?
         };
         if !live {
-            self.token_strikes.strike(client.key(), clock.now());
+            self.token_strikes.strike(client, clock.now());
             return Err(BAD_TICKET);
         }
         self.db

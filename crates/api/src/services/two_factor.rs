@@ -302,7 +302,7 @@ impl TwoFactor {
         client: &ClientNetworks,
     ) -> Result<Session, ApiError> {
         let now = self.clock.now();
-        self.token_strikes.check(client.key(), now)?;
+        self.token_strikes.check(client, now)?;
         let token_hash = hash_refresh(&mfa_token);
         let expired = || ApiError::Gone {
             detail: "This sign-in has expired or was already used; log in again.".into(),
@@ -314,7 +314,7 @@ impl TwoFactor {
             self.db.read(move |c| mfa::find(c, &hash)).await?
         };
         let Some(found) = found else {
-            self.token_strikes.strike(client.key(), now);
+            self.token_strikes.strike(client, now);
             return Err(expired());
         };
         if found.used_at.is_some() || found.expires_at <= now {
