@@ -15,7 +15,11 @@ use serde_json::Value;
 use sha2::Digest as _;
 
 use crate::{
-    config::IpList, domain::Locale, error::ApiError, services::tokens::Access, state::AppState,
+    config::IpList,
+    domain::{ClientNetworks, Locale},
+    error::ApiError,
+    services::tokens::Access,
+    state::AppState,
 };
 
 /// Largest accepted body (JSON and form), SPEC §7.
@@ -258,8 +262,9 @@ impl FromRequest for Lang {
 /// The client as every per-IP limit keys it (SPEC §9): the peer, or behind a trusted
 /// proxy the nearest `X-Forwarded-For` hop that is not one; IPv6 clients by their /64
 /// (one subscriber gets a whole /64, so single addresses rotate for free) and IPv4-mapped
-/// IPv6 as the IPv4 address it is.
-pub struct ClientIp(pub String);
+/// IPv6 as the IPv4 address it is; with the wider networks its limits also hold for
+/// (SPEC §11).
+pub struct ClientIp(pub ClientNetworks);
 
 impl FromRequest for ClientIp {
     type Error = ApiError;
@@ -271,7 +276,7 @@ impl FromRequest for ClientIp {
 }
 
 /// [`ClientIp`]'s key for `req`, for extractors that need it before the handler runs.
-fn client_of(req: &HttpRequest) -> String {
+fn client_of(req: &HttpRequest) -> ClientNetworks {
     let none = IpList::default();
     let state = req.app_data::<web::Data<AppState>>();
     let trusted = state.map_or(&none, |s| &s.config.trusted_proxies);
@@ -283,7 +288,7 @@ fn client_of(req: &HttpRequest) -> String {
             trusted,
         )
     });
-    client.map_or_else(|| "unknown".into(), client_key)
+    client.map_or_else(ClientNetworks::unknown, ClientNetworks::of)
 }
 
 /// The client's address. Behind a trusted proxy, `X-Forwarded-For` is read over all its
@@ -326,26 +331,6 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
 }
 
-/// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 client it wraps.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-/// The rate-limit key of a client: IPv4 as is, IPv6 by its /64.
-pub fn client_key(ip: IpAddr) -> String {
-    match canonical(ip) {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-            format!("{net}/64")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,7 +342,9 @@ mod tests {
             .map(|l| header::HeaderValue::from_static(l))
             .collect();
         let peer = peer.parse().expect("peer ip");
-        client_key(client_ip(peer, values.iter(), &trusted))
+        ClientNetworks::of(client_ip(peer, values.iter(), &trusted))
+            .key()
+            .to_owned()
     }
 
     #[test]

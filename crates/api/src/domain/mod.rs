@@ -1,6 +1,7 @@
 //! Domain values that parse instead of validate later. Nothing here knows about HTTP
 //! or the database.
 
+pub mod client_network;
 pub mod destination;
 pub mod email;
 pub mod locale;
@@ -8,6 +9,7 @@ pub mod password;
 pub mod phone_number;
 pub mod verification_code;
 
+pub use client_network::ClientNetworks;
 pub use destination::Destination;
 pub use email::Email;
 pub use locale::Locale;

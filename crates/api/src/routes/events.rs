@@ -10,6 +10,7 @@ use phonereg_types::{EventKind, EventTicket, MessageEvent};
 use serde::Deserialize;
 
 use crate::{
+    domain::ClientNetworks,
     error::ApiError,
     extract::{AuthUser, ClientIp},
     persistence::events::Cursor,
@@ -53,7 +54,7 @@ async fn stream_user(
     state: &AppState,
     req: &HttpRequest,
     ticket: Option<String>,
-    client: &str,
+    client: &ClientNetworks,
 ) -> Result<(i64, Option<String>, i64), ApiError> {
     if req.headers().contains_key(header::AUTHORIZATION) {
         let access = AuthUser::access(state, req)?;

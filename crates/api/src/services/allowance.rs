@@ -24,10 +24,14 @@
 
 use crate::{
     config::{Config, TestNumbers},
-    domain::Destination,
+    domain::{ClientNetworks, Destination},
     error::ApiError,
     persistence::Conn,
-    services::{fraud_guard::FraudGuard, rate_limit::Limit},
+    services::{
+        client_limit::{ClientLimit, as_hits},
+        fraud_guard::FraudGuard,
+        rate_limit::Limit,
+    },
 };
 
 /// The counter every kind of SMS spends from (SPEC §5 `SMS_DAILY_BUDGET`).
@@ -37,11 +41,11 @@ const BUDGET: &str = "sms_budget";
 #[derive(Clone)]
 pub struct SmsAllowance {
     claim_per_number: Limit,
-    claim_per_ip: Limit,
+    claim_per_ip: ClientLimit,
     /// `SMS_PER_ACCOUNT_PER_DAY`: refuses claims; owner SMS are counted, never refused.
     account_per_day: Limit,
     start_per_number: Limit,
-    start_per_ip: Limit,
+    start_per_ip: ClientLimit,
     owner_per_account: Limit,
     /// What claims may spend.
     budget: Limit,
@@ -78,14 +82,22 @@ impl SmsAllowance {
             .readable();
         Self {
             claim_per_number: Limit::new("sms_number", c.sms_per_number_per_hour, 3600),
-            claim_per_ip: Limit::new("sms_ip", c.sms_per_ip_per_hour, 3600).striped(),
+            claim_per_ip: ClientLimit::new(
+                Limit::new("sms_ip", c.sms_per_ip_per_hour, 3600).striped(),
+            )
+            .with_ipv4_24(),
             account_per_day: Limit::new("sms_account", c.sms_per_account_per_day, 86_400),
             start_per_number: Limit::new(
                 "sms_starts_number",
                 c.sms_starts_per_number_per_hour,
                 3600,
             ),
-            start_per_ip: Limit::new("sms_starts_ip", c.sms_starts_per_ip_per_hour, 3600),
+            start_per_ip: ClientLimit::new(Limit::new(
+                "sms_starts_ip",
+                c.sms_starts_per_ip_per_hour,
+                3600,
+            ))
+            .with_ipv4_24(),
             owner_per_account: Limit::new(
                 "sms_owner_account",
                 c.sms_owner_per_account_per_hour,
@@ -154,7 +166,7 @@ impl SmsAllowance {
         user_id: i64,
         e164: &str,
         country: Option<&str>,
-        ip: Option<&str>,
+        ip: Option<&ClientNetworks>,
         segments: u32,
         now: i64,
     ) -> Result<(), ApiError> {
@@ -171,7 +183,8 @@ impl SmsAllowance {
             (self.claim_per_number, e164),
             (self.account_per_day, account.as_str()),
         ];
-        hits.extend(ip.map(|ip| (self.claim_per_ip, ip)));
+        let networks = ip.map(|ip| self.claim_per_ip.counters(ip));
+        hits.extend(as_hits(networks.as_deref().unwrap_or_default()));
         let fraud = watched.as_ref().map(|d| self.guard.sent_counters(d));
         hits.extend(fraud.iter().flatten().map(|(l, k)| (*l, k.as_str())));
         // The one counter every send shares goes last, so its row stays locked only
@@ -193,7 +206,7 @@ impl SmsAllowance {
         &self,
         conn: &mut Conn<'_>,
         e164: &str,
-        ip: &str,
+        ip: &ClientNetworks,
         to: StartFor,
         segments: u32,
         now: i64,
@@ -201,11 +214,13 @@ impl SmsAllowance {
         if self.is_test_number(e164) {
             return Ok(());
         }
-        let caps = [(self.start_per_number, e164), (self.start_per_ip, ip)];
+        let networks = self.start_per_ip.counters(ip);
+        let mut caps = vec![(self.start_per_number, e164)];
+        caps.extend(as_hits(&networks));
         match to {
             StartFor::Account => {
-                let [number, network] = caps;
-                let hits = [number, network, (self.budget_for_starts, "all")];
+                let mut hits = caps;
+                hits.push((self.budget_for_starts, "all"));
                 Limit::hit_all(conn, &hits, now).map_err(budget_spent)?;
                 let more = segments.saturating_sub(1);
                 self.spend(conn, self.budget_for_starts, more, now)

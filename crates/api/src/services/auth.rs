@@ -6,7 +6,7 @@ use phonereg_types::{FieldErrors, RegisterRequest, validation};
 
 use crate::{
     clock::Clock,
-    domain::{CodeState, Email, Locale, Password, PhoneNumber},
+    domain::{ClientNetworks, CodeState, Email, Locale, Password, PhoneNumber},
     error::ApiError,
     persistence::{
         Db, known_sign_ins,
@@ -14,10 +14,11 @@ use crate::{
         refresh_tokens, users,
     },
     services::{
+        client_limit::ClientLimit,
         codes::Codes,
         hashing::{Hasher, Lane},
         phones::{NumberRules, add_phone_with_code},
-        rate_limit::{Limit, LoginLimits},
+        rate_limit::LoginLimits,
         sessions::{Opened, Session, Sessions},
         token_strikes::TokenStrikes,
         tokens::hash_refresh,
@@ -82,7 +83,7 @@ pub struct Accounts {
     hasher: Hasher,
     sessions: Sessions,
     codes: Codes,
-    register_ip: Limit,
+    register_ip: ClientLimit,
     login: LoginLimits,
     /// Made-up refresh tokens, per client.
     token_strikes: Arc<TokenStrikes>,
@@ -99,7 +100,7 @@ pub struct AccountsParts {
     pub hasher: Hasher,
     pub sessions: Sessions,
     pub codes: Codes,
-    pub register_ip: Limit,
+    pub register_ip: ClientLimit,
     pub login: LoginLimits,
     pub token_strikes: Arc<TokenStrikes>,
     pub streams: Arc<Streams>,
@@ -126,7 +127,7 @@ impl Accounts {
     pub async fn register(
         &self,
         reg: Registration,
-        client_ip: String,
+        client_ip: ClientNetworks,
         locale: Locale,
     ) -> Result<Session, ApiError> {
         let limit = self.register_ip;
@@ -197,7 +198,7 @@ impl Accounts {
         &self,
         email: &str,
         password: String,
-        client_ip: String,
+        client_ip: ClientNetworks,
         locale: Locale,
     ) -> Result<Login, ApiError> {
         // An address that cannot exist is just an unknown account.
@@ -301,7 +302,11 @@ impl Accounts {
     /// (or a rotated one inside the grace) is refused without queueing a write, and counts
     /// as a strike for the client. Only a token that names a live session reaches the
     /// write transaction, which checks everything again under its lock.
-    pub async fn refresh(&self, presented: String, client: &str) -> Result<Session, ApiError> {
+    pub async fn refresh(
+        &self,
+        presented: String,
+        client: &ClientNetworks,
+    ) -> Result<Session, ApiError> {
         let clock = self.clock.clone();
         self.token_strikes.check(client, clock.now())?;
         let presented_hash = hash_refresh(&presented);
@@ -371,7 +376,11 @@ impl Accounts {
     /// Revokes the session the token belongs to. Unknown tokens are fine: logging out twice
     /// is not an error. The lookup is on the read side, so a made-up token queues no write
     /// (it is a strike for the client instead).
-    pub async fn logout(&self, presented: Option<String>, client: &str) -> Result<(), ApiError> {
+    pub async fn logout(
+        &self,
+        presented: Option<String>,
+        client: &ClientNetworks,
+    ) -> Result<(), ApiError> {
         let Some(presented) = presented else {
             return Ok(());
         };

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::{
     config::Config,
-    domain::{CodePurpose, CodeState, Locale, PhoneNumber, VerificationCode},
+    domain::{ClientNetworks, CodePurpose, CodeState, Locale, PhoneNumber, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, auth_codes, codes,
@@ -71,7 +71,7 @@ pub struct CodeSend<'a> {
     pub owner: Option<CodeOwner>,
     /// Binds a login code to the `mfa_token` (hashed) that asked for it.
     pub challenge: Option<&'a str>,
-    pub client_ip: Option<&'a str>,
+    pub client_ip: Option<&'a ClientNetworks>,
     pub locale: Locale,
     pub now: i64,
 }
@@ -84,7 +84,7 @@ pub struct ClaimSend<'a> {
     pub country: Option<&'a str>,
     /// The record's live code, if it has one: the cool-down reads it.
     pub previous: Option<&'a CodeRow>,
-    pub client_ip: Option<&'a str>,
+    pub client_ip: Option<&'a ClientNetworks>,
     pub locale: Locale,
     pub now: i64,
 }
@@ -428,7 +428,8 @@ impl Codes {
                         Some(_) => StartFor::Account,
                         None => StartFor::Nobody,
                     };
-                    let ip = send.client_ip.unwrap_or("");
+                    let unknown = ClientNetworks::unknown();
+                    let ip = send.client_ip.unwrap_or(&unknown);
                     self.allowance
                         .charge_start(conn, e164, ip, to, body_segments, now)?;
                 }

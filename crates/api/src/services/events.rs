@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::{
     clock::Clock,
+    domain::ClientNetworks,
     error::ApiError,
     persistence::{
         Db,
@@ -59,7 +60,11 @@ impl Events {
 
     /// Uses up a ticket. It is looked up on the read side first, so a made-up or dead
     /// ticket queues no write (and is a strike for the client).
-    pub async fn redeem_ticket(&self, ticket: &str, client: &str) -> Result<TicketGrant, ApiError> {
+    pub async fn redeem_ticket(
+        &self,
+        ticket: &str,
+        client: &ClientNetworks,
+    ) -> Result<TicketGrant, ApiError> {
         let clock = self.clock.clone();
         self.token_strikes.check(client, clock.now())?;
         let hash = hash_refresh(ticket);

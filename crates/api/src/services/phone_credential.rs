@@ -8,7 +8,9 @@ use phonereg_types::{FieldErrors, HistoryKind, validation};
 
 use crate::{
     clock::Clock,
-    domain::{CodePurpose, CodeState, Locale, Password, PhoneNumber, VerificationCode},
+    domain::{
+        ClientNetworks, CodePurpose, CodeState, Locale, Password, PhoneNumber, VerificationCode,
+    },
     error::ApiError,
     persistence::{
         Conn, Db, auth_codes,
@@ -16,10 +18,11 @@ use crate::{
         phones, recovery_codes, refresh_tokens, users,
     },
     services::{
+        client_limit::ClientLimit,
         codes::{CodeCheck, CodeOwner, CodeSend, Codes},
         delivery,
         hashing::Hasher,
-        rate_limit::{GuessDoor, GuessLimits, Limit},
+        rate_limit::{GuessDoor, GuessLimits},
         sessions::{Opened, Session, Sessions},
         sms_texts::Text,
         two_factor::recovery_hash,
@@ -42,7 +45,7 @@ pub struct Credentials {
     hasher: Hasher,
     sessions: Sessions,
     /// Every sign-in attempt per client (`LOGIN_PER_IP`).
-    login_ip: Limit,
+    login_ip: ClientLimit,
     /// Wrong codes per number and per client.
     guesses: GuessLimits,
     /// To end this process's streams of the sessions a reset ends.
@@ -56,7 +59,7 @@ pub struct CredentialsParts {
     pub codes: Codes,
     pub hasher: Hasher,
     pub sessions: Sessions,
-    pub login_ip: Limit,
+    pub login_ip: ClientLimit,
     pub guesses: GuessLimits,
     pub streams: Arc<Streams>,
 }
@@ -81,7 +84,7 @@ impl Credentials {
         &self,
         number: PhoneNumber,
         purpose: CodePurpose,
-        client_ip: String,
+        client_ip: ClientNetworks,
         locale: Locale,
     ) -> Result<CodeState, ApiError> {
         let floor = tokio::time::Instant::now() + START_FLOOR;
@@ -124,7 +127,7 @@ impl Credentials {
         &self,
         number: PhoneNumber,
         code: String,
-        client_ip: String,
+        client_ip: ClientNetworks,
     ) -> Result<Session, ApiError> {
         let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
         let (login_ip, codes, clock) = (self.login_ip, self.codes.clone(), self.clock.clone());
@@ -296,7 +299,7 @@ pub struct Reset {
     pub code: String,
     pub new_password: String,
     pub recovery_code: Option<String>,
-    pub client_ip: String,
+    pub client_ip: ClientNetworks,
     pub locale: Locale,
 }
 

@@ -9,7 +9,7 @@ use crate::{
     clock::Clock,
     config::{Config, TestNumbers},
     domain::{
-        CodeState, Locale, PhoneNumber, VerificationCode,
+        ClientNetworks, CodeState, Locale, PhoneNumber, VerificationCode,
         phone_number::{self, Countries},
     },
     error::ApiError,
@@ -20,6 +20,7 @@ use crate::{
         refresh_tokens, users,
     },
     services::{
+        client_limit::ClientLimit,
         codes::{ClaimSend, Codes, RecordCheck},
         rate_limit::Limit,
         reauth::Reauth,
@@ -37,7 +38,7 @@ pub struct Phones {
     /// Number changes per account per day.
     phone_changes: Limit,
     /// Public lookups per client.
-    lookup_ip: Limit,
+    lookup_ip: ClientLimit,
     rules: Arc<NumberRules>,
     /// To end this process's streams of the sessions a number change ends.
     streams: Arc<Streams>,
@@ -50,7 +51,7 @@ pub struct PhonesParts {
     pub codes: Codes,
     pub reauth: Reauth,
     pub phone_changes: Limit,
-    pub lookup_ip: Limit,
+    pub lookup_ip: ClientLimit,
     pub rules: Arc<NumberRules>,
     pub streams: Arc<Streams>,
 }
@@ -131,7 +132,7 @@ pub fn add_phone_with_code(
     codes: &Codes,
     user_id: i64,
     number: &PhoneNumber,
-    client_ip: &str,
+    client_ip: &ClientNetworks,
     locale: Locale,
     now: i64,
 ) -> Result<(PhoneRow, CodeState), ApiError> {
@@ -203,7 +204,7 @@ impl Phones {
         &self,
         raw: String,
         region: Option<String>,
-        client_ip: String,
+        client_ip: ClientNetworks,
     ) -> Result<ParseResponse, ApiError> {
         let limit = self.lookup_ip;
         let now = self.clock.now();
@@ -233,7 +234,7 @@ impl Phones {
         &self,
         user_id: i64,
         number: PhoneNumber,
-        client_ip: String,
+        client_ip: ClientNetworks,
         locale: Locale,
     ) -> Result<(PhoneRow, CodeState), ApiError> {
         self.count_change(user_id).await?;
@@ -273,7 +274,7 @@ impl Phones {
         user_id: i64,
         row: &PhoneRow,
         password: Option<String>,
-        client_ip: &str,
+        client_ip: &ClientNetworks,
     ) -> Result<(), ApiError> {
         if row.status != PhoneStatus::Verified {
             return Ok(());
@@ -378,7 +379,7 @@ impl Phones {
         &self,
         user_id: i64,
         id: i64,
-        client_ip: String,
+        client_ip: ClientNetworks,
         locale: Locale,
     ) -> Result<CodeState, ApiError> {
         let code = self
@@ -507,7 +508,7 @@ impl Phones {
         user_id: i64,
         id: i64,
         current_password: Option<String>,
-        client_ip: String,
+        client_ip: ClientNetworks,
     ) -> Result<(), ApiError> {
         let current = self.get(user_id, id).await?;
         self.reauthenticate(user_id, &current, current_password, &client_ip)
@@ -554,7 +555,7 @@ pub struct Change {
     pub id: i64,
     pub number: PhoneNumber,
     pub current_password: Option<String>,
-    pub client_ip: String,
+    pub client_ip: ClientNetworks,
     pub locale: Locale,
 }
 

@@ -23,16 +23,18 @@ use sha2::Sha256;
 
 use crate::{
     config::Config,
+    domain::ClientNetworks,
     error::ApiError,
     persistence::{Conn, rate_limits},
+    services::client_limit::{ClientLimit, as_hits},
 };
 
 /// The request-rate limits of SPEC §7, built once from the configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub login: LoginLimits,
-    pub register_ip: Limit,
-    pub lookup_ip: Limit,
+    pub register_ip: ClientLimit,
+    pub lookup_ip: ClientLimit,
     /// Number changes (POST, PATCH) per account per day, counted before any lookup so
     /// the 409 for a number verified elsewhere cannot be probed without limit.
     pub phone_changes: Limit,
@@ -43,20 +45,33 @@ impl Limits {
     pub fn from_config(c: &Config) -> Self {
         Self {
             login: LoginLimits {
-                login_ip: Limit::new("login_ip", c.login_per_ip, 900).striped(),
-                login_email: Limit::new("login_email", c.login_failures_per_email, 900),
+                login_ip: ClientLimit::new(Limit::new("login_ip", c.login_per_ip, 900).striped()),
+                login_email: ClientLimit::new(Limit::new(
+                    "login_email",
+                    c.login_failures_per_email,
+                    900,
+                )),
                 login_email_all: Limit::new(
                     "login_email_all_networks",
                     c.login_failures_per_email_all_networks,
                     900,
                 ),
             },
-            register_ip: Limit::new("register_ip", c.register_per_ip_per_hour, 3600).striped(),
-            lookup_ip: Limit::new("lookup_ip", c.lookup_per_ip_per_minute, 60).striped(),
+            register_ip: ClientLimit::new(
+                Limit::new("register_ip", c.register_per_ip_per_hour, 3600).striped(),
+            )
+            .with_ipv4_24(),
+            lookup_ip: ClientLimit::new(
+                Limit::new("lookup_ip", c.lookup_per_ip_per_minute, 60).striped(),
+            ),
             phone_changes: Limit::new("phone_changes", c.phone_changes_per_account_per_day, 86_400),
             code_guesses: GuessLimits {
                 per_number: Limit::new("code_failures_number", c.code_failures_per_number, 900),
-                per_ip: Limit::new("code_failures_ip", c.code_failures_per_ip, 900),
+                per_ip: ClientLimit::new(Limit::new(
+                    "code_failures_ip",
+                    c.code_failures_per_ip,
+                    900,
+                )),
             },
         }
     }
@@ -65,9 +80,9 @@ impl Limits {
 /// What a sign-in attempt (password or code) is counted against.
 #[derive(Clone, Copy, Debug)]
 pub struct LoginLimits {
-    pub login_ip: Limit,
+    pub login_ip: ClientLimit,
     /// Wrong passwords for one email from one client network.
-    pub login_email: Limit,
+    pub login_email: ClientLimit,
     /// Wrong passwords for one email from every network together: the much higher
     /// ceiling on a guesser who spreads over many networks.
     pub login_email_all: Limit,
@@ -75,12 +90,16 @@ pub struct LoginLimits {
 
 impl LoginLimits {
     /// The failure counters of one sign-in attempt by `identity` (an email, or
-    /// `phone:<e164>`) from `client` (its network: IPv6 clients by their /64).
-    pub fn failures(&self, identity: &str, client: &str) -> FailureCharge {
+    /// `phone:<e164>`) from `client` (its network: IPv6 clients by their /64, and the
+    /// wider networks around it).
+    pub fn failures(&self, identity: &str, client: &ClientNetworks) -> FailureCharge {
+        let pairs = self
+            .login_email
+            .subjects(client, |net| private_subject(&format!("{identity}\n{net}")));
         FailureCharge {
             limits: *self,
             subject: private_subject(identity),
-            pair: private_subject(&format!("{identity}\n{client}")),
+            pairs,
         }
     }
 }
@@ -92,7 +111,8 @@ impl LoginLimits {
 #[derive(Clone, Debug)]
 pub struct FailureCharge {
     limits: LoginLimits,
-    pair: String,
+    /// The identity with the client's own key first, then with each wider network.
+    pairs: Vec<(Limit, String)>,
     subject: String,
 }
 
@@ -100,16 +120,15 @@ impl FailureCharge {
     /// The identity and network, as a keyed hash ([`private_subject`]): the key of
     /// `known_sign_ins`.
     pub fn pair(&self) -> &str {
-        &self.pair
+        self.pairs.first().map_or("", |(_, pair)| pair.as_str())
     }
 
-    /// Always in this order: charges and refunds lock the two rows alike (see
+    /// Always in this order: charges and refunds lock the rows alike (see
     /// `rate_limits::unhit`).
-    fn hits(&self) -> [(Limit, &str); 2] {
-        [
-            (self.limits.login_email, &self.pair),
-            (self.limits.login_email_all, &self.subject),
-        ]
+    fn hits(&self) -> Vec<(Limit, &str)> {
+        let mut hits = as_hits(&self.pairs);
+        hits.push((self.limits.login_email_all, &self.subject));
+        hits
     }
 
     pub fn charge(&self, conn: &mut Conn<'_>, now: i64) -> Result<(), ApiError> {
@@ -127,7 +146,7 @@ impl FailureCharge {
 #[derive(Clone, Copy, Debug)]
 pub struct GuessLimits {
     per_number: Limit,
-    per_ip: Limit,
+    per_ip: ClientLimit,
 }
 
 /// Which door a guess came through. The anonymous doors (sign-in by code, reset) and the
@@ -141,7 +160,7 @@ pub enum GuessDoor {
 
 impl GuessLimits {
     /// The charge of one guess for `e164` from `client` (its network).
-    pub fn guess(&self, door: GuessDoor, e164: &str, client: &str) -> GuessCharge {
+    pub fn guess(&self, door: GuessDoor, e164: &str, client: &ClientNetworks) -> GuessCharge {
         let door = match door {
             GuessDoor::Anonymous => "anon",
             GuessDoor::AfterPassword => "login",
@@ -151,7 +170,7 @@ impl GuessLimits {
             number: private_subject(&format!("{door}\n{e164}")),
             // Per door too: strangers on the owner's network (a NAT, a /64) spending
             // the anonymous doors' allowance must not close the two-step door.
-            client: format!("{door}\n{client}"),
+            client: self.per_ip.subjects(client, |net| format!("{door}\n{net}")),
         }
     }
 }
@@ -163,15 +182,14 @@ impl GuessLimits {
 pub struct GuessCharge {
     limits: GuessLimits,
     number: String,
-    client: String,
+    client: Vec<(Limit, String)>,
 }
 
 impl GuessCharge {
-    fn hits(&self) -> [(Limit, &str); 2] {
-        [
-            (self.limits.per_number, &self.number),
-            (self.limits.per_ip, &self.client),
-        ]
+    fn hits(&self) -> Vec<(Limit, &str)> {
+        let mut hits = vec![(self.limits.per_number, self.number.as_str())];
+        hits.extend(as_hits(&self.client));
+        hits
     }
 
     pub fn charge(&self, conn: &mut Conn<'_>, now: i64) -> Result<(), ApiError> {
@@ -216,6 +234,14 @@ impl Limit {
     pub fn readable(self) -> Self {
         Self {
             readable: true,
+            ..self
+        }
+    }
+
+    /// The same limit at `k` times its value (a client's wider network).
+    pub(crate) fn times(self, k: u32) -> Self {
+        Self {
+            max: self.max.saturating_mul(k),
             ..self
         }
     }

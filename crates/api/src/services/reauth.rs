@@ -4,7 +4,7 @@
 
 use crate::{
     clock::Clock,
-    domain::Password,
+    domain::{ClientNetworks, Password},
     error::ApiError,
     persistence::{Conn, Db, users},
     services::{
@@ -40,7 +40,7 @@ impl Reauth {
         &self,
         user_id: i64,
         password: String,
-        client_ip: &str,
+        client_ip: &ClientNetworks,
     ) -> Result<(), ApiError> {
         let user = self
             .db

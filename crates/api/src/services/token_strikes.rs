@@ -5,12 +5,17 @@
 //! anyone. A database
 //! counter would itself be a write per made-up token, which is the very load this
 //! limit exists to stop, so the strikes live in this process: a fixed one-minute window
-//! per client key (ClientIp already folds an IPv6 client into its /64). With several API
-//! processes a client gets this allowance on each of them; the lookups it buys are reads.
+//! per client key (ClientIp already folds an IPv6 client into its /64), and as every
+//! per-client limit, at 4× for its /56 and 16× for its /48 (SPEC §11; no IPv4 /24: that
+//! is for the SMS and registration limits). With several API processes a client gets this
+//! allowance on each of them; the lookups it buys are reads.
 
 use std::{collections::HashMap, sync::Mutex};
 
-use crate::error::ApiError;
+use crate::{
+    domain::{ClientNetworks, client_network::Width},
+    error::ApiError,
+};
 
 const WINDOW: i64 = 60;
 /// Distinct clients remembered per window. Past it the window starts over early: an
@@ -62,19 +67,34 @@ impl TokenStrikes {
         }
     }
 
+    /// The client's keys, each with its allowance: its own, then its IPv6 /56 and /48.
+    fn keys<'a>(&self, client: &'a ClientNetworks) -> impl Iterator<Item = (&'a str, u32)> {
+        let max = self.max;
+        let wider = client
+            .wider()
+            .filter(|(width, _)| *width != Width::V4Slash24)
+            .map(move |(width, net)| (net, max.saturating_mul(width.multiple())));
+        std::iter::once((client.key(), max)).chain(wider)
+    }
+
     /// Refuses a client that has used up its strikes, before any lookup is made.
-    pub fn check(&self, client: &str, now: i64) -> Result<(), ApiError> {
-        let used = self.window(now, |w| w.counts.get(client).copied().unwrap_or(0));
-        if used >= self.max {
+    pub fn check(&self, client: &ClientNetworks, now: i64) -> Result<(), ApiError> {
+        let full = self.window(now, |w| {
+            self.keys(client)
+                .any(|(key, max)| w.counts.get(key).copied().unwrap_or(0) >= max)
+        });
+        if full {
             return Err(self.refusal(now));
         }
         Ok(())
     }
 
     /// Counts one token that named nothing alive.
-    pub fn strike(&self, client: &str, now: i64) {
+    pub fn strike(&self, client: &ClientNetworks, now: i64) {
         self.window(now, |w| {
-            *w.counts.entry(client.to_owned()).or_default() += 1
+            for (key, _) in self.keys(client) {
+                *w.counts.entry(key.to_owned()).or_default() += 1;
+            }
         });
     }
 }
@@ -83,21 +103,49 @@ impl TokenStrikes {
 mod tests {
     use super::*;
 
+    fn client(ip: &str) -> ClientNetworks {
+        ClientNetworks::of(ip.parse().expect("ip"))
+    }
+
     #[test]
     fn refuses_after_max_strikes_until_the_window_ends() {
         let s = TokenStrikes::new(2, "test");
         let now = 6_000;
-        s.strike("a", now);
-        assert!(s.check("a", now).is_ok());
-        s.strike("a", now + 1);
-        assert!(s.check("a", now + 2).is_err());
+        let (a, b) = (client("192.0.2.1"), client("192.0.2.2"));
+        s.strike(&a, now);
+        assert!(s.check(&a, now).is_ok());
+        s.strike(&a, now + 1);
+        assert!(s.check(&a, now + 2).is_err());
         assert!(
-            s.check("b", now + 2).is_ok(),
-            "another client is not affected"
+            s.check(&b, now + 2).is_ok(),
+            "another client is not affected, even in the same /24"
         );
         assert!(
-            s.check("a", now + WINDOW).is_ok(),
+            s.check(&a, now + WINDOW).is_ok(),
             "a new window starts over"
         );
+    }
+
+    #[test]
+    fn an_ipv6_56_gets_4_times_and_a_48_16_times_the_strikes() {
+        let s = TokenStrikes::new(1, "test");
+        let now = 6_000;
+        // Four /64s of one /56 use its allowance up; a fifth is refused unstruck.
+        for low in 0..4 {
+            let c = client(&format!("2001:db8:1:{low:x}::1"));
+            assert!(s.check(&c, now).is_ok(), "/64 number {low}");
+            s.strike(&c, now);
+        }
+        assert!(s.check(&client("2001:db8:1:4::1"), now).is_err());
+        // Three more /56s fill the /48.
+        for high in 1..4u16 {
+            for low in 0..4u16 {
+                let c = client(&format!("2001:db8:1:{:x}::1", (high << 8) | low));
+                assert!(s.check(&c, now).is_ok());
+                s.strike(&c, now);
+            }
+        }
+        assert!(s.check(&client("2001:db8:1:4000::1"), now).is_err());
+        assert!(s.check(&client("2001:db8:2::1"), now).is_ok());
     }
 }

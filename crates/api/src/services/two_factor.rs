@@ -9,7 +9,7 @@ use rand::{Rng as _, distributions::Uniform};
 
 use crate::{
     clock::Clock,
-    domain::{CodePurpose, CodeState, Locale, VerificationCode},
+    domain::{ClientNetworks, CodePurpose, CodeState, Locale, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, Db, mfa,
@@ -138,7 +138,7 @@ impl TwoFactor {
     pub async fn send_code(
         &self,
         user_id: i64,
-        client_ip: String,
+        client_ip: ClientNetworks,
         locale: Locale,
     ) -> Result<CodeState, ApiError> {
         let (codes, clock) = (self.codes.clone(), self.clock.clone());
@@ -175,7 +175,7 @@ impl TwoFactor {
         enabled: bool,
         password: String,
         code: Option<String>,
-        client_ip: String,
+        client_ip: ClientNetworks,
     ) -> Result<Switched, ApiError> {
         let code = code
             .map(|c| VerificationCode::parse(&c).map_err(|m| ApiError::field("code", m)))
@@ -267,7 +267,7 @@ impl TwoFactor {
         &self,
         user_id: i64,
         password: String,
-        client_ip: String,
+        client_ip: ClientNetworks,
     ) -> Result<Vec<String>, ApiError> {
         self.reauth.check(user_id, password, &client_ip).await?;
         let (codes, clock) = (self.codes.clone(), self.clock.clone());
@@ -300,7 +300,7 @@ impl TwoFactor {
         &self,
         mfa_token: String,
         factor: SecondFactor,
-        client: &str,
+        client: &ClientNetworks,
     ) -> Result<Session, ApiError> {
         let now = self.clock.now();
         self.token_strikes.check(client, now)?;
@@ -415,7 +415,7 @@ pub fn challenge(
     codes: &Codes,
     user: &UserRow,
     phone: Option<&PhoneRow>,
-    client_ip: &str,
+    client_ip: &ClientNetworks,
     locale: Locale,
     now: i64,
     ttl: i64,
