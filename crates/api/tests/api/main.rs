@@ -24,6 +24,7 @@ mod outside_review;
 mod phone_numbers;
 mod phone_oracle;
 mod process;
+mod session_races;
 mod spa;
 mod streams;
 mod tokens;
