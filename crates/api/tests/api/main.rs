@@ -14,6 +14,7 @@ mod event_gaps;
 mod events;
 mod faults;
 mod fraud;
+mod fraud_scale;
 mod hardening;
 mod many_processes;
 mod modules;
