@@ -169,6 +169,11 @@ pub struct Config {
     /// paused ranges that pause their whole country
     #[arg(long, env = "SMS_FRAUD_COUNTRY_RANGES", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub sms_fraud_country_ranges: u32,
+    /// unverified claims over all countries in 24 h; past it, claims to ranges that
+    /// verified nothing in 24 h are refused like a pause [default: 20 % of
+    /// `SMS_DAILY_BUDGET`]
+    #[arg(long, env = "SMS_FRAUD_GLOBAL_UNVERIFIED")]
+    pub sms_fraud_global_unverified: Option<u32>,
     /// bearer token (≥ 32 bytes) of `/api/v1/admin/sms/*`; unset, that API does not exist
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
@@ -628,6 +633,12 @@ impl Config {
     pub fn sms_budget_reserve(&self) -> u32 {
         self.sms_budget_reserve
             .unwrap_or_else(|| self.sms_daily_budget.div_ceil(10))
+    }
+
+    /// Unverified claims over all countries per 24 h (SPEC §11).
+    pub fn sms_fraud_global_unverified(&self) -> u32 {
+        self.sms_fraud_global_unverified
+            .unwrap_or_else(|| self.sms_daily_budget.div_ceil(5))
     }
 
     /// Whether cookies get the `Secure` attribute.

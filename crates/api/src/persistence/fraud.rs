@@ -44,6 +44,17 @@ pub fn counts_under(
         .load(c))?)
 }
 
+/// Whether the counter `key` has a row in a window from `since` on.
+pub fn counted_since(conn: &mut Conn<'_>, key: &str, since: i64) -> Result<bool, ApiError> {
+    let rows: Vec<i64> = with_conn!(conn, c => rate_counters::table
+        .filter(rate_counters::key.eq(key))
+        .filter(rate_counters::window_start.ge(since))
+        .select(rate_counters::window_start)
+        .keep_prepared()
+        .load(c))?;
+    Ok(!rows.is_empty())
+}
+
 /// Forgets every counter row under `prefix` (an operator lifted that key's pause, so the
 /// codes that caused it must not pause it again at once).
 pub fn reset_counts(conn: &mut Conn<'_>, prefix: &str) -> Result<usize, ApiError> {

@@ -341,7 +341,7 @@ impl Accounts {
                 if let Some(rotated_at) = row.rotated_at {
                     // Two tabs racing on one token must not log the user out.
                     if now - rotated_at > grace {
-                        refresh_tokens::revoke_family(c, &row.family, now)?;
+                        refresh_tokens::revoke_family(c, row.user_id, &row.family, now)?;
                         return Ok(Rotation::ReuseDetected {
                             user_id: row.user_id,
                             family: row.family,
@@ -352,7 +352,7 @@ impl Accounts {
                 let Some((user, phone)) = users::find_with_phone(c, row.user_id)? else {
                     return Ok(Rotation::Refused);
                 };
-                if !refresh_tokens::mark_rotated(c, row.id, now)? {
+                if !refresh_tokens::mark_rotated(c, row.user_id, row.id, now)? {
                     return Ok(Rotation::Refused);
                 }
                 let opened = opener.rotate(c, user, phone, row.family, now)?;
@@ -403,8 +403,9 @@ impl Accounts {
         let (family, clock) = (row.family, self.clock.clone());
         {
             let family = family.clone();
+            let user_id = row.user_id;
             self.db
-                .write(move |c| refresh_tokens::revoke_family(c, &family, clock.now()))
+                .write(move |c| refresh_tokens::revoke_family(c, user_id, &family, clock.now()))
                 .await?;
         }
         // This process's streams of the session end now; other processes' at their poll.

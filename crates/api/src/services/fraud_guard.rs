@@ -17,8 +17,17 @@
 //! or when `SMS_FRAUD_COUNTRY_RANGES` of its ranges are paused at once; real users in
 //! other ranges of a country under a narrow attack keep getting codes.
 //!
+//! Over all countries, unverified claims may not pass `SMS_FRAUD_GLOBAL_UNVERIFIED` in
+//! 24 hours (SPEC §11): an attacker spread over a hundred countries stays under every
+//! range and country floor, and the floors alone would let the whole budget through.
+//! Past the ceiling, claims to ranges that verified nothing in the window are refused like
+//! a pause (scope `global`); ranges with real users in them go on. Verified credit counts
+//! distinct numbers: one number earns at most one credit per 24 hours, or verifying one
+//! rented number over and over would buy an unverified send each time.
+//!
 //! Counts are hourly rows of `rate_counters` (`fraud:r:<range>:s|v`,
-//! `fraud:c:<country>:s|v`), bumped in the same statement as the send's other limits;
+//! `fraud:c:<country>:s|v`, `fraud:g:all:s|v`, and `fraud:n:<keyed hash of a number>`
+//! for the credit a number earned), bumped in the same statement as the send's other limits;
 //! pauses and decisions are tables. Everything lives in the database, so every API
 //! process sees the same pauses. A send is refused before anything is written, and the
 //! send that takes a range to its threshold is the last one: it goes out and its
@@ -38,6 +47,8 @@ use crate::{
 const HOUR: i64 = 3600;
 /// The window: this hour and the 23 before it.
 const WINDOW_HOURS: i64 = 24;
+/// The scope of a refusal by the global ceiling (never a pause row).
+const GLOBAL: &str = "global";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scope {
@@ -79,8 +90,13 @@ pub struct FraudGuard {
     country_ranges: i64,
     allow: FraudAllow,
     test_numbers: TestNumbers,
+    /// `SMS_FRAUD_GLOBAL_UNVERIFIED`.
+    global_ceiling: i64,
     range_counter: Limit,
     country_counter: Limit,
+    global_counter: Limit,
+    /// Numbers that earned a verified credit, by keyed hash: one per number per window.
+    credit_counter: Limit,
 }
 
 impl FraudGuard {
@@ -101,6 +117,10 @@ impl FraudGuard {
             // Read back by key prefix, and a range or country names no one.
             range_counter: Limit::new("fraud:r", u32::MAX, HOUR).striped().readable(),
             country_counter: Limit::new("fraud:c", u32::MAX, HOUR).striped().readable(),
+            // Hit by every claim: striped like the country rows.
+            global_counter: Limit::new("fraud:g", u32::MAX, HOUR).striped().readable(),
+            credit_counter: Limit::new("fraud:n", u32::MAX, HOUR),
+            global_ceiling: i64::from(c.sms_fraud_global_unverified()),
         }
     }
 
@@ -133,6 +153,7 @@ impl FraudGuard {
             .filter(|p| p.in_force(now))
             .max_by_key(|p| (p.enforced, p.until))
         else {
+            self.admit_under_ceiling(conn, dest, now)?;
             return Ok(recent);
         };
         let scope = scope_of(pause);
@@ -143,14 +164,49 @@ impl FraudGuard {
             });
         }
         decided("record", scope, dest, pause.sent, pause.verified);
+        self.admit_under_ceiling(conn, dest, now)?;
         Ok(recent)
     }
 
+    /// The global ceiling: one more unverified claim must not pass it, unless `dest`'s
+    /// range verified a code in the window. The global rows are read first: under the
+    /// ceiling (the normal case) that is the only read. Racing claims on PostgreSQL may
+    /// pass it by as many as run at once (each reads before the others commit).
+    fn admit_under_ceiling(
+        &self,
+        conn: &mut Conn<'_>,
+        dest: &Destination,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let since = window_start(now);
+        let global = self.counts_of(conn, self.global_counter, "all", since)?;
+        if global.unverified() < self.global_ceiling {
+            return Ok(());
+        }
+        if self
+            .counts(conn, Scope::Range, &dest.range, since)?
+            .verified
+            > 0
+        {
+            return Ok(());
+        }
+        if self.mode != FraudMode::Enforce {
+            decided("record", GLOBAL, dest, global.sent, global.verified);
+            return Ok(());
+        }
+        decided("refuse", GLOBAL, dest, global.sent, global.verified);
+        // The window slides at the next hour, when its oldest hour's claims leave it.
+        Err(ApiError::SmsRangePaused {
+            retry_after: (HOUR - now.rem_euclid(HOUR)).max(1) as u64,
+        })
+    }
+
     /// The counter rows a code to `dest` adds; the caller hits them with its limits.
-    pub fn sent_counters(&self, dest: &Destination) -> [(Limit, String); 2] {
+    pub fn sent_counters(&self, dest: &Destination) -> [(Limit, String); 3] {
         [
             (self.range_counter, format!("{}:s", dest.range)),
             (self.country_counter, format!("{}:s", dest.country)),
+            (self.global_counter, "all:s".to_owned()),
         ]
     }
 
@@ -218,7 +274,8 @@ impl FraudGuard {
     }
 
     /// A code to `e164` was verified: real traffic, which raises its range's and
-    /// country's allowance.
+    /// country's allowance, and lowers the unverified count of all countries. Once per
+    /// number per window: the same number verified again earns nothing.
     pub fn count_verified(
         &self,
         conn: &mut Conn<'_>,
@@ -229,10 +286,16 @@ impl FraudGuard {
         let Some(dest) = self.watch(e164, country) else {
             return Ok(());
         };
+        let credited = self.credit_counter.stored_key(e164);
+        if fraud::counted_since(conn, &credited, window_start(now))? {
+            return Ok(());
+        }
+        self.credit_counter.record(conn, e164, now)?;
         self.range_counter
             .record(conn, &format!("{}:v", dest.range), now)?;
         self.country_counter
-            .record(conn, &format!("{}:v", dest.country), now)
+            .record(conn, &format!("{}:v", dest.country), now)?;
+        self.global_counter.record(conn, "all:v", now)
     }
 
     fn threshold(&self, floor: i64, counts: Counts) -> i64 {
@@ -252,6 +315,17 @@ impl FraudGuard {
             Scope::Range => self.range_counter,
             Scope::Country => self.country_counter,
         };
+        self.counts_of(conn, counter, key, since)
+    }
+
+    /// Sent and verified codes under `counter`'s `key` in the windows from `since` on.
+    fn counts_of(
+        &self,
+        conn: &mut Conn<'_>,
+        counter: Limit,
+        key: &str,
+        since: i64,
+    ) -> Result<Counts, ApiError> {
         let prefix = format!("{}:{key}:", counter.name);
         let mut counts = Counts::default();
         for (row_key, count) in fraud::counts_under(conn, &prefix, since)? {
@@ -408,6 +482,13 @@ mod tests {
             "real traffic earns room"
         );
         assert_eq!(counts(20, 25).unverified(), 0);
+    }
+
+    #[test]
+    fn the_global_ceiling_is_a_fifth_of_the_budget_unless_set() {
+        assert_eq!(guard(&["--sms-daily-budget", "1000"]).global_ceiling, 200);
+        let set = guard(&["--sms-fraud-global-unverified", "7"]);
+        assert_eq!(set.global_ceiling, 7);
     }
 
     #[test]

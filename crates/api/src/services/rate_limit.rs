@@ -402,6 +402,11 @@ impl Limit {
         Ok(())
     }
 
+    /// The key of `subject`'s counter row (its first stripe), as stored.
+    pub fn stored_key(&self, subject: &str) -> String {
+        self.key(subject)
+    }
+
     /// Counts one event without refusing (e.g. a failed login, a system SMS).
     pub fn record(&self, conn: &mut Conn<'_>, subject: &str, now: i64) -> Result<(), ApiError> {
         let row = rand::thread_rng().gen_range(0..self.stripes_on(conn));

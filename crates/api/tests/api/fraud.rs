@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, PASSWORD, Resp, TestApp, on_both_databases, spawn_app_with};
 
-const ADMIN: &str = "operator-token-operator-token-0123456789";
-const PAUSE: u64 = 3600;
+pub(crate) const ADMIN: &str = "operator-token-operator-token-0123456789";
+pub(crate) const PAUSE: u64 = 3600;
 
 /// Small floors so a handful of sends trips the guard; everything else at defaults but
 /// the per-client caps, which every request from 127.0.0.1 would otherwise share.
-fn guarded(c: &mut Config) {
+pub(crate) fn guarded(c: &mut Config) {
     c.trusted_proxies = "127.0.0.1".parse().expect("proxy");
     c.sms_fraud_range_floor = 4;
     c.sms_fraud_country_floor = 50;
@@ -35,7 +35,7 @@ async fn from(
 }
 
 /// Registers an account from its own address and asks for a code to `number`.
-async fn sign_up_with(app: &TestApp, n: u32, number: &str) -> Resp {
+pub(crate) async fn sign_up_with(app: &TestApp, n: u32, number: &str) -> Resp {
     from(
         app,
         &format!("198.51.{}.{}", n / 250, n % 250 + 1),
@@ -53,23 +53,29 @@ async fn sign_up_with(app: &TestApp, n: u32, number: &str) -> Resp {
     .await
 }
 
-async fn admin(app: &TestApp, method: Method, route: &str, path: &str, token: &str) -> Resp {
+pub(crate) async fn admin(
+    app: &TestApp,
+    method: Method,
+    route: &str,
+    path: &str,
+    token: &str,
+) -> Resp {
     app.call(method, route, path, Some(token), None).await
 }
 
-async fn pauses(app: &TestApp) -> Vec<Value> {
+pub(crate) async fn pauses(app: &TestApp) -> Vec<Value> {
     let p = "/api/v1/admin/sms/pauses";
     let r = admin(app, Method::GET, p, p, ADMIN).await.expect(200);
     r.body["items"].as_array().expect("items").clone()
 }
 
 /// `+44 7400 1xxxxx`: one GB mobile range (`+44740`) per call of `n`.
-fn pumped(n: u32) -> String {
+pub(crate) fn pumped(n: u32) -> String {
     format!("+4474001{n:05}")
 }
 
 #[track_caller]
-fn assert_paused(r: &Resp) {
+pub(crate) fn assert_paused(r: &Resp) {
     assert_eq!(r.status.as_u16(), 429, "body: {}", r.body);
     assert!(
         r.body["type"]
@@ -153,7 +159,7 @@ async fn pumping_pauses_the_range_while_the_rest_of_the_country_passes(b: Backen
     );
 }
 
-fn count_users(
+pub(crate) fn count_users(
     c: &mut phonereg_api::persistence::Conn<'_>,
 ) -> Result<i64, phonereg_api::error::ApiError> {
     use diesel::{QueryDsl as _, RunQueryDsl as _};
