@@ -190,6 +190,7 @@ async fn exchange(request: Result<Request, gloo_net::Error>) -> Result<String, A
             },
             errors: None,
             verification: None,
+            captcha: None,
         });
     Err(ApiError::Problem {
         problem: Box::new(problem),
@@ -214,6 +215,7 @@ fn broken_answer() -> ApiError {
                     .to_owned(),
             errors: None,
             verification: None,
+            captcha: None,
         }),
         retry_after: None,
     }
@@ -425,6 +427,7 @@ mod tests {
                 detail: String::new(),
                 errors: None,
                 verification: None,
+                captcha: None,
             }),
             retry_after: None,
         }

@@ -169,3 +169,22 @@ mod tests {
         assert!(Canceled.is_final() && !Sent.is_final());
     }
 }
+
+vocabulary! {
+    /// The bot-challenge provider whose widget the SPA shows (SPEC §11).
+    CaptchaProvider {
+        Turnstile => "turnstile",
+        Hcaptcha => "hcaptcha",
+        Recaptcha => "recaptcha",
+    }
+}
+
+vocabulary! {
+    /// When the API asks for a bot-challenge token (SPEC §11).
+    CaptchaMode {
+        /// Only when the client or the destination looks risky.
+        Risky => "risky",
+        /// On every request that would send a claim or a start.
+        Always => "always",
+    }
+}
