@@ -187,6 +187,7 @@ async fn exchange(request: Result<Request, gloo_net::Error>) -> Result<String, A
             },
             errors: None,
             verification: None,
+            captcha: None,
         });
     Err(ApiError::Problem {
         problem: Box::new(problem),
@@ -211,6 +212,7 @@ fn broken_answer() -> ApiError {
                     .to_owned(),
             errors: None,
             verification: None,
+            captcha: None,
         }),
         retry_after: None,
     }
@@ -422,6 +424,7 @@ mod tests {
                 detail: String::new(),
                 errors: None,
                 verification: None,
+                captcha: None,
             }),
             retry_after: None,
         }

@@ -251,6 +251,64 @@ pub struct Config {
     /// live event streams per API process in all; past it 503 with `Retry-After`
     #[arg(long, env = "EVENT_STREAMS_MAX", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_streams_max: u32,
+    /// bot challenge asked on the requests that would send a claim or a start: `none`,
+    /// `turnstile`, `hcaptcha` or `recaptcha` (v2); any but `none` needs
+    /// `CAPTCHA_SITE_KEY` and `CAPTCHA_SECRET`
+    #[arg(long, env = "CAPTCHA_PROVIDER", value_enum, default_value_t = CaptchaProviderSetting::None)]
+    pub captcha_provider: CaptchaProviderSetting,
+    /// the provider's public site key, sent to clients for its widget
+    #[arg(long, env = "CAPTCHA_SITE_KEY")]
+    pub captcha_site_key: Option<String>,
+    /// the provider's secret key, sent to its siteverify with each token
+    #[arg(long, env = "CAPTCHA_SECRET", hide_env_values = true)]
+    pub captcha_secret: Option<Secret>,
+    /// where tokens are checked [default: the provider's siteverify URL]
+    #[arg(long, env = "CAPTCHA_VERIFY_URL", value_parser = parse_public_url)]
+    pub captcha_verify_url: Option<String>,
+    /// `risky` (a token only once the client network sent `CAPTCHA_FREE_SENDS_PER_HOUR`
+    /// this hour, or the destination's range or country is past half its pause threshold)
+    /// or `always`
+    #[arg(long, env = "CAPTCHA_MODE", value_enum, default_value_t = CaptchaModeSetting::Risky)]
+    pub captcha_mode: CaptchaModeSetting,
+    /// codes (claims and starts) a client network gets per UTC hour before `risky` mode
+    /// asks for a token
+    #[arg(long, env = "CAPTCHA_FREE_SENDS_PER_HOUR", default_value_t = 3)]
+    pub captcha_free_sends_per_hour: u32,
+    /// when the provider cannot be reached or fails: `allow` the request (the SMS caps
+    /// and the fraud guard still hold) or `deny` it (503)
+    #[arg(long, env = "CAPTCHA_ON_ERROR", value_enum, default_value_t = CaptchaOnError::Allow)]
+    pub captcha_on_error: CaptchaOnError,
+}
+
+/// `CAPTCHA_PROVIDER` (SPEC §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CaptchaProviderSetting {
+    /// No bot challenge.
+    None,
+    /// Cloudflare Turnstile.
+    Turnstile,
+    /// hCaptcha.
+    Hcaptcha,
+    /// Google reCAPTCHA v2.
+    Recaptcha,
+}
+
+/// `CAPTCHA_MODE` (SPEC §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CaptchaModeSetting {
+    /// Ask only when the client or the destination looks risky.
+    Risky,
+    /// Ask on every claim and start.
+    Always,
+}
+
+/// `CAPTCHA_ON_ERROR` (SPEC §11): what a provider failure means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CaptchaOnError {
+    /// Let the request through; the caps and the guard still hold.
+    Allow,
+    /// Refuse it with 503.
+    Deny,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -604,6 +662,24 @@ impl Config {
             && token.expose().len() < 32
         {
             return Err("ADMIN_TOKEN must be at least 32 bytes".into());
+        }
+        if self.captcha_provider != CaptchaProviderSetting::None
+            && (self.captcha_site_key.as_deref().is_none_or(str::is_empty)
+                || self
+                    .captcha_secret
+                    .as_ref()
+                    .is_none_or(|s| s.expose().is_empty()))
+        {
+            return Err("CAPTCHA_PROVIDER needs CAPTCHA_SITE_KEY and CAPTCHA_SECRET".into());
+        }
+        if self.phonereg_env == Environment::Production
+            && self
+                .captcha_verify_url
+                .as_deref()
+                .is_some_and(|u| !u.starts_with("https://"))
+        {
+            // The secret travels with every token.
+            return Err("CAPTCHA_VERIFY_URL must be https:// when PHONEREG_ENV=production".into());
         }
         match self.sms_provider {
             SmsProvider::Console if self.phonereg_env == Environment::Production => {

@@ -4,7 +4,7 @@ use actix_web::{
     HttpResponse, ResponseError,
     http::{StatusCode, header},
 };
-use phonereg_types::{FieldErrors, Problem, ProblemType, Verification};
+use phonereg_types::{CaptchaChallenge, FieldErrors, Problem, ProblemType, Verification};
 
 use crate::domain::CodeState;
 
@@ -65,6 +65,13 @@ pub enum ApiError {
     /// The SMS fraud guard has paused the destination's range or country (SPEC §9).
     #[error("sms range paused")]
     SmsRangePaused { retry_after: u64 },
+    /// A request that would send a code needs a bot-challenge token it did not bring, or
+    /// brought one that was refused or used before (SPEC §11).
+    #[error("captcha required")]
+    CaptchaRequired {
+        challenge: CaptchaChallenge,
+        rejected: bool,
+    },
     #[error("unavailable: {detail}")]
     Unavailable { detail: String, retry_after: u64 },
     /// The database could not serve (down, restarting, its disk full or read-only): a
@@ -160,6 +167,16 @@ impl ApiError {
                 "Text messages to this number are paused",
                 "We have paused text messages to numbers like this one for a while because of unusual activity. Try again later, or use a different number.".into(),
             ),
+            ApiError::CaptchaRequired { rejected, .. } => (
+                ProblemType::CaptchaRequired,
+                "Bot check required",
+                if *rejected {
+                    "The bot check was not passed, or its answer was used before: complete it again."
+                } else {
+                    "Complete the bot check and send its token in X-Captcha-Token or captcha_token."
+                }
+                .into(),
+            ),
             ApiError::Unavailable { detail, .. } => {
                 (ProblemType::Unavailable, "Service unavailable", detail.clone())
             }
@@ -180,7 +197,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::WrongCode(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::WrongCode(_) | ApiError::CaptchaRequired { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_)
             | ApiError::PasswordRequired
@@ -233,6 +252,10 @@ impl ResponseError for ApiError {
                     verification: Some(v),
                     ..
                 } => Some(Verification::from(v)),
+                _ => None,
+            },
+            captcha: match self {
+                ApiError::CaptchaRequired { challenge, .. } => Some(challenge.clone()),
                 _ => None,
             },
         };

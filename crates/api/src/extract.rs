@@ -18,7 +18,7 @@ use crate::{
     config::IpList,
     domain::{ClientNetworks, Locale},
     error::ApiError,
-    services::tokens::Access,
+    services::{captcha::Ask, tokens::Access},
     state::AppState,
 };
 
@@ -277,18 +277,68 @@ impl FromRequest for ClientIp {
 
 /// [`ClientIp`]'s key for `req`, for extractors that need it before the handler runs.
 fn client_of(req: &HttpRequest) -> ClientNetworks {
+    client_addr(req).map_or_else(ClientNetworks::unknown, ClientNetworks::of)
+}
+
+/// The client's address (SPEC §9), before it is cut to its network.
+fn client_addr(req: &HttpRequest) -> Option<IpAddr> {
     let none = IpList::default();
     let state = req.app_data::<web::Data<AppState>>();
     let trusted = state.map_or(&none, |s| &s.config.trusted_proxies);
     let peer = req.peer_addr().map(|a| a.ip());
-    let client = peer.map(|peer| {
+    peer.map(|peer| {
         client_ip(
             peer,
             req.headers().get_all(header::X_FORWARDED_FOR),
             trusted,
         )
-    });
-    client.map_or_else(ClientNetworks::unknown, ClientNetworks::of)
+    })
+}
+
+/// What a request that would send a code brings for the bot challenge (SPEC §11): the
+/// `X-Captcha-Token` header and the client's address (siteverify's `remoteip`).
+pub struct CaptchaAnswer {
+    header_token: Option<String>,
+    remote_ip: Option<IpAddr>,
+}
+
+impl CaptchaAnswer {
+    /// The challenge's view of a request from `client` that would send a code to
+    /// `e164`; the header's token wins over the body's.
+    pub fn ask<'a>(
+        self,
+        e164: &'a str,
+        country: Option<&'a str>,
+        client: &'a ClientIp,
+        body_token: Option<String>,
+    ) -> Ask<'a> {
+        Ask {
+            e164,
+            country,
+            client: client.0.key(),
+            remote_ip: self.remote_ip,
+            token: self.header_token.or(body_token),
+        }
+    }
+}
+
+impl FromRequest for CaptchaAnswer {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let header_token = req
+            .headers()
+            .get(phonereg_types::CAPTCHA_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        ready(Ok(CaptchaAnswer {
+            header_token,
+            remote_ip: client_addr(req).map(crate::domain::client_network::canonical),
+        }))
+    }
 }
 
 /// The client's address. Behind a trusted proxy, `X-Forwarded-For` is read over all its

@@ -9,6 +9,7 @@ use actix_web::{
     middleware::{DefaultHeaders, Next},
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
+use phonereg_types::CaptchaProvider;
 use sha2::{Digest as _, Sha256};
 
 /// The headers every response carries unless the handler set its own: a CSP that lets
@@ -24,7 +25,7 @@ pub fn default_headers(csp: &str) -> DefaultHeaders {
 /// `script-src` allows our own files, WebAssembly compilation, and by hash the inline
 /// module script with which Trunk's `index.html` loads the wasm (read once at start-up:
 /// a new SPA build needs a restart, as its hashed file names do anyway).
-pub fn content_security_policy(static_dir: &Path) -> String {
+pub fn content_security_policy(static_dir: &Path, captcha: Option<CaptchaProvider>) -> String {
     let index = std::fs::read_to_string(static_dir.join("index.html")).unwrap_or_default();
     let hashes: String = inline_scripts(&index)
         .map(|body| {
@@ -34,10 +35,35 @@ pub fn content_security_policy(static_dir: &Path) -> String {
             )
         })
         .collect();
+    // The bot challenge's widget is the provider's script and frame (SPEC §11), from the
+    // origins each provider documents for a CSP.
+    let (scripts, frames, styles) = match captcha {
+        None => ("", "", ""),
+        Some(CaptchaProvider::Turnstile) => (
+            " https://challenges.cloudflare.com",
+            " https://challenges.cloudflare.com",
+            "",
+        ),
+        Some(CaptchaProvider::Hcaptcha) => (
+            " https://hcaptcha.com https://*.hcaptcha.com",
+            " https://hcaptcha.com https://*.hcaptcha.com",
+            " https://hcaptcha.com https://*.hcaptcha.com",
+        ),
+        Some(CaptchaProvider::Recaptcha) => (
+            " https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/",
+            " https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/",
+            "",
+        ),
+    };
+    let frame_src = if frames.is_empty() {
+        String::new()
+    } else {
+        format!(" frame-src{frames};")
+    };
     format!(
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}{scripts}; \
+         style-src 'self'{styles}; img-src 'self' data:; connect-src 'self'{styles};{frame_src} \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
 

@@ -25,6 +25,7 @@ use crate::{
     services::{
         allowance::SmsAllowance,
         auth::{Accounts, AccountsParts},
+        captcha::Captcha,
         codes::Codes,
         courier::Courier,
         delivery::Delivery,
@@ -105,7 +106,10 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let app_state = state.clone();
     let dev_inbox = state.inbox.is_some();
     let metrics_here = config.metrics_bind.is_none();
-    let csp = security::content_security_policy(&config.static_dir);
+    let csp = security::content_security_policy(
+        &config.static_dir,
+        state.captcha.client_config().map(|c| c.provider),
+    );
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
@@ -160,6 +164,7 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
     let (sender, inbox) = sms_sender(config, &clock)?;
     let texts = Arc::new(SmsTexts::new(&config.public_url)?);
     let allowance = SmsAllowance::from_config(config);
+    let captcha = Captcha::from_config(config, db.clone(), clock.clone(), allowance.clone())?;
     let codes = Codes::new(Arc::clone(config), secret, texts, allowance);
     let tokens = Arc::new(Tokens::new(
         secret,
@@ -221,6 +226,7 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
             guesses: limits.code_guesses,
             token_strikes: Arc::clone(&token_strikes),
         }),
+        captcha,
         events: Events::new(db.clone(), clock.clone(), token_strikes),
         delivery: Delivery::new(db.clone(), clock.clone()),
         retention: Retention::new(db.clone(), clock.clone(), config.data_retention as i64),

@@ -8,7 +8,7 @@ use crate::{
     config::Config,
     persistence::Db,
     services::{
-        auth::Accounts, courier::Courier, delivery::Delivery, events::Events,
+        auth::Accounts, captcha::Captcha, courier::Courier, delivery::Delivery, events::Events,
         phone_credential::Credentials, phones::Phones, retention::Retention,
         token_strikes::TokenStrikes, tokens::Tokens, two_factor::TwoFactor,
     },
@@ -21,6 +21,8 @@ pub struct AppState {
     pub phones: Phones,
     pub credentials: Credentials,
     pub two_factor: TwoFactor,
+    /// The bot challenge, asked before a claim or a start (SPEC §11).
+    pub captcha: Captcha,
     pub events: Events,
     pub delivery: Delivery,
     pub retention: Retention,

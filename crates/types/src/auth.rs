@@ -19,6 +19,9 @@ pub struct RegisterRequest {
     /// Region hint for a national-format `phone_number` (ISO alpha-2, any case).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_region: Option<String>,
+    /// A bot-challenge token, when one is asked for (or the `X-Captcha-Token` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captcha_token: Option<String>,
 }
 
 /// `POST /api/v1/auth/login`.
@@ -100,6 +103,9 @@ pub struct SmsStartRequest {
     pub phone_region: Option<String>,
     /// What the code will be good for (and only that).
     pub purpose: SmsCodePurpose,
+    /// A bot-challenge token, when one is asked for (or the `X-Captcha-Token` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captcha_token: Option<String>,
 }
 
 /// `202` from `POST /auth/sms/start` and `POST /users/me/two-factor/code`.

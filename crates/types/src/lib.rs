@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod config;
 pub mod dev;
 pub mod events;
 pub mod phone;
@@ -14,6 +15,7 @@ pub mod vocab;
 
 pub use admin::*;
 pub use auth::*;
+pub use config::*;
 pub use dev::*;
 pub use events::*;
 pub use phone::*;

@@ -15,6 +15,9 @@ pub struct PhoneNumberRequest {
     /// The account's password: needed to replace a verified number (SPEC §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_password: Option<String>,
+    /// A bot-challenge token, when one is asked for (or the `X-Captcha-Token` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captcha_token: Option<String>,
 }
 
 /// `POST /users/me/phone-numbers/{id}/verify`.

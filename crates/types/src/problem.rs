@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{phone::Verification, vocab::ProblemType};
+use crate::{config::CaptchaChallenge, phone::Verification, vocab::ProblemType};
 
 /// Field name -> messages, on 422.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
@@ -27,6 +27,9 @@ pub struct Problem {
     /// The code's state, on a wrong verification code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// The challenge to show, on `captcha-required` (SPEC §11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captcha: Option<CaptchaChallenge>,
 }
 
 impl Problem {

@@ -273,6 +273,8 @@ vocabulary! {
         SmsRangePaused => "sms-range-paused",
         Unavailable => "unavailable",
         Internal => "internal",
+        /// The bot challenge is needed (SPEC §11); the body says how to show it.
+        CaptchaRequired => "captcha-required",
     }
 }
 
@@ -365,5 +367,24 @@ mod tests {
         assert!(Sent.stage() < Delivered.stage());
         assert_eq!(Delivered.stage(), Failed.stage());
         assert!(Canceled.is_final() && !Sent.is_final());
+    }
+}
+
+vocabulary! {
+    /// The bot-challenge provider whose widget the SPA shows (SPEC §11).
+    CaptchaProvider {
+        Turnstile => "turnstile",
+        Hcaptcha => "hcaptcha",
+        Recaptcha => "recaptcha",
+    }
+}
+
+vocabulary! {
+    /// When the API asks for a bot-challenge token (SPEC §11).
+    CaptchaMode {
+        /// Only when the client or the destination looks risky.
+        Risky => "risky",
+        /// On every request that would send a claim or a start.
+        Always => "always",
     }
 }

@@ -271,8 +271,12 @@ mod tests {
         );
         let reasons: Vec<bool> = found(&source).iter().map(|l| l.reason).collect();
         assert_eq!(reasons, [true, false]);
-        assert!(file_reason("//! A room.\n//!\n//! Long: the one place of it.\n\nuse x;\n"));
-        assert!(!file_reason("//! A room.\n\n// Long: not the opening comment\n"));
+        assert!(file_reason(
+            "//! A room.\n//!\n//! Long: the one place of it.\n\nuse x;\n"
+        ));
+        assert!(!file_reason(
+            "//! A room.\n\n// Long: not the opening comment\n"
+        ));
     }
 
     #[test]

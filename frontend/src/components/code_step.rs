@@ -275,6 +275,7 @@ mod tests {
                     resend_after: String::new(),
                     attempts_remaining: n,
                 }),
+                captcha: None,
             }),
             retry_after: None,
         }

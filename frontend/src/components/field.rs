@@ -220,6 +220,7 @@ mod tests {
                         .collect()
                 }),
                 verification: None,
+                captcha: None,
             }),
             retry_after: None,
         }

@@ -253,6 +253,7 @@ fn RegisterForm(
             full_name: full_name.value.get_untracked(),
             phone_region: has_phone.then(|| region.get_untracked()),
             phone_number: has_phone.then_some(number),
+            captcha_token: None,
         });
     };
 

@@ -123,6 +123,7 @@ pub fn PhoneNumberForm(
             phone_number: number.get_untracked().trim().to_owned(),
             phone_region: Some(region.get_untracked()),
             current_password: ask_password.then(|| password.value.get_untracked()),
+            captcha_token: None,
         });
     };
 

@@ -65,6 +65,7 @@ impl SentCode {
             phone_number: self.number.clone(),
             phone_region: Some(self.region.clone()),
             purpose,
+            captcha_token: None,
         }
     }
 }
@@ -148,6 +149,7 @@ pub fn SendCodeForm(
             phone_number: number.get_untracked().trim().to_owned(),
             phone_region: Some(region.get_untracked()),
             purpose,
+            captcha_token: None,
         });
     };
 

@@ -95,7 +95,7 @@ impl fmt::Display for ClientNetworks {
 }
 
 /// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 client it wraps.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

@@ -7,6 +7,7 @@
 //! on every call, which halved `GET /users/me` throughput.
 
 pub mod auth_codes;
+pub mod captcha_tokens;
 pub mod codes;
 pub mod committed;
 pub mod events;

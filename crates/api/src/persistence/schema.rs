@@ -209,7 +209,15 @@ diesel::table! {
 
 diesel::joinable!(recovery_codes -> users (user_id));
 
+diesel::table! {
+    captcha_tokens (token_hash) {
+        token_hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    captcha_tokens,
     auth_codes,
     mfa_challenges,
     recovery_codes,

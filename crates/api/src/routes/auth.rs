@@ -15,7 +15,7 @@ use phonereg_types::{
 use crate::{
     domain::PhoneNumber,
     error::ApiError,
-    extract::{ClientIp, Lang, OptionalJson, ValidJson},
+    extract::{CaptchaAnswer, ClientIp, Lang, OptionalJson, ValidJson},
     routes::dto,
     services::{
         auth::{Login, Registration},
@@ -37,9 +37,15 @@ pub async fn register(
     state: web::Data<AppState>,
     ip: ClientIp,
     lang: Lang,
-    ValidJson(body): ValidJson<RegisterRequest>,
+    captcha: CaptchaAnswer,
+    ValidJson(mut body): ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let token = body.captcha_token.take();
     let registration = Registration::parse(body, state.phones.rules())?;
+    if let Some(n) = registration.phone() {
+        let ask = captcha.ask(&n.e164, Some(&n.country), &ip, token);
+        state.captcha.admit(ask).await?;
+    }
     let session = state.accounts.register(registration, ip.0, lang.0).await?;
     Ok(session_response(&state, StatusCode::CREATED, session, true))
 }
@@ -99,9 +105,12 @@ pub async fn sms_start(
     state: web::Data<AppState>,
     ip: ClientIp,
     lang: Lang,
+    captcha: CaptchaAnswer,
     ValidJson(body): ValidJson<SmsStartRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
+    let ask = captcha.ask(&number.e164, Some(&number.country), &ip, body.captcha_token);
+    state.captcha.admit(ask).await?;
     let code = state
         .credentials
         .start(number, body.purpose.into(), ip.0, lang.0)

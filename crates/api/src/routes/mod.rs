@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod client_config;
 pub mod dev;
 pub mod dto;
 pub mod events;
@@ -39,6 +40,7 @@ macro_rules! endpoint {
 
 pub fn table() -> Vec<Endpoint> {
     vec![
+        endpoint!("/api/v1/config", GET => client_config::get_config),
         endpoint!("/api/v1/auth/register", POST => auth::register),
         endpoint!("/api/v1/auth/login", POST => auth::login),
         endpoint!("/api/v1/auth/refresh", POST => auth::refresh),

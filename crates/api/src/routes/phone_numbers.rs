@@ -2,14 +2,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use phonereg_types::{
-    DeletePhoneRequest, HistoryList, PhoneList, PhoneNumberRequest, Verification, VerifyRequest,
+    DeletePhoneRequest, HistoryList, PhoneList, PhoneNumberRequest, ResendRequest, Verification,
+    VerifyRequest,
 };
 use serde::Deserialize;
 
 use crate::{
     domain::{PhoneNumber, phone_number},
     error::ApiError,
-    extract::{AuthUser, ClientIp, Lang, OptionalJson, ValidJson},
+    extract::{AuthUser, CaptchaAnswer, ClientIp, Lang, OptionalJson, ValidJson},
     routes::dto,
     services::phones::Change,
     state::AppState,
@@ -38,9 +39,12 @@ pub async fn create_phone_number(
     user: AuthUser,
     ip: ClientIp,
     lang: Lang,
+    captcha: CaptchaAnswer,
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
+    let ask = captcha.ask(&number.e164, Some(&number.country), &ip, body.captcha_token);
+    state.captcha.admit(ask).await?;
     let (row, code) = state.phones.add(user.0, number, ip.0, lang.0).await?;
     Ok(HttpResponse::Created()
         .insert_header((
@@ -65,9 +69,12 @@ pub async fn update_phone_number(
     ip: ClientIp,
     lang: Lang,
     id: web::Path<i64>,
+    captcha: CaptchaAnswer,
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
+    let ask = captcha.ask(&number.e164, Some(&number.country), &ip, body.captcha_token);
+    state.captcha.admit(ask).await?;
     let (row, code) = state
         .phones
         .replace(Change {
@@ -88,11 +95,17 @@ pub async fn send_verification_code(
     ip: ClientIp,
     lang: Lang,
     id: web::Path<i64>,
+    captcha: CaptchaAnswer,
+    OptionalJson(body): OptionalJson<ResendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = state
-        .phones
-        .resend_code(user.0, id.into_inner(), ip.0, lang.0)
-        .await?;
+    let id = id.into_inner();
+    // Nothing to confirm sends nothing: the service answers that, unchallenged.
+    if let Some((e164, country)) = state.phones.resend_destination(user.0, id).await? {
+        let token = body.and_then(|b| b.captcha_token);
+        let ask = captcha.ask(&e164, country.as_deref(), &ip, token);
+        state.captcha.admit(ask).await?;
+    }
+    let code = state.phones.resend_code(user.0, id, ip.0, lang.0).await?;
     Ok(HttpResponse::Accepted().json(Verification::from(&code)))
 }
 

@@ -141,6 +141,12 @@ impl SmsAllowance {
         &self.guard
     }
 
+    /// Codes (claims and starts) client network `ip` was counted for this hour, whether
+    /// or not they were sent: what the bot challenge's free sends are measured by.
+    pub fn sends_from(&self, conn: &mut Conn<'_>, ip: &str, now: i64) -> Result<i64, ApiError> {
+        Ok(self.claim_per_ip.count(conn, ip, now)? + self.start_per_ip.count(conn, ip, now)?)
+    }
+
     /// Refuses a claim to a paused destination. Read-only, so callers can ask before
     /// costly work (a password hash); the charge asks again and that answer counts.
     pub fn admit_claim(

@@ -37,6 +37,11 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// The number the registration would text, if one was given.
+    pub fn phone(&self) -> Option<&PhoneNumber> {
+        self.phone.as_ref()
+    }
+
     /// Parses every field and reports all problems at once.
     pub fn parse(req: RegisterRequest, rules: &NumberRules) -> Result<Self, ApiError> {
         let mut errors = FieldErrors::new();

@@ -66,6 +66,13 @@ impl ClientLimit {
     }
 }
 
+impl ClientLimit {
+    /// Events counted this window for a client's own key (`ClientNetworks::key`).
+    pub fn count(&self, conn: &mut Conn<'_>, key: &str, now: i64) -> Result<i64, ApiError> {
+        self.limit.count(conn, key, now)
+    }
+}
+
 /// Borrows owned counters for [`Limit::hit_all`].
 pub fn as_hits(counters: &[(Limit, String)]) -> Vec<(Limit, &str)> {
     counters.iter().map(|(l, s)| (*l, s.as_str())).collect()

@@ -273,6 +273,27 @@ impl FraudGuard {
         Ok(())
     }
 
+    /// Whether `dest`'s range or country has more than half the unverified codes that
+    /// would pause it (SPEC §11: the bot challenge asks from there).
+    pub fn is_hot(
+        &self,
+        conn: &mut Conn<'_>,
+        dest: &Destination,
+        now: i64,
+    ) -> Result<bool, ApiError> {
+        let since = window_start(now);
+        for (scope, key, floor) in [
+            (Scope::Range, &dest.range, self.range_floor),
+            (Scope::Country, &dest.country, self.country_floor),
+        ] {
+            let counts = self.counts(conn, scope, key, since)?;
+            if 2 * counts.unverified() > self.threshold(floor, counts) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// A code to `e164` was verified: real traffic, which raises its range's and
     /// country's allowance, and lowers the unverified count of all countries. Once per
     /// number per window: the same number verified again earns nothing.

@@ -2,6 +2,7 @@
 
 pub mod allowance;
 pub mod auth;
+pub mod captcha;
 pub mod client_limit;
 pub mod codes;
 pub mod courier;

@@ -375,6 +375,24 @@ impl Phones {
 
     /// `POST …/verification`: a new code for whatever the record waits on (the pending
     /// replacement, else the unverified current number).
+    /// The number a resend of phone `id` would text (the pending one first), and its
+    /// country when stored; None when there is nothing to confirm. Read-only, for the bot
+    /// challenge, which runs before the resend writes anything.
+    pub async fn resend_destination(
+        &self,
+        user_id: i64,
+        id: i64,
+    ) -> Result<Option<(String, Option<String>)>, ApiError> {
+        let row = self.get(user_id, id).await?;
+        Ok(
+            match (row.pending_e164, row.status == PhoneStatus::Verified) {
+                (Some(pending), _) => Some((pending, None)),
+                (None, false) => Some((row.e164, Some(row.country))),
+                (None, true) => None,
+            },
+        )
+    }
+
     pub async fn resend_code(
         &self,
         user_id: i64,

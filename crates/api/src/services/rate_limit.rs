@@ -390,6 +390,14 @@ impl Limit {
         Ok(())
     }
 
+    /// The events counted for `subject` in the window of `now`, over all its rows.
+    pub fn count(&self, conn: &mut Conn<'_>, subject: &str, now: i64) -> Result<i64, ApiError> {
+        let keys: Vec<String> = (0..self.stripes_on(conn))
+            .map(|i| self.stripe_key(subject, i))
+            .collect();
+        rate_limits::total(conn, &keys, self.window_start(now))
+    }
+
     /// Refuses when the window is full, without counting.
     pub fn check(&self, conn: &mut Conn<'_>, subject: &str, now: i64) -> Result<(), ApiError> {
         let keys: Vec<String> = (0..self.stripes_on(conn))

@@ -5,7 +5,8 @@ use crate::{
     clock::Clock,
     error::ApiError,
     persistence::{
-        Db, auth_codes, events, fraud, known_sign_ins, mfa, outbox, rate_limits, refresh_tokens,
+        Db, auth_codes, captcha_tokens, events, fraud, known_sign_ins, mfa, outbox, rate_limits,
+        refresh_tokens,
     },
 };
 
@@ -58,7 +59,8 @@ impl Retention {
                     // Codes of numbers with and without an account alike, so a pruned
                     // code says nothing either.
                     + auth_codes::prune(c, before)?
-                    + mfa::prune(c, before)?,
+                    + mfa::prune(c, before)?
+                    + captcha_tokens::prune(c, now)?,
                 })
             })
             .await

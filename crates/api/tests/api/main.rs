@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod captcha;
 mod client_networks;
 mod credential;
 mod credential_safety;

@@ -1,0 +1,20 @@
+//! `fake-captcha [port]`: runs the fake siteverify on 127.0.0.1 for browser tests and
+//! local use; the secret comes from `CAPTCHA_SECRET` (default `fake-secret`). Point the
+//! API's `CAPTCHA_VERIFY_URL` at the printed URL.
+
+use fake_captcha::FakeSiteverify;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let port = std::env::args()
+        .nth(1)
+        .map(|p| p.parse())
+        .transpose()?
+        .unwrap_or(0);
+    let secret = std::env::var("CAPTCHA_SECRET").unwrap_or_else(|_| "fake-secret".into());
+    let fake = FakeSiteverify::start(port, &secret)?;
+    println!("{}", fake.verify_url);
+    tokio::signal::ctrl_c().await?;
+    fake.stop().await;
+    Ok(())
+}
