@@ -1,17 +1,12 @@
 //! The phone-number record: one per account, replaced with a pending step once verified.
 
-use phonereg_types::PhoneStatus;
-use phonereg_types::{FieldErrors, HistoryKind, ParseResponse, validation};
+use phonereg_types::{HistoryKind, ParseResponse, PhoneStatus};
 
 use std::sync::Arc;
 
 use crate::{
     clock::Clock,
-    config::{Config, TestNumbers},
-    domain::{
-        ClientNetworks, CodeState, Locale, PhoneNumber, VerificationCode,
-        phone_number::{self, Countries},
-    },
+    domain::{ClientNetworks, CodeState, Locale, PhoneNumber, VerificationCode},
     error::ApiError,
     persistence::{
         Conn, Db, events,
@@ -22,6 +17,7 @@ use crate::{
     services::{
         client_limit::ClientLimit,
         codes::{ClaimSend, Codes, RecordCheck},
+        number_rules::NumberRules,
         rate_limit::Limit,
         reauth::Reauth,
         sms_texts::Text,
@@ -54,74 +50,6 @@ pub struct PhonesParts {
     pub lookup_ip: ClientLimit,
     pub rules: Arc<NumberRules>,
     pub streams: Arc<Streams>,
-}
-
-/// Which numbers are accepted: the settings every parse of a number reads.
-#[derive(Clone, Debug)]
-pub struct NumberRules {
-    /// `DEFAULT_REGION`: the hint for numbers given without a country code.
-    pub default_region: String,
-    pub allowed_countries: Countries,
-    pub test_numbers: TestNumbers,
-}
-
-impl NumberRules {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            default_region: config.default_region.clone(),
-            allowed_countries: config.sms_allowed_countries.clone(),
-            test_numbers: config.sms_test_numbers.clone(),
-        }
-    }
-
-    /// Parses `phone_number` with `phone_region` (or `DEFAULT_REGION`) as the hint and
-    /// refuses numbers that cannot receive SMS. Errors are keyed by request field.
-    pub fn parse(&self, raw: &str, region: Option<&str>) -> Result<PhoneNumber, FieldErrors> {
-        parse_phone_fields(raw, region, self)
-    }
-}
-
-fn parse_phone_fields(
-    raw: &str,
-    region: Option<&str>,
-    config: &NumberRules,
-) -> Result<PhoneNumber, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    if let Err(m) = validation::check_text(raw) {
-        errors.insert("phone_number".into(), vec![m.into()]);
-    }
-    let region = match region.map(str::trim).filter(|r| !r.is_empty()) {
-        None => Some(config.default_region.clone()),
-        Some(r) => match validation::parse_region(r) {
-            Ok(r) if phone_number::is_known_region(&r) => Some(r),
-            _ => {
-                errors.insert(
-                    "phone_region".into(),
-                    vec!["must be a two-letter country code such as US".into()],
-                );
-                None
-            }
-        },
-    };
-    let region = region.ok_or_else(|| errors.clone())?;
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let number = PhoneNumber::parse(raw, &region)
-        .map_err(|m| FieldErrors::from([("phone_number".to_owned(), vec![m])]))?;
-    // Test numbers skip the type and country checks (SPEC §7): CI and app-store review
-    // use numbers no carrier would text.
-    let is_test = config.test_numbers.code_for(&number.e164).is_some();
-    if let Some(reason) = number
-        .sms_refusal(&config.allowed_countries)
-        .filter(|_| !is_test)
-    {
-        return Err(FieldErrors::from([(
-            "phone_number".to_owned(),
-            vec![reason],
-        )]));
-    }
-    Ok(number)
 }
 
 /// Inside the caller's transaction: a new, unverified record and its first code (a
