@@ -6,6 +6,9 @@
 //! tests and, as the `fake-twilio` binary, by browser tests, local development and
 //! `scripts/faults.sh`.
 //!
+//! Long: one fake of one API (send, list, callbacks, signatures, the control
+//! endpoints), in one place so a test author reads the whole fake at once.
+//!
 //! Control endpoints for other processes: `GET /_fake/messages` (and `held`: answers
 //! held right now),
 //! `POST /_fake/fail` `{"mode": "500"|"429"|"21211"|"21614"|"401", "times": n}`,

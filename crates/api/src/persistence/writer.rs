@@ -1,6 +1,9 @@
 //! The SQLite writer: one thread owns the one write connection and commits the writes
 //! queued meanwhile together (group commit).
 //!
+//! Long: 300 lines of writer and 170 of unit tests that drive its group commit,
+//! savepoints and checkpoints directly; the two read best side by side.
+//!
 //! SQLite allows one writer at a time, so write transactions queue anyway. Run one by
 //! one, each paid a thread hand-off, `BEGIN IMMEDIATE`, `COMMIT` and its own append to
 //! the WAL, rewriting the pages it shares with its neighbours (the outbox's and the

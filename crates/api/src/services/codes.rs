@@ -3,6 +3,9 @@
 //! and owner codes). What a send may spend is asked of [`SmsAllowance`]; what a right
 //! code does is its caller's business (the phone record, a sign-in, a reset).
 //!
+//! Long: the one code engine issue 18 asked for (record and credential codes share
+//! issuing, cool-down, attempts and consumption); split by purpose it was two engines.
+//!
 //! Everything here runs inside the caller's transaction, so a refused limit leaves
 //! nothing behind (no user, no phone, no counter) and a sent code is always recorded
 //! together with the change that caused it.

@@ -5,6 +5,9 @@
 //! [`Courier::run`] is the loop the server spawns, woken by commits that queue a message
 //! (`persistence::committed`). Time is the injected [`Clock`], so tests move it.
 //!
+//! Long: the exactly-once argument below spans claim, lookup, send and record; each
+//! step is short, and keeping them together keeps the argument checkable.
+//!
 //! Each message goes out once, through crashes and lost answers:
 //! - the claim marks each message in flight, with a fingerprint of its body that the
 //!   provider echoes back (a keyed hash, kept after the code is erased), before anything

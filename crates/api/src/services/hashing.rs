@@ -1,5 +1,7 @@
 //! Argon2id password hashing on a small pool of dedicated, low-priority threads.
 //!
+//! Long: 280 lines of pool and lanes, the rest unit tests of the lanes' order.
+//!
 //! Each hash holds 19 MiB for ~20 ms of CPU. Running them on tokio's blocking pool would
 //! let a login flood start hundreds at once (memory) and crowd out diesel work. Here at
 //! most `threads` hashes run at a time, the rest queue, and the threads run at a lower

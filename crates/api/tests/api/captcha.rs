@@ -1,5 +1,8 @@
 //! SPEC §11: the bot challenge, asked only when it is risky, against a fake siteverify on
 //! loopback.
+//!
+//! Long: the tests of SPEC §11's bot challenge, one per rule, with the fake siteverify
+//! they share.
 
 use diesel::{QueryableByName, RunQueryDsl as _, sql_types::BigInt};
 use fake_captcha::{Failure, FakeSiteverify};

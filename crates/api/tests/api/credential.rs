@@ -1,5 +1,7 @@
 //! SPEC §8: the verified number as a credential — sign-in by code, password reset, and
 //! SMS as a second factor; enumeration safety throughout.
+//!
+//! Long: the tests of SPEC §8 (sign-in by code, reset, second factor), one per rule.
 
 use futures_util::future::join_all;
 use reqwest::Method;

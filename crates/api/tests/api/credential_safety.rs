@@ -3,6 +3,9 @@
 //! must not pause a country or spend the budget, a stranger's starts must not refuse the
 //! owner's login code, guesses are bounded per number and client, a stolen access token
 //! cannot move the number, and recovery codes stand in for the SIM.
+//!
+//! Long: one test per rule of SPEC §10, each an attack of issue 17; split by rule, each
+//! file would repeat the same account setup.
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,5 +1,7 @@
 //! Issue #10: each SMS exactly once through lost answers, early callbacks and outages,
 //! and a code that died in the queue is never sent. Time moves by the injected clock.
+//!
+//! Long: one test per way a message can be lost or sent twice (issue 10).
 
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
 //! SPEC §9: the SMS fraud guard, client identity, the operators' API, and the number
 //! change that must not tell who owns a number.
+//!
+//! Long: the tests of SPEC §9's fraud guard, one per rule.
 
 use phonereg_api::config::{Config, FraudMode, Secret};
 use reqwest::Method;

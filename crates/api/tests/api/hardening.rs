@@ -1,5 +1,8 @@
 //! Issue #9: what a stranger on the open internet can do without any SMS (hostile text,
 //! parallel guesses, lockouts, floods). Each test fails on the code before its fix.
+//!
+//! Long: one test per attack of issue 9, side by side so a reader sees what the open
+//! internet may try.
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,5 +1,8 @@
 //! `spawn_app`: the real server on a random loopback port, over a fresh SQLite file or a
 //! fresh PostgreSQL schema, plus a client that checks every response against openapi.yaml.
+//!
+//! Long: the one harness every test file shares (server, databases, fakes, clock,
+//! response validation); split, every test would import from several.
 
 use std::sync::LazyLock;
 

@@ -1,4 +1,6 @@
 //! Delivery through the fake Twilio: the outbox, retries, failures and signed callbacks.
+//!
+//! Long: the tests of delivery through the fake Twilio, one per provider behaviour.
 
 use std::collections::HashSet;
 

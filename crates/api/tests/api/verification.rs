@@ -201,7 +201,12 @@ async fn sms_cap_at_registration_creates_no_account(b: Backend) {
 }
 
 async fn spent_daily_budget_is_503(b: Backend) {
-    let app = spawn_app_with(b, |c| c.sms_daily_budget = 1).await;
+    let app = spawn_app_with(b, |c| {
+        c.sms_daily_budget = 1;
+        // The guard's global ceiling (20 % of the budget, SPEC §11) would refuse first.
+        c.sms_fraud_global_unverified = Some(1_000);
+    })
+    .await;
     let (token, _, _) = app.signup().await;
     app.add_phone(&token, US_MOBILE).await.expect(201);
     let (other, _, _) = app.signup().await;
@@ -217,6 +222,8 @@ async fn concurrent_sends_never_pass_the_ip_cap_or_the_budget(b: Backend) {
         let app = spawn_app_with(b, |c| {
             c.sms_per_ip_per_hour = ip_cap;
             c.sms_daily_budget = budget;
+            // What is measured is the budget, not the guard's global ceiling (SPEC §11).
+            c.sms_fraud_global_unverified = Some(1_000);
         })
         .await;
         let mut tokens = Vec::new();
