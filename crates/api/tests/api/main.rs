@@ -26,6 +26,7 @@ mod phone_numbers;
 mod phone_oracle;
 mod process;
 mod spa;
+mod stream_limits;
 mod streams;
 mod tokens;
 mod twilio;
