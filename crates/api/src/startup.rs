@@ -49,7 +49,7 @@ use crate::{
         twilio::TwilioSender,
     },
     state::AppState,
-    streams::{self, Streams},
+    streams::{self, StreamCaps, Streams},
     telemetry,
 };
 
@@ -178,8 +178,11 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
         "token_failures_ip",
     ));
     let streams = Streams::new(
-        config.event_streams_per_account,
-        config.event_streams_max,
+        StreamCaps {
+            per_account: config.event_streams_per_account,
+            per_client: config.event_streams_per_client,
+            max: config.event_streams_max,
+        },
         Arc::clone(db.committed()),
     );
     let refresh_ttl = config.refresh_token_ttl as i64;

@@ -98,7 +98,7 @@ pub async fn stream_events(
     } = query.into_inner();
     let (user_id, session, expires_at) = stream_user(&state, &req, ticket, &ip.0).await?;
     // Taken before any read, so streams past the cap cost nothing.
-    let slot = state.streams.open(user_id, session, expires_at)?;
+    let slot = state.streams.open(user_id, &ip.0, session, expires_at)?;
     // Reconnecting clients resume after the last event they saw; new ones start now.
     let resume = req
         .headers()

@@ -29,6 +29,7 @@ mod phone_oracle;
 mod process;
 mod session_races;
 mod spa;
+mod stream_limits;
 mod streams;
 mod tokens;
 mod twilio;
