@@ -22,7 +22,7 @@ use crate::{
         codes::{CodeCheck, CodeOwner, CodeSend, Codes},
         delivery,
         hashing::Hasher,
-        rate_limit::{GuessDoor, GuessLimits},
+        limits::{GuessDoor, GuessLimits},
         sessions::{Opened, Session, Sessions},
         sms_texts::Text,
         two_factor::recovery_hash,

@@ -18,7 +18,7 @@ use crate::{
     },
     services::{
         codes::{CodeCheck, CodeOwner, CodeSend, Codes},
-        rate_limit::{GuessDoor, GuessLimits},
+        limits::{GuessDoor, GuessLimits},
         reauth::Reauth,
         sessions::{Opened, Session, Sessions},
         token_strikes::TokenStrikes,
