@@ -90,6 +90,7 @@ impl ApiError {
         ApiError::Validation(errors)
     }
 
+    /// Long: one arm per error: the whole vocabulary of problems, read in one place.
     fn parts(&self) -> (ProblemType, &'static str, String) {
         match self {
             ApiError::Validation(_) => (

@@ -159,6 +159,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
 
 /// Every service, each given exactly what it uses: the shared handles (database, clock,
 /// verifier, hasher, tokens, streams…) and copies of the settings it reads.
+/// Long: one constructor call per service, each given exactly what it uses; split, a
+/// reader would hunt for where a handle comes from.
 fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppState> {
     rate_limit::key_subjects_with(secret);
     let clock = Clock::default();

@@ -262,6 +262,7 @@ async fn a_hot_range_asks_even_a_fresh_client(b: Backend) {
     .expect(201);
 }
 
+/// Long: one check per door that sends a code, each the same three steps.
 async fn always_mode_asks_every_claim_and_start(b: Backend) {
     let (app, fake) = start(b, CaptchaModeSetting::Always).await;
     let ip = "198.51.100.9";
