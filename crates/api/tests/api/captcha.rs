@@ -409,6 +409,16 @@ async fn provider_errors_follow_on_error(b: Backend) {
     send(&app, ip, Some("pass-down"), register(&spread(3)))
         .await
         .expect(201);
+    let metrics = app.metrics_text().await;
+    for outcome in [
+        "provider_error_denied",
+        "provider_error_allowed",
+        "passed",
+        "asked",
+    ] {
+        let line = format!("phonereg_captcha_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&line), "no {line} in /metrics");
+    }
 }
 
 async fn get_config(app: &TestApp) -> Resp {
