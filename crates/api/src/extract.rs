@@ -276,7 +276,7 @@ impl FromRequest for ClientIp {
 }
 
 /// [`ClientIp`]'s key for `req`, for extractors that need it before the handler runs.
-fn client_of(req: &HttpRequest) -> ClientNetworks {
+pub(crate) fn client_of(req: &HttpRequest) -> ClientNetworks {
     let none = IpList::default();
     let state = req.app_data::<web::Data<AppState>>();
     let trusted = state.map_or(&none, |s| &s.config.trusted_proxies);

@@ -14,6 +14,7 @@ mod errors;
 mod event_gaps;
 mod events;
 mod faults;
+mod flood_shedding;
 mod fraud;
 mod hardening;
 mod many_processes;
