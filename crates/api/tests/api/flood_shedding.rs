@@ -13,6 +13,7 @@ use crate::helpers::{Backend, PASSWORD, Resp, TestApp, on_both_databases, spawn_
 on_both_databases!(
     a_client_past_its_login_limit_is_refused_without_the_database,
     the_shed_ends_with_the_window_and_spares_other_clients,
+    password_resets_are_limited_per_client_and_shed,
 );
 
 const LOGIN: &str = "/api/v1/auth/login";
@@ -77,4 +78,35 @@ async fn the_shed_ends_with_the_window_and_spares_other_clients(b: Backend) {
     // Never stricter than the database: when the window ends, so does the refusal.
     app.state.clock.advance(refused.retry_after() as i64);
     login_from(&app, client).await.expect(401);
+}
+
+async fn password_resets_are_limited_per_client_and_shed(b: Backend) {
+    let app = limited_app(b).await;
+    let route = "/api/v1/auth/password-reset";
+    let reset = |n: u32| {
+        let body = json!({
+            "phone_number": format!("+1415555{:04}", 4000 + n),
+            "code": "123456",
+            "new_password": "a new long password",
+        });
+        app.call_from(
+            Some("198.51.100.20"),
+            Method::POST,
+            route,
+            route,
+            None,
+            Some(body),
+        )
+    };
+    for n in 0..2 {
+        let r = reset(n).await;
+        assert_ne!(r.status, 429, "reset {n} is within the limit: {}", r.body);
+    }
+    let refused = reset(2).await.expect(429);
+    assert_eq!(
+        refused.body["type"],
+        "https://phonereg.dev/problems/rate-limited"
+    );
+    forget_counters(&app).await;
+    reset(3).await.expect(429);
 }
