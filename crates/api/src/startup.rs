@@ -44,6 +44,7 @@ use crate::{
         tokens::{Tokens, random_token},
         two_factor::{TwoFactor, TwoFactorParts},
     },
+    shed::{self, Shedder},
     sms::{
         SmsSender,
         console::{ConsoleSender, Inbox},
@@ -118,6 +119,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             .app_data(extract::json_config())
             .app_data(extract::path_config())
             .app_data(extract::query_config())
+            // Innermost: a shed refusal still gets the headers and metrics of any other.
+            .wrap(from_fn(shed::shed_refused_clients))
             .wrap(from_fn(security::no_store_for_account_data))
             .wrap(security::default_headers(&csp))
             // Tells the SPA the inbox exists without it asking (a 404 logs a console error).
@@ -192,6 +195,7 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
     let reauth = Reauth::new(db.clone(), clock.clone(), hasher.clone(), limits.login);
     let sessions = Sessions::new(Arc::clone(&tokens), clock.clone(), refresh_ttl);
     Ok(AppState {
+        shedder: Shedder::default(),
         accounts: Accounts::new(AccountsParts {
             db: db.clone(),
             clock: clock.clone(),

@@ -15,6 +15,7 @@ mod errors;
 mod event_gaps;
 mod events;
 mod faults;
+mod flood_shedding;
 mod fraud;
 mod fraud_scale;
 mod hardening;
