@@ -234,6 +234,7 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
             db: db.clone(),
             clock: clock.clone(),
             data_retention: config.data_retention as i64,
+            reuse_grace: config.refresh_reuse_grace as i64,
         },
         courier: Courier::new(
             db.clone(),

@@ -122,14 +122,3 @@ pub fn recent_decisions(conn: &mut Conn<'_>, limit: i64) -> Result<Vec<DecisionR
         .select(DecisionRow::as_select())
         .load(c))?)
 }
-
-/// Drops pauses that ended and decisions taken before `before`.
-pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
-    let pauses = with_conn!(conn, c => diesel::delete(sms_fraud_pauses::table
-        .filter(sms_fraud_pauses::until.lt(before)))
-        .execute(c))?;
-    let decisions = with_conn!(conn, c => diesel::delete(sms_fraud_decisions::table
-        .filter(sms_fraud_decisions::at.lt(before)))
-        .execute(c))?;
-    Ok(pauses + decisions)
-}

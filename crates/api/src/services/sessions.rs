@@ -36,15 +36,36 @@ pub struct Opened {
 
 /// A refresh token made before the transaction that stores it, so the transaction holds
 /// only its hash.
+///
+/// A token is `<family>.<secret>`: it names its session. Rotated tokens are deleted after
+/// the reuse grace (SPEC §11: storage bounded however often a session refreshes), and a
+/// token that is not stored but names a live family can only be one of its rotated
+/// tokens, so its reuse still ends the session. The family is no secret from the token's
+/// holder (access tokens carry it as `sid`); 128 random bits keep it from anyone else.
 pub struct NewToken {
     token: String,
+    stored: StoredToken,
+}
+
+/// What the database holds of a new token: its hash and its family.
+#[derive(Clone, Debug)]
+pub struct StoredToken {
     hash: String,
+    family: String,
 }
 
 impl NewToken {
-    pub fn hash(&self) -> &str {
-        &self.hash
+    /// What the transaction stores ([`Sessions::open`], [`Sessions::rotate`]).
+    pub fn hash(&self) -> &StoredToken {
+        &self.stored
     }
+}
+
+/// The family a presented refresh token names; `None` for a token made before tokens
+/// named theirs, or for anything that is not a token.
+pub fn family_of(presented: &str) -> Option<&str> {
+    let (family, secret) = presented.split_once('.')?;
+    (!family.is_empty() && !secret.is_empty()).then_some(family)
 }
 
 /// Opens sessions. Built in `startup` with exactly what it uses; cheap to clone.
@@ -65,48 +86,53 @@ impl Sessions {
         }
     }
 
-    /// A fresh refresh token, for [`Sessions::open`] or [`Sessions::rotate`].
+    /// A refresh token of a new session, for [`Sessions::open`].
     pub fn new_token(&self) -> NewToken {
-        let token = random_token(32);
+        self.new_token_of(&random_token(16))
+    }
+
+    /// The next refresh token of session `family`, for [`Sessions::rotate`].
+    pub fn new_token_of(&self, family: &str) -> NewToken {
+        let token = format!("{family}.{}", random_token(32));
         let hash = hash_refresh(&token);
-        NewToken { token, hash }
+        NewToken {
+            token,
+            stored: StoredToken {
+                hash,
+                family: family.to_owned(),
+            },
+        }
     }
 
     /// Inside the caller's transaction: a new session (refresh-token family) for the
-    /// account, holding the token whose hash is `token_hash` ([`NewToken::hash`]).
+    /// account, holding `token` ([`NewToken::hash`] of [`Sessions::new_token`]).
     pub fn open(
         &self,
         conn: &mut Conn<'_>,
         user: UserRow,
         phone: Option<PhoneRow>,
-        token_hash: &str,
+        token: &StoredToken,
         now: i64,
     ) -> Result<Opened, ApiError> {
-        let family = random_token(16);
-        self.store(conn, user.id, &family, token_hash, now)?;
+        self.store(conn, user.id, &token.family, &token.hash, now)?;
         Ok(Opened {
             user,
             phone,
-            family,
+            family: token.family.clone(),
         })
     }
 
-    /// Inside the caller's transaction: the next refresh token of an existing family.
+    /// Inside the caller's transaction: the next refresh token of an existing family
+    /// ([`NewToken::hash`] of [`Sessions::new_token_of`]).
     pub fn rotate(
         &self,
         conn: &mut Conn<'_>,
         user: UserRow,
         phone: Option<PhoneRow>,
-        family: String,
-        token_hash: &str,
+        token: &StoredToken,
         now: i64,
     ) -> Result<Opened, ApiError> {
-        self.store(conn, user.id, &family, token_hash, now)?;
-        Ok(Opened {
-            user,
-            phone,
-            family,
-        })
+        self.open(conn, user, phone, token, now)
     }
 
     fn store(

@@ -27,6 +27,7 @@ mod phone_oracle;
 mod process;
 mod session_races;
 mod spa;
+mod storage;
 mod streams;
 mod tokens;
 mod twilio;
