@@ -238,7 +238,15 @@ impl FraudGuard {
                 retry_after: (pause.until - now).max(1) as u64,
             });
         }
-        let paused = |key: &str| pauses.iter().any(|p| p.key == key);
+        // In enforce mode only an enforced pause stands in for a new one: a pause taken in
+        // record mode (before a switch to enforce) refuses nothing, so it must not keep
+        // the guard from taking the enforced pause the same counts call for.
+        let enforcing = self.mode == FraudMode::Enforce;
+        let paused = |key: &str| {
+            pauses
+                .iter()
+                .any(|p| p.key == key && (p.enforced || !enforcing))
+        };
         // A pause that ended (or was lifted) inside the window restarts the window at the
         // hour it ended, so the codes that caused it do not pause the key again the
         // moment it is free.
