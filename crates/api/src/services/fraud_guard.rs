@@ -381,6 +381,7 @@ impl FraudGuard {
                 sent: counts.sent,
                 verified: counts.verified,
                 pause_id: Some(row.id),
+                operator: None,
             },
         )?;
         decided(action, scope.name(), dest, counts.sent, counts.verified);
@@ -393,12 +394,14 @@ pub async fn active_pauses(db: &Db, now: i64) -> Result<Vec<PauseRow>, ApiError>
     db.read(move |c| fraud::list_active(c, now)).await
 }
 
-/// Lifts pause `id` (404 unless it is in force) and forgets the counts that caused it,
-/// so the next send does not pause the same key again at once.
-pub async fn lift_pause(db: &Db, id: i64, now: i64) -> Result<PauseRow, ApiError> {
+/// Operator `by` lifts pause `id` (404 unless it is in force) and forgets the counts
+/// that caused it, so the next send does not pause the same key again at once. The
+/// operator's name goes on the pause row, its decision and the log line.
+pub async fn lift_pause(db: &Db, id: i64, by: &str, now: i64) -> Result<PauseRow, ApiError> {
+    let operator = by.to_owned();
     let row = db
         .write(move |c| {
-            let row = fraud::lift(c, id, now)?.ok_or(ApiError::NotFound)?;
+            let row = fraud::lift(c, id, &operator, now)?.ok_or(ApiError::NotFound)?;
             let kind = if row.scope == "country" { "c" } else { "r" };
             fraud::reset_counts(c, &format!("fraud:{kind}:{}:", row.key))?;
             fraud::insert_decision(
@@ -412,6 +415,7 @@ pub async fn lift_pause(db: &Db, id: i64, now: i64) -> Result<PauseRow, ApiError
                     sent: row.sent,
                     verified: row.verified,
                     pause_id: Some(row.id),
+                    operator: Some(&operator),
                 },
             )?;
             Ok(row)
@@ -423,6 +427,7 @@ pub async fn lift_pause(db: &Db, id: i64, now: i64) -> Result<PauseRow, ApiError
         scope = scope_of(&row),
         key = %row.key,
         country = %row.country,
+        operator = by,
         "sms fraud guard pause lifted by an operator"
     );
     Ok(row)

@@ -21,6 +21,7 @@ mod modules;
 mod open_writes;
 mod openapi;
 mod operations;
+mod operators;
 mod outside_review;
 mod phone_numbers;
 mod phone_oracle;
