@@ -17,7 +17,7 @@ use diesel::{
 use super::Conn;
 use crate::error::ApiError;
 
-/// Rows one transaction deletes at most.
+/// Rows one transaction may delete at most (SPEC §11); callers ask for fewer.
 pub const BATCH: usize = 5_000;
 
 /// One kind of row to prune: `table` rows matching `condition`, a boolean SQL expression
@@ -46,9 +46,15 @@ struct Deleted {
     at: String,
 }
 
-/// Deletes at most [`BATCH`] rows of `job` after `from`, in one statement.
-pub fn delete_batch(conn: &mut Conn<'_>, job: &Job, from: Cursor) -> Result<Batch, ApiError> {
-    let limit = BATCH;
+/// Deletes at most `limit` rows (never more than [`BATCH`]) of `job` after `from`, in one
+/// statement.
+pub fn delete_batch(
+    conn: &mut Conn<'_>,
+    job: &Job,
+    from: Cursor,
+    limit: usize,
+) -> Result<Batch, ApiError> {
+    let limit = limit.clamp(1, BATCH);
     let rows: Vec<Deleted> = match conn {
         Conn::Sqlite(c) => {
             let sql = format!(
