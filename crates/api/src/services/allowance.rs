@@ -28,9 +28,8 @@ use crate::{
     error::ApiError,
     persistence::Conn,
     services::{
-        client_limit::{ClientLimit, as_hits},
         fraud_guard::FraudGuard,
-        rate_limit::Limit,
+        rate_limit::{ClientLimit, Limit, as_hits},
     },
 };
 

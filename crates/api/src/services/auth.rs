@@ -14,11 +14,10 @@ use crate::{
         refresh_tokens, users,
     },
     services::{
-        client_limit::ClientLimit,
         codes::Codes,
         hashing::{Hasher, Lane},
         phones::{NumberRules, add_phone_with_code},
-        rate_limit::LoginLimits,
+        rate_limit::{ClientLimit, LoginLimits},
         sessions::{Opened, Session, Sessions},
         token_strikes::TokenStrikes,
         tokens::hash_refresh,

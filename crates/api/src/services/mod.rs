@@ -2,7 +2,6 @@
 
 pub mod allowance;
 pub mod auth;
-pub mod client_limit;
 pub mod codes;
 pub mod courier;
 pub mod delivery;
@@ -15,6 +14,7 @@ pub mod rate_limit;
 pub mod reauth;
 pub mod retention;
 pub mod sessions;
+pub mod shedder;
 pub mod sms_texts;
 pub mod token_strikes;
 pub mod tokens;

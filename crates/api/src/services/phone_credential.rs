@@ -18,11 +18,10 @@ use crate::{
         phones, recovery_codes, refresh_tokens, users,
     },
     services::{
-        client_limit::ClientLimit,
         codes::{CodeCheck, CodeOwner, CodeSend, Codes},
         delivery,
         hashing::Hasher,
-        rate_limit::{GuessDoor, GuessLimits},
+        rate_limit::{ClientLimit, GuessDoor, GuessLimits},
         sessions::{Opened, Session, Sessions},
         sms_texts::Text,
         two_factor::recovery_hash,

@@ -19,9 +19,8 @@ use crate::{
         refresh_tokens, users,
     },
     services::{
-        client_limit::ClientLimit,
         codes::{ClaimSend, Codes, RecordCheck},
-        rate_limit::Limit,
+        rate_limit::{ClientLimit, Limit},
         reauth::Reauth,
         sms_texts::Text,
     },
