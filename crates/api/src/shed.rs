@@ -69,7 +69,7 @@ fn gates() -> [Gate; 6] {
 /// The middleware: answers a remembered refusal before the handler, and remembers the
 /// refusals of the gated limits it sees.
 pub async fn shed_refused_clients(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let gate = gates()
@@ -82,6 +82,7 @@ pub async fn shed_refused_clients(
     let client = client_of(req.request());
     let now = state.clock.now();
     if let Some(refusal) = state.shedder.refusal(gate.path, client.key(), now) {
+        drain_body(&mut req).await;
         let res: HttpResponse = refusal.error_response();
         return Ok(req.into_response(res));
     }
@@ -100,4 +101,20 @@ pub async fn shed_refused_clients(
             .remember(gate.path, client.key(), refusal, now);
     }
     Ok(res.map_into_boxed_body())
+}
+
+/// Reads and drops the request's body (at most the API's body limit): a response sent
+/// before the body is read makes the server close the connection, and a client that must
+/// reconnect for every refused request costs more than reading 16 KiB at most.
+async fn drain_body(req: &mut ServiceRequest) {
+    use actix_web::HttpMessage as _;
+    use futures_util::StreamExt as _;
+    let mut payload = req.take_payload();
+    let mut read = 0;
+    while let Some(Ok(chunk)) = payload.next().await {
+        read += chunk.len();
+        if read > crate::extract::BODY_LIMIT {
+            break;
+        }
+    }
 }
