@@ -15,14 +15,7 @@
 //! flight at the same moment) frees a slot the database would give and memory does not,
 //! for the rest of that window.
 //!
-//! Memory is bounded: at most [`MAX_CLIENTS`] remembered refusals; past it expired ones
-//! are dropped, and if none have expired everything is forgotten (a flood from more
-//! clients than that reaches the database again, which refuses it correctly).
-
-use std::{
-    collections::HashMap,
-    sync::{Mutex, PoisonError},
-};
+//! The refusals are kept by `services::shedder::Shedder`, bounded in memory.
 
 use actix_web::{
     HttpResponse, ResponseError as _,
@@ -33,9 +26,7 @@ use actix_web::{
     web,
 };
 
-use crate::{error::ApiError, extract::client_of, state::AppState};
-
-const MAX_CLIENTS: usize = 100_000;
+use crate::{error::ApiError, extract::client_of, services::shedder::Refusal, state::AppState};
 
 /// An endpoint and the per-client limits every request to it is charged before any
 /// other work (so a refusal by one holds for the client's next request too).
@@ -75,47 +66,10 @@ fn gates() -> [Gate; 6] {
     ]
 }
 
-/// Refusals the database gave, per endpoint and client key, until their window ends.
-#[derive(Default)]
-pub struct Shedder {
-    refused: Mutex<HashMap<(&'static str, String), Refusal>>,
-}
-
-#[derive(Clone, Copy)]
-struct Refusal {
-    limit: &'static str,
-    until: i64,
-}
-
-impl Shedder {
-    fn refusal(&self, path: &'static str, client: &str, now: i64) -> Option<ApiError> {
-        let refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
-        let r = refused.get(&(path, client.to_owned()))?;
-        (r.until > now).then(|| {
-            crate::telemetry::rate_limited(r.limit);
-            ApiError::RateLimited {
-                limit: r.limit,
-                retry_after: (r.until - now) as u64,
-            }
-        })
-    }
-
-    fn remember(&self, path: &'static str, client: &str, refusal: Refusal, now: i64) {
-        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
-        if refused.len() >= MAX_CLIENTS {
-            refused.retain(|_, r| r.until > now);
-            if refused.len() >= MAX_CLIENTS {
-                refused.clear();
-            }
-        }
-        refused.insert((path, client.to_owned()), refusal);
-    }
-}
-
 /// The middleware: answers a remembered refusal before the handler, and remembers the
 /// refusals of the gated limits it sees.
 pub async fn shed_refused_clients(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let gate = gates()
@@ -128,6 +82,7 @@ pub async fn shed_refused_clients(
     let client = client_of(req.request());
     let now = state.clock.now();
     if let Some(refusal) = state.shedder.refusal(gate.path, client.key(), now) {
+        drain_body(&mut req).await;
         let res: HttpResponse = refusal.error_response();
         return Ok(req.into_response(res));
     }
@@ -140,7 +95,7 @@ pub async fn shed_refused_clients(
         && gate.limits.contains(limit)
     {
         let until = now + i64::try_from(*retry_after).unwrap_or(i64::MAX / 2);
-        let refusal = Refusal { limit, until };
+        let refusal = Refusal::new(limit, until);
         state
             .shedder
             .remember(gate.path, client.key(), refusal, now);
@@ -148,48 +103,18 @@ pub async fn shed_refused_clients(
     Ok(res.map_into_boxed_body())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_refusal_lasts_until_its_window_ends_for_its_endpoint_and_client_only() {
-        let s = Shedder::default();
-        let r = Refusal {
-            limit: "login_ip",
-            until: 1_000,
-        };
-        s.remember("/login", "192.0.2.1", r, 900);
-        match s.refusal("/login", "192.0.2.1", 950) {
-            Some(ApiError::RateLimited { retry_after, limit }) => {
-                assert_eq!((retry_after, limit), (50, "login_ip"));
-            }
-            other => panic!("expected a refusal, got {other:?}"),
+/// Reads and drops the request's body (at most the API's body limit): a response sent
+/// before the body is read makes the server close the connection, and a client that must
+/// reconnect for every refused request costs more than reading 16 KiB at most.
+async fn drain_body(req: &mut ServiceRequest) {
+    use actix_web::HttpMessage as _;
+    use futures_util::StreamExt as _;
+    let mut payload = req.take_payload();
+    let mut read = 0;
+    while let Some(Ok(chunk)) = payload.next().await {
+        read += chunk.len();
+        if read > crate::extract::BODY_LIMIT {
+            break;
         }
-        assert!(
-            s.refusal("/login", "192.0.2.2", 950).is_none(),
-            "another client"
-        );
-        assert!(
-            s.refusal("/register", "192.0.2.1", 950).is_none(),
-            "another endpoint"
-        );
-        assert!(
-            s.refusal("/login", "192.0.2.1", 1_000).is_none(),
-            "the window ended"
-        );
-    }
-
-    #[test]
-    fn memory_stays_bounded() {
-        let s = Shedder::default();
-        let r = |until| Refusal {
-            limit: "login_ip",
-            until,
-        };
-        for i in 0..MAX_CLIENTS + 10 {
-            s.remember("/login", &format!("c{i}"), r(2_000), 1_000);
-        }
-        assert!(s.refused.lock().expect("lock").len() <= MAX_CLIENTS);
     }
 }

@@ -9,10 +9,9 @@ use crate::{
     persistence::Db,
     services::{
         auth::Accounts, captcha::Captcha, courier::Courier, delivery::Delivery, events::Events,
-        phone_credential::Credentials, phones::Phones, retention::Retention,
+        phone_credential::Credentials, phones::Phones, retention::Retention, shedder::Shedder,
         token_strikes::TokenStrikes, tokens::Tokens, two_factor::TwoFactor,
     },
-    shed::Shedder,
     sms::console::Inbox,
     streams::Streams,
 };

@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod reauth;
 pub mod retention;
 pub mod sessions;
+pub mod shedder;
 pub mod sms_texts;
 pub mod token_strikes;
 pub mod tokens;
