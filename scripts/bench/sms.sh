@@ -57,7 +57,7 @@ seed_sms() {
     --login-email "$login_email" --area-codes "$AREA_CODES" --skip "$PHONE" --records "$out")
   [ "$status" = verified ] && args+=(--verified)
   [ -z "$tokens" ] || args+=(--tokens "$tokens")
-  JWT_SECRET="$JWT_SECRET" target/release/bench-seed "${args[@]}" \
+  JWT_SECRET="$JWT_SECRET" "${RELEASE_DIR:-target/release}/bench-seed" "${args[@]}" \
     || fail "bench-seed could not seed $count accounts"
   [ "$1" != postgres ] || pg_sql <<<"ANALYZE users; ANALYZE phone_numbers;" >/dev/null
 }
