@@ -245,7 +245,7 @@ def report(results, top, markdown):
     idle_rate = {(q, t): c / idle_seconds for c, _, _, t, q in idle_statements}
     lines = [
         "| flow | requests | round trips / req | nested statements / req "
-        "| write transactions / req | rows written / req | WAL bytes / req |",
+        "| transaction ids / req | rows written / req | WAL bytes / req |",
         "|---|---|---|---|---|---|---|",
     ]
     details = []
@@ -282,7 +282,9 @@ def report(results, top, markdown):
         "\n".join(lines)
         + f"\n\nIdle background, measured for {idle_seconds:.0f} s first and taken off every row "
         f"by its length: {background:.1f} statements/s (the courier's poll, the stream "
-        "watcher). Rows written are PostgreSQL's tuples inserted, updated and deleted.\n"
+        "watcher). Transaction ids: one per write transaction and one per savepoint that "
+        "wrote (PostgreSQL numbers subtransactions alike); rows written: the rows of the "
+        "INSERT, UPDATE and DELETE statements.\n"
         + "\n".join(details)
         + "\n"
     )
