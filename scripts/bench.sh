@@ -13,6 +13,7 @@
 #                                       # parse (the lookup over every region's numbers),
 #                                       # spa (bundle size, time to dashboard)
 #   BENCH_BACKENDS=postgres scripts/bench.sh # some of: sqlite postgres
+#   BENCH_BIN_DIR=/path scripts/bench.sh # binaries of another build, not built here
 #   BENCH_SERVER_ENV="SMS_FRAUD_GUARD=off" scripts/bench.sh # extra server settings, to
 #                                       # measure what a feature costs
 #
@@ -104,18 +105,27 @@ command -v python3 >/dev/null 2>&1 || apt_install python3
 need wrk
 need python3
 
-step "release build"
-# Two builds, not one: built together, cargo would unify the two packages' dependency
-# features and the API binary would differ from the one built alone.
-cargo build --release -p phonereg-api --locked
-cargo build --release -p fake-twilio --locked
+# BENCH_BIN_DIR: binaries built earlier (phonereg-api, fake-twilio, bench-seed,
+# argon2-ceiling), to measure another build back to back with this one.
+BIN=${BENCH_BIN_DIR:-target/release}
+if [ -z "${BENCH_BIN_DIR:-}" ]; then
+  step "release build"
+  # Two builds, not one: built together, cargo would unify the two packages' dependency
+  # features and the API binary would differ from the one built alone.
+  cargo build --release -p phonereg-api --locked
+  cargo build --release -p fake-twilio --locked
+else
+  for b in phonereg-api fake-twilio bench-seed argon2-ceiling; do
+    [ -x "$BIN/$b" ] || fail "BENCH_BIN_DIR=$BIN has no $b"
+  done
+fi
 
 CEILING="n/a"
 if wants hash; then
   step "Argon2id ceiling (all cores, 5 s)"
   # Other load on the machine lowers the ceiling and every share computed from it.
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  CEILING=$(target/release/argon2-ceiling 5)
+  CEILING=$("$BIN"/argon2-ceiling 5)
   is_true "$CEILING > 0" || fail "argon2-ceiling printed '$CEILING'"
   echo "ceiling: $CEILING hashes/s on $(nproc) cores"
 fi

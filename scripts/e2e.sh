@@ -41,8 +41,8 @@ done
 if $build; then
   scripts/tools.sh --browser
   scripts/build-spa.sh
-  step "building the API and the fake Twilio (release)"
-  cargo build --release --locked -p phonereg-api -p fake-twilio
+  step "building the API, the fake Twilio and the fake siteverify (release)"
+  cargo build --release --locked -p phonereg-api -p fake-twilio -p fake-captcha
 else
   [ -d tests/e2e/node_modules/playwright-core ] || scripts/tools.sh --browser
 fi
@@ -148,9 +148,41 @@ env \
   target/release/phonereg-api >"$work/console-api.log" 2>&1 &
 pids+=($!)
 wait_for "$console_url/healthz" "the console-provider API" "${pids[-1]}"
-echo "API $base_url (Twilio provider), $console_url (console provider), fake Twilio $fake_url"
+# A third API that asks for the bot challenge on every claim and start (SPEC §11), against
+# the fake siteverify; the browser tests serve a local stand-in for Turnstile's script.
+captcha_fake_port=$(free_port)
+CAPTCHA_SECRET=e2e-captcha-secret target/release/fake-captcha "$captcha_fake_port" >"$work/fake-captcha.log" 2>&1 &
+pids+=($!)
+captcha_fake_url="http://127.0.0.1:$captcha_fake_port"
+wait_for "$captcha_fake_url/_fake/requests" "fake siteverify" "${pids[-1]}"
+captcha_port=$(free_port)
+captcha_url="http://127.0.0.1:$captcha_port"
+env \
+  PHONEREG_ENV=development \
+  BIND="127.0.0.1:$captcha_port" \
+  PUBLIC_URL="$captcha_url" \
+  DATABASE_URL="sqlite://$work/captcha.db" \
+  DATA_DIR="$work/captcha-data" \
+  JWT_SECRET="e2e-secret-0123456789abcdef0123456789abcdef" \
+  STATIC_DIR="$PWD/dist" \
+  SMS_PROVIDER=twilio \
+  TWILIO_API_BASE="$fake_url" \
+  TWILIO_ACCOUNT_SID=ACfake \
+  TWILIO_AUTH_TOKEN=fake-token \
+  TWILIO_FROM=+15005550006 \
+  CAPTCHA_PROVIDER=turnstile \
+  CAPTCHA_SITE_KEY=e2e-site-key \
+  CAPTCHA_SECRET=e2e-captcha-secret \
+  CAPTCHA_VERIFY_URL="$captcha_fake_url/siteverify" \
+  CAPTCHA_MODE=always \
+  RUST_LOG="${RUST_LOG:-warn}" \
+  target/release/phonereg-api >"$work/captcha-api.log" 2>&1 &
+pids+=($!)
+wait_for "$captcha_url/healthz" "the bot-challenge API" "${pids[-1]}"
+echo "API $base_url (Twilio provider), $console_url (console provider), $captcha_url (bot challenge), fake Twilio $fake_url"
 
-export E2E_BASE_URL="$base_url" E2E_FAKE_TWILIO_URL="$fake_url" E2E_CONSOLE_BASE_URL="$console_url"
+export E2E_BASE_URL="$base_url" E2E_FAKE_TWILIO_URL="$fake_url" E2E_CONSOLE_BASE_URL="$console_url" \
+  E2E_CAPTCHA_BASE_URL="$captcha_url" E2E_FAKE_CAPTCHA_URL="$captcha_fake_url"
 status=0
 if $run_suite; then
   step "browser tests (tests/e2e/specs)"

@@ -25,7 +25,7 @@ source scripts/lib.sh
 
 N=${PROFILE_REQUESTS:-200}
 [[ "$N" =~ ^[1-9][0-9]*$ ]] || fail "PROFILE_REQUESTS must be a whole number"
-RELEASE_DIR=${PROFILE_BIN_DIR:-"${CARGO_TARGET_DIR:-target}/release"}
+BIN=${PROFILE_BIN_DIR:-"${CARGO_TARGET_DIR:-target}/release"}   # read by scripts/bench/*.sh
 
 # The settings scripts/bench/*.sh read (see scripts/bench.sh for why each is set so).
 PASSWORD="benchmark password"
@@ -68,13 +68,13 @@ profile_cleanup() {
 trap profile_cleanup EXIT
 
 if [ -z "${PROFILE_BIN_DIR:-}" ]; then
-  step "release build (${RELEASE_DIR})"
+  step "release build (${BIN})"
   # Two builds, as scripts/bench.sh does: built together, the dependency features unify.
   nice cargo build --release -p phonereg-api --locked
   nice cargo build --release -p fake-twilio --locked
 fi
 for bin in phonereg-api fake-twilio bench-seed; do
-  [ -x "$RELEASE_DIR/$bin" ] || fail "no $RELEASE_DIR/$bin"
+  [ -x "$BIN/$bin" ] || fail "no $BIN/$bin"
 done
 
 step "PostgreSQL $PG_VERSION cluster with pg_stat_statements"

@@ -5,7 +5,7 @@
 #   - wasm-bindgen-cli at exactly the version Cargo.lock pins (trunk refuses any other
 #     and would otherwise try to download one),
 #   - with --browser: Debian's chromium and the npm packages of tests/e2e (playwright-core,
-#     which never downloads a browser of its own).
+#     which never downloads a browser of its own; not Lighthouse, see e2e.sh --lighthouse).
 # Everything comes from crates.io, Debian and npm; nothing else is downloaded.
 # Usage: scripts/tools.sh [--browser]
 set -euo pipefail
@@ -50,10 +50,8 @@ if $want_browser; then
   need npm
   if [ ! -d tests/e2e/node_modules/playwright-core ]; then
     step "installing the browser-test packages (tests/e2e)"
-    if [ -f tests/e2e/package-lock.json ]; then
-      (cd tests/e2e && npm ci --no-audit --no-fund)
-    else
-      (cd tests/e2e && npm install --no-audit --no-fund)
-    fi
+    # Lighthouse (~200 packages) is an optional dependency: only e2e.sh --lighthouse
+    # installs it.
+    (cd tests/e2e && npm ci --omit=optional --no-audit --no-fund)
   fi
 fi

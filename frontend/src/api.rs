@@ -11,16 +11,17 @@ use std::cell::Cell;
 
 use gloo_net::http::{Method, Request, RequestBuilder};
 use phonereg_types::{
-    DeletePhoneRequest, DevSms, DevSmsList, EventTicket, FieldErrors, HistoryItem, HistoryList,
-    LastMessage, LoginRequest, LoginVerifyRequest, MfaRequired, ParseResponse,
-    PasswordResetRequest, Phone, PhoneNumberRequest, Problem, ProblemType, RecoveryCodesRequest,
-    RecoveryCodesResponse, RegisterRequest, SmsSignInRequest, SmsStartRequest, TokenResponse,
-    TwoFactorRequest, TwoFactorResponse, User, Verification, VerificationResponse, VerifyRequest,
+    CAPTCHA_TOKEN_HEADER, DeletePhoneRequest, DevSms, DevSmsList, EventTicket, FieldErrors,
+    HistoryItem, HistoryList, LastMessage, LoginRequest, LoginVerifyRequest, MfaRequired,
+    ParseResponse, PasswordResetRequest, Phone, PhoneNumberRequest, Problem, ProblemType,
+    RecoveryCodesRequest, RecoveryCodesResponse, RegisterRequest, SmsSignInRequest,
+    SmsStartRequest, TokenResponse, TwoFactorRequest, TwoFactorResponse, User, Verification,
+    VerificationResponse, VerifyRequest,
 };
 use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
 
-use crate::time;
+use crate::{captcha, time};
 
 const BASE: &str = "/api/v1";
 
@@ -198,6 +199,38 @@ async fn exchange(request: Result<Request, gloo_net::Error>) -> Result<String, A
     })
 }
 
+/// [`exchange`] for a request that would send a code (SPEC §11): on 422
+/// `captcha-required` the provider's widget is shown and the request goes again with its
+/// token (a token the server refused asks again, a few times at most). `build` makes the
+/// request with the token, or without one. Closing the widget answers the 422.
+async fn exchange_challenged(
+    build: &dyn Fn(Option<&str>) -> Result<Request, gloo_net::Error>,
+) -> Result<String, ApiError> {
+    let mut answer = exchange(build(None)).await;
+    for _ in 0..3 {
+        let challenge = match &answer {
+            Err(ApiError::Problem { problem, .. }) => match &problem.captcha {
+                Some(challenge) => challenge.clone(),
+                None => break,
+            },
+            _ => break,
+        };
+        let Some(token) = captcha::solve(&challenge).await else {
+            break;
+        };
+        answer = exchange(build(Some(&token))).await;
+    }
+    answer
+}
+
+/// `builder` carrying a bot-challenge token, when there is one.
+fn with_token(builder: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+    match token {
+        Some(token) => builder.header(CAPTCHA_TOKEN_HEADER, token),
+        None => builder,
+    }
+}
+
 /// The documented JSON of a 2xx answer.
 fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
     serde_json::from_str(text).map_err(|_| broken_answer())
@@ -223,7 +256,8 @@ fn broken_answer() -> ApiError {
 
 /// `POST /auth/register`.
 pub async fn register(body: &RegisterRequest) -> Result<TokenResponse, ApiError> {
-    parse(&exchange(request(Method::POST, "/auth/register").json(body)).await?)
+    let build = |t: Option<&str>| with_token(request(Method::POST, "/auth/register"), t).json(body);
+    parse(&exchange_challenged(&build).await?)
 }
 
 /// What a right password gets from `POST /auth/login`.
@@ -256,8 +290,9 @@ pub async fn login_verify(body: &LoginVerifyRequest) -> Result<TokenResponse, Ap
 /// `POST /auth/sms/start`: a sign-in or password-reset code to the number. The answer is
 /// the same whether or not the number belongs to an account (SPEC §8).
 pub async fn sms_start(body: &SmsStartRequest) -> Result<Verification, ApiError> {
-    let answer: VerificationResponse =
-        parse(&exchange(request(Method::POST, "/auth/sms/start").json(body)).await?)?;
+    let build =
+        |t: Option<&str>| with_token(request(Method::POST, "/auth/sms/start"), t).json(body);
+    let answer: VerificationResponse = parse(&exchange_challenged(&build).await?)?;
     Ok(answer.verification)
 }
 
@@ -305,8 +340,11 @@ pub async fn parse_phone(
 
 /// `POST /users/me/phone-numbers`: adds the account's number and sends a code.
 pub async fn add_phone(token: String, body: PhoneNumberRequest) -> Result<Phone, ApiError> {
-    let add = authorized(Method::POST, "/users/me/phone-numbers", &token);
-    parse(&exchange(add.json(&body)).await?)
+    let build = |t: Option<&str>| {
+        let add = authorized(Method::POST, "/users/me/phone-numbers", &token);
+        with_token(add, t).json(&body)
+    };
+    parse(&exchange_challenged(&build).await?)
 }
 
 /// `PATCH /users/me/phone-numbers/{id}`: replaces the number (pending until verified when
@@ -317,7 +355,9 @@ pub async fn replace_phone(
     body: PhoneNumberRequest,
 ) -> Result<Phone, ApiError> {
     let path = format!("/users/me/phone-numbers/{id}");
-    parse(&exchange(authorized(Method::PATCH, &path, &token).json(&body)).await?)
+    let build =
+        |t: Option<&str>| with_token(authorized(Method::PATCH, &path, &token), t).json(&body);
+    parse(&exchange_challenged(&build).await?)
 }
 
 /// `DELETE /users/me/phone-numbers/{id}`; a verified number needs `current_password`
@@ -340,7 +380,8 @@ pub async fn delete_phone(
 /// `POST /users/me/phone-numbers/{id}/verification`: (re)sends a code.
 pub async fn send_code(token: String, id: i64) -> Result<Verification, ApiError> {
     let path = format!("/users/me/phone-numbers/{id}/verification");
-    parse(&exchange(authorized(Method::POST, &path, &token).build()).await?)
+    let build = |t: Option<&str>| with_token(authorized(Method::POST, &path, &token), t).build();
+    parse(&exchange_challenged(&build).await?)
 }
 
 /// `POST /users/me/phone-numbers/{id}/verify`.

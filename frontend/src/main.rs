@@ -2,6 +2,7 @@
 
 mod api;
 mod app;
+mod captcha;
 mod components;
 mod events;
 mod lookup;

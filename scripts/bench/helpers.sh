@@ -46,7 +46,7 @@ is_true() { awk "BEGIN { exit !($1) }"; }
 start_fake() {
   local log="$WORK/fake-twilio-$1.log"
   TWILIO_ACCOUNT_SID="$TWILIO_SID" TWILIO_AUTH_TOKEN="$TWILIO_TOKEN" \
-    "${RELEASE_DIR:-target/release}/fake-twilio" 0 >"$log" 2>&1 &
+    "$BIN"/fake-twilio 0 >"$log" 2>&1 &
   FAKE_PID=$!
   for _ in $(seq 1 100); do
     kill -0 "$FAKE_PID" 2>/dev/null || { cat "$log" >&2; FAKE_PID=""; fail "the fake Twilio exited during start-up"; }
@@ -85,7 +85,7 @@ start_server() {
       SMS_PROVIDER=twilio TWILIO_API_BASE="$FAKE_BASE" TWILIO_ACCOUNT_SID="$TWILIO_SID" \
       TWILIO_AUTH_TOKEN="$TWILIO_TOKEN" TWILIO_FROM=+15005550006 \
       PUBLIC_URL="http://127.0.0.1:$port" $SMS_LIMITS_KEPT $SMS_LIMITS_RAISED ${BENCH_SERVER_ENV:-} \
-      "${RELEASE_DIR:-target/release}/phonereg-api" >"$log" 2>&1 &
+      "$BIN"/phonereg-api >"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 150); do
       if ! kill -0 "$SERVER_PID" 2>/dev/null; then

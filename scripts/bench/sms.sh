@@ -49,7 +49,7 @@ check_numbers() {
 # seed_sms BACKEND URL COUNT PREFIX LOGIN_EMAIL OUT [verified] [TOKENS]: COUNT accounts
 # (email sms-PREFIX-n@example.com, the login account's Argon2id hash) each with a phone
 # record (unverified, or verified), in one transaction, through the persistence layer
-# (target/release/bench-seed); writes "phone_id user_id e164" lines to OUT and, given
+# ($BIN/bench-seed); writes "phone_id user_id e164" lines to OUT and, given
 # TOKENS, "access_token phone_id" lines signed with the server's JWT_SECRET.
 seed_sms() {
   local url=$2 count=$3 prefix=$4 login_email=$5 out=$6 status=${7:-unverified} tokens=${8:-}
@@ -57,7 +57,7 @@ seed_sms() {
     --login-email "$login_email" --area-codes "$AREA_CODES" --skip "$PHONE" --records "$out")
   [ "$status" = verified ] && args+=(--verified)
   [ -z "$tokens" ] || args+=(--tokens "$tokens")
-  JWT_SECRET="$JWT_SECRET" "${RELEASE_DIR:-target/release}/bench-seed" "${args[@]}" \
+  JWT_SECRET="$JWT_SECRET" "$BIN"/bench-seed "${args[@]}" \
     || fail "bench-seed could not seed $count accounts"
   [ "$1" != postgres ] || pg_sql <<<"ANALYZE users; ANALYZE phone_numbers;" >/dev/null
 }

@@ -278,6 +278,11 @@ pub struct Config {
     /// and the fraud guard still hold) or `deny` it (503)
     #[arg(long, env = "CAPTCHA_ON_ERROR", value_enum, default_value_t = CaptchaOnError::Allow)]
     pub captcha_on_error: CaptchaOnError,
+    /// live event streams per client (IPv4 address or IPv6 /64) per API process, and 4×
+    /// as many per IPv6 /56, 16× per /48, whatever accounts they belong to; past it 429
+    /// with `Retry-After`. The default keeps one /48 below `EVENT_STREAMS_MAX`
+    #[arg(long, env = "EVENT_STREAMS_PER_CLIENT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_streams_per_client: u32,
 }
 
 /// `CAPTCHA_PROVIDER` (SPEC §11).

@@ -90,6 +90,7 @@ impl ApiError {
         ApiError::Validation(errors)
     }
 
+    /// Long: one arm per error: the whole vocabulary of problems, read in one place.
     fn parts(&self) -> (ProblemType, &'static str, String) {
         match self {
             ApiError::Validation(_) => (
@@ -171,9 +172,9 @@ impl ApiError {
                 ProblemType::CaptchaRequired,
                 "Bot check required",
                 if *rejected {
-                    "The bot check was not passed, or its answer was used before: complete it again."
+                    "The bot check was not passed or has expired. Please complete it again."
                 } else {
-                    "Complete the bot check and send its token in X-Captcha-Token or captcha_token."
+                    "Please complete the bot check, then try again."
                 }
                 .into(),
             ),

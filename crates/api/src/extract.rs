@@ -276,7 +276,7 @@ impl FromRequest for ClientIp {
 }
 
 /// [`ClientIp`]'s key for `req`, for extractors that need it before the handler runs.
-fn client_of(req: &HttpRequest) -> ClientNetworks {
+pub(crate) fn client_of(req: &HttpRequest) -> ClientNetworks {
     client_addr(req).map_or_else(ClientNetworks::unknown, ClientNetworks::of)
 }
 

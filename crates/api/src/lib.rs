@@ -9,6 +9,7 @@ pub mod persistence;
 pub mod routes;
 pub mod security;
 pub mod services;
+pub mod shed;
 pub mod sms;
 pub mod startup;
 pub mod state;

@@ -31,10 +31,11 @@ use crate::{
         delivery::Delivery,
         events::Events,
         hashing::Hasher,
+        limits::Limits,
         number_rules::NumberRules,
         phone_credential::{Credentials, CredentialsParts},
         phones::{Phones, PhonesParts},
-        rate_limit::{self, Limits},
+        rate_limit,
         reauth::Reauth,
         retention::Retention,
         sessions::Sessions,
@@ -43,13 +44,14 @@ use crate::{
         tokens::{Tokens, random_token},
         two_factor::{TwoFactor, TwoFactorParts},
     },
+    shed::{self, Shedder},
     sms::{
         SmsSender,
         console::{ConsoleSender, Inbox},
         twilio::TwilioSender,
     },
     state::AppState,
-    streams::{self, Streams},
+    streams::{self, StreamCaps, Streams},
     telemetry,
 };
 
@@ -117,6 +119,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
             .app_data(extract::json_config())
             .app_data(extract::path_config())
             .app_data(extract::query_config())
+            // Innermost: a shed refusal still gets the headers and metrics of any other.
+            .wrap(from_fn(shed::shed_refused_clients))
             .wrap(from_fn(security::no_store_for_account_data))
             .wrap(security::default_headers(&csp))
             // Tells the SPA the inbox exists without it asking (a 404 logs a console error).
@@ -158,6 +162,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
 
 /// Every service, each given exactly what it uses: the shared handles (database, clock,
 /// verifier, hasher, tokens, streams…) and copies of the settings it reads.
+/// Long: one constructor call per service, each given exactly what it uses; split, a
+/// reader would hunt for where a handle comes from.
 fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppState> {
     rate_limit::key_subjects_with(secret);
     let clock = Clock::default();
@@ -178,14 +184,18 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
         "token_failures_ip",
     ));
     let streams = Streams::new(
-        config.event_streams_per_account,
-        config.event_streams_max,
+        StreamCaps {
+            per_account: config.event_streams_per_account,
+            per_client: config.event_streams_per_client,
+            max: config.event_streams_max,
+        },
         Arc::clone(db.committed()),
     );
     let refresh_ttl = config.refresh_token_ttl as i64;
     let reauth = Reauth::new(db.clone(), clock.clone(), hasher.clone(), limits.login);
     let sessions = Sessions::new(Arc::clone(&tokens), clock.clone(), refresh_ttl);
     Ok(AppState {
+        shedder: Shedder::default(),
         accounts: Accounts::new(AccountsParts {
             db: db.clone(),
             clock: clock.clone(),

@@ -12,6 +12,7 @@ use crate::{
         phone_credential::Credentials, phones::Phones, retention::Retention,
         token_strikes::TokenStrikes, tokens::Tokens, two_factor::TwoFactor,
     },
+    shed::Shedder,
     sms::console::Inbox,
     streams::Streams,
 };
@@ -34,6 +35,8 @@ pub struct AppState {
     /// Wrong admin tokens per client (SPEC §11), for the `Admin` extractor; counted apart
     /// from refresh tokens, so neither spends the other's allowance.
     pub admin_strikes: TokenStrikes,
+    /// Refusals the database gave, answered from memory until their window ends.
+    pub shedder: Shedder,
     /// Access tokens, for the extractors.
     pub tokens: Arc<Tokens>,
     /// The time every request-driven rule reads; tests move it.

@@ -42,6 +42,7 @@ struct Metrics {
     sms_config_faults: prometheus::IntCounter,
     fraud_decisions: IntCounterVec,
     hash_jobs_skipped: prometheus::IntCounter,
+    captcha: IntCounterVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -94,6 +95,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["action", "scope"],
     )
     .expect("valid metric");
+    let captcha = IntCounterVec::new(
+        Opts::new(
+            "phonereg_captcha_total",
+            "Bot-challenge outcomes: asked (no token), passed, refused, provider_error (allowed or denied), busy",
+        ),
+        &["outcome"],
+    )
+    .expect("valid metric");
     let hash_jobs_skipped = prometheus::IntCounter::new(
         "phonereg_hash_jobs_skipped_total",
         "Queued password hashes skipped because their caller had gone",
@@ -107,6 +116,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(sms_config_faults.clone()),
         Box::new(fraud_decisions.clone()),
         Box::new(hash_jobs_skipped.clone()),
+        Box::new(captcha.clone()),
     ] {
         registry.register(m).expect("unique metric");
     }
@@ -123,6 +133,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         sms_config_faults,
         fraud_decisions,
         hash_jobs_skipped,
+        captcha,
     }
 });
 
@@ -150,6 +161,11 @@ pub fn fraud_decision(action: &'static str, scope: &'static str) {
         .fraud_decisions
         .with_label_values(&[action, scope])
         .inc();
+}
+
+/// Counts one bot-challenge outcome; `outcome` comes from a fixed vocabulary.
+pub fn captcha(outcome: &'static str) {
+    METRICS.captcha.with_label_values(&[outcome]).inc();
 }
 
 /// Counts one queued hash skipped because its caller had gone.

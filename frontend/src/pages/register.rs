@@ -330,8 +330,9 @@ fn show_server_errors(
             .server_error
             .set(Some(e.message()));
     }
-    let placed =
-        conflict_field.is_some() || paused || (unplaced.is_empty() && e.status() == Some(422));
+    // A 422 without field errors (the bot check was closed, SPEC §11) highlights nothing.
+    let fields_placed = unplaced.is_empty() && !e.field_errors().is_empty();
+    let placed = conflict_field.is_some() || paused || (fields_placed && e.status() == Some(422));
     form_error.set(Some(if placed {
         "Please correct the highlighted fields.".to_owned()
     } else if unplaced.is_empty() {

@@ -258,12 +258,38 @@ pub struct TicketGrant {
     pub token_expires_at: Option<i64>,
 }
 
+/// The advisory-lock namespace of an account's tickets (with the account id).
+const TICKET_LOCKS: i32 = 0x5449_434b; // "TICK"
+
+/// Stores a ticket, keeping at most `keep` of the account's tickets: the oldest go
+/// (the newest `keep - 1` stay, and the new one).
 pub fn insert_ticket(
     conn: &mut Conn<'_>,
     hash: &str,
     grant: &TicketGrant,
     expires_at: i64,
+    keep: usize,
 ) -> Result<(), ApiError> {
+    let user_id = grant.user_id;
+    // Two issues for one account take turns on PostgreSQL, so neither keeps a row the
+    // other is about to count past the cap.
+    if let Conn::Postgres(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind::<diesel::sql_types::Integer, _>(TICKET_LOCKS)
+            .bind::<diesel::sql_types::Integer, _>((user_id ^ (user_id >> 32)) as i32)
+            .execute(*c)?;
+    }
+    let newest = i64::try_from(keep.saturating_sub(1)).unwrap_or(i64::MAX);
+    let kept: Vec<String> = with_conn!(conn, c => event_tickets::table
+        .filter(event_tickets::user_id.eq(user_id))
+        .order((event_tickets::expires_at.desc(), event_tickets::ticket_hash.desc()))
+        .select(event_tickets::ticket_hash)
+        .limit(newest)
+        .load(c))?;
+    with_conn!(conn, c => diesel::delete(event_tickets::table
+        .filter(event_tickets::user_id.eq(user_id))
+        .filter(event_tickets::ticket_hash.ne_all(&kept)))
+        .execute(c))?;
     with_conn!(conn, c => diesel::insert_into(event_tickets::table)
         .values((
             event_tickets::ticket_hash.eq(hash),

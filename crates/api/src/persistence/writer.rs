@@ -49,6 +49,15 @@ use crate::error::ApiError;
 /// Most writes committed together: bounds how long one batch keeps the others waiting.
 const MAX_BATCH: usize = 64;
 
+/// Most writes waiting for the writer (SPEC §11 bounded work): 64 full batches. Past it a
+/// write is refused at once with 503 and `Retry-After` instead of queueing without end:
+/// a flood then costs memory and latency bounded by this, and honest requests behind it
+/// wait at most 64 batch commits.
+const QUEUE_BOUND: usize = 64 * MAX_BATCH;
+
+/// What a write refused by a full queue is told to wait, in seconds.
+const BUSY_RETRY_AFTER: u64 = 1;
+
 /// How often the checkpoint thread copies the WAL back; under full write load the WAL
 /// grows by about 10 MB in this time.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -93,7 +102,7 @@ impl Fault {
 /// is dropped.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
 }
 
 impl Writer {
@@ -105,7 +114,17 @@ impl Writer {
         checkpoints: Pool<ConnectionManager<SqliteConnection>>,
         signal: Arc<Committed>,
     ) -> anyhow::Result<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        Self::start_bounded(pool, checkpoints, signal, QUEUE_BOUND)
+    }
+
+    /// [`Writer::start`] with at most `bound` writes waiting.
+    fn start_bounded(
+        pool: Pool<ConnectionManager<SqliteConnection>>,
+        checkpoints: Pool<ConnectionManager<SqliteConnection>>,
+        signal: Arc<Committed>,
+        bound: usize,
+    ) -> anyhow::Result<Self> {
+        let (jobs, queue) = mpsc::sync_channel::<Job>(bound);
         let finish_checkpoint = Arc::new(AtomicBool::new(false));
         let finish = Arc::clone(&finish_checkpoint);
         std::thread::Builder::new()
@@ -158,9 +177,18 @@ impl Writer {
                 let _ = reply.send(outcome);
             })
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("the SQLite writer has stopped")))
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => {
+                tracing::warn!("the SQLite write queue is full; a write was refused with 503");
+                ApiError::Unavailable {
+                    detail: "The service is busy; try again shortly.".into(),
+                    retry_after: BUSY_RETRY_AFTER,
+                }
+            }
+            mpsc::TrySendError::Disconnected(_) => {
+                ApiError::Internal(anyhow::anyhow!("the SQLite writer has stopped"))
+            }
+        })
     }
 }
 
@@ -318,6 +346,13 @@ mod tests {
     }
 
     fn writer_on_temp_file(name: &str) -> (Writer, Pool<ConnectionManager<SqliteConnection>>) {
+        bounded_writer_on_temp_file(name, QUEUE_BOUND)
+    }
+
+    fn bounded_writer_on_temp_file(
+        name: &str,
+        bound: usize,
+    ) -> (Writer, Pool<ConnectionManager<SqliteConnection>>) {
         let path =
             std::env::temp_dir().join(format!("phonereg-writer-{name}-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
@@ -332,7 +367,8 @@ mod tests {
             .batch_execute("CREATE TABLE t (x INTEGER NOT NULL)")
             .expect("table");
         (
-            Writer::start(pool.clone(), pool.clone(), Committed::new()).expect("writer"),
+            Writer::start_bounded(pool.clone(), pool.clone(), Committed::new(), bound)
+                .expect("writer"),
             pool,
         )
     }
@@ -347,6 +383,52 @@ mod tests {
             .load(&mut *pool.get().expect("conn"))
             .expect("select");
         rows.into_iter().map(|r| r.x).collect()
+    }
+
+    /// While the writer is busy, writes past the bound are refused at once with 503 and
+    /// `Retry-After`, write nothing, and the queued ones still commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_with_503() {
+        let (writer, pool) = bounded_writer_on_temp_file("bounded", 2);
+        let slow = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(|c| {
+                        std::thread::sleep(Duration::from_millis(300));
+                        insert(c, 0)
+                    })
+                    .await
+            }
+        });
+        // The writer has taken the slow write alone; two more fill the queue.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let queued: Vec<_> = (1..=2_i64)
+            .map(|x| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.write(move |c| insert(c, x)).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        match writer.write(|c| insert(c, 3)).await {
+            Err(e @ ApiError::Unavailable { .. }) => {
+                use actix_web::ResponseError as _;
+                let res = e.error_response();
+                assert_eq!(res.status(), 503);
+                assert_eq!(res.headers().get("retry-after").expect("Retry-After"), "1");
+            }
+            other => panic!("expected 503, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "refused at once"
+        );
+        slow.await.expect("join").expect("slow write");
+        for q in queued {
+            q.await.expect("join").expect("queued write");
+        }
+        assert_eq!(stored(&pool), [0, 1, 2]);
     }
 
     /// The first write holds the writer long enough for the rest to queue into one batch;

@@ -1,30 +1,17 @@
 //! `GET /api/v1/users/me/events` (Server-Sent Events) and its ticket.
 
-use std::{
-    collections::VecDeque,
-    time::{Duration, Instant},
-};
-
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use phonereg_types::{EventKind, EventTicket, MessageEvent};
+use phonereg_types::EventTicket;
 use serde::Deserialize;
 
 use crate::{
     domain::ClientNetworks,
     error::ApiError,
     extract::{AuthUser, ClientIp},
-    persistence::events::Cursor,
-    routes::dto,
-    services::events::{Happened, TICKET_TTL},
-    sms,
+    routes::event_stream::EventStream,
+    services::events::TICKET_TTL,
     state::AppState,
-    streams::StreamSlot,
 };
-
-const HEARTBEAT: Duration = Duration::from_secs(15);
-/// How soon a stream looks again for events that are committed but wait on an older
-/// transaction still running (PostgreSQL), which wakes nobody when it ends.
-const UNSETTLED_RETRY: Duration = Duration::from_millis(50);
 
 pub async fn create_event_ticket(
     state: web::Data<AppState>,
@@ -76,16 +63,6 @@ async fn stream_user(
     }
 }
 
-struct Stream {
-    state: web::Data<AppState>,
-    /// Its place among the open streams; freed when the stream is dropped.
-    slot: StreamSlot,
-    user_id: i64,
-    last: Cursor,
-    queue: VecDeque<web::Bytes>,
-    last_write: Instant,
-}
-
 pub async fn stream_events(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -98,7 +75,7 @@ pub async fn stream_events(
     } = query.into_inner();
     let (user_id, session, expires_at) = stream_user(&state, &req, ticket, &ip.0).await?;
     // Taken before any read, so streams past the cap cost nothing.
-    let slot = state.streams.open(user_id, session, expires_at)?;
+    let slot = state.streams.open(user_id, &ip.0, session, expires_at)?;
     // Reconnecting clients resume after the last event they saw; new ones start now.
     let resume = req
         .headers()
@@ -110,84 +87,10 @@ pub async fn stream_events(
         Some(id) => state.events.resume_at(user_id, id).await?,
         None => state.events.latest(user_id).await?,
     };
-    let stream = Stream {
-        state,
-        slot,
-        user_id,
-        last,
-        queue: VecDeque::from([web::Bytes::from_static(b"retry: 3000\n: connected\n\n")]),
-        last_write: Instant::now(),
-    };
-    let body = futures_util::stream::unfold(stream, |mut s| async move {
-        loop {
-            if let Some(chunk) = s.queue.pop_front() {
-                s.last_write = Instant::now();
-                return Some((Ok::<_, actix_web::Error>(chunk), s));
-            }
-            // Registered before looking, so a write that commits meanwhile still wakes us.
-            let wake = std::sync::Arc::clone(&s.slot.wake);
-            let woken = wake.notified();
-            let mut soon = None;
-            match s.state.events.batch(s.user_id, s.last).await {
-                Ok(batch) if !batch.events.is_empty() => {
-                    for event in batch.events {
-                        s.last = event.cursor;
-                        let Some((kind, data)) = render(event.happened) else {
-                            continue;
-                        };
-                        s.queue.push_back(
-                            format!("id: {}\nevent: {kind}\ndata: {data}\n\n", event.id).into(),
-                        );
-                    }
-                    continue;
-                }
-                Ok(batch) => {
-                    if batch.unsettled {
-                        soon = Some(UNSETTLED_RETRY);
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "event stream ended; the client will reconnect");
-                    return None;
-                }
-            }
-            let idle = s.last_write.elapsed();
-            if idle >= HEARTBEAT {
-                s.queue
-                    .push_back(web::Bytes::from_static(b": heartbeat\n\n"));
-                continue;
-            }
-            // Other processes' events arrive through `streams::watch`, which wakes us.
-            tokio::select! {
-                () = woken => {}
-                () = s.slot.close.notified() => return None,
-                () = tokio::time::sleep(soon.unwrap_or(HEARTBEAT - idle).min(HEARTBEAT - idle)) => {}
-            }
-        }
-    });
+    let body = EventStream::new(state, slot, user_id, last).into_body();
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
-}
-
-/// An event as the client reads it: its `event:` and its `data:` JSON. None for one
-/// there is nothing to send for (a deleted record, a fact from a newer build).
-fn render(happened: Happened) -> Option<(EventKind, String)> {
-    let (kind, data) = match happened {
-        Happened::Phone(row) => (EventKind::Phone, serde_json::to_string(&dto::phone(row?))),
-        Happened::Message { message, at } => (
-            EventKind::Message,
-            serde_json::to_string(&MessageEvent {
-                phone_id: message.phone_id,
-                status: message.status,
-                error_code: message.error_code,
-                guidance: sms::guidance(message.status, message.error_code).map(str::to_owned),
-                updated_at: dto::rfc3339(at),
-            }),
-        ),
-        Happened::Unreadable => return None,
-    };
-    data.ok().map(|data| (kind, data))
 }

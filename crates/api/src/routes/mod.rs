@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client_config;
 pub mod dev;
 pub mod dto;
+pub mod event_stream;
 pub mod events;
 pub mod health;
 pub mod phone_numbers;

@@ -28,6 +28,7 @@ use crate::{
     error::ApiError,
     persistence::{Db, captcha_tokens},
     services::allowance::SmsAllowance,
+    telemetry,
 };
 
 /// How long one siteverify call may take, connection included. A provider slower than
@@ -167,12 +168,15 @@ impl Captcha {
         if !needed {
             return Ok(());
         }
-        let refuse = |rejected| ApiError::CaptchaRequired {
-            challenge: CaptchaChallenge {
-                provider: provider.kind,
-                site_key: provider.site_key.clone(),
-            },
-            rejected,
+        let refuse = |rejected| {
+            telemetry::captcha(if rejected { "refused" } else { "asked" });
+            ApiError::CaptchaRequired {
+                challenge: CaptchaChallenge {
+                    provider: provider.kind,
+                    site_key: provider.site_key.clone(),
+                },
+                rejected,
+            }
         };
         let token = match ask.token.as_deref().map(str::trim) {
             None | Some("") => return Err(refuse(false)),
@@ -189,6 +193,7 @@ impl Captcha {
             return Err(refuse(true));
         }
         let Ok(_permit) = provider.in_flight.try_acquire() else {
+            telemetry::captcha("busy");
             return Err(ApiError::Unavailable {
                 detail: "Too many bot checks are in progress; try again in a moment.".into(),
                 retry_after: 1,
@@ -199,7 +204,13 @@ impl Captcha {
             Verdict::Refused => return Err(refuse(true)),
             Verdict::Failed(error) => {
                 tracing::warn!(error = %format!("{error:#}"), on_error = ?provider.on_error, "captcha siteverify failed");
-                if provider.on_error == CaptchaOnError::Deny {
+                let denied = provider.on_error == CaptchaOnError::Deny;
+                telemetry::captcha(if denied {
+                    "provider_error_denied"
+                } else {
+                    "provider_error_allowed"
+                });
+                if denied {
                     return Err(ApiError::Unavailable {
                         detail: "The bot check cannot be completed right now; try again shortly."
                             .into(),
@@ -214,7 +225,11 @@ impl Captcha {
             .db
             .write(move |c| captcha_tokens::use_once(c, &digest, expires_at))
             .await?;
-        if first { Ok(()) } else { Err(refuse(true)) }
+        if !first {
+            return Err(refuse(true));
+        }
+        telemetry::captcha("passed");
+        Ok(())
     }
 
     /// Risky: the client network has had its free codes this hour, or the destination is

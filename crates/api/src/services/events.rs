@@ -19,6 +19,10 @@ use crate::{
 };
 
 pub const TICKET_TTL: i64 = 60;
+/// Live tickets an account may hold (SPEC §11 bounded storage): one more replaces the
+/// oldest, as a sixth stream replaces the oldest stream, so tickets never pile up and a
+/// user opening tabs is never refused.
+const TICKETS_PER_USER: usize = 5;
 
 const BAD_TICKET: ApiError =
     ApiError::Unauthorized("The event ticket is invalid, used or expired.");
@@ -53,7 +57,7 @@ impl Events {
             token_expires_at: Some(access.expires_at),
         };
         self.db
-            .write(move |c| events::insert_ticket(c, &hash, &grant, expires_at))
+            .write(move |c| events::insert_ticket(c, &hash, &grant, expires_at, TICKETS_PER_USER))
             .await?;
         Ok(ticket)
     }

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod events;
 pub mod fraud_guard;
 pub mod hashing;
+pub mod limits;
 pub mod number_rules;
 pub mod phone_credential;
 pub mod phones;

@@ -22,7 +22,7 @@ use crate::{
         codes::{CodeCheck, CodeOwner, CodeSend, Codes},
         delivery,
         hashing::Hasher,
-        rate_limit::{GuessDoor, GuessLimits},
+        limits::{GuessDoor, GuessLimits},
         sessions::{Opened, Session, Sessions},
         sms_texts::Text,
         two_factor::recovery_hash,
@@ -135,11 +135,11 @@ impl Credentials {
             .guesses
             .guess(GuessDoor::Anonymous, &number.e164, &client_ip);
         let (token, opener) = self.sessions.begin();
+        charge_client(&self.db, login_ip, &client_ip, clock.now()).await?;
         let outcome = self
             .db
             .write(move |c| {
                 let now = clock.now();
-                login_ip.hit(c, &client_ip, now)?;
                 guess.charge(c, now)?;
                 let check = codes.check_credential(
                     c,
@@ -213,10 +213,10 @@ impl Credentials {
         let check = {
             let (codes, clock, e164) = (codes.clone(), clock.clone(), number.e164.clone());
             let recovery = recovery.clone();
+            charge_client(&self.db, login_ip, &client_ip, clock.now()).await?;
             self.db
                 .write(move |c| {
                     let now = clock.now();
-                    login_ip.hit(c, &client_ip, now)?;
                     guess.charge(c, now)?;
                     let check = codes.check_credential(
                         c,
@@ -334,4 +334,18 @@ enum SignIn {
     Wrong(CodeState),
     PasswordRequired,
     Signed(Box<Opened>),
+}
+
+/// Charges one request of `client` to `limit` in a write of its own, committed whatever
+/// the request then meets: a check that fails (no live code, a wrong number) rolls its
+/// own transaction back, and with it any charge made there, which left these doors
+/// unlimited per client for requests that find no code (SPEC §11).
+async fn charge_client(
+    db: &Db,
+    limit: ClientLimit,
+    client: &ClientNetworks,
+    now: i64,
+) -> Result<(), ApiError> {
+    let client = client.clone();
+    db.write(move |c| limit.hit(c, &client, now)).await
 }

@@ -243,20 +243,7 @@ impl Phones {
                     ));
                 }
                 if number.e164 == row.e164 {
-                    // Back to the current number: any pending change is dropped.
-                    if row.pending_e164.is_none() {
-                        return Ok((row, None));
-                    }
-                    phones::add_history(
-                        c,
-                        id,
-                        HistoryKind::Changed,
-                        Some("pending change cancelled"),
-                        now,
-                    )?;
-                    let row = phones::set_pending(c, id, None, now)?;
-                    events::phone_changed(c, user_id, id, now)?;
-                    return Ok((row, None));
+                    return Ok((cancel_pending(c, row, now)?, None));
                 }
                 let masked = PhoneNumber::masked(&number.e164);
                 if row.status == PhoneStatus::Verified {
@@ -508,6 +495,18 @@ pub struct Change {
 enum Verify {
     Verified(Box<PhoneRow>, Vec<String>),
     Wrong(CodeState),
+}
+
+/// A PATCH back to the current number: any pending change is dropped.
+fn cancel_pending(c: &mut Conn<'_>, row: PhoneRow, now: i64) -> Result<PhoneRow, ApiError> {
+    if row.pending_e164.is_none() {
+        return Ok(row);
+    }
+    let detail = Some("pending change cancelled");
+    phones::add_history(c, row.id, HistoryKind::Changed, detail, now)?;
+    let cancelled = phones::set_pending(c, row.id, None, now)?;
+    events::phone_changed(c, row.user_id, row.id, now)?;
+    Ok(cancelled)
 }
 
 /// The pending number was verified: it replaces the old one, which gets a notice.

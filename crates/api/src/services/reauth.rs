@@ -9,7 +9,7 @@ use crate::{
     persistence::{Conn, Db, users},
     services::{
         hashing::{Hasher, Lane},
-        rate_limit::LoginLimits,
+        limits::LoginLimits,
     },
 };
 

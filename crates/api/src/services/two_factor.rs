@@ -18,7 +18,7 @@ use crate::{
     },
     services::{
         codes::{CodeCheck, CodeOwner, CodeSend, Codes},
-        rate_limit::{GuessDoor, GuessLimits},
+        limits::{GuessCharge, GuessDoor, GuessLimits},
         reauth::Reauth,
         sessions::{Opened, Session, Sessions},
         token_strikes::TokenStrikes,
@@ -207,46 +207,11 @@ impl TwoFactor {
                 if let Some(code) = code {
                     // Guesses here count like at the login's code step (same door).
                     let guess = guesses.guess(GuessDoor::AfterPassword, &phone.e164, &client_ip);
-                    guess.charge(c, now)?;
-                    let check = codes.check_credential(
-                        c,
-                        CodePurpose::TwoFactor,
-                        &phone.e164,
-                        None,
-                        &code,
-                        now,
-                    )?;
-                    match check {
-                        CodeCheck::Wrong(state) => return Ok(Switch::Wrong(state)),
-                        CodeCheck::Right(row) => {
-                            if !codes.consume_credential(c, &row, &phone, now)? {
-                                return Err(ApiError::Gone {
-                                    detail: "This code was already used; request a new one.".into(),
-                                    verification: None,
-                                });
-                            }
-                            guess.refund(c, now)?;
-                        }
+                    if let Some(state) = spend_off_code(c, &codes, &guess, &phone, &code, now)? {
+                        return Ok(Switch::Wrong(state));
                     }
                 }
-                if !users::set_two_factor(c, user_id, enabled)? {
-                    // A racing request switched it first (and made its codes).
-                    return Ok(Switch::Done(enabled, None));
-                }
-                let kind = if enabled {
-                    HistoryKind::TwoFactorOn
-                } else {
-                    HistoryKind::TwoFactorOff
-                };
-                phones::add_history(c, phone.id, kind, None, now)?;
-                // On: a fresh set, shown once. Off: the old set goes with it.
-                let (plain, hashes) = if enabled {
-                    new_recovery_codes(&codes, user_id)
-                } else {
-                    (Vec::new(), Vec::new())
-                };
-                recovery_codes::replace_all(c, user_id, &hashes, now)?;
-                Ok(Switch::Done(enabled, enabled.then_some(plain)))
+                switch(c, &codes, user_id, phone.id, enabled, now)
             })
             .await?;
         match outcome {
@@ -394,6 +359,61 @@ impl TwoFactor {
         tracing::info!(user.id = opened.user.id, "signed in with a second factor");
         self.sessions.signed_in(opened, token, None)
     }
+}
+
+/// Inside the transaction that turns two-step sign-in off: the code sent for it,
+/// charged as a guess first. The state of a wrong code; None once it is spent.
+fn spend_off_code(
+    c: &mut Conn<'_>,
+    codes: &Codes,
+    guess: &GuessCharge,
+    phone: &PhoneRow,
+    code: &VerificationCode,
+    now: i64,
+) -> Result<Option<CodeState>, ApiError> {
+    guess.charge(c, now)?;
+    match codes.check_credential(c, CodePurpose::TwoFactor, &phone.e164, None, code, now)? {
+        CodeCheck::Wrong(state) => Ok(Some(state)),
+        CodeCheck::Right(row) => {
+            if !codes.consume_credential(c, &row, phone, now)? {
+                return Err(ApiError::Gone {
+                    detail: "This code was already used; request a new one.".into(),
+                    verification: None,
+                });
+            }
+            guess.refund(c, now)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Inside the transaction: two-step sign-in switched, in the record's history, with a
+/// fresh set of recovery codes when on (shown once) and none when off.
+fn switch(
+    c: &mut Conn<'_>,
+    codes: &Codes,
+    user_id: i64,
+    phone_id: i64,
+    enabled: bool,
+    now: i64,
+) -> Result<Switch, ApiError> {
+    if !users::set_two_factor(c, user_id, enabled)? {
+        // A racing request switched it first (and made its codes).
+        return Ok(Switch::Done(enabled, None));
+    }
+    let kind = if enabled {
+        HistoryKind::TwoFactorOn
+    } else {
+        HistoryKind::TwoFactorOff
+    };
+    phones::add_history(c, phone_id, kind, None, now)?;
+    let (plain, hashes) = if enabled {
+        new_recovery_codes(codes, user_id)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    recovery_codes::replace_all(c, user_id, &hashes, now)?;
+    Ok(Switch::Done(enabled, enabled.then_some(plain)))
 }
 
 enum Switch {

@@ -262,6 +262,7 @@ async fn a_hot_range_asks_even_a_fresh_client(b: Backend) {
     .expect(201);
 }
 
+/// Long: one check per door that sends a code, each the same three steps.
 async fn always_mode_asks_every_claim_and_start(b: Backend) {
     let (app, fake) = start(b, CaptchaModeSetting::Always).await;
     let ip = "198.51.100.9";
@@ -408,6 +409,16 @@ async fn provider_errors_follow_on_error(b: Backend) {
     send(&app, ip, Some("pass-down"), register(&spread(3)))
         .await
         .expect(201);
+    let metrics = app.metrics_text().await;
+    for outcome in [
+        "provider_error_denied",
+        "provider_error_allowed",
+        "passed",
+        "asked",
+    ] {
+        let line = format!("phonereg_captcha_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&line), "no {line} in /metrics");
+    }
 }
 
 async fn get_config(app: &TestApp) -> Resp {

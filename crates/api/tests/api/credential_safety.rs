@@ -577,6 +577,7 @@ async fn login_verify(app: &TestApp, body: Value) -> Resp {
 
 /// Ten single-use codes when two-step goes on; each signs in once in place of the SMS
 /// code; a new set replaces the old; the count is on `user`.
+/// Long: one story (lost SIM, recovery code, reset, renewal), step by step.
 async fn recovery_codes_stand_in_for_the_sim(b: Backend) {
     let app = spawn_app(b).await;
     align_to_hour(&app);

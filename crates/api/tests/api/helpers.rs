@@ -48,7 +48,7 @@ pub(crate) use on_both_databases;
 /// The server's OpenAPI description as JSON, for response validation.
 pub static SPEC: LazyLock<Value> = LazyLock::new(|| {
     let text = include_str!("../../../../openapi.yaml");
-    serde_yaml::from_str(text).expect("openapi.yaml parses")
+    yaml_serde::from_str(text).expect("openapi.yaml parses")
 });
 
 pub struct TestApp {

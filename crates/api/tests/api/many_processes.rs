@@ -18,6 +18,8 @@ const BUDGET: usize = 60;
 const SIGNUPS: usize = 90;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Long: one end-to-end scenario (three processes, a kill -9, the drain, the count),
+/// whose steps only mean something in order.
 async fn three_processes_one_killed_send_each_message_once_within_the_budget() {
     let (app, fake) = spawn_twilio_app(Backend::Postgres, |_| {}).await;
     // Twilio takes the first half's messages but holds its answers, so the process

@@ -136,6 +136,7 @@ impl Tally {
 
 on_both_databases!(lookup_and_registration_agree_with_libphonenumber);
 
+/// Long: one table-driven comparison, its report and its thresholds together.
 async fn lookup_and_registration_agree_with_libphonenumber(b: Backend) {
     let cases = load_table();
     let mut regions: Vec<&str> = cases.iter().map(|c| c.region.as_str()).collect();
