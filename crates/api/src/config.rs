@@ -174,9 +174,17 @@ pub struct Config {
     /// `SMS_DAILY_BUDGET`]
     #[arg(long, env = "SMS_FRAUD_GLOBAL_UNVERIFIED")]
     pub sms_fraud_global_unverified: Option<u32>,
-    /// bearer token (≥ 32 bytes) of `/api/v1/admin/sms/*`; unset, that API does not exist
+    /// bearer token (≥ 32 bytes) of `/api/v1/admin/sms/*`, the operator named `admin`;
+    /// with neither this nor `ADMIN_TOKENS`, that API does not exist
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
+    /// named operators of `/api/v1/admin/sms/*` as `name:token,…` (each token ≥ 32 bytes,
+    /// names unique); every lift records who did it
+    #[arg(long, env = "ADMIN_TOKENS", hide_env_values = true)]
+    pub admin_tokens: Option<Secret>,
+    /// serve `/api/v1/admin` only on this address (e.g. `127.0.0.1:8081`), not on `BIND`
+    #[arg(long, env = "ADMIN_BIND")]
+    pub admin_bind: Option<SocketAddr>,
     /// send queued SMS from this process (tests turn it off and step the courier by hand)
     #[arg(long, env = "OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub outbox_worker: bool,
@@ -471,6 +479,12 @@ impl std::str::FromStr for DatabaseUrl {
 #[derive(Clone)]
 pub struct Secret(String);
 
+/// One operator of the admin API: a name that goes on what they change, and their token.
+pub struct Operator<'a> {
+    pub name: &'a str,
+    pub token: &'a str,
+}
+
 impl Secret {
     pub fn new(s: String) -> Self {
         Self(s)
@@ -663,11 +677,7 @@ impl Config {
         {
             return Err("SMS_TEST_NUMBERS is refused when PHONEREG_ENV=production unless SMS_TEST_NUMBERS_IN_PRODUCTION=true".into());
         }
-        if let Some(token) = &self.admin_token
-            && token.expose().len() < 32
-        {
-            return Err("ADMIN_TOKEN must be at least 32 bytes".into());
-        }
+        self.admin_operators()?;
         if self.captcha_provider != CaptchaProviderSetting::None
             && (self.captcha_site_key.as_deref().is_none_or(str::is_empty)
                 || self
@@ -720,6 +730,52 @@ impl Config {
     pub fn sms_fraud_global_unverified(&self) -> u32 {
         self.sms_fraud_global_unverified
             .unwrap_or_else(|| self.sms_daily_budget.div_ceil(5))
+    }
+
+    /// The operators of the admin API (SPEC §11): `ADMIN_TOKEN` as `admin`, and every
+    /// `name:token` of `ADMIN_TOKENS`. Errors name the setting, never a token.
+    pub fn admin_operators(&self) -> Result<Vec<Operator<'_>>, String> {
+        let mut operators = Vec::new();
+        if let Some(token) = &self.admin_token {
+            operators.push(Operator {
+                name: "admin",
+                token: token.expose(),
+            });
+        }
+        let listed = self.admin_tokens.as_ref().map_or("", Secret::expose);
+        for (i, entry) in listed.split(',').map(str::trim).enumerate() {
+            if entry.is_empty() {
+                continue;
+            }
+            let Some((name, token)) = entry.split_once(':') else {
+                return Err(format!("ADMIN_TOKENS entry {} is not name:token", i + 1));
+            };
+            let name = name.trim();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!("ADMIN_TOKENS entry {} needs a name", i + 1));
+            }
+            operators.push(Operator { name, token });
+        }
+        for (i, op) in operators.iter().enumerate() {
+            if op.token.len() < 32 {
+                return Err(match op.name {
+                    "admin" if i == 0 && self.admin_token.is_some() => {
+                        "ADMIN_TOKEN must be at least 32 bytes".into()
+                    }
+                    name => format!("ADMIN_TOKENS: the token of {name} must be at least 32 bytes"),
+                });
+            }
+            if operators[..i].iter().any(|o| o.name == op.name) {
+                return Err(format!("ADMIN_TOKENS names {} twice", op.name));
+            }
+            if operators[..i].iter().any(|o| o.token == op.token) {
+                return Err(format!(
+                    "ADMIN_TOKENS: {} shares a token with another operator",
+                    op.name
+                ));
+            }
+        }
+        Ok(operators)
     }
 
     /// Whether cookies get the `Secure` attribute.

@@ -175,10 +175,19 @@ impl AuthUser {
     }
 }
 
-/// An operator holding `ADMIN_TOKEN` (SPEC §9). Without the setting there is no admin
-/// API: 404, as for any path that does not exist. Wrong tokens are limited per client
-/// and logged with the client (SPEC §11).
-pub struct Admin;
+/// An operator holding a token of `ADMIN_TOKEN` or `ADMIN_TOKENS` (SPEC §9, §11), by
+/// name. Without either setting there is no admin API: 404, as for any path that does
+/// not exist. Wrong tokens are limited per client and logged with the client (SPEC §11).
+pub struct Admin {
+    name: String,
+}
+
+impl Admin {
+    /// The operator's name, for the rows they change and the log.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
 
 impl FromRequest for Admin {
     type Error = ApiError;
@@ -194,9 +203,11 @@ fn admin(req: &HttpRequest) -> Result<Admin, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(ApiError::NotFound)?;
-    let Some(expected) = &state.config.admin_token else {
+    // Checked at start-up; an unparsable list would have stopped it.
+    let operators = state.config.admin_operators().unwrap_or_default();
+    if operators.is_empty() {
         return Err(ApiError::NotFound);
-    };
+    }
     // A client past its allowance is refused before the compare, the right token
     // included: guessing stays bounded however the guesses are spread over time.
     let client = client_of(req);
@@ -205,10 +216,20 @@ fn admin(req: &HttpRequest) -> Result<Admin, ApiError> {
     let presented = bearer_token(req).unwrap_or("");
     // Compared as SHA-256 digests: equal lengths, so the compare takes the same
     // time whatever was presented and leaks nothing about the token's length.
+    // Every operator's token is compared, whichever matches, so the time says nothing
+    // about which one (or how many) there are.
     let digest = |s: &str| sha2::Sha256::digest(s.as_bytes());
-    let ok: bool = digest(presented).ct_eq(&digest(expected.expose())).into();
-    if ok {
-        return Ok(Admin);
+    let presented = digest(presented);
+    let mut matched = None;
+    for op in &operators {
+        if bool::from(presented.ct_eq(&digest(op.token))) {
+            matched = Some(op.name);
+        }
+    }
+    if let Some(name) = matched {
+        return Ok(Admin {
+            name: name.to_owned(),
+        });
     }
     state.admin_strikes.strike(&client, now);
     // The client key (IPv4, or an IPv6 /64) as every limit keys it; never the token.

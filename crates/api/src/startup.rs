@@ -8,7 +8,7 @@ use std::{
 };
 
 use actix_web::{
-    App, HttpServer,
+    App, HttpResponse, HttpServer,
     dev::Server,
     middleware::{Condition, DefaultHeaders, from_fn},
     web,
@@ -19,6 +19,7 @@ use crate::{
     clock::Clock,
     config::{Config, Environment, SmsProvider},
     domain::phone_number,
+    error::ApiError,
     extract,
     persistence::Db,
     routes, security,
@@ -59,6 +60,8 @@ pub struct Application {
     port: u16,
     /// The port of the separate `/metrics` listener, with `METRICS_BIND`.
     pub metrics_port: Option<u16>,
+    /// The port of the separate admin listener, with `ADMIN_BIND`.
+    pub admin_port: Option<u16>,
     server: Server,
     pub state: web::Data<AppState>,
 }
@@ -109,6 +112,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let app_state = state.clone();
     let dev_inbox = state.inbox.is_some();
     let metrics_here = config.metrics_bind.is_none();
+    let admin_here = config.admin_bind.is_none();
     let csp = security::content_security_policy(
         &config.static_dir,
         state.captcha.client_config().map(|c| c.provider),
@@ -129,7 +133,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
                 DefaultHeaders::new().add(("X-Dev-Inbox", "/api/v1/dev/sms")),
             ))
             .wrap(from_fn(telemetry::observe))
-            .configure(|cfg| routes::configure(cfg, dev_inbox, metrics_here))
+            .configure(|cfg| routes::configure(cfg, dev_inbox, metrics_here, admin_here))
             .default_service(web::to(routes::spa::spa_or_not_found))
     })
     .workers(workers)
@@ -146,6 +150,10 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         Some(addr) => Some(serve_metrics(addr)?),
         None => None,
     };
+    let admin_port = match config.admin_bind {
+        Some(addr) => Some(serve_admin(addr, state.clone())?),
+        None => None,
+    };
     tokio::spawn(prune_counters(state.clone()));
     tokio::spawn(streams::watch(
         Arc::clone(&state.streams),
@@ -155,6 +163,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     Ok(Application {
         port,
         metrics_port,
+        admin_port,
         server,
         state,
     })
@@ -240,7 +249,12 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
         captcha,
         events: Events::new(db.clone(), clock.clone(), token_strikes),
         delivery: Delivery::new(db.clone(), clock.clone()),
-        retention: Retention::new(db.clone(), clock.clone(), config.data_retention as i64),
+        retention: Retention::new(
+            db.clone(),
+            clock.clone(),
+            config.data_retention as i64,
+            config.refresh_reuse_grace as i64,
+        ),
         courier: Courier::new(
             db.clone(),
             sender,
@@ -272,6 +286,32 @@ fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<u16> {
             .listen(listener)?
             .shutdown_timeout(1)
             .run();
+    tokio::spawn(server);
+    Ok(port)
+}
+
+/// The admin API on a listener of its own (`ADMIN_BIND`), e.g. an address only the
+/// operators' network reaches: the public listener then does not serve it at all. The
+/// same state, extractors and problem+json answers as the main listener.
+fn serve_admin(addr: std::net::SocketAddr, state: web::Data<AppState>) -> anyhow::Result<u16> {
+    let listener = TcpListener::bind(addr).with_context(|| format!("bind ADMIN_BIND {addr}"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(extract::json_config())
+            .app_data(extract::path_config())
+            .app_data(extract::query_config())
+            .wrap(from_fn(telemetry::observe))
+            .configure(routes::configure_admin)
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::NotFound)
+            }))
+    })
+    .workers(1)
+    .listen(listener)?
+    .shutdown_timeout(1)
+    .run();
     tokio::spawn(server);
     Ok(port)
 }

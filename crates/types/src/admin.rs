@@ -53,6 +53,9 @@ pub struct SmsFraudDecision {
     pub verified: i64,
     /// The pause taken or lifted.
     pub pause_id: Option<i64>,
+    /// The operator who acted (their name in `ADMIN_TOKENS`); null for the guard's own
+    /// decisions.
+    pub operator: Option<String>,
 }
 
 /// `GET /admin/sms/decisions`: newest first.

@@ -84,10 +84,3 @@ pub fn consume(conn: &mut Conn<'_>, row: &AuthCodeRow) -> Result<bool, ApiError>
         .execute(c))?;
     Ok(n == 1)
 }
-
-/// Deletes codes that died before `before` (retention).
-pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
-    Ok(with_conn!(conn, c => diesel::delete(auth_codes::table
-        .filter(auth_codes::expires_at.lt(before)))
-        .execute(c))?)
-}

@@ -241,14 +241,6 @@ pub fn resume_at(conn: &mut Conn<'_>, user_id: i64, id: i64) -> Result<Cursor, A
     })
 }
 
-/// Deletes events created before `before`, and tickets that expired before `now`
-/// (a dead ticket is worth nothing, not even to an operator).
-pub fn prune(conn: &mut Conn<'_>, before: i64, now: i64) -> Result<usize, ApiError> {
-    let events = with_conn!(conn, c => diesel::delete(events::table.filter(events::created_at.lt(before))).execute(c))?;
-    let tickets = with_conn!(conn, c => diesel::delete(event_tickets::table.filter(event_tickets::expires_at.lt(now))).execute(c))?;
-    Ok(events + tickets)
-}
-
 /// What a ticket stands for: the account, and the session and access-token expiry of
 /// the bearer that asked for it (the stream it opens ends with them).
 #[derive(Clone, Debug)]

@@ -125,13 +125,18 @@ pub fn list_active(conn: &mut Conn<'_>, now: i64) -> Result<Vec<PauseRow>, ApiEr
         .load(c))?)
 }
 
-/// Lifts pause `id` if it is in force; the lifted row, or `None`.
-pub fn lift(conn: &mut Conn<'_>, id: i64, now: i64) -> Result<Option<PauseRow>, ApiError> {
+/// Lifts pause `id` if it is in force, recording the operator; the lifted row, or `None`.
+pub fn lift(
+    conn: &mut Conn<'_>,
+    id: i64,
+    operator: &str,
+    now: i64,
+) -> Result<Option<PauseRow>, ApiError> {
     Ok(with_conn!(conn, c => diesel::update(sms_fraud_pauses::table
         .filter(sms_fraud_pauses::id.eq(id))
         .filter(sms_fraud_pauses::until.gt(now))
         .filter(sms_fraud_pauses::lifted_at.is_null()))
-        .set(sms_fraud_pauses::lifted_at.eq(now))
+        .set((sms_fraud_pauses::lifted_at.eq(now), sms_fraud_pauses::lifted_by.eq(operator)))
         .returning(PauseRow::as_returning())
         .get_results(c))?
     .pop())
@@ -144,15 +149,4 @@ pub fn recent_decisions(conn: &mut Conn<'_>, limit: i64) -> Result<Vec<DecisionR
         .limit(limit)
         .select(DecisionRow::as_select())
         .load(c))?)
-}
-
-/// Drops pauses that ended and decisions taken before `before`.
-pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
-    let pauses = with_conn!(conn, c => diesel::delete(sms_fraud_pauses::table
-        .filter(sms_fraud_pauses::until.lt(before)))
-        .execute(c))?;
-    let decisions = with_conn!(conn, c => diesel::delete(sms_fraud_decisions::table
-        .filter(sms_fraud_decisions::at.lt(before)))
-        .execute(c))?;
-    Ok(pauses + decisions)
 }

@@ -23,10 +23,3 @@ pub fn remember(conn: &mut Conn<'_>, pair: &str, now: i64) -> Result<(), ApiErro
         .execute(c))?;
     Ok(())
 }
-
-/// Forgets pairs that have not signed in since `before`.
-pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
-    Ok(with_conn!(conn, c => diesel::delete(known_sign_ins::table
-        .filter(known_sign_ins::last_at.lt(before)))
-        .execute(c))?)
-}

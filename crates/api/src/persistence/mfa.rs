@@ -29,10 +29,3 @@ pub fn mark_used(conn: &mut Conn<'_>, token_hash: &str, now: i64) -> Result<bool
         .execute(c))?;
     Ok(n == 1)
 }
-
-/// Deletes challenges that ran out before `before` (retention).
-pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
-    Ok(with_conn!(conn, c => diesel::delete(mfa_challenges::table
-        .filter(mfa_challenges::expires_at.lt(before)))
-        .execute(c))?)
-}

@@ -17,6 +17,7 @@ pub mod mfa;
 pub mod models;
 pub mod outbox;
 pub mod phones;
+pub mod pruning;
 pub mod rate_limits;
 pub mod recovery_codes;
 pub mod refresh_tokens;

@@ -201,6 +201,8 @@ pub struct PauseRow {
     /// False for a pause taken in record mode: shown to operators, never applied.
     pub enforced: bool,
     pub lifted_at: Option<i64>,
+    /// The operator who lifted it (their name in `ADMIN_TOKENS`).
+    pub lifted_by: Option<String>,
 }
 
 impl PauseRow {
@@ -241,6 +243,8 @@ pub struct DecisionRow {
     pub sent: i64,
     pub verified: i64,
     pub pause_id: Option<i64>,
+    /// The operator who acted; `None` for the guard's own decisions.
+    pub operator: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -254,6 +258,7 @@ pub struct NewDecision<'a> {
     pub sent: i64,
     pub verified: i64,
     pub pause_id: Option<i64>,
+    pub operator: Option<&'a str>,
 }
 
 /// A code proving possession of a number for one purpose (SPEC §8). `user_id` is None

@@ -236,10 +236,3 @@ pub fn total(conn: &mut Conn<'_>, keys: &[String], window_start: i64) -> Result<
         .load(c))?;
     Ok(counts.into_iter().sum())
 }
-
-/// Drops windows that ended before `before`; called now and then, not per request.
-pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
-    Ok(with_conn!(conn, c => diesel::delete(rate_counters::table
-        .filter(rate_counters::window_start.lt(before)))
-        .execute(c))?)
-}

@@ -62,6 +62,22 @@ pub fn find_by_hash(conn: &mut Conn<'_>, hash: &str) -> Result<Option<RefreshTok
     .next())
 }
 
+/// The account of session `family` while it holds a token neither revoked nor expired.
+pub fn live_family_owner(
+    conn: &mut Conn<'_>,
+    family: &str,
+    now: i64,
+) -> Result<Option<i64>, ApiError> {
+    Ok(with_conn!(conn, c => refresh_tokens::table
+        .filter(refresh_tokens::family.eq(family))
+        .filter(refresh_tokens::revoked_at.is_null())
+        .filter(refresh_tokens::expires_at.gt(now))
+        .select(refresh_tokens::user_id)
+        .load(c))?
+    .into_iter()
+    .next())
+}
+
 /// Marks the token rotated unless someone else already did (or it was revoked); true
 /// when this call won. The `rotated_at IS NULL` guard is what lets exactly one of two
 /// racing refreshes pass. Takes the account's session lock first, so a revocation in
@@ -140,14 +156,6 @@ pub fn revoke_others_of_user(
     families.sort();
     families.dedup();
     Ok(families)
-}
-
-/// Deletes tokens that expired or were revoked before `before`. A rotated token is kept
-/// until it expires, so its reuse is still recognised (and revokes its family) meanwhile.
-pub fn prune(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError> {
-    Ok(with_conn!(conn, c => diesel::delete(refresh_tokens::table
-        .filter(refresh_tokens::expires_at.lt(before).or(refresh_tokens::revoked_at.lt(before))))
-        .execute(c))?)
 }
 
 /// Sessions revoked at or after `since` (by any API process).

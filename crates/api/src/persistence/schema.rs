@@ -145,6 +145,7 @@ diesel::table! {
         verified -> BigInt,
         enforced -> Bool,
         lifted_at -> Nullable<BigInt>,
+        lifted_by -> Nullable<Text>,
     }
 }
 
@@ -159,6 +160,7 @@ diesel::table! {
         sent -> BigInt,
         verified -> BigInt,
         pause_id -> Nullable<BigInt>,
+        operator -> Nullable<Text>,
     }
 }
 

@@ -38,6 +38,7 @@ fn decision(row: DecisionRow) -> SmsFraudDecision {
         sent: row.sent,
         verified: row.verified,
         pause_id: row.pause_id,
+        operator: row.operator,
     }
 }
 
@@ -53,10 +54,11 @@ pub async fn list_sms_pauses(
 
 pub async fn lift_sms_pause(
     state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    fraud_guard::lift_pause(&state.db, id.into_inner(), state.clock.now()).await?;
+    let now = state.clock.now();
+    fraud_guard::lift_pause(&state.db, id.into_inner(), admin.name(), now).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -87,14 +87,35 @@ pub fn table() -> Vec<Endpoint> {
     ]
 }
 
+/// The admin API's paths, which `ADMIN_BIND` serves on a listener of their own.
+pub const ADMIN_PREFIX: &str = "/api/v1/admin/";
+
 /// Registers every endpoint; other methods on a known path get 405 with `Allow`.
-/// Without `metrics`, `/metrics` is left out (it is served on `METRICS_BIND` instead).
-pub fn configure(cfg: &mut web::ServiceConfig, dev_inbox: bool, metrics: bool) {
-    for endpoint in table()
-        .into_iter()
-        .filter(|e| dev_inbox || !e.dev_only)
-        .filter(|e| metrics || e.path != "/metrics")
-    {
+/// Without `metrics`, `/metrics` is left out (it is served on `METRICS_BIND` instead);
+/// without `admin`, the admin API (served on `ADMIN_BIND` instead).
+pub fn configure(cfg: &mut web::ServiceConfig, dev_inbox: bool, metrics: bool, admin: bool) {
+    register(
+        cfg,
+        table()
+            .into_iter()
+            .filter(|e| dev_inbox || !e.dev_only)
+            .filter(|e| metrics || e.path != "/metrics")
+            .filter(|e| admin || !e.path.starts_with(ADMIN_PREFIX)),
+    );
+}
+
+/// Registers the admin API alone, for the `ADMIN_BIND` listener.
+pub fn configure_admin(cfg: &mut web::ServiceConfig) {
+    register(
+        cfg,
+        table()
+            .into_iter()
+            .filter(|e| e.path.starts_with(ADMIN_PREFIX)),
+    );
+}
+
+fn register(cfg: &mut web::ServiceConfig, endpoints: impl Iterator<Item = Endpoint>) {
+    for endpoint in endpoints {
         let allow = endpoint
             .routes
             .iter()

@@ -20,7 +20,7 @@ use crate::{
         limits::LoginLimits,
         number_rules::NumberRules,
         phones::add_phone_with_code,
-        sessions::{Opened, Session, Sessions},
+        sessions::{Opened, Session, Sessions, family_of},
         token_strikes::TokenStrikes,
         tokens::hash_refresh,
         two_factor,
@@ -324,16 +324,13 @@ impl Accounts {
                 .await?
         };
         let now = clock.now();
-        let worth_a_write = found.as_ref().is_some_and(|row| {
-            is_live(row, now) && row.rotated_at.is_none_or(|at| now - at > grace)
-        });
-        if !worth_a_write {
-            if found.is_none() {
-                self.token_strikes.strike(client, now);
-            }
+        let Some(found) = found else {
+            return Err(self.not_stored(&presented, client, now).await?);
+        };
+        if !is_live(&found, now) || found.rotated_at.is_some_and(|at| now - at <= grace) {
             return Err(ApiError::Unauthorized(BAD_REFRESH));
         }
-        let (token, opener) = self.sessions.begin();
+        let (token, opener) = self.sessions.begin_rotation(&found.family);
         let outcome = self
             .db
             .write(move |c| {
@@ -361,7 +358,7 @@ impl Accounts {
                 if !refresh_tokens::mark_rotated(c, row.user_id, row.id, now)? {
                     return Ok(Rotation::Refused);
                 }
-                let opened = opener.rotate(c, user, phone, row.family, now)?;
+                let opened = opener.open(c, user, phone, now)?;
                 Ok(Rotation::Rotated(Box::new(opened)))
             })
             .await?;
@@ -377,6 +374,45 @@ impl Accounts {
                 Err(ApiError::Unauthorized(BAD_REFRESH))
             }
         }
+    }
+
+    /// A presented refresh token that is not stored. Rotated tokens are pruned after the
+    /// reuse grace, so one that names a live session is a rotated token used again: the
+    /// session ends, as when the row was still there. Anything else is made up (or long
+    /// expired) and a strike for the client. The answer is 401 either way.
+    async fn not_stored(
+        &self,
+        presented: &str,
+        client: &ClientNetworks,
+        now: i64,
+    ) -> Result<ApiError, ApiError> {
+        let refused = ApiError::Unauthorized(BAD_REFRESH);
+        let owner = match family_of(presented) {
+            Some(family) => {
+                let family = family.to_owned();
+                self.db
+                    .read(move |c| refresh_tokens::live_family_owner(c, &family, now))
+                    .await?
+            }
+            None => None,
+        };
+        let (Some(user_id), Some(family)) = (owner, family_of(presented)) else {
+            self.token_strikes.strike(client, now);
+            return Ok(refused);
+        };
+        let family = family.to_owned();
+        {
+            let (family, clock) = (family.clone(), self.clock.clone());
+            self.db
+                .write(move |c| refresh_tokens::revoke_family(c, user_id, &family, clock.now()))
+                .await?;
+        }
+        tracing::warn!(
+            user.id = user_id,
+            "rotated refresh token reused; session revoked"
+        );
+        self.streams.end_session(&family);
+        Ok(refused)
     }
 
     /// Revokes the session the token belongs to. Unknown tokens are fine: logging out twice

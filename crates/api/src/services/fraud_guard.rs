@@ -238,7 +238,15 @@ impl FraudGuard {
                 retry_after: (pause.until - now).max(1) as u64,
             });
         }
-        let paused = |key: &str| pauses.iter().any(|p| p.key == key);
+        // In enforce mode only an enforced pause stands in for a new one: a pause taken in
+        // record mode (before a switch to enforce) refuses nothing, so it must not keep
+        // the guard from taking the enforced pause the same counts call for.
+        let enforcing = self.mode == FraudMode::Enforce;
+        let paused = |key: &str| {
+            pauses
+                .iter()
+                .any(|p| p.key == key && (p.enforced || !enforcing))
+        };
         // A pause that ended (or was lifted) inside the window restarts the window at the
         // hour it ended, so the codes that caused it do not pause the key again the
         // moment it is free.
@@ -431,6 +439,7 @@ impl FraudGuard {
                 sent: counts.sent,
                 verified: counts.verified,
                 pause_id: Some(row.id),
+                operator: None,
             },
         )?;
         decided(action, scope.name(), dest, counts.sent, counts.verified);
@@ -443,12 +452,14 @@ pub async fn active_pauses(db: &Db, now: i64) -> Result<Vec<PauseRow>, ApiError>
     db.read(move |c| fraud::list_active(c, now)).await
 }
 
-/// Lifts pause `id` (404 unless it is in force) and forgets the counts that caused it,
-/// so the next send does not pause the same key again at once.
-pub async fn lift_pause(db: &Db, id: i64, now: i64) -> Result<PauseRow, ApiError> {
+/// Operator `by` lifts pause `id` (404 unless it is in force) and forgets the counts
+/// that caused it, so the next send does not pause the same key again at once. The
+/// operator's name goes on the pause row, its decision and the log line.
+pub async fn lift_pause(db: &Db, id: i64, by: &str, now: i64) -> Result<PauseRow, ApiError> {
+    let operator = by.to_owned();
     let row = db
         .write(move |c| {
-            let row = fraud::lift(c, id, now)?.ok_or(ApiError::NotFound)?;
+            let row = fraud::lift(c, id, &operator, now)?.ok_or(ApiError::NotFound)?;
             let kind = if row.scope == "country" { "c" } else { "r" };
             fraud::reset_counts(c, &format!("fraud:{kind}:{}:", row.key))?;
             fraud::insert_decision(
@@ -462,6 +473,7 @@ pub async fn lift_pause(db: &Db, id: i64, now: i64) -> Result<PauseRow, ApiError
                     sent: row.sent,
                     verified: row.verified,
                     pause_id: Some(row.id),
+                    operator: Some(&operator),
                 },
             )?;
             Ok(row)
@@ -473,6 +485,7 @@ pub async fn lift_pause(db: &Db, id: i64, now: i64) -> Result<PauseRow, ApiError
         scope = scope_of(&row),
         key = %row.key,
         country = %row.country,
+        operator = by,
         "sms fraud guard pause lifted by an operator"
     );
     Ok(row)

@@ -36,20 +36,27 @@ pub struct Opened {
 
 /// A refresh token made before the transaction that stores it, so the transaction holds
 /// only its hash; handed to [`Sessions::signed_in`] after the commit.
+///
+/// A token is `<family>.<secret>`: it names its session. Rotated tokens are deleted after
+/// the reuse grace (SPEC §11: storage bounded however often a session refreshes), and a
+/// token that is not stored but names a live family can only be one of its rotated
+/// tokens, so its reuse still ends the session. The family is no secret from the token's
+/// holder (access tokens carry it as `sid`); 128 random bits keep it from anyone else.
 pub struct NewToken {
     token: String,
 }
 
 /// What a sign-in's transaction needs to store its session: moved into the transaction,
-/// it holds the new refresh token's hash, never the token.
+/// it holds the new refresh token's hash and family, never the token.
 pub struct Opener {
     sessions: Sessions,
     hash: String,
+    family: String,
 }
 
 impl Opener {
-    /// Inside the caller's transaction: a new session (refresh-token family) for the
-    /// account.
+    /// Inside the caller's transaction: the session's new refresh token (the first of a
+    /// new session, or the next of the rotated one).
     pub fn open(
         &self,
         conn: &mut Conn<'_>,
@@ -57,26 +64,21 @@ impl Opener {
         phone: Option<PhoneRow>,
         now: i64,
     ) -> Result<Opened, ApiError> {
-        self.rotate(conn, user, phone, random_token(16), now)
-    }
-
-    /// Inside the caller's transaction: the next refresh token of an existing family.
-    pub fn rotate(
-        &self,
-        conn: &mut Conn<'_>,
-        user: UserRow,
-        phone: Option<PhoneRow>,
-        family: String,
-        now: i64,
-    ) -> Result<Opened, ApiError> {
         self.sessions
-            .store(conn, user.id, &family, &self.hash, now)?;
+            .store(conn, user.id, &self.family, &self.hash, now)?;
         Ok(Opened {
             user,
             phone,
-            family,
+            family: self.family.clone(),
         })
     }
+}
+
+/// The family a presented refresh token names; `None` for a token made before tokens
+/// named theirs, or for anything that is not a token.
+pub fn family_of(presented: &str) -> Option<&str> {
+    let (family, secret) = presented.split_once('.')?;
+    (!family.is_empty() && !secret.is_empty()).then_some(family)
 }
 
 /// Opens sessions. Built in `startup` with exactly what it uses; cheap to clone.
@@ -97,14 +99,19 @@ impl Sessions {
         }
     }
 
-    /// Every sign-in starts here, before its transaction: the refresh token it will hand
-    /// out, and the [`Opener`] that stores its hash inside the transaction.
+    /// Every sign-in starts here, before its transaction: the refresh token of a new
+    /// session, and the [`Opener`] that stores it inside the transaction.
     pub fn begin(&self) -> (NewToken, Opener) {
-        let token = random_token(32);
-        let hash = hash_refresh(&token);
+        self.begin_rotation(&random_token(16))
+    }
+
+    /// A refresh: the next token of session `family` and its [`Opener`].
+    pub fn begin_rotation(&self, family: &str) -> (NewToken, Opener) {
+        let token = format!("{family}.{}", random_token(32));
         let opener = Opener {
             sessions: self.clone(),
-            hash,
+            hash: hash_refresh(&token),
+            family: family.to_owned(),
         };
         (NewToken { token }, opener)
     }

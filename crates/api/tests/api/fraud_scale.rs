@@ -2,18 +2,19 @@
 //! countries, verified credit by distinct numbers, and record-mode pauses that never
 //! block enforced ones.
 
-use phonereg_api::config::Config;
+use phonereg_api::config::{Config, FraudMode};
 use reqwest::Method;
 use serde_json::json;
 
 use crate::{
-    fraud::{assert_paused, count_users, guarded, pumped, sign_up_with},
+    fraud::{assert_paused, count_users, guarded, pauses, pumped, sign_up_with},
     helpers::{Backend, PASSWORD, TestApp, on_both_databases, spawn_app_with},
 };
 
 on_both_databases!(
     past_the_global_ceiling_only_ranges_with_real_users_get_claims,
     one_number_verified_again_and_again_earns_one_credit,
+    a_record_mode_pause_never_blocks_an_enforced_one,
 );
 
 /// The guard with a global ceiling of 6 and floors no spread-out pumper reaches.
@@ -91,4 +92,29 @@ async fn one_number_verified_again_and_again_earns_one_credit(b: Backend) {
     sign_up_with(&app, 1, &pumped(1)).await.expect(201);
     sign_up_with(&app, 2, &pumped(2)).await.expect(201);
     assert_paused(&sign_up_with(&app, 3, &pumped(3)).await);
+}
+
+/// SPEC §11: a pause written in record mode must not stop enforce mode from pausing the
+/// same range after a switch (two processes in turn on one database).
+async fn a_record_mode_pause_never_blocks_an_enforced_one(b: Backend) {
+    let recording = spawn_app_with(b, |c| {
+        guarded(c);
+        c.sms_fraud_guard = FraudMode::Record;
+    })
+    .await;
+    for n in 0..5 {
+        sign_up_with(&recording, n, &pumped(n)).await.expect(201);
+    }
+    let database = recording.database_url.clone();
+    let enforcing = spawn_app_with(b, |c| {
+        guarded(c);
+        c.database_url = database;
+    })
+    .await;
+    // The counts are over the threshold already: the next claim takes the enforced pause
+    // (and goes out, as the one that reaches a threshold does); the one after is refused.
+    sign_up_with(&enforcing, 5, &pumped(5)).await.expect(201);
+    assert_paused(&sign_up_with(&enforcing, 6, &pumped(6)).await);
+    let items = pauses(&enforcing).await;
+    assert!(items.iter().any(|p| p["enforced"] == true), "{items:?}");
 }

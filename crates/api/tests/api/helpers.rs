@@ -59,6 +59,8 @@ pub struct TestApp {
     pub database_url: DatabaseUrl,
     /// The `/metrics` listener's port, with `METRICS_BIND`.
     pub metrics_port: Option<u16>,
+    /// The admin listener's port, with `ADMIN_BIND`.
+    pub admin_port: Option<u16>,
 }
 
 pub const TWILIO_SID: &str = "ACtest0000000000000000000000000000";
@@ -187,6 +189,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state.clone();
     let metrics_port = app.metrics_port;
+    let admin_port = app.admin_port;
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -199,6 +202,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         state,
         database_url,
         metrics_port,
+        admin_port,
     }
 }
 
