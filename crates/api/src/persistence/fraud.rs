@@ -44,6 +44,29 @@ pub fn counts_under(
         .load(c))?)
 }
 
+/// [`counts_under`] for two prefixes, each from its own window, in one statement:
+/// the rows of the first, then of the second, told apart by their keys.
+pub fn counts_under_two(
+    conn: &mut Conn<'_>,
+    (first, first_since): (&str, i64),
+    (second, second_since): (&str, i64),
+) -> Result<Vec<(String, i64)>, ApiError> {
+    let first_end = format!("{};", first.trim_end_matches(':'));
+    let second_end = format!("{};", second.trim_end_matches(':'));
+    Ok(with_conn!(conn, c => rate_counters::table
+        .filter(
+            rate_counters::key.ge(first)
+                .and(rate_counters::key.lt(first_end.as_str()))
+                .and(rate_counters::window_start.ge(first_since))
+                .or(rate_counters::key.ge(second)
+                    .and(rate_counters::key.lt(second_end.as_str()))
+                    .and(rate_counters::window_start.ge(second_since))),
+        )
+        .select((rate_counters::key, rate_counters::count))
+        .keep_prepared()
+        .load(c))?)
+}
+
 /// Whether the counter `key` has a row in a window from `since` on.
 pub fn counted_since(conn: &mut Conn<'_>, key: &str, since: i64) -> Result<bool, ApiError> {
     let rows: Vec<i64> = with_conn!(conn, c => rate_counters::table

@@ -91,6 +91,89 @@ pub fn hit_many(conn: &mut Conn<'_>, counters: &[(String, i64)]) -> Result<Vec<i
         .collect()
 }
 
+/// One counter row for [`hit_capped`]: its key, window start and the count it may reach.
+pub struct Capped<'a> {
+    pub key: &'a str,
+    pub window_start: i64,
+    pub cap: i64,
+}
+
+/// PostgreSQL: adds one to each counter in one statement, but only to a row that holds
+/// fewer than its `cap` (a row that does not exist yet is created at 1); returns each
+/// counter's new count in the order given, None for a row that was full and kept its
+/// count. Rows are locked in the order given; a full row is locked too (an `ON
+/// CONFLICT DO UPDATE` locks the row it meets, changed or not) until the transaction
+/// ends. Keys must be distinct.
+///
+/// The striped counters of one send (client networks, the guard's rows, the budget) were
+/// one or two statements each; here they are one with the plain counters.
+pub fn hit_capped(
+    conn: &mut Conn<'_>,
+    counters: &[Capped<'_>],
+) -> Result<Vec<Option<i64>>, ApiError> {
+    let Conn::Postgres(c) = conn else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "hit_capped is for PostgreSQL (SQLite's counters are never striped)"
+        )));
+    };
+    if counters.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<String> = (0..counters.len())
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .collect();
+    // The caps ride in a CTE: `excluded` only has the table's columns. A VALUES list is
+    // inserted in its order, so rows are locked in the order given.
+    let sql = format!(
+        "WITH want (key, window_start, cap) AS (VALUES {}) \
+         INSERT INTO rate_counters AS r (key, window_start, count) \
+         SELECT key, window_start, 1 FROM want \
+         ON CONFLICT (key, window_start) DO UPDATE SET count = r.count + 1 \
+         WHERE r.count < (SELECT w.cap FROM want w \
+                          WHERE w.key = excluded.key AND w.window_start = excluded.window_start) \
+         RETURNING key, window_start, count",
+        values.join(", ")
+    );
+    let mut query = diesel::sql_query(sql.as_str()).into_boxed();
+    for counter in counters {
+        query = query
+            .bind::<diesel::sql_types::Text, _>(counter.key)
+            .bind::<diesel::sql_types::BigInt, _>(counter.window_start)
+            .bind::<diesel::sql_types::BigInt, _>(counter.cap);
+    }
+    // One form per number of counters: a handful of cached statements.
+    let counted: Vec<Counted> = query.keep_prepared().load(*c)?;
+    Ok(counters
+        .iter()
+        .map(|want| {
+            counted
+                .iter()
+                .find(|row| row.key == want.key && row.window_start == want.window_start)
+                .map(|row| row.count)
+        })
+        .collect())
+}
+
+/// PostgreSQL: marks a point the transaction can go back to with [`back_to`] (no-op on
+/// SQLite). Going back releases the row locks taken since.
+pub fn savepoint(conn: &mut Conn<'_>, name: &str) -> Result<(), ApiError> {
+    if let Conn::Postgres(c) = conn {
+        diesel::connection::SimpleConnection::batch_execute(*c, &format!("SAVEPOINT {name}"))?;
+    }
+    Ok(())
+}
+
+/// Undoes everything since [`savepoint`] `name` (PostgreSQL).
+pub fn back_to(conn: &mut Conn<'_>, name: &str) -> Result<(), ApiError> {
+    if let Conn::Postgres(c) = conn {
+        diesel::connection::SimpleConnection::batch_execute(
+            *c,
+            &format!("ROLLBACK TO SAVEPOINT {name}"),
+        )?;
+    }
+    Ok(())
+}
+
 /// Takes one slot of the row of `key` if it holds fewer than `cap`; false when it is full.
 /// A plain conditional UPDATE locks a row only when it changes it, so passing over a
 /// full row neither waits on nor blocks anyone for the rest of the transaction.

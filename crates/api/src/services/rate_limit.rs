@@ -145,7 +145,19 @@ impl Limit {
         }
         // Start at a random row so concurrent requests spread over them.
         let first = rand::thread_rng().gen_range(0..stripes);
-        for i in (first..stripes).chain(0..first) {
+        self.take_from(conn, subject, now, (first..stripes).chain(0..first))
+    }
+
+    /// Takes a slot in the first of the rows `order` that has room; refuses when none has.
+    fn take_from(
+        &self,
+        conn: &mut Conn<'_>,
+        subject: &str,
+        now: i64,
+        order: impl Iterator<Item = u32>,
+    ) -> Result<(), ApiError> {
+        let (window_start, stripes) = (self.window_start(now), self.stripes_on(conn));
+        for i in order {
             let cap = self.stripe_cap(stripes, i);
             if rate_limits::take(conn, &self.stripe_key(subject, i), window_start, cap)? {
                 return Ok(());
@@ -155,12 +167,82 @@ impl Limit {
     }
 
     /// Counts one event against each `(limit, subject)`; refuses with the first limit, in
-    /// order, whose window was already full. The one-row counters go in one statement,
-    /// the striped ones after it.
+    /// order, whose window was already full. The one-row counters go first, the striped
+    /// ones after them.
+    ///
+    /// On SQLite (never striped) that is one statement. On PostgreSQL the one-row
+    /// counters and a random row of each striped counter go in one statement too
+    /// ([`rate_limits::hit_capped`]); a striped counter whose row was full then looks at
+    /// its other rows one by one. That search must not go back to a counter before one
+    /// the statement already locked (two sends would wait on each other): with more than
+    /// one striped counter, the statement runs under a savepoint, and a full row sends
+    /// the transaction back to it and through the counters one at a time, in order.
     pub fn hit_all(conn: &mut Conn<'_>, hits: &[(Limit, &str)], now: i64) -> Result<(), ApiError> {
         let (plain, striped): (Vec<_>, Vec<_>) = hits
             .iter()
             .partition(|(limit, _)| limit.stripes_on(conn) == 1);
+        // A lone striped counter and no other: one statement either way, and the plain
+        // UPDATE of `take` passes over a full row without locking it.
+        if striped.is_empty() || (plain.is_empty() && striped.len() == 1) {
+            return Self::hit_in_turn(conn, &plain, &striped, now);
+        }
+        let guarded = striped.len() > 1;
+        if guarded {
+            rate_limits::savepoint(conn, "hit_all")?;
+        }
+        let mut rng = rand::thread_rng();
+        let first: Vec<u32> = striped
+            .iter()
+            .map(|(limit, _)| rng.gen_range(0..limit.stripes_on(conn)))
+            .collect();
+        let keys: Vec<(String, i64, i64)> = plain
+            .iter()
+            .map(|(limit, subject)| (limit.key(subject), limit.window_start(now), i64::MAX))
+            .chain(striped.iter().zip(&first).map(|((limit, subject), &i)| {
+                let stripes = limit.stripes_on(conn);
+                let key = limit.stripe_key(subject, i);
+                (key, limit.window_start(now), limit.stripe_cap(stripes, i))
+            }))
+            .collect();
+        let counters: Vec<rate_limits::Capped<'_>> = keys
+            .iter()
+            .map(|(key, window_start, cap)| rate_limits::Capped {
+                key,
+                window_start: *window_start,
+                cap: *cap,
+            })
+            .collect();
+        let counts = rate_limits::hit_capped(conn, &counters)?;
+        let (plain_counts, striped_counts) = counts.split_at(plain.len());
+        let full = striped_counts.iter().any(Option::is_none);
+        if guarded && full {
+            rate_limits::back_to(conn, "hit_all")?;
+            return Self::hit_in_turn(conn, &plain, &striped, now);
+        }
+        // Counted even when refused: the caller's rollback undoes it.
+        for ((limit, _), count) in plain.iter().zip(plain_counts) {
+            if count.is_some_and(|n| n > i64::from(limit.max)) {
+                return Err(limit.refusal(now));
+            }
+        }
+        for (((limit, subject), &i), count) in striped.iter().zip(&first).zip(striped_counts) {
+            if count.is_none() {
+                // The last counter of the statement: its other rows come after it.
+                let stripes = limit.stripes_on(conn);
+                limit.take_from(conn, subject, now, (i + 1..stripes).chain(0..i))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Limit::hit_all`] one counter at a time: the one-row counters in one statement,
+    /// then each striped counter, in order.
+    fn hit_in_turn(
+        conn: &mut Conn<'_>,
+        plain: &[&(Limit, &str)],
+        striped: &[&(Limit, &str)],
+        now: i64,
+    ) -> Result<(), ApiError> {
         let counters: Vec<(String, i64)> = plain
             .iter()
             .map(|(limit, subject)| (limit.key(subject), limit.window_start(now)))
@@ -238,6 +320,25 @@ impl Limit {
     /// The key of `subject`'s counter row (its first stripe), as stored.
     pub fn stored_key(&self, subject: &str) -> String {
         self.key(subject)
+    }
+
+    /// [`Limit::record`] for several counters in one statement (a random row of each
+    /// striped one), locked in the order given.
+    pub fn record_all(
+        conn: &mut Conn<'_>,
+        records: &[(Limit, &str)],
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let mut rng = rand::thread_rng();
+        let counters: Vec<(String, i64)> = records
+            .iter()
+            .map(|(limit, subject)| {
+                let row = rng.gen_range(0..limit.stripes_on(conn));
+                (limit.stripe_key(subject, row), limit.window_start(now))
+            })
+            .collect();
+        rate_limits::hit_many(conn, &counters)?;
+        Ok(())
     }
 
     /// Counts one event without refusing (e.g. a failed login, a system SMS).
