@@ -2,13 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocab::{FraudAction, FraudScope};
+
 /// A paused destination range or country.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SmsPause {
     /// Pass to `DELETE /admin/sms/pauses/{id}` to lift it.
     pub id: i64,
     /// `range` or `country`.
-    pub scope: String,
+    pub scope: FraudScope,
     /// The range (`+55119`: calling code and first national digits) or the country (`BR`).
     pub key: String,
     /// ISO 3166-1 alpha-2 of the range, or the country itself.
@@ -40,9 +42,9 @@ pub struct SmsFraudDecision {
     /// RFC 3339 UTC.
     pub at: String,
     /// `pause`, `record` (a pause taken in record mode) or `lift`.
-    pub action: String,
+    pub action: FraudAction,
     /// `range` or `country`.
-    pub scope: String,
+    pub scope: FraudScope,
     /// The range or country decided about.
     pub key: String,
     /// ISO 3166-1 alpha-2.

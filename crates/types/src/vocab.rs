@@ -251,6 +251,32 @@ impl From<crate::SmsCodePurpose> for CodePurpose {
 }
 
 vocabulary! {
+    /// What a fraud-guard pause or decision is about (SPEC §9, §11).
+    FraudScope {
+        /// A destination range: calling code and first national digits.
+        Range => "range",
+        /// A whole country.
+        Country => "country",
+        /// Every country together: the global ceiling (a refusal, never a pause).
+        Global => "global",
+    }
+}
+
+vocabulary! {
+    /// What the fraud guard or an operator decided (SPEC §9).
+    FraudAction {
+        /// A pause taken in `enforce` mode.
+        Pause => "pause",
+        /// A pause taken in `record` mode: logged and listed, never applied.
+        Record => "record",
+        /// A send refused by a pause or the global ceiling (metrics and logs only).
+        Refuse => "refuse",
+        /// An operator lifted a pause.
+        Lift => "lift",
+    }
+}
+
+vocabulary! {
     /// The kinds of problem (RFC 9457 `type`, as `https://phonereg.dev/problems/{word}`)
     /// the API answers with (SPEC §4).
     ProblemType {

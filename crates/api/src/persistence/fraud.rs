@@ -2,6 +2,7 @@
 //! hourly rows of `rate_counters`, read here by key range.
 
 use diesel::prelude::*;
+use phonereg_types::FraudScope;
 
 use super::{
     Conn, KeepPreparedDsl as _,
@@ -92,7 +93,7 @@ pub fn reset_counts(conn: &mut Conn<'_>, prefix: &str) -> Result<usize, ApiError
 pub fn active_ranges_in(conn: &mut Conn<'_>, country: &str, now: i64) -> Result<i64, ApiError> {
     Ok(with_conn!(conn, c => sms_fraud_pauses::table
         .filter(sms_fraud_pauses::country.eq(country))
-        .filter(sms_fraud_pauses::scope.eq("range"))
+        .filter(sms_fraud_pauses::scope.eq(FraudScope::Range))
         .filter(sms_fraud_pauses::until.gt(now))
         .filter(sms_fraud_pauses::lifted_at.is_null())
         .count()

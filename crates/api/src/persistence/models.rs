@@ -2,7 +2,8 @@
 
 use diesel::prelude::*;
 use phonereg_types::{
-    CodePurpose, HistoryKind, MessageKind, MessageStatus, NumberType, PhoneStatus,
+    CodePurpose, FraudAction, FraudScope, HistoryKind, MessageKind, MessageStatus, NumberType,
+    PhoneStatus,
 };
 
 use super::schema::{
@@ -188,8 +189,7 @@ pub struct NewMessage<'a> {
 #[diesel(table_name = super::schema::sms_fraud_pauses)]
 pub struct PauseRow {
     pub id: i64,
-    /// `range` or `country`.
-    pub scope: String,
+    pub scope: FraudScope,
     /// `+55119` for a range, `BR` for a country.
     pub key: String,
     pub country: String,
@@ -220,7 +220,7 @@ impl PauseRow {
 #[derive(Insertable)]
 #[diesel(table_name = super::schema::sms_fraud_pauses)]
 pub struct NewPause<'a> {
-    pub scope: &'a str,
+    pub scope: FraudScope,
     pub key: &'a str,
     pub country: &'a str,
     pub since: i64,
@@ -236,8 +236,8 @@ pub struct NewPause<'a> {
 pub struct DecisionRow {
     pub id: i64,
     pub at: i64,
-    pub action: String,
-    pub scope: String,
+    pub action: FraudAction,
+    pub scope: FraudScope,
     pub key: String,
     pub country: String,
     pub sent: i64,
@@ -251,8 +251,8 @@ pub struct DecisionRow {
 #[diesel(table_name = super::schema::sms_fraud_decisions)]
 pub struct NewDecision<'a> {
     pub at: i64,
-    pub action: &'a str,
-    pub scope: &'a str,
+    pub action: FraudAction,
+    pub scope: FraudScope,
     pub key: &'a str,
     pub country: &'a str,
     pub sent: i64,

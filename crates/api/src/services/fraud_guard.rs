@@ -33,6 +33,8 @@
 //! send that takes a range to its threshold is the last one: it goes out and its
 //! transaction writes the pause.
 
+use phonereg_types::{FraudAction, FraudScope};
+
 use crate::{
     config::{Config, FraudAllow, FraudMode, TestNumbers},
     domain::Destination,
@@ -47,23 +49,6 @@ use crate::{
 const HOUR: i64 = 3600;
 /// The window: this hour and the 23 before it.
 const WINDOW_HOURS: i64 = 24;
-/// The scope of a refusal by the global ceiling (never a pause row).
-const GLOBAL: &str = "global";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Scope {
-    Range,
-    Country,
-}
-
-impl Scope {
-    fn name(self) -> &'static str {
-        match self {
-            Scope::Range => "range",
-            Scope::Country => "country",
-        }
-    }
-}
 
 /// Codes sent and verified in the window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,14 +141,14 @@ impl FraudGuard {
             self.admit_under_ceiling(conn, dest, now)?;
             return Ok(recent);
         };
-        let scope = scope_of(pause);
+        let scope = pause.scope;
         if self.mode == FraudMode::Enforce && pause.enforced {
-            decided("refuse", scope, dest, pause.sent, pause.verified);
+            decided(FraudAction::Refuse, scope, dest, pause.sent, pause.verified);
             return Err(ApiError::SmsRangePaused {
                 retry_after: (pause.until - now).max(1) as u64,
             });
         }
-        decided("record", scope, dest, pause.sent, pause.verified);
+        decided(FraudAction::Record, scope, dest, pause.sent, pause.verified);
         self.admit_under_ceiling(conn, dest, now)?;
         Ok(recent)
     }
@@ -184,17 +169,29 @@ impl FraudGuard {
             return Ok(());
         }
         if self
-            .counts(conn, Scope::Range, &dest.range, since)?
+            .counts(conn, FraudScope::Range, &dest.range, since)?
             .verified
             > 0
         {
             return Ok(());
         }
         if self.mode != FraudMode::Enforce {
-            decided("record", GLOBAL, dest, global.sent, global.verified);
+            decided(
+                FraudAction::Record,
+                FraudScope::Global,
+                dest,
+                global.sent,
+                global.verified,
+            );
             return Ok(());
         }
-        decided("refuse", GLOBAL, dest, global.sent, global.verified);
+        decided(
+            FraudAction::Refuse,
+            FraudScope::Global,
+            dest,
+            global.sent,
+            global.verified,
+        );
         // The window slides at the next hour, when its oldest hour's claims leave it.
         Err(ApiError::SmsRangePaused {
             retry_after: (HOUR - now.rem_euclid(HOUR)).max(1) as u64,
@@ -233,7 +230,13 @@ impl FraudGuard {
         if self.mode == FraudMode::Enforce
             && let Some(pause) = pauses.iter().find(|p| p.enforced)
         {
-            decided("refuse", scope_of(pause), dest, pause.sent, pause.verified);
+            decided(
+                FraudAction::Refuse,
+                pause.scope,
+                dest,
+                pause.sent,
+                pause.verified,
+            );
             return Err(ApiError::SmsRangePaused {
                 retry_after: (pause.until - now).max(1) as u64,
             });
@@ -267,7 +270,7 @@ impl FraudGuard {
         if !paused(&dest.range) {
             let counts = range_counts;
             if counts.unverified() >= self.threshold(self.range_floor, counts) {
-                self.pause(conn, Scope::Range, &dest.range, dest, counts, now)?;
+                self.pause(conn, FraudScope::Range, &dest.range, dest, counts, now)?;
                 ranges_paused = Some(fraud::active_ranges_in(conn, &dest.country, now)?);
             }
         }
@@ -276,7 +279,7 @@ impl FraudGuard {
             let spread = counts.unverified() >= self.threshold(self.country_floor, counts);
             let many_ranges = ranges_paused.is_some_and(|n| n >= self.country_ranges);
             if spread || many_ranges {
-                self.pause(conn, Scope::Country, &dest.country, dest, counts, now)?;
+                self.pause(conn, FraudScope::Country, &dest.country, dest, counts, now)?;
             }
         }
         Ok(())
@@ -292,8 +295,8 @@ impl FraudGuard {
     ) -> Result<bool, ApiError> {
         let since = window_start(now);
         for (scope, key, floor) in [
-            (Scope::Range, &dest.range, self.range_floor),
-            (Scope::Country, &dest.country, self.country_floor),
+            (FraudScope::Range, &dest.range, self.range_floor),
+            (FraudScope::Country, &dest.country, self.country_floor),
         ] {
             let counts = self.counts(conn, scope, key, since)?;
             if 2 * counts.unverified() > self.threshold(floor, counts) {
@@ -343,13 +346,14 @@ impl FraudGuard {
     fn counts(
         &self,
         conn: &mut Conn<'_>,
-        scope: Scope,
+        scope: FraudScope,
         key: &str,
         since: i64,
     ) -> Result<Counts, ApiError> {
         let counter = match scope {
-            Scope::Range => self.range_counter,
-            Scope::Country => self.country_counter,
+            FraudScope::Range => self.range_counter,
+            FraudScope::Country => self.country_counter,
+            FraudScope::Global => self.global_counter,
         };
         self.counts_of(conn, counter, key, since)
     }
@@ -407,7 +411,7 @@ impl FraudGuard {
     fn pause(
         &self,
         conn: &mut Conn<'_>,
-        scope: Scope,
+        scope: FraudScope,
         key: &str,
         dest: &Destination,
         counts: Counts,
@@ -417,7 +421,7 @@ impl FraudGuard {
         let row = fraud::insert_pause(
             conn,
             &NewPause {
-                scope: scope.name(),
+                scope,
                 key,
                 country: &dest.country,
                 since: now,
@@ -427,13 +431,17 @@ impl FraudGuard {
                 enforced,
             },
         )?;
-        let action = if enforced { "pause" } else { "record" };
+        let action = if enforced {
+            FraudAction::Pause
+        } else {
+            FraudAction::Record
+        };
         fraud::insert_decision(
             conn,
             &NewDecision {
                 at: now,
                 action,
-                scope: scope.name(),
+                scope,
                 key,
                 country: &dest.country,
                 sent: counts.sent,
@@ -442,7 +450,7 @@ impl FraudGuard {
                 operator: None,
             },
         )?;
-        decided(action, scope.name(), dest, counts.sent, counts.verified);
+        decided(action, scope, dest, counts.sent, counts.verified);
         Ok(())
     }
 }
@@ -460,14 +468,18 @@ pub async fn lift_pause(db: &Db, id: i64, by: &str, now: i64) -> Result<PauseRow
     let row = db
         .write(move |c| {
             let row = fraud::lift(c, id, &operator, now)?.ok_or(ApiError::NotFound)?;
-            let kind = if row.scope == "country" { "c" } else { "r" };
+            let kind = if row.scope == FraudScope::Country {
+                "c"
+            } else {
+                "r"
+            };
             fraud::reset_counts(c, &format!("fraud:{kind}:{}:", row.key))?;
             fraud::insert_decision(
                 c,
                 &NewDecision {
                     at: now,
-                    action: "lift",
-                    scope: scope_of(&row),
+                    action: FraudAction::Lift,
+                    scope: row.scope,
                     key: &row.key,
                     country: &row.country,
                     sent: row.sent,
@@ -479,10 +491,10 @@ pub async fn lift_pause(db: &Db, id: i64, by: &str, now: i64) -> Result<PauseRow
             Ok(row)
         })
         .await?;
-    crate::telemetry::fraud_decision("lift", scope_of(&row));
+    crate::telemetry::fraud_decision(FraudAction::Lift.as_str(), row.scope.as_str());
     tracing::warn!(
         action = "lift",
-        scope = scope_of(&row),
+        scope = row.scope.as_str(),
         key = %row.key,
         country = %row.country,
         operator = by,
@@ -501,26 +513,12 @@ fn window_start(now: i64) -> i64 {
     now - now.rem_euclid(HOUR) - (WINDOW_HOURS - 1) * HOUR
 }
 
-fn scope_of(pause: &PauseRow) -> &'static str {
-    if pause.scope == "country" {
-        Scope::Country.name()
-    } else {
-        Scope::Range.name()
-    }
-}
-
 /// One log line and one metric per decision; a range is a prefix, never a whole number.
-fn decided(
-    action: &'static str,
-    scope: &'static str,
-    dest: &Destination,
-    sent: i64,
-    verified: i64,
-) {
-    crate::telemetry::fraud_decision(action, scope);
+fn decided(action: FraudAction, scope: FraudScope, dest: &Destination, sent: i64, verified: i64) {
+    crate::telemetry::fraud_decision(action.as_str(), scope.as_str());
     tracing::warn!(
-        action,
-        scope,
+        action = action.as_str(),
+        scope = scope.as_str(),
         range = %dest.range,
         country = %dest.country,
         sent,
