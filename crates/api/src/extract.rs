@@ -336,7 +336,7 @@ impl CaptchaAnswer {
         Ask {
             e164,
             country,
-            client: client.0.key(),
+            client: &client.0,
             remote_ip: self.remote_ip,
             token: self.header_token.or(body_token),
         }

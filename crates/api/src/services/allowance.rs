@@ -141,10 +141,31 @@ impl SmsAllowance {
         &self.guard
     }
 
-    /// Codes (claims and starts) client network `ip` was counted for this hour, whether
-    /// or not they were sent: what the bot challenge's free sends are measured by.
-    pub fn sends_from(&self, conn: &mut Conn<'_>, ip: &str, now: i64) -> Result<i64, ApiError> {
-        Ok(self.claim_per_ip.count(conn, ip, now)? + self.start_per_ip.count(conn, ip, now)?)
+    /// Whether `client` has had its `free` codes this hour (claims and starts, sent or
+    /// not): on its own key, or on a wider network it belongs to at that network's
+    /// multiple, as every per-client limit widens (a pumper rotating over the /64s of a
+    /// /48 stays under any one /64's free sends). What the bot challenge's free sends are
+    /// measured by. Read-only.
+    pub fn past_free_sends(
+        &self,
+        conn: &mut Conn<'_>,
+        client: &ClientNetworks,
+        free: i64,
+        now: i64,
+    ) -> Result<bool, ApiError> {
+        let mut sends = |key: &str| -> Result<i64, ApiError> {
+            Ok(self.claim_per_ip.count(conn, key, now)?
+                + self.start_per_ip.count(conn, key, now)?)
+        };
+        if sends(client.key())? >= free {
+            return Ok(true);
+        }
+        for (width, net) in client.wider() {
+            if sends(net)? >= free.saturating_mul(i64::from(width.multiple())) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Refuses a claim to a paused destination. Read-only, so callers can ask before

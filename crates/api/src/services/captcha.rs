@@ -25,6 +25,7 @@ use tokio::sync::Semaphore;
 use crate::{
     clock::Clock,
     config::{CaptchaModeSetting, CaptchaOnError, CaptchaProviderSetting, Config, Secret},
+    domain::ClientNetworks,
     error::ApiError,
     persistence::{Db, captcha_tokens},
     services::allowance::SmsAllowance,
@@ -72,7 +73,7 @@ pub struct Ask<'a> {
     pub e164: &'a str,
     pub country: Option<&'a str>,
     /// The client network, as every per-client limit keys it.
-    pub client: &'a str,
+    pub client: &'a ClientNetworks,
     /// The client's address, for siteverify's `remoteip`.
     pub remote_ip: Option<IpAddr>,
     pub token: Option<String>,
@@ -242,7 +243,7 @@ impl Captcha {
         let now = self.clock.now();
         self.db
             .read(move |c| {
-                if allowance.sends_from(c, &client, now)? >= free {
+                if allowance.past_free_sends(c, &client, free, now)? {
                     return Ok(true);
                 }
                 let guard = allowance.guard();

@@ -225,6 +225,37 @@ async fn risky_mode_asks_only_after_the_free_sends(b: Backend) {
     assert_captcha_required(&r);
 }
 
+/// A network rotating over its /64s stays under each /64's free sends; its /56 has 4×
+/// as many (and its /48 16×), like every per-client limit (SPEC §11).
+async fn a_network_rotating_its_64s_meets_the_challenge_at_its_56(b: Backend) {
+    let (app, _fake) = start(b, CaptchaModeSetting::Risky).await;
+    // Twelve /64s of 2001:db8:5:200::/56, one start each: the /56's 4 × 3 free sends.
+    for n in 0..12u32 {
+        let ip = format!("2001:db8:5:2{n:02x}::1");
+        send(&app, &ip, None, start_sign_in(&spread(30 + n), None))
+            .await
+            .expect(202);
+    }
+    // A thirteenth /64 of that /56, its first send: challenged.
+    let r = send(
+        &app,
+        "2001:db8:5:2ff::1",
+        None,
+        start_sign_in(&spread(50), None),
+    )
+    .await;
+    assert_captcha_required(&r);
+    // Another /56 of the same /48 (12 of its 48) still has its free sends.
+    send(
+        &app,
+        "2001:db8:5:300::1",
+        None,
+        start_sign_in(&spread(51), None),
+    )
+    .await
+    .expect(202);
+}
+
 async fn a_hot_range_asks_even_a_fresh_client(b: Backend) {
     // The range pauses at 5 unverified codes: from 3 it is past half.
     let (app, _fake) = start_with(b, CaptchaModeSetting::Risky, |c| {
@@ -473,6 +504,7 @@ async fn a_provider_without_keys_stops_start_up(b: Backend) {
 }
 
 on_both_databases!(
+    a_network_rotating_its_64s_meets_the_challenge_at_its_56,
     risky_mode_asks_only_after_the_free_sends,
     a_hot_range_asks_even_a_fresh_client,
     always_mode_asks_every_claim_and_start,
