@@ -189,23 +189,8 @@ impl Credentials {
             locale,
         } = reset;
         // Field errors first: they cost no attempt.
-        let mut errors = FieldErrors::new();
-        let code = VerificationCode::parse(&code)
-            .map_err(|m| errors.insert("code".into(), vec![m.into()]))
-            .ok();
-        let password = Password::parse(new_password)
-            .map_err(|m| errors.insert("new_password".into(), vec![m.into()]))
-            .ok();
-        let recovery = match recovery_code.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(raw) => validation::parse_recovery_code(raw)
-                .map_err(|m| errors.insert("recovery_code".into(), vec![m.into()]))
-                .ok(),
-        };
-        let (code, password) = match (code, password) {
-            (Some(c), Some(p)) if errors.is_empty() => (c, p),
-            _ => return Err(ApiError::Validation(errors)),
-        };
+        let (code, password, recovery) =
+            reset_fields(&code, new_password, recovery_code.as_deref())?;
         let (codes, clock, login_ip) = (self.codes.clone(), self.clock.clone(), self.login_ip);
         let guess = self
             .guesses
@@ -258,30 +243,13 @@ impl Credentials {
         let families = self
             .db
             .write(move |c| {
-                let now = clock.now();
-                let still = auth_codes::find(c, &row.e164, row.purpose)?
-                    .is_some_and(|live| live.code_hash == row.code_hash);
-                let (user, phone) = owner_of(c, &row)?;
-                if !still || !codes.consume_credential(c, &row, &phone, now)? {
-                    return Err(code_gone("This code was already used; request a new one."));
-                }
-                if user.two_factor {
-                    let recovery = recovery.ok_or(ApiError::RecoveryCodeRequired)?;
-                    let hash = recovery_hash(&codes, user.id, &recovery);
-                    if !recovery_codes::use_code(c, user.id, &hash, now)? {
-                        return Err(wrong_recovery_code());
-                    }
-                }
-                users::set_password_hash(c, user.id, &password_hash)?;
-                let families = refresh_tokens::revoke_all_of_user(c, user.id, now)?;
-                phones::add_history(c, phone.id, HistoryKind::PasswordReset, None, now)?;
-                let about = delivery::About {
-                    user_id: user.id,
-                    phone_id: phone.id,
+                let new = NewPassword {
+                    row: &row,
+                    recovery: recovery.as_deref(),
+                    password_hash: &password_hash,
+                    locale,
                 };
-                let text = Text::PasswordChanged;
-                codes.notify(c, &phone, &phone.e164, Some(about), text, "", locale, now)?;
-                Ok(families)
+                set_new_password(c, &codes, &new, clock.now())
             })
             .await?;
         // This process's streams end now; other processes' at their next poll.
@@ -291,6 +259,85 @@ impl Credentials {
         tracing::info!(sessions = families.len(), "password reset by code");
         Ok(())
     }
+}
+
+/// A reset's fields, parsed: the code, the new password and the recovery code (when
+/// given). Every field's error at once, before anything is spent.
+fn reset_fields(
+    code: &str,
+    new_password: String,
+    recovery_code: Option<&str>,
+) -> Result<(VerificationCode, Password, Option<String>), ApiError> {
+    let mut errors = FieldErrors::new();
+    let code = VerificationCode::parse(code)
+        .map_err(|m| errors.insert("code".into(), vec![m.into()]))
+        .ok();
+    let password = Password::parse(new_password)
+        .map_err(|m| errors.insert("new_password".into(), vec![m.into()]))
+        .ok();
+    let recovery = match recovery_code.map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => validation::parse_recovery_code(raw)
+            .map_err(|m| errors.insert("recovery_code".into(), vec![m.into()]))
+            .ok(),
+    };
+    match (code, password) {
+        (Some(c), Some(p)) if errors.is_empty() => Ok((c, p, recovery)),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// What the reset's second transaction applies.
+struct NewPassword<'a> {
+    /// The right code, checked in the first transaction.
+    row: &'a AuthCodeRow,
+    recovery: Option<&'a str>,
+    password_hash: &'a str,
+    locale: Locale,
+}
+
+/// Inside the reset's second transaction: the code (still live) and, on a two-factor
+/// account, the recovery code are spent; the password changes, every session ends
+/// (their families are returned) and the number is told.
+fn set_new_password(
+    c: &mut Conn<'_>,
+    codes: &Codes,
+    new: &NewPassword<'_>,
+    now: i64,
+) -> Result<Vec<String>, ApiError> {
+    let row = new.row;
+    let still = auth_codes::find(c, &row.e164, row.purpose)?
+        .is_some_and(|live| live.code_hash == row.code_hash);
+    let (user, phone) = owner_of(c, row)?;
+    if !still || !codes.consume_credential(c, row, &phone, now)? {
+        return Err(code_gone("This code was already used; request a new one."));
+    }
+    if user.two_factor {
+        let recovery = new.recovery.ok_or(ApiError::RecoveryCodeRequired)?;
+        let hash = recovery_hash(codes, user.id, recovery);
+        if !recovery_codes::use_code(c, user.id, &hash, now)? {
+            return Err(wrong_recovery_code());
+        }
+    }
+    users::set_password_hash(c, user.id, new.password_hash)?;
+    let families = refresh_tokens::revoke_all_of_user(c, user.id, now)?;
+    phones::add_history(c, phone.id, HistoryKind::PasswordReset, None, now)?;
+    let about = delivery::About {
+        user_id: user.id,
+        phone_id: phone.id,
+    };
+    let text = Text::PasswordChanged;
+    codes.notify(
+        c,
+        &phone,
+        &phone.e164,
+        Some(about),
+        text,
+        "",
+        new.locale,
+        now,
+    )?;
+    Ok(families)
 }
 
 /// One `POST /auth/password-reset`, its fields as received.
