@@ -1,4 +1,8 @@
 //! Start-up configuration: every setting is a flag and an environment variable.
+//!
+//! Long: every setting with its `--help` text, from which README's table is rendered
+//! (configuration read once, documented once), and the start-up checks beside the
+//! settings they check. Its value types (secrets, lists) could move out; not done yet.
 
 use std::{fmt, net::IpAddr, net::SocketAddr, path::PathBuf};
 

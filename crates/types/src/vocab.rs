@@ -1,6 +1,9 @@
 //! The words the API and the SPA share for states and kinds. Each is an enum here and
 //! becomes text only where it is stored (with the `diesel` feature, the enum is the
 //! column's Rust type: rows never hold a word this build does not know) or sent (serde).
+//!
+//! Long: every shared vocabulary, one macro call each, so a reader finds every word in
+//! one place.
 
 use serde::{Deserialize, Serialize};
 
