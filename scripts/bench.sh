@@ -149,11 +149,12 @@ ceiling_text="Argon2id ceiling $CEILING/s"
 wants hash || ceiling_text="Argon2id ceiling not measured"
 step "summary (${BENCH_SECONDS}s per run, wrk -t$WRK_THREADS, $ceiling_text)"
 {
-  printf '%-8s %-12s %5s %10s %8s %8s %6s  %-36s %s\n' \
-    backend scenario conns 'req/s' 'p50 ms' 'p99 ms' errors target verdict
-  while IFS=$'\t' read -r backend scenario conns rps p50 p99 errors target verdict note; do
-    printf '%-8s %-12s %5s %10s %8s %8s %6s  %-36s %s\n' \
-      "$backend" "$scenario" "$conns" "$rps" "$p50" "$p99" "$errors" "$target" "$verdict"
+  printf '%-8s %-12s %5s %10s %8s %8s %6s %7s %7s  %-36s %s\n' \
+    backend scenario conns 'req/s' 'p50 ms' 'p99 ms' errors 'cpu us' 'wr us' target verdict
+  while IFS=$'\t' read -r backend scenario conns rps p50 p99 errors cpu writer target verdict note; do
+    printf '%-8s %-12s %5s %10s %8s %8s %6s %7s %7s  %-36s %s\n' \
+      "$backend" "$scenario" "$conns" "$rps" "$p50" "$p99" "$errors" "$cpu" "$writer" \
+      "$target" "$verdict"
     [ -z "$note" ] || printf '%-8s   note: %s\n' "" "$note"
   done <"$RESULTS"
   echo
@@ -177,6 +178,9 @@ step "summary (${BENCH_SECONDS}s per run, wrk -t$WRK_THREADS, $ceiling_text)"
     echo "growing), or after ${SMS_DRAIN_SECONDS}s; verify uses the codes received by then."
   fi
   echo "errors = responses with status >= 400 plus socket errors (connect/read/write/timeout)."
+  echo "cpu us = the server's CPU time per request (all threads); wr us = the SQLite writer"
+  echo "thread's alone (the serial part of every SQLite write). Both move far less with the"
+  echo "machine's load than req/s: compare builds by them on a busy machine."
   echo "ok/MISS compare each row with its target; (n%) is the share of the Argon2id ceiling"
   echo "or, for flood:me, of the same backend's solo me c16 throughput. A note lists any"
   echo "status other than the expected one, counted by the server's /metrics during the run."

@@ -168,7 +168,16 @@ wait_wrk() {
   WRK_PIDS=()
   if [ "$failed" = 1 ]; then cat "$@" >&2; fail "wrk failed (above)"; fi
 }
-run_wrk() { start_wrk "$@"; wait_wrk "$1"; }
+# run_wrk OUT ...: start_wrk and wait_wrk, with the server's CPU time taken before and
+# after (cpu_snapshot), so parse_wrk can say what one request cost in CPU: a figure that
+# moves far less with the machine's load than req/s does.
+run_wrk() {
+  local before
+  before=$(cpu_snapshot)
+  start_wrk "$@"
+  wait_wrk "$1"
+  printf 'CPU %s %s\n' "$before" "$(cpu_snapshot)" >>"$1"
+}
 
 # parse_wrk OUT: sets RPS P50 P99 (ms) ERRORS SOCKET, EXHAUSTED (threads that ran out of
 # records) and ACTIVE_S (seconds some thread still had records: the whole run unless
@@ -182,6 +191,13 @@ parse_wrk() {
             v["p50_us"], v["p99_us"], v["non2xx"],
             v["connect"] + v["read"] + v["write"] + v["timeout"], v["exhausted"] + 0 }' "$1")
   ACTIVE_S=$(calc "$duration_us / 1000000" 1)
+  # CPU µs per request: the whole server, and the SQLite writer thread alone (the serial
+  # part that bounds SQLite's write throughput; 0 on PostgreSQL).
+  local cpu0 writer0 cpu1 writer1 tick_us
+  read -r cpu0 writer0 cpu1 writer1 < <(awk '/^CPU / { print $2, $3, $4, $5 }' "$1") || true
+  tick_us=$((1000000 / $(getconf CLK_TCK)))
+  CPU_US=$(calc "(${cpu1:-0} - ${cpu0:-0}) * $tick_us / ($requests + 0.000001)" 0)
+  WRITER_US=$(calc "(${writer1:-0} - ${writer0:-0}) * $tick_us / ($requests + 0.000001)" 0)
   RPS=$(calc "$requests * 1000000 / $duration_us" 1)
   P50=$(calc "$p50_us / 1000" 2)
   P99=$(calc "$p99_us / 1000" 2)
@@ -200,17 +216,29 @@ record() {
     note+="socket errors $(grep -m1 'Socket errors' "$out" | sed 's/^ *Socket errors: //'); "
   fi
   [[ "$verdict" != MISS* ]] || MISSED=1
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "$scenario" "$conns" \
-    "$RPS" "$P50" "$P99" "$ERRORS" "$target" "$verdict" "$note" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "$scenario" "$conns" \
+    "$RPS" "$P50" "$P99" "$ERRORS" "$CPU_US" "$WRITER_US" "$target" "$verdict" "$note" >>"$RESULTS"
   # The running peak RSS shows which scenario makes the server grow.
-  printf '  %-8s %-12s c%-3s %9s req/s  p50 %8s ms  p99 %8s ms  errors %s  peak RSS %s MiB  %s %s\n' \
-    "$backend" "$scenario" "$conns" "$RPS" "$P50" "$P99" "$ERRORS" "$(peak_rss_mib)" "$verdict" "$note"
+  printf '  %-8s %-12s c%-3s %9s req/s  p50 %8s ms  p99 %8s ms  errors %s  cpu %s/%s us/req  peak RSS %s MiB  %s %s\n' \
+    "$backend" "$scenario" "$conns" "$RPS" "$P50" "$P99" "$ERRORS" "$CPU_US" "$WRITER_US" \
+    "$(peak_rss_mib)" "$verdict" "$note"
 }
 
 # settle: waits until the server is idle (under 5 % of a core over half a second).
 # When wrk stops, up to 64 requests are still queued for Argon2id (~0.5 s of both cores
 # on this machine); without this they would run during, and be counted in, the next run.
 cpu_ticks() { sed 's/.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13 }'; }
+# cpu_snapshot: "PROCESS_TICKS WRITER_TICKS" (user + system), the writer being the thread
+# named sqlite-writer (none on PostgreSQL: 0).
+cpu_snapshot() {
+  local task writer=0
+  for task in /proc/"$SERVER_PID"/task/*; do
+    if [ "$(cat "$task/comm" 2>/dev/null)" = sqlite-writer ]; then
+      writer=$(sed 's/.*) //' "$task/stat" | awk '{ print $12 + $13 }')
+    fi
+  done
+  echo "$(cpu_ticks) $writer"
+}
 settle() {
   local before after
   for _ in $(seq 1 60); do

@@ -104,9 +104,11 @@ pub fn claim_due(
                 .select(MessageRow::as_select())
         };
     }
+    // Kept prepared: diesel re-prepares any query with a bound LIMIT (once per claim,
+    // which on SQLite runs on the writer thread); this one's SQL never varies.
     let rows = match conn {
-        Conn::Sqlite(c) => due!().load(*c)?,
-        Conn::Postgres(c) => due!().for_update().skip_locked().load(*c)?,
+        Conn::Sqlite(c) => due!().keep_prepared().load(*c)?,
+        Conn::Postgres(c) => due!().for_update().skip_locked().keep_prepared().load(*c)?,
     };
     let until = now + lease;
     let mut claimed = Vec::with_capacity(rows.len());

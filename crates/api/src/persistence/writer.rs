@@ -32,7 +32,6 @@ use std::{
 
 use anyhow::Context as _;
 use diesel::{
-    RunQueryDsl as _,
     connection::SimpleConnection as _,
     r2d2::{ConnectionManager, Pool},
     result::Error as DieselError,

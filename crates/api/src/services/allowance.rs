@@ -180,7 +180,8 @@ impl SmsAllowance {
         let Some(dest) = self.guard.watch(e164, country) else {
             return Ok(());
         };
-        self.guard.admit(conn, &dest, now).map(drop)
+        self.guard.admit(conn, &dest, now)?;
+        self.guard.admit_under_ceiling(conn, &dest, now)
     }
 
     /// A claim of `segments` to `e164` for `user_id`, from `ip`: the §5 caps, the guard

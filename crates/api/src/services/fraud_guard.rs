@@ -125,7 +125,8 @@ impl FraudGuard {
     /// Refuses a send to a paused range or country (429 with the pause's remaining
     /// seconds), before the caller writes anything. In record mode, and for pauses taken
     /// in record mode, the refusal is only logged and counted. Returns the pauses of the
-    /// window, in force or ended, for [`FraudGuard::evaluate`].
+    /// window, in force or ended, for [`FraudGuard::evaluate`], which judges the global
+    /// ceiling once the send is counted.
     pub fn admit(
         &self,
         conn: &mut Conn<'_>,
@@ -138,7 +139,6 @@ impl FraudGuard {
             .filter(|p| p.in_force(now))
             .max_by_key(|p| (p.enforced, p.until))
         else {
-            self.admit_under_ceiling(conn, dest, now)?;
             return Ok(recent);
         };
         let scope = pause.scope;
@@ -149,15 +149,13 @@ impl FraudGuard {
             });
         }
         decided(FraudAction::Record, scope, dest, pause.sent, pause.verified);
-        self.admit_under_ceiling(conn, dest, now)?;
         Ok(recent)
     }
 
-    /// The global ceiling: one more unverified claim must not pass it, unless `dest`'s
-    /// range verified a code in the window. The global rows are read first: under the
-    /// ceiling (the normal case) that is the only read. Racing claims on PostgreSQL may
-    /// pass it by as many as run at once (each reads before the others commit).
-    fn admit_under_ceiling(
+    /// The global ceiling asked before anything is written (a read-only pre-check, for
+    /// callers about to do costly work): would one more unverified claim to `dest` pass
+    /// it? The charge asks again in [`FraudGuard::evaluate`], and that answer counts.
+    pub fn admit_under_ceiling(
         &self,
         conn: &mut Conn<'_>,
         dest: &Destination,
@@ -168,11 +166,24 @@ impl FraudGuard {
         if global.unverified() < self.global_ceiling {
             return Ok(());
         }
-        if self
-            .counts(conn, FraudScope::Range, &dest.range, since)?
-            .verified
-            > 0
-        {
+        let range = self.counts(conn, FraudScope::Range, &dest.range, since)?;
+        self.ceiling_verdict(dest, global, range, 1, now)
+    }
+
+    /// The global ceiling (SPEC §11): unverified claims over all countries may not pass
+    /// it, unless `dest`'s range verified a code in the window. `pending` is how many
+    /// claims `global` does not count yet (1 before the send is counted, 0 after).
+    /// Racing claims on PostgreSQL may pass it by as many as run at once (each counts
+    /// before the others commit).
+    fn ceiling_verdict(
+        &self,
+        dest: &Destination,
+        global: Counts,
+        range: Counts,
+        pending: i64,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if global.unverified() + pending <= self.global_ceiling || range.verified > 0 {
             return Ok(());
         }
         if self.mode != FraudMode::Enforce {
@@ -260,12 +271,21 @@ impl FraudGuard {
                 .map(|p| p.end() - p.end().rem_euclid(HOUR))
                 .fold(since, i64::max)
         };
-        // Both keys' counts in one read (the pause a range gets does not change them).
-        let (range_counts, country_counts) = self.counts_of_both(
+        // The range's, the country's and all countries' counts in one read, this send
+        // included (the pause a range gets does not change them).
+        let [range_counts, country_counts, global] = self.counts_of_all(
             conn,
-            (&dest.range, since_for(&dest.range)),
-            (&dest.country, since_for(&dest.country)),
+            [
+                (self.range_counter, &dest.range, since_for(&dest.range)),
+                (
+                    self.country_counter,
+                    &dest.country,
+                    since_for(&dest.country),
+                ),
+                (self.global_counter, "all", since),
+            ],
         )?;
+        self.ceiling_verdict(dest, global, range_counts, 0, now)?;
         let mut ranges_paused = None;
         if !paused(&dest.range) {
             let counts = range_counts;
@@ -319,16 +339,18 @@ impl FraudGuard {
         let Some(dest) = self.watch(e164, country) else {
             return Ok(());
         };
-        let credited = self.credit_counter.stored_key(e164);
-        if fraud::counted_since(conn, &credited, window_start(now))? {
+        // The credit is taken in one conditional write: none when the number has one in
+        // the window (a read and a write cost verify a fifth of its SQLite throughput).
+        let credit = self.credit_counter.stored_key(e164);
+        let hour = now - now.rem_euclid(HOUR);
+        if !fraud::take_once_since(conn, &credit, hour, window_start(now))? {
             return Ok(());
         }
         let (range, country) = (format!("{}:v", dest.range), format!("{}:v", dest.country));
-        // One statement for the four rows (they were four).
+        // One statement for the three rows.
         Limit::record_all(
             conn,
             &[
-                (self.credit_counter, e164),
                 (self.range_counter, &range),
                 (self.country_counter, &country),
                 (self.global_counter, "all:v"),
@@ -378,34 +400,31 @@ impl FraudGuard {
         Ok(counts)
     }
 
-    /// A range's and a country's counts, each from its own window start, in one read.
-    fn counts_of_both(
+    /// The counts of three counters' keys, each from its own window start, in one read.
+    fn counts_of_all(
         &self,
         conn: &mut Conn<'_>,
-        (range, range_since): (&str, i64),
-        (country, country_since): (&str, i64),
-    ) -> Result<(Counts, Counts), ApiError> {
-        let range_prefix = format!("{}:{range}:", self.range_counter.name);
-        let country_prefix = format!("{}:{country}:", self.country_counter.name);
-        let rows = fraud::counts_under_two(
-            conn,
-            (&range_prefix, range_since),
-            (&country_prefix, country_since),
-        )?;
-        let (mut range_counts, mut country_counts) = (Counts::default(), Counts::default());
+        keys: [(Limit, &str, i64); 3],
+    ) -> Result<[Counts; 3], ApiError> {
+        let prefixes =
+            keys.map(|(counter, key, since)| (format!("{}:{key}:", counter.name), since));
+        let [a, b, g] = &prefixes;
+        let rows = fraud::counts_under_three(conn, [(&a.0, a.1), (&b.0, b.1), (&g.0, g.1)])?;
+        let mut counts = [Counts::default(); 3];
         for (row_key, count) in rows {
-            let (counts, prefix) = if row_key.starts_with(&range_prefix) {
-                (&mut range_counts, &range_prefix)
-            } else {
-                (&mut country_counts, &country_prefix)
+            let Some(i) = prefixes
+                .iter()
+                .position(|(p, _)| row_key.starts_with(p.as_str()))
+            else {
+                continue;
             };
-            match row_key.as_bytes().get(prefix.len()) {
-                Some(b's') => counts.sent += count,
-                Some(b'v') => counts.verified += count,
+            match row_key.as_bytes().get(prefixes[i].0.len()) {
+                Some(b's') => counts[i].sent += count,
+                Some(b'v') => counts[i].verified += count,
                 _ => {}
             }
         }
-        Ok((range_counts, country_counts))
+        Ok(counts)
     }
 
     fn pause(
