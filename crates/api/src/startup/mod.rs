@@ -19,14 +19,8 @@ use actix_web::{
 use anyhow::Context as _;
 
 use crate::{
-    config::Config,
-    domain::phone_number,
-    error::ApiError,
-    extract,
-    persistence::Db,
-    routes, security, shed,
-    state::AppState,
-    streams, telemetry,
+    config::Config, domain::phone_number, error::ApiError, extract, persistence::Db, routes,
+    security, shed, state::AppState, streams, telemetry,
 };
 
 pub struct Application {
