@@ -10,6 +10,7 @@ pub mod auth_codes;
 pub mod captcha_tokens;
 pub mod codes;
 pub mod committed;
+pub mod early_statuses;
 pub mod events;
 pub mod fraud;
 pub mod known_sign_ins;
