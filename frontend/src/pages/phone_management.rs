@@ -21,7 +21,7 @@ use crate::{
         history::HistoryCard,
         phone_form::{PhoneFormMode, PhoneNumberForm},
         test_message::TestMessageCard,
-        verification::VerificationStep,
+        verification::{VerificationStep, target_of},
     },
     paths::{Page, action},
     session::use_session,
@@ -197,10 +197,7 @@ fn open_panel(
         .into_any(),
         (Panel::Replace, Some(p)) => replace_panel(&p, page).into_any(),
         (Panel::Verify(initial), Some(p)) => {
-            let target = p
-                .pending_e164
-                .clone()
-                .unwrap_or_else(|| p.international.clone());
+            let target = target_of(&p);
             view! {
                 <VerificationStep
                     phone_id=p.id
