@@ -89,34 +89,60 @@ wait_for() { # url, what, pid
   fail "$2 did not answer at $1"
 }
 
-step "starting the fake Twilio and the API"
-fake_port=$(free_port)
-target/release/fake-twilio "$fake_port" >"$work/fake.log" 2>&1 &
-pids+=($!)
-fake_url="http://127.0.0.1:$fake_port"
-wait_for "$fake_url/_fake/messages" "fake Twilio" "${pids[-1]}"
+# start_fake BINARY LABEL READY_PATH [VAR=value…]: a fake provider on a free port, given
+# the settings; sets fake_at to its address once READY_PATH answers.
+start_fake() {
+  local binary=$1 label=$2 ready=$3 port
+  shift 3
+  port=$(free_port)
+  env "$@" "target/release/$binary" "$port" >"$work/$binary.log" 2>&1 &
+  pids+=($!)
+  fake_at="http://127.0.0.1:$port"
+  wait_for "$fake_at$ready" "$label" "${pids[-1]}"
+}
 
-api_port=$(free_port)
-base_url="http://127.0.0.1:$api_port"
+# start_api NAME LABEL [VAR=value…]: an API on a free port with its own SQLite database,
+# data directory and log ($work/NAME*), serving dist/, given the settings; sets api_at to
+# its address once /healthz answers.
+start_api() {
+  local name=$1 label=$2 port
+  shift 2
+  port=$(free_port)
+  api_at="http://127.0.0.1:$port"
+  env \
+    PHONEREG_ENV=development \
+    BIND="127.0.0.1:$port" \
+    PUBLIC_URL="$api_at" \
+    DATABASE_URL="sqlite://$work/$name.db" \
+    DATA_DIR="$work/$name-data" \
+    JWT_SECRET="e2e-secret-0123456789abcdef0123456789abcdef" \
+    STATIC_DIR="$PWD/dist" \
+    RUST_LOG="${RUST_LOG:-warn}" \
+    "$@" \
+    target/release/phonereg-api >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_for "$api_at/healthz" "$label" "${pids[-1]}"
+}
+
+step "starting the fake Twilio and the API"
+start_fake fake-twilio "fake Twilio" /_fake/messages
+fake_url=$fake_at
+twilio=(
+  SMS_PROVIDER=twilio
+  TWILIO_API_BASE="$fake_url"
+  TWILIO_ACCOUNT_SID=ACfake
+  TWILIO_AUTH_TOKEN=fake-token
+  TWILIO_FROM=+15005550006
+)
+
 # The suite signs up dozens of accounts from 127.0.0.1: per-IP caps are raised (the
 # starts and wrong-code caps of SPEC §10 too: every spec's resets, code sign-ins and wrong
 # guesses come from that one address), the per-number and per-account caps and the
 # cool-down (5 s) stay as real users get them.
 # Its numbers all sit in one range (+44 7400) and many are never verified, which the
 # fraud guard would rightly pause: its floor is raised here (the API suite tests it).
-env \
-  PHONEREG_ENV=development \
-  BIND="127.0.0.1:$api_port" \
-  PUBLIC_URL="$base_url" \
-  DATABASE_URL="sqlite://$work/e2e.db" \
-  DATA_DIR="$work/data" \
-  JWT_SECRET="e2e-secret-0123456789abcdef0123456789abcdef" \
-  STATIC_DIR="$PWD/dist" \
-  SMS_PROVIDER=twilio \
-  TWILIO_API_BASE="$fake_url" \
-  TWILIO_ACCOUNT_SID=ACfake \
-  TWILIO_AUTH_TOKEN=fake-token \
-  TWILIO_FROM=+15005550006 \
+start_api api "the API" \
+  "${twilio[@]}" \
   VERIFY_RESEND_COOLDOWN=5 \
   REGISTER_PER_IP_PER_HOUR=10000 \
   SMS_PER_IP_PER_HOUR=10000 \
@@ -125,60 +151,26 @@ env \
   LOGIN_PER_IP=10000 \
   LOOKUP_PER_IP_PER_MINUTE=100000 \
   SMS_FRAUD_RANGE_FLOOR=100000 \
-  SMS_FRAUD_COUNTRY_FLOOR=100000 \
-  RUST_LOG="${RUST_LOG:-warn}" \
-  target/release/phonereg-api >"$work/api.log" 2>&1 &
-pids+=($!)
-wait_for "$base_url/healthz" "the API" "${pids[-1]}"
+  SMS_FRAUD_COUNTRY_FLOOR=100000
+base_url=$api_at
 http_ok "$base_url/dashboard" || fail "the API does not serve the SPA from STATIC_DIR ($base_url/dashboard)"
 
 # A second API with the console provider, for the development inbox (/dev/sms).
-console_port=$(free_port)
-console_url="http://127.0.0.1:$console_port"
-env \
-  PHONEREG_ENV=development \
-  BIND="127.0.0.1:$console_port" \
-  PUBLIC_URL="$console_url" \
-  DATABASE_URL="sqlite://$work/console.db" \
-  DATA_DIR="$work/console-data" \
-  JWT_SECRET="e2e-secret-0123456789abcdef0123456789abcdef" \
-  STATIC_DIR="$PWD/dist" \
-  SMS_PROVIDER=console \
-  RUST_LOG="${RUST_LOG:-warn}" \
-  target/release/phonereg-api >"$work/console-api.log" 2>&1 &
-pids+=($!)
-wait_for "$console_url/healthz" "the console-provider API" "${pids[-1]}"
+start_api console "the console-provider API" SMS_PROVIDER=console
+console_url=$api_at
+
 # A third API that asks for the bot challenge on every claim and start (SPEC §11), against
 # the fake siteverify; the browser tests serve a local stand-in for Turnstile's script.
-captcha_fake_port=$(free_port)
-CAPTCHA_SECRET=e2e-captcha-secret target/release/fake-captcha "$captcha_fake_port" >"$work/fake-captcha.log" 2>&1 &
-pids+=($!)
-captcha_fake_url="http://127.0.0.1:$captcha_fake_port"
-wait_for "$captcha_fake_url/_fake/requests" "fake siteverify" "${pids[-1]}"
-captcha_port=$(free_port)
-captcha_url="http://127.0.0.1:$captcha_port"
-env \
-  PHONEREG_ENV=development \
-  BIND="127.0.0.1:$captcha_port" \
-  PUBLIC_URL="$captcha_url" \
-  DATABASE_URL="sqlite://$work/captcha.db" \
-  DATA_DIR="$work/captcha-data" \
-  JWT_SECRET="e2e-secret-0123456789abcdef0123456789abcdef" \
-  STATIC_DIR="$PWD/dist" \
-  SMS_PROVIDER=twilio \
-  TWILIO_API_BASE="$fake_url" \
-  TWILIO_ACCOUNT_SID=ACfake \
-  TWILIO_AUTH_TOKEN=fake-token \
-  TWILIO_FROM=+15005550006 \
+start_fake fake-captcha "fake siteverify" /_fake/requests CAPTCHA_SECRET=e2e-captcha-secret
+captcha_fake_url=$fake_at
+start_api captcha "the bot-challenge API" \
+  "${twilio[@]}" \
   CAPTCHA_PROVIDER=turnstile \
   CAPTCHA_SITE_KEY=e2e-site-key \
   CAPTCHA_SECRET=e2e-captcha-secret \
   CAPTCHA_VERIFY_URL="$captcha_fake_url/siteverify" \
-  CAPTCHA_MODE=always \
-  RUST_LOG="${RUST_LOG:-warn}" \
-  target/release/phonereg-api >"$work/captcha-api.log" 2>&1 &
-pids+=($!)
-wait_for "$captcha_url/healthz" "the bot-challenge API" "${pids[-1]}"
+  CAPTCHA_MODE=always
+captcha_url=$api_at
 echo "API $base_url (Twilio provider), $console_url (console provider), $captcha_url (bot challenge), fake Twilio $fake_url"
 
 export E2E_BASE_URL="$base_url" E2E_FAKE_TWILIO_URL="$fake_url" E2E_CONSOLE_BASE_URL="$console_url" \

@@ -11,12 +11,11 @@
 //! `slow` answers after 30 s).
 
 use std::{
-    net::TcpListener,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
+use actix_web::{HttpResponse, dev::ServerHandle, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -79,6 +78,12 @@ pub struct FakeSiteverify {
     handle: ServerHandle,
 }
 
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/siteverify", web::post().to(siteverify))
+        .route("/_fake/requests", web::get().to(list_requests))
+        .route("/_fake/fail", web::post().to(set_failure));
+}
+
 impl FakeSiteverify {
     /// Starts on `127.0.0.1:port` (0 = any free port), accepting `secret`.
     pub fn start(port: u16, secret: &str) -> anyhow::Result<Self> {
@@ -86,22 +91,7 @@ impl FakeSiteverify {
             secret: secret.to_owned(),
             state: Arc::default(),
         };
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let data = web::Data::new(shared.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/siteverify", web::post().to(siteverify))
-                .route("/_fake/requests", web::get().to(list_requests))
-                .route("/_fake/fail", web::post().to(set_failure))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)?
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (base_url, handle) = fake_server::serve(port, web::Data::new(shared.clone()), routes)?;
         Ok(Self {
             verify_url: format!("{base_url}/siteverify"),
             base_url,

@@ -6,15 +6,9 @@ use fake_captcha::FakeSiteverify;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let port = std::env::args()
-        .nth(1)
-        .map(|p| p.parse())
-        .transpose()?
-        .unwrap_or(0);
     let secret = std::env::var("CAPTCHA_SECRET").unwrap_or_else(|_| "fake-secret".into());
-    let fake = FakeSiteverify::start(port, &secret)?;
-    println!("{}", fake.verify_url);
-    tokio::signal::ctrl_c().await?;
+    let fake = FakeSiteverify::start(fake_server::port_arg()?, &secret)?;
+    fake_server::run_until_ctrl_c(&fake.verify_url).await?;
     fake.stop().await;
     Ok(())
 }

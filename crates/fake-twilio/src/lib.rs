@@ -20,7 +20,6 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    net::TcpListener,
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
@@ -28,7 +27,7 @@ use std::{
     time::Duration,
 };
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, web};
+use actix_web::{HttpRequest, HttpResponse, dev::ServerHandle, web};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac as _};
 use serde::{Deserialize, Serialize};
@@ -129,6 +128,18 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+fn routes(cfg: &mut web::ServiceConfig) {
+    const MESSAGES: &str = "/2010-04-01/Accounts/{sid}/Messages.json";
+    cfg.route(MESSAGES, web::post().to(create_message))
+        .route(MESSAGES, web::get().to(read_messages))
+        .route("/_fake/messages", web::get().to(list_messages))
+        .route("/_fake/fail", web::post().to(set_failure))
+        .route("/_fake/slow", web::post().to(set_slow))
+        .route("/_fake/hold", web::post().to(set_hold))
+        .route("/_fake/down", web::post().to(set_down))
+        .route("/_fake/messages/{sid}/status", web::post().to(fire_status));
+}
+
 impl FakeTwilio {
     /// Starts on `127.0.0.1:port` (0 = any free port).
     pub fn start(port: u16, account_sid: &str, auth_token: &str) -> anyhow::Result<Self> {
@@ -140,34 +151,7 @@ impl FakeTwilio {
             hold: Arc::new(watch::Sender::new(false)),
             holding: Arc::default(),
         };
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let data = web::Data::new(shared.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route(
-                    "/2010-04-01/Accounts/{sid}/Messages.json",
-                    web::post().to(create_message),
-                )
-                .route(
-                    "/2010-04-01/Accounts/{sid}/Messages.json",
-                    web::get().to(read_messages),
-                )
-                .route("/_fake/messages", web::get().to(list_messages))
-                .route("/_fake/fail", web::post().to(set_failure))
-                .route("/_fake/slow", web::post().to(set_slow))
-                .route("/_fake/hold", web::post().to(set_hold))
-                .route("/_fake/down", web::post().to(set_down))
-                .route("/_fake/messages/{sid}/status", web::post().to(fire_status))
-        })
-        // Held answers park their worker's task, not the worker: one is enough.
-        .workers(1)
-        .disable_signals()
-        .listen(listener)?
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (base_url, handle) = fake_server::serve(port, web::Data::new(shared.clone()), routes)?;
         Ok(Self {
             base_url,
             account_sid: account_sid.to_owned(),
@@ -330,14 +314,13 @@ async fn create_message(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let to = form
-        .iter()
-        .find(|(k, _)| k == "To")
-        .map(|(_, v)| v.as_str());
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let to = field("To");
     let (failure, delay, down) = {
         let mut state = lock(&shared);
         state.requests += 1;
         let delay = to
+            .as_ref()
             .and_then(|to| state.delay_for.get(to).copied())
             .unwrap_or(state.delay);
         (state.failures.pop_front(), delay, state.down)
@@ -351,46 +334,67 @@ async fn create_message(
     if !authorized(&req, &shared, &path) || failure == Some(Failure::BadCredentials) {
         return twilio_error(401, 20003, "Authenticate");
     }
-    match failure {
-        Some(Failure::ServerError) => return twilio_error(500, 20500, "Internal Server Error"),
-        Some(Failure::TooManyRequests) => return twilio_error(429, 20429, "Too Many Requests"),
-        // Twilio names the number in these texts, so a client that logs them leaks it.
-        Some(Failure::InvalidNumber) => {
-            let to = to.unwrap_or_default();
-            let message = format!("The 'To' number {to} is not a valid phone number.");
-            return twilio_error(400, 21211, &message);
-        }
-        Some(Failure::NotMobile) => {
-            let to = to.unwrap_or_default();
-            let message = format!("'To' number {to} is not a valid mobile number");
-            return twilio_error(400, 21614, &message);
-        }
-        _ => {}
+    if let Some(refusal) = failure.and_then(|f| injected_refusal(f, to.as_deref())) {
+        return refusal;
     }
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let recorded = match accepted_message(field) {
+        Ok(recorded) => recorded,
+        Err((status, code, message)) => return twilio_error(status, code, message),
+    };
+    lock(&shared).messages.push(recorded.clone());
+    // Taken, and listed from now on; the answer may still be held back.
+    wait_while_held(&shared).await;
+    HttpResponse::Created().json(message_resource(&shared.account_sid, &recorded))
+}
+
+/// The answer a test asked the next message request to get, if it is a refusal.
+fn injected_refusal(failure: Failure, to: Option<&str>) -> Option<HttpResponse> {
+    let to = to.unwrap_or_default();
+    Some(match failure {
+        Failure::ServerError => twilio_error(500, 20500, "Internal Server Error"),
+        Failure::TooManyRequests => twilio_error(429, 20429, "Too Many Requests"),
+        // Twilio names the number in these texts, so a client that logs them leaks it.
+        Failure::InvalidNumber => {
+            let message = format!("The 'To' number {to} is not a valid phone number.");
+            twilio_error(400, 21211, &message)
+        }
+        Failure::NotMobile => {
+            let message = format!("'To' number {to} is not a valid mobile number");
+            twilio_error(400, 21614, &message)
+        }
+        // Answered before: the credentials are checked first.
+        Failure::BadCredentials => return None,
+    })
+}
+
+/// The message the form fields describe, queued; or Twilio's answer to what is missing
+/// or out of range (Twilio's status, error code and message).
+fn accepted_message(
+    field: impl Fn(&str) -> Option<String>,
+) -> Result<Recorded, (u16, i64, &'static str)> {
     let (Some(to), Some(body)) = (field("To"), field("Body")) else {
-        return twilio_error(400, 21604, "A 'To' phone number and a 'Body' are required.");
+        return Err((400, 21604, "A 'To' phone number and a 'Body' are required."));
     };
     let (from, mss) = (field("From"), field("MessagingServiceSid"));
     if from.is_none() && mss.is_none() {
-        return twilio_error(
+        return Err((
             400,
             21603,
             "A 'From' or 'MessagingServiceSid' parameter is required",
-        );
+        ));
     }
     let validity_period = match field("ValidityPeriod").map(|v| v.parse::<u32>()) {
         None => None,
         Some(Ok(v)) if (1..=36_000).contains(&v) => Some(v),
         Some(_) => {
-            return twilio_error(
+            return Err((
                 400,
                 21617,
                 "ValidityPeriod must be an integer from 1 to 36000",
-            );
+            ));
         }
     };
-    let recorded = Recorded {
+    Ok(Recorded {
         sid: format!("SM{:032x}", rand::random::<u128>()),
         to,
         from,
@@ -402,9 +406,11 @@ async fn create_message(
         date_created: rfc2822_now(),
         date_sent: None,
         accepted_at: Some(std::time::Instant::now()),
-    };
-    lock(&shared).messages.push(recorded.clone());
-    // Taken, and listed from now on; the answer may still be held back.
+    })
+}
+
+/// Keeps the HTTP answer back while `/_fake/hold` says so (counted in `held`).
+async fn wait_while_held(shared: &Shared) {
     let mut hold = shared.hold.subscribe();
     if *hold.borrow_and_update() {
         shared.holding.fetch_add(1, Ordering::SeqCst);
@@ -415,7 +421,6 @@ async fn create_message(
         }
         shared.holding.fetch_sub(1, Ordering::SeqCst);
     }
-    HttpResponse::Created().json(message_resource(&shared.account_sid, &recorded))
 }
 
 /// A Message resource as Twilio renders it.

@@ -6,16 +6,10 @@ use fake_twilio::FakeTwilio;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let port = std::env::args()
-        .nth(1)
-        .map(|p| p.parse())
-        .transpose()?
-        .unwrap_or(0);
     let sid = std::env::var("TWILIO_ACCOUNT_SID").unwrap_or_else(|_| "ACfake".into());
     let token = std::env::var("TWILIO_AUTH_TOKEN").unwrap_or_else(|_| "fake-token".into());
-    let fake = FakeTwilio::start(port, &sid, &token)?;
-    println!("{}", fake.base_url);
-    tokio::signal::ctrl_c().await?;
+    let fake = FakeTwilio::start(fake_server::port_arg()?, &sid, &token)?;
+    fake_server::run_until_ctrl_c(&fake.base_url).await?;
     fake.stop().await;
     Ok(())
 }

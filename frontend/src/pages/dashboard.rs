@@ -8,7 +8,10 @@ use phonereg_types::{Phone, PhoneStatus, Verification};
 use crate::{
     components::phone_widget::PhoneNumberRegistrationWidget,
     pages::{focus_heading, set_title},
-    panels::{add_phone::AddPhonePanel, verification::VerificationStep},
+    panels::{
+        add_phone::AddPhonePanel,
+        verification::{VerificationStep, target_of},
+    },
     paths::{Page, action, with_action},
     session::use_session,
 };
@@ -81,10 +84,7 @@ pub fn DashboardHome() -> impl IntoView {
             .into_any(),
         ),
         Panel::Verify(initial) => phone.get_untracked().map(|p| {
-            let target = p
-                .pending_e164
-                .clone()
-                .unwrap_or_else(|| p.international.clone());
+            let target = target_of(&p);
             view! {
                 <VerificationStep
                     phone_id=p.id

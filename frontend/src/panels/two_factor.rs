@@ -170,19 +170,6 @@ fn TurnOnForm(close: Callback<Option<String>>, on_codes: Callback<Vec<String>>) 
         form_error.set(None);
         turn_on.dispatch(password.value.get_untracked());
     };
-    let number_link = move || {
-        let (href, label) = match session.phone() {
-            None => (
-                with_action(Page::PhoneManagement, action::ADD),
-                "Add a phone number",
-            ),
-            Some(_) => (
-                with_action(Page::PhoneManagement, action::VERIFY),
-                "Verify your phone number",
-            ),
-        };
-        view! { <A href=href>{label}</A> }
-    };
 
     view! {
         <section
@@ -198,7 +185,7 @@ fn TurnOnForm(close: Callback<Option<String>>, on_codes: Callback<Vec<String>>) 
                 <div class="form-error" role="alert">
                     {move || form_error.get()}
                     <Show when=move || needs_number.get()>
-                        " " {number_link}
+                        " " <VerifiedNumberLink />
                     </Show>
                 </div>
                 <div class="actions">
@@ -207,6 +194,26 @@ fn TurnOnForm(close: Callback<Option<String>>, on_codes: Callback<Vec<String>>) 
                 </div>
             </form>
         </section>
+    }
+}
+
+/// Where to get the verified number two-step sign-in needs: add one, or verify the one
+/// there is.
+#[component]
+fn VerifiedNumberLink() -> impl IntoView {
+    let session = use_session();
+    move || {
+        let (href, label) = match session.phone() {
+            None => (
+                with_action(Page::PhoneManagement, action::ADD),
+                "Add a phone number",
+            ),
+            Some(_) => (
+                with_action(Page::PhoneManagement, action::VERIFY),
+                "Verify your phone number",
+            ),
+        };
+        view! { <A href=href>{label}</A> }
     }
 }
 

@@ -18,6 +18,13 @@ use crate::{
     task::Task,
 };
 
+/// The number a verification texts: the pending replacement, else the record's own.
+pub fn target_of(p: &Phone) -> String {
+    p.pending_e164
+        .clone()
+        .unwrap_or_else(|| p.international.clone())
+}
+
 /// SPEC §10's words for the 409 `phone-taken` at verify.
 pub const PHONE_TAKEN: &str =
     "This number is verified on another account. If it is yours, sign in with a code.";

@@ -13,7 +13,10 @@
 //!        [--old-counters M]
 
 use phonereg_types::PhoneStatus;
-use std::{fmt::Write as _, path::PathBuf};
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
@@ -21,6 +24,7 @@ use phonereg_api::{
     clock::Clock,
     config::DatabaseUrl,
     domain::PhoneNumber,
+    error::ApiError,
     persistence::{
         Conn, Db, events,
         models::{NewPhone, NewUser},
@@ -95,6 +99,39 @@ fn seed_old_counters(db: &Db, rt: &tokio::runtime::Runtime, count: u64) -> anyho
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let numbers = bench_numbers(&args)?;
+    let now = chrono::Utc::now().timestamp();
+    let db = Db::connect(&args.database_url, 1)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (prefix, login, verified) = (args.prefix.clone(), args.login_email.clone(), args.verified);
+    let rows = rt.block_on(db.write(move |c| {
+        let hash = users::find_by_email(c, &login)?
+            .ok_or_else(|| anyhow::anyhow!("no account {login} to copy the password hash of"))?
+            .password_hash;
+        let mut rows = Vec::with_capacity(numbers.len());
+        for (n, number) in numbers.iter().enumerate() {
+            let email = format!("sms-{prefix}-{n}@example.com");
+            let (user_id, phone_id) = seed_account(c, &email, &hash, number, verified, now)?;
+            rows.push((phone_id, user_id, number.e164.clone()));
+        }
+        Ok(rows)
+    }))?;
+    seed_old_counters(&db, &rt, args.old_counters)?;
+    let mut records = String::new();
+    for (phone_id, user_id, e164) in &rows {
+        writeln!(records, "{phone_id} {user_id} {e164}")?;
+    }
+    std::fs::write(&args.records, records).context("write records")?;
+    if let Some(path) = &args.tokens {
+        write_tokens(path, &rows, now)?;
+    }
+    Ok(())
+}
+
+/// `count` US numbers of the given area codes (`+1 AAA 555 xxxx`), `skip` left out.
+fn bench_numbers(args: &Args) -> anyhow::Result<Vec<PhoneNumber>> {
     let numbers: Vec<PhoneNumber> = args
         .area_codes
         .split_whitespace()
@@ -113,68 +150,59 @@ fn main() -> anyhow::Result<()> {
             numbers.len()
         );
     }
-    let now = chrono::Utc::now().timestamp();
-    let db = Db::connect(&args.database_url, 1)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (prefix, login, verified) = (args.prefix.clone(), args.login_email.clone(), args.verified);
-    let rows = rt.block_on(db.write(move |c| {
-        let hash = users::find_by_email(c, &login)?
-            .ok_or_else(|| anyhow::anyhow!("no account {login} to copy the password hash of"))?
-            .password_hash;
-        let mut rows = Vec::with_capacity(numbers.len());
-        for (n, number) in numbers.iter().enumerate() {
-            let email = format!("sms-{prefix}-{n}@example.com");
-            let user = users::insert(
-                c,
-                &NewUser {
-                    email: &email,
-                    password_hash: &hash,
-                    full_name: "Bench",
-                    created_at: now,
-                },
-            )?;
-            let phone = phones::insert(
-                c,
-                &NewPhone {
-                    user_id: user.id,
-                    e164: &number.e164,
-                    national: &number.national,
-                    international: &number.international,
-                    country: &number.country,
-                    number_type: number.number_type,
-                    status: PhoneStatus::Unverified,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            // The live events a registration writes, so the events table grows as it
-            // would.
-            events::phone_changed(c, user.id, phone.id, now)?;
-            if verified {
-                phones::mark_verified(c, phone.id, now)?;
-                events::phone_changed(c, user.id, phone.id, now)?;
-            }
-            rows.push((phone.id, user.id, number.e164.clone()));
-        }
-        Ok(rows)
-    }))?;
-    seed_old_counters(&db, &rt, args.old_counters)?;
-    let mut records = String::new();
-    for (phone_id, user_id, e164) in &rows {
-        writeln!(records, "{phone_id} {user_id} {e164}")?;
+    Ok(numbers)
+}
+
+/// One account with `number` on it (verified when asked) and the live events a
+/// registration writes, so the events table grows as it would. Returns (user, phone) ids.
+fn seed_account(
+    c: &mut Conn<'_>,
+    email: &str,
+    hash: &str,
+    number: &PhoneNumber,
+    verified: bool,
+    now: i64,
+) -> Result<(i64, i64), ApiError> {
+    let user = users::insert(
+        c,
+        &NewUser {
+            email,
+            password_hash: hash,
+            full_name: "Bench",
+            created_at: now,
+        },
+    )?;
+    let phone = phones::insert(
+        c,
+        &NewPhone {
+            user_id: user.id,
+            e164: &number.e164,
+            national: &number.national,
+            international: &number.international,
+            country: &number.country,
+            number_type: number.number_type,
+            status: PhoneStatus::Unverified,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    events::phone_changed(c, user.id, phone.id, now)?;
+    if verified {
+        phones::mark_verified(c, phone.id, now)?;
+        events::phone_changed(c, user.id, phone.id, now)?;
     }
-    std::fs::write(&args.records, records).context("write records")?;
-    if let Some(path) = args.tokens {
-        let secret = std::env::var("JWT_SECRET").context("--tokens needs JWT_SECRET")?;
-        let tokens = Tokens::new(secret.as_bytes(), 86_400, Clock::default());
-        let mut out = String::new();
-        for (phone_id, user_id, _) in &rows {
-            let token = tokens.issue_access(*user_id, now, None)?;
-            writeln!(out, "{token} {phone_id}")?;
-        }
-        std::fs::write(path, out).context("write tokens")?;
+    Ok((user.id, phone.id))
+}
+
+/// `--tokens`: an access token a line for each seeded account, with its phone id.
+fn write_tokens(path: &Path, rows: &[(i64, i64, String)], now: i64) -> anyhow::Result<()> {
+    let secret = std::env::var("JWT_SECRET").context("--tokens needs JWT_SECRET")?;
+    let tokens = Tokens::new(secret.as_bytes(), 86_400, Clock::default());
+    let mut out = String::new();
+    for (phone_id, user_id, _) in rows {
+        let token = tokens.issue_access(*user_id, now, None)?;
+        writeln!(out, "{token} {phone_id}")?;
     }
+    std::fs::write(path, out).context("write tokens")?;
     Ok(())
 }

@@ -42,7 +42,7 @@ use crate::{
     domain::phone_number::mask_numbers,
     error::ApiError,
     persistence::{
-        Conn, Db,
+        Conn, Db, early_statuses,
         models::MessageRow,
         outbox::{self, Claimed},
     },
@@ -304,7 +304,7 @@ impl Courier {
     /// them itself; this catches the report and the Sid committing at the same moment on
     /// PostgreSQL, where neither transaction sees the other.
     pub async fn apply_early_statuses(&self) -> Result<usize, ApiError> {
-        let sids = self.db.read(outbox::early_statuses_now_known).await?;
+        let sids = self.db.read(early_statuses::now_known).await?;
         let mut applied = 0;
         for sid in sids {
             let now = self.clock.now();

@@ -10,10 +10,11 @@ use crate::{
     domain::Locale,
     error::ApiError,
     persistence::{
-        Conn, Db, events,
+        Conn, Db,
+        early_statuses::{self, EarlyStatus},
+        events,
         models::MessageRow,
-        outbox::{self, EarlyStatus},
-        phones,
+        outbox, phones,
     },
     sms, telemetry,
 };
@@ -155,13 +156,13 @@ fn apply(
 
 /// Keeps a report for a Sid not stored yet, unless one as far along is kept already.
 fn keep_early(c: &mut Conn<'_>, sid: &str, report: EarlyStatus, now: i64) -> Result<(), ApiError> {
-    let kept = outbox::early_status(c, sid)?;
+    let kept = early_statuses::kept(c, sid)?;
     if kept.is_some_and(|old| old.status.stage() >= report.status.stage()) {
         return Ok(());
     }
-    if !outbox::keep_early_status(c, sid, &report, now)? {
+    if !early_statuses::keep(c, sid, &report, now)? {
         tracing::warn!(
-            cap = outbox::EARLY_STATUS_CAP,
+            cap = early_statuses::CAP,
             "status callback for an unknown message dropped: too many kept already"
         );
     }
@@ -175,7 +176,7 @@ pub fn apply_early(
     sid: &str,
     now: i64,
 ) -> Result<Option<MessageStatus>, ApiError> {
-    let Some(report) = outbox::take_early_status(c, sid)? else {
+    let Some(report) = early_statuses::take(c, sid)? else {
         return Ok(None);
     };
     match outbox::find_by_sid(c, sid)? {

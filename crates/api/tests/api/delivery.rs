@@ -10,7 +10,7 @@ use fake_twilio::{Failure, FakeTwilio};
 use phonereg_api::{
     domain::Locale,
     error::ApiError,
-    persistence::{Conn, outbox},
+    persistence::{Conn, early_statuses, outbox},
     services::courier::{LEASE_SECS, Step},
 };
 use phonereg_types::{MessageKind, MessageStatus};
@@ -173,11 +173,11 @@ async fn a_report_that_raced_its_sid_is_applied_by_the_worker(b: Backend) {
     app.state
         .db
         .write(move |c| {
-            let report = outbox::EarlyStatus {
+            let report = early_statuses::EarlyStatus {
                 status: MessageStatus::Delivered,
                 error_code: None,
             };
-            outbox::keep_early_status(c, &sid, &report, now)
+            early_statuses::keep(c, &sid, &report, now)
         })
         .await
         .expect("keep");

@@ -4,11 +4,10 @@
 
 use phonereg_api::config::{Config, FraudMode};
 use reqwest::Method;
-use serde_json::json;
 
 use crate::{
     fraud::{assert_paused, count_users, guarded, pauses, pumped, sign_up_with},
-    helpers::{Backend, PASSWORD, TestApp, on_both_databases, spawn_app_with},
+    helpers::{Backend, TestApp, on_both_databases, spawn_app_with},
 };
 
 on_both_databases!(
@@ -28,9 +27,7 @@ fn ceiling(c: &mut Config) {
 /// A real user of `number`: an account that adds it and verifies the code.
 async fn real_user(app: &TestApp, number: &str) -> (String, i64) {
     let (token, _, _) = app.signup().await;
-    let id = app.add_phone_id(&token, number).await;
-    let code = app.code_sent_to(number).await;
-    app.verify(&token, id, &code).await.expect(200);
+    let id = app.add_verified_phone(&token, number).await;
     (token, id)
 }
 
@@ -74,17 +71,11 @@ async fn one_number_verified_again_and_again_earns_one_credit(b: Backend) {
     let number = pumped(900);
     let (token, mut id) = real_user(&app, &number).await;
     for _ in 0..2 {
-        app.phone_as_sent(
-            Method::DELETE,
-            &token,
-            id,
-            Some(json!({"current_password": PASSWORD})),
-        )
-        .await
-        .expect(204);
-        id = app.add_phone_id(&token, &number).await;
-        let code = app.code_sent_to(&number).await;
-        app.verify(&token, id, &code).await.expect(200);
+        // With the account's password (`phone` adds it).
+        app.phone(Method::DELETE, &token, id, None)
+            .await
+            .expect(204);
+        id = app.add_verified_phone(&token, &number).await;
     }
     // Three codes sent, one credit: two unverified. The range floor (4) is reached by
     // the second pumped claim, which pauses the range; with three credits it would take

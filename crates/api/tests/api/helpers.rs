@@ -277,6 +277,28 @@ impl TestApp {
         }
     }
 
+    /// Sends a request for the event stream (`GET /api/v1/users/me/events`): the open
+    /// stream on 200, else the refusal, its problem+json checked against openapi.yaml.
+    pub async fn open_events(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Resp> {
+        let res = req.send().await.expect("sent");
+        if res.status() == 200 {
+            return Ok(res);
+        }
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.json().await.expect("problem json");
+        let resp = Resp {
+            status,
+            headers,
+            body,
+        };
+        check_against_spec(&Method::GET, "/api/v1/users/me/events", &resp);
+        Err(resp)
+    }
+
     pub async fn register(&self, body: Value) -> Resp {
         self.call(
             Method::POST,
@@ -357,6 +379,14 @@ impl TestApp {
         self.add_phone(token, number).await.expect(201).body["id"]
             .as_i64()
             .expect("id")
+    }
+
+    /// Adds `e164`, reads the code sent to it and verifies it: a verified record's id.
+    pub async fn add_verified_phone(&self, token: &str, e164: &str) -> i64 {
+        let id = self.add_phone_id(token, e164).await;
+        let code = self.code_sent_to(e164).await;
+        self.verify(token, id, &code).await.expect(200);
+        id
     }
 
     /// A call on the phone record. PATCH and DELETE carry `current_password` =

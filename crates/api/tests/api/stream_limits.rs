@@ -3,11 +3,8 @@
 //! fails on the code before the change.
 
 use reqwest::Method;
-use serde_json::Value;
 
-use crate::helpers::{
-    Backend, PASSWORD, Resp, TestApp, check_against_spec, on_both_databases, spawn_app_with,
-};
+use crate::helpers::{Backend, PASSWORD, Resp, TestApp, on_both_databases, spawn_app_with};
 
 on_both_databases!(
     one_client_network_cannot_fill_the_process_cap,
@@ -19,31 +16,12 @@ const TICKET: &str = "/api/v1/users/me/events/ticket";
 
 /// Opens a stream with the bearer token from `client` (via `X-Forwarded-For`).
 async fn open_from(app: &TestApp, client: &str, token: &str) -> Result<reqwest::Response, Resp> {
-    let res = app
+    let req = app
         .client
         .get(format!("{}{EVENTS}", app.address))
         .header("x-forwarded-for", client)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("sent");
-    refusal(res).await
-}
-
-async fn refusal(res: reqwest::Response) -> Result<reqwest::Response, Resp> {
-    if res.status() == 200 {
-        return Ok(res);
-    }
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body: Value = res.json().await.expect("problem json");
-    let resp = Resp {
-        status,
-        headers,
-        body,
-    };
-    check_against_spec(&Method::GET, EVENTS, &resp);
-    Err(resp)
+        .bearer_auth(token);
+    app.open_events(req).await
 }
 
 async fn token(app: &TestApp, n: usize) -> String {
@@ -120,13 +98,8 @@ async fn issue(app: &TestApp, token: &str) -> String {
 }
 
 async fn redeem(app: &TestApp, ticket: &str) -> Result<reqwest::Response, Resp> {
-    let res = app
-        .client
-        .get(format!("{}{EVENTS}?ticket={ticket}", app.address))
-        .send()
-        .await
-        .expect("sent");
-    refusal(res).await
+    let url = format!("{}{EVENTS}?ticket={ticket}", app.address);
+    app.open_events(app.client.get(url)).await
 }
 
 async fn an_account_holds_at_most_five_live_tickets(b: Backend) {

@@ -7,9 +7,7 @@ use futures_util::StreamExt as _;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{
-    Backend, Resp, TestApp, check_against_spec, on_both_databases, spawn_app_with,
-};
+use crate::helpers::{Backend, Resp, TestApp, on_both_databases, spawn_app_with};
 
 on_both_databases!(
     an_accounts_oldest_stream_makes_room_and_the_total_is_capped,
@@ -21,26 +19,9 @@ const EVENTS: &str = "/api/v1/users/me/events";
 
 /// Opens a stream with the bearer token; the open response, or the refusal.
 async fn open(app: &TestApp, token: &str) -> Result<reqwest::Response, Resp> {
-    let res = app
-        .client
-        .get(format!("{}{EVENTS}", app.address))
-        .bearer_auth(token)
-        .send()
+    let url = format!("{}{EVENTS}", app.address);
+    app.open_events(app.client.get(url).bearer_auth(token))
         .await
-        .expect("sent");
-    if res.status() == 200 {
-        return Ok(res);
-    }
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = res.json().await.expect("problem json");
-    let resp = Resp {
-        status,
-        headers,
-        body,
-    };
-    check_against_spec(&Method::GET, EVENTS, &resp);
-    Err(resp)
 }
 
 /// Reads until the stream ends; fails if it is still open after `within`.

@@ -1,0 +1,187 @@
+//! Every service built once at start-up, each from exactly the handles and settings it
+//! uses, and the SMS sender the configuration names.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::{
+    clock::Clock,
+    config::{Config, SmsProvider},
+    persistence::Db,
+    services::{
+        allowance::SmsAllowance,
+        auth::{Accounts, AccountsParts},
+        captcha::Captcha,
+        codes::Codes,
+        courier::Courier,
+        delivery::Delivery,
+        events::Events,
+        hashing::Hasher,
+        limits::Limits,
+        number_rules::NumberRules,
+        phone_credential::{Credentials, CredentialsParts},
+        phones::{Phones, PhonesParts},
+        rate_limit,
+        reauth::Reauth,
+        retention::Retention,
+        sessions::Sessions,
+        shedder::Shedder,
+        sms_texts::SmsTexts,
+        token_strikes::TokenStrikes,
+        tokens::Tokens,
+        two_factor::{TwoFactor, TwoFactorParts},
+    },
+    sms::{
+        SmsSender,
+        console::{ConsoleSender, Inbox},
+        twilio::TwilioSender,
+    },
+    state::AppState,
+    streams::{StreamCaps, Streams},
+};
+
+/// Every service, each given exactly what it uses: the shared handles (database, clock,
+/// verifier, hasher, tokens, streams…) and copies of the settings it reads.
+/// Long: one constructor call per service, each given exactly what it uses; split, a
+/// reader would hunt for where a handle comes from.
+pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppState> {
+    rate_limit::key_subjects_with(secret);
+    let clock = Clock::default();
+    let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
+    let (sender, inbox) = sms_sender(config, &clock)?;
+    let texts = Arc::new(SmsTexts::new(&config.public_url)?);
+    let allowance = SmsAllowance::from_config(config);
+    let captcha = Captcha::from_config(config, db.clone(), clock.clone(), allowance.clone())?;
+    let codes = Codes::new(Arc::clone(config), secret, texts, allowance);
+    let tokens = Arc::new(Tokens::new(
+        secret,
+        config.access_token_ttl as i64,
+        clock.clone(),
+    ));
+    let limits = Limits::from_config(config);
+    let token_strikes = Arc::new(TokenStrikes::new(
+        config.token_failures_per_ip_per_minute,
+        "token_failures_ip",
+    ));
+    let streams = Streams::new(
+        StreamCaps {
+            per_account: config.event_streams_per_account,
+            per_client: config.event_streams_per_client,
+            max: config.event_streams_max,
+        },
+        Arc::clone(db.committed()),
+    );
+    let refresh_ttl = config.refresh_token_ttl as i64;
+    let reauth = Reauth::new(db.clone(), clock.clone(), hasher.clone(), limits.login);
+    let sessions = Sessions::new(Arc::clone(&tokens), clock.clone(), refresh_ttl);
+    Ok(AppState {
+        shedder: Shedder::default(),
+        accounts: Accounts::new(AccountsParts {
+            db: db.clone(),
+            clock: clock.clone(),
+            hasher: hasher.clone(),
+            sessions: sessions.clone(),
+            codes: codes.clone(),
+            register_ip: limits.register_ip,
+            login: limits.login,
+            token_strikes: Arc::clone(&token_strikes),
+            streams: Arc::clone(&streams),
+            reuse_grace: config.refresh_reuse_grace as i64,
+        }),
+        phones: Phones::new(PhonesParts {
+            db: db.clone(),
+            clock: clock.clone(),
+            codes: codes.clone(),
+            reauth: reauth.clone(),
+            phone_changes: limits.phone_changes,
+            lookup_ip: limits.lookup_ip,
+            rules: Arc::new(NumberRules::from_config(config)),
+            streams: Arc::clone(&streams),
+        }),
+        credentials: Credentials::new(CredentialsParts {
+            db: db.clone(),
+            clock: clock.clone(),
+            codes: codes.clone(),
+            hasher,
+            sessions: sessions.clone(),
+            login_ip: limits.login.login_ip,
+            guesses: limits.code_guesses,
+            streams: Arc::clone(&streams),
+        }),
+        two_factor: TwoFactor::new(TwoFactorParts {
+            db: db.clone(),
+            clock: clock.clone(),
+            codes,
+            reauth,
+            sessions,
+            guesses: limits.code_guesses,
+            token_strikes: Arc::clone(&token_strikes),
+        }),
+        captcha,
+        events: Events::new(db.clone(), clock.clone(), token_strikes),
+        delivery: Delivery::new(db.clone(), clock.clone()),
+        retention: Retention::new(
+            db.clone(),
+            clock.clone(),
+            config.data_retention as i64,
+            config.refresh_reuse_grace as i64,
+        ),
+        courier: Courier::new(
+            db.clone(),
+            sender,
+            config.sms_max_attempts,
+            clock.clone(),
+            secret,
+        ),
+        admin_strikes: TokenStrikes::new(
+            config.token_failures_per_ip_per_minute,
+            "admin_failures_ip",
+        ),
+        db,
+        tokens,
+        clock,
+        streams,
+        inbox,
+        config: Arc::clone(config),
+    })
+}
+
+/// The configured SMS provider, and the dev inbox when it is the console.
+fn sms_sender(
+    config: &Config,
+    clock: &Clock,
+) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Inbox>)> {
+    Ok(match config.sms_provider {
+        SmsProvider::Console => {
+            tracing::warn!(
+                "SMS_PROVIDER=console: messages are printed to this log and kept at /api/v1/dev/sms"
+            );
+            let inbox = Inbox::default();
+            (
+                Arc::new(ConsoleSender {
+                    inbox: inbox.clone(),
+                    clock: clock.clone(),
+                }),
+                Some(inbox),
+            )
+        }
+        SmsProvider::Twilio => {
+            let sender = TwilioSender::new(
+                &config.twilio_api_base,
+                config
+                    .twilio_account_sid
+                    .clone()
+                    .context("TWILIO_ACCOUNT_SID is required")?,
+                config
+                    .twilio_auth_token
+                    .clone()
+                    .context("TWILIO_AUTH_TOKEN is required")?,
+                config.twilio_from.clone(),
+                config.twilio_messaging_service_sid.clone(),
+                &config.public_url,
+            )?;
+            (Arc::new(sender), None)
+        }
+    })
+}
