@@ -14,6 +14,11 @@ need cargo
 rustup show active-toolchain >/dev/null   # installs the pinned toolchain and targets
 rustup target add wasm32-unknown-unknown >/dev/null
 
+step "tools (wasm target, trunk, wasm-bindgen-cli, the API reference viewer)"
+scripts/tools.sh
+# Every build below embeds Swagger UI at /api/docs; a build without it fails.
+export PHONEREG_REQUIRE_API_DOCS=1
+
 step "PostgreSQL"
 start_postgres
 export PHONEREG_TEST_POSTGRES_URL

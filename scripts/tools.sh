@@ -4,6 +4,7 @@
 #   - trunk 0.21.14 (0.22 needs a newer rustc),
 #   - wasm-bindgen-cli at exactly the version Cargo.lock pins (trunk refuses any other
 #     and would otherwise try to download one),
+#   - Swagger UI for the API reference page compiled into the API (scripts/api-docs.sh),
 #   - with --browser: Debian's chromium and the npm packages of tests/e2e (playwright-core,
 #     which never downloads a browser of its own; not Lighthouse, see e2e.sh --lighthouse).
 # Everything comes from crates.io, Debian and npm; nothing else is downloaded.
@@ -41,6 +42,9 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qF "wasm-bindgen $wasm_bindgen_v
   # Not --locked: the CLI's own lock file does not build with this toolchain.
   cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
 fi
+
+# The API reference viewer phonereg-api compiles in (/api/docs).
+scripts/api-docs.sh
 
 if $want_browser; then
   if [ ! -x /usr/bin/chromium ]; then
