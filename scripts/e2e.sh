@@ -51,6 +51,8 @@ if $lighthouse && [ ! -d tests/e2e/node_modules/lighthouse ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund)
 fi
 [ -f dist/index.html ] || fail "dist/ has no build of the SPA (run without --skip-build)"
+# Debian's /usr/bin/chromium, or the one tools.sh linked into .tools/bin where there is none.
+export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium || echo /usr/bin/chromium)}"
 
 work=$(mktemp -d)
 pids=()
@@ -195,7 +197,7 @@ fi
 if $lighthouse; then
   step "Lighthouse, mobile with simulated slow 4G (median of ${runs:-3} runs per page)"
   mkdir -p tests/e2e/artifacts
-  CHROME_PATH="${CHROME_PATH:-/usr/bin/chromium}" node tests/e2e/lighthouse.js --runs "${runs:-3}" || status=$?
+  CHROME_PATH="${CHROME_PATH:-$CHROMIUM_PATH}" node tests/e2e/lighthouse.js --runs "${runs:-3}" || status=$?
   echo "reports: tests/e2e/artifacts/lighthouse-*.html"
 fi
 

@@ -49,3 +49,9 @@ fresh_test_database() {
   # Loopback needs no TLS; it would cost every query a few percent of CPU.
   echo "postgres://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/$1?sslmode=disable"
 }
+
+# What scripts/tools.sh installs into .tools/bin (a Node >= 20 where the system's is older,
+# playwright's Chromium where there is no Chromium package) comes before the system's.
+if [ -d "$PWD/.tools/bin" ]; then
+  export PATH="$PWD/.tools/bin:$PATH"
+fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test PhoneReg has, on a bare machine: installs what is missing, starts
 # PostgreSQL, then lint, the wasm/dependency checks of crates/types, the whole API suite
-# on SQLite and PostgreSQL, schemathesis against openapi.yaml on both, and the browser suite (SPA + release API + fake Twilio in
+# on SQLite and PostgreSQL, schemathesis against openapi.yaml on both, the TypeScript client
+# against a live API, and the browser suite (SPA + release API + fake Twilio in
 # Debian's Chromium). Fails loudly when a required part cannot be had.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,11 @@ step "toolchain"
 need cargo
 rustup show active-toolchain >/dev/null   # installs the pinned toolchain and targets
 rustup target add wasm32-unknown-unknown >/dev/null
+
+step "tools (wasm target, trunk, wasm-bindgen-cli, the API reference viewer)"
+scripts/tools.sh
+# Every build below embeds Swagger UI at /api/docs; a build without it fails.
+export PHONEREG_REQUIRE_API_DOCS=1
 
 step "PostgreSQL"
 start_postgres
@@ -34,6 +40,9 @@ cargo test --workspace --locked
 
 step "schemathesis against openapi.yaml (SQLite and PostgreSQL)"
 scripts/fuzz.sh
+
+step "TypeScript client (clients/typescript): fresh types, then signup to history against a live API"
+scripts/clients.sh
 
 step "SPA: lint for wasm32"
 cargo clippy -p phonereg-frontend --target wasm32-unknown-unknown --locked -- -D warnings

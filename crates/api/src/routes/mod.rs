@@ -2,6 +2,7 @@
 //! these, and the OpenAPI test compares them with `openapi.yaml`.
 
 pub mod admin;
+pub mod api_docs;
 pub mod auth;
 pub mod client_config;
 pub mod dev;
@@ -81,6 +82,8 @@ pub fn table() -> Vec<Endpoint> {
             ..endpoint!("/api/v1/dev/sms", GET => dev::list_dev_sms)
         },
         endpoint!("/api/openapi.yaml", GET => health::openapi),
+        endpoint!("/api/docs", GET => api_docs::api_docs_page),
+        endpoint!("/api/docs/{file}", GET => api_docs::api_docs_asset),
         endpoint!("/healthz", GET => health::healthz),
         endpoint!("/readyz", GET => health::readyz),
         endpoint!("/metrics", GET => health::metrics),

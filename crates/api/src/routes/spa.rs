@@ -70,18 +70,9 @@ async fn serve(req: &HttpRequest, file: &Path) -> Result<HttpResponse, ApiError>
         .map(|(encoding, suffix)| (*encoding, with_suffix(file, suffix)))
         .filter(|(_, path)| path.is_file())
         .collect();
-    // A malformed header counts as no preference.
-    let accepted = AcceptEncoding::parse(req).unwrap_or_else(|_| AcceptEncoding(Vec::new()));
-    let offered = available
-        .iter()
-        .map(|(encoding, _)| Encoding::Known(*encoding))
-        .chain([Encoding::identity()])
-        .collect::<Vec<_>>();
-    let chosen = accepted.negotiate(offered.iter()).and_then(|encoding| {
-        available
-            .iter()
-            .find(|(e, _)| Encoding::Known(*e) == encoding)
-    });
+    let offered: Vec<ContentEncoding> = available.iter().map(|(e, _)| *e).collect();
+    let chosen = preferred_encoding(req, &offered)
+        .and_then(|encoding| available.iter().find(|(e, _)| *e == encoding));
 
     let content_type = actix_files::file_extension_to_mime(
         file.extension()
@@ -109,6 +100,25 @@ async fn serve(req: &HttpRequest, file: &Path) -> Result<HttpResponse, ApiError>
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     Ok(res)
+}
+
+/// The encoding among `offered` that the request's `Accept-Encoding` prefers (its
+/// q-values, then the order of `offered`), or None when it prefers the file as it is.
+pub(crate) fn preferred_encoding(
+    req: &HttpRequest,
+    offered: &[ContentEncoding],
+) -> Option<ContentEncoding> {
+    // A malformed header counts as no preference.
+    let accepted = AcceptEncoding::parse(req).unwrap_or_else(|_| AcceptEncoding(Vec::new()));
+    let offered = offered
+        .iter()
+        .map(|encoding| Encoding::Known(*encoding))
+        .chain([Encoding::identity()])
+        .collect::<Vec<_>>();
+    match accepted.negotiate(offered.iter())? {
+        Encoding::Known(encoding) if encoding != ContentEncoding::Identity => Some(encoding),
+        _ => None,
+    }
 }
 
 async fn open(path: &Path) -> Result<NamedFile, ApiError> {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod api_docs;
 mod auth;
 mod captcha;
 mod client_networks;
