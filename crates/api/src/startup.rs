@@ -25,6 +25,7 @@ use crate::{
     routes, security,
     services::{
         allowance::SmsAllowance,
+        audit_log::AuditLog,
         auth::{Accounts, AccountsParts},
         captcha::Captcha,
         codes::Codes,
@@ -93,6 +94,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         tokio::task::spawn_blocking(move || Db::connect(&url, size)).await??
     };
     tracing::info!(backend = db.backend(), "database ready");
+    db.committed().set_audit_stdout(config.audit_log_stdout);
     let took = phone_metadata.await?;
     tracing::info!(ms = took.as_millis() as u64, "phone number metadata ready");
     let secret = jwt_secret(&config)?;
@@ -250,12 +252,14 @@ fn services(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Result<AppSt
         captcha,
         events: Events::new(db.clone(), clock.clone(), token_strikes),
         delivery: Delivery::new(db.clone(), clock.clone()),
+        audit_log: AuditLog::new(db.clone(), clock.clone()),
         retention: Retention::new(
             db.clone(),
             clock.clone(),
             config.data_retention as i64,
             config.refresh_reuse_grace as i64,
-        ),
+        )
+        .keeping_audit_for(i64::from(config.audit_retention_days) * 86_400),
         courier: Courier::new(
             db.clone(),
             sender,

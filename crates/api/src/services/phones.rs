@@ -1,6 +1,6 @@
 //! The phone-number record: one per account, replaced with a pending step once verified.
 
-use phonereg_types::{HistoryKind, ParseResponse, PhoneStatus};
+use phonereg_types::{HistoryKind, ParseResponse, PhoneStatus, SecurityEventType as Event};
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use crate::{
         refresh_tokens, users,
     },
     services::{
+        audit::{self, Entry, Origin},
         client_limit::ClientLimit,
         codes::{ClaimSend, Codes, RecordCheck},
         number_rules::NumberRules,
@@ -164,11 +165,16 @@ impl Phones {
         number: PhoneNumber,
         client_ip: ClientNetworks,
         locale: Locale,
+        origin: Origin,
     ) -> Result<(PhoneRow, CodeState), ApiError> {
         self.count_change(user_id).await?;
         let (row, code) = self
             .write_with_codes(move |c, codes, now| {
-                add_phone_with_code(c, codes, user_id, &number, &client_ip, locale, now)
+                let (row, code) =
+                    add_phone_with_code(c, codes, user_id, &number, &client_ip, locale, now)?;
+                let entry = Entry::user(Event::PhoneAdded, Some(user_id)).phone(row.id);
+                audit::record(c, &origin, &entry, now)?;
+                Ok((row, code))
             })
             .await?;
         tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");
@@ -227,6 +233,7 @@ impl Phones {
             current_password,
             client_ip,
             locale,
+            origin,
         } = change;
         let current = self.get(user_id, id).await?;
         self.reauthenticate(user_id, &current, current_password, &client_ip)
@@ -246,6 +253,14 @@ impl Phones {
                     return Ok((cancel_pending(c, row, now)?, None));
                 }
                 let masked = PhoneNumber::masked(&number.e164);
+                // A verified number stays until the new one is verified; an unverified
+                // one is replaced at once.
+                let kind = if row.status == PhoneStatus::Verified {
+                    Event::PhoneChangeRequested
+                } else {
+                    Event::PhoneChanged
+                };
+                audit::record(c, &origin, &Entry::user(kind, Some(user_id)).phone(id), now)?;
                 if row.status == PhoneStatus::Verified {
                     let detail = format!("{masked} awaiting verification");
                     phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
@@ -390,13 +405,20 @@ impl Phones {
         code: String,
         session: Option<String>,
         locale: Locale,
+        origin: Origin,
     ) -> Result<PhoneRow, ApiError> {
         let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
         let default_region = self.rules.default_region.clone();
         let outcome = self
             .write_with_codes(move |c, codes, now| {
                 let (phone, row) = match codes.check_record(c, user_id, id, &code, now)? {
-                    RecordCheck::Wrong(state) => return Ok(Verify::Wrong(state)),
+                    RecordCheck::Wrong(state) => {
+                        let entry = Entry::user(Event::PhoneVerifyFailed, Some(user_id))
+                            .phone(id)
+                            .failed();
+                        audit::record(c, &origin, &entry, now)?;
+                        return Ok(Verify::Wrong(state));
+                    }
                     RecordCheck::Right(right) => *right,
                 };
                 if phones::verified_on_other_account(c, &row.e164, user_id)? {
@@ -419,6 +441,12 @@ impl Phones {
                     (verified, ended)
                 };
                 phones::add_history(c, id, HistoryKind::Verified, Some(&masked), now)?;
+                let kind = if current {
+                    Event::PhoneVerified
+                } else {
+                    Event::PhoneChanged
+                };
+                audit::record(c, &origin, &Entry::user(kind, Some(user_id)).phone(id), now)?;
                 Ok(Verify::Verified(Box::new(verified), ended))
             })
             .await?;
@@ -442,10 +470,12 @@ impl Phones {
         id: i64,
         current_password: Option<String>,
         client_ip: ClientNetworks,
+        origin: Origin,
     ) -> Result<(), ApiError> {
         let current = self.get(user_id, id).await?;
         self.reauthenticate(user_id, &current, current_password, &client_ip)
             .await?;
+        let clock = self.clock.clone();
         self.db
             .write(move |c| {
                 // Under the record's lock, like PATCH and verify: a verify committing
@@ -465,6 +495,8 @@ impl Phones {
                             .into(),
                     ));
                 }
+                let entry = Entry::user(Event::PhoneRemoved, Some(user_id)).phone(id);
+                audit::record(c, &origin, &entry, clock.now())?;
                 phones::delete(c, id)
             })
             .await?;
@@ -490,6 +522,7 @@ pub struct Change {
     pub current_password: Option<String>,
     pub client_ip: ClientNetworks,
     pub locale: Locale,
+    pub origin: Origin,
 }
 
 enum Verify {
