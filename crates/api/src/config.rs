@@ -229,6 +229,14 @@ pub struct Config {
     /// sent or failed messages are kept before the hourly prune removes them
     #[arg(long, env = "DATA_RETENTION", default_value_t = 604_800, value_parser = clap::value_parser!(u64).range(60..))]
     pub data_retention: u64,
+    /// days the audit log (`security_events`, SPEC §12) is kept before the hourly prune
+    /// removes older rows; 0 keeps every row
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    pub audit_retention_days: u32,
+    /// also write each audit event, once committed, as one JSON line to stdout (for a log
+    /// shipper); the database rows are written either way
+    #[arg(long, env = "AUDIT_LOG_STDOUT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub audit_log_stdout: bool,
     /// live event streams one account holds open per API process; one more ends the
     /// account's oldest
     #[arg(long, env = "EVENT_STREAMS_PER_ACCOUNT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]

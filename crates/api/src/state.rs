@@ -8,9 +8,10 @@ use crate::{
     config::Config,
     persistence::Db,
     services::{
-        auth::Accounts, captcha::Captcha, courier::Courier, delivery::Delivery, events::Events,
-        phone_credential::Credentials, phones::Phones, retention::Retention, shedder::Shedder,
-        token_strikes::TokenStrikes, tokens::Tokens, two_factor::TwoFactor,
+        audit_log::AuditLog, auth::Accounts, captcha::Captcha, courier::Courier,
+        delivery::Delivery, events::Events, phone_credential::Credentials, phones::Phones,
+        retention::Retention, shedder::Shedder, token_strikes::TokenStrikes, tokens::Tokens,
+        two_factor::TwoFactor,
     },
     sms::console::Inbox,
     streams::Streams,
@@ -26,6 +27,8 @@ pub struct AppState {
     pub events: Events,
     pub delivery: Delivery,
     pub retention: Retention,
+    /// The audit log's readers (SPEC §12).
+    pub audit_log: AuditLog,
     /// Sends the queued SMS; spawned by `startup` unless `OUTBOX_WORKER` is off (tests
     /// step it themselves).
     pub courier: Courier,

@@ -43,6 +43,7 @@ struct Metrics {
     fraud_decisions: IntCounterVec,
     hash_jobs_skipped: prometheus::IntCounter,
     captcha: IntCounterVec,
+    audit_events: IntCounterVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -103,6 +104,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["outcome"],
     )
     .expect("valid metric");
+    let audit_events = IntCounterVec::new(
+        Opts::new(
+            "phonereg_audit_events_total",
+            "Audit events committed by this process, by type",
+        ),
+        &["type"],
+    )
+    .expect("valid metric");
     let hash_jobs_skipped = prometheus::IntCounter::new(
         "phonereg_hash_jobs_skipped_total",
         "Queued password hashes skipped because their caller had gone",
@@ -117,6 +126,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(fraud_decisions.clone()),
         Box::new(hash_jobs_skipped.clone()),
         Box::new(captcha.clone()),
+        Box::new(audit_events.clone()),
     ] {
         registry.register(m).expect("unique metric");
     }
@@ -134,6 +144,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         fraud_decisions,
         hash_jobs_skipped,
         captcha,
+        audit_events,
     }
 });
 
@@ -167,6 +178,15 @@ pub fn fraud_decision(action: &'static str, scope: &'static str) {
 pub fn captcha(outcome: &'static str) {
     METRICS.captcha.with_label_values(&[outcome]).inc();
 }
+
+/// Counts one committed audit event; `kind` comes from a fixed vocabulary.
+pub fn audit_event(kind: &'static str) {
+    METRICS.audit_events.with_label_values(&[kind]).inc();
+}
+
+/// The request's id, in its extensions for the audit log (SPEC §12 `request_id`).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
 
 /// Counts one queued hash skipped because its caller had gone.
 pub fn hash_job_skipped() {
@@ -227,6 +247,7 @@ pub async fn observe(
     let method_label = method_label(&method);
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    actix_web::HttpMessage::extensions_mut(&req).insert(RequestId(id.clone()));
     let mut res = next.call(req).instrument(span.clone()).await?;
     let elapsed = start.elapsed().as_secs_f64();
     let status = res.status();

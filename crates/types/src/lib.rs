@@ -4,6 +4,7 @@
 //! server crate, so the SPA can show exactly the messages the API would send.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod dev;
@@ -14,6 +15,7 @@ pub mod validation;
 pub mod vocab;
 
 pub use admin::*;
+pub use audit::*;
 pub use auth::*;
 pub use config::*;
 pub use dev::*;

@@ -417,3 +417,144 @@ vocabulary! {
         Always => "always",
     }
 }
+
+vocabulary! {
+    /// What an audit event records (SPEC §12 `type`). Token refreshes and reads by users
+    /// are not recorded; every admin call is (`admin.*`).
+    SecurityEventType {
+        /// An account was created.
+        Registered => "auth.registered",
+        /// A right password (a session, or the code step of two-step sign-in).
+        LoginSucceeded => "auth.login.succeeded",
+        /// A wrong password or an unknown email.
+        LoginFailed => "auth.login.failed",
+        /// Signed in with a code sent to the verified number.
+        SmsSignInSucceeded => "auth.sms_sign_in.succeeded",
+        /// A wrong code at sign-in by code.
+        SmsSignInFailed => "auth.sms_sign_in.failed",
+        /// A password-reset code was asked for a number with an account.
+        PasswordResetRequested => "auth.password_reset.requested",
+        /// The password was reset with a code.
+        PasswordResetCompleted => "auth.password_reset.completed",
+        /// A session was ended by its holder.
+        Logout => "auth.logout",
+        /// A rotated refresh token came back: its session was revoked.
+        RefreshReuseDetected => "auth.refresh_reuse_detected",
+        /// Two-step sign-in was turned on.
+        TwoFactorEnabled => "two_factor.enabled",
+        /// Two-step sign-in was turned off (by the owner or an operator).
+        TwoFactorDisabled => "two_factor.disabled",
+        /// A wrong code or recovery code at the login's code step.
+        TwoFactorChallengeFailed => "two_factor.challenge_failed",
+        /// A new set of recovery codes was made.
+        RecoveryCodesCreated => "recovery_codes.created",
+        /// A recovery code was used up.
+        RecoveryCodeUsed => "recovery_codes.used",
+        /// A phone number was added to the account.
+        PhoneAdded => "phone.added",
+        /// A number was verified with its code.
+        PhoneVerified => "phone.verified",
+        /// A wrong verification code.
+        PhoneVerifyFailed => "phone.verify_failed",
+        /// A new number waits for its code in place of the verified one.
+        PhoneChangeRequested => "phone.change_requested",
+        /// The new number replaced the old one.
+        PhoneChanged => "phone.changed",
+        /// The number was removed (by the owner or an operator).
+        PhoneRemoved => "phone.removed",
+        /// The number replied STOP (the provider's opt-out callback).
+        PhoneOptedOut => "phone.opted_out",
+        /// The fraud guard paused a destination range or country.
+        FraudPause => "fraud.pause",
+        /// A fraud-guard pause was lifted.
+        FraudLift => "fraud.lift",
+        /// The account was deleted (by its owner or an operator).
+        AccountDeleted => "account.deleted",
+        /// An operator read the audit log.
+        AdminAuditRead => "admin.audit_events.read",
+        /// An operator read the fraud guard's pauses or decisions.
+        AdminFraudRead => "admin.sms.read",
+        /// An operator lifted a fraud-guard pause.
+        AdminPauseLifted => "admin.sms.pause_lifted",
+        /// An operator looked accounts up or read one.
+        AdminUserRead => "admin.users.read",
+        /// An operator freed an account's number.
+        AdminPhoneReleased => "admin.users.phone_released",
+        /// An operator turned an account's two-step sign-in off.
+        AdminTwoFactorDisabled => "admin.users.two_factor_disabled",
+        /// An operator revoked an account's sessions.
+        AdminSessionsRevoked => "admin.users.sessions_revoked",
+        /// An operator cleared an account's login lock.
+        AdminUserUnlocked => "admin.users.unlocked",
+        /// An operator deleted an account.
+        AdminUserDeleted => "admin.users.deleted",
+    }
+}
+
+impl SecurityEventType {
+    /// The types `pattern` names: one exact type, or every type under `prefix.*`.
+    pub fn matching(pattern: &str) -> Vec<SecurityEventType> {
+        match pattern.strip_suffix(".*") {
+            Some(prefix) => Self::ALL
+                .iter()
+                .copied()
+                .filter(|t| {
+                    t.as_str()
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
+                .collect(),
+            None => Self::parse(pattern).into_iter().collect(),
+        }
+    }
+}
+
+vocabulary! {
+    /// Who caused an audit event (SPEC §12 `actor`).
+    AuditActor {
+        /// The account's holder (or someone presenting its credentials).
+        User => "user",
+        /// An operator, by their token's name.
+        Admin => "admin",
+        /// PhoneReg itself: the fraud guard, a provider's callback.
+        System => "system",
+    }
+}
+
+vocabulary! {
+    /// How the recorded attempt ended (SPEC §12 `outcome`).
+    AuditOutcome {
+        Success => "success",
+        Failure => "failure",
+    }
+}
+
+#[cfg(test)]
+mod audit_vocabulary_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_name_exact_types_or_a_whole_prefix() {
+        assert_eq!(
+            SecurityEventType::matching("auth.login.failed"),
+            [SecurityEventType::LoginFailed]
+        );
+        let logins = SecurityEventType::matching("auth.login.*");
+        assert_eq!(
+            logins,
+            [
+                SecurityEventType::LoginSucceeded,
+                SecurityEventType::LoginFailed
+            ]
+        );
+        assert!(
+            SecurityEventType::matching("admin.*")
+                .iter()
+                .all(|t| t.as_str().starts_with("admin."))
+        );
+        assert_eq!(SecurityEventType::matching("admin.*").len(), 9);
+        // `auth.log.*` must not match `auth.login.*` by a bare string prefix.
+        assert!(SecurityEventType::matching("auth.log.*").is_empty());
+        assert!(SecurityEventType::matching("nope").is_empty());
+    }
+}

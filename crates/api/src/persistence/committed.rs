@@ -13,7 +13,10 @@
 use std::{
     cell::RefCell,
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError, Weak},
+    sync::{
+        Arc, Mutex, PoisonError, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use tokio::sync::{Notify, futures::Notified};
@@ -28,11 +31,18 @@ pub struct Committed {
     /// A message was queued. `notify_one` keeps a permit, so a commit that lands while
     /// the courier is busy is seen by its next wait.
     queued: Notify,
+    /// `AUDIT_LOG_STDOUT`: each committed audit event is also one JSON line on stdout.
+    audit_stdout: AtomicBool,
 }
 
 impl Committed {
     pub fn new() -> Arc<Self> {
         Arc::default()
+    }
+
+    /// Set once at start-up from `AUDIT_LOG_STDOUT`.
+    pub fn set_audit_stdout(&self, on: bool) {
+        self.audit_stdout.store(on, Ordering::Relaxed);
     }
 
     /// The account's wake-up, shared by all its streams; dropped with the last of them.
@@ -75,7 +85,18 @@ impl Committed {
         let Notes {
             mut accounts,
             queued,
+            audit,
         } = NOTES.with_borrow_mut(std::mem::take);
+        // The audit log's metric and stdout lines follow the commit, so a rolled-back
+        // change is never reported as done.
+        let stdout = self.audit_stdout.load(Ordering::Relaxed);
+        for (kind, line) in audit {
+            crate::telemetry::audit_event(kind);
+            if stdout {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout().lock(), "{}", line());
+            }
+        }
         if queued {
             self.queued.notify_one();
         }
@@ -89,6 +110,9 @@ impl Committed {
 struct Notes {
     accounts: Vec<i64>,
     queued: bool,
+    /// Audit events written: their type, and how to write their JSON line (only made
+    /// when `AUDIT_LOG_STDOUT` is on).
+    audit: Vec<(&'static str, AuditLine)>,
 }
 
 thread_local! {
@@ -106,12 +130,32 @@ pub(super) fn note_queued() {
     NOTES.with_borrow_mut(|n| n.queued = true);
 }
 
+/// An audit event's JSON line, made only when it is written.
+pub type AuditLine = Box<dyn FnOnce() -> String>;
+
+/// The running transaction appended an audit event.
+pub fn note_audit(kind: &'static str, line: AuditLine) {
+    NOTES.with_borrow_mut(|n| n.audit.push((kind, line)));
+}
+
+/// How many audit notes the running transaction holds, so a SQLite savepoint that rolls
+/// back can drop its own ([`drop_audit_after`]).
+pub(super) fn audit_mark() -> usize {
+    NOTES.with_borrow(|n| n.audit.len())
+}
+
+/// Drops the audit notes taken after `mark` (their savepoint rolled back).
+pub(super) fn drop_audit_after(mark: usize) {
+    NOTES.with_borrow_mut(|n| n.audit.truncate(mark));
+}
+
 /// Called before a transaction (or a batch of them) starts on this thread, and after
 /// one that did not commit.
 pub(super) fn forget() {
     NOTES.with_borrow_mut(|n| {
         n.accounts.clear();
         n.queued = false;
+        n.audit.clear();
     });
 }
 

@@ -25,6 +25,7 @@ pub mod rate_limits;
 pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod schema;
+pub mod security_events;
 pub mod users;
 mod writer;
 

@@ -237,3 +237,23 @@ diesel::allow_tables_to_appear_in_same_query!(
     sms_fraud_decisions,
     known_sign_ins
 );
+
+diesel::table! {
+    /// The audit log (SPEC §12): append-only, no foreign keys (a deleted account's rows
+    /// keep only its ids).
+    security_events (id) {
+        id -> BigInt,
+        at -> BigInt,
+        #[sql_name = "type"]
+        event_type -> Text,
+        actor -> Text,
+        actor_name -> Nullable<Text>,
+        user_id -> Nullable<BigInt>,
+        phone_id -> Nullable<BigInt>,
+        client -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+    }
+}

@@ -209,10 +209,15 @@ fn in_savepoint<T>(
         *broken = true;
         return Err(e.into());
     }
+    let audit_mark = committed::audit_mark();
     let result = f(&mut Conn::Sqlite(c));
     let closed = match &result {
         Ok(_) => exec(c, "RELEASE job"),
-        Err(_) => exec(c, "ROLLBACK TO job").and_then(|()| exec(c, "RELEASE job")),
+        Err(_) => {
+            // The job's audit events are undone with it: none is reported.
+            committed::drop_audit_after(audit_mark);
+            exec(c, "ROLLBACK TO job").and_then(|()| exec(c, "RELEASE job"))
+        }
     };
     if let Err(e) = closed {
         // The batch's transaction is gone or in an unknown state (SQLite rolls it back

@@ -18,6 +18,7 @@ use crate::{
     extract::{CaptchaAnswer, ClientIp, Lang, OptionalJson, ValidJson},
     routes::dto,
     services::{
+        audit::Origin,
         auth::{Login, Registration},
         phone_credential::Reset,
         sessions::Session,
@@ -38,6 +39,7 @@ pub async fn register(
     ip: ClientIp,
     lang: Lang,
     captcha: CaptchaAnswer,
+    origin: Origin,
     ValidJson(mut body): ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = body.captcha_token.take();
@@ -46,7 +48,10 @@ pub async fn register(
         let ask = captcha.ask(&n.e164, Some(&n.country), &ip, token);
         state.captcha.admit(ask).await?;
     }
-    let session = state.accounts.register(registration, ip.0, lang.0).await?;
+    let session = state
+        .accounts
+        .register(registration, ip.0, lang.0, origin)
+        .await?;
     Ok(session_response(&state, StatusCode::CREATED, session, true))
 }
 
@@ -54,11 +59,12 @@ pub async fn login(
     state: web::Data<AppState>,
     ip: ClientIp,
     lang: Lang,
+    origin: Origin,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     match state
         .accounts
-        .login(&body.email, body.password, ip.0, lang.0)
+        .login(&body.email, body.password, ip.0, lang.0, origin)
         .await?
     {
         Login::Signed(session) => Ok(session_response(&state, StatusCode::OK, *session, true)),
@@ -79,12 +85,13 @@ pub async fn login(
 pub async fn login_verify(
     state: web::Data<AppState>,
     ip: ClientIp,
+    origin: Origin,
     ValidJson(body): ValidJson<LoginVerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let factor = SecondFactor::parse(body.code, body.recovery_code)?;
     let session = state
         .two_factor
-        .verify_login(body.mfa_token, factor, &ip.0)
+        .verify_login(body.mfa_token, factor, &ip.0, origin)
         .await?;
     Ok(session_response(&state, StatusCode::OK, session, true))
 }
@@ -106,6 +113,7 @@ pub async fn sms_start(
     ip: ClientIp,
     lang: Lang,
     captcha: CaptchaAnswer,
+    origin: Origin,
     ValidJson(body): ValidJson<SmsStartRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
@@ -113,7 +121,7 @@ pub async fn sms_start(
     state.captcha.admit(ask).await?;
     let code = state
         .credentials
-        .start(number, body.purpose.into(), ip.0, lang.0)
+        .start(number, body.purpose.into(), ip.0, lang.0, origin)
         .await?;
     Ok(HttpResponse::Accepted().json(VerificationResponse {
         verification: Verification::from(&code),
@@ -123,10 +131,14 @@ pub async fn sms_start(
 pub async fn sms_sign_in(
     state: web::Data<AppState>,
     ip: ClientIp,
+    origin: Origin,
     ValidJson(body): ValidJson<SmsSignInRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
-    let session = state.credentials.sign_in(number, body.code, ip.0).await?;
+    let session = state
+        .credentials
+        .sign_in(number, body.code, ip.0, origin)
+        .await?;
     Ok(session_response(&state, StatusCode::OK, session, true))
 }
 
@@ -134,6 +146,7 @@ pub async fn password_reset(
     state: web::Data<AppState>,
     ip: ClientIp,
     lang: Lang,
+    origin: Origin,
     ValidJson(body): ValidJson<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &body.phone_number, body.phone_region.as_deref())?;
@@ -146,6 +159,7 @@ pub async fn password_reset(
             recovery_code: body.recovery_code,
             client_ip: ip.0,
             locale: lang.0,
+            origin,
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -155,12 +169,13 @@ pub async fn refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
     ip: ClientIp,
+    origin: Origin,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (token, from) = presented_token(&req, body)?.ok_or(ApiError::Unauthorized(
         "Send a refresh token in the body or the cookie.",
     ))?;
-    let session = state.accounts.refresh(token, &ip.0).await?;
+    let session = state.accounts.refresh(token, &ip.0, origin).await?;
     Ok(session_response(
         &state,
         StatusCode::OK,
@@ -173,10 +188,11 @@ pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
     ip: ClientIp,
+    origin: Origin,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = presented_token(&req, body)?.map(|(t, _)| t);
-    state.accounts.logout(token, &ip.0).await?;
+    state.accounts.logout(token, &ip.0, origin).await?;
     let mut cookie = refresh_cookie(&state, String::new());
     cookie.make_removal();
     let mut hint = session_hint_cookie(&state, "");

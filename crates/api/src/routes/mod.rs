@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api_docs;
+pub mod audit_events;
 pub mod auth;
 pub mod client_config;
 pub mod dev;
@@ -10,6 +11,7 @@ pub mod dto;
 pub mod event_stream;
 pub mod events;
 pub mod health;
+pub mod origin;
 pub mod phone_numbers;
 pub mod spa;
 pub mod users;
@@ -55,6 +57,8 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/users/me/two-factor", PUT => users::set_two_factor),
         endpoint!("/api/v1/users/me/two-factor/code", POST => users::send_two_factor_code),
         endpoint!("/api/v1/users/me/recovery-codes", POST => users::new_recovery_codes),
+        endpoint!("/api/v1/users/me/security-events",
+            GET => audit_events::list_my_security_events),
         endpoint!("/api/v1/users/me/events", GET => events::stream_events),
         endpoint!("/api/v1/users/me/events/ticket", POST => events::create_event_ticket),
         endpoint!("/api/v1/phone-numbers/parse", GET => phone_numbers::parse_phone_number),
@@ -77,6 +81,7 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/admin/sms/pauses", GET => admin::list_sms_pauses),
         endpoint!("/api/v1/admin/sms/pauses/{id}", DELETE => admin::lift_sms_pause),
         endpoint!("/api/v1/admin/sms/decisions", GET => admin::list_sms_decisions),
+        endpoint!("/api/v1/admin/audit-events", GET => audit_events::list_audit_events),
         Endpoint {
             dev_only: true,
             ..endpoint!("/api/v1/dev/sms", GET => dev::list_dev_sms)

@@ -12,7 +12,7 @@ use crate::{
     error::ApiError,
     extract::{AuthUser, CaptchaAnswer, ClientIp, Lang, OptionalJson, ValidJson},
     routes::dto,
-    services::phones::Change,
+    services::{audit::Origin, phones::Change},
     state::AppState,
 };
 
@@ -40,12 +40,16 @@ pub async fn create_phone_number(
     ip: ClientIp,
     lang: Lang,
     captcha: CaptchaAnswer,
+    origin: Origin,
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
     let ask = captcha.ask(&number.e164, Some(&number.country), &ip, body.captcha_token);
     state.captcha.admit(ask).await?;
-    let (row, code) = state.phones.add(user.0, number, ip.0, lang.0).await?;
+    let (row, code) = state
+        .phones
+        .add(user.0, number, ip.0, lang.0, origin)
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
@@ -63,6 +67,10 @@ pub async fn get_phone_number(
     Ok(HttpResponse::Ok().json(dto::phone(row)))
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "actix extractors: one per fact of the request"
+)]
 pub async fn update_phone_number(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -70,6 +78,7 @@ pub async fn update_phone_number(
     lang: Lang,
     id: web::Path<i64>,
     captcha: CaptchaAnswer,
+    origin: Origin,
     ValidJson(body): ValidJson<PhoneNumberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_body(&state, &body)?;
@@ -84,6 +93,7 @@ pub async fn update_phone_number(
             current_password: body.current_password,
             client_ip: ip.0,
             locale: lang.0,
+            origin,
         })
         .await?;
     Ok(HttpResponse::Ok().json(dto::phone_with_code(row, code.as_ref())))
@@ -126,6 +136,7 @@ pub async fn verify_phone_number(
     state: web::Data<AppState>,
     req: HttpRequest,
     lang: Lang,
+    origin: Origin,
     id: web::Path<i64>,
     ValidJson(body): ValidJson<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -139,6 +150,7 @@ pub async fn verify_phone_number(
             body.code,
             access.session,
             lang.0,
+            origin,
         )
         .await?;
     Ok(HttpResponse::Ok().json(dto::phone(row)))
@@ -148,13 +160,14 @@ pub async fn delete_phone_number(
     state: web::Data<AppState>,
     user: AuthUser,
     ip: ClientIp,
+    origin: Origin,
     id: web::Path<i64>,
     OptionalJson(body): OptionalJson<DeletePhoneRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let password = body.and_then(|b| b.current_password);
     state
         .phones
-        .delete(user.0, id.into_inner(), password, ip.0)
+        .delete(user.0, id.into_inner(), password, ip.0, origin)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

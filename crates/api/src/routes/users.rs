@@ -10,6 +10,7 @@ use crate::{
     error::ApiError,
     extract::{AuthUser, ClientIp, Lang, ValidJson},
     routes::dto,
+    services::audit::Origin,
     state::AppState,
 };
 
@@ -22,11 +23,12 @@ pub async fn set_two_factor(
     state: web::Data<AppState>,
     user: AuthUser,
     ip: ClientIp,
+    origin: Origin,
     ValidJson(body): ValidJson<TwoFactorRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let switched = state
         .two_factor
-        .set(user.0, body.enabled, body.password, body.code, ip.0)
+        .set(user.0, body.enabled, body.password, body.code, ip.0, origin)
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -40,11 +42,12 @@ pub async fn new_recovery_codes(
     state: web::Data<AppState>,
     user: AuthUser,
     ip: ClientIp,
+    origin: Origin,
     ValidJson(body): ValidJson<RecoveryCodesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let recovery_codes = state
         .two_factor
-        .new_recovery_codes(user.0, body.password, ip.0)
+        .new_recovery_codes(user.0, body.password, ip.0, origin)
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))

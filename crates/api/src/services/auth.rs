@@ -1,26 +1,30 @@
 //! Accounts and sessions: register, login, refresh, logout.
+//!
+//! Long: register, login (in named steps), refresh and logout share the session and
+//! limit handles and the audit writes of each; splitting by endpoint is the next step.
 
 use std::sync::Arc;
 
-use phonereg_types::{FieldErrors, RegisterRequest, validation};
+use phonereg_types::{FieldErrors, RegisterRequest, SecurityEventType, validation};
 
 use crate::{
     clock::Clock,
     domain::{ClientNetworks, CodeState, Email, Locale, Password, PhoneNumber},
     error::ApiError,
     persistence::{
-        Db, known_sign_ins,
+        Conn, Db, known_sign_ins,
         models::{NewUser, PhoneRow, RefreshTokenRow, UserRow},
         refresh_tokens, users,
     },
     services::{
+        audit::{self, Entry, Origin},
         client_limit::ClientLimit,
         codes::Codes,
         hashing::{Hasher, Lane},
-        limits::LoginLimits,
+        limits::{FailureCharge, LoginLimits},
         number_rules::NumberRules,
         phones::add_phone_with_code,
-        sessions::{Opened, Session, Sessions, family_of},
+        sessions::{Opened, Opener, Session, Sessions, family_of},
         token_strikes::TokenStrikes,
         tokens::hash_refresh,
         two_factor,
@@ -135,6 +139,7 @@ impl Accounts {
         reg: Registration,
         client_ip: ClientNetworks,
         locale: Locale,
+        origin: Origin,
     ) -> Result<Session, ApiError> {
         let limit = self.register_ip;
         let ip = client_ip.clone();
@@ -169,6 +174,8 @@ impl Accounts {
                         created_at: now,
                     },
                 )?;
+                let entry = Entry::user(SecurityEventType::Registered, Some(user.id));
+                audit::record(c, &origin, &entry, now)?;
                 // The first code is queued in the transaction that creates the user: a
                 // refused SMS limit leaves no account behind.
                 let (phone, verification) = match &reg.phone {
@@ -176,6 +183,9 @@ impl Accounts {
                         let (row, code) = add_phone_with_code(
                             c, &codes, user.id, number, &client_ip, locale, now,
                         )?;
+                        let entry =
+                            Entry::user(SecurityEventType::PhoneAdded, Some(user.id)).phone(row.id);
+                        audit::record(c, &origin, &entry, now)?;
                         (Some(row), Some(code))
                     }
                     None => (None, None),
@@ -206,100 +216,162 @@ impl Accounts {
         password: String,
         client_ip: ClientNetworks,
         locale: Locale,
+        origin: Origin,
     ) -> Result<Login, ApiError> {
         // An address that cannot exist is just an unknown account.
         let email = validation::parse_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
         let failures = self.login.failures(&email, &client_ip);
-        let limits = self.login;
-        let clock = self.clock.clone();
-        let (user, charged_at, known) = {
-            let (email, failures) = (email.clone(), failures.clone());
-            let client_ip = client_ip.clone();
-            let clock = clock.clone();
-            self.db
-                .write(move |c| {
-                    let now = clock.now();
-                    limits.login_ip.hit(c, &client_ip, now)?;
-                    failures.charge(c, now)?;
-                    let user = users::find_by_email(c, &email)?;
-                    let known = user.is_some() && known_sign_ins::is_known(c, failures.pair())?;
-                    Ok((user, now, known))
-                })
-                .await?
+        let attempt = self.charge_login(&email, &failures, &client_ip).await?;
+        let right = self.check_password(password, &attempt, &failures).await?;
+        let user = match attempt.user {
+            Some(user) if right => user,
+            // The guess was counted up front; the failure is recorded alike for known and
+            // unknown emails (the same write, so the same time), with the account's id
+            // only when there is one, and never the email that was tried.
+            user => {
+                let now = self.clock.now();
+                let entry = Entry::user(SecurityEventType::LoginFailed, user.map(|u| u.id))
+                    .failed()
+                    .detail("reason", "bad_credentials");
+                self.db
+                    .write(move |c| audit::record(c, &origin, &entry, now))
+                    .await?;
+                return Err(ApiError::Unauthorized(BAD_CREDENTIALS));
+            }
         };
-        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+        let (token, opener) = self.sessions.begin();
+        match self
+            .after_password(user.id, failures, attempt.charged_at, opener, &origin)
+            .await?
+        {
+            Step::Code(found) => self.code_step(*found, client_ip, locale).await,
+            Step::Signed(opened) => {
+                let session = self.sessions.signed_in(*opened, token, None)?;
+                Ok(Login::Signed(Box::new(session)))
+            }
+        }
+    }
+
+    /// A login's first step: the attempt charged to its limits, and the account it names.
+    async fn charge_login(
+        &self,
+        email: &str,
+        failures: &FailureCharge,
+        client_ip: &ClientNetworks,
+    ) -> Result<Attempt, ApiError> {
+        let (email, failures) = (email.to_owned(), failures.clone());
+        let (client_ip, clock, limits) = (client_ip.clone(), self.clock.clone(), self.login);
+        self.db
+            .write(move |c| {
+                let now = clock.now();
+                limits.login_ip.hit(c, &client_ip, now)?;
+                failures.charge(c, now)?;
+                let user = users::find_by_email(c, &email)?;
+                let known = user.is_some() && known_sign_ins::is_known(c, failures.pair())?;
+                Ok(Attempt {
+                    user,
+                    charged_at: now,
+                    known,
+                })
+            })
+            .await
+    }
+
+    /// Whether the password is the account's (a dummy hash is checked for an unknown
+    /// email, so both take the same time).
+    async fn check_password(
+        &self,
+        password: String,
+        attempt: &Attempt,
+        failures: &FailureCharge,
+    ) -> Result<bool, ApiError> {
+        let stored_hash = attempt.user.as_ref().map(|u| u.password_hash.clone());
         // An email signing in again from a network it signed in from before waits in the
         // reserved lane, so a flood of logins from other addresses cannot refuse it.
-        let lane = if known { Lane::Known } else { Lane::Common };
-        let ok = match self
+        let lane = if attempt.known {
+            Lane::Known
+        } else {
+            Lane::Common
+        };
+        match self
             .hasher
             .verify(Password::unchecked(password), stored_hash, lane)
             .await
         {
-            Ok(ok) => ok,
+            Ok(ok) => Ok(ok),
             Err(e) => {
                 // The password was never checked (the hash queue was full): no guess was
                 // made, so the attempt is given back. Kept, these charges piled up under
                 // load until the owner's own logins were refused for the whole window.
-                let failures = failures.clone();
+                let (failures, charged_at) = (failures.clone(), attempt.charged_at);
                 self.db
                     .write(move |c| failures.refund(c, charged_at))
                     .await?;
-                return Err(e);
+                Err(e)
             }
-        };
-        let user = match user {
-            Some(user) if ok => user,
-            // The guess was counted up front.
-            _ => return Err(ApiError::Unauthorized(BAD_CREDENTIALS)),
-        };
-        let (token, opener) = self.sessions.begin();
-        let user_id = user.id;
+        }
+    }
+
+    /// After a right password: the charge given back, the network remembered, the
+    /// success recorded, and a session, or the account for the code step.
+    async fn after_password(
+        &self,
+        user_id: i64,
+        failures: FailureCharge,
+        charged_at: i64,
+        opener: Opener,
+        origin: &Origin,
+    ) -> Result<Step, ApiError> {
+        let (clock, origin) = (self.clock.clone(), origin.clone());
         // The refund commits on its own: a right password is never a login failure, even
         // when the second factor's SMS is then refused (SPEC §10).
-        let step = self
-            .db
+        self.db
             .write(move |c| {
                 let now = clock.now();
                 failures.refund(c, charged_at)?;
                 known_sign_ins::remember(c, failures.pair(), now)?;
                 let (user, phone) = users::find_with_phone(c, user_id)?
                     .ok_or(ApiError::Unauthorized(BAD_CREDENTIALS))?;
+                let next = if user.two_factor { "code" } else { "session" };
+                let entry = Entry::user(SecurityEventType::LoginSucceeded, Some(user_id))
+                    .detail("next", next);
+                audit::record(c, &origin, &entry, now)?;
                 if user.two_factor {
                     return Ok(Step::Code(Box::new((user, phone))));
                 }
                 let opened = opener.open(c, user, phone, now)?;
                 Ok(Step::Signed(Box::new(opened)))
             })
+            .await
+    }
+
+    /// Two-step sign-in is on: a challenge and its code instead of a session.
+    async fn code_step(
+        &self,
+        (user, phone): (UserRow, Option<PhoneRow>),
+        client_ip: ClientNetworks,
+        locale: Locale,
+    ) -> Result<Login, ApiError> {
+        let (codes, clock) = (self.codes.clone(), self.clock.clone());
+        let (mfa_token, verification) = self
+            .db
+            .write(move |c| {
+                two_factor::challenge(
+                    c,
+                    &codes,
+                    &user,
+                    phone.as_ref(),
+                    &client_ip,
+                    locale,
+                    clock.now(),
+                    two_factor::MFA_TOKEN_TTL,
+                )
+            })
             .await?;
-        let opened = match step {
-            Step::Code(found) => {
-                let (codes, clock) = (self.codes.clone(), self.clock.clone());
-                let (mfa_token, verification) = self
-                    .db
-                    .write(move |c| {
-                        let (user, phone) = *found;
-                        two_factor::challenge(
-                            c,
-                            &codes,
-                            &user,
-                            phone.as_ref(),
-                            &client_ip,
-                            locale,
-                            clock.now(),
-                            two_factor::MFA_TOKEN_TTL,
-                        )
-                    })
-                    .await?;
-                return Ok(Login::CodeRequired {
-                    mfa_token,
-                    verification,
-                });
-            }
-            Step::Signed(opened) => *opened,
-        };
-        let session = self.sessions.signed_in(opened, token, None)?;
-        Ok(Login::Signed(Box::new(session)))
+        Ok(Login::CodeRequired {
+            mfa_token,
+            verification,
+        })
     }
 
     /// Exchanges a refresh token for a new pair; the old one stops working.
@@ -312,6 +384,7 @@ impl Accounts {
         &self,
         presented: String,
         client: &ClientNetworks,
+        origin: Origin,
     ) -> Result<Session, ApiError> {
         let clock = self.clock.clone();
         self.token_strikes.check(client, clock.now())?;
@@ -325,7 +398,7 @@ impl Accounts {
         };
         let now = clock.now();
         let Some(found) = found else {
-            return Err(self.not_stored(&presented, client, now).await?);
+            return Err(self.not_stored(&presented, client, now, origin).await?);
         };
         if !is_live(&found, now) || found.rotated_at.is_some_and(|at| now - at <= grace) {
             return Err(ApiError::Unauthorized(BAD_REFRESH));
@@ -345,6 +418,7 @@ impl Accounts {
                     // Two tabs racing on one token must not log the user out.
                     if now - rotated_at > grace {
                         refresh_tokens::revoke_family(c, row.user_id, &row.family, now)?;
+                        record_reuse(c, &origin, row.user_id, now)?;
                         return Ok(Rotation::ReuseDetected {
                             user_id: row.user_id,
                             family: row.family,
@@ -385,6 +459,7 @@ impl Accounts {
         presented: &str,
         client: &ClientNetworks,
         now: i64,
+        origin: Origin,
     ) -> Result<ApiError, ApiError> {
         let refused = ApiError::Unauthorized(BAD_REFRESH);
         let owner = match family_of(presented) {
@@ -404,7 +479,11 @@ impl Accounts {
         {
             let (family, clock) = (family.clone(), self.clock.clone());
             self.db
-                .write(move |c| refresh_tokens::revoke_family(c, user_id, &family, clock.now()))
+                .write(move |c| {
+                    let now = clock.now();
+                    refresh_tokens::revoke_family(c, user_id, &family, now)?;
+                    record_reuse(c, &origin, user_id, now)
+                })
                 .await?;
         }
         tracing::warn!(
@@ -422,6 +501,7 @@ impl Accounts {
         &self,
         presented: Option<String>,
         client: &ClientNetworks,
+        origin: Origin,
     ) -> Result<(), ApiError> {
         let Some(presented) = presented else {
             return Ok(());
@@ -447,7 +527,12 @@ impl Accounts {
             let family = family.clone();
             let user_id = row.user_id;
             self.db
-                .write(move |c| refresh_tokens::revoke_family(c, user_id, &family, clock.now()))
+                .write(move |c| {
+                    let now = clock.now();
+                    refresh_tokens::revoke_family(c, user_id, &family, now)?;
+                    let entry = Entry::user(SecurityEventType::Logout, Some(user_id));
+                    audit::record(c, &origin, &entry, now).map(drop)
+                })
                 .await?;
         }
         // This process's streams of the session end now; other processes' at their poll.
@@ -475,6 +560,14 @@ pub enum Login {
     },
 }
 
+/// A login attempt charged to its limits, before its password is checked.
+struct Attempt {
+    user: Option<UserRow>,
+    charged_at: i64,
+    /// The email signed in from this client's network before.
+    known: bool,
+}
+
 enum Step {
     Signed(Box<Opened>),
     /// Two-step sign-in is on: the account, for the code step.
@@ -492,6 +585,12 @@ enum Rotation {
 }
 
 const BAD_REFRESH: &str = "The refresh token is invalid, expired or already used.";
+
+/// Inside the transaction that revoked the session: a rotated token came back.
+fn record_reuse(c: &mut Conn<'_>, origin: &Origin, user_id: i64, now: i64) -> Result<(), ApiError> {
+    let entry = Entry::system(SecurityEventType::RefreshReuseDetected, Some(user_id)).failed();
+    audit::record(c, origin, &entry, now).map(drop)
+}
 
 /// What a refresh token names, judged on the read side.
 fn is_live(row: &RefreshTokenRow, now: i64) -> bool {

@@ -408,56 +408,72 @@ impl Codes {
         // Written for a number without an account too: what it would have cost decides
         // the budget's answer alike for both (a two-segment language at the budget's edge).
         let body = self.texts.code(text, send.locale, &code, ttl);
-        let body_segments = segments(&body);
-        if let Some(CodeOwner { user_id, phone_id }) = send.owner {
-            let kind = purpose.message_kind();
-            // The previous code of this purpose is dead: no stored message keeps it.
-            outbox::retire_codes(conn, phone_id, kind, now)?;
-            let masked = PhoneNumber::masked(e164);
-            if sent {
-                let about = delivery::About { user_id, phone_id };
-                let dies = Some(row.expires_at);
-                delivery::queue(conn, Some(about), e164, &body, kind, dies, send.locale, now)?;
-                phones::add_history(conn, phone_id, purpose.history_kind(), Some(&masked), now)?;
-            } else {
-                let detail = format!("{masked} (test number: nothing sent)");
-                phones::add_history(conn, phone_id, purpose.history_kind(), Some(&detail), now)?;
-            }
+        if let Some(owner) = send.owner {
+            Self::queue_credential(conn, send, owner, &body, sent, row.expires_at)?;
         }
         if sent {
-            match (purpose, send.owner) {
-                (CodePurpose::SignIn | CodePurpose::PasswordReset, owner) => {
-                    let to = match owner {
-                        Some(_) => StartFor::Account,
-                        None => StartFor::Nobody,
-                    };
-                    let unknown = ClientNetworks::unknown();
-                    let ip = send.client_ip.unwrap_or(&unknown);
-                    self.allowance
-                        .charge_start(conn, e164, ip, to, body_segments, now)?;
-                }
-                (CodePurpose::TwoFactor | CodePurpose::Login, Some(owner)) => {
-                    let kind = match purpose {
-                        CodePurpose::Login => OwnerSms::LoginCode,
-                        _ => OwnerSms::Other,
-                    };
-                    self.allowance.charge_owner(
-                        conn,
-                        owner.user_id,
-                        e164,
-                        kind,
-                        body_segments,
-                        now,
-                    )?;
-                }
-                (CodePurpose::TwoFactor | CodePurpose::Login, None) => {
-                    return Err(ApiError::Internal(anyhow::anyhow!(
-                        "an owner code without an owner"
-                    )));
-                }
-            }
+            self.charge_credential(conn, send, segments(&body))?;
         }
         Ok(CodeState::from(&row))
+    }
+
+    /// A credential code's SMS to its account's number (nothing for a test number), its
+    /// previous code's message retired, and the record's history.
+    fn queue_credential(
+        conn: &mut Conn<'_>,
+        send: &CodeSend<'_>,
+        CodeOwner { user_id, phone_id }: CodeOwner,
+        body: &str,
+        sent: bool,
+        dies: i64,
+    ) -> Result<(), ApiError> {
+        let (purpose, e164, now) = (send.purpose, send.e164, send.now);
+        let kind = purpose.message_kind();
+        // The previous code of this purpose is dead: no stored message keeps it.
+        outbox::retire_codes(conn, phone_id, kind, now)?;
+        let masked = PhoneNumber::masked(e164);
+        if sent {
+            let about = delivery::About { user_id, phone_id };
+            let (dies, locale) = (Some(dies), send.locale);
+            delivery::queue(conn, Some(about), e164, body, kind, dies, locale, now)?;
+            phones::add_history(conn, phone_id, purpose.history_kind(), Some(&masked), now)
+        } else {
+            let detail = format!("{masked} (test number: nothing sent)");
+            phones::add_history(conn, phone_id, purpose.history_kind(), Some(&detail), now)
+        }
+    }
+
+    /// What a sent credential code spends: a start's allowance, or the owner's.
+    fn charge_credential(
+        &self,
+        conn: &mut Conn<'_>,
+        send: &CodeSend<'_>,
+        body_segments: u32,
+    ) -> Result<(), ApiError> {
+        let (e164, now) = (send.e164, send.now);
+        match (send.purpose, send.owner) {
+            (CodePurpose::SignIn | CodePurpose::PasswordReset, owner) => {
+                let to = match owner {
+                    Some(_) => StartFor::Account,
+                    None => StartFor::Nobody,
+                };
+                let unknown = ClientNetworks::unknown();
+                let ip = send.client_ip.unwrap_or(&unknown);
+                self.allowance
+                    .charge_start(conn, e164, ip, to, body_segments, now)
+            }
+            (purpose @ (CodePurpose::TwoFactor | CodePurpose::Login), Some(owner)) => {
+                let kind = match purpose {
+                    CodePurpose::Login => OwnerSms::LoginCode,
+                    _ => OwnerSms::Other,
+                };
+                self.allowance
+                    .charge_owner(conn, owner.user_id, e164, kind, body_segments, now)
+            }
+            (CodePurpose::TwoFactor | CodePurpose::Login, None) => Err(ApiError::Internal(
+                anyhow::anyhow!("an owner code without an owner"),
+            )),
+        }
     }
 
     /// Checks a credential code. A wrong one costs an attempt (the caller must commit it,

@@ -3,7 +3,7 @@
 //! before its Sid is stored (Twilio can be faster than the sender recording Twilio's
 //! answer) is kept and applied once the Sid is stored.
 
-use phonereg_types::{HistoryKind, MessageKind, MessageStatus};
+use phonereg_types::{HistoryKind, MessageKind, MessageStatus, SecurityEventType};
 
 use crate::{
     clock::Clock,
@@ -16,6 +16,7 @@ use crate::{
         models::MessageRow,
         outbox, phones,
     },
+    services::audit::{self, Entry, Origin},
     sms, telemetry,
 };
 
@@ -227,8 +228,12 @@ fn set_opted_out(
     opted_out: bool,
     now: i64,
 ) -> Result<(), ApiError> {
-    match phones::set_opted_out(c, phone_id, opted_out, now)? {
-        Some(user_id) => events::phone_changed(c, user_id, phone_id, now),
-        None => Ok(()),
+    let Some(user_id) = phones::set_opted_out(c, phone_id, opted_out, now)? else {
+        return Ok(());
+    };
+    if opted_out {
+        let entry = Entry::system(SecurityEventType::PhoneOptedOut, Some(user_id)).phone(phone_id);
+        audit::record(c, &Origin::system(), &entry, now)?;
     }
+    events::phone_changed(c, user_id, phone_id, now)
 }

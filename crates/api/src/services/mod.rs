@@ -1,6 +1,8 @@
 //! Business rules. No HTTP types here; persistence is reached through `Db`.
 
 pub mod allowance;
+pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod captcha;
 pub mod client_limit;

@@ -1,10 +1,13 @@
 //! The verified number as a credential (SPEC §8): codes to start with, sign-in by code
 //! and password reset. Nothing here tells a caller whether a number has an account: a
 //! number without one takes the same steps (see `Codes::issue_credential`).
+//!
+//! Long: sign-in by code and the reset share the guess limits, `owner_of` and the audit
+//! writes of each; the reset could move to a file of its own.
 
 use std::{sync::Arc, time::Duration};
 
-use phonereg_types::{FieldErrors, HistoryKind, validation};
+use phonereg_types::{FieldErrors, HistoryKind, SecurityEventType, validation};
 
 use crate::{
     clock::Clock,
@@ -18,6 +21,7 @@ use crate::{
         phones, recovery_codes, refresh_tokens, users,
     },
     services::{
+        audit::{self, Entry, Origin},
         client_limit::ClientLimit,
         codes::{CodeCheck, CodeOwner, CodeSend, Codes},
         delivery,
@@ -86,10 +90,10 @@ impl Credentials {
         purpose: CodePurpose,
         client_ip: ClientNetworks,
         locale: Locale,
+        origin: Origin,
     ) -> Result<CodeState, ApiError> {
         let floor = tokio::time::Instant::now() + START_FLOOR;
-        let codes = self.codes.clone();
-        let clock = self.clock.clone();
+        let (codes, clock) = (self.codes.clone(), self.clock.clone());
         let code = self
             .db
             .write(move |c| {
@@ -101,6 +105,19 @@ impl Credentials {
                             phone_id: phone.id,
                         }
                     });
+                // Only an account's reset is recorded (a start for a number without one
+                // is no event of anyone's); the answer and its time stay the same.
+                if let Some(owner) = owner
+                    .as_ref()
+                    .filter(|_| purpose == CodePurpose::PasswordReset)
+                {
+                    let entry = Entry::user(
+                        SecurityEventType::PasswordResetRequested,
+                        Some(owner.user_id),
+                    )
+                    .phone(owner.phone_id);
+                    audit::record(c, &origin, &entry, now)?;
+                }
                 codes.issue_credential(
                     c,
                     &CodeSend {
@@ -128,6 +145,7 @@ impl Credentials {
         number: PhoneNumber,
         code: String,
         client_ip: ClientNetworks,
+        origin: Origin,
     ) -> Result<Session, ApiError> {
         let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
         let (login_ip, codes, clock) = (self.login_ip, self.codes.clone(), self.clock.clone());
@@ -150,7 +168,18 @@ impl Credentials {
                     now,
                 )?;
                 let row = match check {
-                    CodeCheck::Wrong(state) => return Ok(SignIn::Wrong(state)),
+                    CodeCheck::Wrong(state) => {
+                        // The number's account (if any) sees the wrong guess; looked up
+                        // whether or not there is one.
+                        let owner = users::find_by_verified_number(c, &number.e164)?;
+                        let mut entry =
+                            Entry::user(SecurityEventType::SmsSignInFailed, None).failed();
+                        if let Some((user, phone)) = owner {
+                            entry = entry.account(user.id).phone(phone.id);
+                        }
+                        audit::record(c, &origin, &entry, now)?;
+                        return Ok(SignIn::Wrong(state));
+                    }
                     CodeCheck::Right(row) => row,
                 };
                 guess.refund(c, now)?;
@@ -158,10 +187,15 @@ impl Credentials {
                 if !codes.consume_credential(c, &row, &phone, now)? {
                     return Err(code_gone("This code was already used; request a new one."));
                 }
+                let entry = Entry::user(SecurityEventType::SmsSignInSucceeded, Some(user.id))
+                    .phone(phone.id);
                 // A second factor cannot be skipped by proving only the first.
                 if user.two_factor {
+                    let entry = entry.failed().detail("reason", "password_required");
+                    audit::record(c, &origin, &entry, now)?;
                     return Ok(SignIn::PasswordRequired);
                 }
+                audit::record(c, &origin, &entry, now)?;
                 let opened = opener.open(c, user, Some(phone), now)?;
                 Ok(SignIn::Signed(Box::new(opened)))
             })
@@ -187,6 +221,7 @@ impl Credentials {
             recovery_code,
             client_ip,
             locale,
+            origin,
         } = reset;
         // Field errors first: they cost no attempt.
         let (code, password, recovery) =
@@ -249,13 +284,11 @@ impl Credentials {
                     password_hash: &password_hash,
                     locale,
                 };
-                set_new_password(c, &codes, &new, clock.now())
+                set_new_password(c, &codes, &new, &origin, clock.now())
             })
             .await?;
         // This process's streams end now; other processes' at their next poll.
-        for family in &families {
-            self.streams.end_session(family);
-        }
+        families.iter().for_each(|f| self.streams.end_session(f));
         tracing::info!(sessions = families.len(), "password reset by code");
         Ok(())
     }
@@ -298,11 +331,12 @@ struct NewPassword<'a> {
 
 /// Inside the reset's second transaction: the code (still live) and, on a two-factor
 /// account, the recovery code are spent; the password changes, every session ends
-/// (their families are returned) and the number is told.
+/// (their families are returned), the number is told and the audit log records it.
 fn set_new_password(
     c: &mut Conn<'_>,
     codes: &Codes,
     new: &NewPassword<'_>,
+    origin: &Origin,
     now: i64,
 ) -> Result<Vec<String>, ApiError> {
     let row = new.row;
@@ -318,7 +352,12 @@ fn set_new_password(
         if !recovery_codes::use_code(c, user.id, &hash, now)? {
             return Err(wrong_recovery_code());
         }
+        let entry = Entry::user(SecurityEventType::RecoveryCodeUsed, Some(user.id)).phone(phone.id);
+        audit::record(c, origin, &entry, now)?;
     }
+    let entry =
+        Entry::user(SecurityEventType::PasswordResetCompleted, Some(user.id)).phone(phone.id);
+    audit::record(c, origin, &entry, now)?;
     users::set_password_hash(c, user.id, new.password_hash)?;
     let families = refresh_tokens::revoke_all_of_user(c, user.id, now)?;
     phones::add_history(c, phone.id, HistoryKind::PasswordReset, None, now)?;
@@ -348,6 +387,7 @@ pub struct Reset {
     pub recovery_code: Option<String>,
     pub client_ip: ClientNetworks,
     pub locale: Locale,
+    pub origin: Origin,
 }
 
 enum ResetCheck {

@@ -44,6 +44,8 @@ pub struct Retention {
     /// Its reuse is still caught after that: a token names its family, and a token of a
     /// live family that is not stored is a rotated one (see `services::auth`).
     reuse_grace: i64,
+    /// `AUDIT_RETENTION_DAYS`, in seconds; 0 keeps the audit log whole.
+    audit_retention: i64,
 }
 
 /// Rows deleted or emptied by one pass, and the transactions it took.
@@ -52,6 +54,8 @@ pub struct Pruned {
     pub refresh_tokens: usize,
     pub counters: usize,
     pub message_bodies: usize,
+    /// Audit-log rows past `AUDIT_RETENTION_DAYS`.
+    pub audit_events: usize,
     pub other: usize,
     pub transactions: usize,
     /// The most rows one transaction deleted.
@@ -65,7 +69,14 @@ impl Retention {
             clock,
             data_retention,
             reuse_grace,
+            audit_retention: 0,
         }
+    }
+
+    /// Deletes audit-log rows older than `seconds` (0, the default, keeps them all).
+    pub fn keeping_audit_for(mut self, seconds: i64) -> Self {
+        self.audit_retention = seconds;
+        self
     }
 
     /// One pass, by the shared clock (tests move it): every job in batches.
@@ -110,6 +121,14 @@ impl Retention {
         ];
         for other in others {
             pruned.other += self.run(other, &mut pruned).await?;
+        }
+        if self.audit_retention > 0 {
+            let audit = job(
+                "security_events",
+                "\"at\" < ?",
+                &[now - self.audit_retention],
+            );
+            pruned.audit_events = self.run(audit, &mut pruned).await?;
         }
         pruned.message_bodies = self
             .db

@@ -1,10 +1,13 @@
 //! SMS as a second factor (SPEC §8) and its recovery codes (SPEC §10): turning it on and
 //! off, the code step of a password login, and the codes that stand in for the SIM.
+//!
+//! Long: the switch, the recovery codes and the login's code step share the code engine,
+//! the guess limits and their audit writes; the code step could move to a file of its own.
 
 use phonereg_types::PhoneStatus;
 use std::sync::Arc;
 
-use phonereg_types::{HistoryKind, validation};
+use phonereg_types::{HistoryKind, SecurityEventType, validation};
 use rand::{Rng as _, distributions::Uniform};
 
 use crate::{
@@ -17,6 +20,7 @@ use crate::{
         phones, recovery_codes, users,
     },
     services::{
+        audit::{self, Entry, Origin},
         codes::{CodeCheck, CodeOwner, CodeSend, Codes},
         limits::{GuessCharge, GuessDoor, GuessLimits},
         reauth::Reauth,
@@ -176,6 +180,7 @@ impl TwoFactor {
         password: String,
         code: Option<String>,
         client_ip: ClientNetworks,
+        origin: Origin,
     ) -> Result<Switched, ApiError> {
         let code = code
             .map(|c| VerificationCode::parse(&c).map_err(|m| ApiError::field("code", m)))
@@ -208,10 +213,21 @@ impl TwoFactor {
                     // Guesses here count like at the login's code step (same door).
                     let guess = guesses.guess(GuessDoor::AfterPassword, &phone.e164, &client_ip);
                     if let Some(state) = spend_off_code(c, &codes, &guess, &phone, &code, now)? {
+                        let entry =
+                            Entry::user(SecurityEventType::TwoFactorChallengeFailed, Some(user_id))
+                                .phone(phone.id)
+                                .failed()
+                                .detail("step", "turn_off");
+                        audit::record(c, &origin, &entry, now)?;
                         return Ok(Switch::Wrong(state));
                     }
                 }
-                switch(c, &codes, user_id, phone.id, enabled, now)
+                let switched = switch(c, &codes, user_id, phone.id, enabled, now)?;
+                if let Switch::Raced(on) = switched {
+                    return Ok(Switch::Done(on, None));
+                }
+                record_switch(c, &origin, user_id, phone.id, enabled, now)?;
+                Ok(switched)
             })
             .await?;
         match outcome {
@@ -223,6 +239,10 @@ impl TwoFactor {
                 })
             }
             Switch::Wrong(state) => Err(ApiError::WrongCode(state)),
+            Switch::Raced(on) => Ok(Switched {
+                enabled: on,
+                recovery_codes: None,
+            }),
         }
     }
 
@@ -233,6 +253,7 @@ impl TwoFactor {
         user_id: i64,
         password: String,
         client_ip: ClientNetworks,
+        origin: Origin,
     ) -> Result<Vec<String>, ApiError> {
         self.reauth.check(user_id, password, &client_ip).await?;
         let (codes, clock) = (self.codes.clone(), self.clock.clone());
@@ -248,6 +269,8 @@ impl TwoFactor {
                 let now = clock.now();
                 let (plain, hashes) = new_recovery_codes(&codes, user_id);
                 recovery_codes::replace_all(c, user_id, &hashes, now)?;
+                let entry = Entry::user(SecurityEventType::RecoveryCodesCreated, Some(user_id));
+                audit::record(c, &origin, &entry, now)?;
                 if let Some((_, Some(phone))) = users::find_with_phone(c, user_id)? {
                     let kind = HistoryKind::RecoveryCodesRenewed;
                     phones::add_history(c, phone.id, kind, None, now)?;
@@ -260,90 +283,39 @@ impl TwoFactor {
     /// `POST /auth/login/verify`: the code of a password login, or one of the account's
     /// recovery codes in its place. The `mfa_token` is single use and bound to the login
     /// that made it (its code was hashed with it). Every guess is charged to the guess
-    /// limits first (refunded when right).
+    /// limits first (refunded when right); a wrong one is recorded in the audit log in the
+    /// transaction that keeps its charge.
     pub async fn verify_login(
         &self,
         mfa_token: String,
         factor: SecondFactor,
         client: &ClientNetworks,
+        origin: Origin,
     ) -> Result<Session, ApiError> {
-        let now = self.clock.now();
-        self.token_strikes.check(client, now)?;
         let token_hash = hash_refresh(&mfa_token);
-        let expired = || ApiError::Gone {
-            detail: "This sign-in has expired or was already used; log in again.".into(),
-            verification: None,
+        self.live_challenge(&token_hash, client).await?;
+        let step = LoginStep {
+            codes: self.codes.clone(),
+            guesses: self.guesses,
+            origin,
+            client: client.to_owned(),
+            token_hash,
         };
-        // A made-up token is refused on the read side and is a strike for the client.
-        let found = {
-            let hash = token_hash.clone();
-            self.db.read(move |c| mfa::find(c, &hash)).await?
-        };
-        let Some(found) = found else {
-            self.token_strikes.strike(client, now);
-            return Err(expired());
-        };
-        if found.used_at.is_some() || found.expires_at <= now {
-            return Err(expired());
-        }
-        let (codes, clock, guesses) = (self.codes.clone(), self.clock.clone(), self.guesses);
-        let client = client.to_owned();
+        let clock = self.clock.clone();
         let (token, opener) = self.sessions.begin();
         let outcome = self
             .db
             .write(move |c| {
                 let now = clock.now();
-                let live = mfa::find(c, &token_hash)?
-                    .filter(|ch| ch.used_at.is_none() && ch.expires_at > now)
-                    .ok_or_else(expired)?;
-                let (user, phone) = verified_phone(c, live.user_id).map_err(|_| expired())?;
-                let guess = guesses.guess(GuessDoor::AfterPassword, &phone.e164, &client);
-                guess.charge(c, now)?;
-                match &factor {
-                    SecondFactor::Code(code) => {
-                        let check = codes.check_credential(
-                            c,
-                            CodePurpose::Login,
-                            &phone.e164,
-                            Some(&token_hash),
-                            code,
-                            now,
-                        );
-                        let row = match check {
-                            Ok(CodeCheck::Wrong(state)) => return Ok(Verified::Wrong(state)),
-                            Ok(CodeCheck::Right(row)) => row,
-                            // Out of attempts or expired: this login is over.
-                            Err(ApiError::Gone { verification, .. }) => {
-                                return Err(ApiError::Gone {
-                                    detail: "This code can no longer be used; log in again.".into(),
-                                    verification,
-                                });
-                            }
-                            Err(e) => return Err(e),
-                        };
-                        if !mfa::mark_used(c, &token_hash, now)?
-                            || !codes.consume_credential(c, &row, &phone, now)?
-                        {
-                            return Err(expired());
-                        }
+                match step.spend(c, &factor, now)? {
+                    Spent::Right(found) => {
+                        let (user, phone) = *found;
+                        let opened = opener.open(c, user, Some(phone), now)?;
+                        Ok(Verified::Signed(Box::new(opened)))
                     }
-                    SecondFactor::Recovery(recovery) => {
-                        let hash = recovery_hash(&codes, user.id, recovery);
-                        if !recovery_codes::use_code(c, user.id, &hash, now)? {
-                            // A wrong recovery code is a guess: its charge stays.
-                            return Ok(Verified::WrongRecovery);
-                        }
-                        if !mfa::mark_used(c, &token_hash, now)? {
-                            return Err(expired());
-                        }
-                        phones::add_history(c, phone.id, HistoryKind::RecoveryCodeUsed, None, now)?;
-                    }
+                    Spent::Wrong(state) => Ok(Verified::Wrong(state)),
+                    Spent::WrongRecovery => Ok(Verified::WrongRecovery),
                 }
-                // The row was read before a recovery code was used: read it again.
-                let user = users::find(c, user.id)?.ok_or_else(expired)?;
-                guess.refund(c, now)?;
-                let opened = opener.open(c, user, Some(phone), now)?;
-                Ok(Verified::Signed(Box::new(opened)))
             })
             .await?;
         let opened = match outcome {
@@ -358,6 +330,144 @@ impl TwoFactor {
         };
         tracing::info!(user.id = opened.user.id, "signed in with a second factor");
         self.sessions.signed_in(opened, token, None)
+    }
+
+    /// On the read side: a made-up `mfa_token` is refused without a write and is a
+    /// strike for the client; a used or expired one is gone.
+    async fn live_challenge(
+        &self,
+        token_hash: &str,
+        client: &ClientNetworks,
+    ) -> Result<(), ApiError> {
+        let now = self.clock.now();
+        self.token_strikes.check(client, now)?;
+        let found = {
+            let hash = token_hash.to_owned();
+            self.db.read(move |c| mfa::find(c, &hash)).await?
+        };
+        let Some(found) = found else {
+            self.token_strikes.strike(client, now);
+            return Err(login_expired());
+        };
+        if found.used_at.is_some() || found.expires_at <= now {
+            return Err(login_expired());
+        }
+        Ok(())
+    }
+}
+
+fn login_expired() -> ApiError {
+    ApiError::Gone {
+        detail: "This sign-in has expired or was already used; log in again.".into(),
+        verification: None,
+    }
+}
+
+/// The code step of one password login, moved into its transaction.
+struct LoginStep {
+    codes: Codes,
+    guesses: GuessLimits,
+    origin: Origin,
+    client: ClientNetworks,
+    token_hash: String,
+}
+
+/// What the second factor given at the code step turned out to be.
+enum Spent {
+    /// Right and used up: the account (read after the use) and its number.
+    Right(Box<(UserRow, PhoneRow)>),
+    Wrong(CodeState),
+    WrongRecovery,
+}
+
+impl LoginStep {
+    /// Inside the transaction: the challenge checked again under the lock, the guess
+    /// charged, the factor checked and used up, the outcome recorded.
+    fn spend(&self, c: &mut Conn<'_>, factor: &SecondFactor, now: i64) -> Result<Spent, ApiError> {
+        let live = mfa::find(c, &self.token_hash)?
+            .filter(|ch| ch.used_at.is_none() && ch.expires_at > now)
+            .ok_or_else(login_expired)?;
+        let (user, phone) = verified_phone(c, live.user_id).map_err(|_| login_expired())?;
+        let guess = self
+            .guesses
+            .guess(GuessDoor::AfterPassword, &phone.e164, &self.client);
+        guess.charge(c, now)?;
+        let wrong = match factor {
+            SecondFactor::Code(code) => self.spend_code(c, &phone, code, now)?,
+            SecondFactor::Recovery(recovery) => {
+                self.spend_recovery(c, &user, &phone, recovery, now)?
+            }
+        };
+        if let Some(wrong) = wrong {
+            // A wrong code is a guess: its charge stays, and so does its record.
+            let entry = Entry::user(SecurityEventType::TwoFactorChallengeFailed, Some(user.id))
+                .phone(phone.id)
+                .failed();
+            audit::record(c, &self.origin, &entry, now)?;
+            return Ok(wrong);
+        }
+        // The row was read before a recovery code was used: read it again.
+        let user = users::find(c, user.id)?.ok_or_else(login_expired)?;
+        guess.refund(c, now)?;
+        Ok(Spent::Right(Box::new((user, phone))))
+    }
+
+    /// The SMS code; `Some` when wrong.
+    fn spend_code(
+        &self,
+        c: &mut Conn<'_>,
+        phone: &PhoneRow,
+        code: &VerificationCode,
+        now: i64,
+    ) -> Result<Option<Spent>, ApiError> {
+        let check = self.codes.check_credential(
+            c,
+            CodePurpose::Login,
+            &phone.e164,
+            Some(&self.token_hash),
+            code,
+            now,
+        );
+        let row = match check {
+            Ok(CodeCheck::Wrong(state)) => return Ok(Some(Spent::Wrong(state))),
+            Ok(CodeCheck::Right(row)) => row,
+            // Out of attempts or expired: this login is over.
+            Err(ApiError::Gone { verification, .. }) => {
+                return Err(ApiError::Gone {
+                    detail: "This code can no longer be used; log in again.".into(),
+                    verification,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if !mfa::mark_used(c, &self.token_hash, now)?
+            || !self.codes.consume_credential(c, &row, phone, now)?
+        {
+            return Err(login_expired());
+        }
+        Ok(None)
+    }
+
+    /// A recovery code in place of the SMS code; `Some` when wrong.
+    fn spend_recovery(
+        &self,
+        c: &mut Conn<'_>,
+        user: &UserRow,
+        phone: &PhoneRow,
+        recovery: &str,
+        now: i64,
+    ) -> Result<Option<Spent>, ApiError> {
+        let hash = recovery_hash(&self.codes, user.id, recovery);
+        if !recovery_codes::use_code(c, user.id, &hash, now)? {
+            return Ok(Some(Spent::WrongRecovery));
+        }
+        if !mfa::mark_used(c, &self.token_hash, now)? {
+            return Err(login_expired());
+        }
+        phones::add_history(c, phone.id, HistoryKind::RecoveryCodeUsed, None, now)?;
+        let entry = Entry::user(SecurityEventType::RecoveryCodeUsed, Some(user.id)).phone(phone.id);
+        audit::record(c, &self.origin, &entry, now)?;
+        Ok(None)
     }
 }
 
@@ -398,8 +508,8 @@ fn switch(
     now: i64,
 ) -> Result<Switch, ApiError> {
     if !users::set_two_factor(c, user_id, enabled)? {
-        // A racing request switched it first (and made its codes).
-        return Ok(Switch::Done(enabled, None));
+        // A racing request switched it first (and made its codes and its record).
+        return Ok(Switch::Raced(enabled));
     }
     let kind = if enabled {
         HistoryKind::TwoFactorOn
@@ -416,8 +526,38 @@ fn switch(
     Ok(Switch::Done(enabled, enabled.then_some(plain)))
 }
 
+/// Inside the transaction that switched two-step sign-in: its record, and the new set
+/// of recovery codes that turning it on made.
+fn record_switch(
+    c: &mut Conn<'_>,
+    origin: &Origin,
+    user_id: i64,
+    phone_id: i64,
+    enabled: bool,
+    now: i64,
+) -> Result<(), ApiError> {
+    let kind = if enabled {
+        SecurityEventType::TwoFactorEnabled
+    } else {
+        SecurityEventType::TwoFactorDisabled
+    };
+    audit::record(
+        c,
+        origin,
+        &Entry::user(kind, Some(user_id)).phone(phone_id),
+        now,
+    )?;
+    if enabled {
+        let entry = Entry::user(SecurityEventType::RecoveryCodesCreated, Some(user_id));
+        audit::record(c, origin, &entry, now)?;
+    }
+    Ok(())
+}
+
 enum Switch {
     Done(bool, Option<Vec<String>>),
+    /// Another request switched it first.
+    Raced(bool),
     Wrong(CodeState),
 }
 

@@ -90,6 +90,7 @@ async fn open_database(config: &Config) -> anyhow::Result<Db> {
         tokio::task::spawn_blocking(move || Db::connect(&url, size)).await??
     };
     tracing::info!(backend = db.backend(), "database ready");
+    db.committed().set_audit_stdout(config.audit_log_stdout);
     let took = phone_metadata.await?;
     tracing::info!(ms = took.as_millis() as u64, "phone number metadata ready");
     Ok(db)

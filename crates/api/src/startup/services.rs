@@ -11,6 +11,7 @@ use crate::{
     persistence::Db,
     services::{
         allowance::SmsAllowance,
+        audit_log::AuditLog,
         auth::{Accounts, AccountsParts},
         captcha::Captcha,
         codes::Codes,
@@ -121,12 +122,14 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
         captcha,
         events: Events::new(db.clone(), clock.clone(), token_strikes),
         delivery: Delivery::new(db.clone(), clock.clone()),
+        audit_log: AuditLog::new(db.clone(), clock.clone()),
         retention: Retention::new(
             db.clone(),
             clock.clone(),
             config.data_retention as i64,
             config.refresh_reuse_grace as i64,
-        ),
+        )
+        .keeping_audit_for(i64::from(config.audit_retention_days) * 86_400),
         courier: Courier::new(
             db.clone(),
             sender,

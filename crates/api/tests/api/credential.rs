@@ -11,7 +11,7 @@ use crate::helpers::{
     Backend, PASSWORD, Resp, TestApp, on_both_databases, spawn_app, spawn_app_with,
 };
 
-const OWNED: &str = "+14155552671";
+pub(crate) const OWNED: &str = "+14155552671";
 const NOBODYS: &str = "+14155552672";
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
@@ -31,7 +31,7 @@ on_both_databases!(
 );
 
 /// An account whose number `e164` is verified: (email, access token).
-async fn verified_account(app: &TestApp, e164: &str) -> (String, String) {
+pub(crate) async fn verified_account(app: &TestApp, e164: &str) -> (String, String) {
     let email = format!("{}@example.com", &e164[1..]);
     let r = app
         .register(json!({"email": email, "password": PASSWORD, "full_name": "Owner", "phone_number": e164}))
@@ -89,7 +89,7 @@ fn sms_to(app: &TestApp, e164: &str) -> Vec<String> {
         .collect()
 }
 
-fn other_than(code: &str) -> &'static str {
+pub(crate) fn other_than(code: &str) -> &'static str {
     if code == "000000" { "111111" } else { "000000" }
 }
 
@@ -274,7 +274,7 @@ async fn codes_are_bound_to_their_purpose(b: Backend) {
         .expect(204);
 }
 
-async fn set_two_factor(app: &TestApp, token: &str, body: Value) -> Resp {
+pub(crate) async fn set_two_factor(app: &TestApp, token: &str, body: Value) -> Resp {
     let route = "/api/v1/users/me/two-factor";
     app.call(Method::PUT, route, route, Some(token), Some(body))
         .await
@@ -286,7 +286,7 @@ async fn two_factor_code(app: &TestApp, token: &str) -> Resp {
         .await
 }
 
-async fn login_verify(app: &TestApp, mfa_token: &str, code: &str) -> Resp {
+pub(crate) async fn login_verify(app: &TestApp, mfa_token: &str, code: &str) -> Resp {
     post(
         app,
         "/api/v1/auth/login/verify",

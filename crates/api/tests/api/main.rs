@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api_docs;
+mod audit;
 mod auth;
 mod captcha;
 mod client_networks;

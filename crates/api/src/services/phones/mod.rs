@@ -5,7 +5,7 @@
 mod lookup;
 mod verification;
 
-use phonereg_types::{HistoryKind, PhoneStatus};
+use phonereg_types::{HistoryKind, PhoneStatus, SecurityEventType as Event};
 
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use crate::{
         phones, users,
     },
     services::{
+        audit::{self, Entry, Origin},
         client_limit::ClientLimit,
         codes::{ClaimSend, Codes},
         number_rules::NumberRules,
@@ -151,11 +152,16 @@ impl Phones {
         number: PhoneNumber,
         client_ip: ClientNetworks,
         locale: Locale,
+        origin: Origin,
     ) -> Result<(PhoneRow, CodeState), ApiError> {
         self.count_change(user_id).await?;
         let (row, code) = self
             .write_with_codes(move |c, codes, now| {
-                add_phone_with_code(c, codes, user_id, &number, &client_ip, locale, now)
+                let (row, code) =
+                    add_phone_with_code(c, codes, user_id, &number, &client_ip, locale, now)?;
+                let entry = Entry::user(Event::PhoneAdded, Some(user_id)).phone(row.id);
+                audit::record(c, &origin, &entry, now)?;
+                Ok((row, code))
             })
             .await?;
         tracing::info!(user.id = user_id, phone.id = row.id, "phone number added");
@@ -214,6 +220,7 @@ impl Phones {
             current_password,
             client_ip,
             locale,
+            origin,
         } = change;
         let current = self.get(user_id, id).await?;
         self.reauthenticate(user_id, &current, current_password, &client_ip)
@@ -233,6 +240,14 @@ impl Phones {
                     return Ok((cancel_pending(c, row, now)?, None));
                 }
                 let masked = PhoneNumber::masked(&number.e164);
+                // A verified number stays until the new one is verified; an unverified
+                // one is replaced at once.
+                let kind = if row.status == PhoneStatus::Verified {
+                    Event::PhoneChangeRequested
+                } else {
+                    Event::PhoneChanged
+                };
+                audit::record(c, &origin, &Entry::user(kind, Some(user_id)).phone(id), now)?;
                 if row.status == PhoneStatus::Verified {
                     let detail = format!("{masked} awaiting verification");
                     phones::add_history(c, id, HistoryKind::Changed, Some(&detail), now)?;
@@ -313,10 +328,12 @@ impl Phones {
         id: i64,
         current_password: Option<String>,
         client_ip: ClientNetworks,
+        origin: Origin,
     ) -> Result<(), ApiError> {
         let current = self.get(user_id, id).await?;
         self.reauthenticate(user_id, &current, current_password, &client_ip)
             .await?;
+        let clock = self.clock.clone();
         self.db
             .write(move |c| {
                 // Under the record's lock, like PATCH and verify: a verify committing
@@ -336,6 +353,8 @@ impl Phones {
                             .into(),
                     ));
                 }
+                let entry = Entry::user(Event::PhoneRemoved, Some(user_id)).phone(id);
+                audit::record(c, &origin, &entry, clock.now())?;
                 phones::delete(c, id)
             })
             .await?;
@@ -361,6 +380,7 @@ pub struct Change {
     pub current_password: Option<String>,
     pub client_ip: ClientNetworks,
     pub locale: Locale,
+    pub origin: Origin,
 }
 
 /// A PATCH back to the current number: any pending change is dropped.

@@ -1,7 +1,7 @@
 //! The record's verification: the code a resend texts, and the right code verifying the
 //! number it was sent to (a verified replacement swapping in).
 
-use phonereg_types::{HistoryKind, PhoneStatus};
+use phonereg_types::{HistoryKind, PhoneStatus, SecurityEventType as Event};
 
 use super::Phones;
 use crate::{
@@ -14,6 +14,7 @@ use crate::{
         refresh_tokens,
     },
     services::{
+        audit::{self, Entry, Origin},
         codes::{ClaimSend, Codes, RecordCheck},
         sms_texts::Text,
     },
@@ -99,13 +100,20 @@ impl Phones {
         code: String,
         session: Option<String>,
         locale: Locale,
+        origin: Origin,
     ) -> Result<PhoneRow, ApiError> {
         let code = VerificationCode::parse(&code).map_err(|m| ApiError::field("code", m))?;
         let default_region = self.rules.default_region.clone();
         let outcome = self
             .write_with_codes(move |c, codes, now| {
                 let (phone, row) = match codes.check_record(c, user_id, id, &code, now)? {
-                    RecordCheck::Wrong(state) => return Ok(Verify::Wrong(state)),
+                    RecordCheck::Wrong(state) => {
+                        let entry = Entry::user(Event::PhoneVerifyFailed, Some(user_id))
+                            .phone(id)
+                            .failed();
+                        audit::record(c, &origin, &entry, now)?;
+                        return Ok(Verify::Wrong(state));
+                    }
                     RecordCheck::Right(right) => *right,
                 };
                 if phones::verified_on_other_account(c, &row.e164, user_id)? {
@@ -128,6 +136,12 @@ impl Phones {
                     (verified, ended)
                 };
                 phones::add_history(c, id, HistoryKind::Verified, Some(&masked), now)?;
+                let kind = if current {
+                    Event::PhoneVerified
+                } else {
+                    Event::PhoneChanged
+                };
+                audit::record(c, &origin, &Entry::user(kind, Some(user_id)).phone(id), now)?;
                 Ok(Verify::Verified(Box::new(verified), ended))
             })
             .await?;
