@@ -33,7 +33,7 @@
 //! send that takes a range to its threshold is the last one: it goes out and its
 //! transaction writes the pause.
 
-use phonereg_types::{FraudAction, FraudScope};
+use phonereg_types::{FraudAction, FraudScope, SecurityEventType};
 
 use crate::{
     config::{Config, FraudAllow, FraudMode, TestNumbers},
@@ -43,7 +43,10 @@ use crate::{
         Conn, Db, fraud,
         models::{DecisionRow, NewDecision, NewPause, PauseRow},
     },
-    services::rate_limit::Limit,
+    services::{
+        audit::{self, Entry, Origin},
+        rate_limit::Limit,
+    },
 };
 
 const HOUR: i64 = 3600;
@@ -469,6 +472,11 @@ impl FraudGuard {
                 operator: None,
             },
         )?;
+        let entry = Entry::system(SecurityEventType::FraudPause, None)
+            .detail("pause_id", row.id.to_string())
+            .detail("scope", scope.as_str())
+            .detail("key", key.to_owned());
+        audit::record(conn, &Origin::system(), &entry, now)?;
         decided(action, scope, dest, counts.sent, counts.verified);
         Ok(())
     }
@@ -482,7 +490,15 @@ pub async fn active_pauses(db: &Db, now: i64) -> Result<Vec<PauseRow>, ApiError>
 /// Operator `by` lifts pause `id` (404 unless it is in force) and forgets the counts
 /// that caused it, so the next send does not pause the same key again at once. The
 /// operator's name goes on the pause row, its decision and the log line.
-pub async fn lift_pause(db: &Db, id: i64, by: &str, now: i64) -> Result<PauseRow, ApiError> {
+/// Lifts pause `id` for operator `by`: the decision and the audit events (the guard's
+/// `fraud.lift` and the admin call's own) in the lift's transaction.
+pub async fn lift_pause(
+    db: &Db,
+    id: i64,
+    by: &str,
+    origin: Origin,
+    now: i64,
+) -> Result<PauseRow, ApiError> {
     let operator = by.to_owned();
     let row = db
         .write(move |c| {
@@ -507,6 +523,15 @@ pub async fn lift_pause(db: &Db, id: i64, by: &str, now: i64) -> Result<PauseRow
                     operator: Some(&operator),
                 },
             )?;
+            for kind in [
+                SecurityEventType::FraudLift,
+                SecurityEventType::AdminPauseLifted,
+            ] {
+                let entry = Entry::admin(kind, &operator)
+                    .detail("pause_id", row.id.to_string())
+                    .detail("key", row.key.clone());
+                audit::record(c, &origin, &entry, now)?;
+            }
             Ok(row)
         })
         .await?;
