@@ -36,20 +36,7 @@ impl FraudGuard {
         };
         let (pauses, ended): (Vec<&PauseRow>, Vec<&PauseRow>) =
             recent.iter().partition(|p| p.in_force(now));
-        if self.mode == FraudMode::Enforce
-            && let Some(pause) = pauses.iter().find(|p| p.enforced)
-        {
-            decided(
-                FraudAction::Refuse,
-                pause.scope,
-                dest,
-                pause.sent,
-                pause.verified,
-            );
-            return Err(ApiError::SmsRangePaused {
-                retry_after: (pause.until - now).max(1) as u64,
-            });
-        }
+        self.refuse_if_paused(dest, &pauses, now)?;
         // In enforce mode only an enforced pause stands in for a new one: a pause taken in
         // record mode (before a switch to enforce) refuses nothing, so it must not keep
         // the guard from taking the enforced pause the same counts call for.
@@ -101,6 +88,32 @@ impl FraudGuard {
             }
         }
         Ok(())
+    }
+
+    /// In enforce mode, an enforced pause in force refuses the send (429 with the pause's
+    /// remaining seconds).
+    fn refuse_if_paused(
+        &self,
+        dest: &Destination,
+        pauses: &[&PauseRow],
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let enforced = pauses.iter().find(|p| p.enforced);
+        match enforced {
+            Some(pause) if self.mode == FraudMode::Enforce => {
+                decided(
+                    FraudAction::Refuse,
+                    pause.scope,
+                    dest,
+                    pause.sent,
+                    pause.verified,
+                );
+                Err(ApiError::SmsRangePaused {
+                    retry_after: (pause.until - now).max(1) as u64,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn pause(
