@@ -23,12 +23,15 @@ use prometheus::{
 use tracing::Instrument as _;
 use tracing_subscriber::{EnvFilter, fmt};
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
+/// Logs to stderr; `RUST_LOG` filters (default `info`). Colours only on a terminal: in a
+/// file or a journal they are escape codes around every field.
 pub fn init_tracing() {
+    use std::io::IsTerminal as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
