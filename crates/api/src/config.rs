@@ -6,7 +6,7 @@
 
 use std::{fmt, net::IpAddr, net::SocketAddr, path::PathBuf};
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
 use crate::domain::phone_number;
@@ -303,6 +303,30 @@ pub struct Config {
     /// with `Retry-After`. The default keeps one /48 below `EVENT_STREAMS_MAX`
     #[arg(long, env = "EVENT_STREAMS_PER_CLIENT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_streams_per_client: u32,
+    /// `text` (a readable line per event) or `json` (one JSON object per line, with the
+    /// request's span fields, for a log collector)
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// none serves the API; `migrate` only applies the database migrations
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What the process does (`phonereg-api [COMMAND]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Apply the pending database migrations (under a lock, so replicas that start
+    /// together do not race) and exit; needs only `DATABASE_URL`
+    Migrate,
+}
+
+/// `LOG_FORMAT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines (colours on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `CAPTCHA_PROVIDER` (SPEC §11).
@@ -625,6 +649,10 @@ impl Config {
             std::process::exit(2);
         });
         let mut config = config;
+        // `migrate` touches the database only: a migration job need not hold the secrets.
+        if config.command == Some(Command::Migrate) {
+            return config;
+        }
         if let Err(line) = config.read_secret_files().and_then(|()| config.check()) {
             eprintln!("phonereg-api: {line}");
             std::process::exit(2);

@@ -1,5 +1,10 @@
 //! Logs (tracing, with a request id on every line of a request) and Prometheus metrics.
 
+pub mod gauges;
+mod logs;
+
+pub use logs::init_tracing;
+
 use std::{
     sync::{
         LazyLock,
@@ -21,20 +26,6 @@ use prometheus::{
     Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 use tracing::Instrument as _;
-use tracing_subscriber::{EnvFilter, fmt};
-
-/// Logs to stderr; `RUST_LOG` filters (default `info`). Colours only on a terminal: in a
-/// file or a journal they are escape codes around every field.
-pub fn init_tracing() {
-    use std::io::IsTerminal as _;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
-}
 
 struct Metrics {
     registry: Registry,

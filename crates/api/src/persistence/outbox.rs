@@ -341,3 +341,48 @@ pub fn prune_bodies(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError>
         .set(sms_messages::body.eq(""))
         .execute(c))?)
 }
+
+/// The SMS not yet handed to the provider, for the `/metrics` gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Due now and claimed by no courier: a growing count means sending lags.
+    pub due: i64,
+    /// Claimed by a courier whose lease is running: being sent.
+    pub in_flight: i64,
+    /// Waiting for their next try (a retry's backoff).
+    pub waiting: i64,
+}
+
+/// Counts the queued messages without a provider id by where they stand at `now_ms`.
+pub fn backlog(conn: &mut Conn<'_>, now_ms: i64) -> Result<Backlog, ApiError> {
+    let now = now_ms.div_euclid(1000);
+    // A literal status, as in `claim_due`, so PostgreSQL uses the partial index.
+    macro_rules! unsent {
+        () => {
+            sms_messages::table
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "status = 'queued'",
+                ))
+                .filter(sms_messages::provider_sid.is_null())
+        };
+    }
+    let in_flight: i64 = with_conn!(conn, c => unsent!()
+        .filter(sms_messages::claimed_until.ge(now))
+        .count()
+        .get_result(c))?;
+    let due: i64 = with_conn!(conn, c => unsent!()
+        .filter(sms_messages::next_attempt_ms.le(now_ms))
+        .filter(sms_messages::claimed_until.is_null().or(sms_messages::claimed_until.lt(now)))
+        .count()
+        .get_result(c))?;
+    let waiting: i64 = with_conn!(conn, c => unsent!()
+        .filter(sms_messages::next_attempt_ms.gt(now_ms))
+        .filter(sms_messages::claimed_until.is_null().or(sms_messages::claimed_until.lt(now)))
+        .count()
+        .get_result(c))?;
+    Ok(Backlog {
+        due,
+        in_flight,
+        waiting,
+    })
+}
