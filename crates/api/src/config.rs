@@ -307,6 +307,21 @@ pub struct Config {
     /// request's span fields, for a log collector)
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// OTLP/HTTP collector (`http://127.0.0.1:4318`): spans of every request and of each
+    /// SMS's delivery are sent to its `/v1/traces`; unset, nothing is traced. The SDK also
+    /// reads `OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`, `OTEL_BSP_*`,
+    /// `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_TRACES_SAMPLER`
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = parse_public_url)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// the traces URL itself, used as it is (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`)
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", value_parser = parse_public_url)]
+    pub otel_exporter_otlp_traces_endpoint: Option<String>,
+    /// `http/protobuf`, the only OTLP transport built in (not gRPC)
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", default_value = "http/protobuf", value_parser = ["http/protobuf"])]
+    pub otel_exporter_otlp_protocol: String,
+    /// `service.name` of the exported spans
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "phonereg-api")]
+    pub otel_service_name: String,
     /// none serves the API; `migrate` only applies the database migrations
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -828,6 +843,15 @@ impl Config {
     pub fn hash_queue(&self) -> usize {
         self.hash_queue
             .map_or_else(|| 32 * self.hash_threads(), |n| n as usize)
+    }
+
+    /// Where spans go, if anywhere: the traces URL, or the collector's `/v1/traces`.
+    pub fn otlp_traces_endpoint(&self) -> Option<String> {
+        self.otel_exporter_otlp_traces_endpoint.clone().or_else(|| {
+            self.otel_exporter_otlp_endpoint
+                .as_ref()
+                .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
+        })
     }
 
     pub fn hash_threads(&self) -> usize {

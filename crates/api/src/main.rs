@@ -6,13 +6,28 @@ use phonereg_api::{
     startup, telemetry,
 };
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let config = Config::from_env_and_args();
-    telemetry::init_tracing(config.log_format);
-    if config.command == Some(Command::Migrate) {
-        return run_migrations(&config);
-    }
+    // Before the runtime starts: the span exporter's HTTP client is a blocking one,
+    // which must not be built on an async thread.
+    let traces = match telemetry::init_tracing(&config) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("phonereg-api: OTLP exporter: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = if config.command == Some(Command::Migrate) {
+        run_migrations(&config)
+    } else {
+        actix_web::rt::System::new().block_on(serve(config))
+    };
+    // Flushes the spans still queued.
+    drop(traces);
+    code
+}
+
+async fn serve(config: Config) -> ExitCode {
     let bind = config.bind;
     let app = match startup::build(config).await {
         Ok(app) => app,

@@ -11,7 +11,7 @@ use super::{
 };
 use phonereg_types::{MessageKind, MessageStatus};
 
-use crate::{domain::Locale, error::ApiError};
+use crate::{domain::Locale, error::ApiError, telemetry::trace_context};
 
 /// What a code message's stored body becomes once the code must no longer be kept.
 pub const ERASED_CODE: &str = "[verification code erased]";
@@ -34,6 +34,7 @@ pub fn insert(
     locale: Locale,
     now: i64,
 ) -> Result<i64, ApiError> {
+    let trace_context = trace_context::current();
     let new = NewMessage {
         phone_id,
         to_e164,
@@ -45,6 +46,7 @@ pub fn insert(
         created_at: now,
         updated_at: now,
         code_expires_at,
+        trace_context: trace_context.as_deref(),
     };
     let id: i64 = with_conn!(conn, c => diesel::insert_into(sms_messages::table)
         .values(&new)

@@ -39,5 +39,6 @@ mod storage;
 mod stream_limits;
 mod streams;
 mod tokens;
+mod traces;
 mod twilio;
 mod verification;
