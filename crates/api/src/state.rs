@@ -9,9 +9,9 @@ use crate::{
     persistence::Db,
     services::{
         audit_log::AuditLog, auth::Accounts, captcha::Captcha, courier::Courier,
-        delivery::Delivery, events::Events, phone_credential::Credentials, phones::Phones,
-        retention::Retention, shedder::Shedder, token_strikes::TokenStrikes, tokens::Tokens,
-        two_factor::TwoFactor,
+        delivery::Delivery, events::Events, hashing::Hasher, phone_credential::Credentials,
+        phones::Phones, retention::Retention, shedder::Shedder, token_strikes::TokenStrikes,
+        tokens::Tokens, two_factor::TwoFactor,
     },
     sms::console::Inbox,
     streams::Streams,
@@ -43,6 +43,8 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     /// The time every request-driven rule reads; tests move it.
     pub clock: Clock,
+    /// The password-hash queue, for its `/metrics` gauge (the services hold it too).
+    pub hasher: Hasher,
     /// This process's open event streams.
     pub streams: Arc<Streams>,
     /// The development inbox; present only with the console provider in development.

@@ -167,6 +167,8 @@ pub struct MessageRow {
     pub fingerprint: Option<String>,
     /// When the code it carries dies; None for a message without a code.
     pub code_expires_at: Option<i64>,
+    /// The `traceparent` of the span that queued it, so its sending joins that trace.
+    pub trace_context: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -182,6 +184,7 @@ pub struct NewMessage<'a> {
     pub created_at: i64,
     pub updated_at: i64,
     pub code_expires_at: Option<i64>,
+    pub trace_context: Option<&'a str>,
 }
 
 /// A pause of the SMS fraud guard (SPEC §9).

@@ -100,6 +100,7 @@ diesel::table! {
         locale -> Text,
         fingerprint -> Nullable<Text>,
         code_expires_at -> Nullable<BigInt>,
+        trace_context -> Nullable<Text>,
     }
 }
 

@@ -34,6 +34,7 @@ use futures_util::future::join_all;
 use hmac::{Hmac, Mac as _};
 use rand::Rng as _;
 use sha2::Sha256;
+use tracing::Instrument as _;
 
 use phonereg_types::MessageStatus;
 
@@ -48,7 +49,7 @@ use crate::{
     },
     services::delivery,
     sms::{Accepted, CALL_TIMEOUT, Listed, OutgoingSms, SendError, SmsSender},
-    telemetry,
+    telemetry::{self, trace_context},
 };
 
 /// How long a claimed message is reserved for the worker that claimed it. Longer than
@@ -212,6 +213,17 @@ impl Courier {
     /// One claimed message: look for it at the provider if an earlier try may have
     /// landed, else drop it if its code is dead, else send it; then record the outcome.
     async fn deliver(&self, claimed: Claimed) -> Result<Step, ApiError> {
+        // A child of the span that queued the message, in the trace of its request.
+        let span = tracing::info_span!(
+            "sms.deliver",
+            otel.kind = "consumer",
+            message.id = claimed.msg.id
+        );
+        trace_context::follow(&span, claimed.msg.trace_context.as_deref());
+        self.deliver_claimed(claimed).instrument(span).await
+    }
+
+    async fn deliver_claimed(&self, claimed: Claimed) -> Result<Step, ApiError> {
         let Claimed { msg, maybe_sent } = claimed;
         if maybe_sent {
             match self.sender.recent(&msg.to_e164).await {
@@ -252,7 +264,8 @@ impl Courier {
                         .code_expires_at
                         .map(|dies| (dies - now).clamp(1, 36_000) as u32),
                 };
-                match self.sender.send(&sms).await {
+                let call = tracing::info_span!("sms.send", otel.kind = "client");
+                match self.sender.send(&sms).instrument(call).await {
                     Ok(accepted) => Outcome::HandedOver {
                         accepted,
                         found: false,

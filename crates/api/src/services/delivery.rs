@@ -17,7 +17,8 @@ use crate::{
         outbox, phones,
     },
     services::audit::{self, Entry, Origin},
-    sms, telemetry,
+    sms,
+    telemetry::{self, trace_context},
 };
 
 /// Applies delivery reports. Built in `startup` with exactly what it uses.
@@ -48,6 +49,14 @@ pub fn queue(
     now: i64,
 ) -> Result<i64, ApiError> {
     let phone_id = about.map(|a| a.phone_id);
+    // The outbox's span in the request's trace: the row keeps its context, so the
+    // courier's delivery and the receipt become its children (telemetry::trace_context).
+    let span = tracing::info_span!(
+        "sms.queue",
+        otel.kind = "producer",
+        message.id = tracing::field::Empty
+    );
+    let _entered = span.enter();
     let id = outbox::insert(
         c,
         phone_id,
@@ -58,6 +67,7 @@ pub fn queue(
         locale,
         now,
     )?;
+    span.record("message.id", id);
     if let Some(About { user_id, phone_id }) = about {
         phones::set_last_message(c, phone_id, id, now)?;
         events::message_changed(c, user_id, phone_id, MessageStatus::Queued, None, now)?;
@@ -121,7 +131,15 @@ impl Delivery {
         let applied = self
             .db
             .write(move |c| match outbox::find_by_sid(c, &sid)? {
-                Some(msg) => apply(c, &msg, status, error_code, now),
+                Some(msg) => {
+                    let span = tracing::info_span!(
+                        "sms.receipt",
+                        message.id = msg.id,
+                        status = status.as_str()
+                    );
+                    trace_context::follow(&span, msg.trace_context.as_deref());
+                    span.in_scope(|| apply(c, &msg, status, error_code, now))
+                }
                 None => {
                     keep_early(c, &sid, EarlyStatus { status, error_code }, now)?;
                     Ok(None)

@@ -100,6 +100,8 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
             rules: Arc::new(NumberRules::from_config(config)),
             streams: Arc::clone(&streams),
         }),
+        // Before `credentials`, which takes the hasher itself.
+        hasher: hasher.clone(),
         credentials: Credentials::new(CredentialsParts {
             db: db.clone(),
             clock: clock.clone(),
