@@ -8,10 +8,10 @@ use crate::{
     config::Config,
     persistence::Db,
     services::{
-        audit_log::AuditLog, auth::Accounts, captcha::Captcha, courier::Courier,
-        delivery::Delivery, events::Events, hashing::Hasher, phone_credential::Credentials,
-        phones::Phones, retention::Retention, shedder::Shedder, token_strikes::TokenStrikes,
-        tokens::Tokens, two_factor::TwoFactor,
+        accounts::AccountRemoval, audit_log::AuditLog, auth::Accounts, captcha::Captcha,
+        courier::Courier, delivery::Delivery, events::Events, hashing::Hasher,
+        phone_credential::Credentials, phones::Phones, retention::Retention, shedder::Shedder,
+        support::Support, token_strikes::TokenStrikes, tokens::Tokens, two_factor::TwoFactor,
     },
     sms::console::Inbox,
     streams::Streams,
@@ -29,6 +29,10 @@ pub struct AppState {
     pub retention: Retention,
     /// The audit log's readers (SPEC §12).
     pub audit_log: AuditLog,
+    /// The support API (SPEC §12).
+    pub support: Support,
+    /// Account deletion, by its holder or an operator (SPEC §12).
+    pub account_removal: AccountRemoval,
     /// Sends the queued SMS; spawned by `startup` unless `OUTBOX_WORKER` is off (tests
     /// step it themselves).
     pub courier: Courier,

@@ -5,8 +5,10 @@
 
 pub mod add_phone;
 pub mod code_sign_in;
+pub mod delete_account;
 pub mod history;
 pub mod phone_form;
+pub mod recent_activity;
 pub mod recovery_codes;
 pub mod reset_password;
 pub mod send_code;

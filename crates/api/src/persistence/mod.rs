@@ -6,6 +6,7 @@
 //! `.first()` adds a bound `LIMIT`, and on SQLite diesel then re-prepares the statement
 //! on every call, which halved `GET /users/me` throughput.
 
+pub mod accounts;
 pub mod auth_codes;
 pub mod captcha_tokens;
 pub mod codes;

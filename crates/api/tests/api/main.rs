@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod account_deletion;
 mod api_docs;
 mod audit;
 mod auth;
@@ -38,6 +39,7 @@ mod spa;
 mod storage;
 mod stream_limits;
 mod streams;
+mod support;
 mod tokens;
 mod traces;
 mod twilio;
