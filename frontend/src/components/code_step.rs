@@ -8,7 +8,10 @@ use phonereg_types::{Verification, validation};
 
 use crate::{
     api::ApiError,
-    components::code_input::{CodeDigits, CodeInput},
+    components::{
+        code_input::{CodeDigits, CodeInput},
+        field::SubmitButton,
+    },
     task::Task,
     time::{self, Clock},
 };
@@ -222,18 +225,18 @@ pub fn TestNumberNotice(show: bool) -> impl IntoView {
     })
 }
 
-/// "Resend code", counting down to when the API allows a new one.
+/// "Resend code", counting down to when the API allows a new one; `task` asks for it.
 #[component]
 pub fn ResendButton(
     step: CodeStep,
-    #[prop(into)] pending: Signal<bool>,
+    task: Task<()>,
     /// "Resend code", or "Send a new code" where that means more than a resend.
     #[prop(default = "Resend code")]
     label: &'static str,
-    on_click: Callback<()>,
 ) -> impl IntoView {
     let clock = Clock::get();
     let wait = move || step.wait(clock);
+    let pending = task.pending();
     view! {
         <button
             type="button"
@@ -242,7 +245,7 @@ pub fn ResendButton(
             aria-busy=move || if pending.get() { "true" } else { "false" }
             on:click=move |_| {
                 if !pending.get_untracked() {
-                    on_click.run(());
+                    task.dispatch(());
                 }
             }
         >
@@ -252,6 +255,26 @@ pub fn ResendButton(
                 (false, secs) => format!("{label} in {}", time::countdown(secs)),
             }}
         </button>
+    }
+}
+
+/// A code step's buttons: the form's submit, then the resend beside it.
+#[component]
+pub fn CodeActions(
+    step: CodeStep,
+    /// The submit's request is running.
+    #[prop(into)]
+    pending: Signal<bool>,
+    label: &'static str,
+    busy_label: &'static str,
+    resend: Task<()>,
+    #[prop(default = "Resend code")] resend_label: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="actions">
+            <SubmitButton pending label busy_label />
+            <ResendButton step task=resend label=resend_label />
+        </div>
     }
 }
 

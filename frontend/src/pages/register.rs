@@ -106,17 +106,12 @@ pub fn RegisterPage() -> impl IntoView {
             phone,
             verification,
         } => {
-            let target = phone
-                .pending_e164
-                .clone()
-                .unwrap_or_else(|| phone.international.clone());
             let current = phone.clone();
             view! {
                 <main id="main" class="auth-page">
                     <p class="step-label">"Step 2 of 2"</p>
                     <VerificationStep
-                        phone_id=phone.id
-                        target
+                        phone
                         initial=verification
                         on_verified=Callback::new(move |_| go_dashboard.run(()))
                         on_change_number=Callback::new(move |_| step.set(Step::ChangeNumber { phone: current.clone() }))

@@ -70,6 +70,19 @@ impl SentCode {
     }
 }
 
+/// "Use a different number": from a code step back to [`SendCodeForm`], which keeps what
+/// was typed.
+#[component]
+pub fn DifferentNumber(on_click: Callback<()>) -> impl IntoView {
+    view! {
+        <div class="actions actions-secondary">
+            <button type="button" class="btn-link" on:click=move |_| on_click.run(())>
+                "Use a different number"
+            </button>
+        </div>
+    }
+}
+
 #[component]
 pub fn SendCodeForm(
     purpose: SmsCodePurpose,

@@ -1,0 +1,59 @@
+//! The password a form asks for to confirm it's you (SPEC §10: turning two-step sign-in
+//! on or off, a new set of recovery codes): the field, when its error shows, and where
+//! focus goes. The API checks it again; a wrong one is a fact about this field.
+
+use leptos::{html, prelude::*};
+
+use crate::components::field::{FieldState, focus, refocus};
+
+/// The password field's state; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct PasswordCheck {
+    pub state: FieldState,
+    submitted: RwSignal<bool>,
+    pub node_ref: NodeRef<html::Input>,
+    /// The error to show under the field.
+    pub error: Signal<Option<String>>,
+}
+
+impl PasswordCheck {
+    /// A field whose client-side rule is `rule`, focused as soon as it is on screen (the
+    /// form opens on a click: continue there).
+    pub fn new(rule: fn(&str) -> Option<String>) -> Self {
+        let state = FieldState::new();
+        let submitted = RwSignal::new(false);
+        let node_ref = NodeRef::<html::Input>::new();
+        let error = Signal::derive(move || {
+            let client = state.value.with(|v| rule(v));
+            state.shown_error(client, submitted.get())
+        });
+        Effect::new(move |_| {
+            if node_ref.get().is_some() {
+                focus(node_ref);
+            }
+        });
+        PasswordCheck {
+            state,
+            submitted,
+            node_ref,
+            error,
+        }
+    }
+
+    /// On submit: the password, or `None` with its error shown and the field focused.
+    pub fn submitted(self) -> Option<String> {
+        self.submitted.set(true);
+        if self.error.get_untracked().is_some() {
+            focus(self.node_ref);
+            return None;
+        }
+        Some(self.state.value.get_untracked())
+    }
+
+    /// The API refused the password: `message` under the field, which takes focus (and
+    /// its text is selected) once the form is enabled again.
+    pub fn refused(self, message: String) {
+        self.state.server_error.set(Some(message));
+        refocus(self.node_ref);
+    }
+}
