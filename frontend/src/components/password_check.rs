@@ -17,27 +17,35 @@ pub struct PasswordCheck {
 }
 
 impl PasswordCheck {
-    /// A field whose client-side rule is `rule`, focused as soon as it is on screen (the
-    /// form opens on a click: continue there).
+    /// A form of its own whose client-side rule is `rule`.
     pub fn new(rule: fn(&str) -> Option<String>) -> Self {
+        Self::sharing(rule, RwSignal::new(false))
+    }
+
+    /// One field of a larger form, whose `submitted` flag it shares.
+    pub fn sharing(rule: fn(&str) -> Option<String>, submitted: RwSignal<bool>) -> Self {
         let state = FieldState::new();
-        let submitted = RwSignal::new(false);
-        let node_ref = NodeRef::<html::Input>::new();
         let error = Signal::derive(move || {
             let client = state.value.with(|v| rule(v));
             state.shown_error(client, submitted.get())
         });
-        Effect::new(move |_| {
-            if node_ref.get().is_some() {
-                focus(node_ref);
-            }
-        });
         PasswordCheck {
             state,
             submitted,
-            node_ref,
+            node_ref: NodeRef::new(),
             error,
         }
+    }
+
+    /// Focuses the field as soon as it is on screen (its form opens on a click: continue
+    /// there).
+    pub fn focus_when_shown(self) -> Self {
+        Effect::new(move |_| {
+            if self.node_ref.get().is_some() {
+                focus(self.node_ref);
+            }
+        });
+        self
     }
 
     /// On submit: the password, or `None` with its error shown and the field focused.

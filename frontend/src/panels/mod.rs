@@ -6,6 +6,7 @@
 pub mod add_phone;
 pub mod code_sign_in;
 pub mod history;
+pub mod phone_entry;
 pub mod phone_form;
 pub mod recovery_codes;
 pub mod reset_password;

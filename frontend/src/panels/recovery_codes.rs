@@ -102,7 +102,7 @@ pub fn RecoveryCodesCard(
 #[component]
 fn NewSetForm(on_made: Callback<Vec<String>>, on_cancel: Callback<()>) -> impl IntoView {
     let session = use_session();
-    let password = PasswordCheck::new(password_missing);
+    let password = PasswordCheck::new(password_missing).focus_when_shown();
     let form_error = RwSignal::new(None::<String>);
 
     let make = Task::new(move |password_text: &String| {

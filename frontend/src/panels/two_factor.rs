@@ -112,7 +112,7 @@ fn password_required(value: &str) -> Option<String> {
 #[component]
 fn TurnOnForm(close: Callback<Option<String>>, on_codes: Callback<Vec<String>>) -> impl IntoView {
     let session = use_session();
-    let password = PasswordCheck::new(password_required);
+    let password = PasswordCheck::new(password_required).focus_when_shown();
     // 409: no verified number. Where to get one depends on whether there is a number.
     let needs_number = RwSignal::new(false);
     let form_error = RwSignal::new(None::<String>);
@@ -211,7 +211,7 @@ fn TurnOffForm(
     close: Callback<Option<String>>,
 ) -> impl IntoView {
     let session = use_session();
-    let password = PasswordCheck::new(password_required);
+    let password = PasswordCheck::new(password_required).focus_when_shown();
     let form_error = RwSignal::new(None::<String>);
     let step = CodeStep::new(None);
     let code_sent = RwSignal::new(false);
