@@ -9,6 +9,7 @@ pub mod history;
 pub mod phone_entry;
 pub mod phone_form;
 pub mod recovery_codes;
+pub mod register_form;
 pub mod reset_password;
 pub mod send_code;
 pub mod test_message;
