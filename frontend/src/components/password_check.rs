@@ -2,9 +2,12 @@
 //! on or off, a new set of recovery codes): the field, when its error shows, and where
 //! focus goes. The API checks it again; a wrong one is a fact about this field.
 
-use leptos::{html, prelude::*};
+use leptos::{ev::SubmitEvent, html, prelude::*};
 
-use crate::components::field::{FieldState, focus, refocus};
+use crate::{
+    components::field::{FieldState, focus, refocus},
+    task::Task,
+};
 
 /// The password field's state; cheap to copy.
 #[derive(Clone, Copy)]
@@ -56,6 +59,25 @@ impl PasswordCheck {
             return None;
         }
         Some(self.state.value.get_untracked())
+    }
+
+    /// The submit handler of a form whose only input is the password: a password that
+    /// passes goes to `task` (unless it is already running), `form_error` cleared.
+    pub fn on_submit(
+        self,
+        task: Task<String>,
+        form_error: RwSignal<Option<String>>,
+    ) -> impl Fn(SubmitEvent) + Copy + 'static {
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            if task.pending().get_untracked() {
+                return;
+            }
+            if let Some(password) = self.submitted() {
+                form_error.set(None);
+                task.dispatch(password);
+            }
+        }
     }
 
     /// The API refused the password: `message` under the field, which takes focus (and

@@ -3,7 +3,7 @@
 //! or after "New set of recovery codes", which asks for the password and replaces the
 //! old set through `POST /users/me/recovery-codes`).
 
-use leptos::{ev::SubmitEvent, html, prelude::*};
+use leptos::{html, prelude::*};
 use phonereg_types::RecoveryCodesRequest;
 
 use crate::{
@@ -129,16 +129,7 @@ fn NewSetForm(on_made: Callback<Vec<String>>, on_cancel: Callback<()>) -> impl I
         }
     });
     let pending = make.pending();
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if pending.get_untracked() {
-            return;
-        }
-        if let Some(password_text) = password.submitted() {
-            form_error.set(None);
-            make.dispatch(password_text);
-        }
-    };
+    let submit = password.on_submit(make, form_error);
 
     view! {
         <Subform title_id="new-set-title" title="New set of recovery codes" on_close=on_cancel>

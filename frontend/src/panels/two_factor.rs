@@ -142,16 +142,7 @@ fn TurnOnForm(close: Callback<Option<String>>, on_codes: Callback<Vec<String>>) 
         }
     });
     let pending = turn_on.pending();
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if pending.get_untracked() {
-            return;
-        }
-        if let Some(password_text) = password.submitted() {
-            form_error.set(None);
-            turn_on.dispatch(password_text);
-        }
-    };
+    let submit = password.on_submit(turn_on, form_error);
 
     view! {
         <Subform title_id="turn-on-title" title="Turn on two-step sign-in"

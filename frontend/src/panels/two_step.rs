@@ -255,28 +255,18 @@ fn recovery_refusal(e: &ApiError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use phonereg_types::{Problem, Verification};
-
     use super::*;
+    use crate::test_answers::refusal;
 
     fn answer(status: u16, detail: &str, field: Option<&str>, attempts: Option<i64>) -> ApiError {
-        ApiError::Problem {
-            problem: Box::new(Problem {
-                kind: "https://phonereg.dev/problems/x".to_owned(),
-                title: String::new(),
-                status,
-                detail: detail.to_owned(),
-                errors: field.map(|m| [("recovery_code".to_owned(), vec![m.to_owned()])].into()),
-                verification: attempts.map(|n| Verification {
-                    sent: true,
-                    expires_at: String::new(),
-                    resend_after: String::new(),
-                    attempts_remaining: n,
-                }),
-                captcha: None,
-            }),
-            retry_after: None,
+        let mut answer = refusal(status, detail);
+        if let Some(message) = field {
+            answer = answer.field_error("recovery_code", message);
         }
+        if let Some(n) = attempts {
+            answer = answer.attempts_left(n);
+        }
+        answer.error()
     }
 
     #[test]
