@@ -458,10 +458,20 @@ pub async fn dev_sms() -> Result<Option<Vec<DevSms>>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_answers::refusal;
 
     fn problem(status: u16, kind: &str) -> ApiError {
-        refusal(status, "").kind(kind).error()
+        ApiError::Problem {
+            problem: Box::new(Problem {
+                kind: kind.to_owned(),
+                title: String::new(),
+                status,
+                detail: String::new(),
+                errors: None,
+                verification: None,
+                captcha: None,
+            }),
+            retry_after: None,
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! API refusals for the unit tests of the code that reads them (code steps, password and
-//! recovery code fields, the client): one builder instead of a `Problem` spelled out in
-//! every test module.
+//! API refusals for the unit tests of the code that reads them (code steps, the password
+//! and recovery code fields): one builder instead of a `Problem` spelled out in every
+//! test module. `api.rs`'s own tests keep theirs: this module imports `api`, and the
+//! circle test reads test code too.
 
 use phonereg_types::{Problem, Verification};
 
