@@ -125,11 +125,19 @@ fn ConfirmDelete(on_cancel: Callback<()>) -> impl IntoView {
                     input_type="password" error autocomplete="current-password"
                     disabled=pending node_ref=password_ref />
                 <p class="form-error" role="alert">{move || form_error.get()}</p>
-                <div class="actions">
-                    <SubmitButton pending=pending label="Delete my account" busy_label="Deleting…" />
-                    <button type="button" class="btn" on:click=move |_| on_cancel.run(())>"Cancel"</button>
-                </div>
+                <ConfirmActions pending on_cancel />
             </form>
         </section>
+    }
+}
+
+/// Delete, or step back.
+#[component]
+fn ConfirmActions(pending: Signal<bool>, on_cancel: Callback<()>) -> impl IntoView {
+    view! {
+        <div class="actions">
+            <SubmitButton pending=pending label="Delete my account" busy_label="Deleting…" />
+            <button type="button" class="btn" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+        </div>
     }
 }

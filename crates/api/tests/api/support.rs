@@ -2,6 +2,8 @@
 //! the code", "I lost my phone and two-step sign-in is on", "my number is on someone
 //! else's account"), sessions, unlock and deletion; every call recorded with the
 //! operator's name; exact matches only; no lever that hands an account to the caller.
+//!
+//! Long: one test per support case of SPEC §12, each walking the case end to end.
 
 use phonereg_api::config::Secret;
 use reqwest::Method;
@@ -196,6 +198,7 @@ async fn lookups_match_exactly_one_key_and_are_recorded(b: Backend) {
     wrong.expect(401);
 }
 
+/// Long: the whole "lost my phone" case, from the refused sign-in to the owner back in.
 async fn lost_phone_two_step_goes_off_and_never_on(b: Backend) {
     let app = support_app(b).await;
     let (email, token) = verified_account(&app, OWNED).await;

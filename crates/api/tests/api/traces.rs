@@ -96,6 +96,7 @@ fn tree(spans: &[Span], parent: &[u8], depth: usize, out: &mut String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Long: one signup followed through every span of its trace, each parent link checked.
 async fn a_signup_is_one_trace_from_request_to_receipt() {
     let (receiver, received) = start_receiver().await;
     let twilio = FakeTwilio::start(0, TWILIO_SID, TWILIO_TOKEN).expect("fake Twilio");
