@@ -134,6 +134,12 @@ impl Session {
         self.end(None);
     }
 
+    /// Ends the session here only, with a notice for the sign-in page: for when the API
+    /// has already ended it (the account was deleted).
+    pub fn end_with_notice(self, notice: &str) {
+        self.end(Some(notice));
+    }
+
     /// Fetches `/users/me` again (after missed live updates, or to pick up the phone).
     pub async fn reload_user(self) -> Result<(), ApiError> {
         let user = self.call(api::me).await?;

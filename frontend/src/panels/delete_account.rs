@@ -3,7 +3,6 @@
 //! says the account is gone.
 
 use leptos::{html, prelude::*};
-use leptos_router::{NavigateOptions, hooks::use_navigate};
 use phonereg_types::DeleteAccountRequest;
 
 use crate::{
@@ -11,7 +10,7 @@ use crate::{
     components::field::{
         FieldState, SubmitButton, TextField, focus, password_missing, password_refusal, refocus,
     },
-    paths::{login_with_notice, notice},
+    paths::notice,
     session::use_session,
     task::Task,
 };
@@ -53,7 +52,6 @@ pub fn DeleteAccountCard() -> impl IntoView {
 #[component]
 fn ConfirmDelete(on_cancel: Callback<()>) -> impl IntoView {
     let session = use_session();
-    let navigate = use_navigate();
     let password = FieldState::new();
     let submitted = RwSignal::new(false);
     let password_ref = NodeRef::<html::Input>::new();
@@ -72,19 +70,17 @@ fn ConfirmDelete(on_cancel: Callback<()>) -> impl IntoView {
         let body = DeleteAccountRequest {
             current_password: password_text.clone(),
         };
-        let navigate = navigate.clone();
         async move {
             let result = session
                 .call_with_password(|t| api::delete_account(t, body.clone()))
                 .await;
             match result {
                 Ok(()) => {
-                    // The API ended every session; end this one here as well.
-                    session.logout().await;
-                    navigate(
-                        &login_with_notice(notice::ACCOUNT_DELETED),
-                        NavigateOptions::default(),
-                    );
+                    // The API ended every session with the account: end this one here,
+                    // at once and with the notice (no await: this page goes away as the
+                    // session ends, and the guard then shows the sign-in page with it).
+                    let text = notice::text(notice::ACCOUNT_DELETED).unwrap_or_default();
+                    session.end_with_notice(text);
                 }
                 Err(e) => match password_refusal(&e, "current_password") {
                     Some(message) => {

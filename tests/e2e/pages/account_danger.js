@@ -9,6 +9,8 @@ export class AccountCards {
     this.openDelete = this.deleteCard.getByRole('button', { name: 'Delete account' });
     this.confirm = page.getByRole('region', { name: 'Delete your account?' });
     this.password = this.confirm.getByLabel('Password', { exact: true });
+    // The password's own error (a polite live region under the field, as on every form).
+    this.passwordError = this.confirm.locator('[id="delete-password-error"]');
     this.deleteNow = this.confirm.getByRole('button', { name: 'Delete my account' });
     this.cancel = this.confirm.getByRole('button', { name: 'Cancel' });
   }

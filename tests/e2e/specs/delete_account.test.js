@@ -33,7 +33,7 @@ test('recent activity, then delete account behind the password (360 px)', async 
   await cards.openDelete.click();
   await cards.password.fill('not the password');
   await cards.deleteNow.click();
-  await expectText(cards.confirm.getByRole('alert').filter({ hasText: /\S/ }).first(), /incorrect|password/i);
+  await expectText(cards.passwordError, /incorrect/i);
   await expectPath(page, '/dashboard/security');
 
   // The right one deletes the account and signs out.
@@ -41,7 +41,7 @@ test('recent activity, then delete account behind the password (360 px)', async 
   await cards.deleteNow.click();
   await expectPath(page, '/login');
   const login = new LoginPage(page);
-  await expectText(login.notice, /Your account was deleted/);
+  await expectText(login.alert, /Your account was deleted/);
 
   // The old credentials no longer sign in.
   await login.email.fill(user.email);
