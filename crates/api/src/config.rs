@@ -140,7 +140,9 @@ pub struct Config {
     #[arg(long, env = "SMS_MAX_ATTEMPTS", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub sms_max_attempts: u32,
     /// `+15005550100=123456,…`: fixed codes, nothing sent, no SMS caps or type/country
-    /// checks (the guess limits still apply)
+    /// checks (the guess limits still apply); `+E164=CODE;step,…` scripts what the
+    /// number does, played through the outbox by the built-in `script` provider (README
+    /// "Test numbers")
     #[arg(long, env = "SMS_TEST_NUMBERS", default_value = "", value_parser = parse_test_numbers)]
     pub sms_test_numbers: TestNumbers,
     /// number changes (add, replace) per account per UTC day, counted before the number is
@@ -268,6 +270,11 @@ pub struct Config {
     /// `true` (app-store review)
     #[arg(long, env = "SMS_TEST_NUMBERS_IN_PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
     pub sms_test_numbers_in_production: bool,
+    /// adds the documented scripted test numbers on `+1 206 555-01XX` (code `000000`,
+    /// README "Test numbers") to `SMS_TEST_NUMBERS` [default: `true` in development,
+    /// `false` in production]
+    #[arg(long, env = "SMS_TEST_PRESETS", action = clap::ArgAction::Set)]
+    pub sms_test_presets: Option<bool>,
     /// live event streams per API process in all; past it 503 with `Retry-After`
     #[arg(long, env = "EVENT_STREAMS_MAX", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_streams_max: u32,
@@ -344,8 +351,10 @@ pub enum SmsProvider {
     Twilio,
 }
 
-/// `SMS_TEST_NUMBERS`: E.164 number -> the fixed code it accepts. Nothing is sent to
-/// them and no limit applies (CI, app-store review).
+/// `SMS_TEST_NUMBERS`: E.164 number -> what follows its `=`: the fixed code it accepts,
+/// then, after `;`, the steps of its script (SPEC §13, `sms::script`). No limit applies
+/// to them (CI, app-store review); an entry without steps is sent nothing, a scripted
+/// one goes through the outbox to the built-in `script` provider.
 #[derive(Clone, Debug, Default)]
 pub struct TestNumbers(pub Vec<(String, String)>);
 
@@ -355,6 +364,30 @@ impl TestNumbers {
     }
 
     pub fn code_for(&self, e164: &str) -> Option<&str> {
+        self.entry(e164)
+            .map(|rest| rest.split_once(';').map_or(rest, |(code, _)| code))
+    }
+
+    /// The script of a scripted test number; None for other numbers (entries without
+    /// steps included). The steps were checked when the setting was read.
+    pub fn script_for(&self, e164: &str) -> Option<crate::sms::script::Script> {
+        let (_, steps) = self.entry(e164)?.split_once(';')?;
+        crate::sms::script::Script::parse(&steps.split(',').collect::<Vec<_>>()).ok()
+    }
+
+    /// Adds the documented presets (`SMS_TEST_PRESETS`) that no entry overrides.
+    pub fn with_presets(mut self) -> Self {
+        use crate::sms::script::{PRESET_CODE, PRESETS};
+        for (number, steps) in PRESETS {
+            if self.entry(number).is_none() {
+                self.0
+                    .push(((*number).to_owned(), format!("{PRESET_CODE};{steps}")));
+            }
+        }
+        self
+    }
+
+    fn entry(&self, e164: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(n, _)| n == e164)
@@ -362,21 +395,35 @@ impl TestNumbers {
     }
 }
 
+/// `+E164=CODE[;step,step…],…`: entries and steps share the comma, and an entry starts
+/// with `+`, which no step does.
 fn parse_test_numbers(s: &str) -> Result<TestNumbers, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
+    let mut entries: Vec<String> = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entries.last_mut() {
+            Some(entry) if !part.starts_with('+') && entry.contains(';') => {
+                entry.push(',');
+                entry.push_str(part);
+            }
+            _ => entries.push(part.to_owned()),
+        }
+    }
+    entries
+        .iter()
         .map(|entry| {
-            let (number, code) = entry
+            let (number, rest) = entry
                 .split_once('=')
-                .ok_or_else(|| format!("{entry}: expected +E164=CODE"))?;
+                .ok_or_else(|| format!("{entry}: expected +E164=CODE[;step,…]"))?;
             let digits = number.strip_prefix('+').unwrap_or("");
             if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!("{number} is not an E.164 number"));
             }
+            let (code, steps) = rest.split_once(';').unwrap_or((rest, ""));
             phonereg_types::validation::check_code(code)
                 .map_err(|_| format!("the code for {number} must be 6 digits"))?;
-            Ok((number.to_owned(), code.to_owned()))
+            crate::sms::script::Script::parse(&steps.split(',').collect::<Vec<_>>())
+                .map_err(|e| format!("{number}: {e}"))?;
+            Ok((number.to_owned(), rest.to_owned()))
         })
         .collect::<Result<_, _>>()
         .map(TestNumbers)
@@ -684,7 +731,7 @@ impl Config {
         // Fixed codes on a production server are a door anyone who reads the docs can
         // walk through; app-store review is the one reason to open it, on purpose.
         if self.phonereg_env == Environment::Production
-            && !self.sms_test_numbers.is_empty()
+            && (!self.sms_test_numbers.is_empty() || self.sms_test_presets == Some(true))
             && !self.sms_test_numbers_in_production
         {
             return Err("SMS_TEST_NUMBERS is refused when PHONEREG_ENV=production unless SMS_TEST_NUMBERS_IN_PRODUCTION=true".into());
@@ -730,6 +777,17 @@ impl Config {
             SmsProvider::Console => {}
         }
         Ok(())
+    }
+
+    /// `SMS_TEST_NUMBERS` with the presets added when `SMS_TEST_PRESETS` says so.
+    pub fn with_test_presets(mut self) -> Self {
+        let presets = self
+            .sms_test_presets
+            .unwrap_or(self.phonereg_env == Environment::Development);
+        if presets {
+            self.sms_test_numbers = std::mem::take(&mut self.sms_test_numbers).with_presets();
+        }
+        self
     }
 
     /// SMS per UTC day kept past the budget for verified numbers (SPEC §10).

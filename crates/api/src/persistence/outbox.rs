@@ -9,7 +9,7 @@ use super::{
     schema::sms_messages,
     with_conn,
 };
-use phonereg_types::{MessageKind, MessageStatus};
+use phonereg_types::{MessageKind, MessageStatus, SmsProviderName};
 
 use crate::{domain::Locale, error::ApiError};
 
@@ -67,8 +67,9 @@ pub struct Claimed {
 }
 
 /// Claims up to `limit` of the oldest due messages for `lease` seconds and marks them in
-/// flight: each gets the `fingerprint` of its body (kept from an earlier claim if it had
-/// one) before anything is sent. A message counts as handed over once it has a provider
+/// flight: each gets the `fingerprint` of its body and the provider it goes to
+/// (`provider_for`; both kept from an earlier claim if it had them) before anything is
+/// sent, in the one UPDATE the claim writes anyway. A message counts as handed over once it has a provider
 /// id, so it is never claimed again. PostgreSQL skips rows other processes hold (`FOR
 /// UPDATE SKIP LOCKED`); SQLite has one writer at a time anyway.
 pub fn claim_due(
@@ -77,6 +78,7 @@ pub fn claim_due(
     lease: i64,
     limit: i64,
     fingerprint: impl Fn(&str) -> String,
+    provider_for: impl Fn(&str) -> SmsProviderName,
 ) -> Result<Vec<Claimed>, ApiError> {
     let now = now_ms.div_euclid(1000);
     // The status is a literal, not a bound parameter: a generic PostgreSQL plan cannot
@@ -116,17 +118,20 @@ pub fn claim_due(
             .fingerprint
             .take()
             .unwrap_or_else(|| fingerprint(&msg.body));
+        let provider = msg.provider.unwrap_or_else(|| provider_for(&msg.to_e164));
         // One prepared statement per row rather than one `IN (…)` list per batch: the
         // list's SQL varies with its length and would be planned afresh every time.
         with_conn!(conn, c => diesel::update(sms_messages::table.find(msg.id))
             .set((
                 sms_messages::claimed_until.eq(Some(until)),
                 sms_messages::fingerprint.eq(Some(&print)),
+                sms_messages::provider.eq(Some(provider)),
             ))
             .keep_prepared()
             .execute(c))?;
         msg.claimed_until = Some(until);
         msg.fingerprint = Some(print);
+        msg.provider = Some(provider);
         claimed.push(Claimed { msg, maybe_sent });
     }
     Ok(claimed)
@@ -234,8 +239,14 @@ pub fn retry_later(
     Ok(())
 }
 
-pub fn find_by_sid(conn: &mut Conn<'_>, sid: &str) -> Result<Option<MessageRow>, ApiError> {
+/// The message `provider` knows as `sid`.
+pub fn find_by_sid(
+    conn: &mut Conn<'_>,
+    provider: SmsProviderName,
+    sid: &str,
+) -> Result<Option<MessageRow>, ApiError> {
     Ok(with_conn!(conn, c => sms_messages::table
+        .filter(sms_messages::provider.eq(provider))
         .filter(sms_messages::provider_sid.eq(sid))
         .select(MessageRow::as_select())
         .load(c))?

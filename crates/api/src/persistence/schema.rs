@@ -31,6 +31,8 @@ diesel::table! {
         last_message_status -> Nullable<Text>,
         last_message_error -> Nullable<BigInt>,
         last_message_at -> Nullable<BigInt>,
+        last_message_provider -> Nullable<Text>,
+        last_message_channel -> Nullable<Text>,
     }
 }
 
@@ -41,6 +43,8 @@ diesel::table! {
         at -> BigInt,
         kind -> Text,
         detail -> Nullable<Text>,
+        provider -> Nullable<Text>,
+        channel -> Nullable<Text>,
     }
 }
 
@@ -100,11 +104,14 @@ diesel::table! {
         locale -> Text,
         fingerprint -> Nullable<Text>,
         code_expires_at -> Nullable<BigInt>,
+        provider -> Nullable<Text>,
+        channel -> Text,
     }
 }
 
 diesel::table! {
-    sms_early_statuses (sid) {
+    sms_early_statuses (provider, sid) {
+        provider -> Text,
         sid -> Text,
         status -> Text,
         error_code -> Nullable<BigInt>,

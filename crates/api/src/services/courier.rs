@@ -35,7 +35,7 @@ use hmac::{Hmac, Mac as _};
 use rand::Rng as _;
 use sha2::Sha256;
 
-use phonereg_types::MessageStatus;
+use phonereg_types::{MessageStatus, SmsProviderName};
 
 use crate::{
     clock::Clock,
@@ -47,7 +47,7 @@ use crate::{
         outbox::{self, Claimed},
     },
     services::delivery,
-    sms::{Accepted, CALL_TIMEOUT, Listed, OutgoingSms, SendError, SmsSender},
+    sms::{Accepted, CALL_TIMEOUT, Listed, OutgoingSms, Provider, Providers, SendError},
     telemetry,
 };
 
@@ -78,7 +78,7 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone)]
 pub struct Courier {
     db: Db,
-    sender: Arc<dyn SmsSender>,
+    providers: Providers,
     max_attempts: u32,
     clock: Clock,
     /// Keys the body fingerprints (derived from `JWT_SECRET`): without it nobody can
@@ -167,7 +167,7 @@ impl Courier {
     /// are in flight makes their lookup miss, and those few go out again.
     pub fn new(
         db: Db,
-        sender: Arc<dyn SmsSender>,
+        providers: Providers,
         max_attempts: u32,
         clock: Clock,
         secret: &[u8],
@@ -177,7 +177,7 @@ impl Courier {
         mac.update(b"phonereg sms fingerprints v1");
         Self {
             db,
-            sender,
+            providers,
             max_attempts,
             clock,
             key: Arc::new(mac.finalize().into_bytes().into()),
@@ -194,10 +194,13 @@ impl Courier {
     pub async fn step_batch(&self, limit: i64) -> Result<Vec<Step>, ApiError> {
         let now_ms = self.clock.now_ms();
         let key = Arc::clone(&self.key);
+        let providers = self.providers.clone();
         let claimed = self
             .db
             .write(move |c| {
-                outbox::claim_due(c, now_ms, LEASE_SECS, limit, |body| fingerprint(&key, body))
+                let print = |body: &str| fingerprint(&key, body);
+                let provider_for = |to: &str| providers.first_for(to);
+                outbox::claim_due(c, now_ms, LEASE_SECS, limit, print, provider_for)
             })
             .await?;
         // Each outcome is recorded as soon as its own send returns, not when the slowest
@@ -209,20 +212,42 @@ impl Courier {
             .collect()
     }
 
-    /// One claimed message: look for it at the provider if an earlier try may have
+    /// One claimed message: look for it at its provider if an earlier try may have
     /// landed, else drop it if its code is dead, else send it; then record the outcome.
     async fn deliver(&self, claimed: Claimed) -> Result<Step, ApiError> {
         let Claimed { msg, maybe_sent } = claimed;
+        let now = self.clock.now();
+        let sms = OutgoingSms {
+            id: msg.id,
+            to: msg.to_e164.clone(),
+            body: msg.body.clone(),
+            validity: msg
+                .code_expires_at
+                .map(|dies| (dies - now).clamp(1, 36_000) as u32),
+            attempt: msg.attempts.max(0) as u32 + 1,
+        };
+        let Some(provider) = msg.provider.and_then(|name| self.providers.get(name)) else {
+            // Its provider was configured when it was claimed and is not any more: it
+            // cannot be looked up there, and sending elsewhere could send it twice.
+            let why = format!("SMS provider {:?} is not configured", msg.provider);
+            tracing::error!(sms.id = msg.id, "{why}");
+            return self
+                .record(msg, Outcome::NotSent(NotSent::Retry(why)))
+                .await;
+        };
         if maybe_sent {
-            match self.sender.recent(&msg.to_e164).await {
+            match provider.lookup(&sms).await {
                 Ok(listed) => {
                     let print = msg.fingerprint.clone().unwrap_or_default();
                     let matches: Vec<Listed> = listed
                         .into_iter()
-                        .filter(|m| fingerprint(&self.key, &m.body) == print)
+                        .filter(|m| {
+                            m.body
+                                .as_ref()
+                                .is_none_or(|body| fingerprint(&self.key, body) == print)
+                        })
                         .collect();
                     if !matches.is_empty() {
-                        let now = self.clock.now();
                         let msg = msg.clone();
                         let taken = self
                             .db
@@ -240,31 +265,64 @@ impl Courier {
                 }
             }
         }
-        let now = self.clock.now();
         let outcome = match msg.code_expires_at {
             Some(dies) if dies <= now => Outcome::NotSent(NotSent::Dead),
-            _ => {
-                let sms = OutgoingSms {
-                    id: msg.id,
-                    to: msg.to_e164.clone(),
-                    body: msg.body.clone(),
-                    validity: msg
-                        .code_expires_at
-                        .map(|dies| (dies - now).clamp(1, 36_000) as u32),
-                };
-                match self.sender.send(&sms).await {
-                    Ok(accepted) => Outcome::HandedOver {
-                        accepted,
-                        found: false,
-                    },
-                    Err(SendError::Retry(reason)) => Outcome::NotSent(NotSent::Retry(reason)),
-                    Err(SendError::Rejected { code, message }) => {
-                        Outcome::NotSent(NotSent::Rejected { code, message })
-                    }
+            _ => match provider.send(&sms).await {
+                Ok(accepted) => Outcome::HandedOver {
+                    accepted,
+                    found: false,
+                },
+                Err(SendError::Retry(reason)) => Outcome::NotSent(NotSent::Retry(reason)),
+                Err(SendError::Rejected { code, message }) => {
+                    Outcome::NotSent(NotSent::Rejected { code, message })
                 }
-            }
+            },
         };
+        // An in-process provider's receipt that came with its answer lands first, as a
+        // real provider's callback can beat the record of its answer.
+        self.apply_receipts_of(provider).await?;
         self.record(msg, outcome).await
+    }
+
+    /// Applies the receipts one in-process provider has due (none for real providers,
+    /// whose receipts come to the webhooks).
+    async fn apply_receipts_of(&self, provider: &dyn Provider) -> Result<usize, ApiError> {
+        let due = provider.due_receipts(self.clock.now_ms());
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let name = provider.name();
+        self.apply_receipts(due.into_iter().map(|r| (name, r)).collect())
+            .await
+    }
+
+    /// Applies the receipts every in-process provider (the script) has due by now.
+    pub async fn apply_due_receipts(&self) -> Result<usize, ApiError> {
+        let due = self.providers.due_receipts(self.clock.now_ms());
+        if due.is_empty() {
+            return Ok(0);
+        }
+        self.apply_receipts(due).await
+    }
+
+    async fn apply_receipts(
+        &self,
+        due: Vec<(SmsProviderName, crate::sms::Receipt)>,
+    ) -> Result<usize, ApiError> {
+        let now = self.clock.now();
+        let applied = self
+            .db
+            .write(move |c| {
+                due.iter()
+                    .map(|(name, receipt)| delivery::apply_receipt(c, *name, receipt, now))
+                    .collect::<Result<Vec<_>, ApiError>>()
+            })
+            .await?;
+        let n = applied.len();
+        for status in applied.into_iter().flatten() {
+            telemetry::sms_message(status);
+        }
+        Ok(n)
     }
 
     async fn record(&self, msg: MessageRow, outcome: Outcome) -> Result<Step, ApiError> {
@@ -306,11 +364,11 @@ impl Courier {
     pub async fn apply_early_statuses(&self) -> Result<usize, ApiError> {
         let sids = self.db.read(early_statuses::now_known).await?;
         let mut applied = 0;
-        for sid in sids {
+        for (provider, sid) in sids {
             let now = self.clock.now();
             if let Some(status) = self
                 .db
-                .write(move |c| delivery::apply_early(c, &sid, now))
+                .write(move |c| delivery::apply_early(c, provider, &sid, now))
                 .await?
             {
                 telemetry::sms_message(status);
@@ -328,6 +386,9 @@ impl Courier {
                 Ok(steps) if steps.is_empty() => {
                     if let Err(e) = self.apply_early_statuses().await {
                         tracing::warn!(error = %e, "applying early status reports failed");
+                    }
+                    if let Err(e) = self.apply_due_receipts().await {
+                        tracing::warn!(error = %e, "applying scripted receipts failed");
                     }
                     tokio::select! {
                         () = self.db.committed().queued() => {}
@@ -359,10 +420,13 @@ fn take_over(
     if !outbox::holds_claim(c, msg.id, lease)? {
         return Ok(Some(superseded(msg.id)));
     }
+    let Some(provider) = msg.provider else {
+        return Ok(None);
+    };
     for found in matches {
-        if outbox::find_by_sid(c, &found.sid)?.is_none() {
+        if outbox::find_by_sid(c, provider, &found.id)?.is_none() {
             let accepted = Accepted {
-                sid: found.sid,
+                id: found.id,
                 status: found.status,
             };
             let attempt = msg.attempts;
@@ -435,17 +499,13 @@ fn record(
         }
         NotSent::Dead => {
             outbox::erase_unsent(c, id, msg.attempts)?;
-            delivery::set_status(c, id, MessageStatus::Canceled, None, now)?;
-            if let Some(phone_id) = msg.phone_id {
-                delivery::record_effects(
-                    c,
-                    phone_id,
-                    msg.kind,
-                    MessageStatus::Canceled,
-                    None,
-                    now,
-                )?;
-            }
+            // Never handed to anyone: no provider is named for it.
+            let msg = MessageRow {
+                provider: None,
+                ..msg
+            };
+            delivery::set_status(c, &msg, MessageStatus::Canceled, None, now)?;
+            delivery::record_effects(c, &msg, MessageStatus::Canceled, None, now)?;
             telemetry::sms_message(MessageStatus::Canceled);
             tracing::info!(sms.id = id, sms.kind = %msg.kind, "SMS dropped: its code died before it could be sent");
             Ok((Step::Dropped { id }, None))
@@ -470,30 +530,28 @@ fn handed_over(
     } else {
         msg.body.as_str()
     };
-    // Messaging Services answer `accepted` (or `scheduled`): for the user that is
-    // still "queued", the one word SPEC §7 uses for it. A word this build does not know
-    // is taken as queued too: the provider has the message, and its callbacks will say.
-    let status = MessageStatus::from_twilio(&accepted.status).unwrap_or(MessageStatus::Queued);
+    let status = accepted.status;
     let taken = outbox::HandedOver {
-        sid: &accepted.sid,
+        sid: &accepted.id,
         status,
         body: stored_body,
         attempts,
     };
     let lease = msg.claimed_until.unwrap_or_default();
-    let Some(phone_id) = outbox::mark_handed_over(c, id, lease, &taken, now)? else {
+    if outbox::mark_handed_over(c, id, lease, &taken, now)?.is_none() {
         return Ok(superseded(id));
-    };
+    }
     // Twilio usually answers `queued`: to the user nothing changed, so the record and the
-    // live stream are left alone (two writes fewer per message).
+    // live stream are left alone (two writes fewer per message; the record names the
+    // provider from its first report on).
     if status != MessageStatus::Queued {
-        delivery::show_status(c, id, phone_id, status, None, now)?;
+        delivery::show_status(c, msg, status, None, now)?;
     }
-    if let Some(phone_id) = msg.phone_id {
-        delivery::record_effects(c, phone_id, msg.kind, status, None, now)?;
-    }
+    delivery::record_effects(c, msg, status, None, now)?;
     telemetry::sms_message(status);
-    if let Some(early) = delivery::apply_early(c, &accepted.sid, now)? {
+    if let Some(provider) = msg.provider
+        && let Some(early) = delivery::apply_early(c, provider, &accepted.id, now)?
+    {
         telemetry::sms_message(early);
     }
     let to = mask_numbers(&msg.to_e164);
@@ -523,21 +581,12 @@ fn failed(
     now: i64,
 ) -> Result<(), ApiError> {
     outbox::set_attempts(c, msg.id, attempts)?;
-    delivery::set_status(c, msg.id, MessageStatus::Failed, error_code, now)?;
+    delivery::set_status(c, msg, MessageStatus::Failed, error_code, now)?;
     // Failed for good: the code must not stay in our database either.
     if msg.code_expires_at.is_some() {
         outbox::erase_code(c, msg.id)?;
     }
-    if let Some(phone_id) = msg.phone_id {
-        delivery::record_effects(
-            c,
-            phone_id,
-            msg.kind,
-            MessageStatus::Failed,
-            error_code,
-            now,
-        )?;
-    }
+    delivery::record_effects(c, msg, MessageStatus::Failed, error_code, now)?;
     telemetry::sms_message(MessageStatus::Failed);
     Ok(())
 }

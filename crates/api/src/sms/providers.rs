@@ -1,0 +1,129 @@
+//! The configured providers, by name: the courier asks which provider a message goes
+//! to and reaches the one it was given to; the webhook routes reach the one whose
+//! receipt arrived.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use phonereg_types::SmsProviderName;
+
+use super::{
+    Provider, Receipt,
+    console::{ConsoleSender, Inbox},
+    script::ScriptProvider,
+    twilio::TwilioSender,
+};
+use crate::{
+    clock::Clock,
+    config::{Config, SmsProvider},
+};
+
+#[derive(Clone)]
+pub struct Providers {
+    /// In the configured order; messages go to the first.
+    ordered: Vec<Arc<dyn Provider>>,
+    /// Scripted test numbers' provider, when any test number is configured.
+    script: Option<Arc<dyn ScriptedNumbers>>,
+}
+
+/// The script provider as the registry needs it: which numbers it plays.
+pub trait ScriptedNumbers: Provider {
+    fn plays(&self, to: &str) -> bool;
+}
+
+impl Providers {
+    /// `ordered` must hold at least one provider; names are distinct.
+    pub fn new(ordered: Vec<Arc<dyn Provider>>) -> anyhow::Result<Self> {
+        anyhow::ensure!(!ordered.is_empty(), "no SMS provider configured");
+        for (i, p) in ordered.iter().enumerate() {
+            anyhow::ensure!(
+                ordered[..i].iter().all(|q| q.name() != p.name()),
+                "SMS provider {} is named twice",
+                p.name()
+            );
+        }
+        Ok(Self {
+            ordered,
+            script: None,
+        })
+    }
+
+    /// Adds the provider that plays scripted test numbers.
+    pub fn with_script(mut self, script: Arc<dyn ScriptedNumbers>) -> Self {
+        self.script = Some(script);
+        self
+    }
+
+    /// The provider a message to `to` is given to first.
+    pub fn first_for(&self, to: &str) -> SmsProviderName {
+        match &self.script {
+            Some(script) if script.plays(to) => script.name(),
+            _ => self.ordered[0].name(),
+        }
+    }
+
+    /// The provider called `name`, if configured.
+    pub fn get(&self, name: SmsProviderName) -> Option<&dyn Provider> {
+        if let Some(script) = self.script.as_deref().filter(|s| s.name() == name) {
+            return Some(script);
+        }
+        self.ordered
+            .iter()
+            .find(|p| p.name() == name)
+            .map(|p| p.as_ref())
+    }
+
+    /// Receipts the in-process providers have due by `now_ms`, with who sent them.
+    pub fn due_receipts(&self, now_ms: i64) -> Vec<(SmsProviderName, Receipt)> {
+        let mut due = Vec::new();
+        let all = self
+            .ordered
+            .iter()
+            .map(|p| p.as_ref())
+            .chain(self.script.as_deref().map(|s| s as &dyn Provider));
+        for p in all {
+            due.extend(p.due_receipts(now_ms).into_iter().map(|r| (p.name(), r)));
+        }
+        due
+    }
+}
+
+/// The providers the configuration names, and the dev inbox when one is the console.
+pub fn from_config(config: &Config, clock: &Clock) -> anyhow::Result<(Providers, Option<Inbox>)> {
+    let (provider, inbox): (Arc<dyn Provider>, _) = match config.sms_provider {
+        SmsProvider::Console => {
+            tracing::warn!(
+                "SMS_PROVIDER=console: messages are printed to this log and kept at /api/v1/dev/sms"
+            );
+            let inbox = Inbox::default();
+            let console = ConsoleSender {
+                inbox: inbox.clone(),
+                clock: clock.clone(),
+            };
+            (Arc::new(console), Some(inbox))
+        }
+        SmsProvider::Twilio => (Arc::new(twilio(config)?), None),
+    };
+    let mut providers = Providers::new(vec![provider])?;
+    if let Some(script) = ScriptProvider::new(&config.sms_test_numbers, clock.clone()) {
+        providers = providers.with_script(Arc::new(script));
+    }
+    Ok((providers, inbox))
+}
+
+fn twilio(config: &Config) -> anyhow::Result<TwilioSender> {
+    TwilioSender::new(
+        &config.twilio_api_base,
+        config
+            .twilio_account_sid
+            .clone()
+            .context("TWILIO_ACCOUNT_SID is required")?,
+        config
+            .twilio_auth_token
+            .clone()
+            .context("TWILIO_AUTH_TOKEN is required")?,
+        config.twilio_from.clone(),
+        config.twilio_messaging_service_sid.clone(),
+        &config.public_url,
+    )
+}
