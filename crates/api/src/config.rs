@@ -93,9 +93,19 @@ pub struct Config {
     #[arg(long, env = "BLOCKING_THREADS", value_parser = clap::value_parser!(u32).range(1..=512))]
     pub blocking_threads: Option<u32>,
     /// `console` (prints SMS to the log, keeps the last 50 at `/api/v1/dev/sms`; refused in
-    /// production) or `twilio`
+    /// production), `twilio` or `http` (the generic signed HTTP provider)
     #[arg(long, env = "SMS_PROVIDER", value_enum, default_value_t = SmsProvider::Console)]
     pub sms_provider: SmsProvider,
+    /// the SMS providers in order (`twilio,http`); messages go to the first, receipts and
+    /// look-ups reach each [default: `SMS_PROVIDER` alone]
+    #[arg(long, env = "SMS_PROVIDERS", value_enum, value_delimiter = ',')]
+    pub sms_providers: Vec<SmsProvider>,
+    /// where the `http` provider posts messages (`GET …/messages/{id}` finds one again)
+    #[arg(long, env = "SMS_HTTP_URL", value_parser = parse_public_url)]
+    pub sms_http_url: Option<String>,
+    /// the `http` provider's signing secret, `whsec_` + base64, as SPEC §12 webhooks
+    #[arg(long, env = "SMS_HTTP_SECRET", hide_env_values = true)]
+    pub sms_http_secret: Option<Secret>,
     /// Twilio account SID (the credentials, with `TWILIO_AUTH_TOKEN`)
     #[arg(long, env = "TWILIO_ACCOUNT_SID")]
     pub twilio_account_sid: Option<String>,
@@ -349,6 +359,8 @@ pub enum SmsProvider {
     Console,
     /// Twilio's Messages API.
     Twilio,
+    /// The generic signed HTTP provider (SPEC §13).
+    Http,
 }
 
 /// `SMS_TEST_NUMBERS`: E.164 number -> what follows its `=`: the fixed code it accepts,
@@ -755,7 +767,33 @@ impl Config {
             // The secret travels with every token.
             return Err("CAPTCHA_VERIFY_URL must be https:// when PHONEREG_ENV=production".into());
         }
-        match self.sms_provider {
+        for provider in self.sms_provider_list() {
+            self.check_provider(provider)?;
+        }
+        Ok(())
+    }
+
+    /// `SMS_PROVIDERS`, or `SMS_PROVIDER` alone.
+    pub fn sms_provider_list(&self) -> Vec<SmsProvider> {
+        if self.sms_providers.is_empty() {
+            vec![self.sms_provider]
+        } else {
+            self.sms_providers.clone()
+        }
+    }
+
+    fn check_provider(&self, provider: SmsProvider) -> Result<(), String> {
+        match provider {
+            SmsProvider::Http => {
+                let (Some(url), Some(secret)) = (&self.sms_http_url, &self.sms_http_secret) else {
+                    return Err("SMS provider http needs SMS_HTTP_URL and SMS_HTTP_SECRET".into());
+                };
+                if self.phonereg_env == Environment::Production && !url.starts_with("https://") {
+                    return Err("SMS_HTTP_URL must be https:// when PHONEREG_ENV=production".into());
+                }
+                standardwebhooks::Webhook::new(secret.expose())
+                    .map_err(|_| "SMS_HTTP_SECRET must be whsec_ followed by base64".to_owned())?;
+            }
             SmsProvider::Console if self.phonereg_env == Environment::Production => {
                 return Err(
                     "SMS_PROVIDER=console is for development; use twilio in production".into(),

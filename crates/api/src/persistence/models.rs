@@ -179,6 +179,8 @@ pub struct MessageRow {
     /// send that may have landed is looked for at the provider it went to.
     pub provider: Option<SmsProviderName>,
     pub channel: Channel,
+    /// The language the body was written in.
+    pub locale: String,
 }
 
 #[derive(Insertable)]

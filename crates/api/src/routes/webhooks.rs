@@ -1,12 +1,18 @@
 //! Providers' delivery receipts: `POST /api/v1/webhooks/twilio/status` (Twilio's status
-//! callbacks). The route only carries the request to its provider, which reads and
-//! checks it (`sms`): no provider's wire format is known here.
+//! callbacks) and `POST /api/v1/webhooks/sms/http/status` (the generic HTTP provider's).
+//! The route only carries the request to its provider, which reads and checks it
+//! (`sms`): no provider's wire format is known here.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
 use phonereg_types::SmsProviderName;
 
-use crate::{error::ApiError, extract::BODY_LIMIT, sms::ReceiptRequest, state::AppState};
+use crate::{
+    error::ApiError,
+    extract::BODY_LIMIT,
+    sms::{ReceiptRequest, http::RECEIPT_PATH},
+    state::AppState,
+};
 
 pub const STATUS_PATH: &str = "/api/v1/webhooks/twilio/status";
 
@@ -16,6 +22,14 @@ pub async fn twilio_status(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     receipt(state, req, payload, SmsProviderName::Twilio, STATUS_PATH).await
+}
+
+pub async fn http_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receipt(state, req, payload, SmsProviderName::Http, RECEIPT_PATH).await
 }
 
 /// Reads the body (at most [`BODY_LIMIT`]) and hands the request to `provider`; 204 for

@@ -225,6 +225,9 @@ impl Courier {
                 .code_expires_at
                 .map(|dies| (dies - now).clamp(1, 36_000) as u32),
             attempt: msg.attempts.max(0) as u32 + 1,
+            purpose: msg.kind,
+            locale: msg.locale.clone(),
+            channel: msg.channel,
         };
         let Some(provider) = msg.provider.and_then(|name| self.providers.get(name)) else {
             // Its provider was configured when it was claimed and is not any more: it

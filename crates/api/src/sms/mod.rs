@@ -4,18 +4,20 @@
 //! [`Provider`], and PhoneReg's error codes ([`guidance`]) are its own vocabulary (the
 //! numbers Twilio made familiar, which every provider maps its refusals into).
 //!
-//! Providers: `console` (development), `twilio`, `script` (scripted test numbers, in
-//! front of the others for the numbers it plays).
+//! Providers: `console` (development), `twilio`, `http` (any gateway behind a signed
+//! HTTP adapter), `script` (scripted test numbers, in front of the others for the
+//! numbers it plays).
 
 pub mod console;
 mod guidance;
+pub mod http;
 pub mod providers;
 pub mod script;
 pub mod twilio;
 
 use std::{future::Future, pin::Pin};
 
-use phonereg_types::{MessageStatus, SmsProviderName};
+use phonereg_types::{Channel, MessageKind, MessageStatus, SmsProviderName};
 
 pub use guidance::{OPTED_OUT, guidance};
 pub use providers::Providers;
@@ -31,6 +33,11 @@ pub struct OutgoingSms {
     pub validity: Option<u32>,
     /// Which try this is (1 for the first).
     pub attempt: u32,
+    /// What it is for (the `purpose` a gateway may route or price by).
+    pub purpose: MessageKind,
+    /// The language its body was written in.
+    pub locale: String,
+    pub channel: Channel,
 }
 
 /// A message the provider holds, as its lookup shows it.

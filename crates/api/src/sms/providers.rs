@@ -10,6 +10,7 @@ use phonereg_types::SmsProviderName;
 use super::{
     Provider, Receipt,
     console::{ConsoleSender, Inbox},
+    http::HttpProvider,
     script::ScriptProvider,
     twilio::TwilioSender,
 };
@@ -88,23 +89,37 @@ impl Providers {
     }
 }
 
-/// The providers the configuration names, and the dev inbox when one is the console.
+/// The providers the configuration names, in its order, and the dev inbox when one is
+/// the console.
 pub fn from_config(config: &Config, clock: &Clock) -> anyhow::Result<(Providers, Option<Inbox>)> {
-    let (provider, inbox): (Arc<dyn Provider>, _) = match config.sms_provider {
-        SmsProvider::Console => {
-            tracing::warn!(
-                "SMS_PROVIDER=console: messages are printed to this log and kept at /api/v1/dev/sms"
-            );
-            let inbox = Inbox::default();
-            let console = ConsoleSender {
-                inbox: inbox.clone(),
-                clock: clock.clone(),
-            };
-            (Arc::new(console), Some(inbox))
-        }
-        SmsProvider::Twilio => (Arc::new(twilio(config)?), None),
-    };
-    let mut providers = Providers::new(vec![provider])?;
+    let mut inbox = None;
+    let mut ordered: Vec<Arc<dyn Provider>> = Vec::new();
+    for provider in config.sms_provider_list() {
+        ordered.push(match provider {
+            SmsProvider::Console => {
+                tracing::warn!(
+                    "SMS provider console: messages are printed to this log and kept at /api/v1/dev/sms"
+                );
+                let console = ConsoleSender {
+                    inbox: inbox.get_or_insert_with(Inbox::default).clone(),
+                    clock: clock.clone(),
+                };
+                Arc::new(console)
+            }
+            SmsProvider::Twilio => Arc::new(twilio(config)?),
+            SmsProvider::Http => Arc::new(HttpProvider::new(
+                config
+                    .sms_http_url
+                    .as_deref()
+                    .context("SMS_HTTP_URL is required")?,
+                config
+                    .sms_http_secret
+                    .as_ref()
+                    .context("SMS_HTTP_SECRET is required")?,
+            )?),
+        });
+    }
+    let mut providers = Providers::new(ordered)?;
     if let Some(script) = ScriptProvider::new(&config.sms_test_numbers, clock.clone()) {
         providers = providers.with_script(Arc::new(script));
     }

@@ -21,6 +21,7 @@ mod flood_shedding;
 mod fraud;
 mod fraud_scale;
 mod hardening;
+mod http_provider;
 mod many_processes;
 mod modules;
 mod open_writes;
