@@ -106,6 +106,22 @@ pub struct Config {
     /// the `http` provider's signing secret, `whsec_` + base64, as SPEC §12 webhooks
     #[arg(long, env = "SMS_HTTP_SECRET", hide_env_values = true)]
     pub sms_http_secret: Option<Secret>,
+    /// retryable failures of one provider within 60 s, across every process, that open
+    /// its circuit: messages go to the next provider until it is half-open, 120 s later
+    #[arg(long, env = "SMS_CIRCUIT_FAILURES", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub sms_circuit_failures: u32,
+    /// retryable failures of one message at its provider before it moves to the next
+    #[arg(long, env = "SMS_FAILOVER_ATTEMPTS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub sms_failover_attempts: u32,
+    /// provider-side refusals that send a message to the next provider while its code
+    /// has a minute to live (never the number's own: 21211, 21610, 21614)
+    #[arg(
+        long,
+        env = "SMS_FAILOVER_CODES",
+        value_delimiter = ',',
+        default_value = "20003,21408,30007,30008"
+    )]
+    pub sms_failover_codes: Vec<i64>,
     /// Twilio account SID (the credentials, with `TWILIO_AUTH_TOKEN`)
     #[arg(long, env = "TWILIO_ACCOUNT_SID")]
     pub twilio_account_sid: Option<String>,

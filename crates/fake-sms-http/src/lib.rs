@@ -39,7 +39,8 @@ pub enum Failure {
     Unavailable,
     /// 4xx `{error_code, permanent}`.
     Refused { error_code: i64, permanent: bool },
-    /// The message is taken, but the answer says 503: an answer lost on the way back.
+    /// The message is taken, but the answer is a 502: an answer lost on the way back
+    /// (a proxy between the two gave up).
     TakenButLost,
 }
 
@@ -54,6 +55,8 @@ struct State {
 }
 
 struct Shared {
+    /// Tells this fake's message ids from another's.
+    tag: String,
     webhook: Webhook,
     secret: String,
     state: Mutex<State>,
@@ -117,11 +120,12 @@ async fn take(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> 
         }) => HttpResponse::UnprocessableEntity()
             .json(json!({"error_code": error_code, "permanent": permanent})),
         failure => {
-            msg.provider_message_id = format!("gw-{}", state.messages.len() + 1);
+            // Unique across fakes too, as a real gateway's ids are.
+            msg.provider_message_id = format!("gw-{}-{}", shared.tag, state.messages.len() + 1);
             let id = msg.provider_message_id.clone();
             state.messages.push(msg);
             if failure == Some(Failure::TakenButLost) {
-                return HttpResponse::ServiceUnavailable().finish();
+                return HttpResponse::BadGateway().finish();
             }
             HttpResponse::Accepted().json(json!({"provider_message_id": id}))
         }
@@ -149,6 +153,10 @@ impl FakeSmsHttp {
     /// `whsec_…` secret; receipts go to `receipt_url`.
     pub fn start(port: u16, secret: &str, receipt_url: &str) -> anyhow::Result<Self> {
         let shared = web::Data::new(Shared {
+            tag: format!(
+                "{:x}",
+                SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos()
+            ),
             webhook: Webhook::new(secret).map_err(|e| anyhow::anyhow!("secret: {e}"))?,
             secret: secret.to_owned(),
             state: Mutex::default(),

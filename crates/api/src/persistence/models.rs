@@ -181,6 +181,8 @@ pub struct MessageRow {
     pub channel: Channel,
     /// The language the body was written in.
     pub locale: String,
+    /// Retryable failures at its current provider (failover moves it past a number).
+    pub provider_tries: i32,
 }
 
 #[derive(Insertable)]

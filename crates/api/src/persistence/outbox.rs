@@ -200,7 +200,7 @@ pub fn mark_handed_over(
     taken: &HandedOver<'_>,
     now: i64,
 ) -> Result<Option<Option<i64>>, ApiError> {
-    Ok(with_conn!(conn, c => diesel::update(sms_messages::table
+    with_conn!(conn, c => diesel::update(sms_messages::table
         .filter(sms_messages::id.eq(id))
         .filter(sms_messages::claimed_until.eq(Some(lease)))
         .filter(sms_messages::provider_sid.is_null()))
@@ -216,27 +216,84 @@ pub fn mark_handed_over(
         .returning(sms_messages::phone_id)
         .keep_prepared()
         .get_result(c)
-        .optional())?)
+        .optional())
+    .map_err(|e| {
+        // The provider gave an id another message already has (a gateway's bug): the
+        // caller learns it apart from other failures.
+        if super::is_unique_violation(&e, "provider_sid") {
+            ApiError::Conflict("the provider's message id is taken".into())
+        } else {
+            e.into()
+        }
+    })
 }
 
-/// Schedules another try at `at_ms`.
+/// The next try of a message whose try failed in a way worth trying again.
+pub struct RetryLater {
+    pub attempts: i32,
+    /// Failures at its current provider so far.
+    pub provider_tries: i32,
+    pub at_ms: i64,
+    /// The provider said it did not take the message: it is not looked for there before
+    /// the next try (its fingerprint goes, and comes back with the next claim).
+    pub not_taken: bool,
+}
+
+/// Schedules another try.
 pub fn retry_later(
     conn: &mut Conn<'_>,
     id: i64,
-    attempts: i32,
-    at_ms: i64,
+    retry: &RetryLater,
     now: i64,
 ) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+    // Both forms keep one prepared statement each: the fingerprint is set or left.
+    if retry.not_taken {
+        with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+            .set((
+                sms_messages::attempts.eq(retry.attempts),
+                sms_messages::provider_tries.eq(retry.provider_tries),
+                sms_messages::next_attempt_ms.eq(retry.at_ms),
+                sms_messages::claimed_until.eq(None::<i64>),
+                sms_messages::fingerprint.eq(None::<String>),
+                sms_messages::updated_at.eq(now),
+            ))
+            .keep_prepared()
+            .execute(c))?;
+    } else {
+        with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+            .set((
+                sms_messages::attempts.eq(retry.attempts),
+                sms_messages::provider_tries.eq(retry.provider_tries),
+                sms_messages::next_attempt_ms.eq(retry.at_ms),
+                sms_messages::claimed_until.eq(None::<i64>),
+                sms_messages::updated_at.eq(now),
+            ))
+            .keep_prepared()
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// Moves a claimed message to `provider` (failover), if the claim whose lease is
+/// `lease` still holds it; false when another worker took it over. Written before the
+/// new provider is tried, so a crash mid-send looks the message up where it went.
+pub fn switch_provider(
+    conn: &mut Conn<'_>,
+    id: i64,
+    lease: i64,
+    provider: SmsProviderName,
+) -> Result<bool, ApiError> {
+    let n = with_conn!(conn, c => diesel::update(sms_messages::table
+        .filter(sms_messages::id.eq(id))
+        .filter(sms_messages::claimed_until.eq(Some(lease)))
+        .filter(sms_messages::provider_sid.is_null()))
         .set((
-            sms_messages::attempts.eq(attempts),
-            sms_messages::next_attempt_ms.eq(at_ms),
-            sms_messages::claimed_until.eq(None::<i64>),
-            sms_messages::updated_at.eq(now),
+            sms_messages::provider.eq(Some(provider)),
+            sms_messages::provider_tries.eq(0),
         ))
         .keep_prepared()
         .execute(c))?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// The message `provider` knows as `sid`.

@@ -106,6 +106,19 @@ diesel::table! {
         code_expires_at -> Nullable<BigInt>,
         provider -> Nullable<Text>,
         channel -> Text,
+        provider_tries -> Integer,
+    }
+}
+
+diesel::table! {
+    /// One circuit per SMS provider, shared by every process (SPEC §13).
+    sms_circuits (provider) {
+        provider -> Text,
+        window_start -> BigInt,
+        failures -> Integer,
+        opened_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        updated_at -> BigInt,
     }
 }
 

@@ -42,11 +42,11 @@ use crate::{
     domain::phone_number::mask_numbers,
     error::ApiError,
     persistence::{
-        Conn, Db, early_statuses,
+        Conn, Db, circuits, early_statuses,
         models::MessageRow,
-        outbox::{self, Claimed},
+        outbox::{self, Claimed, RetryLater},
     },
-    services::delivery,
+    services::{delivery, failover::Failover},
     sms::{Accepted, CALL_TIMEOUT, Listed, OutgoingSms, Provider, Providers, SendError},
     telemetry,
 };
@@ -79,6 +79,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct Courier {
     db: Db,
     providers: Providers,
+    /// When a message leaves its provider for the next, and the shared circuits.
+    failover: Arc<Failover>,
     max_attempts: u32,
     clock: Clock,
     /// Keys the body fingerprints (derived from `JWT_SECRET`): without it nobody can
@@ -140,7 +142,16 @@ fn fingerprint(key: &[u8; 32], body: &str) -> String {
         .collect()
 }
 
+/// What failover did with a message about to be tried.
+enum Moved<'a> {
+    Stayed,
+    To(&'a dyn Provider),
+    /// Another worker holds it now.
+    Superseded,
+}
+
 /// How one try of one message ended.
+#[derive(Clone)]
 enum Outcome {
     /// The provider has it: just now, or found from an earlier try.
     HandedOver {
@@ -151,9 +162,12 @@ enum Outcome {
 }
 
 /// Why a try did not hand the message over.
+#[derive(Clone)]
 enum NotSent {
-    /// Neither sent nor looked up (provider unreachable, 5xx, 429, 401/403).
+    /// No clear answer, or the provider could not be asked whether it has the message.
     Retry(String),
+    /// The provider said it did not take the message.
+    Unavailable(String),
     Rejected {
         code: Option<i64>,
         message: String,
@@ -168,6 +182,7 @@ impl Courier {
     pub fn new(
         db: Db,
         providers: Providers,
+        failover: Failover,
         max_attempts: u32,
         clock: Clock,
         secret: &[u8],
@@ -178,6 +193,7 @@ impl Courier {
         Self {
             db,
             providers,
+            failover: Arc::new(failover),
             max_attempts,
             clock,
             key: Arc::new(mac.finalize().into_bytes().into()),
@@ -193,13 +209,15 @@ impl Courier {
     /// Sends up to `limit` due messages at once; an empty result means none was due.
     pub async fn step_batch(&self, limit: i64) -> Result<Vec<Step>, ApiError> {
         let now_ms = self.clock.now_ms();
+        self.failover.refresh(&self.db, now_ms).await?;
+        let open = self.failover.open(now_ms.div_euclid(1000));
         let key = Arc::clone(&self.key);
         let providers = self.providers.clone();
         let claimed = self
             .db
             .write(move |c| {
                 let print = |body: &str| fingerprint(&key, body);
-                let provider_for = |to: &str| providers.first_for(to);
+                let provider_for = |to: &str| providers.first_for(to, &open);
                 outbox::claim_due(c, now_ms, LEASE_SECS, limit, print, provider_for)
             })
             .await?;
@@ -213,9 +231,15 @@ impl Courier {
     }
 
     /// One claimed message: look for it at its provider if an earlier try may have
-    /// landed, else drop it if its code is dead, else send it; then record the outcome.
+    /// landed, else drop it if its code is dead, else send it (at the next provider if
+    /// failover says so); then record the outcome.
+    ///
+    /// Long: look up, move on, send, record — the exactly-once order reads top to bottom.
     async fn deliver(&self, claimed: Claimed) -> Result<Step, ApiError> {
-        let Claimed { msg, maybe_sent } = claimed;
+        let Claimed {
+            mut msg,
+            maybe_sent,
+        } = claimed;
         let now = self.clock.now();
         let sms = OutgoingSms {
             id: msg.id,
@@ -229,7 +253,7 @@ impl Courier {
             locale: msg.locale.clone(),
             channel: msg.channel,
         };
-        let Some(provider) = msg.provider.and_then(|name| self.providers.get(name)) else {
+        let Some(mut provider) = msg.provider.and_then(|name| self.providers.get(name)) else {
             // Its provider was configured when it was claimed and is not any more: it
             // cannot be looked up there, and sending elsewhere could send it twice.
             let why = format!("SMS provider {:?} is not configured", msg.provider);
@@ -268,6 +292,12 @@ impl Courier {
                 }
             }
         }
+        // Its last try is resolved (looked up, or never taken): it may move on now.
+        match self.move_on(&mut msg, now).await? {
+            Moved::Stayed => {}
+            Moved::To(next) => provider = next,
+            Moved::Superseded => return Ok(superseded(msg.id)),
+        }
         let outcome = match msg.code_expires_at {
             Some(dies) if dies <= now => Outcome::NotSent(NotSent::Dead),
             _ => match provider.send(&sms).await {
@@ -276,6 +306,9 @@ impl Courier {
                     found: false,
                 },
                 Err(SendError::Retry(reason)) => Outcome::NotSent(NotSent::Retry(reason)),
+                Err(SendError::Unavailable(reason)) => {
+                    Outcome::NotSent(NotSent::Unavailable(reason))
+                }
                 Err(SendError::Rejected { code, message }) => {
                     Outcome::NotSent(NotSent::Rejected { code, message })
                 }
@@ -285,6 +318,36 @@ impl Courier {
         // real provider's callback can beat the record of its answer.
         self.apply_receipts_of(provider).await?;
         self.record(msg, outcome).await
+    }
+
+    /// Moves `msg` to the next provider if failover says so, recording the move before
+    /// anything is sent there.
+    async fn move_on(&self, msg: &mut MessageRow, now: i64) -> Result<Moved<'_>, ApiError> {
+        let open = self.failover.open(now);
+        if !self.failover.leaves(msg, &open) {
+            return Ok(Moved::Stayed);
+        }
+        let Some(next) = msg
+            .provider
+            .and_then(|current| self.providers.next_after(current, &open))
+        else {
+            return Ok(Moved::Stayed);
+        };
+        let Some(next_provider) = self.providers.get(next) else {
+            return Ok(Moved::Stayed);
+        };
+        let (id, lease) = (msg.id, msg.claimed_until.unwrap_or_default());
+        let moved = self
+            .db
+            .write(move |c| outbox::switch_provider(c, id, lease, next))
+            .await?;
+        if !moved {
+            return Ok(Moved::Superseded);
+        }
+        tracing::warn!(sms.id = id, from = ?msg.provider, to = %next, "SMS moves to the next provider");
+        msg.provider = Some(next);
+        msg.provider_tries = 0;
+        Ok(Moved::To(next_provider))
     }
 
     /// Applies the receipts one in-process provider has due (none for real providers,
@@ -330,11 +393,30 @@ impl Courier {
 
     async fn record(&self, msg: MessageRow, outcome: Outcome) -> Result<Step, ApiError> {
         let now_ms = self.clock.now_ms();
-        let max_attempts = self.max_attempts;
-        let (step, due) = self
+        let rules = Rules {
+            max_attempts: self.max_attempts,
+            failover: Arc::clone(&self.failover),
+            providers: self.providers.clone(),
+        };
+        let again = (msg.clone(), outcome.clone(), rules.clone());
+        let written = self
             .db
-            .write(move |c| record(c, msg, outcome, max_attempts, now_ms))
-            .await?;
+            .write(move |c| record(c, msg, outcome, &rules, now_ms))
+            .await;
+        let (step, due) = match (written, again) {
+            // The provider reused an id another message has: this message is with it all
+            // the same, so it is stored under a marked id rather than sent again.
+            (Err(ApiError::Conflict(_)), (msg, Outcome::HandedOver { accepted, found }, rules)) => {
+                let id = format!("{}#{}", accepted.id, msg.id);
+                tracing::error!(sms.id = msg.id, provider = ?msg.provider, "the SMS provider gave a message id another message has; stored with a mark, its receipts reach the other message");
+                let accepted = Accepted { id, ..accepted };
+                let outcome = Outcome::HandedOver { accepted, found };
+                self.db
+                    .write(move |c| record(c, msg, outcome, &rules, now_ms))
+                    .await?
+            }
+            (written, _) => written?,
+        };
         if let Some(due) = due {
             self.remember_retry(due);
         }
@@ -439,13 +521,23 @@ fn take_over(
     Ok(None)
 }
 
+/// What `record` decides by: the settings and the failover's view of the providers.
+#[derive(Clone)]
+struct Rules {
+    max_attempts: u32,
+    failover: Arc<Failover>,
+    providers: Providers,
+}
+
 /// Records what happened to one claimed message, if this worker still holds it; for a
 /// retry, also when it falls due.
+///
+/// Long: one match over every way a try ends, so each record sits beside the others.
 fn record(
     c: &mut Conn<'_>,
     msg: MessageRow,
     outcome: Outcome,
-    max_attempts: u32,
+    rules: &Rules,
     now_ms: i64,
 ) -> Result<(Step, Option<i64>), ApiError> {
     let id = msg.id;
@@ -454,6 +546,14 @@ fn record(
     let not_sent = match outcome {
         // The common case: its UPDATE checks the claim itself.
         Outcome::HandedOver { accepted, found } => {
+            // A provider that had failures works again: its circuit closes (only then
+            // is there a write).
+            if let Some(p) = msg.provider
+                && rules.failover.has_failures(p)
+            {
+                circuits::record_success(c, p, now)?;
+                rules.failover.stale();
+            }
             let step = handed_over(c, &msg, accepted, attempt, now, found)?;
             return Ok((step, None));
         }
@@ -463,33 +563,31 @@ fn record(
     if !outbox::holds_claim(c, id, lease)? {
         return Ok((superseded(id), None));
     }
-    let is_code = msg.code_expires_at.is_some();
     match not_sent {
-        NotSent::Retry(reason) => {
-            let due = now_ms + backoff_ms(attempt as u32, is_code.then_some(CODE_BACKOFF_CAP_MS));
-            // A code is worth trying while it lives; anything else gets its attempts.
-            let again = match msg.code_expires_at {
-                Some(dies) => due < dies * 1000,
-                None => (attempt as u32) < max_attempts,
-            };
-            if again {
-                outbox::retry_later(c, id, attempt, due, now)?;
-                tracing::warn!(sms.id = id, attempt, reason = %mask_numbers(&reason), "SMS send failed; will retry");
-                return Ok((Step::Retrying { id }, Some(due)));
-            }
-            tracing::warn!(sms.id = id, attempt, reason = %mask_numbers(&reason), "SMS failed for good");
-            failed(c, &msg, attempt, None, now)?;
-            Ok((
-                Step::Failed {
-                    id,
-                    error_code: None,
-                },
-                None,
-            ))
-        }
+        NotSent::Retry(reason) => retry(c, &msg, &reason, false, rules, now_ms),
+        NotSent::Unavailable(reason) => retry(c, &msg, &reason, true, rules, now_ms),
         NotSent::Rejected { code, message } => {
             // Providers name the number in their errors; the sender may not have masked it.
             let message = mask_numbers(&message);
+            let open = rules.failover.open(now);
+            let next = msg
+                .provider
+                .filter(|_| rules.failover.moves_on_code(code, &msg, now))
+                .and_then(|current| rules.providers.next_after(current, &open));
+            if let Some(next) = next
+                && outbox::switch_provider(c, id, lease, next)?
+            {
+                // Refused, so surely not sent: the next provider may try at once.
+                let again = RetryLater {
+                    attempts: attempt,
+                    provider_tries: 0,
+                    at_ms: now_ms,
+                    not_taken: true,
+                };
+                outbox::retry_later(c, id, &again, now)?;
+                tracing::warn!(sms.id = id, attempt, ?code, %message, to = %next, "SMS refused by its provider; the next provider tries");
+                return Ok((Step::Retrying { id }, Some(now_ms)));
+            }
             tracing::warn!(sms.id = id, attempt, ?code, %message, "SMS rejected by the provider");
             failed(c, &msg, attempt, code, now)?;
             Ok((
@@ -514,6 +612,55 @@ fn record(
             Ok((Step::Dropped { id }, None))
         }
     }
+}
+
+/// A try failed in a way worth trying again: counted against the provider's circuit
+/// (shared by every process) and the message's tries there, then scheduled, or failed
+/// for good once the message's time or attempts are spent. `not_taken`: the provider
+/// said it did not take it, so it is not looked for there next time.
+fn retry(
+    c: &mut Conn<'_>,
+    msg: &MessageRow,
+    reason: &str,
+    not_taken: bool,
+    rules: &Rules,
+    now_ms: i64,
+) -> Result<(Step, Option<i64>), ApiError> {
+    let (id, now, attempt) = (msg.id, now_ms.div_euclid(1000), msg.attempts + 1);
+    let reason = mask_numbers(reason);
+    if let Some(p) = msg.provider
+        && circuits::record_failure(c, p, &reason, rules.failover.circuit_failures(), now)?
+    {
+        tracing::warn!(provider = %p, "SMS provider circuit opened: its messages go to the next provider");
+        rules.failover.stale();
+    }
+    let is_code = msg.code_expires_at.is_some();
+    let due = now_ms + backoff_ms(attempt as u32, is_code.then_some(CODE_BACKOFF_CAP_MS));
+    // A code is worth trying while it lives; anything else gets its attempts.
+    let again = match msg.code_expires_at {
+        Some(dies) => due < dies * 1000,
+        None => (attempt as u32) < rules.max_attempts,
+    };
+    if again {
+        let later = RetryLater {
+            attempts: attempt,
+            provider_tries: msg.provider_tries + 1,
+            at_ms: due,
+            not_taken,
+        };
+        outbox::retry_later(c, id, &later, now)?;
+        tracing::warn!(sms.id = id, attempt, %reason, "SMS send failed; will retry");
+        return Ok((Step::Retrying { id }, Some(due)));
+    }
+    tracing::warn!(sms.id = id, attempt, %reason, "SMS failed for good");
+    failed(c, msg, attempt, None, now)?;
+    Ok((
+        Step::Failed {
+            id,
+            error_code: None,
+        },
+        None,
+    ))
 }
 
 /// The provider has the message: store its Sid and status (the code erased from the

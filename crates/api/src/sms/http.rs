@@ -179,7 +179,14 @@ fn reported(status: Option<&str>) -> MessageStatus {
 }
 
 fn unreachable(e: reqwest::Error) -> SendError {
-    SendError::Retry(format!("SMS gateway unreachable: {}", e.without_url()))
+    let refused = e.is_connect();
+    let why = format!("SMS gateway unreachable: {}", e.without_url());
+    // A refused connection never carried the message; a timeout may have.
+    if refused {
+        SendError::Unavailable(why)
+    } else {
+        SendError::Retry(why)
+    }
 }
 
 fn refusal(status: reqwest::StatusCode, body: &[u8]) -> SendError {
@@ -191,15 +198,19 @@ fn refusal(status: reqwest::StatusCode, body: &[u8]) -> SendError {
             "the SMS gateway refused our signature; check SMS_HTTP_SECRET"
         );
         crate::telemetry::sms_config_fault();
-        return SendError::Retry(format!("SMS gateway refused our signature ({status})"));
+        return SendError::Unavailable(format!("SMS gateway refused our signature ({status})"));
     }
-    if status.is_server_error() || code == 408 || code == 429 {
+    // 503 and 429 say the request was not taken; another 5xx or a 408 might have been.
+    if code == 503 || code == 429 {
+        return SendError::Unavailable(format!("SMS gateway {status}"));
+    }
+    if status.is_server_error() || code == 408 {
         return SendError::Retry(format!("SMS gateway {status}"));
     }
     // A 4xx that does not say otherwise is for good: trying the same request again
     // would only be refused again.
     if refusal.permanent == Some(false) {
-        return SendError::Retry(format!(
+        return SendError::Unavailable(format!(
             "SMS gateway {status}, code {:?}, temporary",
             refusal.error_code
         ));
@@ -264,7 +275,7 @@ mod tests {
         let status = reqwest::StatusCode::from_u16(status).expect("status");
         match refusal(status, body.as_bytes()) {
             SendError::Rejected { code, .. } => Ok(code),
-            SendError::Retry(why) => Err(why),
+            SendError::Retry(why) | SendError::Unavailable(why) => Err(why),
         }
     }
 

@@ -60,9 +60,14 @@ pub struct Accepted {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// Network trouble, 5xx, 429, or (for Twilio) 401/403: worth another try later.
+    /// No clear answer (a timeout, a 500, an unreadable reply): worth another try later,
+    /// and the provider may have the message, so it is looked for there first.
     #[error("temporary failure: {0}")]
     Retry(String),
+    /// The provider said it did not take the message (connection refused, 503, 429,
+    /// 401/403): worth another try later, here or at another provider, without a look.
+    #[error("provider unavailable: {0}")]
+    Unavailable(String),
     /// The provider refused this message for good, with PhoneReg's error code for why.
     #[error("rejected with code {code:?}: {message}")]
     Rejected { code: Option<i64>, message: String },

@@ -55,12 +55,36 @@ impl Providers {
         self
     }
 
-    /// The provider a message to `to` is given to first.
-    pub fn first_for(&self, to: &str) -> SmsProviderName {
+    /// The provider a message to `to` is given to first: the first whose circuit is not
+    /// `open` (the first of all when every one is).
+    pub fn first_for(&self, to: &str, open: &[SmsProviderName]) -> SmsProviderName {
         match &self.script {
             Some(script) if script.plays(to) => script.name(),
-            _ => self.ordered[0].name(),
+            _ => self
+                .ordered
+                .iter()
+                .map(|p| p.name())
+                .find(|n| !open.contains(n))
+                .unwrap_or_else(|| self.ordered[0].name()),
         }
+    }
+
+    /// The provider after `current` in the configured order (wrapping round) whose
+    /// circuit is not `open`; None when there is none, or `current` is the script.
+    pub fn next_after(
+        &self,
+        current: SmsProviderName,
+        open: &[SmsProviderName],
+    ) -> Option<SmsProviderName> {
+        let names: Vec<SmsProviderName> = self.ordered.iter().map(|p| p.name()).collect();
+        let at = names.iter().position(|n| *n == current)?;
+        names
+            .iter()
+            .cycle()
+            .skip(at + 1)
+            .take(names.len() - 1)
+            .find(|n| !open.contains(n))
+            .copied()
     }
 
     /// The provider called `name`, if configured.

@@ -218,7 +218,7 @@ impl ScriptProvider {
     fn play(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {
         let script = self.numbers.script_for(&sms.to).unwrap_or_default();
         if sms.attempt <= script.provider_down {
-            return Err(SendError::Retry(format!(
+            return Err(SendError::Unavailable(format!(
                 "script: provider down (try {} of {})",
                 sms.attempt, script.provider_down
             )));

@@ -156,7 +156,14 @@ impl TwilioSender {
 /// Twilio could not be reached. The URL is left out: a message list's names the number
 /// (`?To=…`), and the reason is logged.
 fn unreachable(e: reqwest::Error) -> SendError {
-    SendError::Retry(format!("Twilio unreachable: {}", e.without_url()))
+    let refused = e.is_connect();
+    let why = format!("Twilio unreachable: {}", e.without_url());
+    // A refused connection never carried the message; a timeout may have.
+    if refused {
+        SendError::Unavailable(why)
+    } else {
+        SendError::Retry(why)
+    }
 }
 
 /// What a non-2xx answer from Twilio means for the message. Twilio's text often names
@@ -177,9 +184,13 @@ fn refusal(status: reqwest::StatusCode, body: &[u8]) -> SendError {
             "Twilio refused our credentials; check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"
         );
         crate::telemetry::sms_config_fault();
-        return SendError::Retry(format!("Twilio authentication failed: {message}"));
+        return SendError::Unavailable(format!("Twilio authentication failed: {message}"));
     }
-    if status.is_server_error() || status.as_u16() == 429 {
+    // 503 and 429 say the request was not taken; another 5xx might have been.
+    if status.as_u16() == 503 || status.as_u16() == 429 {
+        return SendError::Unavailable(format!("Twilio {status}: {message}"));
+    }
+    if status.is_server_error() {
         return SendError::Retry(format!("Twilio {status}: {message}"));
     }
     SendError::Rejected { code, message }

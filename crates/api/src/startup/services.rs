@@ -16,6 +16,7 @@ use crate::{
         courier::Courier,
         delivery::Delivery,
         events::Events,
+        failover::Failover,
         hashing::Hasher,
         limits::Limits,
         number_rules::NumberRules,
@@ -127,6 +128,11 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
         courier: Courier::new(
             db.clone(),
             providers,
+            Failover::new(
+                config.sms_failover_attempts,
+                config.sms_failover_codes.clone(),
+                config.sms_circuit_failures,
+            ),
             config.sms_max_attempts,
             clock.clone(),
             secret,

@@ -16,6 +16,7 @@ mod docs;
 mod errors;
 mod event_gaps;
 mod events;
+mod failover;
 mod faults;
 mod flood_shedding;
 mod fraud;
