@@ -380,7 +380,7 @@ pub enum SmsProvider {
 }
 
 /// `SMS_TEST_NUMBERS`: E.164 number -> what follows its `=`: the fixed code it accepts,
-/// then, after `;`, the steps of its script (SPEC §13, `sms::script`). No limit applies
+/// then, after `;`, the steps of its script (SPEC §13, `domain::test_script`). No limit applies
 /// to them (CI, app-store review); an entry without steps is sent nothing, a scripted
 /// one goes through the outbox to the built-in `script` provider.
 #[derive(Clone, Debug, Default)]
@@ -398,14 +398,14 @@ impl TestNumbers {
 
     /// The script of a scripted test number; None for other numbers (entries without
     /// steps included). The steps were checked when the setting was read.
-    pub fn script_for(&self, e164: &str) -> Option<crate::sms::script::Script> {
+    pub fn script_for(&self, e164: &str) -> Option<crate::domain::test_script::Script> {
         let (_, steps) = self.entry(e164)?.split_once(';')?;
-        crate::sms::script::Script::parse(&steps.split(',').collect::<Vec<_>>()).ok()
+        crate::domain::test_script::Script::parse(&steps.split(',').collect::<Vec<_>>()).ok()
     }
 
     /// Adds the documented presets (`SMS_TEST_PRESETS`) that no entry overrides.
     pub fn with_presets(mut self) -> Self {
-        use crate::sms::script::{PRESET_CODE, PRESETS};
+        use crate::domain::test_script::{PRESET_CODE, PRESETS};
         for (number, steps) in PRESETS {
             if self.entry(number).is_none() {
                 self.0
@@ -449,7 +449,7 @@ fn parse_test_numbers(s: &str) -> Result<TestNumbers, String> {
             let (code, steps) = rest.split_once(';').unwrap_or((rest, ""));
             phonereg_types::validation::check_code(code)
                 .map_err(|_| format!("the code for {number} must be 6 digits"))?;
-            crate::sms::script::Script::parse(&steps.split(',').collect::<Vec<_>>())
+            crate::domain::test_script::Script::parse(&steps.split(',').collect::<Vec<_>>())
                 .map_err(|e| format!("{number}: {e}"))?;
             Ok((number.to_owned(), rest.to_owned()))
         })

@@ -7,6 +7,7 @@ pub mod email;
 pub mod locale;
 pub mod password;
 pub mod phone_number;
+pub mod test_script;
 pub mod verification_code;
 
 pub use client_network::ClientNetworks;

@@ -144,3 +144,8 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 }
+
+/// The script provider as the registry needs it: which numbers it plays.
+pub trait ScriptedNumbers: Provider {
+    fn plays(&self, to: &str) -> bool;
+}

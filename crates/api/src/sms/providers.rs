@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use phonereg_types::SmsProviderName;
 
 use super::{
-    Provider, Receipt,
+    Provider, Receipt, ScriptedNumbers,
     console::{ConsoleSender, Inbox},
     http::HttpProvider,
     script::ScriptProvider,
@@ -25,11 +25,6 @@ pub struct Providers {
     ordered: Vec<Arc<dyn Provider>>,
     /// Scripted test numbers' provider, when any test number is configured.
     script: Option<Arc<dyn ScriptedNumbers>>,
-}
-
-/// The script provider as the registry needs it: which numbers it plays.
-pub trait ScriptedNumbers: Provider {
-    fn plays(&self, to: &str) -> bool;
 }
 
 impl Providers {

@@ -180,7 +180,7 @@ async fn a_scripted_number_never_reaches_the_real_provider(b: Backend) {
 /// The presets the server plays are the ones README and openapi.yaml document.
 #[test]
 fn readme_and_openapi_list_the_presets_the_server_plays() {
-    use phonereg_api::sms::script::{PRESET_CODE, PRESETS};
+    use phonereg_api::domain::test_script::{PRESET_CODE, PRESETS};
     let readme = include_str!("../../../../README.md");
     let from_readme: Vec<(String, String)> = readme
         .lines()
