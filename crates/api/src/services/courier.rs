@@ -300,24 +300,36 @@ impl Courier {
         }
         let outcome = match msg.code_expires_at {
             Some(dies) if dies <= now => Outcome::NotSent(NotSent::Dead),
-            _ => match provider.send(&sms).await {
-                Ok(accepted) => Outcome::HandedOver {
-                    accepted,
-                    found: false,
-                },
-                Err(SendError::Retry(reason)) => Outcome::NotSent(NotSent::Retry(reason)),
-                Err(SendError::Unavailable(reason)) => {
-                    Outcome::NotSent(NotSent::Unavailable(reason))
-                }
-                Err(SendError::Rejected { code, message }) => {
-                    Outcome::NotSent(NotSent::Rejected { code, message })
-                }
-            },
+            _ => Self::counted(provider.name(), provider.send(&sms).await),
         };
         // An in-process provider's receipt that came with its answer lands first, as a
         // real provider's callback can beat the record of its answer.
         self.apply_receipts_of(provider).await?;
         self.record(msg, outcome).await
+    }
+
+    /// What a send's answer means for the message, counted per provider.
+    fn counted(provider: SmsProviderName, sent: Result<Accepted, SendError>) -> Outcome {
+        let (result, outcome) = match sent {
+            Ok(accepted) => (
+                "sent",
+                Outcome::HandedOver {
+                    accepted,
+                    found: false,
+                },
+            ),
+            Err(SendError::Retry(reason)) => ("retry", Outcome::NotSent(NotSent::Retry(reason))),
+            Err(SendError::Unavailable(reason)) => (
+                "unavailable",
+                Outcome::NotSent(NotSent::Unavailable(reason)),
+            ),
+            Err(SendError::Rejected { code, message }) => (
+                "rejected",
+                Outcome::NotSent(NotSent::Rejected { code, message }),
+            ),
+        };
+        telemetry::sms_provider_attempt(provider, result);
+        outcome
     }
 
     /// Moves `msg` to the next provider if failover says so, recording the move before
@@ -345,6 +357,9 @@ impl Courier {
             return Ok(Moved::Superseded);
         }
         tracing::warn!(sms.id = id, from = ?msg.provider, to = %next, "SMS moves to the next provider");
+        if let Some(from) = msg.provider {
+            telemetry::sms_failover(from, next);
+        }
         msg.provider = Some(next);
         msg.provider_tries = 0;
         Ok(Moved::To(next_provider))
@@ -585,6 +600,9 @@ fn record(
                     not_taken: true,
                 };
                 outbox::retry_later(c, id, &again, now)?;
+                if let Some(from) = msg.provider {
+                    telemetry::sms_failover(from, next);
+                }
                 tracing::warn!(sms.id = id, attempt, ?code, %message, to = %next, "SMS refused by its provider; the next provider tries");
                 return Ok((Step::Retrying { id }, Some(now_ms)));
             }

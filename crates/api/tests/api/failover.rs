@@ -129,6 +129,14 @@ async fn codes_move_to_the_next_provider_while_twilio_is_down(b: Backend) {
     while !matches!(step(&app).await, Step::Idle) {}
     assert_eq!(fleet.twilio.messages().len(), 1, "Twilio has the new code");
     assert_eq!(fleet.gateway.messages().len(), 3);
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"phonereg_sms_failovers_total{from="twilio",to="http"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        r#"phonereg_sms_provider_attempts_total{provider="twilio",result="unavailable"}"#
+    ));
 }
 
 async fn a_provider_side_refusal_moves_a_code_a_number_side_one_does_not(b: Backend) {
