@@ -42,7 +42,11 @@ if $build; then
   scripts/tools.sh --browser
   scripts/build-spa.sh
   step "building the API, the fake Twilio and the fake siteverify (release)"
-  cargo build --release --locked -p phonereg-api -p fake-twilio -p fake-captcha
+  # The API on its own, as `cargo xtask dist` builds it: built together with the fakes,
+  # cargo unifies their dependencies' features and the release tarball then rebuilt the
+  # API's HTTP and OpenTelemetry stack a second time.
+  cargo build --release --locked -p phonereg-api
+  cargo build --release --locked -p fake-twilio -p fake-captcha
 else
   [ -d tests/e2e/node_modules/playwright-core ] || scripts/tools.sh --browser
 fi

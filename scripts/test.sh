@@ -2,8 +2,9 @@
 # Runs every test PhoneReg has, on a bare machine: installs what is missing, starts
 # PostgreSQL, then lint, the wasm/dependency checks of crates/types, the whole API suite
 # on SQLite and PostgreSQL, schemathesis against openapi.yaml on both, the TypeScript client
-# against a live API, and the browser suite (SPA + release API + fake Twilio in
-# Debian's Chromium). Fails loudly when a required part cannot be had.
+# against a live API, the browser suite (SPA + release API + fake Twilio in Debian's
+# Chromium), then the release tarball unpacked in an empty folder, started with one
+# command and taken through a signup. Fails loudly when a required part cannot be had.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -49,5 +50,9 @@ cargo clippy -p phonereg-frontend --target wasm32-unknown-unknown --locked -- -D
 
 step "browser tests (SPA, release API, fake Twilio, Debian chromium)"
 scripts/e2e.sh
+
+step "release tarball: unpacked in an empty folder, one command, a signup"
+# After the browser tests, which built dist/ and the release API: packing reuses both.
+scripts/release-smoke.sh --reuse-spa
 
 step "all tests passed"

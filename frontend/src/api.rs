@@ -11,12 +11,13 @@ use std::cell::Cell;
 
 use gloo_net::http::{Method, Request, RequestBuilder};
 use phonereg_types::{
-    CAPTCHA_TOKEN_HEADER, DeletePhoneRequest, DevSms, DevSmsList, EventTicket, FieldErrors,
-    HistoryItem, HistoryList, LastMessage, LoginRequest, LoginVerifyRequest, MfaRequired,
-    ParseResponse, PasswordResetRequest, Phone, PhoneNumberRequest, Problem, ProblemType,
-    RecoveryCodesRequest, RecoveryCodesResponse, RegisterRequest, SmsSignInRequest,
-    SmsStartRequest, TokenResponse, TwoFactorRequest, TwoFactorResponse, User, Verification,
-    VerificationResponse, VerifyRequest,
+    CAPTCHA_TOKEN_HEADER, DeleteAccountRequest, DeletePhoneRequest, DevSms, DevSmsList,
+    EventTicket, FieldErrors, HistoryItem, HistoryList, LastMessage, LoginRequest,
+    LoginVerifyRequest, MfaRequired, ParseResponse, PasswordResetRequest, Phone,
+    PhoneNumberRequest, Problem, ProblemType, RecoveryCodesRequest, RecoveryCodesResponse,
+    RegisterRequest, SecurityEvent, SecurityEventList, SmsSignInRequest, SmsStartRequest,
+    TokenResponse, TwoFactorRequest, TwoFactorResponse, User, Verification, VerificationResponse,
+    VerifyRequest,
 };
 use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
@@ -423,6 +424,19 @@ pub async fn new_recovery_codes(
     let post = authorized(Method::POST, "/users/me/recovery-codes", &token);
     let answer: RecoveryCodesResponse = parse(&exchange(post.json(&body)).await?)?;
     Ok(answer.recovery_codes)
+}
+
+/// `DELETE /users/me`: the account and all it holds go (the password asked again).
+pub async fn delete_account(token: String, body: DeleteAccountRequest) -> Result<(), ApiError> {
+    let delete = authorized(Method::DELETE, "/users/me", &token);
+    exchange(delete.json(&body)).await.map(drop)
+}
+
+/// `GET /users/me/security-events`: the account's recent activity, newest first.
+pub async fn security_events(token: String) -> Result<Vec<SecurityEvent>, ApiError> {
+    let get = authorized(Method::GET, "/users/me/security-events?limit=20", &token);
+    let list: SecurityEventList = parse(&exchange(get.build()).await?)?;
+    Ok(list.items)
 }
 
 /// `POST /users/me/two-factor/code`: a code to the verified number, to turn it off.

@@ -11,6 +11,8 @@ mod panels;
 mod paths;
 mod session;
 mod task;
+#[cfg(test)]
+mod test_answers;
 mod time;
 mod webotp;
 

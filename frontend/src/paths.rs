@@ -57,6 +57,7 @@ pub const METHOD_CODE: &str = "code";
 /// text from the URL, which anyone can craft).
 pub mod notice {
     pub const PASSWORD_CHANGED: &str = "password-changed";
+    pub const ACCOUNT_DELETED: &str = "account-deleted";
 
     /// The message for a `notice` value.
     pub fn text(key: &str) -> Option<&'static str> {
@@ -64,6 +65,7 @@ pub mod notice {
             PASSWORD_CHANGED => Some(
                 "Your password was changed and every session signed out. Sign in with your new password.",
             ),
+            ACCOUNT_DELETED => Some("Your account was deleted."),
             _ => None,
         }
     }

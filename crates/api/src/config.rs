@@ -6,7 +6,7 @@
 
 use std::{fmt, net::IpAddr, net::SocketAddr, path::PathBuf};
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
 use crate::domain::phone_number;
@@ -336,6 +336,45 @@ pub struct Config {
     /// with `Retry-After`. The default keeps one /48 below `EVENT_STREAMS_MAX`
     #[arg(long, env = "EVENT_STREAMS_PER_CLIENT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_streams_per_client: u32,
+    /// `text` (a readable line per event) or `json` (one JSON object per line, with the
+    /// request's span fields, for a log collector)
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// OTLP/HTTP collector (`http://127.0.0.1:4318`): spans of every request and of each
+    /// SMS's delivery are sent to its `/v1/traces`; unset, nothing is traced. The SDK also
+    /// reads `OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`, `OTEL_BSP_*`,
+    /// `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_TRACES_SAMPLER`
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = parse_public_url)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// the traces URL itself, used as it is (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`)
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", value_parser = parse_public_url)]
+    pub otel_exporter_otlp_traces_endpoint: Option<String>,
+    /// `http/protobuf`, the only OTLP transport built in (not gRPC)
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", default_value = "http/protobuf", value_parser = ["http/protobuf"])]
+    pub otel_exporter_otlp_protocol: String,
+    /// `service.name` of the exported spans
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "phonereg-api")]
+    pub otel_service_name: String,
+    /// none serves the API; `migrate` only applies the database migrations
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What the process does (`phonereg-api [COMMAND]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Apply the pending database migrations (under a lock, so replicas that start
+    /// together do not race) and exit; needs only `DATABASE_URL`
+    Migrate,
+}
+
+/// `LOG_FORMAT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines (colours on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `CAPTCHA_PROVIDER` (SPEC §11).
@@ -700,6 +739,10 @@ impl Config {
             std::process::exit(2);
         });
         let mut config = config;
+        // `migrate` touches the database only: a migration job need not hold the secrets.
+        if config.command == Some(Command::Migrate) {
+            return config;
+        }
         if let Err(line) = config.read_secret_files().and_then(|()| config.check()) {
             eprintln!("phonereg-api: {line}");
             std::process::exit(2);
@@ -912,6 +955,15 @@ impl Config {
     pub fn hash_queue(&self) -> usize {
         self.hash_queue
             .map_or_else(|| 32 * self.hash_threads(), |n| n as usize)
+    }
+
+    /// Where spans go, if anywhere: the traces URL, or the collector's `/v1/traces`.
+    pub fn otlp_traces_endpoint(&self) -> Option<String> {
+        self.otel_exporter_otlp_traces_endpoint.clone().or_else(|| {
+            self.otel_exporter_otlp_endpoint
+                .as_ref()
+                .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
+        })
     }
 
     pub fn hash_threads(&self) -> usize {

@@ -1,11 +1,33 @@
 use std::process::ExitCode;
 
-use phonereg_api::{config::Config, startup, telemetry};
+use phonereg_api::{
+    config::{Command, Config},
+    persistence::migrate,
+    startup, telemetry,
+};
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let config = Config::from_env_and_args();
-    telemetry::init_tracing();
+    // Before the runtime starts: the span exporter's HTTP client is a blocking one,
+    // which must not be built on an async thread.
+    let traces = match telemetry::init_tracing(&config) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("phonereg-api: OTLP exporter: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = if config.command == Some(Command::Migrate) {
+        run_migrations(&config)
+    } else {
+        actix_web::rt::System::new().block_on(serve(config))
+    };
+    // Flushes the spans still queued.
+    drop(traces);
+    code
+}
+
+async fn serve(config: Config) -> ExitCode {
     let bind = config.bind;
     let app = match startup::build(config).await {
         Ok(app) => app,
@@ -19,6 +41,26 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("phonereg-api: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `phonereg-api migrate`: a line on stdout per migration applied.
+fn run_migrations(config: &Config) -> ExitCode {
+    match migrate::run(&config.database_url) {
+        Ok(applied) if applied.is_empty() => {
+            println!("the database is up to date");
+            ExitCode::SUCCESS
+        }
+        Ok(applied) => {
+            for version in applied {
+                println!("applied {version}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("phonereg-api: migrate: {e:#}");
             ExitCode::FAILURE
         }
     }

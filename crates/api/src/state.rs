@@ -8,10 +8,10 @@ use crate::{
     config::Config,
     persistence::Db,
     services::{
-        audit_log::AuditLog, auth::Accounts, captcha::Captcha, courier::Courier,
-        delivery::Delivery, events::Events, phone_credential::Credentials, phones::Phones,
-        retention::Retention, shedder::Shedder, token_strikes::TokenStrikes, tokens::Tokens,
-        two_factor::TwoFactor,
+        accounts::AccountRemoval, audit_log::AuditLog, auth::Accounts, captcha::Captcha,
+        courier::Courier, delivery::Delivery, events::Events, hashing::Hasher,
+        phone_credential::Credentials, phones::Phones, retention::Retention, shedder::Shedder,
+        support::Support, token_strikes::TokenStrikes, tokens::Tokens, two_factor::TwoFactor,
     },
     sms::console::Inbox,
     streams::Streams,
@@ -29,6 +29,10 @@ pub struct AppState {
     pub retention: Retention,
     /// The audit log's readers (SPEC §12).
     pub audit_log: AuditLog,
+    /// The support API (SPEC §12).
+    pub support: Support,
+    /// Account deletion, by its holder or an operator (SPEC §12).
+    pub account_removal: AccountRemoval,
     /// Sends the queued SMS; spawned by `startup` unless `OUTBOX_WORKER` is off (tests
     /// step it themselves).
     pub courier: Courier,
@@ -43,6 +47,8 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     /// The time every request-driven rule reads; tests move it.
     pub clock: Clock,
+    /// The password-hash queue, for its `/metrics` gauge (the services hold it too).
+    pub hasher: Hasher,
     /// This process's open event streams.
     pub streams: Arc<Streams>,
     /// The development inbox; present only with the console provider in development.

@@ -24,7 +24,7 @@ use crate::{
     clock::Clock,
     domain::{ClientNetworks, client_network::Width},
     error::ApiError,
-    persistence::{Db, committed::Committed, events, refresh_tokens},
+    persistence::{Db, committed::Committed, events, refresh_tokens, security_events},
 };
 
 /// What a stream refused for the process's or its client's cap is told to wait.
@@ -221,6 +221,14 @@ impl Streams {
         self.close_where(|e| e.session.as_deref() == Some(session));
     }
 
+    /// Ends every stream of the account (it was deleted).
+    pub fn end_account(&self, user_id: i64) {
+        let inner = self.lock();
+        for entry in inner.accounts.get(&user_id).into_iter().flatten() {
+            entry.close.notify_one();
+        }
+    }
+
     /// Ends the streams whose access token has expired by `now`.
     pub fn close_expired(&self, now: i64) {
         self.close_where(|e| e.expires_at <= now);
@@ -239,8 +247,8 @@ impl Streams {
 }
 
 /// Once a second, while any stream is open: ends streams whose token expired (by the
-/// shared clock), ends streams of sessions revoked by any process, and wakes streams of
-/// accounts that other processes gave events.
+/// shared clock), ends streams of sessions revoked and accounts deleted by any process,
+/// and wakes streams of accounts that other processes gave events.
 pub async fn watch(streams: Arc<Streams>, db: Db, clock: Clock) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -258,20 +266,30 @@ pub async fn watch(streams: Arc<Streams>, db: Db, clock: Clock) {
             None => db
                 .read(events::newest_settled)
                 .await
-                .map(|id| (Vec::new(), id, Vec::new())),
+                .map(|id| (Vec::new(), id, Vec::new(), Vec::new())),
             Some((after, since)) => {
                 db.read(move |c| {
                     let (users, newest) = events::accounts_after(c, after)?;
-                    Ok((users, newest, refresh_tokens::revoked_since(c, since)?))
+                    let deleted = security_events::deleted_since(c, since)?;
+                    Ok((
+                        users,
+                        newest,
+                        refresh_tokens::revoked_since(c, since)?,
+                        deleted,
+                    ))
                 })
                 .await
             }
         };
         match polled {
-            Ok((users, newest, sessions)) => {
+            Ok((users, newest, sessions, deleted)) => {
                 streams.committed.wake_accounts(&users);
                 for session in &sessions {
                     streams.end_session(session);
+                }
+                // A deleted account's sessions went with it: its rows say so instead.
+                for user_id in deleted {
+                    streams.end_account(user_id);
                 }
                 // A second of overlap: a revocation stamped this second is seen twice
                 // rather than missed.

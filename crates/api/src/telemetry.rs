@@ -1,5 +1,12 @@
 //! Logs (tracing, with a request id on every line of a request) and Prometheus metrics.
 
+pub mod gauges;
+mod logs;
+pub mod otlp;
+pub mod trace_context;
+
+pub use logs::init_tracing;
+
 use std::{
     sync::{
         LazyLock,
@@ -21,17 +28,6 @@ use prometheus::{
     Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 use tracing::Instrument as _;
-use tracing_subscriber::{EnvFilter, fmt};
-
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
-pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
 
 struct Metrics {
     registry: Registry,
@@ -283,8 +279,18 @@ pub async fn observe(
     let id = request_id(&req);
     let method = req.method().clone();
     let method_label = method_label(&method);
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    // `otel.*` and `http.*` name the span as OpenTelemetry expects (`telemetry::otlp`);
+    // the name takes the route pattern once routing has matched one (`METHOD /route`).
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %method,
+        path = %req.path(),
+        otel.name = method_label,
+        otel.kind = "server",
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+    );
     actix_web::HttpMessage::extensions_mut(&req).insert(RequestId(id.clone()));
     let mut res = next.call(req).instrument(span.clone()).await?;
     let elapsed = start.elapsed().as_secs_f64();
@@ -293,6 +299,9 @@ pub async fn observe(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".into());
+    trace_context::rename(&span, || format!("{method_label} {route}"));
+    span.record("http.route", &*route);
+    span.record("http.response.status_code", status.as_u16());
     let m = &*METRICS;
     m.requests
         .with_label_values(&[method_label, &route, status.as_str()])

@@ -11,6 +11,7 @@ pub mod dev;
 pub mod events;
 pub mod phone;
 pub mod problem;
+pub mod support;
 pub mod validation;
 pub mod vocab;
 
@@ -22,4 +23,5 @@ pub use dev::*;
 pub use events::*;
 pub use phone::*;
 pub use problem::*;
+pub use support::*;
 pub use vocab::*;

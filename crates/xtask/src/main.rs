@@ -5,9 +5,11 @@
 //!   copy a browser accepts without compressing per request (`routes/spa.rs`). Both at
 //!   their slowest, smallest settings: it runs once per build. A copy that would not be
 //!   smaller than its file is not written, and the file then goes out as it is.
+//! - `dist [--debug] [--reuse-spa]`: the release tarball in `target/dist/` (`dist.rs`).
 //! - `sizes`: Rust files over 400 lines and functions over 80 lines in `crates/` and
 //!   `frontend/`, each listed (`sizes.rs`; docs/ARCHITECTURE.md keeps its output).
 
+mod dist;
 mod sizes;
 
 use std::{
@@ -27,10 +29,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["precompress", dir] => precompress(Path::new(dir)),
-        ["sizes"] => sizes::report(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-            .map(|report| print!("{report}")),
+        ["dist", ref options @ ..] => dist::Options::parse(options)
+            .and_then(|options| dist::run(&workspace_root(), &options))
+            .map(|tarball| println!("{}", tarball.display())),
+        ["sizes"] => sizes::report(&workspace_root()).map(|report| print!("{report}")),
         _ => {
-            eprintln!("usage: cargo xtask precompress <dir> | cargo xtask sizes");
+            eprintln!(
+                "usage: cargo xtask precompress <dir> | cargo xtask dist [--debug] [--reuse-spa] | cargo xtask sizes"
+            );
             return ExitCode::from(2);
         }
     };
@@ -41,6 +47,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn precompress(dir: &Path) -> anyhow::Result<()> {
@@ -64,6 +74,17 @@ fn precompress(dir: &Path) -> anyhow::Result<()> {
 
 /// The files to compress under `dir`, subdirectories included.
 fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found = walk(dir)?;
+    found.retain(|path| {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| EXTENSIONS.contains(&e))
+    });
+    Ok(found)
+}
+
+/// Every file under `dir`, subdirectories included, sorted.
+fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -71,11 +92,7 @@ fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| EXTENSIONS.contains(&e))
-            {
+            } else {
                 found.push(path);
             }
         }

@@ -109,12 +109,50 @@ pub fn CodeInput(
     #[prop(optional)]
     autosubmit: bool,
 ) -> impl IntoView {
-    let boxes: [NodeRef<html::Input>; CODE_DIGITS] = std::array::from_fn(|_| NodeRef::new());
+    let boxes: Boxes = std::array::from_fn(|_| NodeRef::new());
+    fill_from_the_sms(digits, boxes[0], autosubmit, disabled);
+    // Returns the request last acted on; `None` until the first box exists.
+    Effect::new(move |applied: Option<Option<u32>>| {
+        let n = focus_first.get();
+        let applied = applied.flatten();
+        boxes[0].get()?;
+        if applied.map_or(autofocus, |a| a != n) {
+            focus_box(boxes, 0);
+        }
+        Some(n)
+    });
 
-    // The code of the SMS, read by the browser: fill the boxes, and send it when the form
-    // needs nothing more. The request ends with this input.
+    let inputs = (0..CODE_DIGITS)
+        .map(|i| view! { <CodeBox i digits boxes disabled invalid described_by /> })
+        .collect_view();
+
+    view! {
+        <fieldset class="code-input">
+            <legend>"Verification code"</legend>
+            <div class="code-boxes">{inputs}</div>
+        </fieldset>
+    }
+}
+
+/// The boxes' inputs, first to last.
+type Boxes = [NodeRef<html::Input>; CODE_DIGITS];
+
+fn focus_box(boxes: Boxes, i: usize) {
+    if let Some(input) = boxes.get(i).and_then(|b| b.get()) {
+        let _ = input.focus();
+        input.select();
+    }
+}
+
+/// The code of the SMS, read by the browser: fill the boxes, and send it when the form
+/// needs nothing more. The request ends with the input.
+fn fill_from_the_sms(
+    digits: RwSignal<CodeDigits>,
+    first_box: NodeRef<html::Input>,
+    autosubmit: bool,
+    disabled: Signal<bool>,
+) {
     let otp = StoredValue::new_local(None::<AbortController>);
-    let first_box = boxes[0];
     otp.set_value(webotp::listen(move |code| {
         digits.update(|d| {
             d.enter(0, &code);
@@ -132,24 +170,26 @@ pub fn CodeInput(
             controller.abort();
         }
     });
-    let focus = move |i: usize| {
-        if let Some(input) = boxes.get(i).and_then(|b| b.get()) {
-            let _ = input.focus();
-            input.select();
-        }
-    };
-    // Returns the request last acted on; `None` until the first box exists.
-    Effect::new(move |applied: Option<Option<u32>>| {
-        let n = focus_first.get();
-        let applied = applied.flatten();
-        boxes[0].get()?;
-        if applied.map_or(autofocus, |a| a != n) {
-            focus(0);
-        }
-        Some(n)
-    });
+}
 
-    let on_paste = move |i: usize, ev: web_sys::ClipboardEvent| {
+/// Box `i`: a typed digit moves on, Backspace and the arrows move back and forth, a
+/// paste spreads over the boxes.
+#[component]
+fn CodeBox(
+    i: usize,
+    digits: RwSignal<CodeDigits>,
+    boxes: Boxes,
+    disabled: Signal<bool>,
+    invalid: Signal<bool>,
+    described_by: &'static str,
+) -> impl IntoView {
+    let label = if i == 0 {
+        format!("Verification code digit 1 of {CODE_DIGITS}")
+    } else {
+        format!("Digit {} of {CODE_DIGITS}", i + 1)
+    };
+    let focus = move |n: usize| focus_box(boxes, n);
+    let on_paste = move |ev: web_sys::ClipboardEvent| {
         let text = ev
             .clipboard_data()
             .and_then(|d| d.get_data("text").ok())
@@ -159,74 +199,62 @@ pub fn CodeInput(
         digits.update(|d| next = d.enter(i, &text));
         focus(next);
     };
-
-    let inputs = (0..CODE_DIGITS)
-        .map(|i| {
-            let label = if i == 0 {
-                format!("Verification code digit 1 of {CODE_DIGITS}")
-            } else {
-                format!("Digit {} of {CODE_DIGITS}", i + 1)
-            };
-            view! {
-                <input
-                    class="code-box"
-                    type="text"
-                    inputmode="numeric"
-                    pattern="[0-9]*"
-                    maxlength=if i == 0 { CODE_DIGITS } else { 2 }
-                    autocomplete=if i == 0 { "one-time-code" } else { "off" }
-                    aria-label=label
-                    aria-describedby=described_by
-                    aria-invalid=move || if invalid.get() { "true" } else { "false" }
-                    prop:value=move || digits.with(|d| d.text(i))
-                    prop:disabled=move || disabled.get()
-                    on:input=move |ev| {
-                        let text = event_target_value(&ev);
-                        let mut next = i;
-                        digits.update(|d| next = d.enter(i, &text));
-                        // Keep the box showing what the state holds (e.g. a letter was dropped).
-                        if let Some(target) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
-                            target.set_value(&digits.with_untracked(|d| d.text(i)));
-                        }
-                        if next != i {
-                            focus(next);
-                        }
-                    }
-                    on:keydown=move |ev| match ev.key().as_str() {
-                        "Backspace" => {
-                            ev.prevent_default();
-                            let mut next = i;
-                            digits.update(|d| next = d.backspace(i));
-                            focus(next);
-                        }
-                        "ArrowLeft" if i > 0 => {
-                            ev.prevent_default();
-                            focus(i - 1);
-                        }
-                        "ArrowRight" if i + 1 < CODE_DIGITS => {
-                            ev.prevent_default();
-                            focus(i + 1);
-                        }
-                        _ => {}
-                    }
-                    on:paste=move |ev| on_paste(i, ev)
-                    on:focus=move |ev| {
-                        if let Some(target) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
-                            target.select();
-                        }
-                    }
-                    node_ref=boxes[i]
-                />
-            }
-        })
-        .collect_view();
-
     view! {
-        <fieldset class="code-input">
-            <legend>"Verification code"</legend>
-            <div class="code-boxes">{inputs}</div>
-        </fieldset>
+        <input
+            class="code-box"
+            type="text"
+            inputmode="numeric"
+            pattern="[0-9]*"
+            maxlength=if i == 0 { CODE_DIGITS } else { 2 }
+            autocomplete=if i == 0 { "one-time-code" } else { "off" }
+            aria-label=label
+            aria-describedby=described_by
+            aria-invalid=move || if invalid.get() { "true" } else { "false" }
+            prop:value=move || digits.with(|d| d.text(i))
+            prop:disabled=move || disabled.get()
+            on:input=move |ev| {
+                let text = event_target_value(&ev);
+                let mut next = i;
+                digits.update(|d| next = d.enter(i, &text));
+                // Keep the box showing what the state holds (e.g. a letter was dropped).
+                if let Some(target) = input_of(&ev) {
+                    target.set_value(&digits.with_untracked(|d| d.text(i)));
+                }
+                if next != i {
+                    focus(next);
+                }
+            }
+            on:keydown=move |ev| match ev.key().as_str() {
+                "Backspace" => {
+                    ev.prevent_default();
+                    let mut next = i;
+                    digits.update(|d| next = d.backspace(i));
+                    focus(next);
+                }
+                "ArrowLeft" if i > 0 => {
+                    ev.prevent_default();
+                    focus(i - 1);
+                }
+                "ArrowRight" if i + 1 < CODE_DIGITS => {
+                    ev.prevent_default();
+                    focus(i + 1);
+                }
+                _ => {}
+            }
+            on:paste=on_paste
+            on:focus=move |ev| {
+                if let Some(target) = input_of(&ev) {
+                    target.select();
+                }
+            }
+            node_ref=boxes[i]
+        />
     }
+}
+
+/// The input an event happened on.
+fn input_of(ev: &web_sys::Event) -> Option<web_sys::HtmlInputElement> {
+    ev.target().and_then(|t| t.dyn_into().ok())
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use phonereg_types::{Verification, validation};
 
 use crate::{
     api::ApiError,
-    components::code_input::{CodeDigits, CodeInput},
+    components::{
+        code_input::{CodeDigits, CodeInput},
+        field::SubmitButton,
+    },
     task::Task,
     time::{self, Clock},
 };
@@ -222,18 +225,18 @@ pub fn TestNumberNotice(show: bool) -> impl IntoView {
     })
 }
 
-/// "Resend code", counting down to when the API allows a new one.
+/// "Resend code", counting down to when the API allows a new one; `task` asks for it.
 #[component]
 pub fn ResendButton(
     step: CodeStep,
-    #[prop(into)] pending: Signal<bool>,
+    task: Task<()>,
     /// "Resend code", or "Send a new code" where that means more than a resend.
     #[prop(default = "Resend code")]
     label: &'static str,
-    on_click: Callback<()>,
 ) -> impl IntoView {
     let clock = Clock::get();
     let wait = move || step.wait(clock);
+    let pending = task.pending();
     view! {
         <button
             type="button"
@@ -242,7 +245,7 @@ pub fn ResendButton(
             aria-busy=move || if pending.get() { "true" } else { "false" }
             on:click=move |_| {
                 if !pending.get_untracked() {
-                    on_click.run(());
+                    task.dispatch(());
                 }
             }
         >
@@ -255,35 +258,36 @@ pub fn ResendButton(
     }
 }
 
+/// A code step's buttons: the form's submit, then the resend beside it.
+#[component]
+pub fn CodeActions(
+    step: CodeStep,
+    /// The submit's request is running.
+    #[prop(into)]
+    pending: Signal<bool>,
+    label: &'static str,
+    busy_label: &'static str,
+    resend: Task<()>,
+    #[prop(default = "Resend code")] resend_label: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="actions">
+            <SubmitButton pending label busy_label />
+            <ResendButton step task=resend label=resend_label />
+        </div>
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use phonereg_types::Problem;
-
     use super::*;
-
-    fn answer(status: u16, detail: &str, verification: Option<i64>) -> ApiError {
-        ApiError::Problem {
-            problem: Box::new(Problem {
-                kind: "https://phonereg.dev/problems/x".to_owned(),
-                title: String::new(),
-                status,
-                detail: detail.to_owned(),
-                errors: None,
-                verification: verification.map(|n| Verification {
-                    sent: true,
-                    expires_at: String::new(),
-                    resend_after: String::new(),
-                    attempts_remaining: n,
-                }),
-                captcha: None,
-            }),
-            retry_after: None,
-        }
-    }
+    use crate::test_answers::refusal;
 
     #[test]
     fn a_wrong_code_reports_the_attempts_left() {
-        let e = answer(422, "That code is not right. 4 attempts left.", Some(4));
+        let e = refusal(422, "That code is not right. 4 attempts left.")
+            .attempts_left(4)
+            .error();
         assert_eq!(
             rejection(&e),
             (
@@ -291,31 +295,23 @@ mod tests {
                 "That code is not right. 4 attempts left.".to_owned()
             )
         );
-        let (kind, message) = rejection(&answer(422, "", Some(0)));
+        let (kind, message) = rejection(&refusal(422, "").attempts_left(0).error());
         assert_eq!(kind, Rejection::Wrong(0));
         assert!(message.contains("no attempts are left"));
     }
 
     #[test]
     fn a_dead_code_asks_for_a_new_one() {
-        let (kind, message) = rejection(&answer(410, "gone", None));
+        let (kind, message) = rejection(&refusal(410, "gone").error());
         assert_eq!(kind, Rejection::Gone);
         assert!(message.contains("Request a new code"));
     }
 
     #[test]
     fn a_field_error_on_the_code_reads_as_a_sentence() {
-        let mut e = answer(422, "One or more fields are invalid.", None);
-        if let ApiError::Problem { problem, .. } = &mut e {
-            problem.errors = Some(
-                [(
-                    "code".to_owned(),
-                    vec!["must be exactly 6 digits".to_owned()],
-                )]
-                .into_iter()
-                .collect(),
-            );
-        }
+        let e = refusal(422, "One or more fields are invalid.")
+            .field_error("code", "must be exactly 6 digits")
+            .error();
         assert_eq!(
             rejection(&e),
             (

@@ -202,28 +202,18 @@ pub fn TextField(
 
 #[cfg(test)]
 mod tests {
-    use phonereg_types::Problem;
-
     use super::*;
+    use crate::test_answers::refusal;
 
     fn answer(status: u16, kind: &str, errors: &[(&str, &str)]) -> ApiError {
-        ApiError::Problem {
-            problem: Box::new(Problem {
-                kind: format!("https://phonereg.dev/problems/{kind}"),
-                title: String::new(),
-                status,
-                detail: "The password is incorrect.".to_owned(),
-                errors: (!errors.is_empty()).then(|| {
-                    errors
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()]))
-                        .collect()
-                }),
-                verification: None,
-                captcha: None,
-            }),
-            retry_after: None,
-        }
+        errors
+            .iter()
+            .fold(
+                refusal(status, "The password is incorrect.")
+                    .kind(&format!("https://phonereg.dev/problems/{kind}")),
+                |answer, (field, message)| answer.field_error(field, message),
+            )
+            .error()
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub const COUNTRIES: &[(&str, &str, &str)] = &[
 /// The picker's starting country, matching the server's default `DEFAULT_REGION`.
 pub const DEFAULT_COUNTRY: &str = "US";
 
+/// The hint under the label when the form has nothing more to say about the number.
+pub const PHONE_HINT: &str = "Pick the country, or type the number with its + country code.";
+
 /// Country select + number input + live feedback.
 #[component]
 pub fn PhoneField(
@@ -83,17 +86,61 @@ pub fn PhoneField(
     /// Called on every keystroke or country change (to clear stale server errors).
     #[prop(optional, into)]
     on_change: Option<Callback<()>>,
-    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(default = PHONE_HINT)] hint: &'static str,
     #[prop(optional)] node_ref: NodeRef<leptos::html::Input>,
 ) -> impl IntoView {
-    let country_id = format!("{id}-country");
     let status_id = format!("{id}-status");
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
     let described_by = format!("{hint_id} {status_id} {error_id}");
     let invalid = move || error.with(Option::is_some);
+    let changed = move || {
+        if let Some(cb) = on_change {
+            cb.run(());
+        }
+    };
+    picker_follows_the_number(number, region, lookup);
 
-    // A number typed with its country code tells us the country: keep the picker in step.
+    view! {
+        <div class="field" class:field-invalid=invalid>
+            <label for=id>{label}</label>
+            <p class="hint" id=hint_id>{hint}</p>
+            <div class="phone-row">
+                <CountryPicker id=format!("{id}-country") region disabled on_change=changed />
+                <input
+                    id=id
+                    name=id
+                    type="tel"
+                    inputmode="tel"
+                    autocomplete="tel"
+                    aria-invalid=move || if invalid() { "true" } else { "false" }
+                    aria-describedby=described_by
+                    prop:value=move || number.get()
+                    prop:disabled=move || disabled.get()
+                    on:input=move |ev| {
+                        number.set(event_target_value(&ev));
+                        changed();
+                    }
+                    on:blur=move |_| {
+                        if let Some(cb) = on_blur {
+                            cb.run(());
+                        }
+                    }
+                    node_ref=node_ref
+                />
+            </div>
+            <p class="field-status" id=status_id aria-live="polite"><LookupStatus lookup /></p>
+            <p class="field-error" id=error_id aria-live="polite">{move || error.get()}</p>
+        </div>
+    }
+}
+
+/// A number typed with its country code tells us the country: keep the picker in step.
+fn picker_follows_the_number(
+    number: RwSignal<String>,
+    region: RwSignal<String>,
+    lookup: Signal<Lookup>,
+) {
     Effect::new(move |_| {
         if let Lookup::Done(parsed) = lookup.get()
             && let Some(country) = number.with_untracked(|n| {
@@ -103,8 +150,49 @@ pub fn PhoneField(
             region.set(country);
         }
     });
+}
 
-    let status = move || match lookup.get() {
+/// The country select of [`PhoneField`].
+#[component]
+fn CountryPicker(
+    id: String,
+    region: RwSignal<String>,
+    disabled: Signal<bool>,
+    on_change: impl Fn() + 'static,
+) -> impl IntoView {
+    let options = COUNTRIES
+        .iter()
+        .map(|(code, name, dial)| {
+            let code = *code;
+            view! {
+                <option value=code prop:selected=move || region.get() == code>
+                    // Code first: a narrow (360 px) picker still shows "GB +44 …".
+                    {format!("{code} {dial} · {name}")}
+                </option>
+            }
+        })
+        .collect_view();
+    view! {
+        <select
+            id=id
+            aria-label="Country"
+            prop:value=move || region.get()
+            prop:disabled=move || disabled.get()
+            on:change=move |ev| {
+                region.set(event_target_value(&ev));
+                on_change();
+            }
+        >
+            {options}
+        </select>
+    }
+}
+
+/// The server's verdict on the number as it is typed: checking, its kind and
+/// international form when it can take texts, or why it could not be checked.
+#[component]
+fn LookupStatus(lookup: Signal<Lookup>) -> impl IntoView {
+    move || match lookup.get() {
         Lookup::Checking => {
             Some(view! { <span class="muted">"Checking the number…"</span> }.into_any())
         }
@@ -130,69 +218,6 @@ pub fn PhoneField(
             Some(view! { <span class="muted">{message}</span> }.into_any())
         }
         _ => None,
-    };
-
-    let options = COUNTRIES
-        .iter()
-        .map(|(code, name, dial)| {
-            let code = *code;
-            view! {
-                <option value=code prop:selected=move || region.get() == code>
-                    // Code first: a narrow (360 px) picker still shows "GB +44 …".
-                    {format!("{code} {dial} · {name}")}
-                </option>
-            }
-        })
-        .collect_view();
-
-    view! {
-        <div class="field" class:field-invalid=invalid>
-            <label for=id>{label}</label>
-            <p class="hint" id=hint_id>
-                {hint.unwrap_or("Pick the country, or type the number with its + country code.")}
-            </p>
-            <div class="phone-row">
-                <select
-                    id=country_id
-                    aria-label="Country"
-                    prop:value=move || region.get()
-                    prop:disabled=move || disabled.get()
-                    on:change=move |ev| {
-                        region.set(event_target_value(&ev));
-                        if let Some(cb) = on_change {
-                            cb.run(());
-                        }
-                    }
-                >
-                    {options}
-                </select>
-                <input
-                    id=id
-                    name=id
-                    type="tel"
-                    inputmode="tel"
-                    autocomplete="tel"
-                    aria-invalid=move || if invalid() { "true" } else { "false" }
-                    aria-describedby=described_by
-                    prop:value=move || number.get()
-                    prop:disabled=move || disabled.get()
-                    on:input=move |ev| {
-                        number.set(event_target_value(&ev));
-                        if let Some(cb) = on_change {
-                            cb.run(());
-                        }
-                    }
-                    on:blur=move |_| {
-                        if let Some(cb) = on_blur {
-                            cb.run(());
-                        }
-                    }
-                    node_ref=node_ref
-                />
-            </div>
-            <p class="field-status" id=status_id aria-live="polite">{status}</p>
-            <p class="field-error" id=error_id aria-live="polite">{move || error.get()}</p>
-        </div>
     }
 }
 

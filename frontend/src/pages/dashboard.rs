@@ -8,10 +8,7 @@ use phonereg_types::{Phone, PhoneStatus, Verification};
 use crate::{
     components::phone_widget::PhoneNumberRegistrationWidget,
     pages::{focus_heading, set_title},
-    panels::{
-        add_phone::AddPhonePanel,
-        verification::{VerificationStep, target_of},
-    },
+    panels::{add_phone::AddPhonePanel, verification::VerificationStep},
     paths::{Page, action, with_action},
     session::use_session,
 };
@@ -31,17 +28,12 @@ pub fn DashboardHome() -> impl IntoView {
     let panel = RwSignal::new(Panel::None);
     let flash = RwSignal::new(None::<String>);
     let phone = Signal::derive(move || session.phone());
-    let first_name = move || {
-        session
+    let greeting = move || {
+        let name = session
             .user()
-            .map(|u| {
-                u.full_name
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .unwrap_or_default()
+            .map(|u| first_name(&u.full_name))
+            .unwrap_or_default();
+        format!("Welcome, {name}")
     };
 
     let navigate = use_navigate();
@@ -58,70 +50,14 @@ pub fn DashboardHome() -> impl IntoView {
         flash.set(Some("Your phone number is verified.".to_owned()));
         focus_heading();
     });
-
-    let nudge = move || {
-        phone.with(|p| match p {
-            None => Some("Add a phone number to secure your account."),
-            Some(p) if p.status == PhoneStatus::Unverified => {
-                Some("Your phone number is not verified yet. Verify it to receive SMS.")
-            }
-            Some(p) if p.pending_e164.is_some() => {
-                Some("Your new number is waiting for its code. Verify it to finish the change.")
-            }
-            Some(_) => None,
-        })
-    };
-
-    let below = move || match panel.get() {
-        Panel::None => None,
-        Panel::Add => Some(
-            view! {
-                <AddPhonePanel
-                    on_saved=Callback::new(move |p: Phone| panel.set(Panel::Verify(p.verification)))
-                    on_cancel=Callback::new(move |_| panel.set(Panel::None))
-                />
-            }
-            .into_any(),
-        ),
-        Panel::Verify(initial) => phone.get_untracked().map(|p| {
-            let target = target_of(&p);
-            view! {
-                <VerificationStep
-                    phone_id=p.id
-                    target
-                    initial
-                    on_verified
-                    on_change_number=update
-                    dismiss_label="Later"
-                    on_dismiss=Callback::new(move |_| panel.set(Panel::None))
-                />
-            }
-            .into_any()
-        }),
-    };
+    let below = move || open_panel(panel, phone.get_untracked(), on_verified, update);
 
     view! {
         <div class="page">
-            <h1 tabindex="-1">{move || format!("Welcome, {}", first_name())}</h1>
+            <h1 tabindex="-1">{greeting}</h1>
             <p class="flash" role="status">{move || flash.get()}</p>
-            {move || nudge().map(|n| view! { <p class="nudge">{n}</p> })}
-            <section class="quick-actions" aria-labelledby="quick-title">
-                <h2 id="quick-title" class="visually-hidden">"Quick actions"</h2>
-                <ul>
-                    <li>
-                        <button class="action-tile" on:click=move |_| manage.run(())>
-                            <span class="tile-title">"Manage Phone Number"</span>
-                            <span class="tile-text">"Replace, verify or delete your number"</span>
-                        </button>
-                    </li>
-                    <li>
-                        <button class="action-tile" on:click=move |_| test_sms.run(())>
-                            <span class="tile-title">"Send a test SMS"</span>
-                            <span class="tile-text">"Check that messages reach you"</span>
-                        </button>
-                    </li>
-                </ul>
-            </section>
+            {move || phone.with(nudge).map(|n| view! { <p class="nudge">{n}</p> })}
+            <QuickActions manage test_sms />
             <PhoneNumberRegistrationWidget
                 phone
                 busy=Signal::derive(move || panel.with(|p| *p != Panel::None))
@@ -132,5 +68,86 @@ pub fn DashboardHome() -> impl IntoView {
             />
             {below}
         </div>
+    }
+}
+
+/// The first word of a full name.
+fn first_name(full_name: &str) -> String {
+    full_name
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// What the account's number still needs, if anything.
+fn nudge(phone: &Option<Phone>) -> Option<&'static str> {
+    match phone {
+        None => Some("Add a phone number to secure your account."),
+        Some(p) if p.status == PhoneStatus::Unverified => {
+            Some("Your phone number is not verified yet. Verify it to receive SMS.")
+        }
+        Some(p) if p.pending_e164.is_some() => {
+            Some("Your new number is waiting for its code. Verify it to finish the change.")
+        }
+        Some(_) => None,
+    }
+}
+
+/// The panel open below the widget: the add form, or the code step for the number.
+fn open_panel(
+    panel: RwSignal<Panel>,
+    phone: Option<Phone>,
+    on_verified: Callback<Phone>,
+    change_number: Callback<()>,
+) -> Option<AnyView> {
+    match panel.get() {
+        Panel::None => None,
+        Panel::Add => Some(
+            view! {
+                <AddPhonePanel
+                    on_saved=Callback::new(move |p: Phone| panel.set(Panel::Verify(p.verification)))
+                    on_cancel=Callback::new(move |_| panel.set(Panel::None))
+                />
+            }
+            .into_any(),
+        ),
+        Panel::Verify(initial) => phone.map(|p| {
+            view! {
+                <VerificationStep
+                    phone=p
+                    initial
+                    on_verified
+                    on_change_number=change_number
+                    dismiss_label="Later"
+                    on_dismiss=Callback::new(move |_| panel.set(Panel::None))
+                />
+            }
+            .into_any()
+        }),
+    }
+}
+
+/// The tiles that lead to the management page.
+#[component]
+fn QuickActions(manage: Callback<()>, test_sms: Callback<()>) -> impl IntoView {
+    view! {
+        <section class="quick-actions" aria-labelledby="quick-title">
+            <h2 id="quick-title" class="visually-hidden">"Quick actions"</h2>
+            <ul>
+                <li>
+                    <button class="action-tile" on:click=move |_| manage.run(())>
+                        <span class="tile-title">"Manage Phone Number"</span>
+                        <span class="tile-text">"Replace, verify or delete your number"</span>
+                    </button>
+                </li>
+                <li>
+                    <button class="action-tile" on:click=move |_| test_sms.run(())>
+                        <span class="tile-title">"Send a test SMS"</span>
+                        <span class="tile-text">"Check that messages reach you"</span>
+                    </button>
+                </li>
+            </ul>
+        </section>
     }
 }

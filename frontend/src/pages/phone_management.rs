@@ -21,7 +21,7 @@ use crate::{
         history::HistoryCard,
         phone_form::{PhoneFormMode, PhoneNumberForm},
         test_message::TestMessageCard,
-        verification::{VerificationStep, target_of},
+        verification::VerificationStep,
     },
     paths::{Page, action},
     session::use_session,
@@ -196,21 +196,17 @@ fn open_panel(
         }
         .into_any(),
         (Panel::Replace, Some(p)) => replace_panel(&p, page).into_any(),
-        (Panel::Verify(initial), Some(p)) => {
-            let target = target_of(&p);
-            view! {
-                <VerificationStep
-                    phone_id=p.id
-                    target
-                    initial
-                    on_verified=Callback::new(move |_| page.done("Your phone number is verified."))
-                    on_change_number=Callback::new(move |_| page.panel.set(Panel::Replace))
-                    dismiss_label="Later"
-                    on_dismiss=Callback::new(move |_| page.close())
-                />
-            }
-            .into_any()
+        (Panel::Verify(initial), Some(p)) => view! {
+            <VerificationStep
+                phone=p
+                initial
+                on_verified=Callback::new(move |_| page.done("Your phone number is verified."))
+                on_change_number=Callback::new(move |_| page.panel.set(Panel::Replace))
+                dismiss_label="Later"
+                on_dismiss=Callback::new(move |_| page.close())
+            />
         }
+        .into_any(),
         (Panel::ConfirmDelete, Some(p)) => delete.dialog(&p).into_any(),
         _ => return None,
     })

@@ -6,7 +6,10 @@ use leptos::prelude::*;
 use crate::{
     components::breadcrumbs::Breadcrumbs,
     pages::set_title,
-    panels::{recovery_codes::RecoveryCodesCard, two_factor::TwoFactorCard},
+    panels::{
+        delete_account::DeleteAccountCard, recent_activity::RecentActivityCard,
+        recovery_codes::RecoveryCodesCard, two_factor::TwoFactorCard,
+    },
     paths::Page,
 };
 
@@ -21,6 +24,8 @@ pub fn SecurityPage() -> impl IntoView {
             <h1 tabindex="-1">"Security"</h1>
             <TwoFactorCard on_codes=Callback::new(move |codes| fresh.set(Some(codes))) />
             <RecoveryCodesCard fresh />
+            <RecentActivityCard />
+            <DeleteAccountCard />
         </div>
     }
 }

@@ -9,11 +9,8 @@ use phonereg_types::{ProblemType, SmsCodePurpose, SmsSignInRequest, TokenRespons
 
 use crate::{
     api,
-    components::{
-        code_step::{CodeFields, ResendButton, TestNumberNotice},
-        field::SubmitButton,
-    },
-    panels::send_code::SentCode,
+    components::code_step::{CodeActions, CodeFields, TestNumberNotice},
+    panels::send_code::{DifferentNumber, SentCode},
     task::Task,
 };
 
@@ -80,19 +77,8 @@ pub fn CodeSignInStep(
                         ", then enter the code we text you."
                     </p>
                 </Show>
-                <div class="actions">
-                    <SubmitButton pending=signing_in label="Sign in" busy_label="Signing in…" />
-                    <ResendButton
-                        step
-                        pending=resend.pending()
-                        on_click=Callback::new(move |_| resend.dispatch(()))
-                    />
-                </div>
-                <div class="actions actions-secondary">
-                    <button type="button" class="btn-link" on:click=move |_| on_change_number.run(())>
-                        "Use a different number"
-                    </button>
-                </div>
+                <CodeActions step pending=signing_in label="Sign in" busy_label="Signing in…" resend />
+                <DifferentNumber on_click=on_change_number />
             </form>
         </section>
     }

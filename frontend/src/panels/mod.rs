@@ -5,9 +5,13 @@
 
 pub mod add_phone;
 pub mod code_sign_in;
+pub mod delete_account;
 pub mod history;
+pub mod phone_entry;
 pub mod phone_form;
+pub mod recent_activity;
 pub mod recovery_codes;
+pub mod register_form;
 pub mod reset_password;
 pub mod send_code;
 pub mod test_message;

@@ -9,10 +9,10 @@ use phonereg_types::RecoveryCodesRequest;
 use crate::{
     api,
     components::{
-        field::{
-            FieldState, SubmitButton, TextField, focus, password_missing, password_refusal, refocus,
-        },
+        field::{SubmitButton, TextField, password_missing, password_refusal},
+        password_check::PasswordCheck,
         recovery_codes::RecoveryCodeList,
+        subform::Subform,
     },
     session::use_session,
     task::Task,
@@ -102,19 +102,8 @@ pub fn RecoveryCodesCard(
 #[component]
 fn NewSetForm(on_made: Callback<Vec<String>>, on_cancel: Callback<()>) -> impl IntoView {
     let session = use_session();
-    let password = FieldState::new();
-    let submitted = RwSignal::new(false);
-    let password_ref = NodeRef::<html::Input>::new();
+    let password = PasswordCheck::new(password_missing).focus_when_shown();
     let form_error = RwSignal::new(None::<String>);
-    let error = Signal::derive(move || {
-        let client = password.value.with(|v| password_missing(v));
-        password.shown_error(client, submitted.get())
-    });
-    Effect::new(move |_| {
-        if password_ref.get().is_some() {
-            focus(password_ref);
-        }
-    });
 
     let make = Task::new(move |password_text: &String| {
         let body = RecoveryCodesRequest {
@@ -131,9 +120,8 @@ fn NewSetForm(on_made: Callback<Vec<String>>, on_cancel: Callback<()>) -> impl I
                 }
                 Err(e) => match password_refusal(&e, "password") {
                     Some(message) => {
-                        password.server_error.set(Some(message));
+                        password.refused(message);
                         form_error.set(None);
-                        refocus(password_ref);
                     }
                     None => form_error.set(Some(e.message())),
                 },
@@ -141,39 +129,22 @@ fn NewSetForm(on_made: Callback<Vec<String>>, on_cancel: Callback<()>) -> impl I
         }
     });
     let pending = make.pending();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if pending.get_untracked() {
-            return;
-        }
-        submitted.set(true);
-        if error.get_untracked().is_some() {
-            focus(password_ref);
-            return;
-        }
-        form_error.set(None);
-        make.dispatch(password.value.get_untracked());
-    };
+    let submit = password.on_submit(make, form_error);
 
     view! {
-        <section
-            class="subform"
-            aria-labelledby="new-set-title"
-            on:keydown=move |ev| if ev.key() == "Escape" { on_cancel.run(()) }
-        >
-            <h3 id="new-set-title">"New set of recovery codes"</h3>
+        <Subform title_id="new-set-title" title="New set of recovery codes" on_close=on_cancel>
             <p>"The codes you have now stop working. Confirm it's you with your password."</p>
             <form on:submit=submit novalidate>
-                <TextField id="recovery-password" label="Password" state=password
-                    input_type="password" error autocomplete="current-password"
-                    disabled=pending node_ref=password_ref />
+                <TextField id="recovery-password" label="Password" state=password.state
+                    input_type="password" error=password.error autocomplete="current-password"
+                    disabled=pending node_ref=password.node_ref />
                 <p class="form-error" role="alert">{move || form_error.get()}</p>
                 <div class="actions">
                     <SubmitButton pending=pending label="Make a new set" busy_label="Making a new set…" />
                     <button type="button" class="btn" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                 </div>
             </form>
-        </section>
+        </Subform>
     }
 }
 

@@ -5,19 +5,19 @@
 //! `recovery-code-required` and the form asks for a recovery code too, keeping the SMS
 //! code and the new password as typed (the SMS code stays usable).
 
-use leptos::{html, prelude::*};
+use leptos::{ev::SubmitEvent, html, prelude::*};
 use phonereg_types::{PasswordResetRequest, ProblemType, SmsCodePurpose, validation};
 
 use crate::{
     api::{self, ApiError},
     components::{
-        code_step::{CodeFields, ResendButton, TestNumberNotice},
-        field::{
-            FieldState, SubmitButton, TextField, confirm_error, field_sentence, focus, refocus,
-            sentence,
+        code_step::{CodeActions, CodeFields, CodeStep, TestNumberNotice},
+        field::{FieldState, TextField, confirm_error, focus, sentence},
+        recovery_code_field::{
+            NOT_RIGHT, RecoveryCodeField, RecoveryCodeInput, recovery_code_refusal,
         },
     },
-    panels::send_code::SentCode,
+    panels::send_code::{DifferentNumber, SentCode},
     task::Task,
 };
 
@@ -29,43 +29,86 @@ pub fn ResetPasswordStep(
 ) -> impl IntoView {
     let test_number = !sent.verification.sent;
     let step = sent.step();
-    let password = FieldState::new();
-    let confirm = FieldState::new();
     let submitted = RwSignal::new(false);
-    let password_ref = NodeRef::<html::Input>::new();
-    let confirm_ref = NodeRef::<html::Input>::new();
+    let new_password = NewPassword::new(submitted);
     let needs_recovery = RwSignal::new(false);
-    let recovery = FieldState::new();
-    let recovery_ref = NodeRef::<html::Input>::new();
-    // Its own flag: the field appears after a submit and must not open with an error.
-    let recovery_submitted = RwSignal::new(false);
-    let recovery_error = Signal::derive(move || {
-        let client = recovery
-            .value
-            .with(|v| validation::parse_recovery_code(v).err().map(sentence));
-        recovery.shown_error(client, recovery_submitted.get())
-    });
-    Effect::new(move |_| {
-        if needs_recovery.get() && recovery_ref.get().is_some() {
-            focus(recovery_ref);
+    let recovery = RecoveryCodeField::new();
+    recovery.focus_when(move || needs_recovery.get());
+    let fields = ResetFields {
+        step,
+        new_password,
+        needs_recovery,
+        recovery,
+    };
+    let reset = reset_task(&sent, fields, on_done);
+    let resend = sent.resend(SmsCodePurpose::PasswordReset, step);
+
+    let resetting = reset.pending();
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if resetting.get_untracked() {
+            return;
         }
-    });
+        submitted.set(true);
+        let Some(code) = step.code() else {
+            return;
+        };
+        let Some(password) = new_password.checked() else {
+            return;
+        };
+        let recovery_code = if needs_recovery.get_untracked() {
+            let Some(recovery_code) = recovery.submitted_code() else {
+                return;
+            };
+            Some(recovery_code)
+        } else {
+            None
+        };
+        reset.dispatch((code, password, recovery_code));
+    };
 
-    let password_error = Signal::derive(move || {
-        let client = password
-            .value
-            .with(|v| validation::check_password(v).err().map(sentence));
-        password.shown_error(client, submitted.get())
-    });
-    let confirm_error = Signal::derive(move || {
-        let client = confirm
-            .value
-            .with(|c| password.value.with(|p| confirm_error(c, p).map(sentence)));
-        confirm.shown_error(client, submitted.get())
-    });
+    view! {
+        <section class="code-step" aria-labelledby="new-password-title">
+            <h2 id="new-password-title">"Choose a new password"</h2>
+            <p>
+                "If " <strong class="nowrap">{sent.shown}</strong>
+                " is the verified number of a PhoneReg account, we have sent it a 6-digit code. Enter it with your new password."
+            </p>
+            <TestNumberNotice show=test_number />
+            <form on:submit=submit novalidate>
+                <CodeFields step disabled=resetting />
+                <NewPasswordInputs fields=new_password disabled=resetting />
+                <Show when=move || needs_recovery.get()>
+                    <p class="notice" id="recovery-needed">
+                        "This account uses two-step sign-in, so a texted code alone cannot reset its password. Enter one of the recovery codes you saved when you turned it on."
+                    </p>
+                    <RecoveryCodeInput field=recovery disabled=resetting
+                        hint="Like abcd-1234. Each code works once." />
+                </Show>
+                <CodeActions step pending=resetting label="Reset password" busy_label="Resetting…" resend />
+                <DifferentNumber on_click=on_change_number />
+            </form>
+        </section>
+    }
+}
 
+/// The SMS code, the new password, and the recovery code once the account asked for one.
+type ResetInput = (String, String, Option<String>);
+
+/// The step's fields, where the answers to a reset land.
+#[derive(Clone, Copy)]
+struct ResetFields {
+    step: CodeStep,
+    new_password: NewPassword,
+    /// The API asked for a recovery code too (a two-step account).
+    needs_recovery: RwSignal<bool>,
+    recovery: RecoveryCodeField,
+}
+
+/// `POST /auth/password-reset` for the number the code went to.
+fn reset_task(sent: &SentCode, fields: ResetFields, on_done: Callback<()>) -> Task<ResetInput> {
     let (number, region) = (sent.number.clone(), sent.region.clone());
-    let reset = Task::new(move |(code, new_password, recovery_code): &ResetInput| {
+    Task::new(move |(code, new_password, recovery_code): &ResetInput| {
         let body = PasswordResetRequest {
             phone_number: number.clone(),
             phone_region: Some(region.clone()),
@@ -80,127 +123,38 @@ pub fn ResetPasswordStep(
                 }
                 // The code was right; the account wants a recovery code as well.
                 Err(e) if e.is_problem(ProblemType::RecoveryCodeRequired) => {
-                    step.error.set(None);
+                    fields.step.error.set(None);
                     if body.recovery_code.is_some() {
-                        recovery.server_error.set(Some(
-                            "That recovery code is not right, or was used already.".to_owned(),
-                        ));
-                        refocus(recovery_ref);
+                        fields.recovery.refused(NOT_RIGHT.to_owned());
                     } else {
-                        needs_recovery.set(true);
+                        fields.needs_recovery.set(true);
                     }
                 }
-                Err(e) if recovery_code_refusal(&e).is_some() => {
-                    recovery.server_error.set(recovery_code_refusal(&e));
-                    refocus(recovery_ref);
-                }
-                Err(e) => {
-                    let on_password = e
-                        .field_errors()
-                        .get("new_password")
-                        .and_then(|m| m.first())
-                        .map(|m| sentence(m));
-                    if about_code(&e) {
-                        step.rejected(&e);
-                    } else if on_password.is_none() {
-                        step.error.set(Some(e.message()));
-                    }
-                    if let Some(message) = on_password {
-                        password.server_error.set(Some(message));
-                        focus(password_ref);
-                    }
-                }
+                Err(e) => match recovery_code_refusal(&e) {
+                    Some(message) => fields.recovery.refused(message),
+                    None => refused(&e, fields),
+                },
             }
         }
-    });
-
-    let resend = sent.resend(SmsCodePurpose::PasswordReset, step);
-
-    let resetting = reset.pending();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if resetting.get_untracked() {
-            return;
-        }
-        submitted.set(true);
-        let Some(code) = step.code() else {
-            return;
-        };
-        if password_error.get_untracked().is_some() {
-            focus(password_ref);
-            return;
-        }
-        if confirm_error.get_untracked().is_some() {
-            focus(confirm_ref);
-            return;
-        }
-        let recovery_code = if needs_recovery.get_untracked() {
-            recovery_submitted.set(true);
-            match validation::parse_recovery_code(&recovery.value.get_untracked()) {
-                Ok(code) => Some(code),
-                Err(_) => {
-                    focus(recovery_ref);
-                    return;
-                }
-            }
-        } else {
-            None
-        };
-        reset.dispatch((code, password.value.get_untracked(), recovery_code));
-    };
-
-    view! {
-        <section class="code-step" aria-labelledby="new-password-title">
-            <h2 id="new-password-title">"Choose a new password"</h2>
-            <p>
-                "If " <strong class="nowrap">{sent.shown}</strong>
-                " is the verified number of a PhoneReg account, we have sent it a 6-digit code. Enter it with your new password."
-            </p>
-            <TestNumberNotice show=test_number />
-            <form on:submit=submit novalidate>
-                <CodeFields step disabled=resetting />
-                <TextField id="new-password" label="New password" state=password input_type="password"
-                    error=password_error autocomplete="new-password" hint="At least 8 characters."
-                    disabled=resetting node_ref=password_ref />
-                <TextField id="confirm-new-password" label="Confirm new password" state=confirm
-                    input_type="password" error=confirm_error autocomplete="new-password"
-                    disabled=resetting node_ref=confirm_ref />
-                <Show when=move || needs_recovery.get()>
-                    <p class="notice" id="recovery-needed">
-                        "This account uses two-step sign-in, so a texted code alone cannot reset its password. Enter one of the recovery codes you saved when you turned it on."
-                    </p>
-                    <TextField id="recovery-code" label="Recovery code" state=recovery
-                        error=recovery_error autocomplete="off"
-                        hint="Like abcd-1234. Each code works once."
-                        disabled=resetting node_ref=recovery_ref />
-                </Show>
-                <div class="actions">
-                    <SubmitButton pending=resetting label="Reset password" busy_label="Resetting…" />
-                    <ResendButton
-                        step
-                        pending=resend.pending()
-                        on_click=Callback::new(move |_| resend.dispatch(()))
-                    />
-                </div>
-                <div class="actions actions-secondary">
-                    <button type="button" class="btn-link" on:click=move |_| on_change_number.run(())>
-                        "Use a different number"
-                    </button>
-                </div>
-            </form>
-        </section>
-    }
+    })
 }
 
-/// The SMS code, the new password, and the recovery code once the account asked for one.
-type ResetInput = (String, String, Option<String>);
-
-/// A refusal of the recovery code itself (422 on its field), as a sentence.
-fn recovery_code_refusal(e: &ApiError) -> Option<String> {
-    e.field_errors()
-        .get("recovery_code")
+/// A refusal of the code or of the new password: each under its own field, anything
+/// else under the code.
+fn refused(e: &ApiError, fields: ResetFields) {
+    let on_password = e
+        .field_errors()
+        .get("new_password")
         .and_then(|m| m.first())
-        .map(|m| field_sentence("That", m))
+        .map(|m| sentence(m));
+    if about_code(e) {
+        fields.step.rejected(e);
+    } else if on_password.is_none() {
+        fields.step.error.set(Some(e.message()));
+    }
+    if let Some(message) = on_password {
+        fields.new_password.refused(message);
+    }
 }
 
 /// Whether a refusal is about the code (wrong, dead, malformed) rather than the password.
@@ -208,4 +162,73 @@ fn about_code(e: &ApiError) -> bool {
     e.status() == Some(410)
         || e.problem().is_some_and(|p| p.verification.is_some())
         || e.field_errors().contains_key("code")
+}
+
+/// The new password, typed twice.
+#[derive(Clone, Copy)]
+struct NewPassword {
+    password: FieldState,
+    confirm: FieldState,
+    password_ref: NodeRef<html::Input>,
+    confirm_ref: NodeRef<html::Input>,
+    password_error: Signal<Option<String>>,
+    confirm_error: Signal<Option<String>>,
+}
+
+impl NewPassword {
+    fn new(submitted: RwSignal<bool>) -> Self {
+        let password = FieldState::new();
+        let confirm = FieldState::new();
+        let password_error = Signal::derive(move || {
+            let client = password
+                .value
+                .with(|v| validation::check_password(v).err().map(sentence));
+            password.shown_error(client, submitted.get())
+        });
+        let confirm_error = Signal::derive(move || {
+            let client = confirm
+                .value
+                .with(|c| password.value.with(|p| confirm_error(c, p).map(sentence)));
+            confirm.shown_error(client, submitted.get())
+        });
+        NewPassword {
+            password,
+            confirm,
+            password_ref: NodeRef::new(),
+            confirm_ref: NodeRef::new(),
+            password_error,
+            confirm_error,
+        }
+    }
+
+    /// The new password when both fields pass; else the first to fix takes focus.
+    fn checked(self) -> Option<String> {
+        if self.password_error.get_untracked().is_some() {
+            focus(self.password_ref);
+            return None;
+        }
+        if self.confirm_error.get_untracked().is_some() {
+            focus(self.confirm_ref);
+            return None;
+        }
+        Some(self.password.value.get_untracked())
+    }
+
+    /// The API refused the new password: `message` under it, focused.
+    fn refused(self, message: String) {
+        self.password.server_error.set(Some(message));
+        focus(self.password_ref);
+    }
+}
+
+#[component]
+fn NewPasswordInputs(fields: NewPassword, disabled: Signal<bool>) -> impl IntoView {
+    view! {
+        <TextField id="new-password" label="New password" state=fields.password input_type="password"
+            error=fields.password_error autocomplete="new-password" hint="At least 8 characters."
+            disabled node_ref=fields.password_ref />
+        <TextField id="confirm-new-password" label="Confirm new password" state=fields.confirm
+            input_type="password" error=fields.confirm_error autocomplete="new-password"
+            disabled node_ref=fields.confirm_ref />
+    }
 }

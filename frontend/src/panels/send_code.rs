@@ -2,17 +2,13 @@
 //! country and the server's as-you-type verdict), then `POST /auth/sms/start`. The answer
 //! is the same whether or not the number has an account, and so is what this shows.
 
-use leptos::{html, prelude::*};
-use phonereg_types::{SmsCodePurpose, SmsStartRequest, Verification, validation};
+use leptos::{ev::SubmitEvent, prelude::*};
+use phonereg_types::{SmsCodePurpose, SmsStartRequest, Verification};
 
 use crate::{
     api::{self, ApiError},
-    components::{
-        code_step::CodeStep,
-        field::{SubmitButton, focus, sentence},
-        phone_field::{PhoneField, phone_error},
-    },
-    lookup::{Lookup, phone_lookup},
+    components::{code_step::CodeStep, field::SubmitButton, phone_field::phone_error},
+    panels::phone_entry::{PhoneEntry, PhoneEntryField},
     task::Task,
 };
 
@@ -70,6 +66,19 @@ impl SentCode {
     }
 }
 
+/// "Use a different number": from a code step back to [`SendCodeForm`], which keeps what
+/// was typed.
+#[component]
+pub fn DifferentNumber(on_click: Callback<()>) -> impl IntoView {
+    view! {
+        <div class="actions actions-secondary">
+            <button type="button" class="btn-link" on:click=move |_| on_click.run(())>
+                "Use a different number"
+            </button>
+        </div>
+    }
+}
+
 #[component]
 pub fn SendCodeForm(
     purpose: SmsCodePurpose,
@@ -78,32 +87,55 @@ pub fn SendCodeForm(
     region: RwSignal<String>,
     on_sent: Callback<SentCode>,
 ) -> impl IntoView {
-    let lookup = phone_lookup(number.into(), region.into());
-    let touched = RwSignal::new(false);
     let submitted = RwSignal::new(false);
-    let server_error = RwSignal::new(None::<String>);
+    let entry = PhoneEntry::new(number, region, submitted);
     let form_error = RwSignal::new(None::<String>);
-    let input_ref = NodeRef::<html::Input>::new();
+    let send = send_task(entry, form_error, on_sent);
+    let sending = send.pending();
 
-    let client_error = move || {
-        number
-            .with(|n| validation::check_phone_input(n).err().map(sentence))
-            .or_else(|| lookup.with(Lookup::problem))
-    };
-    let shown_error = Signal::derive(move || {
-        server_error.get().or_else(|| {
-            (touched.get() || submitted.get())
-                .then(client_error)
-                .flatten()
-        })
-    });
-
-    let send = Task::new(move |body: &SmsStartRequest| {
-        let body = body.clone();
-        let shown = lookup.with_untracked(|l| match l {
-            Lookup::Done(p) => p.international.clone(),
-            _ => None,
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if sending.get_untracked() {
+            return;
+        }
+        submitted.set(true);
+        if !entry.ready() {
+            return;
+        }
+        form_error.set(None);
+        let (phone_number, phone_region) = entry.typed();
+        send.dispatch(SmsStartRequest {
+            phone_number,
+            phone_region: Some(phone_region),
+            purpose,
+            captcha_token: None,
         });
+    };
+
+    view! {
+        <form on:submit=submit novalidate>
+            <PhoneEntryField
+                entry
+                id="phone-number"
+                label="Phone number"
+                disabled=sending
+                hint="Your account's verified number. Pick the country, or type the number with its + country code."
+            />
+            <p class="form-error" role="alert">{move || form_error.get()}</p>
+            <SubmitButton pending=sending label="Text me a code" busy_label="Sending…" class="btn btn-primary btn-block" />
+        </form>
+    }
+}
+
+/// `POST /auth/sms/start`; the code sent (or one sent a moment ago) goes to `on_sent`.
+fn send_task(
+    entry: PhoneEntry,
+    form_error: RwSignal<Option<String>>,
+    on_sent: Callback<SentCode>,
+) -> Task<SmsStartRequest> {
+    Task::new(move |body: &SmsStartRequest| {
+        let body = body.clone();
+        let shown = entry.international();
         async move {
             let sent = |verification, earlier| SentCode {
                 shown: shown.clone().unwrap_or_else(|| body.phone_number.clone()),
@@ -122,56 +154,13 @@ pub fn SendCodeForm(
                         on_sent.try_run(sent(verification, true));
                     }
                     None => match phone_error(&e) {
-                        Some(message) => {
-                            server_error.set(Some(message));
-                            focus(input_ref);
-                        }
+                        Some(message) => entry.refused(message),
                         None => form_error.set(Some(e.message())),
                     },
                 },
             }
         }
-    });
-    let sending = send.pending();
-
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if sending.get_untracked() {
-            return;
-        }
-        submitted.set(true);
-        if client_error().is_some() || server_error.get_untracked().is_some() {
-            focus(input_ref);
-            return;
-        }
-        form_error.set(None);
-        send.dispatch(SmsStartRequest {
-            phone_number: number.get_untracked().trim().to_owned(),
-            phone_region: Some(region.get_untracked()),
-            purpose,
-            captcha_token: None,
-        });
-    };
-
-    view! {
-        <form on:submit=submit novalidate>
-            <PhoneField
-                id="phone-number"
-                label="Phone number"
-                number
-                region
-                lookup
-                error=shown_error
-                disabled=sending
-                hint="Your account's verified number. Pick the country, or type the number with its + country code."
-                on_blur=Callback::new(move |_| touched.set(true))
-                on_change=Callback::new(move |_| server_error.set(None))
-                node_ref=input_ref
-            />
-            <p class="form-error" role="alert">{move || form_error.get()}</p>
-            <SubmitButton pending=sending label="Text me a code" busy_label="Sending…" class="btn btn-primary btn-block" />
-        </form>
-    }
+    })
 }
 
 /// A 429 of the resend cool-down carries the live code's state: that code can be used.

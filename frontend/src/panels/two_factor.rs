@@ -4,7 +4,7 @@
 //! (`POST /users/me/two-factor/code`), then `PUT /users/me/two-factor`. Turning it on
 //! answers with the recovery codes, handed to `on_codes` to be shown once.
 
-use leptos::{html, prelude::*};
+use leptos::{ev::SubmitEvent, html, prelude::*};
 use leptos_router::components::A;
 use phonereg_types::{PhoneStatus, TwoFactorRequest, validation};
 
@@ -12,7 +12,9 @@ use crate::{
     api::{self, ApiError},
     components::{
         code_step::{CodeFields, CodeStep, ResendButton},
-        field::{FieldState, SubmitButton, TextField, focus, sentence},
+        field::{SubmitButton, TextField, sentence},
+        password_check::PasswordCheck,
+        subform::Subform,
     },
     paths::{Page, action, with_action},
     session::{Session, use_session},
@@ -102,32 +104,15 @@ pub fn TwoFactorCard(
     }
 }
 
-/// The password field both forms start with: focused when the form opens.
-fn password_error(password: FieldState, submitted: RwSignal<bool>) -> Signal<Option<String>> {
-    Signal::derive(move || {
-        let client = password
-            .value
-            .with(|v| v.is_empty().then(|| sentence(validation::REQUIRED)));
-        password.shown_error(client, submitted.get())
-    })
-}
-
-fn focus_when_shown(input: NodeRef<html::Input>) {
-    Effect::new(move |_| {
-        if input.get().is_some() {
-            focus(input);
-        }
-    });
+/// The client-side rule of the password both forms start with.
+fn password_required(value: &str) -> Option<String> {
+    value.is_empty().then(|| sentence(validation::REQUIRED))
 }
 
 #[component]
 fn TurnOnForm(close: Callback<Option<String>>, on_codes: Callback<Vec<String>>) -> impl IntoView {
     let session = use_session();
-    let password = FieldState::new();
-    let submitted = RwSignal::new(false);
-    let error = password_error(password, submitted);
-    let password_ref = NodeRef::<html::Input>::new();
-    focus_when_shown(password_ref);
+    let password = PasswordCheck::new(password_required).focus_when_shown();
     // 409: no verified number. Where to get one depends on whether there is a number.
     let needs_number = RwSignal::new(false);
     let form_error = RwSignal::new(None::<String>);
@@ -151,37 +136,20 @@ fn TurnOnForm(close: Callback<Option<String>>, on_codes: Callback<Vec<String>>) 
                 }
                 Err(e) => {
                     needs_number.set(e.status() == Some(409));
-                    refused(&e, password, form_error, password_ref);
+                    refused(&e, password, form_error);
                 }
             }
         }
     });
     let pending = turn_on.pending();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if pending.get_untracked() {
-            return;
-        }
-        submitted.set(true);
-        if error.get_untracked().is_some() {
-            focus(password_ref);
-            return;
-        }
-        form_error.set(None);
-        turn_on.dispatch(password.value.get_untracked());
-    };
+    let submit = password.on_submit(turn_on, form_error);
 
     view! {
-        <section
-            class="subform"
-            aria-labelledby="turn-on-title"
-            on:keydown=move |ev| if ev.key() == "Escape" { close.run(None) }
-        >
-            <h3 id="turn-on-title">"Turn on two-step sign-in"</h3>
+        <Subform title_id="turn-on-title" title="Turn on two-step sign-in"
+            on_close=Callback::new(move |_| close.run(None))>
             <p>"Confirm it's you with your password."</p>
             <form on:submit=submit novalidate>
-                <TextField id="two-factor-password" label="Password" state=password input_type="password"
-                    error autocomplete="current-password" disabled=pending node_ref=password_ref />
+                <SwitchPassword password pending />
                 <div class="form-error" role="alert">
                     {move || form_error.get()}
                     <Show when=move || needs_number.get()>
@@ -193,7 +161,17 @@ fn TurnOnForm(close: Callback<Option<String>>, on_codes: Callback<Vec<String>>) 
                     <button type="button" class="btn" on:click=move |_| close.run(None)>"Cancel"</button>
                 </div>
             </form>
-        </section>
+        </Subform>
+    }
+}
+
+/// The password field of both forms.
+#[component]
+fn SwitchPassword(password: PasswordCheck, pending: Signal<bool>) -> impl IntoView {
+    view! {
+        <TextField id="two-factor-password" label="Password" state=password.state input_type="password"
+            error=password.error autocomplete="current-password" disabled=pending
+            node_ref=password.node_ref />
     }
 }
 
@@ -224,18 +202,77 @@ fn TurnOffForm(
     close: Callback<Option<String>>,
 ) -> impl IntoView {
     let session = use_session();
-    let password = FieldState::new();
-    let submitted = RwSignal::new(false);
-    let error = password_error(password, submitted);
-    let password_ref = NodeRef::<html::Input>::new();
-    focus_when_shown(password_ref);
+    let password = PasswordCheck::new(password_required).focus_when_shown();
     let form_error = RwSignal::new(None::<String>);
     let step = CodeStep::new(None);
     let code_sent = RwSignal::new(false);
     let number = number.unwrap_or_else(|| "your verified number".to_owned());
+    let send_code = send_code_task(session, number.clone(), step, code_sent, form_error);
 
-    let target = number.clone();
-    let send_code = Task::new(move |_: &()| {
+    let turn_off = Task::new(move |(password_text, code): &(String, String)| {
+        let body = TwoFactorRequest {
+            enabled: false,
+            password: password_text.clone(),
+            code: Some(code.clone()),
+        };
+        async move {
+            match set_switch(session, body).await {
+                Ok(_) => {
+                    close.run(Some(
+                        "Two-step sign-in is off. Your password alone signs you in.".to_owned(),
+                    ));
+                }
+                // The password is checked first: the code is still good.
+                Err(e) if e.is_unauthorized() => refused(&e, password, form_error),
+                Err(e) => {
+                    step.rejected(&e);
+                }
+            }
+        }
+    });
+
+    let sending = send_code.pending();
+    let pending = turn_off.pending();
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() || sending.get_untracked() {
+            return;
+        }
+        let Some(password_text) = password.submitted() else {
+            return;
+        };
+        if !code_sent.get_untracked() {
+            send_code.dispatch(());
+        } else if let Some(code) = step.code() {
+            turn_off.dispatch((password_text, code));
+        }
+    };
+
+    view! {
+        <Subform title_id="turn-off-title" title="Turn off two-step sign-in"
+            on_close=Callback::new(move |_| close.run(None))>
+            <p>"Confirm it's you with your password and a code we text to " <strong class="nowrap">{number}</strong> "."</p>
+            <form on:submit=submit novalidate>
+                <SwitchPassword password pending />
+                <Show when=move || code_sent.get()>
+                    <CodeFields step disabled=pending autosubmit=true />
+                </Show>
+                <p class="form-error" role="alert">{move || form_error.get()}</p>
+                <TurnOffActions step code_sent pending send_code close />
+            </form>
+        </Subform>
+    }
+}
+
+/// `POST /users/me/two-factor/code`: the code that turning off needs, to `target`.
+fn send_code_task(
+    session: Session,
+    target: String,
+    step: CodeStep,
+    code_sent: RwSignal<bool>,
+    form_error: RwSignal<Option<String>>,
+) -> Task<()> {
+    Task::new(move |_: &()| {
         let target = target.clone();
         async move {
             match session.call(api::two_factor_code).await {
@@ -253,84 +290,32 @@ fn TurnOffForm(
                 Err(e) => form_error.set(Some(e.message())),
             }
         }
-    });
+    })
+}
 
-    let turn_off = Task::new(move |(password_text, code): &(String, String)| {
-        let body = TwoFactorRequest {
-            enabled: false,
-            password: password_text.clone(),
-            code: Some(code.clone()),
-        };
-        async move {
-            match set_switch(session, body).await {
-                Ok(_) => {
-                    close.run(Some(
-                        "Two-step sign-in is off. Your password alone signs you in.".to_owned(),
-                    ));
-                }
-                // The password is checked first: the code is still good.
-                Err(e) if e.is_unauthorized() => refused(&e, password, form_error, password_ref),
-                Err(e) => {
-                    step.rejected(&e);
-                }
-            }
-        }
-    });
-
+/// "Text me a code" first; once it went out, "Turn off" and the resend.
+#[component]
+fn TurnOffActions(
+    step: CodeStep,
+    code_sent: RwSignal<bool>,
+    pending: Signal<bool>,
+    send_code: Task<()>,
+    close: Callback<Option<String>>,
+) -> impl IntoView {
     let sending = send_code.pending();
-    let pending = turn_off.pending();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if pending.get_untracked() || sending.get_untracked() {
-            return;
-        }
-        submitted.set(true);
-        if error.get_untracked().is_some() {
-            focus(password_ref);
-            return;
-        }
-        if !code_sent.get_untracked() {
-            send_code.dispatch(());
-            return;
-        }
-        if let Some(code) = step.code() {
-            turn_off.dispatch((password.value.get_untracked(), code));
-        }
-    };
-
     view! {
-        <section
-            class="subform"
-            aria-labelledby="turn-off-title"
-            on:keydown=move |ev| if ev.key() == "Escape" { close.run(None) }
-        >
-            <h3 id="turn-off-title">"Turn off two-step sign-in"</h3>
-            <p>"Confirm it's you with your password and a code we text to " <strong class="nowrap">{number}</strong> "."</p>
-            <form on:submit=submit novalidate>
-                <TextField id="two-factor-password" label="Password" state=password input_type="password"
-                    error autocomplete="current-password" disabled=pending node_ref=password_ref />
-                <Show when=move || code_sent.get()>
-                    <CodeFields step disabled=pending autosubmit=true />
-                </Show>
-                <p class="form-error" role="alert">{move || form_error.get()}</p>
-                <div class="actions">
-                    <Show
-                        when=move || code_sent.get()
-                        fallback=move || view! {
-                            <SubmitButton pending=sending label="Text me a code" busy_label="Sending…" />
-                        }
-                    >
-                        <SubmitButton pending=pending label="Turn off" busy_label="Turning off…" class="btn btn-danger" />
-                        <ResendButton
-                            step
-                            pending=sending
-                            on_click=Callback::new(move |_| send_code.dispatch(()))
-                        />
-                    </Show>
-                    <button type="button" class="btn" on:click=move |_| close.run(None)>"Cancel"</button>
-                </div>
-            </form>
-        </section>
+        <div class="actions">
+            <Show
+                when=move || code_sent.get()
+                fallback=move || view! {
+                    <SubmitButton pending=sending label="Text me a code" busy_label="Sending…" />
+                }
+            >
+                <SubmitButton pending=pending label="Turn off" busy_label="Turning off…" class="btn btn-danger" />
+                <ResendButton step task=send_code />
+            </Show>
+            <button type="button" class="btn" on:click=move |_| close.run(None)>"Cancel"</button>
+        </div>
     }
 }
 
@@ -357,19 +342,10 @@ async fn set_switch(
 
 /// A refused switch: a wrong password (401) under the password field, anything else
 /// above the buttons.
-fn refused(
-    e: &ApiError,
-    password: FieldState,
-    form_error: RwSignal<Option<String>>,
-    password_ref: NodeRef<html::Input>,
-) {
+fn refused(e: &ApiError, password: PasswordCheck, form_error: RwSignal<Option<String>>) {
     if e.is_unauthorized() {
-        password.server_error.set(Some(e.message()));
+        password.refused(e.message());
         form_error.set(None);
-        if let Some(input) = password_ref.get_untracked() {
-            let _ = input.focus();
-            input.select();
-        }
     } else {
         form_error.set(Some(e.message()));
     }

@@ -5,14 +5,17 @@
 //! goes back to the password with the reason. "Use a recovery code" swaps the boxes for
 //! one of the account's recovery codes (SPEC §10), for when the phone is not at hand.
 
-use leptos::{html, prelude::*};
-use phonereg_types::{LoginRequest, LoginVerifyRequest, MfaRequired, TokenResponse, validation};
+use leptos::{ev::SubmitEvent, prelude::*};
+use phonereg_types::{LoginRequest, LoginVerifyRequest, MfaRequired, TokenResponse};
 
 use crate::{
     api::{self, ApiError, LoginAnswer},
     components::{
-        code_step::{CodeFields, CodeStep, Rejection, ResendButton, TestNumberNotice},
-        field::{FieldState, SubmitButton, TextField, field_sentence, focus, refocus, sentence},
+        code_step::{CodeActions, CodeFields, CodeStep, Rejection, TestNumberNotice},
+        field::SubmitButton,
+        recovery_code_field::{
+            NOT_RIGHT, RecoveryCodeField, RecoveryCodeInput, recovery_code_refusal,
+        },
     },
     task::Task,
 };
@@ -29,6 +32,13 @@ enum Proof {
 const LOGIN_OVER: &str =
     "That sign-in has expired or its code was used up. Sign in again to get a new code.";
 
+/// Where the second step ends: signed in, or back to the password (with the reason).
+#[derive(Clone, Copy)]
+struct Ends {
+    on_signed: Callback<TokenResponse>,
+    on_restart: Callback<Option<String>>,
+}
+
 #[component]
 pub fn TwoStepCode(
     challenge: MfaRequired,
@@ -42,136 +52,38 @@ pub fn TwoStepCode(
     let step = CodeStep::new(Some(challenge.verification));
     let mfa_token = StoredValue::new(challenge.mfa_token);
     let use_recovery = RwSignal::new(false);
-    let recovery = FieldState::new();
-    let recovery_submitted = RwSignal::new(false);
-    let recovery_ref = NodeRef::<html::Input>::new();
-    let recovery_error = Signal::derive(move || {
-        let client = recovery
-            .value
-            .with(|v| validation::parse_recovery_code(v).err().map(sentence));
-        recovery.shown_error(client, recovery_submitted.get())
-    });
-
-    let verify = Task::new(move |proof: &Proof| {
-        let (code, recovery_code) = match proof {
-            Proof::Code(code) => (Some(code.clone()), None),
-            Proof::RecoveryCode(code) => (None, Some(code.clone())),
-        };
-        let by_recovery = recovery_code.is_some();
-        let body = LoginVerifyRequest {
-            mfa_token: mfa_token.get_value(),
-            code,
-            recovery_code,
-        };
-        async move {
-            match api::login_verify(&body).await {
-                Ok(tokens) => {
-                    on_signed.try_run(tokens);
-                }
-                Err(e) if by_recovery => {
-                    if login_over(&e) {
-                        on_restart.try_run(Some(LOGIN_OVER.to_owned()));
-                    } else {
-                        recovery.server_error.set(Some(recovery_refusal(&e)));
-                        refocus(recovery_ref);
-                    }
-                }
-                Err(e) => match step.rejected(&e) {
-                    Rejection::Gone | Rejection::Wrong(0) => {
-                        on_restart.try_run(Some(LOGIN_OVER.to_owned()));
-                    }
-                    Rejection::Wrong(_) | Rejection::Other => {}
-                },
-            }
-        }
-    });
-
-    let new_code = Task::new(move |_: &()| {
-        let login = login.clone();
-        async move {
-            match api::login(&login).await {
-                Ok(LoginAnswer::CodeRequired(challenge)) => {
-                    mfa_token.set_value(challenge.mfa_token);
-                    step.sent(
-                        challenge.verification,
-                        "We sent a new code to your phone.".to_owned(),
-                    );
-                }
-                // Two-step sign-in was turned off meanwhile: the password is enough.
-                Ok(LoginAnswer::Signed(tokens)) => {
-                    on_signed.try_run(*tokens);
-                }
-                Err(e) if e.is_unauthorized() => {
-                    on_restart.try_run(Some(e.message()));
-                }
-                Err(e) => step.resend_refused(&e),
-            }
-        }
-    });
+    let recovery = RecoveryCodeField::new();
+    recovery.focus_when(move || use_recovery.get());
+    let ends = Ends {
+        on_signed,
+        on_restart,
+    };
+    let verify = verify_task(mfa_token, step, recovery, ends);
+    let new_code = new_code_task(login, mfa_token, step, ends);
 
     let verifying = verify.pending();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
+    let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if verifying.get_untracked() {
             return;
         }
-        if use_recovery.get_untracked() {
-            recovery_submitted.set(true);
-            if recovery_error.get_untracked().is_some() {
-                focus(recovery_ref);
-                return;
-            }
-            let typed = recovery.value.get_untracked();
-            if let Ok(code) = validation::parse_recovery_code(&typed) {
-                verify.dispatch(Proof::RecoveryCode(code));
-            }
-        } else if let Some(code) = step.code() {
-            verify.dispatch(Proof::Code(code));
+        let proof = if use_recovery.get_untracked() {
+            recovery.submitted_code().map(Proof::RecoveryCode)
+        } else {
+            step.code().map(Proof::Code)
+        };
+        if let Some(proof) = proof {
+            verify.dispatch(proof);
         }
     };
-    let switch_proof = move |recovery_on: bool| {
+    let switch_proof = Callback::new(move |recovery_on: bool| {
         use_recovery.set(recovery_on);
         step.error.set(None);
-        recovery.server_error.set(None);
-        recovery_submitted.set(false);
+        recovery.clear_error();
         if !recovery_on {
             step.focus_first.update(|n| *n += 1);
         }
-    };
-    Effect::new(move |_| {
-        if use_recovery.get() && recovery_ref.get().is_some() {
-            focus(recovery_ref);
-        }
     });
-
-    let code_fields = move || {
-        view! {
-            <CodeFields step disabled=verifying autosubmit=true />
-            <div class="actions">
-                <SubmitButton pending=verifying label="Sign in" busy_label="Signing in…" />
-                <ResendButton
-                    step
-                    pending=new_code.pending()
-                    label="Send a new code"
-                    on_click=Callback::new(move |_| new_code.dispatch(()))
-                />
-            </div>
-            <p class="muted small">
-                "A new code needs a new sign-in: “Send a new code” checks your password again and texts another code."
-            </p>
-        }
-    };
-    let recovery_fields = move || {
-        view! {
-            <TextField id="recovery-code" label="Recovery code" state=recovery
-                error=recovery_error autocomplete="off"
-                hint="One of the codes you saved when you turned on two-step sign-in, like abcd-1234. Each works once."
-                disabled=verifying node_ref=recovery_ref />
-            <div class="actions">
-                <SubmitButton pending=verifying label="Sign in" busy_label="Signing in…" />
-            </div>
-        }
-    };
 
     view! {
         <section class="code-step" aria-labelledby="two-step-title">
@@ -186,32 +98,142 @@ pub fn TwoStepCode(
             <TestNumberNotice show=test_number />
             <form on:submit=submit novalidate>
                 {move || if use_recovery.get() {
-                    recovery_fields().into_any()
+                    view! { <RecoveryProof recovery verifying /> }.into_any()
                 } else {
-                    code_fields().into_any()
+                    view! { <CodeProof step verifying new_code /> }.into_any()
                 }}
-                <div class="actions actions-secondary">
-                    <button type="button" class="btn-link" on:click=move |_| on_restart.run(None)>
-                        "Back to the password"
-                    </button>
-                    {move || if use_recovery.get() {
-                        view! {
-                            <button type="button" class="btn-link" on:click=move |_| switch_proof(false)>
-                                "Use the code from the SMS"
-                            </button>
-                        }
-                        .into_any()
-                    } else {
-                        view! {
-                            <button type="button" class="btn-link" on:click=move |_| switch_proof(true)>
-                                "Use a recovery code"
-                            </button>
-                        }
-                        .into_any()
-                    }}
-                </div>
+                <OtherWays use_recovery switch_proof on_restart />
             </form>
         </section>
+    }
+}
+
+/// `POST /auth/login/verify` with the code or a recovery code.
+fn verify_task(
+    mfa_token: StoredValue<String>,
+    step: CodeStep,
+    recovery: RecoveryCodeField,
+    ends: Ends,
+) -> Task<Proof> {
+    Task::new(move |proof: &Proof| {
+        let (code, recovery_code) = match proof {
+            Proof::Code(code) => (Some(code.clone()), None),
+            Proof::RecoveryCode(code) => (None, Some(code.clone())),
+        };
+        let by_recovery = recovery_code.is_some();
+        let body = LoginVerifyRequest {
+            mfa_token: mfa_token.get_value(),
+            code,
+            recovery_code,
+        };
+        async move {
+            match api::login_verify(&body).await {
+                Ok(tokens) => {
+                    ends.on_signed.try_run(tokens);
+                }
+                Err(e) if by_recovery => {
+                    if login_over(&e) {
+                        ends.on_restart.try_run(Some(LOGIN_OVER.to_owned()));
+                    } else {
+                        recovery.refused(recovery_refusal(&e));
+                    }
+                }
+                Err(e) => match step.rejected(&e) {
+                    Rejection::Gone | Rejection::Wrong(0) => {
+                        ends.on_restart.try_run(Some(LOGIN_OVER.to_owned()));
+                    }
+                    Rejection::Wrong(_) | Rejection::Other => {}
+                },
+            }
+        }
+    })
+}
+
+/// "Send a new code": the same login again, whose answer carries a new code (or, with
+/// two-step sign-in turned off meanwhile, the session).
+fn new_code_task(
+    login: LoginRequest,
+    mfa_token: StoredValue<String>,
+    step: CodeStep,
+    ends: Ends,
+) -> Task<()> {
+    Task::new(move |_: &()| {
+        let login = login.clone();
+        async move {
+            match api::login(&login).await {
+                Ok(LoginAnswer::CodeRequired(challenge)) => {
+                    mfa_token.set_value(challenge.mfa_token);
+                    step.sent(
+                        challenge.verification,
+                        "We sent a new code to your phone.".to_owned(),
+                    );
+                }
+                // Two-step sign-in was turned off meanwhile: the password is enough.
+                Ok(LoginAnswer::Signed(tokens)) => {
+                    ends.on_signed.try_run(*tokens);
+                }
+                Err(e) if e.is_unauthorized() => {
+                    ends.on_restart.try_run(Some(e.message()));
+                }
+                Err(e) => step.resend_refused(&e),
+            }
+        }
+    })
+}
+
+/// The step answered with the texted code.
+#[component]
+fn CodeProof(step: CodeStep, verifying: Signal<bool>, new_code: Task<()>) -> impl IntoView {
+    view! {
+        <CodeFields step disabled=verifying autosubmit=true />
+        <CodeActions step pending=verifying label="Sign in" busy_label="Signing in…"
+            resend=new_code resend_label="Send a new code" />
+        <p class="muted small">
+            "A new code needs a new sign-in: “Send a new code” checks your password again and texts another code."
+        </p>
+    }
+}
+
+/// The step answered with a recovery code.
+#[component]
+fn RecoveryProof(recovery: RecoveryCodeField, verifying: Signal<bool>) -> impl IntoView {
+    view! {
+        <RecoveryCodeInput field=recovery disabled=verifying
+            hint="One of the codes you saved when you turned on two-step sign-in, like abcd-1234. Each works once." />
+        <div class="actions">
+            <SubmitButton pending=verifying label="Sign in" busy_label="Signing in…" />
+        </div>
+    }
+}
+
+/// Back to the password, or the other kind of proof.
+#[component]
+fn OtherWays(
+    use_recovery: RwSignal<bool>,
+    switch_proof: Callback<bool>,
+    on_restart: Callback<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <div class="actions actions-secondary">
+            <button type="button" class="btn-link" on:click=move |_| on_restart.run(None)>
+                "Back to the password"
+            </button>
+            {move || if use_recovery.get() {
+                view! {
+                    <button type="button" class="btn-link" on:click=move |_| switch_proof.run(false)>
+                        "Use the code from the SMS"
+                    </button>
+                }
+                .into_any()
+            } else {
+                view! {
+                    <button type="button" class="btn-link" on:click=move |_| switch_proof.run(true)>
+                        "Use a recovery code"
+                    </button>
+                }
+                .into_any()
+            }}
+        </div>
     }
 }
 
@@ -225,42 +247,26 @@ fn login_over(e: &ApiError) -> bool {
 
 /// The sentence under the recovery code field for a refusal that leaves the sign-in open.
 fn recovery_refusal(e: &ApiError) -> String {
-    e.field_errors()
-        .get("recovery_code")
-        .and_then(|m| m.first())
-        .map(|m| field_sentence("That", m))
-        .unwrap_or_else(|| match e.status() {
-            Some(401 | 422) if e.problem().is_some_and(|p| p.detail.is_empty()) => {
-                "That recovery code is not right, or was used already.".to_owned()
-            }
-            _ => e.message(),
-        })
+    recovery_code_refusal(e).unwrap_or_else(|| match e.status() {
+        Some(401 | 422) if e.problem().is_some_and(|p| p.detail.is_empty()) => NOT_RIGHT.to_owned(),
+        _ => e.message(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use phonereg_types::{Problem, Verification};
-
     use super::*;
+    use crate::test_answers::refusal;
 
     fn answer(status: u16, detail: &str, field: Option<&str>, attempts: Option<i64>) -> ApiError {
-        ApiError::Problem {
-            problem: Box::new(Problem {
-                kind: "https://phonereg.dev/problems/x".to_owned(),
-                title: String::new(),
-                status,
-                detail: detail.to_owned(),
-                errors: field.map(|m| [("recovery_code".to_owned(), vec![m.to_owned()])].into()),
-                verification: attempts.map(|n| Verification {
-                    sent: true,
-                    expires_at: String::new(),
-                    resend_after: String::new(),
-                    attempts_remaining: n,
-                }),
-                captcha: None,
-            }),
-            retry_after: None,
+        let mut answer = refusal(status, detail);
+        if let Some(message) = field {
+            answer = answer.field_error("recovery_code", message);
         }
+        if let Some(n) = attempts {
+            answer = answer.attempts_left(n);
+        }
+        answer.error()
     }
 
     #[test]

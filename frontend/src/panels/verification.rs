@@ -9,12 +9,9 @@ use phonereg_types::{Phone, ProblemType, Verification};
 
 use crate::{
     api,
-    components::{
-        code_step::{CodeFields, CodeStep, ResendButton, TestNumberNotice},
-        field::SubmitButton,
-    },
+    components::code_step::{CodeActions, CodeFields, CodeStep, TestNumberNotice},
     paths::login_method,
-    session::use_session,
+    session::{Session, use_session},
     task::Task,
 };
 
@@ -31,9 +28,8 @@ pub const PHONE_TAKEN: &str =
 
 #[component]
 pub fn VerificationStep(
-    phone_id: i64,
-    /// The number the code went to, as shown to the user.
-    target: String,
+    /// The record to verify; the code went to [`target_of`] it.
+    phone: Phone,
     /// The code's state when it was just sent (unknown when resuming later).
     initial: Option<Verification>,
     on_verified: Callback<Phone>,
@@ -43,12 +39,55 @@ pub fn VerificationStep(
     on_dismiss: Callback<()>,
 ) -> impl IntoView {
     let session = use_session();
+    let target = target_of(&phone);
     let test_number = initial.as_ref().is_some_and(|v| !v.sent);
     let step = CodeStep::new(initial);
     // The code was right but the number belongs to another account.
     let taken = RwSignal::new(false);
+    let verify = verify_task(session, phone.id, step, taken, on_verified);
+    let resend = resend_task(session, phone.id, target.clone(), step);
 
-    let verify = Task::new(move |code: &String| {
+    let verifying = verify.pending();
+    let submit = step.on_submit(verify);
+
+    view! {
+        <section class="card verify-step" aria-labelledby="verify-title">
+            <h2 id="verify-title">"Verify your phone number"</h2>
+            <p>
+                "Enter the 6-digit code we sent by SMS to " <strong class="nowrap">{target}</strong> "."
+            </p>
+            <TestNumberNotice show=test_number />
+            <form on:submit=submit novalidate>
+                <CodeFields step disabled=verifying autosubmit=true />
+                <Show when=move || taken.get()>
+                    <TakenNotice session />
+                </Show>
+                <CodeActions step pending=verifying label="Verify" busy_label="Verifying…" resend />
+                <div class="actions actions-secondary">
+                    {on_change_number.map(|cb| view! {
+                        <button type="button" class="btn-link" on:click=move |_| cb.run(())>
+                            "Change number"
+                        </button>
+                    })}
+                    <button type="button" class="btn-link" on:click=move |_| on_dismiss.run(())>
+                        {dismiss_label}
+                    </button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+/// `POST /users/me/phone-numbers/{id}/verify`; a right code for a number another
+/// account has verified sets `taken`.
+fn verify_task(
+    session: Session,
+    phone_id: i64,
+    step: CodeStep,
+    taken: RwSignal<bool>,
+    on_verified: Callback<Phone>,
+) -> Task<String> {
+    Task::new(move |code: &String| {
         let code = code.clone();
         async move {
             let result = session
@@ -72,19 +111,13 @@ pub fn VerificationStep(
                 }
             }
         }
-    });
+    })
+}
 
-    // Signing in to the other account means leaving this one: sign out, then a fresh
-    // load of the code sign-in (a client-side move would race the signed-in pages'
-    // own redirect to the password sign-in).
-    let switch_account = Task::new(move |_: &()| async move {
-        session.logout().await;
-        let _ = window().location().assign(&login_method(true, None));
-    });
-
-    let target_for_resend = target.clone();
-    let resend = Task::new(move |_: &()| {
-        let target = target_for_resend.clone();
+/// "Resend code": `POST /users/me/phone-numbers/{id}/verification`.
+fn resend_task(session: Session, phone_id: i64, target: String, step: CodeStep) -> Task<()> {
+    Task::new(move |_: &()| {
+        let target = target.clone();
         async move {
             match session.call(|token| api::send_code(token, phone_id)).await {
                 Ok(state) => {
@@ -98,55 +131,33 @@ pub fn VerificationStep(
                 Err(e) => step.resend_refused(&e),
             }
         }
+    })
+}
+
+/// The way out of a `phone-taken`: sign in to the account that has the number.
+#[component]
+fn TakenNotice(session: Session) -> impl IntoView {
+    // Signing in to the other account means leaving this one: sign out, then a fresh
+    // load of the code sign-in (a client-side move would race the signed-in pages'
+    // own redirect to the password sign-in).
+    let switch_account = Task::new(move |_: &()| async move {
+        session.logout().await;
+        let _ = window().location().assign(&login_method(true, None));
     });
-
-    let verifying = verify.pending();
-    let submit = step.on_submit(verify);
-
     view! {
-        <section class="card verify-step" aria-labelledby="verify-title">
-            <h2 id="verify-title">"Verify your phone number"</h2>
-            <p>
-                "Enter the 6-digit code we sent by SMS to " <strong class="nowrap">{target}</strong> "."
-            </p>
-            <TestNumberNotice show=test_number />
-            <form on:submit=submit novalidate>
-                <CodeFields step disabled=verifying autosubmit=true />
-                <Show when=move || taken.get()>
-                    <p class="notice">
-                        // `external`: the router must not move first (see `switch_account`).
-                        <a
-                            href=login_method(true, None)
-                            rel="external"
-                            on:click=move |ev| {
-                                ev.prevent_default();
-                                switch_account.dispatch(());
-                            }
-                        >
-                            "Sign in with a code"
-                        </a>
-                        " to the account that has this number (you'll be signed out here first), or use a different number."
-                    </p>
-                </Show>
-                <div class="actions">
-                    <SubmitButton pending=verifying label="Verify" busy_label="Verifying…" />
-                    <ResendButton
-                        step
-                        pending=resend.pending()
-                        on_click=Callback::new(move |_| resend.dispatch(()))
-                    />
-                </div>
-                <div class="actions actions-secondary">
-                    {on_change_number.map(|cb| view! {
-                        <button type="button" class="btn-link" on:click=move |_| cb.run(())>
-                            "Change number"
-                        </button>
-                    })}
-                    <button type="button" class="btn-link" on:click=move |_| on_dismiss.run(())>
-                        {dismiss_label}
-                    </button>
-                </div>
-            </form>
-        </section>
+        <p class="notice">
+            // `external`: the router must not move first (see `switch_account`).
+            <a
+                href=login_method(true, None)
+                rel="external"
+                on:click=move |ev| {
+                    ev.prevent_default();
+                    switch_account.dispatch(());
+                }
+            >
+                "Sign in with a code"
+            </a>
+            " to the account that has this number (you'll be signed out here first), or use a different number."
+        </p>
     }
 }

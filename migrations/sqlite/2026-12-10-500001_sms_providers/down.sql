@@ -31,16 +31,17 @@ CREATE TABLE sms_messages_old (
     updated_at BIGINT NOT NULL,
     locale TEXT NOT NULL DEFAULT 'en',
     fingerprint TEXT,
-    code_expires_at BIGINT
+    code_expires_at BIGINT,
+    trace_context TEXT
 );
 INSERT INTO sms_messages_old (id, phone_id, to_e164, body, kind, status, attempts,
     next_attempt_ms, claimed_until, provider_sid, error_code, created_at, updated_at,
-    locale, fingerprint, code_expires_at)
+    locale, fingerprint, code_expires_at, trace_context)
 SELECT id, phone_id, to_e164, body, kind, status, attempts, next_attempt_ms,
     claimed_until,
     CASE WHEN provider IN ('twilio', 'console') OR provider IS NULL THEN provider_sid
          ELSE provider || ':' || provider_sid END,
-    error_code, created_at, updated_at, locale, fingerprint, code_expires_at
+    error_code, created_at, updated_at, locale, fingerprint, code_expires_at, trace_context
 FROM sms_messages;
 DROP TABLE sms_messages;
 ALTER TABLE sms_messages_old RENAME TO sms_messages;

@@ -23,16 +23,17 @@ CREATE TABLE sms_messages_new (
     locale TEXT NOT NULL DEFAULT 'en',
     fingerprint TEXT,
     code_expires_at BIGINT,
+    trace_context TEXT,
     provider TEXT,
     channel TEXT NOT NULL DEFAULT 'sms',
     UNIQUE (provider, provider_sid)
 );
 INSERT INTO sms_messages_new (id, phone_id, to_e164, body, kind, status, attempts,
     next_attempt_ms, claimed_until, provider_sid, error_code, created_at, updated_at,
-    locale, fingerprint, code_expires_at, provider)
+    locale, fingerprint, code_expires_at, trace_context, provider)
 SELECT id, phone_id, to_e164, body, kind, status, attempts, next_attempt_ms,
     claimed_until, provider_sid, error_code, created_at, updated_at, locale, fingerprint,
-    code_expires_at,
+    code_expires_at, trace_context,
     CASE WHEN provider_sid LIKE 'console-%' THEN 'console'
          WHEN provider_sid IS NOT NULL OR fingerprint IS NOT NULL THEN 'twilio'
     END

@@ -7,6 +7,7 @@ pub mod email;
 pub mod locale;
 pub mod password;
 pub mod phone_number;
+pub mod reason;
 pub mod test_script;
 pub mod verification_code;
 
@@ -18,6 +19,7 @@ pub use password::Password;
 pub use phone_number::PhoneNumber;
 /// Stored with each code; the vocabulary is shared (`crates/types`) so rows hold it typed.
 pub use phonereg_types::CodePurpose;
+pub use reason::Reason;
 pub use verification_code::{CodeState, VerificationCode};
 
 /// UNIX seconds as an RFC 3339 UTC string, the only timestamp format the API speaks.

@@ -100,6 +100,12 @@ impl From<DieselError> for ApiError {
             tracing::warn!(error = %e, "the database could not serve");
             return ApiError::DatabaseUnavailable;
         }
+        // A write naming a row that is gone: an access token outliving its deleted
+        // account (tokens run out on their own, SPEC §12) writes for an account that no
+        // longer exists. Refused like its other requests, and nothing is written.
+        if let DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) = e {
+            return ApiError::Unauthorized("This account no longer exists.");
+        }
         ApiError::Internal(anyhow::Error::new(e).context("database query"))
     }
 }

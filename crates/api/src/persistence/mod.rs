@@ -6,6 +6,7 @@
 //! `.first()` adds a bound `LIMIT`, and on SQLite diesel then re-prepares the statement
 //! on every call, which halved `GET /users/me` throughput.
 
+pub mod accounts;
 pub mod auth_codes;
 pub mod captcha_tokens;
 pub mod circuits;
@@ -18,6 +19,7 @@ mod health;
 mod keep_prepared;
 pub mod known_sign_ins;
 pub mod mfa;
+pub mod migrate;
 pub mod models;
 pub mod outbox;
 pub mod phones;
@@ -41,7 +43,6 @@ use diesel::{
     result::{DatabaseErrorKind, Error as DieselError},
     sqlite::SqliteConnection,
 };
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use self::{committed::Committed, health::POOL_TIMEOUT};
 pub use self::{
@@ -50,8 +51,10 @@ pub use self::{
 };
 use crate::{config::DatabaseUrl, error::ApiError};
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+/// Settings of every SQLite connection (the `migrate` command's too).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+     PRAGMA temp_store = MEMORY;";
 
 /// A borrowed connection to whichever backend is configured.
 pub enum Conn<'a> {
@@ -114,6 +117,14 @@ pub enum Db {
     },
 }
 
+/// How full the connection pool is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// Settings of every SQLite connection, plus `extra` for one pool's.
 #[derive(Debug)]
 struct SqlitePragmas {
@@ -122,13 +133,9 @@ struct SqlitePragmas {
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA temp_store = MEMORY;",
-        )
-        .and_then(|()| conn.batch_execute(self.extra))
-        .map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(SQLITE_PRAGMAS)
+            .and_then(|()| conn.batch_execute(self.extra))
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -165,8 +172,7 @@ impl Db {
                 .context("open SQLite database")?;
                 // Migrate before readers open their connections.
                 let mut conn = write.get().context("open SQLite database")?;
-                conn.run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map_err(|e| anyhow::anyhow!("run SQLite migrations: {e}"))?;
+                log_applied(&migrate::sqlite(&mut conn)?);
                 drop(conn);
                 let read = build(pool_size, "").context("open SQLite database")?;
                 let checkpoints = build(1, "").context("open SQLite database")?;
@@ -189,8 +195,7 @@ impl Db {
                     .build(ConnectionManager::<PgConnection>::new(url.clone()))
                     .context("connect to PostgreSQL")?;
                 let mut conn = pool.get().context("connect to PostgreSQL")?;
-                conn.run_pending_migrations(POSTGRES_MIGRATIONS)
-                    .map_err(|e| anyhow::anyhow!("run PostgreSQL migrations: {e}"))?;
+                log_applied(&migrate::postgres(&mut conn)?);
                 drop(conn);
                 Db::Postgres {
                     pool,
@@ -281,6 +286,20 @@ impl Db {
         }
     }
 
+    /// The request pool's connections (SQLite's writer and checkpointer are apart), for
+    /// the `/metrics` gauges.
+    pub fn pool_use(&self) -> PoolUse {
+        let (state, max) = match self {
+            Db::Sqlite { read, .. } => (read.state(), read.max_size()),
+            Db::Postgres { pool, .. } => (pool.state(), pool.max_size()),
+        };
+        PoolUse {
+            open: state.connections,
+            idle: state.idle_connections,
+            max,
+        }
+    }
+
     /// `SELECT 1`, for `/readyz`.
     pub async fn ping(&self) -> Result<(), ApiError> {
         self.read(|conn| {
@@ -288,6 +307,12 @@ impl Db {
             Ok(())
         })
         .await
+    }
+}
+
+fn log_applied(versions: &[String]) {
+    for version in versions {
+        tracing::info!(%version, "applied migration");
     }
 }
 

@@ -175,6 +175,8 @@ pub struct MessageRow {
     pub fingerprint: Option<String>,
     /// When the code it carries dies; None for a message without a code.
     pub code_expires_at: Option<i64>,
+    /// The `traceparent` of the span that queued it, so its sending joins that trace.
+    pub trace_context: Option<String>,
     /// Who it was (last) given to; set when it is claimed, before anything is sent, so a
     /// send that may have landed is looked for at the provider it went to.
     pub provider: Option<SmsProviderName>,
@@ -198,6 +200,7 @@ pub struct NewMessage<'a> {
     pub created_at: i64,
     pub updated_at: i64,
     pub code_expires_at: Option<i64>,
+    pub trace_context: Option<&'a str>,
 }
 
 /// A pause of the SMS fraud guard (SPEC §9).

@@ -11,7 +11,7 @@ use super::{
 };
 use phonereg_types::{MessageKind, MessageStatus, SmsProviderName};
 
-use crate::{domain::Locale, error::ApiError};
+use crate::{domain::Locale, error::ApiError, telemetry::trace_context};
 
 /// What a code message's stored body becomes once the code must no longer be kept.
 pub const ERASED_CODE: &str = "[verification code erased]";
@@ -34,6 +34,7 @@ pub fn insert(
     locale: Locale,
     now: i64,
 ) -> Result<i64, ApiError> {
+    let trace_context = trace_context::current();
     let new = NewMessage {
         phone_id,
         to_e164,
@@ -45,6 +46,7 @@ pub fn insert(
         created_at: now,
         updated_at: now,
         code_expires_at,
+        trace_context: trace_context.as_deref(),
     };
     let id: i64 = with_conn!(conn, c => diesel::insert_into(sms_messages::table)
         .values(&new)
@@ -408,4 +410,49 @@ pub fn prune_bodies(conn: &mut Conn<'_>, before: i64) -> Result<usize, ApiError>
         .filter(sms_messages::body.ne("")))
         .set(sms_messages::body.eq(""))
         .execute(c))?)
+}
+
+/// The SMS not yet handed to the provider, for the `/metrics` gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Due now and claimed by no courier: a growing count means sending lags.
+    pub due: i64,
+    /// Claimed by a courier whose lease is running: being sent.
+    pub in_flight: i64,
+    /// Waiting for their next try (a retry's backoff).
+    pub waiting: i64,
+}
+
+/// Counts the queued messages without a provider id by where they stand at `now_ms`.
+pub fn backlog(conn: &mut Conn<'_>, now_ms: i64) -> Result<Backlog, ApiError> {
+    let now = now_ms.div_euclid(1000);
+    // A literal status, as in `claim_due`, so PostgreSQL uses the partial index.
+    macro_rules! unsent {
+        () => {
+            sms_messages::table
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "status = 'queued'",
+                ))
+                .filter(sms_messages::provider_sid.is_null())
+        };
+    }
+    let in_flight: i64 = with_conn!(conn, c => unsent!()
+        .filter(sms_messages::claimed_until.ge(now))
+        .count()
+        .get_result(c))?;
+    let due: i64 = with_conn!(conn, c => unsent!()
+        .filter(sms_messages::next_attempt_ms.le(now_ms))
+        .filter(sms_messages::claimed_until.is_null().or(sms_messages::claimed_until.lt(now)))
+        .count()
+        .get_result(c))?;
+    let waiting: i64 = with_conn!(conn, c => unsent!()
+        .filter(sms_messages::next_attempt_ms.gt(now_ms))
+        .filter(sms_messages::claimed_until.is_null().or(sms_messages::claimed_until.lt(now)))
+        .count()
+        .get_result(c))?;
+    Ok(Backlog {
+        due,
+        in_flight,
+        waiting,
+    })
 }

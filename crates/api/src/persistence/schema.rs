@@ -104,6 +104,7 @@ diesel::table! {
         locale -> Text,
         fingerprint -> Nullable<Text>,
         code_expires_at -> Nullable<BigInt>,
+        trace_context -> Nullable<Text>,
         provider -> Nullable<Text>,
         channel -> Text,
         provider_tries -> Integer,

@@ -117,3 +117,32 @@ pub fn list(
         q.load(c)
     })?)
 }
+
+/// The clients (IPv4 or IPv6 /64) that failed a password login of the account since
+/// `since`: the networks whose per-network login counters an unlock clears.
+pub fn failed_login_clients(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    since: i64,
+) -> Result<Vec<String>, ApiError> {
+    let clients: Vec<Option<String>> = with_conn!(conn, c => security_events::table
+        .filter(security_events::user_id.eq(user_id))
+        .filter(security_events::event_type.eq(SecurityEventType::LoginFailed))
+        .filter(security_events::at.ge(since))
+        .select(security_events::client)
+        .distinct()
+        // Bounded: one account's failures in one window are capped by its limits.
+        .limit(64)
+        .load(c))?;
+    Ok(clients.into_iter().flatten().collect())
+}
+
+/// Accounts deleted at or after `since` (by any API process): their event streams end.
+pub fn deleted_since(conn: &mut Conn<'_>, since: i64) -> Result<Vec<i64>, ApiError> {
+    let ids: Vec<Option<i64>> = with_conn!(conn, c => security_events::table
+        .filter(security_events::event_type.eq(SecurityEventType::AccountDeleted))
+        .filter(security_events::at.ge(since))
+        .select(security_events::user_id)
+        .load(c))?;
+    Ok(ids.into_iter().flatten().collect())
+}

@@ -23,10 +23,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": state.db.backend()})))
 }
 
-pub async fn metrics() -> HttpResponse {
+/// The counters, then the gauges sampled now (SMS backlog, pool, hash queue, streams).
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut text = telemetry::render_metrics();
+    text.push_str(&telemetry::gauges::render(&state).await);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(telemetry::render_metrics())
+        .body(text)
 }
 
 pub async fn openapi() -> HttpResponse {

@@ -14,6 +14,7 @@ pub mod health;
 pub mod origin;
 pub mod phone_numbers;
 pub mod spa;
+pub mod support;
 pub mod users;
 pub mod webhooks;
 
@@ -53,7 +54,7 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/auth/sms/start", POST => auth::sms_start),
         endpoint!("/api/v1/auth/sms/sign-in", POST => auth::sms_sign_in),
         endpoint!("/api/v1/auth/password-reset", POST => auth::password_reset),
-        endpoint!("/api/v1/users/me", GET => users::get_me),
+        endpoint!("/api/v1/users/me", GET => users::get_me, DELETE => users::delete_me),
         endpoint!("/api/v1/users/me/two-factor", PUT => users::set_two_factor),
         endpoint!("/api/v1/users/me/two-factor/code", POST => users::send_two_factor_code),
         endpoint!("/api/v1/users/me/recovery-codes", POST => users::new_recovery_codes),
@@ -83,6 +84,14 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/admin/sms/pauses/{id}", DELETE => admin::lift_sms_pause),
         endpoint!("/api/v1/admin/sms/decisions", GET => admin::list_sms_decisions),
         endpoint!("/api/v1/admin/audit-events", GET => audit_events::list_audit_events),
+        endpoint!("/api/v1/admin/users", GET => support::find_users),
+        endpoint!("/api/v1/admin/users/{id}",
+            GET => support::get_user,
+            DELETE => support::delete_user),
+        endpoint!("/api/v1/admin/users/{id}/phone/release", POST => support::release_phone),
+        endpoint!("/api/v1/admin/users/{id}/two-factor", PUT => support::set_two_factor),
+        endpoint!("/api/v1/admin/users/{id}/sessions/revoke", POST => support::revoke_sessions),
+        endpoint!("/api/v1/admin/users/{id}/unlock", POST => support::unlock),
         Endpoint {
             dev_only: true,
             ..endpoint!("/api/v1/dev/sms", GET => dev::list_dev_sms)

@@ -109,8 +109,13 @@ pub async fn send_verification_code(
     OptionalJson(body): OptionalJson<ResendRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    // Nothing to confirm sends nothing: the service answers that, unchallenged.
-    if let Some((e164, country)) = state.phones.resend_destination(user.0, id).await? {
+    // Nothing to confirm sends nothing: the service answers that, unchallenged. Without
+    // a bot challenge configured the destination is not looked up: a read per resend.
+    let destination = match state.captcha.is_on() {
+        true => state.phones.resend_destination(user.0, id).await?,
+        false => None,
+    };
+    if let Some((e164, country)) = destination {
         let token = body.and_then(|b| b.captcha_token);
         let ask = captcha.ask(&e164, country.as_deref(), &ip, token);
         state.captcha.admit(ask).await?;

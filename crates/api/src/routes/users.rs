@@ -2,8 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 use phonereg_types::{
-    RecoveryCodesRequest, RecoveryCodesResponse, TwoFactorRequest, TwoFactorResponse, Verification,
-    VerificationResponse,
+    DeleteAccountRequest, RecoveryCodesRequest, RecoveryCodesResponse, TwoFactorRequest,
+    TwoFactorResponse, Verification, VerificationResponse,
 };
 
 use crate::{
@@ -17,6 +17,21 @@ use crate::{
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let (row, phone) = state.accounts.me(user.0).await?;
     Ok(HttpResponse::Ok().json(dto::user(row, phone)))
+}
+
+/// `DELETE /users/me`: the password asked again; the account and all it holds go.
+pub async fn delete_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ip: ClientIp,
+    origin: Origin,
+    ValidJson(body): ValidJson<DeleteAccountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .account_removal
+        .delete_own(user.0, body.current_password, &ip.0, origin)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn set_two_factor(

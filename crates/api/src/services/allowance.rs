@@ -168,22 +168,6 @@ impl SmsAllowance {
         Ok(false)
     }
 
-    /// Refuses a claim to a paused destination. Read-only, so callers can ask before
-    /// costly work (a password hash); the charge asks again and that answer counts.
-    pub fn admit_claim(
-        &self,
-        conn: &mut Conn<'_>,
-        e164: &str,
-        country: Option<&str>,
-        now: i64,
-    ) -> Result<(), ApiError> {
-        let Some(dest) = self.guard.watch(e164, country) else {
-            return Ok(());
-        };
-        self.guard.admit(conn, &dest, now)?;
-        self.guard.admit_under_ceiling(conn, &dest, now)
-    }
-
     /// A claim of `segments` to `e164` for `user_id`, from `ip`: the §5 caps, the guard
     /// and the budget; 429/503 when one is spent. The guard's counters go in the same
     /// statement as the caps, and the guard judges the destination afterwards.

@@ -1,7 +1,7 @@
 //! Reading the audit log (SPEC §12): an account's own events, and the operators' search,
 //! which is itself recorded (`admin.audit_events.read`). Every page is bounded.
 
-use phonereg_types::SecurityEventType;
+use phonereg_types::{AuditActor, SecurityEventType};
 
 use crate::{
     clock::Clock,
@@ -37,7 +37,8 @@ impl AuditLog {
     }
 
     /// The caller's own events older than `before`, newest first. Only rows of
-    /// `user_id`: the id comes from the access token, never from the request.
+    /// `user_id`: the id comes from the access token, never from the request. What an
+    /// operator did to the account is listed without the operator's network and agent.
     pub async fn for_user(
         &self,
         user_id: i64,
@@ -45,9 +46,15 @@ impl AuditLog {
         limit: i64,
     ) -> Result<Vec<SecurityEventRow>, ApiError> {
         let limit = limit.clamp(1, MAX_USER_PAGE);
-        self.db
+        let mut rows = self
+            .db
             .read(move |c| security_events::list_for_user(c, user_id, before, limit))
-            .await
+            .await?;
+        for row in rows.iter_mut().filter(|r| r.actor == AuditActor::Admin) {
+            row.client = None;
+            row.user_agent = None;
+        }
+        Ok(rows)
     }
 
     /// The operators' search, recorded as an `admin.*` event in the same transaction.

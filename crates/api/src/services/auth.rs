@@ -155,7 +155,13 @@ impl Accounts {
                 number.country.clone(),
             );
             self.db
-                .read(move |c| codes.allowance().admit_claim(c, &e164, Some(&country), now))
+                .read(move |c| {
+                    let guard = codes.allowance().guard();
+                    match guard.watch(&e164, Some(&country)) {
+                        Some(dest) => guard.precheck(c, &dest, now),
+                        None => Ok(()),
+                    }
+                })
                 .await?;
         }
         let password_hash = self.hasher.hash(reg.password).await?;

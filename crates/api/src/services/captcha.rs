@@ -158,6 +158,12 @@ impl Captcha {
     /// Lets a request that would send a code go on, or refuses it (422
     /// `captcha-required`, or 503 when the provider fails under `deny`). Writes only the
     /// digest of an accepted token.
+    /// Whether a bot challenge is configured at all; without one, callers skip the work
+    /// of building an [`Ask`] (a resend would read its record for it).
+    pub fn is_on(&self) -> bool {
+        self.provider.is_some()
+    }
+
     pub async fn admit(&self, ask: Ask<'_>) -> Result<(), ApiError> {
         let Some(provider) = &self.provider else {
             return Ok(());

@@ -34,6 +34,7 @@ use futures_util::future::join_all;
 use hmac::{Hmac, Mac as _};
 use rand::Rng as _;
 use sha2::Sha256;
+use tracing::Instrument as _;
 
 use phonereg_types::{MessageStatus, SmsProviderName};
 
@@ -48,7 +49,7 @@ use crate::{
     },
     services::{delivery, failover::Failover},
     sms::{Accepted, CALL_TIMEOUT, Listed, OutgoingSms, Provider, Providers, SendError},
-    telemetry,
+    telemetry::{self, trace_context},
 };
 
 /// How long a claimed message is reserved for the worker that claimed it. Longer than
@@ -236,6 +237,17 @@ impl Courier {
     ///
     /// Long: look up, move on, send, record — the exactly-once order reads top to bottom.
     async fn deliver(&self, claimed: Claimed) -> Result<Step, ApiError> {
+        // A child of the span that queued the message, in the trace of its request.
+        let span = tracing::info_span!(
+            "sms.deliver",
+            otel.kind = "consumer",
+            message.id = claimed.msg.id
+        );
+        trace_context::follow(&span, claimed.msg.trace_context.as_deref());
+        self.deliver_claimed(claimed).instrument(span).await
+    }
+
+    async fn deliver_claimed(&self, claimed: Claimed) -> Result<Step, ApiError> {
         let Claimed {
             mut msg,
             maybe_sent,
@@ -300,7 +312,10 @@ impl Courier {
         }
         let outcome = match msg.code_expires_at {
             Some(dies) if dies <= now => Outcome::NotSent(NotSent::Dead),
-            _ => Self::counted(provider.name(), provider.send(&sms).await),
+            _ => {
+                let call = tracing::info_span!("sms.send", otel.kind = "client");
+                Self::counted(provider.name(), provider.send(&sms).instrument(call).await)
+            }
         };
         // An in-process provider's receipt that came with its answer lands first, as a
         // real provider's callback can beat the record of its answer.

@@ -20,7 +20,7 @@ use crate::{
     },
     services::audit::{self, Entry, Origin},
     sms::{self, Providers, Receipt, ReceiptError, ReceiptRequest},
-    telemetry,
+    telemetry::{self, trace_context},
 };
 
 /// Applies delivery reports. Built in `startup` with exactly what it uses.
@@ -53,6 +53,14 @@ pub fn queue(
     now: i64,
 ) -> Result<i64, ApiError> {
     let phone_id = about.map(|a| a.phone_id);
+    // The outbox's span in the request's trace: the row keeps its context, so the
+    // courier's delivery and the receipt become its children (telemetry::trace_context).
+    let span = tracing::info_span!(
+        "sms.queue",
+        otel.kind = "producer",
+        message.id = tracing::field::Empty
+    );
+    let _entered = span.enter();
     let id = outbox::insert(
         c,
         phone_id,
@@ -63,6 +71,7 @@ pub fn queue(
         locale,
         now,
     )?;
+    span.record("message.id", id);
     if let Some(About { user_id, phone_id }) = about {
         // Every message is a text for now; voice and WhatsApp will choose here.
         phones::set_last_message(c, phone_id, id, Channel::Sms, now)?;
@@ -192,7 +201,12 @@ pub fn apply_receipt(
 ) -> Result<Option<MessageStatus>, ApiError> {
     let (status, error_code) = (receipt.status, receipt.error_code);
     match outbox::find_by_sid(c, provider, &receipt.id)? {
-        Some(msg) => apply(c, &msg, status, error_code, now),
+        Some(msg) => {
+            let span =
+                tracing::info_span!("sms.receipt", message.id = msg.id, status = status.as_str());
+            trace_context::follow(&span, msg.trace_context.as_deref());
+            span.in_scope(|| apply(c, &msg, status, error_code, now))
+        }
         None => {
             let report = EarlyStatus { status, error_code };
             keep_early(c, provider, &receipt.id, report, now)?;

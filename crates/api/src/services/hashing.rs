@@ -243,6 +243,12 @@ impl Hasher {
         Ok(rx.await.context("hashing job dropped")??)
     }
 
+    /// Hashes waiting for a thread, in both lanes, for the `/metrics` gauge.
+    pub fn waiting(&self) -> usize {
+        let lanes = self.jobs.0.lock();
+        lanes.common.len() + lanes.known.len()
+    }
+
     pub async fn hash(&self, password: Password) -> Result<String, ApiError> {
         self.run(Lane::Common, move |memory| {
             hash_with(password.expose(), memory)
@@ -350,6 +356,7 @@ mod tests {
         };
         // On this single-threaded runtime, the yield lets the spawned job queue itself.
         tokio::task::yield_now().await;
+        assert_eq!(hasher.waiting(), 2, "the gauge counts both waiting jobs");
         match job(ran.clone()).await {
             Err(ApiError::Unavailable { retry_after, .. }) => assert_eq!(retry_after, 1),
             other => panic!("expected 503, got {:?}", other.map(|_| ())),
@@ -362,6 +369,7 @@ mod tests {
             1,
             "the gone caller's job was skipped"
         );
+        assert_eq!(hasher.waiting(), 0);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Business rules. No HTTP types here; persistence is reached through `Db`.
 
+pub mod accounts;
 pub mod allowance;
 pub mod audit;
 pub mod audit_log;
@@ -23,6 +24,7 @@ pub mod retention;
 pub mod sessions;
 pub mod shedder;
 pub mod sms_texts;
+pub mod support;
 pub mod token_strikes;
 pub mod tokens;
 pub mod two_factor;

@@ -55,7 +55,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     }
     let (port, server) = serve_api(&config, &state)?;
     let metrics_port = match config.metrics_bind {
-        Some(addr) => Some(serve_metrics(addr)?),
+        Some(addr) => Some(serve_metrics(addr, state.clone())?),
         None => None,
     };
     let admin_port = match config.admin_bind {
@@ -158,15 +158,19 @@ fn blocking_threads(config: &Config, db: &Db, workers: usize) -> usize {
 
 /// `/metrics` alone on its own listener (`METRICS_BIND`), so it can sit on an internal
 /// address while the API faces the internet. Returns the bound port.
-fn serve_metrics(addr: SocketAddr) -> anyhow::Result<u16> {
+fn serve_metrics(addr: SocketAddr, state: web::Data<AppState>) -> anyhow::Result<u16> {
     let listener = TcpListener::bind(addr).with_context(|| format!("bind METRICS_BIND {addr}"))?;
     let port = listener.local_addr()?.port();
-    let server =
-        HttpServer::new(|| App::new().route("/metrics", web::get().to(routes::health::metrics)))
-            .workers(1)
-            .listen(listener)?
-            .shutdown_timeout(1)
-            .run();
+    // The state, for the gauges sampled at each scrape (`telemetry::gauges`).
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(routes::health::metrics))
+    })
+    .workers(1)
+    .listen(listener)?
+    .shutdown_timeout(1)
+    .run();
     tokio::spawn(server);
     Ok(port)
 }

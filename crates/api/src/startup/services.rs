@@ -8,6 +8,7 @@ use crate::{
     config::Config,
     persistence::Db,
     services::{
+        accounts::AccountRemoval,
         allowance::SmsAllowance,
         audit_log::AuditLog,
         auth::{Accounts, AccountsParts},
@@ -28,6 +29,7 @@ use crate::{
         sessions::Sessions,
         shedder::Shedder,
         sms_texts::SmsTexts,
+        support::Support,
         token_strikes::TokenStrikes,
         tokens::Tokens,
         two_factor::{TwoFactor, TwoFactorParts},
@@ -95,6 +97,8 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
             rules: Arc::new(NumberRules::from_config(config)),
             streams: Arc::clone(&streams),
         }),
+        // Before `credentials`, which takes the hasher itself.
+        hasher: hasher.clone(),
         credentials: Credentials::new(CredentialsParts {
             db: db.clone(),
             clock: clock.clone(),
@@ -109,7 +113,7 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
             db: db.clone(),
             clock: clock.clone(),
             codes,
-            reauth,
+            reauth: reauth.clone(),
             sessions,
             guesses: limits.code_guesses,
             token_strikes: Arc::clone(&token_strikes),
@@ -118,6 +122,19 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
         events: Events::new(db.clone(), clock.clone(), token_strikes),
         delivery: Delivery::new(db.clone(), clock.clone(), providers.clone()),
         audit_log: AuditLog::new(db.clone(), clock.clone()),
+        support: Support::new(
+            db.clone(),
+            clock.clone(),
+            config,
+            limits.login,
+            Arc::clone(&streams),
+        ),
+        account_removal: AccountRemoval::new(
+            db.clone(),
+            clock.clone(),
+            reauth.clone(),
+            Arc::clone(&streams),
+        ),
         retention: Retention::new(
             db.clone(),
             clock.clone(),

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod account_deletion;
 mod api_docs;
 mod audit;
 mod auth;
@@ -24,7 +25,9 @@ mod fraud_scale;
 mod hardening;
 mod http_provider;
 mod many_processes;
+mod migrations;
 mod modules;
+mod observability;
 mod open_writes;
 mod openapi;
 mod operations;
@@ -39,7 +42,9 @@ mod spa;
 mod storage;
 mod stream_limits;
 mod streams;
+mod support;
 mod test_numbers;
 mod tokens;
+mod traces;
 mod twilio;
 mod verification;

@@ -70,6 +70,41 @@ async fn a_lift_records_the_operator_who_did_it(b: Backend) {
         .into_iter()
         .any(|l| l.contains("lifted by an operator") && l.contains("bob"));
     assert!(logged, "no log line names the operator");
+    // The audit log (SPEC §12): the guard's pause as a system event, and the lift as the
+    // guard's `fraud.lift` and the admin call's own event, both naming the operator.
+    let p = "/api/v1/admin/audit-events?type=fraud.*";
+    let audit = app
+        .call(
+            Method::GET,
+            "/api/v1/admin/audit-events",
+            p,
+            Some(ALICE),
+            None,
+        )
+        .await
+        .expect(200);
+    let items = audit.body["items"].as_array().expect("items");
+    let of = |t: &str| items.iter().filter(|e| e["type"] == t).collect::<Vec<_>>();
+    assert_eq!(of("fraud.pause").len(), 1, "{}", audit.body);
+    assert_eq!(of("fraud.pause")[0]["actor"], "system");
+    assert_eq!(of("fraud.lift").len(), 1, "{}", audit.body);
+    assert_eq!(of("fraud.lift")[0]["actor_name"], "bob");
+    let p = "/api/v1/admin/audit-events?type=admin.sms.pause_lifted";
+    let audit = app
+        .call(
+            Method::GET,
+            "/api/v1/admin/audit-events",
+            p,
+            Some(ALICE),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        audit.body["items"][0]["actor_name"], "bob",
+        "{}",
+        audit.body
+    );
 }
 
 async fn admin_bind_serves_the_admin_api_on_its_own_listener_only(b: Backend) {

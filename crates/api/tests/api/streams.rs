@@ -18,14 +18,14 @@ on_both_databases!(
 const EVENTS: &str = "/api/v1/users/me/events";
 
 /// Opens a stream with the bearer token; the open response, or the refusal.
-async fn open(app: &TestApp, token: &str) -> Result<reqwest::Response, Resp> {
+pub(crate) async fn open(app: &TestApp, token: &str) -> Result<reqwest::Response, Resp> {
     let url = format!("{}{EVENTS}", app.address);
     app.open_events(app.client.get(url).bearer_auth(token))
         .await
 }
 
 /// Reads until the stream ends; fails if it is still open after `within`.
-async fn ends_within(res: reqwest::Response, within: Duration) {
+pub(crate) async fn ends_within(res: reqwest::Response, within: Duration) {
     let mut body = res.bytes_stream();
     let read_all = async {
         while let Some(chunk) = body.next().await {

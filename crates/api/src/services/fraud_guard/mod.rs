@@ -33,35 +33,27 @@
 //! send that takes a range to its threshold is the last one: it goes out and its
 //! transaction writes the pause.
 
+mod counts;
+mod operators;
+mod pausing;
+
 use phonereg_types::{FraudAction, FraudScope};
 
+pub use self::{
+    counts::Counts,
+    operators::{active_pauses, lift_pause, recent_decisions},
+};
 use crate::{
     config::{Config, FraudAllow, FraudMode, TestNumbers},
     domain::Destination,
     error::ApiError,
-    persistence::{
-        Conn, Db, fraud,
-        models::{DecisionRow, NewDecision, NewPause, PauseRow},
-    },
+    persistence::{Conn, fraud, models::PauseRow},
     services::rate_limit::Limit,
 };
 
 const HOUR: i64 = 3600;
 /// The window: this hour and the 23 before it.
 const WINDOW_HOURS: i64 = 24;
-
-/// Codes sent and verified in the window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub sent: i64,
-    pub verified: i64,
-}
-
-impl Counts {
-    fn unverified(self) -> i64 {
-        (self.sent - self.verified).max(0)
-    }
-}
 
 /// The guard's settings and its two counters. Cheap to clone into blocking closures.
 #[derive(Clone, Debug)]
@@ -152,15 +144,18 @@ impl FraudGuard {
         Ok(recent)
     }
 
-    /// The global ceiling asked before anything is written (a read-only pre-check, for
-    /// callers about to do costly work): would one more unverified claim to `dest` pass
-    /// it? The charge asks again in [`FraudGuard::evaluate`], and that answer counts.
-    pub fn admit_under_ceiling(
+    /// Whether a claim to `dest` would be refused (a pause, the global ceiling), asked
+    /// before anything is written by callers about to do costly work (a password hash).
+    /// Read-only; the charge asks again ([`FraudGuard::admit`], and
+    /// [`FraudGuard::evaluate`] for the ceiling once the claim is counted), and that
+    /// answer counts.
+    pub fn precheck(
         &self,
         conn: &mut Conn<'_>,
         dest: &Destination,
         now: i64,
     ) -> Result<(), ApiError> {
+        self.admit(conn, dest, now)?;
         let since = window_start(now);
         let global = self.counts_of(conn, self.global_counter, "all", since)?;
         if global.unverified() < self.global_ceiling {
@@ -218,93 +213,6 @@ impl FraudGuard {
         ]
     }
 
-    /// After a code to `dest` was counted: pauses its range, and its country, when their
-    /// unverified codes reached the threshold. `admitted` is what [`FraudGuard::admit`]
-    /// read in this transaction. On PostgreSQL the pauses are read again: a pause another
-    /// process committed since then refuses this send too, so racing sends stop at it. On
-    /// SQLite nobody else writes inside this transaction, so the first read stands.
-    pub fn evaluate(
-        &self,
-        conn: &mut Conn<'_>,
-        dest: &Destination,
-        admitted: Vec<PauseRow>,
-        now: i64,
-    ) -> Result<(), ApiError> {
-        let since = window_start(now);
-        let recent = if conn.is_postgres() {
-            fraud::recent_for(conn, &dest.range, &dest.country, since)?
-        } else {
-            admitted
-        };
-        let (pauses, ended): (Vec<&PauseRow>, Vec<&PauseRow>) =
-            recent.iter().partition(|p| p.in_force(now));
-        if self.mode == FraudMode::Enforce
-            && let Some(pause) = pauses.iter().find(|p| p.enforced)
-        {
-            decided(
-                FraudAction::Refuse,
-                pause.scope,
-                dest,
-                pause.sent,
-                pause.verified,
-            );
-            return Err(ApiError::SmsRangePaused {
-                retry_after: (pause.until - now).max(1) as u64,
-            });
-        }
-        // In enforce mode only an enforced pause stands in for a new one: a pause taken in
-        // record mode (before a switch to enforce) refuses nothing, so it must not keep
-        // the guard from taking the enforced pause the same counts call for.
-        let enforcing = self.mode == FraudMode::Enforce;
-        let paused = |key: &str| {
-            pauses
-                .iter()
-                .any(|p| p.key == key && (p.enforced || !enforcing))
-        };
-        // A pause that ended (or was lifted) inside the window restarts the window at the
-        // hour it ended, so the codes that caused it do not pause the key again the
-        // moment it is free.
-        let since_for = |key: &str| {
-            ended
-                .iter()
-                .filter(|p| p.key == key)
-                .map(|p| p.end() - p.end().rem_euclid(HOUR))
-                .fold(since, i64::max)
-        };
-        // The range's, the country's and all countries' counts in one read, this send
-        // included (the pause a range gets does not change them).
-        let [range_counts, country_counts, global] = self.counts_of_all(
-            conn,
-            [
-                (self.range_counter, &dest.range, since_for(&dest.range)),
-                (
-                    self.country_counter,
-                    &dest.country,
-                    since_for(&dest.country),
-                ),
-                (self.global_counter, "all", since),
-            ],
-        )?;
-        self.ceiling_verdict(dest, global, range_counts, 0, now)?;
-        let mut ranges_paused = None;
-        if !paused(&dest.range) {
-            let counts = range_counts;
-            if counts.unverified() >= self.threshold(self.range_floor, counts) {
-                self.pause(conn, FraudScope::Range, &dest.range, dest, counts, now)?;
-                ranges_paused = Some(fraud::active_ranges_in(conn, &dest.country, now)?);
-            }
-        }
-        if !paused(&dest.country) {
-            let counts = country_counts;
-            let spread = counts.unverified() >= self.threshold(self.country_floor, counts);
-            let many_ranges = ranges_paused.is_some_and(|n| n >= self.country_ranges);
-            if spread || many_ranges {
-                self.pause(conn, FraudScope::Country, &dest.country, dest, counts, now)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Whether `dest`'s range or country has more than half the unverified codes that
     /// would pause it (SPEC §11: the bot challenge asks from there).
     pub fn is_hot(
@@ -358,173 +266,6 @@ impl FraudGuard {
             now,
         )
     }
-
-    fn threshold(&self, floor: i64, counts: Counts) -> i64 {
-        let earned = (self.ratio * counts.verified as f64).floor() as i64;
-        floor.max(earned)
-    }
-
-    /// Sent and verified codes of one range or country in the windows from `since` on.
-    fn counts(
-        &self,
-        conn: &mut Conn<'_>,
-        scope: FraudScope,
-        key: &str,
-        since: i64,
-    ) -> Result<Counts, ApiError> {
-        let counter = match scope {
-            FraudScope::Range => self.range_counter,
-            FraudScope::Country => self.country_counter,
-            FraudScope::Global => self.global_counter,
-        };
-        self.counts_of(conn, counter, key, since)
-    }
-
-    /// Sent and verified codes under `counter`'s `key` in the windows from `since` on.
-    fn counts_of(
-        &self,
-        conn: &mut Conn<'_>,
-        counter: Limit,
-        key: &str,
-        since: i64,
-    ) -> Result<Counts, ApiError> {
-        let prefix = format!("{}:{key}:", counter.name);
-        let mut counts = Counts::default();
-        for (row_key, count) in fraud::counts_under(conn, &prefix, since)? {
-            match row_key.as_bytes().get(prefix.len()) {
-                Some(b's') => counts.sent += count,
-                Some(b'v') => counts.verified += count,
-                _ => {}
-            }
-        }
-        Ok(counts)
-    }
-
-    /// The counts of three counters' keys, each from its own window start, in one read.
-    fn counts_of_all(
-        &self,
-        conn: &mut Conn<'_>,
-        keys: [(Limit, &str, i64); 3],
-    ) -> Result<[Counts; 3], ApiError> {
-        let prefixes =
-            keys.map(|(counter, key, since)| (format!("{}:{key}:", counter.name), since));
-        let [a, b, g] = &prefixes;
-        let rows = fraud::counts_under_three(conn, [(&a.0, a.1), (&b.0, b.1), (&g.0, g.1)])?;
-        let mut counts = [Counts::default(); 3];
-        for (row_key, count) in rows {
-            let Some(i) = prefixes
-                .iter()
-                .position(|(p, _)| row_key.starts_with(p.as_str()))
-            else {
-                continue;
-            };
-            match row_key.as_bytes().get(prefixes[i].0.len()) {
-                Some(b's') => counts[i].sent += count,
-                Some(b'v') => counts[i].verified += count,
-                _ => {}
-            }
-        }
-        Ok(counts)
-    }
-
-    fn pause(
-        &self,
-        conn: &mut Conn<'_>,
-        scope: FraudScope,
-        key: &str,
-        dest: &Destination,
-        counts: Counts,
-        now: i64,
-    ) -> Result<(), ApiError> {
-        let enforced = self.mode == FraudMode::Enforce;
-        let row = fraud::insert_pause(
-            conn,
-            &NewPause {
-                scope,
-                key,
-                country: &dest.country,
-                since: now,
-                until: now + self.pause,
-                sent: counts.sent,
-                verified: counts.verified,
-                enforced,
-            },
-        )?;
-        let action = if enforced {
-            FraudAction::Pause
-        } else {
-            FraudAction::Record
-        };
-        fraud::insert_decision(
-            conn,
-            &NewDecision {
-                at: now,
-                action,
-                scope,
-                key,
-                country: &dest.country,
-                sent: counts.sent,
-                verified: counts.verified,
-                pause_id: Some(row.id),
-                operator: None,
-            },
-        )?;
-        decided(action, scope, dest, counts.sent, counts.verified);
-        Ok(())
-    }
-}
-
-/// The pauses in force, newest first (operators).
-pub async fn active_pauses(db: &Db, now: i64) -> Result<Vec<PauseRow>, ApiError> {
-    db.read(move |c| fraud::list_active(c, now)).await
-}
-
-/// Operator `by` lifts pause `id` (404 unless it is in force) and forgets the counts
-/// that caused it, so the next send does not pause the same key again at once. The
-/// operator's name goes on the pause row, its decision and the log line.
-pub async fn lift_pause(db: &Db, id: i64, by: &str, now: i64) -> Result<PauseRow, ApiError> {
-    let operator = by.to_owned();
-    let row = db
-        .write(move |c| {
-            let row = fraud::lift(c, id, &operator, now)?.ok_or(ApiError::NotFound)?;
-            let kind = if row.scope == FraudScope::Country {
-                "c"
-            } else {
-                "r"
-            };
-            fraud::reset_counts(c, &format!("fraud:{kind}:{}:", row.key))?;
-            fraud::insert_decision(
-                c,
-                &NewDecision {
-                    at: now,
-                    action: FraudAction::Lift,
-                    scope: row.scope,
-                    key: &row.key,
-                    country: &row.country,
-                    sent: row.sent,
-                    verified: row.verified,
-                    pause_id: Some(row.id),
-                    operator: Some(&operator),
-                },
-            )?;
-            Ok(row)
-        })
-        .await?;
-    crate::telemetry::fraud_decision(FraudAction::Lift.as_str(), row.scope.as_str());
-    tracing::warn!(
-        action = "lift",
-        scope = row.scope.as_str(),
-        key = %row.key,
-        country = %row.country,
-        operator = by,
-        "sms fraud guard pause lifted by an operator"
-    );
-    Ok(row)
-}
-
-/// The newest `limit` decisions (operators).
-pub async fn recent_decisions(db: &Db, limit: i64) -> Result<Vec<DecisionRow>, ApiError> {
-    db.read(move |c| fraud::recent_decisions(c, limit)).await
 }
 
 /// The first hourly window the guard counts: this hour and the 23 before it.
