@@ -52,6 +52,8 @@ struct State {
     bad_signatures: u64,
     sends: u64,
     down: bool,
+    /// Every message taken gets this id (a gateway with a bug).
+    same_id: Option<String>,
 }
 
 struct Shared {
@@ -120,8 +122,11 @@ async fn take(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> 
         }) => HttpResponse::UnprocessableEntity()
             .json(json!({"error_code": error_code, "permanent": permanent})),
         failure => {
-            // Unique across fakes too, as a real gateway's ids are.
-            msg.provider_message_id = format!("gw-{}-{}", shared.tag, state.messages.len() + 1);
+            // Unique across fakes too, as a real gateway's ids are (unless told otherwise).
+            msg.provider_message_id = match &state.same_id {
+                Some(id) => id.clone(),
+                None => format!("gw-{}-{}", shared.tag, state.messages.len() + 1),
+            };
             let id = msg.provider_message_id.clone();
             state.messages.push(msg);
             if failure == Some(Failure::TakenButLost) {
@@ -192,6 +197,11 @@ impl FakeSmsHttp {
             .lock()
             .failures
             .extend(std::iter::repeat_n(failure, times));
+    }
+
+    /// Answers every message it takes with the same id, as a buggy gateway might.
+    pub fn reuse_id(&self, id: &str) {
+        self.shared.lock().same_id = Some(id.to_owned());
     }
 
     /// While down, sends and look-ups answer 503.

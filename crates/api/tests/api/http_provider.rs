@@ -19,6 +19,7 @@ on_both_databases!(
     refusals_fail_with_their_code_and_outages_are_retried,
     receipts_must_be_signed_by_the_gateway,
     a_send_whose_answer_was_lost_is_found_not_sent_again,
+    a_gateway_that_reuses_an_id_does_not_wedge_the_outbox,
 );
 
 async fn spawn_http_app(b: Backend) -> (TestApp, FakeSmsHttp) {
@@ -232,4 +233,28 @@ async fn a_send_whose_answer_was_lost_is_found_not_sent_again(b: Backend) {
         204
     );
     assert_eq!(last_message(&app, &token).await["status"], "delivered");
+}
+
+async fn a_gateway_that_reuses_an_id_does_not_wedge_the_outbox(b: Backend) {
+    let (app, fake) = spawn_http_app(b).await;
+    fake.reuse_id("gw-same");
+    register(&app).await;
+    let r = app
+        .register(json!({"email": "h2@example.com", "password": PASSWORD, "full_name": "H", "phone_number": "+14155552672"}))
+        .await
+        .expect(201);
+    let token2 = r.body["access_token"].as_str().expect("token").to_owned();
+    assert!(matches!(
+        app.state.courier.step().await.expect("step"),
+        Step::Sent { .. }
+    ));
+    // The second message's id is taken: stored under a mark, not sent again.
+    assert!(matches!(
+        app.state.courier.step().await.expect("step"),
+        Step::Sent { .. }
+    ));
+    app.state.clock.advance(LEASE_SECS + 60);
+    assert_eq!(app.state.courier.step().await.expect("step"), Step::Idle);
+    assert_eq!(fake.messages().len(), 2, "each message once");
+    assert_eq!(last_message(&app, &token2).await["status"], "queued");
 }
