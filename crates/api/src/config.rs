@@ -93,9 +93,35 @@ pub struct Config {
     #[arg(long, env = "BLOCKING_THREADS", value_parser = clap::value_parser!(u32).range(1..=512))]
     pub blocking_threads: Option<u32>,
     /// `console` (prints SMS to the log, keeps the last 50 at `/api/v1/dev/sms`; refused in
-    /// production) or `twilio`
+    /// production), `twilio` or `http` (the generic signed HTTP provider)
     #[arg(long, env = "SMS_PROVIDER", value_enum, default_value_t = SmsProvider::Console)]
     pub sms_provider: SmsProvider,
+    /// the SMS providers in order (`twilio,http`); messages go to the first, receipts and
+    /// look-ups reach each [default: `SMS_PROVIDER` alone]
+    #[arg(long, env = "SMS_PROVIDERS", value_enum, value_delimiter = ',')]
+    pub sms_providers: Vec<SmsProvider>,
+    /// where the `http` provider posts messages (`GET …/messages/{id}` finds one again)
+    #[arg(long, env = "SMS_HTTP_URL", value_parser = parse_public_url)]
+    pub sms_http_url: Option<String>,
+    /// the `http` provider's signing secret, `whsec_` + base64, as SPEC §12 webhooks
+    #[arg(long, env = "SMS_HTTP_SECRET", hide_env_values = true)]
+    pub sms_http_secret: Option<Secret>,
+    /// retryable failures of one provider within 60 s, across every process, that open
+    /// its circuit: messages go to the next provider until it is half-open, 120 s later
+    #[arg(long, env = "SMS_CIRCUIT_FAILURES", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub sms_circuit_failures: u32,
+    /// retryable failures of one message at its provider before it moves to the next
+    #[arg(long, env = "SMS_FAILOVER_ATTEMPTS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub sms_failover_attempts: u32,
+    /// provider-side refusals that send a message to the next provider while its code
+    /// has a minute to live (never the number's own: 21211, 21610, 21614)
+    #[arg(
+        long,
+        env = "SMS_FAILOVER_CODES",
+        value_delimiter = ',',
+        default_value = "20003,21408,30007,30008"
+    )]
+    pub sms_failover_codes: Vec<i64>,
     /// Twilio account SID (the credentials, with `TWILIO_AUTH_TOKEN`)
     #[arg(long, env = "TWILIO_ACCOUNT_SID")]
     pub twilio_account_sid: Option<String>,
@@ -140,7 +166,9 @@ pub struct Config {
     #[arg(long, env = "SMS_MAX_ATTEMPTS", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub sms_max_attempts: u32,
     /// `+15005550100=123456,…`: fixed codes, nothing sent, no SMS caps or type/country
-    /// checks (the guess limits still apply)
+    /// checks (the guess limits still apply); `+E164=CODE;step,…` scripts what the
+    /// number does, played through the outbox by the built-in `script` provider (README
+    /// "Test numbers")
     #[arg(long, env = "SMS_TEST_NUMBERS", default_value = "", value_parser = parse_test_numbers)]
     pub sms_test_numbers: TestNumbers,
     /// number changes (add, replace) per account per UTC day, counted before the number is
@@ -268,6 +296,11 @@ pub struct Config {
     /// `true` (app-store review)
     #[arg(long, env = "SMS_TEST_NUMBERS_IN_PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
     pub sms_test_numbers_in_production: bool,
+    /// adds the documented scripted test numbers on `+1 206 555-01XX` (code `000000`,
+    /// README "Test numbers") to `SMS_TEST_NUMBERS` [default: `true` in development,
+    /// `false` in production]
+    #[arg(long, env = "SMS_TEST_PRESETS", action = clap::ArgAction::Set)]
+    pub sms_test_presets: Option<bool>,
     /// live event streams per API process in all; past it 503 with `Retry-After`
     #[arg(long, env = "EVENT_STREAMS_MAX", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_streams_max: u32,
@@ -381,10 +414,14 @@ pub enum SmsProvider {
     Console,
     /// Twilio's Messages API.
     Twilio,
+    /// The generic signed HTTP provider (SPEC §13).
+    Http,
 }
 
-/// `SMS_TEST_NUMBERS`: E.164 number -> the fixed code it accepts. Nothing is sent to
-/// them and no limit applies (CI, app-store review).
+/// `SMS_TEST_NUMBERS`: E.164 number -> what follows its `=`: the fixed code it accepts,
+/// then, after `;`, the steps of its script (SPEC §13, `domain::test_script`). No limit applies
+/// to them (CI, app-store review); an entry without steps is sent nothing, a scripted
+/// one goes through the outbox to the built-in `script` provider.
 #[derive(Clone, Debug, Default)]
 pub struct TestNumbers(pub Vec<(String, String)>);
 
@@ -394,6 +431,30 @@ impl TestNumbers {
     }
 
     pub fn code_for(&self, e164: &str) -> Option<&str> {
+        self.entry(e164)
+            .map(|rest| rest.split_once(';').map_or(rest, |(code, _)| code))
+    }
+
+    /// The script of a scripted test number; None for other numbers (entries without
+    /// steps included). The steps were checked when the setting was read.
+    pub fn script_for(&self, e164: &str) -> Option<crate::domain::test_script::Script> {
+        let (_, steps) = self.entry(e164)?.split_once(';')?;
+        crate::domain::test_script::Script::parse(&steps.split(',').collect::<Vec<_>>()).ok()
+    }
+
+    /// Adds the documented presets (`SMS_TEST_PRESETS`) that no entry overrides.
+    pub fn with_presets(mut self) -> Self {
+        use crate::domain::test_script::{PRESET_CODE, PRESETS};
+        for (number, steps) in PRESETS {
+            if self.entry(number).is_none() {
+                self.0
+                    .push(((*number).to_owned(), format!("{PRESET_CODE};{steps}")));
+            }
+        }
+        self
+    }
+
+    fn entry(&self, e164: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(n, _)| n == e164)
@@ -401,21 +462,35 @@ impl TestNumbers {
     }
 }
 
+/// `+E164=CODE[;step,step…],…`: entries and steps share the comma, and an entry starts
+/// with `+`, which no step does.
 fn parse_test_numbers(s: &str) -> Result<TestNumbers, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
+    let mut entries: Vec<String> = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entries.last_mut() {
+            Some(entry) if !part.starts_with('+') && entry.contains(';') => {
+                entry.push(',');
+                entry.push_str(part);
+            }
+            _ => entries.push(part.to_owned()),
+        }
+    }
+    entries
+        .iter()
         .map(|entry| {
-            let (number, code) = entry
+            let (number, rest) = entry
                 .split_once('=')
-                .ok_or_else(|| format!("{entry}: expected +E164=CODE"))?;
+                .ok_or_else(|| format!("{entry}: expected +E164=CODE[;step,…]"))?;
             let digits = number.strip_prefix('+').unwrap_or("");
             if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!("{number} is not an E.164 number"));
             }
+            let (code, steps) = rest.split_once(';').unwrap_or((rest, ""));
             phonereg_types::validation::check_code(code)
                 .map_err(|_| format!("the code for {number} must be 6 digits"))?;
-            Ok((number.to_owned(), code.to_owned()))
+            crate::domain::test_script::Script::parse(&steps.split(',').collect::<Vec<_>>())
+                .map_err(|e| format!("{number}: {e}"))?;
+            Ok((number.to_owned(), rest.to_owned()))
         })
         .collect::<Result<_, _>>()
         .map(TestNumbers)
@@ -727,7 +802,7 @@ impl Config {
         // Fixed codes on a production server are a door anyone who reads the docs can
         // walk through; app-store review is the one reason to open it, on purpose.
         if self.phonereg_env == Environment::Production
-            && !self.sms_test_numbers.is_empty()
+            && (!self.sms_test_numbers.is_empty() || self.sms_test_presets == Some(true))
             && !self.sms_test_numbers_in_production
         {
             return Err("SMS_TEST_NUMBERS is refused when PHONEREG_ENV=production unless SMS_TEST_NUMBERS_IN_PRODUCTION=true".into());
@@ -751,7 +826,33 @@ impl Config {
             // The secret travels with every token.
             return Err("CAPTCHA_VERIFY_URL must be https:// when PHONEREG_ENV=production".into());
         }
-        match self.sms_provider {
+        for provider in self.sms_provider_list() {
+            self.check_provider(provider)?;
+        }
+        Ok(())
+    }
+
+    /// `SMS_PROVIDERS`, or `SMS_PROVIDER` alone.
+    pub fn sms_provider_list(&self) -> Vec<SmsProvider> {
+        if self.sms_providers.is_empty() {
+            vec![self.sms_provider]
+        } else {
+            self.sms_providers.clone()
+        }
+    }
+
+    fn check_provider(&self, provider: SmsProvider) -> Result<(), String> {
+        match provider {
+            SmsProvider::Http => {
+                let (Some(url), Some(secret)) = (&self.sms_http_url, &self.sms_http_secret) else {
+                    return Err("SMS provider http needs SMS_HTTP_URL and SMS_HTTP_SECRET".into());
+                };
+                if self.phonereg_env == Environment::Production && !url.starts_with("https://") {
+                    return Err("SMS_HTTP_URL must be https:// when PHONEREG_ENV=production".into());
+                }
+                standardwebhooks::Webhook::new(secret.expose())
+                    .map_err(|_| "SMS_HTTP_SECRET must be whsec_ followed by base64".to_owned())?;
+            }
             SmsProvider::Console if self.phonereg_env == Environment::Production => {
                 return Err(
                     "SMS_PROVIDER=console is for development; use twilio in production".into(),
@@ -773,6 +874,17 @@ impl Config {
             SmsProvider::Console => {}
         }
         Ok(())
+    }
+
+    /// `SMS_TEST_NUMBERS` with the presets added when `SMS_TEST_PRESETS` says so.
+    pub fn with_test_presets(mut self) -> Self {
+        let presets = self
+            .sms_test_presets
+            .unwrap_or(self.phonereg_env == Environment::Development);
+        if presets {
+            self.sms_test_numbers = std::mem::take(&mut self.sms_test_numbers).with_presets();
+        }
+        self
     }
 
     /// SMS per UTC day kept past the budget for verified numbers (SPEC §10).

@@ -40,6 +40,8 @@ struct Metrics {
     hash_jobs_skipped: prometheus::IntCounter,
     captcha: IntCounterVec,
     audit_events: IntCounterVec,
+    sms_provider_attempts: IntCounterVec,
+    sms_failovers: IntCounterVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -108,6 +110,22 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["type"],
     )
     .expect("valid metric");
+    let sms_provider_attempts = IntCounterVec::new(
+        Opts::new(
+            "phonereg_sms_provider_attempts_total",
+            "Sends of an SMS to a provider, by provider and result: sent, retry (no clear answer), unavailable (not taken), rejected",
+        ),
+        &["provider", "result"],
+    )
+    .expect("valid metric");
+    let sms_failovers = IntCounterVec::new(
+        Opts::new(
+            "phonereg_sms_failovers_total",
+            "SMS moved from one provider to the next",
+        ),
+        &["from", "to"],
+    )
+    .expect("valid metric");
     let hash_jobs_skipped = prometheus::IntCounter::new(
         "phonereg_hash_jobs_skipped_total",
         "Queued password hashes skipped because their caller had gone",
@@ -123,6 +141,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(hash_jobs_skipped.clone()),
         Box::new(captcha.clone()),
         Box::new(audit_events.clone()),
+        Box::new(sms_provider_attempts.clone()),
+        Box::new(sms_failovers.clone()),
     ] {
         registry.register(m).expect("unique metric");
     }
@@ -141,6 +161,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         hash_jobs_skipped,
         captcha,
         audit_events,
+        sms_provider_attempts,
+        sms_failovers,
     }
 });
 
@@ -154,6 +176,22 @@ pub fn sms_message(status: phonereg_types::MessageStatus) {
     METRICS
         .sms_messages
         .with_label_values(&[status.as_str()])
+        .inc();
+}
+
+/// Counts one try of an SMS at `provider`; `result` comes from a fixed vocabulary.
+pub fn sms_provider_attempt(provider: phonereg_types::SmsProviderName, result: &'static str) {
+    METRICS
+        .sms_provider_attempts
+        .with_label_values(&[provider.as_str(), result])
+        .inc();
+}
+
+/// Counts one message moved from provider `from` to `to`.
+pub fn sms_failover(from: phonereg_types::SmsProviderName, to: phonereg_types::SmsProviderName) {
+    METRICS
+        .sms_failovers
+        .with_label_values(&[from.as_str(), to.as_str()])
         .inc();
 }
 

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{phone::LastMessage, vocab::MessageStatus};
+use crate::{
+    phone::LastMessage,
+    vocab::{Channel, MessageStatus, SmsProviderName},
+};
 
 /// `POST /api/v1/users/me/events/ticket`: stands in for the bearer token on `?ticket=`,
 /// because `EventSource` cannot send an `Authorization` header.
@@ -28,6 +31,12 @@ pub struct MessageEvent {
     pub guidance: Option<String>,
     /// RFC 3339 UTC.
     pub updated_at: String,
+    /// As in [`LastMessage::provider`].
+    #[serde(default)]
+    pub provider: Option<SmsProviderName>,
+    /// As in [`LastMessage::channel`].
+    #[serde(default)]
+    pub channel: Option<Channel>,
 }
 
 impl MessageEvent {
@@ -38,6 +47,8 @@ impl MessageEvent {
             error_code: self.error_code,
             guidance: self.guidance,
             updated_at: self.updated_at,
+            provider: self.provider,
+            channel: self.channel,
         }
     }
 }

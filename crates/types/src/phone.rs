@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{HistoryKind, MessageStatus, NumberType, PhoneStatus};
+use crate::vocab::{Channel, HistoryKind, MessageStatus, NumberType, PhoneStatus, SmsProviderName};
 
 /// `POST /users/me/phone-numbers` and `PATCH /users/me/phone-numbers/{id}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -72,6 +72,12 @@ pub struct LastMessage {
     pub guidance: Option<String>,
     /// RFC 3339 UTC.
     pub updated_at: String,
+    /// Who carries it; null until a provider has reported on it (while `queued`).
+    #[serde(default)]
+    pub provider: Option<SmsProviderName>,
+    /// How it travels (`sms`).
+    #[serde(default)]
+    pub channel: Option<Channel>,
 }
 
 /// State of the current verification code.
@@ -124,6 +130,12 @@ pub struct HistoryItem {
     pub kind: HistoryKind,
     /// Extra detail, or null.
     pub detail: Option<String>,
+    /// For a message's outcome (`delivered`, `failed`): who carried it; else null.
+    #[serde(default)]
+    pub provider: Option<SmsProviderName>,
+    /// For a message's outcome: how it travelled (`sms`); else null.
+    #[serde(default)]
+    pub channel: Option<Channel>,
 }
 
 /// `GET /users/me/phone-numbers/{id}/history`.

@@ -160,19 +160,33 @@ impl MessageStatus {
         }
     }
 
-    /// Twilio's word for a status, including the ones it uses that PhoneReg folds into
-    /// its own (`accepted`/`scheduled` are still queued; `read` was delivered).
-    pub fn from_twilio(text: &str) -> Option<Self> {
-        match text {
-            "accepted" | "scheduled" => Some(MessageStatus::Queued),
-            "read" => Some(MessageStatus::Delivered),
-            other => Self::parse(other),
-        }
-    }
-
     /// Nothing more will happen to the message.
     pub fn is_final(self) -> bool {
         self.stage() == 3
+    }
+}
+
+vocabulary! {
+    /// Who carried an SMS (SPEC §13): stored with each message and shown in `last_message`
+    /// and history. Each provider turns its own wire format into PhoneReg's statuses.
+    SmsProviderName {
+        /// Development: printed to the server log and kept at `/api/v1/dev/sms`.
+        Console => "console",
+        /// Twilio's Messages API.
+        Twilio => "twilio",
+        /// The generic signed HTTP provider (`SMS_HTTP_URL`).
+        Http => "http",
+        /// The built-in provider of scripted test numbers (`SMS_TEST_NUMBERS`): nothing
+        /// leaves the machine.
+        Script => "script",
+    }
+}
+
+vocabulary! {
+    /// How a message reaches the handset (SPEC §13).
+    Channel {
+        /// A text message.
+        Sms => "sms",
     }
 }
 
@@ -353,14 +367,10 @@ mod tests {
         );
         assert_eq!(EventKind::parse("phone"), Some(EventKind::Phone));
         assert_eq!(MessageStatus::parse("read"), None);
-        assert_eq!(
-            MessageStatus::from_twilio("read"),
-            Some(MessageStatus::Delivered)
-        );
-        assert_eq!(
-            MessageStatus::from_twilio("accepted"),
-            Some(MessageStatus::Queued)
-        );
+        for p in SmsProviderName::ALL {
+            assert_eq!(SmsProviderName::parse(p.as_str()), Some(*p));
+        }
+        assert_eq!(Channel::parse("sms"), Some(Channel::Sms));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod locale;
 pub mod password;
 pub mod phone_number;
 pub mod reason;
+pub mod test_script;
 pub mod verification_code;
 
 pub use client_network::ClientNetworks;

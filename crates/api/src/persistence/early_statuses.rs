@@ -3,7 +3,7 @@
 //! courier once the Sid is known.
 
 use diesel::{OptionalExtension as _, prelude::*};
-use phonereg_types::MessageStatus;
+use phonereg_types::{MessageStatus, SmsProviderName};
 
 use super::{
     Conn, KeepPreparedDsl as _,
@@ -13,7 +13,7 @@ use super::{
 use crate::error::ApiError;
 
 /// Status callbacks kept for a Sid not stored yet: an hour, and this many at most (they
-/// come only from Twilio, signed, so the cap is a safety net, not a defence).
+/// come only from providers, signed, so the cap is a safety net, not a defence).
 pub const TTL: i64 = 3600;
 pub const CAP: i64 = 10_000;
 
@@ -23,10 +23,14 @@ pub struct EarlyStatus {
     pub error_code: Option<i64>,
 }
 
-/// The report kept for `sid`, if any.
-pub fn kept(conn: &mut Conn<'_>, sid: &str) -> Result<Option<EarlyStatus>, ApiError> {
+/// The report kept for `provider`'s `sid`, if any.
+pub fn kept(
+    conn: &mut Conn<'_>,
+    provider: SmsProviderName,
+    sid: &str,
+) -> Result<Option<EarlyStatus>, ApiError> {
     let row: Option<(String, Option<i64>)> = with_conn!(conn, c => sms_early_statuses::table
-        .find(sid)
+        .find((provider, sid))
         .select((sms_early_statuses::status, sms_early_statuses::error_code))
         .get_result(c)
         .optional())?;
@@ -40,6 +44,7 @@ pub fn kept(conn: &mut Conn<'_>, sid: &str) -> Result<Option<EarlyStatus>, ApiEr
 /// first; past [`CAP`] the report is dropped and false returned.
 pub fn keep(
     conn: &mut Conn<'_>,
+    provider: SmsProviderName,
     sid: &str,
     report: &EarlyStatus,
     now: i64,
@@ -53,6 +58,7 @@ pub fn keep(
         return Ok(false);
     }
     let row = (
+        sms_early_statuses::provider.eq(provider),
         sms_early_statuses::sid.eq(sid),
         sms_early_statuses::status.eq(report.status.as_str()),
         sms_early_statuses::error_code.eq(report.error_code),
@@ -60,7 +66,7 @@ pub fn keep(
     );
     with_conn!(conn, c => diesel::insert_into(sms_early_statuses::table)
         .values(row)
-        .on_conflict(sms_early_statuses::sid)
+        .on_conflict((sms_early_statuses::provider, sms_early_statuses::sid))
         .do_update()
         .set((
             sms_early_statuses::status.eq(report.status.as_str()),
@@ -71,9 +77,13 @@ pub fn keep(
     Ok(true)
 }
 
-/// Takes the report kept for `sid` (the Sid has just been stored).
-pub fn take(conn: &mut Conn<'_>, sid: &str) -> Result<Option<EarlyStatus>, ApiError> {
-    let row: Option<(String, Option<i64>)> = with_conn!(conn, c => diesel::delete(sms_early_statuses::table.find(sid))
+/// Takes the report kept for `provider`'s `sid` (the Sid has just been stored).
+pub fn take(
+    conn: &mut Conn<'_>,
+    provider: SmsProviderName,
+    sid: &str,
+) -> Result<Option<EarlyStatus>, ApiError> {
+    let row: Option<(String, Option<i64>)> = with_conn!(conn, c => diesel::delete(sms_early_statuses::table.find((provider, sid)))
         .returning((sms_early_statuses::status, sms_early_statuses::error_code))
         .keep_prepared()
         .get_result(c)
@@ -86,10 +96,13 @@ pub fn take(conn: &mut Conn<'_>, sid: &str) -> Result<Option<EarlyStatus>, ApiEr
 
 /// Sids of kept reports whose message has its Sid by now: on PostgreSQL a report and the
 /// Sid can commit at the same moment, each transaction missing the other.
-pub fn now_known(conn: &mut Conn<'_>) -> Result<Vec<String>, ApiError> {
+pub fn now_known(conn: &mut Conn<'_>) -> Result<Vec<(SmsProviderName, String)>, ApiError> {
     Ok(with_conn!(conn, c => sms_early_statuses::table
-        .inner_join(sms_messages::table.on(sms_messages::provider_sid.eq(sms_early_statuses::sid.nullable())))
-        .select(sms_early_statuses::sid)
+        .inner_join(sms_messages::table.on(
+            sms_messages::provider_sid.eq(sms_early_statuses::sid.nullable())
+                .and(sms_messages::provider.eq(sms_early_statuses::provider.nullable())),
+        ))
+        .select((sms_early_statuses::provider, sms_early_statuses::sid))
         .limit(100)
         .load(c))?)
 }

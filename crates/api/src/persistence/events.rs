@@ -1,7 +1,7 @@
 //! Events for the live stream, and the tickets that open it.
 
 use diesel::prelude::*;
-use phonereg_types::{EventKind, MessageStatus};
+use phonereg_types::{Channel, EventKind, MessageStatus, SmsProviderName};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -42,6 +42,11 @@ pub struct MessageFact {
     pub phone_id: i64,
     pub status: MessageStatus,
     pub error_code: Option<i64>,
+    /// Who carries the message (SPEC §13); absent in rows of earlier builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<SmsProviderName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
 }
 
 impl EventRow {
@@ -126,17 +131,11 @@ pub fn phone_changed(
 pub fn message_changed(
     conn: &mut Conn<'_>,
     user_id: i64,
-    phone_id: i64,
-    status: MessageStatus,
-    error_code: Option<i64>,
+    message: &MessageFact,
     now: i64,
 ) -> Result<(), ApiError> {
-    let message = MessageFact {
-        phone_id,
-        status,
-        error_code,
-    };
-    let message = serde_json::to_string(&message)
+    let phone_id = message.phone_id;
+    let message = serde_json::to_string(message)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("encode a message event: {e}")))?;
     // A fixed-size array, so diesel caches the prepared statement.
     let rows = [

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod auth_codes;
 pub mod captcha_tokens;
+pub mod circuits;
 pub mod codes;
 pub mod committed;
 pub mod early_statuses;

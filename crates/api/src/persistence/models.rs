@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 use phonereg_types::{
-    CodePurpose, FraudAction, FraudScope, HistoryKind, MessageKind, MessageStatus, NumberType,
-    PhoneStatus,
+    Channel, CodePurpose, FraudAction, FraudScope, HistoryKind, MessageKind, MessageStatus,
+    NumberType, PhoneStatus, SmsProviderName,
 };
 
 use super::schema::{
@@ -52,6 +52,9 @@ pub struct PhoneRow {
     pub last_message_status: Option<MessageStatus>,
     pub last_message_error: Option<i64>,
     pub last_message_at: Option<i64>,
+    /// Who carries the last message; None while it is queued.
+    pub last_message_provider: Option<SmsProviderName>,
+    pub last_message_channel: Option<Channel>,
 }
 
 #[derive(Insertable)]
@@ -99,6 +102,9 @@ pub struct HistoryRow {
     pub at: i64,
     pub kind: HistoryKind,
     pub detail: Option<String>,
+    /// For a message's outcome: who carried it, and how.
+    pub provider: Option<SmsProviderName>,
+    pub channel: Option<Channel>,
 }
 
 #[derive(Insertable)]
@@ -108,6 +114,8 @@ pub struct NewHistory<'a> {
     pub at: i64,
     pub kind: HistoryKind,
     pub detail: Option<&'a str>,
+    pub provider: Option<SmsProviderName>,
+    pub channel: Option<Channel>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -169,6 +177,14 @@ pub struct MessageRow {
     pub code_expires_at: Option<i64>,
     /// The `traceparent` of the span that queued it, so its sending joins that trace.
     pub trace_context: Option<String>,
+    /// Who it was (last) given to; set when it is claimed, before anything is sent, so a
+    /// send that may have landed is looked for at the provider it went to.
+    pub provider: Option<SmsProviderName>,
+    pub channel: Channel,
+    /// The language the body was written in.
+    pub locale: String,
+    /// Retryable failures at its current provider (failover moves it past a number).
+    pub provider_tries: i32,
 }
 
 #[derive(Insertable)]

@@ -9,7 +9,7 @@ use super::{
     schema::sms_messages,
     with_conn,
 };
-use phonereg_types::{MessageKind, MessageStatus};
+use phonereg_types::{MessageKind, MessageStatus, SmsProviderName};
 
 use crate::{domain::Locale, error::ApiError, telemetry::trace_context};
 
@@ -69,8 +69,9 @@ pub struct Claimed {
 }
 
 /// Claims up to `limit` of the oldest due messages for `lease` seconds and marks them in
-/// flight: each gets the `fingerprint` of its body (kept from an earlier claim if it had
-/// one) before anything is sent. A message counts as handed over once it has a provider
+/// flight: each gets the `fingerprint` of its body and the provider it goes to
+/// (`provider_for`; both kept from an earlier claim if it had them) before anything is
+/// sent, in the one UPDATE the claim writes anyway. A message counts as handed over once it has a provider
 /// id, so it is never claimed again. PostgreSQL skips rows other processes hold (`FOR
 /// UPDATE SKIP LOCKED`); SQLite has one writer at a time anyway.
 pub fn claim_due(
@@ -79,6 +80,7 @@ pub fn claim_due(
     lease: i64,
     limit: i64,
     fingerprint: impl Fn(&str) -> String,
+    provider_for: impl Fn(&str) -> SmsProviderName,
 ) -> Result<Vec<Claimed>, ApiError> {
     let now = now_ms.div_euclid(1000);
     // The status is a literal, not a bound parameter: a generic PostgreSQL plan cannot
@@ -118,17 +120,20 @@ pub fn claim_due(
             .fingerprint
             .take()
             .unwrap_or_else(|| fingerprint(&msg.body));
+        let provider = msg.provider.unwrap_or_else(|| provider_for(&msg.to_e164));
         // One prepared statement per row rather than one `IN (…)` list per batch: the
         // list's SQL varies with its length and would be planned afresh every time.
         with_conn!(conn, c => diesel::update(sms_messages::table.find(msg.id))
             .set((
                 sms_messages::claimed_until.eq(Some(until)),
                 sms_messages::fingerprint.eq(Some(&print)),
+                sms_messages::provider.eq(Some(provider)),
             ))
             .keep_prepared()
             .execute(c))?;
         msg.claimed_until = Some(until);
         msg.fingerprint = Some(print);
+        msg.provider = Some(provider);
         claimed.push(Claimed { msg, maybe_sent });
     }
     Ok(claimed)
@@ -197,7 +202,7 @@ pub fn mark_handed_over(
     taken: &HandedOver<'_>,
     now: i64,
 ) -> Result<Option<Option<i64>>, ApiError> {
-    Ok(with_conn!(conn, c => diesel::update(sms_messages::table
+    with_conn!(conn, c => diesel::update(sms_messages::table
         .filter(sms_messages::id.eq(id))
         .filter(sms_messages::claimed_until.eq(Some(lease)))
         .filter(sms_messages::provider_sid.is_null()))
@@ -213,31 +218,94 @@ pub fn mark_handed_over(
         .returning(sms_messages::phone_id)
         .keep_prepared()
         .get_result(c)
-        .optional())?)
+        .optional())
+    .map_err(|e| {
+        // The provider gave an id another message already has (a gateway's bug): the
+        // caller learns it apart from other failures.
+        if super::is_unique_violation(&e, "provider_sid") {
+            ApiError::Conflict("the provider's message id is taken".into())
+        } else {
+            e.into()
+        }
+    })
 }
 
-/// Schedules another try at `at_ms`.
+/// The next try of a message whose try failed in a way worth trying again.
+pub struct RetryLater {
+    pub attempts: i32,
+    /// Failures at its current provider so far.
+    pub provider_tries: i32,
+    pub at_ms: i64,
+    /// The provider said it did not take the message: it is not looked for there before
+    /// the next try (its fingerprint goes, and comes back with the next claim).
+    pub not_taken: bool,
+}
+
+/// Schedules another try.
 pub fn retry_later(
     conn: &mut Conn<'_>,
     id: i64,
-    attempts: i32,
-    at_ms: i64,
+    retry: &RetryLater,
     now: i64,
 ) -> Result<(), ApiError> {
-    with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
-        .set((
-            sms_messages::attempts.eq(attempts),
-            sms_messages::next_attempt_ms.eq(at_ms),
-            sms_messages::claimed_until.eq(None::<i64>),
-            sms_messages::updated_at.eq(now),
-        ))
-        .keep_prepared()
-        .execute(c))?;
+    // Both forms keep one prepared statement each: the fingerprint is set or left.
+    if retry.not_taken {
+        with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+            .set((
+                sms_messages::attempts.eq(retry.attempts),
+                sms_messages::provider_tries.eq(retry.provider_tries),
+                sms_messages::next_attempt_ms.eq(retry.at_ms),
+                sms_messages::claimed_until.eq(None::<i64>),
+                sms_messages::fingerprint.eq(None::<String>),
+                sms_messages::updated_at.eq(now),
+            ))
+            .keep_prepared()
+            .execute(c))?;
+    } else {
+        with_conn!(conn, c => diesel::update(sms_messages::table.find(id))
+            .set((
+                sms_messages::attempts.eq(retry.attempts),
+                sms_messages::provider_tries.eq(retry.provider_tries),
+                sms_messages::next_attempt_ms.eq(retry.at_ms),
+                sms_messages::claimed_until.eq(None::<i64>),
+                sms_messages::updated_at.eq(now),
+            ))
+            .keep_prepared()
+            .execute(c))?;
+    }
     Ok(())
 }
 
-pub fn find_by_sid(conn: &mut Conn<'_>, sid: &str) -> Result<Option<MessageRow>, ApiError> {
+/// Moves a claimed message to `provider` (failover), if the claim whose lease is
+/// `lease` still holds it; false when another worker took it over. Written before the
+/// new provider is tried, so a crash mid-send looks the message up where it went.
+pub fn switch_provider(
+    conn: &mut Conn<'_>,
+    id: i64,
+    lease: i64,
+    provider: SmsProviderName,
+) -> Result<bool, ApiError> {
+    let n = with_conn!(conn, c => diesel::update(sms_messages::table
+        .filter(sms_messages::id.eq(id))
+        .filter(sms_messages::claimed_until.eq(Some(lease)))
+        .filter(sms_messages::provider_sid.is_null()))
+        .set((
+            sms_messages::provider.eq(Some(provider)),
+            sms_messages::provider_tries.eq(0),
+        ))
+        .keep_prepared()
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// The message `provider` knows as `sid`.
+pub fn find_by_sid(
+    conn: &mut Conn<'_>,
+    provider: SmsProviderName,
+    sid: &str,
+) -> Result<Option<MessageRow>, ApiError> {
     Ok(with_conn!(conn, c => sms_messages::table
+        .filter(sms_messages::provider.eq(provider))
         .filter(sms_messages::provider_sid.eq(sid))
         .select(MessageRow::as_select())
         .load(c))?

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use phonereg_types::PhoneStatus;
-use phonereg_types::{HistoryKind, MessageStatus};
+use phonereg_types::{Channel, HistoryKind, MessageStatus, SmsProviderName};
 
 use super::{
     Conn, KeepPreparedDsl as _, is_unique_violation,
@@ -174,6 +174,29 @@ pub fn add_history(
         at,
         kind,
         detail,
+        provider: None,
+        channel: None,
+    };
+    with_conn!(conn, c => diesel::insert_into(phone_history::table).values(&row).keep_prepared().execute(c))?;
+    Ok(())
+}
+
+/// A history entry about a message's outcome, naming who carried it and how (SPEC §13).
+pub fn add_message_history(
+    conn: &mut Conn<'_>,
+    phone_id: i64,
+    kind: HistoryKind,
+    detail: Option<&str>,
+    via: (Option<SmsProviderName>, Channel),
+    at: i64,
+) -> Result<(), ApiError> {
+    let row = NewHistory {
+        phone_id,
+        at,
+        kind,
+        detail,
+        provider: via.0,
+        channel: Some(via.1),
     };
     with_conn!(conn, c => diesel::insert_into(phone_history::table).values(&row).keep_prepared().execute(c))?;
     Ok(())
@@ -229,6 +252,7 @@ pub fn set_last_message(
     conn: &mut Conn<'_>,
     id: i64,
     message_id: i64,
+    channel: Channel,
     now: i64,
 ) -> Result<(), ApiError> {
     with_conn!(conn, c => diesel::update(phone_numbers::table.find(id))
@@ -237,6 +261,8 @@ pub fn set_last_message(
             phone_numbers::last_message_status.eq(Some(MessageStatus::Queued.as_str())),
             phone_numbers::last_message_error.eq(None::<i64>),
             phone_numbers::last_message_at.eq(Some(now)),
+            phone_numbers::last_message_provider.eq(None::<SmsProviderName>),
+            phone_numbers::last_message_channel.eq(Some(channel)),
         ))
         .keep_prepared()
         .execute(c))?;
@@ -252,6 +278,7 @@ pub fn set_last_message_status(
     message_id: i64,
     status: MessageStatus,
     error_code: Option<i64>,
+    provider: Option<SmsProviderName>,
     now: i64,
 ) -> Result<Option<i64>, ApiError> {
     Ok(with_conn!(conn, c => diesel::update(phone_numbers::table
@@ -261,6 +288,7 @@ pub fn set_last_message_status(
             phone_numbers::last_message_status.eq(Some(status.as_str())),
             phone_numbers::last_message_error.eq(error_code),
             phone_numbers::last_message_at.eq(Some(now)),
+            phone_numbers::last_message_provider.eq(provider),
         ))
         .returning(phone_numbers::user_id)
         .keep_prepared()

@@ -31,6 +31,8 @@ diesel::table! {
         last_message_status -> Nullable<Text>,
         last_message_error -> Nullable<BigInt>,
         last_message_at -> Nullable<BigInt>,
+        last_message_provider -> Nullable<Text>,
+        last_message_channel -> Nullable<Text>,
     }
 }
 
@@ -41,6 +43,8 @@ diesel::table! {
         at -> BigInt,
         kind -> Text,
         detail -> Nullable<Text>,
+        provider -> Nullable<Text>,
+        channel -> Nullable<Text>,
     }
 }
 
@@ -101,11 +105,27 @@ diesel::table! {
         fingerprint -> Nullable<Text>,
         code_expires_at -> Nullable<BigInt>,
         trace_context -> Nullable<Text>,
+        provider -> Nullable<Text>,
+        channel -> Text,
+        provider_tries -> Integer,
     }
 }
 
 diesel::table! {
-    sms_early_statuses (sid) {
+    /// One circuit per SMS provider, shared by every process (SPEC §13).
+    sms_circuits (provider) {
+        provider -> Text,
+        window_start -> BigInt,
+        failures -> Integer,
+        opened_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sms_early_statuses (provider, sid) {
+        provider -> Text,
         sid -> Text,
         status -> Text,
         error_code -> Nullable<BigInt>,

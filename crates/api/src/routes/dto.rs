@@ -30,6 +30,8 @@ pub fn phone(row: PhoneRow) -> Phone {
             error_code: row.last_message_error,
             updated_at: rfc3339(row.last_message_at.unwrap_or(row.updated_at)),
             status,
+            provider: row.last_message_provider,
+            channel: row.last_message_channel,
         }),
         verification: None,
     }
@@ -60,6 +62,8 @@ pub fn history_item(row: HistoryRow) -> HistoryItem {
         at: rfc3339(row.at),
         kind: row.kind,
         detail: row.detail,
+        provider: row.provider,
+        channel: row.channel,
     }
 }
 

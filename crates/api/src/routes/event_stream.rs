@@ -132,6 +132,8 @@ fn render(happened: Happened) -> Option<(EventKind, String)> {
                 error_code: message.error_code,
                 guidance: sms::guidance(message.status, message.error_code).map(str::to_owned),
                 updated_at: dto::rfc3339(at),
+                provider: message.provider,
+                channel: message.channel,
             }),
         ),
         Happened::Unreadable => return None,

@@ -184,7 +184,12 @@ fn message(row: MessageRow, provider: &str) -> AdminMessage {
         status: row.status,
         error_code: row.error_code,
         guidance: sms::guidance(row.status, row.error_code).map(str::to_owned),
-        provider: row.provider_sid.is_some().then(|| provider.to_owned()),
+        // The message names its provider (SPEC §13); rows older than that column were
+        // this process's provider's once handed over.
+        provider: row
+            .provider
+            .map(|p| p.as_str().to_owned())
+            .or_else(|| row.provider_sid.is_some().then(|| provider.to_owned())),
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
     }

@@ -1,10 +1,17 @@
-//! `POST /api/v1/webhooks/twilio/status`: Twilio's delivery reports.
+//! Providers' delivery receipts: `POST /api/v1/webhooks/twilio/status` (Twilio's status
+//! callbacks) and `POST /api/v1/webhooks/sms/http/status` (the generic HTTP provider's).
+//! The route only carries the request to its provider, which reads and checks it
+//! (`sms`): no provider's wire format is known here.
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
+use phonereg_types::SmsProviderName;
 
 use crate::{
-    error::ApiError, extract::BODY_LIMIT, sms::twilio::signature_is_valid, state::AppState,
+    error::ApiError,
+    extract::BODY_LIMIT,
+    sms::{ReceiptRequest, http::RECEIPT_PATH},
+    state::AppState,
 };
 
 pub const STATUS_PATH: &str = "/api/v1/webhooks/twilio/status";
@@ -12,16 +19,28 @@ pub const STATUS_PATH: &str = "/api/v1/webhooks/twilio/status";
 pub async fn twilio_status(
     state: web::Data<AppState>,
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let form_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form_type {
-        return Err(ApiError::UnsupportedMediaType);
-    }
+    receipt(state, req, payload, SmsProviderName::Twilio, STATUS_PATH).await
+}
+
+pub async fn http_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receipt(state, req, payload, SmsProviderName::Http, RECEIPT_PATH).await
+}
+
+/// Reads the body (at most [`BODY_LIMIT`]) and hands the request to `provider`; 204 for
+/// anything well signed, repeats and unknown messages included.
+async fn receipt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+    provider: SmsProviderName,
+    path: &str,
+) -> Result<HttpResponse, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
@@ -31,38 +50,21 @@ pub async fn twilio_status(
         }
         body.extend_from_slice(&chunk);
     }
-    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| ApiError::BadRequest(format!("The form body is malformed: {e}.")))?;
-
-    // Twilio signs the URL it called: ours as the world sees it, plus any query.
-    let mut url = format!("{}{STATUS_PATH}", state.config.public_url);
+    // Providers sign the URL they called: ours as the world sees it, plus any query.
+    let mut url = format!("{}{path}", state.config.public_url);
     if !req.query_string().is_empty() {
         url = format!("{url}?{}", req.query_string());
     }
-    let presented = req
+    let headers = req
         .headers()
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let valid = state
-        .config
-        .twilio_auth_token
-        .as_ref()
-        .is_some_and(|token| signature_is_valid(token.expose(), &url, &params, presented));
-    if !valid {
-        tracing::warn!("Twilio status callback with a bad signature refused");
-        return Err(ApiError::Forbidden);
-    }
-
-    let field = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let request = ReceiptRequest {
+        url,
+        headers,
+        body: &body,
     };
-    if let (Some(sid), Some(status)) = (field("MessageSid"), field("MessageStatus")) {
-        let error_code = field("ErrorCode").and_then(|c| c.parse().ok());
-        state.delivery.apply_status(sid, status, error_code).await?;
-    }
+    state.delivery.receive(provider, &request).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -187,6 +187,12 @@ impl Codes {
         self.keyed_hash(&["credential", purpose.as_str(), e164, challenge, code])
     }
 
+    /// A test number with a script (SPEC §13): its messages go through the outbox to the
+    /// script provider, though nothing leaves the machine and nothing is charged.
+    fn scripted(&self, e164: &str) -> bool {
+        self.config.sms_test_numbers.script_for(e164).is_some()
+    }
+
     /// A test number's fixed code, or a fresh random one.
     fn new_code(&self, e164: &str) -> Result<VerificationCode, ApiError> {
         match self.allowance.test_code(e164) {
@@ -260,7 +266,7 @@ impl Codes {
         outbox::retire_codes(conn, phone_id, codes::CODE_KIND, now)?;
         codes::replace(conn, &row)?;
         let masked = PhoneNumber::masked(e164);
-        if sent {
+        if sent || self.scripted(e164) {
             let ttl = self.config.verify_code_ttl;
             let body = self.texts.code(Text::Verification, send.locale, &code, ttl);
             let about = delivery::About { user_id, phone_id };
@@ -276,6 +282,10 @@ impl Codes {
                 now,
             )?;
             phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&masked), now)?;
+            if !sent {
+                // A scripted test number: played by the script provider, charged nothing.
+                return Ok(CodeState::from(&row));
+            }
             // Last, so the counter rows every send shares (budget, client IP) stay locked
             // only until the commit; a refusal still rolls back everything above.
             self.allowance.charge_claim(
@@ -409,7 +419,8 @@ impl Codes {
         // the budget's answer alike for both (a two-segment language at the budget's edge).
         let body = self.texts.code(text, send.locale, &code, ttl);
         if let Some(owner) = send.owner {
-            Self::queue_credential(conn, send, owner, &body, sent, row.expires_at)?;
+            let queued = sent || self.scripted(e164);
+            Self::queue_credential(conn, send, owner, &body, queued, row.expires_at)?;
         }
         if sent {
             self.charge_credential(conn, send, segments(&body))?;
@@ -417,14 +428,15 @@ impl Codes {
         Ok(CodeState::from(&row))
     }
 
-    /// A credential code's SMS to its account's number (nothing for a test number), its
+    /// A credential code's SMS to its account's number (nothing for a test number without
+    /// a script), its
     /// previous code's message retired, and the record's history.
     fn queue_credential(
         conn: &mut Conn<'_>,
         send: &CodeSend<'_>,
         CodeOwner { user_id, phone_id }: CodeOwner,
         body: &str,
-        sent: bool,
+        queued: bool,
         dies: i64,
     ) -> Result<(), ApiError> {
         let (purpose, e164, now) = (send.purpose, send.e164, send.now);
@@ -432,7 +444,7 @@ impl Codes {
         // The previous code of this purpose is dead: no stored message keeps it.
         outbox::retire_codes(conn, phone_id, kind, now)?;
         let masked = PhoneNumber::masked(e164);
-        if sent {
+        if queued {
             let about = delivery::About { user_id, phone_id };
             let (dies, locale) = (Some(dies), send.locale);
             delivery::queue(conn, Some(about), e164, body, kind, dies, locale, now)?;

@@ -36,19 +36,19 @@ use rand::Rng as _;
 use sha2::Sha256;
 use tracing::Instrument as _;
 
-use phonereg_types::MessageStatus;
+use phonereg_types::{MessageStatus, SmsProviderName};
 
 use crate::{
     clock::Clock,
     domain::phone_number::mask_numbers,
     error::ApiError,
     persistence::{
-        Conn, Db, early_statuses,
+        Conn, Db, circuits, early_statuses,
         models::MessageRow,
-        outbox::{self, Claimed},
+        outbox::{self, Claimed, RetryLater},
     },
-    services::delivery,
-    sms::{Accepted, CALL_TIMEOUT, Listed, OutgoingSms, SendError, SmsSender},
+    services::{delivery, failover::Failover},
+    sms::{Accepted, CALL_TIMEOUT, Listed, OutgoingSms, Provider, Providers, SendError},
     telemetry::{self, trace_context},
 };
 
@@ -79,7 +79,9 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone)]
 pub struct Courier {
     db: Db,
-    sender: Arc<dyn SmsSender>,
+    providers: Providers,
+    /// When a message leaves its provider for the next, and the shared circuits.
+    failover: Arc<Failover>,
     max_attempts: u32,
     clock: Clock,
     /// Keys the body fingerprints (derived from `JWT_SECRET`): without it nobody can
@@ -141,7 +143,16 @@ fn fingerprint(key: &[u8; 32], body: &str) -> String {
         .collect()
 }
 
+/// What failover did with a message about to be tried.
+enum Moved<'a> {
+    Stayed,
+    To(&'a dyn Provider),
+    /// Another worker holds it now.
+    Superseded,
+}
+
 /// How one try of one message ended.
+#[derive(Clone)]
 enum Outcome {
     /// The provider has it: just now, or found from an earlier try.
     HandedOver {
@@ -152,9 +163,12 @@ enum Outcome {
 }
 
 /// Why a try did not hand the message over.
+#[derive(Clone)]
 enum NotSent {
-    /// Neither sent nor looked up (provider unreachable, 5xx, 429, 401/403).
+    /// No clear answer, or the provider could not be asked whether it has the message.
     Retry(String),
+    /// The provider said it did not take the message.
+    Unavailable(String),
     Rejected {
         code: Option<i64>,
         message: String,
@@ -168,7 +182,8 @@ impl Courier {
     /// are in flight makes their lookup miss, and those few go out again.
     pub fn new(
         db: Db,
-        sender: Arc<dyn SmsSender>,
+        providers: Providers,
+        failover: Failover,
         max_attempts: u32,
         clock: Clock,
         secret: &[u8],
@@ -178,7 +193,8 @@ impl Courier {
         mac.update(b"phonereg sms fingerprints v1");
         Self {
             db,
-            sender,
+            providers,
+            failover: Arc::new(failover),
             max_attempts,
             clock,
             key: Arc::new(mac.finalize().into_bytes().into()),
@@ -194,11 +210,16 @@ impl Courier {
     /// Sends up to `limit` due messages at once; an empty result means none was due.
     pub async fn step_batch(&self, limit: i64) -> Result<Vec<Step>, ApiError> {
         let now_ms = self.clock.now_ms();
+        self.failover.refresh(&self.db, now_ms).await?;
+        let open = self.failover.open(now_ms.div_euclid(1000));
         let key = Arc::clone(&self.key);
+        let providers = self.providers.clone();
         let claimed = self
             .db
             .write(move |c| {
-                outbox::claim_due(c, now_ms, LEASE_SECS, limit, |body| fingerprint(&key, body))
+                let print = |body: &str| fingerprint(&key, body);
+                let provider_for = |to: &str| providers.first_for(to, &open);
+                outbox::claim_due(c, now_ms, LEASE_SECS, limit, print, provider_for)
             })
             .await?;
         // Each outcome is recorded as soon as its own send returns, not when the slowest
@@ -210,8 +231,11 @@ impl Courier {
             .collect()
     }
 
-    /// One claimed message: look for it at the provider if an earlier try may have
-    /// landed, else drop it if its code is dead, else send it; then record the outcome.
+    /// One claimed message: look for it at its provider if an earlier try may have
+    /// landed, else drop it if its code is dead, else send it (at the next provider if
+    /// failover says so); then record the outcome.
+    ///
+    /// Long: look up, move on, send, record — the exactly-once order reads top to bottom.
     async fn deliver(&self, claimed: Claimed) -> Result<Step, ApiError> {
         // A child of the span that queued the message, in the trace of its request.
         let span = tracing::info_span!(
@@ -224,17 +248,45 @@ impl Courier {
     }
 
     async fn deliver_claimed(&self, claimed: Claimed) -> Result<Step, ApiError> {
-        let Claimed { msg, maybe_sent } = claimed;
+        let Claimed {
+            mut msg,
+            maybe_sent,
+        } = claimed;
+        let now = self.clock.now();
+        let sms = OutgoingSms {
+            id: msg.id,
+            to: msg.to_e164.clone(),
+            body: msg.body.clone(),
+            validity: msg
+                .code_expires_at
+                .map(|dies| (dies - now).clamp(1, 36_000) as u32),
+            attempt: msg.attempts.max(0) as u32 + 1,
+            purpose: msg.kind,
+            locale: msg.locale.clone(),
+            channel: msg.channel,
+        };
+        let Some(mut provider) = msg.provider.and_then(|name| self.providers.get(name)) else {
+            // Its provider was configured when it was claimed and is not any more: it
+            // cannot be looked up there, and sending elsewhere could send it twice.
+            let why = format!("SMS provider {:?} is not configured", msg.provider);
+            tracing::error!(sms.id = msg.id, "{why}");
+            return self
+                .record(msg, Outcome::NotSent(NotSent::Retry(why)))
+                .await;
+        };
         if maybe_sent {
-            match self.sender.recent(&msg.to_e164).await {
+            match provider.lookup(&sms).await {
                 Ok(listed) => {
                     let print = msg.fingerprint.clone().unwrap_or_default();
                     let matches: Vec<Listed> = listed
                         .into_iter()
-                        .filter(|m| fingerprint(&self.key, &m.body) == print)
+                        .filter(|m| {
+                            m.body
+                                .as_ref()
+                                .is_none_or(|body| fingerprint(&self.key, body) == print)
+                        })
                         .collect();
                     if !matches.is_empty() {
-                        let now = self.clock.now();
                         let msg = msg.clone();
                         let taken = self
                             .db
@@ -252,41 +304,149 @@ impl Courier {
                 }
             }
         }
-        let now = self.clock.now();
+        // Its last try is resolved (looked up, or never taken): it may move on now.
+        match self.move_on(&mut msg, now).await? {
+            Moved::Stayed => {}
+            Moved::To(next) => provider = next,
+            Moved::Superseded => return Ok(superseded(msg.id)),
+        }
         let outcome = match msg.code_expires_at {
             Some(dies) if dies <= now => Outcome::NotSent(NotSent::Dead),
             _ => {
-                let sms = OutgoingSms {
-                    id: msg.id,
-                    to: msg.to_e164.clone(),
-                    body: msg.body.clone(),
-                    validity: msg
-                        .code_expires_at
-                        .map(|dies| (dies - now).clamp(1, 36_000) as u32),
-                };
                 let call = tracing::info_span!("sms.send", otel.kind = "client");
-                match self.sender.send(&sms).instrument(call).await {
-                    Ok(accepted) => Outcome::HandedOver {
-                        accepted,
-                        found: false,
-                    },
-                    Err(SendError::Retry(reason)) => Outcome::NotSent(NotSent::Retry(reason)),
-                    Err(SendError::Rejected { code, message }) => {
-                        Outcome::NotSent(NotSent::Rejected { code, message })
-                    }
-                }
+                Self::counted(provider.name(), provider.send(&sms).instrument(call).await)
             }
         };
+        // An in-process provider's receipt that came with its answer lands first, as a
+        // real provider's callback can beat the record of its answer.
+        self.apply_receipts_of(provider).await?;
         self.record(msg, outcome).await
+    }
+
+    /// What a send's answer means for the message, counted per provider.
+    fn counted(provider: SmsProviderName, sent: Result<Accepted, SendError>) -> Outcome {
+        let (result, outcome) = match sent {
+            Ok(accepted) => (
+                "sent",
+                Outcome::HandedOver {
+                    accepted,
+                    found: false,
+                },
+            ),
+            Err(SendError::Retry(reason)) => ("retry", Outcome::NotSent(NotSent::Retry(reason))),
+            Err(SendError::Unavailable(reason)) => (
+                "unavailable",
+                Outcome::NotSent(NotSent::Unavailable(reason)),
+            ),
+            Err(SendError::Rejected { code, message }) => (
+                "rejected",
+                Outcome::NotSent(NotSent::Rejected { code, message }),
+            ),
+        };
+        telemetry::sms_provider_attempt(provider, result);
+        outcome
+    }
+
+    /// Moves `msg` to the next provider if failover says so, recording the move before
+    /// anything is sent there.
+    async fn move_on(&self, msg: &mut MessageRow, now: i64) -> Result<Moved<'_>, ApiError> {
+        let open = self.failover.open(now);
+        if !self.failover.leaves(msg, &open) {
+            return Ok(Moved::Stayed);
+        }
+        let Some(next) = msg
+            .provider
+            .and_then(|current| self.providers.next_after(current, &open))
+        else {
+            return Ok(Moved::Stayed);
+        };
+        let Some(next_provider) = self.providers.get(next) else {
+            return Ok(Moved::Stayed);
+        };
+        let (id, lease) = (msg.id, msg.claimed_until.unwrap_or_default());
+        let moved = self
+            .db
+            .write(move |c| outbox::switch_provider(c, id, lease, next))
+            .await?;
+        if !moved {
+            return Ok(Moved::Superseded);
+        }
+        tracing::warn!(sms.id = id, from = ?msg.provider, to = %next, "SMS moves to the next provider");
+        if let Some(from) = msg.provider {
+            telemetry::sms_failover(from, next);
+        }
+        msg.provider = Some(next);
+        msg.provider_tries = 0;
+        Ok(Moved::To(next_provider))
+    }
+
+    /// Applies the receipts one in-process provider has due (none for real providers,
+    /// whose receipts come to the webhooks).
+    async fn apply_receipts_of(&self, provider: &dyn Provider) -> Result<usize, ApiError> {
+        let due = provider.due_receipts(self.clock.now_ms());
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let name = provider.name();
+        self.apply_receipts(due.into_iter().map(|r| (name, r)).collect())
+            .await
+    }
+
+    /// Applies the receipts every in-process provider (the script) has due by now.
+    pub async fn apply_due_receipts(&self) -> Result<usize, ApiError> {
+        let due = self.providers.due_receipts(self.clock.now_ms());
+        if due.is_empty() {
+            return Ok(0);
+        }
+        self.apply_receipts(due).await
+    }
+
+    async fn apply_receipts(
+        &self,
+        due: Vec<(SmsProviderName, crate::sms::Receipt)>,
+    ) -> Result<usize, ApiError> {
+        let now = self.clock.now();
+        let applied = self
+            .db
+            .write(move |c| {
+                due.iter()
+                    .map(|(name, receipt)| delivery::apply_receipt(c, *name, receipt, now))
+                    .collect::<Result<Vec<_>, ApiError>>()
+            })
+            .await?;
+        let n = applied.len();
+        for status in applied.into_iter().flatten() {
+            telemetry::sms_message(status);
+        }
+        Ok(n)
     }
 
     async fn record(&self, msg: MessageRow, outcome: Outcome) -> Result<Step, ApiError> {
         let now_ms = self.clock.now_ms();
-        let max_attempts = self.max_attempts;
-        let (step, due) = self
+        let rules = Rules {
+            max_attempts: self.max_attempts,
+            failover: Arc::clone(&self.failover),
+            providers: self.providers.clone(),
+        };
+        let again = (msg.clone(), outcome.clone(), rules.clone());
+        let written = self
             .db
-            .write(move |c| record(c, msg, outcome, max_attempts, now_ms))
-            .await?;
+            .write(move |c| record(c, msg, outcome, &rules, now_ms))
+            .await;
+        let (step, due) = match (written, again) {
+            // The provider reused an id another message has: this message is with it all
+            // the same, so it is stored under a marked id rather than sent again.
+            (Err(ApiError::Conflict(_)), (msg, Outcome::HandedOver { accepted, found }, rules)) => {
+                let id = format!("{}#{}", accepted.id, msg.id);
+                tracing::error!(sms.id = msg.id, provider = ?msg.provider, "the SMS provider gave a message id another message has; stored with a mark, its receipts reach the other message");
+                let accepted = Accepted { id, ..accepted };
+                let outcome = Outcome::HandedOver { accepted, found };
+                self.db
+                    .write(move |c| record(c, msg, outcome, &rules, now_ms))
+                    .await?
+            }
+            (written, _) => written?,
+        };
         if let Some(due) = due {
             self.remember_retry(due);
         }
@@ -319,11 +479,11 @@ impl Courier {
     pub async fn apply_early_statuses(&self) -> Result<usize, ApiError> {
         let sids = self.db.read(early_statuses::now_known).await?;
         let mut applied = 0;
-        for sid in sids {
+        for (provider, sid) in sids {
             let now = self.clock.now();
             if let Some(status) = self
                 .db
-                .write(move |c| delivery::apply_early(c, &sid, now))
+                .write(move |c| delivery::apply_early(c, provider, &sid, now))
                 .await?
             {
                 telemetry::sms_message(status);
@@ -341,6 +501,9 @@ impl Courier {
                 Ok(steps) if steps.is_empty() => {
                     if let Err(e) = self.apply_early_statuses().await {
                         tracing::warn!(error = %e, "applying early status reports failed");
+                    }
+                    if let Err(e) = self.apply_due_receipts().await {
+                        tracing::warn!(error = %e, "applying scripted receipts failed");
                     }
                     tokio::select! {
                         () = self.db.committed().queued() => {}
@@ -372,10 +535,13 @@ fn take_over(
     if !outbox::holds_claim(c, msg.id, lease)? {
         return Ok(Some(superseded(msg.id)));
     }
+    let Some(provider) = msg.provider else {
+        return Ok(None);
+    };
     for found in matches {
-        if outbox::find_by_sid(c, &found.sid)?.is_none() {
+        if outbox::find_by_sid(c, provider, &found.id)?.is_none() {
             let accepted = Accepted {
-                sid: found.sid,
+                id: found.id,
                 status: found.status,
             };
             let attempt = msg.attempts;
@@ -385,13 +551,23 @@ fn take_over(
     Ok(None)
 }
 
+/// What `record` decides by: the settings and the failover's view of the providers.
+#[derive(Clone)]
+struct Rules {
+    max_attempts: u32,
+    failover: Arc<Failover>,
+    providers: Providers,
+}
+
 /// Records what happened to one claimed message, if this worker still holds it; for a
 /// retry, also when it falls due.
+///
+/// Long: one match over every way a try ends, so each record sits beside the others.
 fn record(
     c: &mut Conn<'_>,
     msg: MessageRow,
     outcome: Outcome,
-    max_attempts: u32,
+    rules: &Rules,
     now_ms: i64,
 ) -> Result<(Step, Option<i64>), ApiError> {
     let id = msg.id;
@@ -400,6 +576,14 @@ fn record(
     let not_sent = match outcome {
         // The common case: its UPDATE checks the claim itself.
         Outcome::HandedOver { accepted, found } => {
+            // A provider that had failures works again: its circuit closes (only then
+            // is there a write).
+            if let Some(p) = msg.provider
+                && rules.failover.has_failures(p)
+            {
+                circuits::record_success(c, p, now)?;
+                rules.failover.stale();
+            }
             let step = handed_over(c, &msg, accepted, attempt, now, found)?;
             return Ok((step, None));
         }
@@ -409,33 +593,34 @@ fn record(
     if !outbox::holds_claim(c, id, lease)? {
         return Ok((superseded(id), None));
     }
-    let is_code = msg.code_expires_at.is_some();
     match not_sent {
-        NotSent::Retry(reason) => {
-            let due = now_ms + backoff_ms(attempt as u32, is_code.then_some(CODE_BACKOFF_CAP_MS));
-            // A code is worth trying while it lives; anything else gets its attempts.
-            let again = match msg.code_expires_at {
-                Some(dies) => due < dies * 1000,
-                None => (attempt as u32) < max_attempts,
-            };
-            if again {
-                outbox::retry_later(c, id, attempt, due, now)?;
-                tracing::warn!(sms.id = id, attempt, reason = %mask_numbers(&reason), "SMS send failed; will retry");
-                return Ok((Step::Retrying { id }, Some(due)));
-            }
-            tracing::warn!(sms.id = id, attempt, reason = %mask_numbers(&reason), "SMS failed for good");
-            failed(c, &msg, attempt, None, now)?;
-            Ok((
-                Step::Failed {
-                    id,
-                    error_code: None,
-                },
-                None,
-            ))
-        }
+        NotSent::Retry(reason) => retry(c, &msg, &reason, false, rules, now_ms),
+        NotSent::Unavailable(reason) => retry(c, &msg, &reason, true, rules, now_ms),
         NotSent::Rejected { code, message } => {
             // Providers name the number in their errors; the sender may not have masked it.
             let message = mask_numbers(&message);
+            let open = rules.failover.open(now);
+            let next = msg
+                .provider
+                .filter(|_| rules.failover.moves_on_code(code, &msg, now))
+                .and_then(|current| rules.providers.next_after(current, &open));
+            if let Some(next) = next
+                && outbox::switch_provider(c, id, lease, next)?
+            {
+                // Refused, so surely not sent: the next provider may try at once.
+                let again = RetryLater {
+                    attempts: attempt,
+                    provider_tries: 0,
+                    at_ms: now_ms,
+                    not_taken: true,
+                };
+                outbox::retry_later(c, id, &again, now)?;
+                if let Some(from) = msg.provider {
+                    telemetry::sms_failover(from, next);
+                }
+                tracing::warn!(sms.id = id, attempt, ?code, %message, to = %next, "SMS refused by its provider; the next provider tries");
+                return Ok((Step::Retrying { id }, Some(now_ms)));
+            }
             tracing::warn!(sms.id = id, attempt, ?code, %message, "SMS rejected by the provider");
             failed(c, &msg, attempt, code, now)?;
             Ok((
@@ -448,22 +633,67 @@ fn record(
         }
         NotSent::Dead => {
             outbox::erase_unsent(c, id, msg.attempts)?;
-            delivery::set_status(c, id, MessageStatus::Canceled, None, now)?;
-            if let Some(phone_id) = msg.phone_id {
-                delivery::record_effects(
-                    c,
-                    phone_id,
-                    msg.kind,
-                    MessageStatus::Canceled,
-                    None,
-                    now,
-                )?;
-            }
+            // Never handed to anyone: no provider is named for it.
+            let msg = MessageRow {
+                provider: None,
+                ..msg
+            };
+            delivery::set_status(c, &msg, MessageStatus::Canceled, None, now)?;
+            delivery::record_effects(c, &msg, MessageStatus::Canceled, None, now)?;
             telemetry::sms_message(MessageStatus::Canceled);
             tracing::info!(sms.id = id, sms.kind = %msg.kind, "SMS dropped: its code died before it could be sent");
             Ok((Step::Dropped { id }, None))
         }
     }
+}
+
+/// A try failed in a way worth trying again: counted against the provider's circuit
+/// (shared by every process) and the message's tries there, then scheduled, or failed
+/// for good once the message's time or attempts are spent. `not_taken`: the provider
+/// said it did not take it, so it is not looked for there next time.
+fn retry(
+    c: &mut Conn<'_>,
+    msg: &MessageRow,
+    reason: &str,
+    not_taken: bool,
+    rules: &Rules,
+    now_ms: i64,
+) -> Result<(Step, Option<i64>), ApiError> {
+    let (id, now, attempt) = (msg.id, now_ms.div_euclid(1000), msg.attempts + 1);
+    let reason = mask_numbers(reason);
+    if let Some(p) = msg.provider
+        && circuits::record_failure(c, p, &reason, rules.failover.circuit_failures(), now)?
+    {
+        tracing::warn!(provider = %p, "SMS provider circuit opened: its messages go to the next provider");
+        rules.failover.stale();
+    }
+    let is_code = msg.code_expires_at.is_some();
+    let due = now_ms + backoff_ms(attempt as u32, is_code.then_some(CODE_BACKOFF_CAP_MS));
+    // A code is worth trying while it lives; anything else gets its attempts.
+    let again = match msg.code_expires_at {
+        Some(dies) => due < dies * 1000,
+        None => (attempt as u32) < rules.max_attempts,
+    };
+    if again {
+        let later = RetryLater {
+            attempts: attempt,
+            provider_tries: msg.provider_tries + 1,
+            at_ms: due,
+            not_taken,
+        };
+        outbox::retry_later(c, id, &later, now)?;
+        tracing::warn!(sms.id = id, attempt, %reason, "SMS send failed; will retry");
+        return Ok((Step::Retrying { id }, Some(due)));
+    }
+    tracing::warn!(sms.id = id, attempt, %reason, "SMS failed for good");
+    failed(c, msg, attempt, None, now)?;
+    Ok((
+        Step::Failed {
+            id,
+            error_code: None,
+        },
+        None,
+    ))
 }
 
 /// The provider has the message: store its Sid and status (the code erased from the
@@ -483,30 +713,28 @@ fn handed_over(
     } else {
         msg.body.as_str()
     };
-    // Messaging Services answer `accepted` (or `scheduled`): for the user that is
-    // still "queued", the one word SPEC §7 uses for it. A word this build does not know
-    // is taken as queued too: the provider has the message, and its callbacks will say.
-    let status = MessageStatus::from_twilio(&accepted.status).unwrap_or(MessageStatus::Queued);
+    let status = accepted.status;
     let taken = outbox::HandedOver {
-        sid: &accepted.sid,
+        sid: &accepted.id,
         status,
         body: stored_body,
         attempts,
     };
     let lease = msg.claimed_until.unwrap_or_default();
-    let Some(phone_id) = outbox::mark_handed_over(c, id, lease, &taken, now)? else {
+    if outbox::mark_handed_over(c, id, lease, &taken, now)?.is_none() {
         return Ok(superseded(id));
-    };
+    }
     // Twilio usually answers `queued`: to the user nothing changed, so the record and the
-    // live stream are left alone (two writes fewer per message).
+    // live stream are left alone (two writes fewer per message; the record names the
+    // provider from its first report on).
     if status != MessageStatus::Queued {
-        delivery::show_status(c, id, phone_id, status, None, now)?;
+        delivery::show_status(c, msg, status, None, now)?;
     }
-    if let Some(phone_id) = msg.phone_id {
-        delivery::record_effects(c, phone_id, msg.kind, status, None, now)?;
-    }
+    delivery::record_effects(c, msg, status, None, now)?;
     telemetry::sms_message(status);
-    if let Some(early) = delivery::apply_early(c, &accepted.sid, now)? {
+    if let Some(provider) = msg.provider
+        && let Some(early) = delivery::apply_early(c, provider, &accepted.id, now)?
+    {
         telemetry::sms_message(early);
     }
     let to = mask_numbers(&msg.to_e164);
@@ -536,21 +764,12 @@ fn failed(
     now: i64,
 ) -> Result<(), ApiError> {
     outbox::set_attempts(c, msg.id, attempts)?;
-    delivery::set_status(c, msg.id, MessageStatus::Failed, error_code, now)?;
+    delivery::set_status(c, msg, MessageStatus::Failed, error_code, now)?;
     // Failed for good: the code must not stay in our database either.
     if msg.code_expires_at.is_some() {
         outbox::erase_code(c, msg.id)?;
     }
-    if let Some(phone_id) = msg.phone_id {
-        delivery::record_effects(
-            c,
-            phone_id,
-            msg.kind,
-            MessageStatus::Failed,
-            error_code,
-            now,
-        )?;
-    }
+    delivery::record_effects(c, msg, MessageStatus::Failed, error_code, now)?;
     telemetry::sms_message(MessageStatus::Failed);
     Ok(())
 }

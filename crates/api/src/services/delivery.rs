@@ -1,9 +1,11 @@
-//! Delivery reports (Twilio status callbacks): idempotent by `MessageSid`, and statuses
-//! only move forward, so repeats and late arrivals change nothing. A report that comes
-//! before its Sid is stored (Twilio can be faster than the sender recording Twilio's
-//! answer) is kept and applied once the Sid is stored.
+//! Delivery reports (providers' receipts, read by their provider in `sms`): idempotent
+//! by the provider's message id, and statuses only move forward, so repeats and late
+//! arrivals change nothing. A report that comes before its id is stored (a provider can
+//! be faster than the sender recording its answer) is kept and applied once it is.
 
-use phonereg_types::{HistoryKind, MessageKind, MessageStatus, SecurityEventType};
+use phonereg_types::{
+    Channel, HistoryKind, MessageKind, MessageStatus, SecurityEventType, SmsProviderName,
+};
 
 use crate::{
     clock::Clock,
@@ -12,12 +14,12 @@ use crate::{
     persistence::{
         Conn, Db,
         early_statuses::{self, EarlyStatus},
-        events,
+        events::{self, MessageFact},
         models::MessageRow,
         outbox, phones,
     },
     services::audit::{self, Entry, Origin},
-    sms,
+    sms::{self, Providers, Receipt, ReceiptError, ReceiptRequest},
     telemetry::{self, trace_context},
 };
 
@@ -25,6 +27,8 @@ use crate::{
 pub struct Delivery {
     db: Db,
     clock: Clock,
+    /// Each reads its own receipts.
+    providers: Providers,
 }
 
 /// The phone record a message is about, and the account that owns it.
@@ -69,87 +73,145 @@ pub fn queue(
     )?;
     span.record("message.id", id);
     if let Some(About { user_id, phone_id }) = about {
-        phones::set_last_message(c, phone_id, id, now)?;
-        events::message_changed(c, user_id, phone_id, MessageStatus::Queued, None, now)?;
+        // Every message is a text for now; voice and WhatsApp will choose here.
+        phones::set_last_message(c, phone_id, id, Channel::Sms, now)?;
+        let fact = MessageFact {
+            phone_id,
+            status: MessageStatus::Queued,
+            error_code: None,
+            provider: None,
+            channel: Some(Channel::Sms),
+        };
+        events::message_changed(c, user_id, &fact, now)?;
     }
     Ok(id)
 }
 
-/// Message `id` (about record `phone_id`, if any) has a new status: shown on the record
-/// when it is still the record's last message, and on the owner's live stream.
+/// `msg` has a new status: shown on its record when it is still the record's last
+/// message, and on the owner's live stream.
 pub fn show_status(
     c: &mut Conn<'_>,
-    id: i64,
-    phone_id: Option<i64>,
+    msg: &MessageRow,
     status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
-    let Some(phone_id) = phone_id else {
+    let Some(phone_id) = msg.phone_id else {
         return Ok(());
     };
-    let owner = match phones::set_last_message_status(c, phone_id, id, status, error_code, now)? {
+    let shown = phones::set_last_message_status(
+        c,
+        phone_id,
+        msg.id,
+        status,
+        error_code,
+        msg.provider,
+        now,
+    )?;
+    let owner = match shown {
         Some(user_id) => Some(user_id),
         None => phones::owner(c, phone_id)?,
     };
-    match owner {
-        Some(user_id) => events::message_changed(c, user_id, phone_id, status, error_code, now),
-        None => Ok(()),
-    }
+    let Some(user_id) = owner else {
+        return Ok(());
+    };
+    let fact = MessageFact {
+        phone_id,
+        status,
+        error_code,
+        provider: msg.provider,
+        channel: Some(msg.channel),
+    };
+    events::message_changed(c, user_id, &fact, now)
 }
 
-/// Moves message `id` to `status` and shows it (see [`show_status`]).
+/// Moves `msg` to `status` and shows it (see [`show_status`]).
 pub fn set_status(
     c: &mut Conn<'_>,
-    id: i64,
+    msg: &MessageRow,
     status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
-    let phone_id = outbox::set_status(c, id, status, error_code, now)?;
-    show_status(c, id, phone_id, status, error_code, now)
+    outbox::set_status(c, msg.id, status, error_code, now)?;
+    show_status(c, msg, status, error_code, now)
 }
 
 impl Delivery {
-    pub fn new(db: Db, clock: Clock) -> Self {
-        Self { db, clock }
+    pub fn new(db: Db, clock: Clock, providers: Providers) -> Self {
+        Self {
+            db,
+            clock,
+            providers,
+        }
     }
 
-    /// Applies one report. Unknown statuses are ignored, reports for a Sid not stored yet
-    /// are kept for when it is (204 either way: Twilio must not retry what we cannot use).
-    pub async fn apply_status(
+    /// A receipt request posted to `provider`'s webhook: read and checked by that
+    /// provider, then applied. A provider that is not configured signs nothing we trust.
+    pub async fn receive(
         &self,
-        sid: String,
-        status: String,
-        error_code: Option<i64>,
+        provider: SmsProviderName,
+        request: &ReceiptRequest<'_>,
     ) -> Result<(), ApiError> {
-        // Twilio's word, read once here; a status this build does not know changes nothing.
-        let Some(status) = MessageStatus::from_twilio(&status) else {
-            return Ok(());
+        let read = match self.providers.get(provider) {
+            Some(p) => p.receipts(request),
+            None => Err(ReceiptError::BadSignature),
         };
+        let receipts = match read {
+            Ok(receipts) => receipts,
+            Err(ReceiptError::BadSignature) => {
+                tracing::warn!(%provider, "delivery receipt with a bad signature refused");
+                return Err(ApiError::Forbidden);
+            }
+            Err(ReceiptError::UnsupportedMediaType) => return Err(ApiError::UnsupportedMediaType),
+            Err(ReceiptError::Malformed(why)) => return Err(ApiError::BadRequest(why)),
+        };
+        for receipt in receipts {
+            self.apply_receipt(provider, receipt).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one report. Reports for an id not stored yet are kept for when it is
+    /// (204 either way: the provider must not retry what we cannot use).
+    pub async fn apply_receipt(
+        &self,
+        provider: SmsProviderName,
+        receipt: Receipt,
+    ) -> Result<(), ApiError> {
         let now = self.clock.now();
         let applied = self
             .db
-            .write(move |c| match outbox::find_by_sid(c, &sid)? {
-                Some(msg) => {
-                    let span = tracing::info_span!(
-                        "sms.receipt",
-                        message.id = msg.id,
-                        status = status.as_str()
-                    );
-                    trace_context::follow(&span, msg.trace_context.as_deref());
-                    span.in_scope(|| apply(c, &msg, status, error_code, now))
-                }
-                None => {
-                    keep_early(c, &sid, EarlyStatus { status, error_code }, now)?;
-                    Ok(None)
-                }
-            })
+            .write(move |c| apply_receipt(c, provider, &receipt, now))
             .await?;
         if let Some(status) = applied {
             telemetry::sms_message(status);
         }
         Ok(())
+    }
+}
+
+/// Applies one of `provider`'s receipts in the caller's transaction, or keeps it for
+/// when its id is stored. Returns the status applied.
+pub fn apply_receipt(
+    c: &mut Conn<'_>,
+    provider: SmsProviderName,
+    receipt: &Receipt,
+    now: i64,
+) -> Result<Option<MessageStatus>, ApiError> {
+    let (status, error_code) = (receipt.status, receipt.error_code);
+    match outbox::find_by_sid(c, provider, &receipt.id)? {
+        Some(msg) => {
+            let span =
+                tracing::info_span!("sms.receipt", message.id = msg.id, status = status.as_str());
+            trace_context::follow(&span, msg.trace_context.as_deref());
+            span.in_scope(|| apply(c, &msg, status, error_code, now))
+        }
+        None => {
+            let report = EarlyStatus { status, error_code };
+            keep_early(c, provider, &receipt.id, report, now)?;
+            Ok(None)
+        }
     }
 }
 
@@ -166,20 +228,24 @@ fn apply(
         return Ok(None);
     }
     let error_code = error_code.filter(|_| status != MessageStatus::Delivered);
-    set_status(c, msg.id, status, error_code, now)?;
-    if let Some(phone_id) = msg.phone_id {
-        record_effects(c, phone_id, msg.kind, status, error_code, now)?;
-    }
+    set_status(c, msg, status, error_code, now)?;
+    record_effects(c, msg, status, error_code, now)?;
     Ok(Some(status))
 }
 
-/// Keeps a report for a Sid not stored yet, unless one as far along is kept already.
-fn keep_early(c: &mut Conn<'_>, sid: &str, report: EarlyStatus, now: i64) -> Result<(), ApiError> {
-    let kept = early_statuses::kept(c, sid)?;
+/// Keeps a report for an id not stored yet, unless one as far along is kept already.
+fn keep_early(
+    c: &mut Conn<'_>,
+    provider: SmsProviderName,
+    sid: &str,
+    report: EarlyStatus,
+    now: i64,
+) -> Result<(), ApiError> {
+    let kept = early_statuses::kept(c, provider, sid)?;
     if kept.is_some_and(|old| old.status.stage() >= report.status.stage()) {
         return Ok(());
     }
-    if !early_statuses::keep(c, sid, &report, now)? {
+    if !early_statuses::keep(c, provider, sid, &report, now)? {
         tracing::warn!(
             cap = early_statuses::CAP,
             "status callback for an unknown message dropped: too many kept already"
@@ -188,49 +254,50 @@ fn keep_early(c: &mut Conn<'_>, sid: &str, report: EarlyStatus, now: i64) -> Res
     Ok(())
 }
 
-/// The Sid of a message was just stored: a report that came before it applies now.
-/// Returns the status applied.
+/// `provider`'s id of a message was just stored: a report that came before it applies
+/// now. Returns the status applied.
 pub fn apply_early(
     c: &mut Conn<'_>,
+    provider: SmsProviderName,
     sid: &str,
     now: i64,
 ) -> Result<Option<MessageStatus>, ApiError> {
-    let Some(report) = early_statuses::take(c, sid)? else {
+    let Some(report) = early_statuses::take(c, provider, sid)? else {
         return Ok(None);
     };
-    match outbox::find_by_sid(c, sid)? {
+    match outbox::find_by_sid(c, provider, sid)? {
         Some(msg) => apply(c, &msg, report.status, report.error_code, now),
         None => Ok(None),
     }
 }
 
-/// What a message's new status means for its record: a history entry, and the opt-out
-/// flag (a delivery clears it; Twilio 21610, "replied STOP", sets it).
+/// What a message's new status means for its record, if it is about one: a history
+/// entry naming who carried it, and the opt-out flag (a delivery clears it; 21610,
+/// "replied STOP", sets it).
 pub fn record_effects(
     c: &mut Conn<'_>,
-    phone_id: i64,
-    kind: MessageKind,
+    msg: &MessageRow,
     status: MessageStatus,
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
+    let Some(phone_id) = msg.phone_id else {
+        return Ok(());
+    };
+    let kind: MessageKind = msg.kind;
+    let via = (msg.provider, msg.channel);
     match status {
         MessageStatus::Delivered => {
-            phones::add_history(
-                c,
-                phone_id,
-                HistoryKind::Delivered,
-                Some(kind.as_str()),
-                now,
-            )?;
+            let detail = Some(kind.as_str());
+            phones::add_message_history(c, phone_id, HistoryKind::Delivered, detail, via, now)?;
             set_opted_out(c, phone_id, false, now)
         }
         // A canceled message (its code died before it could leave) is a failure to the
         // user, with guidance to ask for a new code.
         MessageStatus::Undelivered | MessageStatus::Failed | MessageStatus::Canceled => {
             let detail = sms::guidance(status, error_code);
-            phones::add_history(c, phone_id, HistoryKind::Failed, detail, now)?;
-            if error_code == Some(21610) {
+            phones::add_message_history(c, phone_id, HistoryKind::Failed, detail, via, now)?;
+            if error_code == Some(sms::OPTED_OUT) {
                 set_opted_out(c, phone_id, true, now)?;
             }
             Ok(())

@@ -11,6 +11,7 @@ pub mod codes;
 pub mod courier;
 pub mod delivery;
 pub mod events;
+pub mod failover;
 pub mod fraud_guard;
 pub mod hashing;
 pub mod limits;

@@ -136,6 +136,7 @@ impl Support {
             provider: match config.sms_provider {
                 SmsProvider::Console => "console",
                 SmsProvider::Twilio => "twilio",
+                SmsProvider::Http => "http",
             },
             streams,
         }

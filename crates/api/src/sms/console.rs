@@ -6,7 +6,9 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::{Accepted, ListFuture, Listed, OutgoingSms, SendFuture, SmsSender};
+use phonereg_types::{MessageStatus, SmsProviderName};
+
+use super::{Accepted, ListFuture, Listed, OutgoingSms, Provider, SendFuture};
 use crate::{clock::Clock, domain::phone_number::mask_numbers};
 
 pub const INBOX_SIZE: usize = 50;
@@ -48,7 +50,11 @@ pub struct ConsoleSender {
     pub clock: Clock,
 }
 
-impl SmsSender for ConsoleSender {
+impl Provider for ConsoleSender {
+    fn name(&self) -> SmsProviderName {
+        SmsProviderName::Console
+    }
+
     fn send<'a>(&'a self, sms: &'a OutgoingSms) -> SendFuture<'a> {
         Box::pin(async move {
             let sid = format!("console-{}", sms.id);
@@ -62,8 +68,8 @@ impl SmsSender for ConsoleSender {
                 created_at: self.clock.now(),
             });
             Ok(Accepted {
-                sid,
-                status: "delivered".into(),
+                id: sid,
+                status: MessageStatus::Delivered,
             })
         })
     }
@@ -71,17 +77,17 @@ impl SmsSender for ConsoleSender {
     /// What this process printed, from its inbox. The inbox dies with the process, so a
     /// message whose sender was killed between printing it and recording that is
     /// printed again: acceptable for a development log, which costs nothing to repeat.
-    fn recent<'a>(&'a self, to: &'a str) -> ListFuture<'a> {
+    fn lookup<'a>(&'a self, sms: &'a OutgoingSms) -> ListFuture<'a> {
         Box::pin(async move {
             Ok(self
                 .inbox
                 .items()
                 .into_iter()
-                .filter(|m| m.to == to)
+                .filter(|m| m.to == sms.to)
                 .map(|m| Listed {
-                    sid: m.sid,
-                    status: "delivered".into(),
-                    body: m.body,
+                    id: m.sid,
+                    status: MessageStatus::Delivered,
+                    body: Some(m.body),
                 })
                 .collect())
         })

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use phonereg_types::{MessageStatus, SmsProviderName};
 use serde::Deserialize;
 
 use super::{
-    Accepted, CALL_TIMEOUT, ListFuture, Listed, OutgoingSms, SendError, SendFuture, SmsSender,
+    Accepted, CALL_TIMEOUT, ListFuture, Listed, OutgoingSms, Provider, Receipt, ReceiptError,
+    ReceiptRequest, SendError, SendFuture,
 };
 use crate::{config::Secret, domain::phone_number::mask_numbers};
 
@@ -112,8 +114,8 @@ impl TwilioSender {
             let msg: MessageResource = serde_json::from_slice(&body)
                 .map_err(|e| SendError::Retry(format!("unreadable Twilio response: {e}")))?;
             return Ok(Accepted {
-                sid: msg.sid,
-                status: msg.status,
+                id: msg.sid,
+                status: accepted_status(&msg.status),
             });
         }
         Err(refusal(status, &body))
@@ -143,9 +145,9 @@ impl TwilioSender {
             .messages
             .into_iter()
             .map(|m| Listed {
-                sid: m.sid,
-                status: m.status,
-                body: m.body.unwrap_or_default(),
+                id: m.sid,
+                status: accepted_status(&m.status),
+                body: Some(m.body.unwrap_or_default()),
             })
             .collect())
     }
@@ -154,7 +156,14 @@ impl TwilioSender {
 /// Twilio could not be reached. The URL is left out: a message list's names the number
 /// (`?To=…`), and the reason is logged.
 fn unreachable(e: reqwest::Error) -> SendError {
-    SendError::Retry(format!("Twilio unreachable: {}", e.without_url()))
+    let refused = e.is_connect();
+    let why = format!("Twilio unreachable: {}", e.without_url());
+    // A refused connection never carried the message; a timeout may have.
+    if refused {
+        SendError::Unavailable(why)
+    } else {
+        SendError::Retry(why)
+    }
 }
 
 /// What a non-2xx answer from Twilio means for the message. Twilio's text often names
@@ -175,21 +184,80 @@ fn refusal(status: reqwest::StatusCode, body: &[u8]) -> SendError {
             "Twilio refused our credentials; check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"
         );
         crate::telemetry::sms_config_fault();
-        return SendError::Retry(format!("Twilio authentication failed: {message}"));
+        return SendError::Unavailable(format!("Twilio authentication failed: {message}"));
     }
-    if status.is_server_error() || status.as_u16() == 429 {
+    // 503 and 429 say the request was not taken; another 5xx might have been.
+    if status.as_u16() == 503 || status.as_u16() == 429 {
+        return SendError::Unavailable(format!("Twilio {status}: {message}"));
+    }
+    if status.is_server_error() {
         return SendError::Retry(format!("Twilio {status}: {message}"));
     }
     SendError::Rejected { code, message }
 }
 
-impl SmsSender for TwilioSender {
+/// Twilio's word for a status, including the ones it uses that PhoneReg folds into its
+/// own (`accepted`/`scheduled` are still queued; `read` was delivered).
+pub fn status_from_twilio(text: &str) -> Option<MessageStatus> {
+    match text {
+        "accepted" | "scheduled" => Some(MessageStatus::Queued),
+        "read" => Some(MessageStatus::Delivered),
+        other => MessageStatus::parse(other),
+    }
+}
+
+/// The status of a message Twilio has: Messaging Services answer `accepted` (or
+/// `scheduled`), still "queued" for the user. A word this build does not know is taken
+/// as queued too: Twilio has the message, and its callbacks will say.
+fn accepted_status(text: &str) -> MessageStatus {
+    status_from_twilio(text).unwrap_or(MessageStatus::Queued)
+}
+
+impl Provider for TwilioSender {
+    fn name(&self) -> SmsProviderName {
+        SmsProviderName::Twilio
+    }
+
     fn send<'a>(&'a self, sms: &'a OutgoingSms) -> SendFuture<'a> {
         Box::pin(self.post(sms))
     }
 
-    fn recent<'a>(&'a self, to: &'a str) -> ListFuture<'a> {
-        Box::pin(self.list(to))
+    fn lookup<'a>(&'a self, sms: &'a OutgoingSms) -> ListFuture<'a> {
+        Box::pin(self.list(&sms.to))
+    }
+
+    /// A status callback: a form signed with `X-Twilio-Signature` over the URL Twilio
+    /// called. A well-signed callback whose status this build does not know is no receipt.
+    fn receipts(&self, request: &ReceiptRequest<'_>) -> Result<Vec<Receipt>, ReceiptError> {
+        let form = request
+            .header("content-type")
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !form {
+            return Err(ReceiptError::UnsupportedMediaType);
+        }
+        let params: Vec<(String, String)> = serde_urlencoded::from_bytes(request.body)
+            .map_err(|e| ReceiptError::Malformed(format!("The form body is malformed: {e}.")))?;
+        let presented = request.header("x-twilio-signature").unwrap_or("");
+        if !signature_is_valid(self.auth_token.expose(), &request.url, &params, presented) {
+            return Err(ReceiptError::BadSignature);
+        }
+        let field = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let (Some(sid), Some(status)) = (field("MessageSid"), field("MessageStatus")) else {
+            return Ok(Vec::new());
+        };
+        Ok(status_from_twilio(status)
+            .map(|status| Receipt {
+                id: sid.to_owned(),
+                status,
+                error_code: field("ErrorCode").and_then(|c| c.parse().ok()),
+            })
+            .into_iter()
+            .collect())
     }
 }
 
@@ -228,6 +296,21 @@ pub fn signature_is_valid(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn twilio_words_fold_into_phoneregs_statuses() {
+        assert_eq!(status_from_twilio("read"), Some(MessageStatus::Delivered));
+        assert_eq!(status_from_twilio("accepted"), Some(MessageStatus::Queued));
+        assert_eq!(
+            status_from_twilio("delivered"),
+            Some(MessageStatus::Delivered)
+        );
+        assert_eq!(status_from_twilio("partially_delivered"), None);
+        assert_eq!(
+            accepted_status("partially_delivered"),
+            MessageStatus::Queued
+        );
+    }
 
     #[test]
     fn refusals_carry_the_number_masked() {

@@ -45,7 +45,8 @@ impl Application {
 }
 
 pub async fn build(config: Config) -> anyhow::Result<Application> {
-    let config = Arc::new(config);
+    // Every service reads the test numbers from here, presets included.
+    let config = Arc::new(config.with_test_presets());
     let db = open_database(&config).await?;
     let secret = secret::jwt_secret(&config)?;
     let state = web::Data::new(services::build(db, &config, secret.as_bytes())?);

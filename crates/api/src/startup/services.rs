@@ -1,13 +1,11 @@
 //! Every service built once at start-up, each from exactly the handles and settings it
-//! uses, and the SMS sender the configuration names.
+//! uses, and the SMS providers the configuration names.
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
-
 use crate::{
     clock::Clock,
-    config::{Config, SmsProvider},
+    config::Config,
     persistence::Db,
     services::{
         accounts::AccountRemoval,
@@ -19,6 +17,7 @@ use crate::{
         courier::Courier,
         delivery::Delivery,
         events::Events,
+        failover::Failover,
         hashing::Hasher,
         limits::Limits,
         number_rules::NumberRules,
@@ -35,11 +34,7 @@ use crate::{
         tokens::Tokens,
         two_factor::{TwoFactor, TwoFactorParts},
     },
-    sms::{
-        SmsSender,
-        console::{ConsoleSender, Inbox},
-        twilio::TwilioSender,
-    },
+    sms,
     state::AppState,
     streams::{StreamCaps, Streams},
 };
@@ -52,7 +47,7 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
     rate_limit::key_subjects_with(secret);
     let clock = Clock::default();
     let hasher = Hasher::start(config.hash_threads(), config.hash_queue())?;
-    let (sender, inbox) = sms_sender(config, &clock)?;
+    let (providers, inbox) = sms::providers::from_config(config, &clock)?;
     let texts = Arc::new(SmsTexts::new(&config.public_url)?);
     let allowance = SmsAllowance::from_config(config);
     let captcha = Captcha::from_config(config, db.clone(), clock.clone(), allowance.clone())?;
@@ -125,7 +120,7 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
         }),
         captcha,
         events: Events::new(db.clone(), clock.clone(), token_strikes),
-        delivery: Delivery::new(db.clone(), clock.clone()),
+        delivery: Delivery::new(db.clone(), clock.clone(), providers.clone()),
         audit_log: AuditLog::new(db.clone(), clock.clone()),
         support: Support::new(
             db.clone(),
@@ -149,7 +144,12 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
         .keeping_audit_for(i64::from(config.audit_retention_days) * 86_400),
         courier: Courier::new(
             db.clone(),
-            sender,
+            providers,
+            Failover::new(
+                config.sms_failover_attempts,
+                config.sms_failover_codes.clone(),
+                config.sms_circuit_failures,
+            ),
             config.sms_max_attempts,
             clock.clone(),
             secret,
@@ -164,44 +164,5 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
         streams,
         inbox,
         config: Arc::clone(config),
-    })
-}
-
-/// The configured SMS provider, and the dev inbox when it is the console.
-fn sms_sender(
-    config: &Config,
-    clock: &Clock,
-) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Inbox>)> {
-    Ok(match config.sms_provider {
-        SmsProvider::Console => {
-            tracing::warn!(
-                "SMS_PROVIDER=console: messages are printed to this log and kept at /api/v1/dev/sms"
-            );
-            let inbox = Inbox::default();
-            (
-                Arc::new(ConsoleSender {
-                    inbox: inbox.clone(),
-                    clock: clock.clone(),
-                }),
-                Some(inbox),
-            )
-        }
-        SmsProvider::Twilio => {
-            let sender = TwilioSender::new(
-                &config.twilio_api_base,
-                config
-                    .twilio_account_sid
-                    .clone()
-                    .context("TWILIO_ACCOUNT_SID is required")?,
-                config
-                    .twilio_auth_token
-                    .clone()
-                    .context("TWILIO_AUTH_TOKEN is required")?,
-                config.twilio_from.clone(),
-                config.twilio_messaging_service_sid.clone(),
-                &config.public_url,
-            )?;
-            (Arc::new(sender), None)
-        }
     })
 }

@@ -13,7 +13,7 @@ use phonereg_api::{
     persistence::{Conn, early_statuses, outbox},
     services::courier::{LEASE_SECS, Step},
 };
-use phonereg_types::{MessageKind, MessageStatus};
+use phonereg_types::{MessageKind, MessageStatus, SmsProviderName};
 use serde_json::json;
 
 use crate::{
@@ -108,7 +108,7 @@ async fn an_answer_lost_with_its_sender_is_reconciled_not_sent_again(b: Backend)
     let row = app
         .state
         .db
-        .read(move |c| outbox::find_by_sid(c, &sid))
+        .read(move |c| outbox::find_by_sid(c, SmsProviderName::Twilio, &sid))
         .await
         .expect("read")
         .expect("the Sid Twilio gave is stored");
@@ -177,7 +177,7 @@ async fn a_report_that_raced_its_sid_is_applied_by_the_worker(b: Backend) {
                 status: MessageStatus::Delivered,
                 error_code: None,
             };
-            early_statuses::keep(c, &sid, &report, now)
+            early_statuses::keep(c, SmsProviderName::Twilio, &sid, &report, now)
         })
         .await
         .expect("keep");
@@ -416,7 +416,7 @@ async fn a_process_killed_mid_send_sends_nothing_twice(b: Backend) {
         let row = app
             .state
             .db
-            .read(move |c| outbox::find_by_sid(c, &sid))
+            .read(move |c| outbox::find_by_sid(c, SmsProviderName::Twilio, &sid))
             .await
             .expect("read");
         assert!(row.is_some(), "Twilio's Sid {} is stored", m.sid);

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use fake_twilio::{Failure, signature};
 use phonereg_api::{domain::Locale, persistence::outbox, services::courier::Step};
-use phonereg_types::MessageKind;
+use phonereg_types::{MessageKind, SmsProviderName};
 use reqwest::Method;
 use serde_json::json;
 
@@ -446,7 +446,7 @@ async fn a_slow_message_does_not_hold_back_its_batch(b: Backend) {
             let found = app
                 .state
                 .db
-                .read(move |c| outbox::find_by_sid(c, &sid))
+                .read(move |c| outbox::find_by_sid(c, SmsProviderName::Twilio, &sid))
                 .await
                 .expect("read");
             if let Some(row) = found {

@@ -1,0 +1,37 @@
+//! PhoneReg's delivery error codes and what they mean for the user (SPEC §5). The codes
+//! are the numbers Twilio made familiar; every provider maps its refusals into them, so
+//! a user reads the same sentence whoever carried the message.
+
+use phonereg_types::MessageStatus;
+
+/// The number replied STOP: it is marked opted out (SPEC §7).
+pub const OPTED_OUT: i64 = 21610;
+
+/// Plain guidance for a delivery error, shown beside the message status.
+pub fn guidance(status: MessageStatus, error_code: Option<i64>) -> Option<&'static str> {
+    Some(match error_code {
+        Some(21211) => "This doesn't look like a valid phone number. Check it and try again.",
+        Some(21408) => "We can't send text messages to this country yet.",
+        Some(OPTED_OUT) => {
+            "This number replied STOP, so no more texts are sent to it. Text START to the sender, then verify again."
+        }
+        Some(21614) => "This number can't receive text messages. Use a mobile number.",
+        Some(30003) => "The phone is switched off or out of coverage. Try again later.",
+        Some(30004) => "The message was blocked by the recipient or the carrier.",
+        Some(30005) => "The number doesn't exist or is no longer in service.",
+        Some(30006) => "This number can't receive text messages (landline or unreachable carrier).",
+        Some(30007) => "The carrier filtered the message. Try again later or use another number.",
+        Some(30008) => "The message could not be delivered for an unknown reason. Try again later.",
+        Some(_) => "The message could not be delivered. Try again later.",
+        None if status == MessageStatus::Failed => {
+            "The SMS service could not be reached. Try again in a few minutes."
+        }
+        None if status == MessageStatus::Undelivered => {
+            "The message could not be delivered. Try again later."
+        }
+        None if status == MessageStatus::Canceled => {
+            "The code expired or was replaced before the text could be sent; request a new code."
+        }
+        None => return None,
+    })
+}
