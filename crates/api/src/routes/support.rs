@@ -3,12 +3,13 @@
 //! force), and free its number, turn two-step sign-in off, end its sessions, clear its
 //! login lock or delete it, each with a `reason` kept in the audit log.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
 use phonereg_types::{
     AdminMessage, AdminUser, AdminUserDetail, AdminUserList, LimitInForce, SessionsRevoked,
     SupportReason, SupportTwoFactorRequest, SupportTwoFactorResponse,
 };
-use serde::Deserialize;
+use serde::{Deserialize, de::DeserializeOwned};
 
 use crate::{
     domain::{Reason, rfc3339},
@@ -18,7 +19,7 @@ use crate::{
     routes::dto,
     services::{
         audit::Origin,
-        support::{AccountView, Counted},
+        support::{AccountView, Action, Counted},
     },
     sms,
     state::AppState,
@@ -71,53 +72,32 @@ pub async fn get_user(
 
 pub async fn release_phone(
     state: web::Data<AppState>,
-    admin: Admin,
-    origin: Origin,
-    id: web::Path<i64>,
-    ValidJson(body): ValidJson<SupportReason>,
+    change: SupportChange<SupportReason>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = reason(&body.reason)?;
-    state
-        .support
-        .release_phone(admin.name(), origin, id.into_inner(), reason)
-        .await?;
+    state.support.release_phone(change.action).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn set_two_factor(
     state: web::Data<AppState>,
-    admin: Admin,
-    origin: Origin,
-    id: web::Path<i64>,
-    ValidJson(body): ValidJson<SupportTwoFactorRequest>,
+    change: SupportChange<SupportTwoFactorRequest>,
 ) -> Result<HttpResponse, ApiError> {
     // Turning it on would choose a second factor for someone: only its holder may.
-    if body.enabled {
+    if change.body.enabled {
         return Err(ApiError::field(
             "enabled",
             "must be false: operators can only turn two-step sign-in off",
         ));
     }
-    let reason = reason(&body.reason)?;
-    state
-        .support
-        .two_factor_off(admin.name(), origin, id.into_inner(), reason)
-        .await?;
+    state.support.two_factor_off(change.action).await?;
     Ok(HttpResponse::Ok().json(SupportTwoFactorResponse { enabled: false }))
 }
 
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
-    admin: Admin,
-    origin: Origin,
-    id: web::Path<i64>,
-    ValidJson(body): ValidJson<SupportReason>,
+    change: SupportChange<SupportReason>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = reason(&body.reason)?;
-    let revoked = state
-        .support
-        .revoke_sessions(admin.name(), origin, id.into_inner(), reason)
-        .await?;
+    let revoked = state.support.revoke_sessions(change.action).await?;
     Ok(HttpResponse::Ok().json(SessionsRevoked {
         revoked: revoked as i64,
     }))
@@ -125,36 +105,63 @@ pub async fn revoke_sessions(
 
 pub async fn unlock(
     state: web::Data<AppState>,
-    admin: Admin,
-    origin: Origin,
-    id: web::Path<i64>,
-    ValidJson(body): ValidJson<SupportReason>,
+    change: SupportChange<SupportReason>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = reason(&body.reason)?;
-    state
-        .support
-        .unlock(admin.name(), origin, id.into_inner(), reason)
-        .await?;
+    state.support.unlock(change.action).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn delete_user(
     state: web::Data<AppState>,
-    admin: Admin,
-    origin: Origin,
-    id: web::Path<i64>,
-    ValidJson(body): ValidJson<SupportReason>,
+    change: SupportChange<SupportReason>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = reason(&body.reason)?;
     state
         .account_removal
-        .delete_by_operator(admin.name(), id.into_inner(), &reason, origin)
+        .delete_by_operator(change.action)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn reason(raw: &str) -> Result<Reason, ApiError> {
-    Reason::parse(raw).map_err(|m| ApiError::field("reason", m))
+/// What every support change starts with, in this order: the operator (404 or 401
+/// first, as on every admin route), the client, the account's id, the JSON body and its
+/// parsed `reason`.
+pub struct SupportChange<B> {
+    action: Action,
+    body: B,
+}
+
+/// A support change's body: each carries the operator's reason.
+pub trait WithReason {
+    fn reason(&self) -> &str;
+}
+
+impl WithReason for SupportReason {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl WithReason for SupportTwoFactorRequest {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl<B: DeserializeOwned + WithReason + 'static> FromRequest for SupportChange<B> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let parts = <(Admin, Origin, web::Path<i64>, ValidJson<B>)>::from_request(req, payload);
+        Box::pin(async move {
+            let (admin, origin, id, ValidJson(body)) = parts.await?;
+            let reason = Reason::parse(body.reason()).map_err(|m| ApiError::field("reason", m))?;
+            Ok(Self {
+                action: Action::new(admin.name(), origin, id.into_inner(), reason),
+                body,
+            })
+        })
+    }
 }
 
 /// What operators read of an account is not for caches on the way.

@@ -9,12 +9,13 @@ use phonereg_types::SecurityEventType;
 
 use crate::{
     clock::Clock,
-    domain::{ClientNetworks, Reason},
+    domain::ClientNetworks,
     error::ApiError,
     persistence::{Db, accounts, phones, refresh_tokens, users},
     services::{
         audit::{self, Entry, Origin},
         reauth::Reauth,
+        support::Action,
     },
     streams::Streams,
 };
@@ -59,24 +60,15 @@ impl AccountRemoval {
     }
 
     /// `DELETE /admin/users/{id}`: 404 when there is no such account.
-    pub async fn delete_by_operator(
-        &self,
-        operator: &str,
-        user_id: i64,
-        reason: &Reason,
-        origin: Origin,
-    ) -> Result<(), ApiError> {
+    pub async fn delete_by_operator(&self, action: Action) -> Result<(), ApiError> {
         let entries = [
             SecurityEventType::AccountDeleted,
             SecurityEventType::AdminUserDeleted,
         ]
-        .map(|kind| {
-            Entry::admin(kind, operator)
-                .account(user_id)
-                .detail("reason", reason.as_str())
-        })
+        .map(|kind| action.entry(kind, None))
         .to_vec();
-        self.remove(user_id, origin, entries).await
+        self.remove(action.user_id(), action.origin().clone(), entries)
+            .await
     }
 
     async fn remove(

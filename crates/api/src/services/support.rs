@@ -61,6 +61,49 @@ impl Lookup {
     }
 }
 
+/// One operator's change to one account: who, from where, on which account and why.
+/// Every entry it writes names the operator, the account and the reason.
+pub struct Action {
+    operator: String,
+    origin: Origin,
+    user_id: i64,
+    reason: Reason,
+}
+
+impl Action {
+    pub fn new(operator: &str, origin: Origin, user_id: i64, reason: Reason) -> Self {
+        Self {
+            operator: operator.to_owned(),
+            origin,
+            user_id,
+            reason,
+        }
+    }
+
+    pub fn user_id(&self) -> i64 {
+        self.user_id
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The audit entry of this action, about the number `phone_id` when given.
+    pub fn entry(&self, kind: SecurityEventType, phone_id: Option<i64>) -> Entry {
+        let entry = Entry::admin(kind, &self.operator)
+            .account(self.user_id)
+            .detail("reason", self.reason.as_str());
+        match phone_id {
+            Some(id) => entry.phone(id),
+            None => entry,
+        }
+    }
+
+    fn record(&self, c: &mut Conn<'_>, entry: Entry, now: i64) -> Result<(), ApiError> {
+        audit::record(c, &self.origin, &entry, now).map(drop)
+    }
+}
+
 /// An account as operators see it, with when its password sign-in unlocks.
 pub struct AccountView {
     pub user: UserRow,
@@ -250,93 +293,47 @@ impl Support {
     /// "My number is on someone else's account": frees the number (the record goes, as
     /// when its owner deletes it) and turns two-step sign-in off, which it served. 404
     /// when the account or its number is absent.
-    pub async fn release_phone(
-        &self,
-        operator: &str,
-        origin: Origin,
-        user_id: i64,
-        reason: Reason,
-    ) -> Result<(), ApiError> {
-        let (clock, operator) = (self.clock.clone(), operator.to_owned());
-        self.db
-            .write(move |c| {
-                let now = clock.now();
-                let (user, phone) =
-                    users::find_with_phone(c, user_id)?.ok_or(ApiError::NotFound)?;
-                let phone = phone.ok_or(ApiError::NotFound)?;
-                // Under the record's lock, like the owner's own DELETE.
-                phones::find_owned_with_code(c, user_id, phone.id)?;
-                let admin = |kind| {
-                    Entry::admin(kind, &operator)
-                        .account(user_id)
-                        .phone(phone.id)
-                        .detail("reason", reason.as_str())
-                };
-                if user.two_factor {
-                    two_factor_off(c, user_id, Some(phone.id), now)?;
-                    audit::record(
-                        c,
-                        &origin,
-                        &admin(SecurityEventType::TwoFactorDisabled),
-                        now,
-                    )?;
-                }
-                phones::delete(c, phone.id)?;
-                accounts::drop_sign_in_codes(c, user_id)?;
-                audit::record(c, &origin, &admin(SecurityEventType::PhoneRemoved), now)?;
-                audit::record(
-                    c,
-                    &origin,
-                    &admin(SecurityEventType::AdminPhoneReleased),
-                    now,
-                )?;
-                Ok(())
-            })
-            .await?;
+    pub async fn release_phone(&self, action: Action) -> Result<(), ApiError> {
+        let user_id = action.user_id;
+        self.act(action, |c, _, act, now| {
+            let (user, phone) =
+                users::find_with_phone(c, act.user_id)?.ok_or(ApiError::NotFound)?;
+            let phone = phone.ok_or(ApiError::NotFound)?;
+            // Under the record's lock, like the owner's own DELETE.
+            phones::find_owned_with_code(c, act.user_id, phone.id)?;
+            let at = Some(phone.id);
+            if user.two_factor {
+                two_factor_off(c, act.user_id, at, now)?;
+                act.record(c, act.entry(SecurityEventType::TwoFactorDisabled, at), now)?;
+            }
+            phones::delete(c, phone.id)?;
+            accounts::drop_sign_in_codes(c, act.user_id)?;
+            act.record(c, act.entry(SecurityEventType::PhoneRemoved, at), now)?;
+            act.record(c, act.entry(SecurityEventType::AdminPhoneReleased, at), now)
+        })
+        .await?;
         tracing::info!(user.id = user_id, "number released by an operator");
         Ok(())
     }
 
     /// "I lost my phone and two-step sign-in is on": off (the password still holds the
     /// door); its recovery codes go with it. Idempotent. 404 when there is no account.
-    pub async fn two_factor_off(
-        &self,
-        operator: &str,
-        origin: Origin,
-        user_id: i64,
-        reason: Reason,
-    ) -> Result<(), ApiError> {
-        let (clock, operator) = (self.clock.clone(), operator.to_owned());
-        self.db
-            .write(move |c| {
-                let now = clock.now();
-                let (user, phone) =
-                    users::find_with_phone(c, user_id)?.ok_or(ApiError::NotFound)?;
-                let phone_id = phone.map(|p| p.id);
-                let admin = |kind| {
-                    let entry = Entry::admin(kind, &operator)
-                        .account(user_id)
-                        .detail("reason", reason.as_str());
-                    match phone_id {
-                        Some(id) => entry.phone(id),
-                        None => entry,
-                    }
-                };
-                let was_on = user.two_factor && two_factor_off(c, user_id, phone_id, now)?;
-                if was_on {
-                    audit::record(
-                        c,
-                        &origin,
-                        &admin(SecurityEventType::TwoFactorDisabled),
-                        now,
-                    )?;
-                }
-                let entry = admin(SecurityEventType::AdminTwoFactorDisabled)
-                    .detail("was_on", was_on.to_string());
-                audit::record(c, &origin, &entry, now)?;
-                Ok(())
-            })
-            .await?;
+    pub async fn two_factor_off(&self, action: Action) -> Result<(), ApiError> {
+        let user_id = action.user_id;
+        self.act(action, |c, _, act, now| {
+            let (user, phone) =
+                users::find_with_phone(c, act.user_id)?.ok_or(ApiError::NotFound)?;
+            let at = phone.map(|p| p.id);
+            let was_on = user.two_factor && two_factor_off(c, act.user_id, at, now)?;
+            if was_on {
+                act.record(c, act.entry(SecurityEventType::TwoFactorDisabled, at), now)?;
+            }
+            let entry = act
+                .entry(SecurityEventType::AdminTwoFactorDisabled, at)
+                .detail("was_on", was_on.to_string());
+            act.record(c, entry, now)
+        })
+        .await?;
         tracing::info!(
             user.id = user_id,
             "two-step sign-in turned off by an operator"
@@ -346,25 +343,15 @@ impl Support {
 
     /// Ends every session of the account; their access tokens run out on their own.
     /// Returns how many sessions ended. 404 when there is no account.
-    pub async fn revoke_sessions(
-        &self,
-        operator: &str,
-        origin: Origin,
-        user_id: i64,
-        reason: Reason,
-    ) -> Result<usize, ApiError> {
-        let (clock, operator) = (self.clock.clone(), operator.to_owned());
+    pub async fn revoke_sessions(&self, action: Action) -> Result<usize, ApiError> {
         let families = self
-            .db
-            .write(move |c| {
-                let now = clock.now();
-                users::find(c, user_id)?.ok_or(ApiError::NotFound)?;
-                let families = refresh_tokens::revoke_all_of_user(c, user_id, now)?;
-                let entry = Entry::admin(SecurityEventType::AdminSessionsRevoked, &operator)
-                    .account(user_id)
-                    .detail("reason", reason.as_str())
+            .act(action, |c, _, act, now| {
+                users::find(c, act.user_id)?.ok_or(ApiError::NotFound)?;
+                let families = refresh_tokens::revoke_all_of_user(c, act.user_id, now)?;
+                let entry = act
+                    .entry(SecurityEventType::AdminSessionsRevoked, None)
                     .detail("revoked", families.len().to_string());
-                audit::record(c, &origin, &entry, now)?;
+                act.record(c, entry, now)?;
                 Ok(families)
             })
             .await?;
@@ -376,30 +363,34 @@ impl Support {
 
     /// Clears the account's wrong-password counters: over all networks, and for each
     /// network its recent failures came from. 404 when there is no account.
-    pub async fn unlock(
+    pub async fn unlock(&self, action: Action) -> Result<(), ApiError> {
+        self.act(action, |c, this, act, now| {
+            let user = users::find(c, act.user_id)?.ok_or(ApiError::NotFound)?;
+            let keys: Vec<String> = this
+                .login_subjects(c, &user, now)?
+                .into_iter()
+                .map(|(limit, subject, _)| limit.stored_key(&subject))
+                .collect();
+            let cleared = accounts::clear_counters(c, &keys)?;
+            let entry = act
+                .entry(SecurityEventType::AdminUserUnlocked, None)
+                .detail("counters_cleared", cleared.to_string());
+            act.record(c, entry, now)
+        })
+        .await
+    }
+
+    /// One support change in one write transaction, recorded by `job` through `action`.
+    async fn act<T: Send + 'static>(
         &self,
-        operator: &str,
-        origin: Origin,
-        user_id: i64,
-        reason: Reason,
-    ) -> Result<(), ApiError> {
-        let (this, operator) = (self.parts(), operator.to_owned());
+        action: Action,
+        job: impl FnOnce(&mut Conn<'_>, &Parts, &Action, i64) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let this = self.parts();
         self.db
             .write(move |c| {
                 let now = this.clock.now();
-                let user = users::find(c, user_id)?.ok_or(ApiError::NotFound)?;
-                let keys: Vec<String> = this
-                    .login_subjects(c, &user, now)?
-                    .into_iter()
-                    .map(|(limit, subject, _)| limit.stored_key(&subject))
-                    .collect();
-                let cleared = accounts::clear_counters(c, &keys)?;
-                let entry = Entry::admin(SecurityEventType::AdminUserUnlocked, &operator)
-                    .account(user_id)
-                    .detail("reason", reason.as_str())
-                    .detail("counters_cleared", cleared.to_string());
-                audit::record(c, &origin, &entry, now)?;
-                Ok(())
+                job(c, &this, &action, now)
             })
             .await
     }
