@@ -138,11 +138,27 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use diesel::{
-        Connection as _,
+        Connection as _, ExpressionMethods as _, OptionalExtension as _, QueryDsl as _,
+        QueryableByName,
         connection::{InstrumentationEvent, SimpleConnection as _},
     };
 
     use super::*;
+
+    diesel::table! {
+        t (id) {
+            id -> BigInt,
+            x -> BigInt,
+        }
+    }
+
+    diesel::table! {
+        p (id) {
+            id -> BigInt,
+            e164 -> Text,
+            status -> Text,
+        }
+    }
 
     /// The SQL of every statement the connection put in its statement cache.
     fn cached_statements(c: &mut SqliteConnection) -> Arc<Mutex<Vec<String>>> {
@@ -194,6 +210,52 @@ mod tests {
             (inserts, updates),
             (1, 1),
             "each write is prepared for the cache once: {cached:?}"
+        );
+    }
+
+    #[derive(QueryableByName)]
+    struct Reprepared {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        reprep: i32,
+    }
+
+    /// A cached statement with a bound LIMIT (every `.first()`) or a bound value that a
+    /// partial index's WHERE could match is planned once and run as planned: SQLite built
+    /// with `SQLITE_ENABLE_QPSG` (.cargo/config.toml). Without it, SQLite plans with the
+    /// bound values and prepares such a statement again every time they change.
+    #[test]
+    fn statements_with_bound_limits_are_not_prepared_again() {
+        let mut c = connection();
+        c.batch_execute(
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, e164 TEXT NOT NULL, status TEXT NOT NULL); \
+             CREATE UNIQUE INDEX p_verified ON p (e164) WHERE status = 'verified';",
+        )
+        .expect("table");
+        for limit in 1..=3_i64 {
+            let _: Vec<i64> = t::table
+                .select(t::id)
+                .filter(t::x.ge(limit))
+                .limit(limit)
+                .keep_prepared()
+                .load(&mut c)
+                .expect("limited select");
+            let _: Option<i64> = p::table
+                .select(p::id)
+                .filter(p::e164.eq(format!("+1415555000{limit}")))
+                .filter(p::status.eq("verified"))
+                .first(&mut c)
+                .optional()
+                .expect("first");
+        }
+        let reprepared: Vec<Reprepared> =
+            diesel::sql_query("SELECT reprep FROM sqlite_stmt WHERE sql NOT LIKE '%sqlite_stmt%'")
+                .load(&mut c)
+                .expect("sqlite_stmt (SQLITE_ENABLE_STMTVTAB)");
+        assert!(reprepared.len() >= 2, "both statements cached");
+        assert!(
+            reprepared.iter().all(|r| r.reprep == 0),
+            "prepared again: {:?}",
+            reprepared.iter().map(|r| r.reprep).collect::<Vec<_>>()
         );
     }
 
