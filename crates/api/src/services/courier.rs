@@ -183,7 +183,7 @@ impl Courier {
     pub fn new(
         db: Db,
         providers: Providers,
-        failover: Failover,
+        failover: Arc<Failover>,
         max_attempts: u32,
         clock: Clock,
         secret: &[u8],
@@ -194,7 +194,7 @@ impl Courier {
         Self {
             db,
             providers,
-            failover: Arc::new(failover),
+            failover,
             max_attempts,
             clock,
             key: Arc::new(mac.finalize().into_bytes().into()),
@@ -599,6 +599,9 @@ fn record(
         NotSent::Rejected { code, message } => {
             // Providers name the number in their errors; the sender may not have masked it.
             let message = mask_numbers(&message);
+            if let Some(p) = msg.provider {
+                circuits::count_failure(c, p, now)?;
+            }
             let open = rules.failover.open(now);
             let next = msg
                 .provider
@@ -661,6 +664,9 @@ fn retry(
 ) -> Result<(Step, Option<i64>), ApiError> {
     let (id, now, attempt) = (msg.id, now_ms.div_euclid(1000), msg.attempts + 1);
     let reason = mask_numbers(reason);
+    if let Some(p) = msg.provider {
+        circuits::count_failure(c, p, now)?;
+    }
     if let Some(p) = msg.provider
         && circuits::record_failure(c, p, &reason, rules.failover.circuit_failures(), now)?
     {
