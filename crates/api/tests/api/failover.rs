@@ -2,7 +2,7 @@
 //! provider second, each a real fake on loopback; circuits shared through the database.
 
 use fake_sms_http::{Failure as GatewayFailure, FakeSmsHttp};
-use fake_twilio::FakeTwilio;
+use fake_twilio::{Failure as TwilioFailure, FakeTwilio};
 use phonereg_api::{
     config::{Config, DatabaseUrl, Secret, SmsProvider},
     services::courier::{LEASE_SECS, Step},
@@ -26,6 +26,7 @@ on_both_databases!(
     a_try_that_may_have_landed_is_looked_up_before_another_provider_is_tried,
     an_operator_disables_a_provider_for_every_process_and_enables_it_again,
     a_disabled_provider_is_asked_about_its_unresolved_try_before_the_message_moves,
+    refused_credentials_open_the_circuit_at_once,
 );
 
 struct Fleet {
@@ -233,6 +234,8 @@ async fn switch(app: &TestApp, name: &str, switch: &str, body: Option<Value>) ->
     app.call(Method::POST, &route, &path, Some(OPS), body).await
 }
 
+/// Long: the view, the refusals, the switch seen by two processes, the switch back and
+/// its audit rows are one operator's story, told in order.
 async fn an_operator_disables_a_provider_for_every_process_and_enables_it_again(b: Backend) {
     use SmsProvider::{Http, Twilio};
     let (app, fleet) = spawn(b, [Twilio, Http], None, |_| {}).await;
@@ -352,4 +355,33 @@ async fn a_disabled_provider_is_asked_about_its_unresolved_try_before_the_messag
     assert!(matches!(step(&app).await, Step::Sent { .. }));
     assert_eq!(fleet.twilio.messages().len(), 1);
     assert_eq!(named(&providers(&app).await, "twilio")["sent_1h"], 1);
+}
+
+async fn refused_credentials_open_the_circuit_at_once(b: Backend) {
+    use SmsProvider::{Http, Twilio};
+    let (app, fleet) = spawn(b, [Twilio, Http], None, |_| {}).await;
+    // One 401: Twilio will refuse every message until someone fixes the credentials.
+    fleet.twilio.fail_next(TwilioFailure::BadCredentials, 1);
+    register(&app, 1).await;
+    assert!(matches!(step(&app).await, Step::Retrying { .. }));
+    let list = providers(&app).await;
+    let twilio = named(&list, "twilio");
+    assert_eq!(twilio["state"], "open", "{twilio}");
+    assert!(
+        twilio["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("authentication")),
+        "{twilio}"
+    );
+    // The next code goes to the gateway at once, and so does the first on its retry.
+    register(&app, 2).await;
+    assert!(matches!(step(&app).await, Step::Sent { .. }));
+    app.state.clock.advance(10);
+    assert!(matches!(step(&app).await, Step::Sent { .. }));
+    assert_eq!(fleet.gateway.messages().len(), 2);
+    assert_eq!(fleet.twilio.requests(), 1);
+    let metrics = app.metrics_text().await;
+    assert!(metrics.contains(
+        r#"phonereg_sms_provider_attempts_total{provider="twilio",result="misconfigured"}"#
+    ));
 }
