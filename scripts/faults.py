@@ -16,6 +16,15 @@ faults.sh starts (so restarting it disturbs nobody), SQLite runs on files in WOR
               once, the daily budget held
   diskfull    SQLite on a full disk (a small tmpfs; root only): 503, no panic, no 500,
               data intact, service back once there is room
+
+With two providers (SMS_PROVIDERS=twilio,http: the fake Twilio first, the fake signed HTTP
+gateway second), issue #21:
+  failover    Twilio down OUTAGE seconds during 50 sign-ups: every code arrives, none
+              twice; p50/p99 from the sign-up request to a provider taking its code
+  region      Twilio answering 21408 for one country: those codes arrive through the
+              gateway, the others through Twilio
+  killboth    kill -9 with sends in flight at both providers (both holding their
+              answers), then a new process: lost 0, sent twice 0
 """
 
 import argparse
@@ -37,6 +46,7 @@ TOKEN = "faults-auth-token"
 PASSWORD = "fault password 1"
 JWT = "faults-jwt-secret-faults-jwt-secret-0123"
 LEASE = 15
+GATEWAY_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def free_port():
@@ -146,6 +156,43 @@ class Api:
     def log(self):
         with open(self.log_path) as f:
             return f.read()
+
+
+class Gateway(Fake):
+    """The fake signed HTTP gateway (`fake-sms-http`), with the same control endpoints."""
+
+    def __init__(self, binary, work):
+        log = open(os.path.join(work, f"gateway-{time.monotonic_ns()}.log"), "w")
+        env = dict(os.environ, SMS_HTTP_SECRET=GATEWAY_SECRET)
+        self.proc = subprocess.Popen([binary, "0"], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+        self.url = self.proc.stdout.readline().strip()
+        wait_until(lambda: http("GET", self.url + "/_fake/messages")[0] == 200, "the fake gateway answers")
+
+
+def two_providers(fake, gateway):
+    """The API's settings for Twilio first, the gateway second."""
+    return {"SMS_PROVIDERS": "twilio,http", "SMS_HTTP_URL": gateway.url + "/sms",
+            "SMS_HTTP_SECRET": GATEWAY_SECRET}
+
+
+def once_across(fakes, numbers):
+    """(lost, sent twice, per provider) over `numbers`, by what the fakes received."""
+    counts, by = {}, []
+    for fake in fakes:
+        mine = fake.per_number()
+        by.append(sum(1 for n in numbers if n in mine))
+        for n, c in mine.items():
+            counts[n] = counts.get(n, 0) + c
+    lost = sum(1 for n in numbers if counts.get(n, 0) == 0)
+    twice = sum(1 for n in numbers if counts.get(n, 0) > 1)
+    return lost, twice, by
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def number(area, i):
@@ -444,16 +491,119 @@ def scenario_diskfull(a, pg):
         subprocess.run(["umount", "-l", mnt])
 
 
+def scenario_failover(a, pg):
+    db = Database("sqlite", a.work, pg, "faults_failover")
+    fake, gateway = Fake(a.fake, a.work), Gateway(a.gateway, a.work)
+    api = Api(a.api, a.work, db.url, fake, **two_providers(fake, gateway))
+    fake.control("down", {"down": True})
+    users = 50
+    asked = {}  # number -> Unix ms of the sign-up request
+    started = time.monotonic()
+    for i in range(users):
+        time.sleep(max(0.0, started + i * a.outage / users - time.monotonic()))
+        n = number(651, i)
+        asked[n] = time.time() * 1000
+        status, _, _ = signup(api, "failover", 651, i)
+        assert status == 201, status
+    time.sleep(max(0.0, started + a.outage - time.monotonic()))
+    fake.control("down", {"down": False})
+    numbers = list(asked)
+    wait_until(lambda: once_across([fake, gateway], numbers)[0] == 0, "every code arrived",
+               timeout=120, step=0.2)
+    lost, twice, (by_twilio, by_gateway) = once_across([fake, gateway], numbers)
+    taken = {}
+    for m in fake.state()[0] + gateway.state()[0]:
+        if m["to"] in asked:
+            taken.setdefault(m["to"], m["accepted_ms"])
+    waits = [(taken[n] - asked[n]) / 1000 for n in numbers if n in taken]
+    p50, p99 = percentile(waits, 50), percentile(waits, 99)
+    print(f"  Twilio down {a.outage:.0f} s during {users} sign-ups, the HTTP gateway second "
+          f"(SQLite): {users - lost}/{users} codes arrived ({by_twilio} by Twilio, {by_gateway} "
+          f"by the gateway), sent twice {twice}; request to a provider taking the code: "
+          f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {max(waits):.2f} s")
+    api.stop()
+    fake.stop()
+    gateway.stop()
+    return lost == 0 and twice == 0
+
+
+def scenario_region(a, pg):
+    db = Database("sqlite", a.work, pg, "faults_region")
+    fake, gateway = Fake(a.fake, a.work), Gateway(a.gateway, a.work)
+    api = Api(a.api, a.work, db.url, fake, **two_providers(fake, gateway))
+    fake.control("refuse", {"prefix": "+44", "code": 21408})
+    uk, us = [], []
+    for i in range(20):
+        status, _, _ = http("POST", api.url + "/api/v1/auth/register", {
+            "email": f"region{i}@example.com", "password": PASSWORD, "full_name": "Fault",
+            "phone_number": f"+44740010{i:04d}" if i % 2 else number(415, i)})
+        assert status == 201, status
+        (uk if i % 2 else us).append(f"+44740010{i:04d}" if i % 2 else number(415, i))
+    numbers = uk + us
+    wait_until(lambda: once_across([fake, gateway], numbers)[0] == 0, "every code arrived",
+               timeout=60, step=0.2)
+    lost, twice, _ = once_across([fake, gateway], numbers)
+    uk_gateway = sum(1 for n in uk if n in gateway.per_number())
+    us_twilio = sum(1 for n in us if n in fake.per_number())
+    print(f"  Twilio answering 21408 for +44: {uk_gateway}/{len(uk)} UK codes arrived through "
+          f"the HTTP gateway, {us_twilio}/{len(us)} US codes through Twilio; lost {lost}, "
+          f"sent twice {twice}")
+    api.stop()
+    fake.stop()
+    gateway.stop()
+    return lost == 0 and twice == 0 and uk_gateway == len(uk) and us_twilio == len(us)
+
+
+def scenario_killboth(a, pg):
+    db = Database("sqlite", a.work, pg, "faults_killboth")
+    fake, gateway = Fake(a.fake, a.work), Gateway(a.gateway, a.work)
+    settings = two_providers(fake, gateway)
+    first = Api(a.api, a.work, db.url, fake, **settings)
+    # +44 goes to the gateway (Twilio refuses the country), +1 to Twilio; both hold
+    # their answers, so every send is in flight when the process dies.
+    fake.control("refuse", {"prefix": "+44", "code": 21408})
+    fake.control("hold", {"hold": True})
+    gateway.control("hold", {"hold": True})
+    numbers = []
+    for i in range(30):
+        n = f"+44740020{i:04d}" if i % 2 else number(510, i)
+        status, _, _ = http("POST", first.url + "/api/v1/auth/register", {
+            "email": f"both{i}@example.com", "password": PASSWORD, "full_name": "Fault",
+            "phone_number": n})
+        assert status == 201, status
+        numbers.append(n)
+    wait_until(lambda: fake.state()[1] == 15 and gateway.state()[1] == 15,
+               "both providers hold 15 answers each", timeout=60)
+    first.kill9()
+    killed = time.monotonic()
+    fake.control("hold", {"hold": False})
+    gateway.control("hold", {"hold": False})
+    second = Api(a.api, a.work, db.url, fake, **settings)
+    wait_until(lambda: db.unsent() == 0, "every message has its provider's id", timeout=90, step=0.05)
+    recovered = time.monotonic() - killed
+    lost, twice, (by_twilio, by_gateway) = once_across([fake, gateway], numbers)
+    found = second.log().count("not sent again")
+    print(f"  kill -9 with 30 sends in flight at both providers (15 at Twilio, 15 at the "
+          f"gateway, answers held; SQLite): lost {lost}, sent twice {twice} ({by_twilio} by "
+          f"Twilio, {by_gateway} by the gateway; {found} found at their provider instead of "
+          f"resent); all stored {recovered:.1f} s after the kill (lease {LEASE} s)")
+    second.stop()
+    fake.stop()
+    gateway.stop()
+    return lost == 0 and twice == 0
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--api", required=True)
     p.add_argument("--fake", required=True)
+    p.add_argument("--gateway", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--pg-bin")
     p.add_argument("--pg-data")
     p.add_argument("--pg-port", type=int)
     p.add_argument("--outage", type=float, default=100.0)
-    p.add_argument("--only", default="kill,outage,early,pgrestart,three,diskfull")
+    p.add_argument("--only", default="kill,outage,early,pgrestart,three,diskfull,failover,region,killboth")
     a = p.parse_args()
     os.makedirs(os.path.join(a.work, "no-spa"), exist_ok=True)
     pg = PrivatePg(a.pg_bin, a.pg_data, a.pg_port) if a.pg_bin else None
@@ -473,6 +623,12 @@ def main():
         ok &= scenario_three(a, pg)
     if "diskfull" in only:
         ok &= scenario_diskfull(a, pg)
+    if "failover" in only:
+        ok &= scenario_failover(a, pg)
+    if "region" in only:
+        ok &= scenario_region(a, pg)
+    if "killboth" in only:
+        ok &= scenario_killboth(a, pg)
     if not pg:
         print("  PostgreSQL scenarios skipped: no private cluster")
     print("all met" if ok else "MISSED: see the lines above")

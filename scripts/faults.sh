@@ -2,7 +2,9 @@
 # Delivery under faults (issue #10), against release builds and the fake Twilio:
 # kill -9 with sends in flight, Twilio down during sign-ups, a callback before its Sid,
 # PostgreSQL restarted under load, three processes with one killed, SQLite on a full
-# disk. Prints the figures of README "Delivery you can trust" (scripts/faults.py).
+# disk; with the fake signed HTTP gateway as second provider (issue #21): Twilio down during
+# 50 sign-ups, Twilio refusing one country (21408), kill -9 with sends in flight at both.
+# Prints the figures of README "Delivery you can trust" (scripts/faults.py).
 #
 #   scripts/faults.sh                      # everything; Twilio down for 100 s
 #   FAULTS_OUTAGE=20 scripts/faults.sh     # a shorter outage for a quick run
@@ -32,8 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "building the release API and the fake Twilio"
-cargo build --release --locked -p phonereg-api -p fake-twilio --bins
+step "building the release API, the fake Twilio and the fake HTTP gateway"
+cargo build --release --locked -p phonereg-api -p fake-twilio -p fake-sms-http --bins
 
 if [ "$(id -u)" = 0 ] && [ -x "$PG_BIN/initdb" ] && id postgres >/dev/null 2>&1; then
   step "a private PostgreSQL cluster on port $PG_PRIVATE_PORT"
@@ -47,7 +49,9 @@ else
 fi
 
 step "faults"
-python3 scripts/faults.py --api target/release/phonereg-api --fake target/release/fake-twilio \
-  --work "$WORK" --outage "${FAULTS_OUTAGE:-100}" --only "${FAULTS_ONLY:-kill,outage,early,pgrestart,three,diskfull}" \
+TARGET=${CARGO_TARGET_DIR:-target}
+python3 scripts/faults.py --api "$TARGET/release/phonereg-api" --fake "$TARGET/release/fake-twilio" \
+  --gateway "$TARGET/release/fake-sms-http" --work "$WORK" --outage "${FAULTS_OUTAGE:-100}" \
+  --only "${FAULTS_ONLY:-kill,outage,early,pgrestart,three,diskfull,failover,region,killboth}" \
   "${PG_ARGS[@]}"
 echo "logs in $WORK"

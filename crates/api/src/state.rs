@@ -11,7 +11,8 @@ use crate::{
         accounts::AccountRemoval, audit_log::AuditLog, auth::Accounts, captcha::Captcha,
         courier::Courier, delivery::Delivery, events::Events, hashing::Hasher,
         phone_credential::Credentials, phones::Phones, retention::Retention, shedder::Shedder,
-        support::Support, token_strikes::TokenStrikes, tokens::Tokens, two_factor::TwoFactor,
+        sms_providers::SmsProviders, support::Support, token_strikes::TokenStrikes, tokens::Tokens,
+        two_factor::TwoFactor,
     },
     sms::console::Inbox,
     streams::Streams,
@@ -36,6 +37,8 @@ pub struct AppState {
     /// Sends the queued SMS; spawned by `startup` unless `OUTBOX_WORKER` is off (tests
     /// step it themselves).
     pub courier: Courier,
+    /// The operators' view and switches of the SMS providers (SPEC §13).
+    pub sms_providers: SmsProviders,
     /// `/readyz` and the admin routes (the fraud guard's pauses).
     pub db: Db,
     /// Wrong admin tokens per client (SPEC §11), for the `Admin` extractor; counted apart

@@ -4,10 +4,18 @@
 //! app. Every request it gets is checked, and every receipt signed, with Standard
 //! Webhooks' own library (`standardwebhooks`), so a test proves PhoneReg's signatures
 //! against the standard rather than against PhoneReg's own code.
+//!
+//! Control endpoints for other processes (the `fake-sms-http` binary, for
+//! `scripts/faults.sh`): `GET /_fake/messages` (`{messages, held}`: answers held right
+//! now), `POST /_fake/hold` `{"hold": true|false}` (take messages but keep the answer
+//! until released) and `POST /_fake/down` `{"down": true|false}`.
 
 use std::{
     collections::VecDeque,
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{
+        Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -15,6 +23,7 @@ use actix_web::{HttpRequest, HttpResponse, dev::ServerHandle, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use standardwebhooks::Webhook;
+use tokio::sync::watch;
 
 /// A message the fake took, as PhoneReg sent it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -30,6 +39,9 @@ pub struct Recorded {
     /// Filled in by the fake.
     #[serde(default)]
     pub provider_message_id: String,
+    /// When the fake took it, in Unix milliseconds (filled in by the fake).
+    #[serde(default)]
+    pub accepted_ms: i64,
 }
 
 /// How the next send(s) are answered.
@@ -62,6 +74,10 @@ struct Shared {
     webhook: Webhook,
     secret: String,
     state: Mutex<State>,
+    /// While true, taken messages wait for their HTTP answer.
+    hold: watch::Sender<bool>,
+    /// Answers being held right now.
+    holding: AtomicUsize,
 }
 
 impl Shared {
@@ -81,7 +97,10 @@ pub struct FakeSmsHttp {
 
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/sms", web::post().to(take))
-        .route("/sms/messages/{id}", web::get().to(find));
+        .route("/sms/messages/{id}", web::get().to(find))
+        .route("/_fake/messages", web::get().to(list))
+        .route("/_fake/hold", web::post().to(set_hold))
+        .route("/_fake/down", web::post().to(set_down));
 }
 
 /// Whether the standard's library accepts the request's signature over `body`.
@@ -106,14 +125,26 @@ async fn take(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> 
     if !well_signed(&shared, &req, &body) {
         return HttpResponse::Unauthorized().finish();
     }
-    let Ok(mut msg) = serde_json::from_slice::<Recorded>(&body) else {
+    let Ok(msg) = serde_json::from_slice::<Recorded>(&body) else {
         return HttpResponse::BadRequest().json(json!({"error_code": 400, "permanent": true}));
     };
-    let mut state = shared.lock();
-    state.sends += 1;
-    if state.down {
-        return HttpResponse::ServiceUnavailable().finish();
+    let answer = {
+        let mut state = shared.lock();
+        state.sends += 1;
+        if state.down {
+            return HttpResponse::ServiceUnavailable().finish();
+        }
+        answer(&mut state, &shared.tag, msg)
+    };
+    // Taken (and found by a look-up) from now on; the answer may still be held back.
+    if answer.status().is_success() || answer.status() == 502 {
+        wait_while_held(&shared).await;
     }
+    answer
+}
+
+/// Takes or refuses `msg` as the queued failures say.
+fn answer(state: &mut State, tag: &str, mut msg: Recorded) -> HttpResponse {
     match state.failures.pop_front() {
         Some(Failure::Unavailable) => HttpResponse::ServiceUnavailable().finish(),
         Some(Failure::Refused {
@@ -125,8 +156,11 @@ async fn take(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> 
             // Unique across fakes too, as a real gateway's ids are (unless told otherwise).
             msg.provider_message_id = match &state.same_id {
                 Some(id) => id.clone(),
-                None => format!("gw-{}-{}", shared.tag, state.messages.len() + 1),
+                None => format!("gw-{}-{}", tag, state.messages.len() + 1),
             };
+            msg.accepted_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
             let id = msg.provider_message_id.clone();
             state.messages.push(msg);
             if failure == Some(Failure::TakenButLost) {
@@ -135,6 +169,42 @@ async fn take(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> 
             HttpResponse::Accepted().json(json!({"provider_message_id": id}))
         }
     }
+}
+
+async fn wait_while_held(shared: &Shared) {
+    let mut hold = shared.hold.subscribe();
+    if *hold.borrow_and_update() {
+        shared.holding.fetch_add(1, Ordering::SeqCst);
+        while *hold.borrow_and_update() {
+            if hold.changed().await.is_err() {
+                break;
+            }
+        }
+        shared.holding.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn list(shared: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "messages": shared.lock().messages.clone(),
+        "held": shared.holding.load(Ordering::SeqCst),
+    }))
+}
+
+#[derive(Deserialize)]
+struct Switch {
+    #[serde(alias = "hold", alias = "down")]
+    on: bool,
+}
+
+async fn set_hold(shared: web::Data<Shared>, body: web::Json<Switch>) -> HttpResponse {
+    shared.hold.send_replace(body.on);
+    HttpResponse::NoContent().finish()
+}
+
+async fn set_down(shared: web::Data<Shared>, body: web::Json<Switch>) -> HttpResponse {
+    shared.lock().down = body.on;
+    HttpResponse::NoContent().finish()
 }
 
 async fn find(shared: web::Data<Shared>, req: HttpRequest, path: web::Path<i64>) -> HttpResponse {
@@ -165,6 +235,8 @@ impl FakeSmsHttp {
             webhook: Webhook::new(secret).map_err(|e| anyhow::anyhow!("secret: {e}"))?,
             secret: secret.to_owned(),
             state: Mutex::default(),
+            hold: watch::Sender::new(false),
+            holding: AtomicUsize::new(0),
         });
         let (base_url, handle) = fake_server::serve(port, shared.clone(), routes)?;
         Ok(Self {

@@ -15,7 +15,10 @@
 //! `POST /_fake/slow` `{"millis": n}`,
 //! `POST /_fake/hold` `{"hold": true|false}` (accept messages but keep the HTTP answer
 //! until released: the window in which a sender can die after Twilio took its message),
-//! `POST /_fake/down` `{"down": true|false}` (every API call answers 503), and
+//! `POST /_fake/down` `{"down": true|false}` (every API call answers 503),
+//! `POST /_fake/refuse` `{"prefix": "+44", "code": 21408}` (every message to a number
+//! starting with `prefix` is refused with `code`, as Twilio refuses a country the
+//! account is not enabled for; `{"prefix": null}` ends it), and
 //! `POST /_fake/messages/{sid}/status` `{"status": "delivered", "error_code": null}`.
 
 use std::{
@@ -52,6 +55,8 @@ pub struct Recorded {
     pub date_created: String,
     /// Set once the message is reported `sent` or later; a queued message has none.
     pub date_sent: Option<String>,
+    /// When the fake took it, in Unix milliseconds (for latency figures).
+    pub accepted_ms: i64,
     #[serde(skip)]
     accepted_at: Option<std::time::Instant>,
 }
@@ -81,6 +86,8 @@ struct State {
     requests: u64,
     /// Every API call answers 503 while set.
     down: bool,
+    /// Messages to numbers starting with this are refused with this code.
+    refuse: Option<(String, i64)>,
 }
 
 #[derive(Clone)]
@@ -137,6 +144,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/_fake/slow", web::post().to(set_slow))
         .route("/_fake/hold", web::post().to(set_hold))
         .route("/_fake/down", web::post().to(set_down))
+        .route("/_fake/refuse", web::post().to(set_refuse))
         .route("/_fake/messages/{sid}/status", web::post().to(fire_status));
 }
 
@@ -316,14 +324,18 @@ async fn create_message(
 ) -> HttpResponse {
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let to = field("To");
-    let (failure, delay, down) = {
+    let (failure, delay, down, refused) = {
         let mut state = lock(&shared);
         state.requests += 1;
         let delay = to
             .as_ref()
             .and_then(|to| state.delay_for.get(to).copied())
             .unwrap_or(state.delay);
-        (state.failures.pop_front(), delay, state.down)
+        let refused = match (&state.refuse, &to) {
+            (Some((prefix, code)), Some(to)) if to.starts_with(prefix.as_str()) => Some(*code),
+            _ => None,
+        };
+        (state.failures.pop_front(), delay, state.down, refused)
     };
     if down {
         return unavailable();
@@ -336,6 +348,10 @@ async fn create_message(
     }
     if let Some(refusal) = failure.and_then(|f| injected_refusal(f, to.as_deref())) {
         return refusal;
+    }
+    if let Some(code) = refused {
+        let message = "Permission to send an SMS has not been enabled for the region";
+        return twilio_error(400, code, message);
     }
     let recorded = match accepted_message(field) {
         Ok(recorded) => recorded,
@@ -405,6 +421,7 @@ fn accepted_message(
         status: "queued".into(),
         date_created: rfc2822_now(),
         date_sent: None,
+        accepted_ms: chrono::Utc::now().timestamp_millis(),
         accepted_at: Some(std::time::Instant::now()),
     })
 }
@@ -519,6 +536,23 @@ async fn set_failure(shared: web::Data<Shared>, body: web::Json<FailRequest>) ->
     state
         .failures
         .extend(std::iter::repeat_n(body.mode, body.times));
+    HttpResponse::NoContent().finish()
+}
+
+#[derive(Deserialize)]
+struct RefuseRequest {
+    prefix: Option<String>,
+    #[serde(default = "region_not_enabled")]
+    code: i64,
+}
+
+fn region_not_enabled() -> i64 {
+    21408
+}
+
+async fn set_refuse(shared: web::Data<Shared>, body: web::Json<RefuseRequest>) -> HttpResponse {
+    let RefuseRequest { prefix, code } = body.into_inner();
+    lock(&shared).refuse = prefix.map(|p| (p, code));
     HttpResponse::NoContent().finish()
 }
 

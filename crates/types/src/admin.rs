@@ -1,8 +1,8 @@
-//! The operators' view of the SMS fraud guard (`/api/v1/admin/sms/*`, SPEC §9).
+//! The operators' view of the SMS fraud guard and providers (`/api/v1/admin/sms/*`, SPEC §9, §13).
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{FraudAction, FraudScope};
+use crate::vocab::{FraudAction, FraudScope, SmsCircuitState, SmsProviderName};
 
 /// A paused destination range or country.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,4 +65,31 @@ pub struct SmsFraudDecision {
 pub struct SmsFraudDecisionList {
     /// Newest first.
     pub items: Vec<SmsFraudDecision>,
+}
+
+/// One configured SMS provider as the courier sees it (`GET /admin/sms/providers`,
+/// SPEC §13), in the configured order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SmsProviderStatus {
+    pub name: SmsProviderName,
+    /// `closed` (in use), `open` (skipped after failures), `half_open` (tried again),
+    /// `disabled` (switched off by an operator).
+    pub state: SmsCircuitState,
+    /// RFC 3339 UTC: when it entered this state; null for a provider in use since the
+    /// process started counting (never failed, never switched).
+    pub since: Option<String>,
+    /// The last failure it gave, numbers masked; null when none.
+    pub last_error: Option<String>,
+    /// Messages it took in the last hour (by when they were queued).
+    pub sent_1h: i64,
+    /// Tries in the last hour that it did not take (failures, refusals).
+    pub failed_1h: i64,
+}
+
+/// `POST /admin/sms/providers/{name}/disable|enable`: the body is optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SmsProviderSwitch {
+    /// 1..=500 characters, kept in the audit log.
+    #[serde(default)]
+    pub reason: Option<String>,
 }

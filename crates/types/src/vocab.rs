@@ -183,6 +183,20 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// Where an SMS provider's circuit stands (SPEC §13, `GET /admin/sms/providers`).
+    SmsCircuitState {
+        /// In use.
+        Closed => "closed",
+        /// Skipped by every process after `SMS_CIRCUIT_FAILURES` failures in a minute.
+        Open => "open",
+        /// Open for two minutes: tried again; a success closes it, a failure opens it.
+        HalfOpen => "half_open",
+        /// Switched off by an operator: skipped until switched on.
+        Disabled => "disabled",
+    }
+}
+
+vocabulary! {
     /// How a message reaches the handset (SPEC §13).
     Channel {
         /// A text message.
@@ -482,10 +496,14 @@ vocabulary! {
         AccountDeleted => "account.deleted",
         /// An operator read the audit log.
         AdminAuditRead => "admin.audit_events.read",
-        /// An operator read the fraud guard's pauses or decisions.
+        /// An operator read the fraud guard's pauses or decisions, or the SMS providers.
         AdminFraudRead => "admin.sms.read",
         /// An operator lifted a fraud-guard pause.
         AdminPauseLifted => "admin.sms.pause_lifted",
+        /// An operator switched an SMS provider off.
+        AdminProviderDisabled => "admin.sms.provider_disabled",
+        /// An operator switched an SMS provider on again.
+        AdminProviderEnabled => "admin.sms.provider_enabled",
         /// An operator looked accounts up or read one.
         AdminUserRead => "admin.users.read",
         /// An operator freed an account's number.

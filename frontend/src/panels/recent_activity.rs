@@ -107,6 +107,8 @@ pub fn activity_words(kind: SecurityEventType) -> &'static str {
         T::AdminSessionsRevoked => "Sessions ended by support",
         T::AdminUserUnlocked => "Sign-in unlocked by support",
         T::AdminUserDeleted => "Deleted by support",
+        // Never about an account: operators switching SMS providers.
+        T::AdminProviderDisabled | T::AdminProviderEnabled => "SMS provider switched by support",
     }
 }
 

@@ -120,6 +120,17 @@ diesel::table! {
         opened_at -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
         updated_at -> BigInt,
+        disabled_at -> Nullable<BigInt>,
+        closed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Tries per SMS provider and minute that did not hand a message over.
+    sms_provider_failures (provider, minute) {
+        provider -> Text,
+        minute -> BigInt,
+        failures -> Integer,
     }
 }
 

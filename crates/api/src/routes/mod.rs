@@ -2,6 +2,7 @@
 //! these, and the OpenAPI test compares them with `openapi.yaml`.
 
 pub mod admin;
+pub mod admin_providers;
 pub mod api_docs;
 pub mod audit_events;
 pub mod auth;
@@ -83,6 +84,11 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/admin/sms/pauses", GET => admin::list_sms_pauses),
         endpoint!("/api/v1/admin/sms/pauses/{id}", DELETE => admin::lift_sms_pause),
         endpoint!("/api/v1/admin/sms/decisions", GET => admin::list_sms_decisions),
+        endpoint!("/api/v1/admin/sms/providers", GET => admin_providers::list_providers),
+        endpoint!("/api/v1/admin/sms/providers/{name}/disable",
+            POST => admin_providers::disable_provider),
+        endpoint!("/api/v1/admin/sms/providers/{name}/enable",
+            POST => admin_providers::enable_provider),
         endpoint!("/api/v1/admin/audit-events", GET => audit_events::list_audit_events),
         endpoint!("/api/v1/admin/users", GET => support::find_users),
         endpoint!("/api/v1/admin/users/{id}",

@@ -13,7 +13,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use phonereg_types::SmsProviderName;
+use phonereg_types::{SmsCircuitState, SmsProviderName};
 
 use crate::{
     error::ApiError,
@@ -73,12 +73,18 @@ impl Failover {
         self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Providers whose circuit is open (not yet half-open) at `now`.
+    /// Providers every process skips at `now`: circuits open (not yet half-open), and
+    /// providers an operator switched off.
     pub fn open(&self, now: i64) -> Vec<SmsProviderName> {
         self.lock()
             .1
             .iter()
-            .filter(|r| r.opened_at.is_some_and(|at| now < at + HALF_OPEN))
+            .filter(|r| {
+                matches!(
+                    state(r, now).0,
+                    SmsCircuitState::Open | SmsCircuitState::Disabled
+                )
+            })
             .map(|r| r.provider)
             .collect()
     }
@@ -103,5 +109,15 @@ impl Failover {
             && msg
                 .code_expires_at
                 .is_none_or(|dies| dies - now >= CODE_LIFE_TO_MOVE)
+    }
+}
+
+/// Where `row`'s circuit stands at `now`, and since when (seconds).
+pub fn state(row: &CircuitRow, now: i64) -> (SmsCircuitState, Option<i64>) {
+    match (row.disabled_at, row.opened_at) {
+        (Some(at), _) => (SmsCircuitState::Disabled, Some(at)),
+        (None, Some(at)) if now < at + HALF_OPEN => (SmsCircuitState::Open, Some(at)),
+        (None, Some(at)) => (SmsCircuitState::HalfOpen, Some(at + HALF_OPEN)),
+        (None, None) => (SmsCircuitState::Closed, row.closed_at),
     }
 }

@@ -23,6 +23,7 @@ pub mod reauth;
 pub mod retention;
 pub mod sessions;
 pub mod shedder;
+pub mod sms_providers;
 pub mod sms_texts;
 pub mod support;
 pub mod token_strikes;

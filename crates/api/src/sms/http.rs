@@ -7,7 +7,8 @@
 //! - send: `POST {SMS_HTTP_URL}` `{id, to, body, purpose, locale, channel,
 //!   validity_seconds}`; 200/202 `{provider_message_id}` took it, 4xx `{error_code,
 //!   permanent}` refused it (for good when `permanent`), 5xx, 408, 429 and timeouts are
-//!   tried again (401/403 too: our secret or their setup is wrong, never the user's fault);
+//!   tried again (401/403 too: our secret or their setup is wrong, never the user's
+//!   fault, and the provider's circuit opens at once);
 //! - lookup: `GET {SMS_HTTP_URL}/messages/{id}` (PhoneReg's id): 200
 //!   `{provider_message_id, status?}` found, 404 not found;
 //! - receipts: `POST /api/v1/webhooks/sms/http/status` `{provider_message_id, status,
@@ -198,7 +199,7 @@ fn refusal(status: reqwest::StatusCode, body: &[u8]) -> SendError {
             "the SMS gateway refused our signature; check SMS_HTTP_SECRET"
         );
         crate::telemetry::sms_config_fault();
-        return SendError::Unavailable(format!("SMS gateway refused our signature ({status})"));
+        return SendError::Misconfigured(format!("SMS gateway refused our signature ({status})"));
     }
     // 503 and 429 say the request was not taken; another 5xx or a 408 might have been.
     if code == 503 || code == 429 {
@@ -275,7 +276,9 @@ mod tests {
         let status = reqwest::StatusCode::from_u16(status).expect("status");
         match refusal(status, body.as_bytes()) {
             SendError::Rejected { code, .. } => Ok(code),
-            SendError::Retry(why) | SendError::Unavailable(why) => Err(why),
+            SendError::Retry(why) | SendError::Unavailable(why) | SendError::Misconfigured(why) => {
+                Err(why)
+            }
         }
     }
 
@@ -289,6 +292,13 @@ mod tests {
         assert!(code_of(400, r#"{"error_code": 30007, "permanent": false}"#).is_err());
         for retried in [500, 503, 408, 429, 401, 403] {
             assert!(code_of(retried, "{}").is_err(), "{retried} is tried again");
+        }
+        for ours in [401, 403] {
+            let status = reqwest::StatusCode::from_u16(ours).expect("status");
+            assert!(
+                matches!(refusal(status, b"{}"), SendError::Misconfigured(_)),
+                "{ours} is our configuration: the circuit opens at once"
+            );
         }
     }
 }

@@ -64,10 +64,15 @@ pub enum SendError {
     /// and the provider may have the message, so it is looked for there first.
     #[error("temporary failure: {0}")]
     Retry(String),
-    /// The provider said it did not take the message (connection refused, 503, 429,
-    /// 401/403): worth another try later, here or at another provider, without a look.
+    /// The provider said it did not take the message (connection refused, 503, 429):
+    /// worth another try later, here or at another provider, without a look.
     #[error("provider unavailable: {0}")]
     Unavailable(String),
+    /// The provider refused our credentials or signature (401/403): it did not take the
+    /// message, and it will refuse every message until an operator fixes the
+    /// configuration, so its circuit opens at once (the courier moves messages on).
+    #[error("provider refused our configuration: {0}")]
+    Misconfigured(String),
     /// The provider refused this message for good, with PhoneReg's error code for why.
     #[error("rejected with code {code:?}: {message}")]
     Rejected { code: Option<i64>, message: String },

@@ -82,6 +82,11 @@ impl Providers {
             .copied()
     }
 
+    /// The configured providers' names, in order (not the scripted numbers' provider).
+    pub fn names(&self) -> Vec<SmsProviderName> {
+        self.ordered.iter().map(|p| p.name()).collect()
+    }
+
     /// The provider called `name`, if configured.
     pub fn get(&self, name: SmsProviderName) -> Option<&dyn Provider> {
         if let Some(script) = self.script.as_deref().filter(|s| s.name() == name) {

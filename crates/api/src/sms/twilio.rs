@@ -184,7 +184,7 @@ fn refusal(status: reqwest::StatusCode, body: &[u8]) -> SendError {
             "Twilio refused our credentials; check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"
         );
         crate::telemetry::sms_config_fault();
-        return SendError::Unavailable(format!("Twilio authentication failed: {message}"));
+        return SendError::Misconfigured(format!("Twilio authentication failed: {message}"));
     }
     // 503 and 429 say the request was not taken; another 5xx might have been.
     if status.as_u16() == 503 || status.as_u16() == 429 {

@@ -28,6 +28,7 @@ use crate::{
         retention::Retention,
         sessions::Sessions,
         shedder::Shedder,
+        sms_providers::SmsProviders,
         sms_texts::SmsTexts,
         support::Support,
         token_strikes::TokenStrikes,
@@ -58,6 +59,12 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
         clock.clone(),
     ));
     let limits = Limits::from_config(config);
+    // Shared by the courier and the operators' switches (which tell it to look again).
+    let failover = Arc::new(Failover::new(
+        config.sms_failover_attempts,
+        config.sms_failover_codes.clone(),
+        config.sms_circuit_failures,
+    ));
     let token_strikes = Arc::new(TokenStrikes::new(
         config.token_failures_per_ip_per_minute,
         "token_failures_ip",
@@ -142,14 +149,16 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
             config.refresh_reuse_grace as i64,
         )
         .keeping_audit_for(i64::from(config.audit_retention_days) * 86_400),
+        sms_providers: SmsProviders::new(
+            db.clone(),
+            clock.clone(),
+            Arc::clone(&failover),
+            providers.names(),
+        ),
         courier: Courier::new(
             db.clone(),
             providers,
-            Failover::new(
-                config.sms_failover_attempts,
-                config.sms_failover_codes.clone(),
-                config.sms_circuit_failures,
-            ),
+            failover,
             config.sms_max_attempts,
             clock.clone(),
             secret,

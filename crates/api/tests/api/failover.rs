@@ -2,15 +2,20 @@
 //! provider second, each a real fake on loopback; circuits shared through the database.
 
 use fake_sms_http::{Failure as GatewayFailure, FakeSmsHttp};
-use fake_twilio::FakeTwilio;
+use fake_twilio::{Failure as TwilioFailure, FakeTwilio};
 use phonereg_api::{
     config::{Config, DatabaseUrl, Secret, SmsProvider},
     services::courier::{LEASE_SECS, Step},
 };
-use serde_json::json;
+use reqwest::Method;
+use serde_json::{Value, json};
 
-use crate::helpers::{
-    Backend, PASSWORD, TWILIO_SID, TWILIO_TOKEN, TestApp, on_both_databases, spawn_app_with,
+use crate::{
+    helpers::{
+        Backend, PASSWORD, Resp, TWILIO_SID, TWILIO_TOKEN, TestApp, on_both_databases,
+        spawn_app_with,
+    },
+    support::OPS,
 };
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -19,6 +24,9 @@ on_both_databases!(
     codes_move_to_the_next_provider_while_twilio_is_down,
     a_provider_side_refusal_moves_a_code_a_number_side_one_does_not,
     a_try_that_may_have_landed_is_looked_up_before_another_provider_is_tried,
+    an_operator_disables_a_provider_for_every_process_and_enables_it_again,
+    a_disabled_provider_is_asked_about_its_unresolved_try_before_the_message_moves,
+    refused_credentials_open_the_circuit_at_once,
 );
 
 struct Fleet {
@@ -51,6 +59,7 @@ async fn spawn(
         c.twilio_from = Some("+15005550006".into());
         c.sms_http_url = Some(gateway.url.clone());
         c.sms_http_secret = Some(Secret::new(SECRET.into()));
+        c.admin_tokens = Some(Secret::new(format!("ops:{OPS}")));
         if let Some(url) = shared {
             c.database_url = url.clone();
         }
@@ -199,4 +208,180 @@ async fn a_try_that_may_have_landed_is_looked_up_before_another_provider_is_trie
     assert!(matches!(step(&app).await, Step::Reconciled { .. }));
     assert_eq!(fleet.gateway.messages().len(), 1);
     assert!(fleet.twilio.messages().is_empty());
+}
+
+const PROVIDERS: &str = "/api/v1/admin/sms/providers";
+
+/// `GET /admin/sms/providers`, by name.
+async fn providers(app: &TestApp) -> Vec<Value> {
+    let r = app
+        .call(Method::GET, PROVIDERS, PROVIDERS, Some(OPS), None)
+        .await
+        .expect(200);
+    r.body.as_array().expect("an array").clone()
+}
+
+fn named<'a>(list: &'a [Value], name: &str) -> &'a Value {
+    list.iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {list:?}"))
+}
+
+/// `POST /admin/sms/providers/{name}/{switch}`, with `body` when given.
+async fn switch(app: &TestApp, name: &str, switch: &str, body: Option<Value>) -> Resp {
+    let route = format!("{PROVIDERS}/{{name}}/{switch}");
+    let path = format!("{PROVIDERS}/{name}/{switch}");
+    app.call(Method::POST, &route, &path, Some(OPS), body).await
+}
+
+/// Long: the view, the refusals, the switch seen by two processes, the switch back and
+/// its audit rows are one operator's story, told in order.
+async fn an_operator_disables_a_provider_for_every_process_and_enables_it_again(b: Backend) {
+    use SmsProvider::{Http, Twilio};
+    let (app, fleet) = spawn(b, [Twilio, Http], None, |_| {}).await;
+    let list = providers(&app).await;
+    assert_eq!(
+        list.len(),
+        2,
+        "the configured providers, in order: {list:?}"
+    );
+    assert_eq!(list[0]["name"], "twilio");
+    assert_eq!(list[0]["state"], "closed");
+    assert_eq!(list[0]["since"], Value::Null);
+    assert_eq!(list[0]["sent_1h"], 0);
+
+    // Not an operator, not a provider, the last one left: refused.
+    let path = format!("{PROVIDERS}/twilio/disable");
+    let route = format!("{PROVIDERS}/{{name}}/disable");
+    app.call(Method::POST, &route, &path, None, None)
+        .await
+        .expect(401);
+    switch(&app, "carrier-pigeon", "disable", None)
+        .await
+        .expect(404);
+    switch(&app, "script", "disable", None).await.expect(404);
+
+    let r = switch(
+        &app,
+        "twilio",
+        "disable",
+        Some(json!({"reason": "ticket 77: Twilio incident"})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(r.body["state"], "disabled");
+    assert!(r.body["since"].is_string());
+    switch(&app, "http", "disable", None).await.expect(409);
+
+    // Skipped like an open circuit, here and in another process on the same database.
+    register(&app, 1).await;
+    assert!(matches!(step(&app).await, Step::Sent { .. }));
+    let (other, other_fleet) = spawn(b, [Twilio, Http], Some(&app.database_url), |_| {}).await;
+    register(&other, 2).await;
+    assert!(matches!(step(&other).await, Step::Sent { .. }));
+    assert_eq!(fleet.twilio.requests() + other_fleet.twilio.requests(), 0);
+    assert_eq!(fleet.gateway.messages().len(), 1);
+    assert_eq!(other_fleet.gateway.messages().len(), 1);
+    let list = providers(&other).await;
+    assert_eq!(named(&list, "twilio")["state"], "disabled");
+    assert_eq!(named(&list, "http")["sent_1h"], 2);
+
+    // Enabled again (no body needed): the next code goes to Twilio in both processes.
+    let r = switch(&other, "twilio", "enable", None).await.expect(200);
+    assert_eq!(r.body["state"], "closed");
+    other.state.clock.advance(2);
+    register(&other, 3).await;
+    assert!(matches!(step(&other).await, Step::Sent { .. }));
+    assert_eq!(other_fleet.twilio.messages().len(), 1);
+    app.state.clock.advance(2);
+    register(&app, 4).await;
+    assert!(matches!(step(&app).await, Step::Sent { .. }));
+    assert_eq!(fleet.twilio.messages().len(), 1);
+
+    // Both switches are in the audit log, the reason with the first.
+    let search = "/api/v1/admin/audit-events";
+    let r = app
+        .call(
+            Method::GET,
+            search,
+            &format!("{search}?type=admin.sms.*"),
+            Some(OPS),
+            None,
+        )
+        .await
+        .expect(200);
+    let items = r.body["items"].as_array().expect("items");
+    let kinds: Vec<&str> = items.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(kinds.contains(&"admin.sms.provider_disabled"), "{kinds:?}");
+    assert!(kinds.contains(&"admin.sms.provider_enabled"), "{kinds:?}");
+    let disabled = items
+        .iter()
+        .find(|e| e["type"] == "admin.sms.provider_disabled")
+        .expect("disabled");
+    assert_eq!(disabled["detail"]["provider"], "twilio");
+    assert_eq!(disabled["detail"]["reason"], "ticket 77: Twilio incident");
+    assert_eq!(disabled["actor_name"], "ops");
+}
+
+async fn a_disabled_provider_is_asked_about_its_unresolved_try_before_the_message_moves(
+    b: Backend,
+) {
+    use SmsProvider::{Http, Twilio};
+    let (app, fleet) = spawn(b, [Http, Twilio], None, |_| {}).await;
+    // The gateway takes the message but its answer is lost; then it is disabled.
+    fleet.gateway.fail_next(GatewayFailure::TakenButLost, 1);
+    register(&app, 1).await;
+    assert!(matches!(step(&app).await, Step::Retrying { .. }));
+    switch(&app, "http", "disable", None).await.expect(200);
+    app.state.clock.advance(LEASE_SECS);
+    assert!(
+        matches!(step(&app).await, Step::Reconciled { .. }),
+        "found at the disabled provider, where it was sent"
+    );
+    assert!(fleet.twilio.messages().is_empty(), "never sent twice");
+
+    // A try the gateway said it did not take moves at once once it is disabled.
+    switch(&app, "http", "enable", None).await.expect(200);
+    fleet.gateway.set_down(true);
+    register(&app, 2).await;
+    assert!(matches!(step(&app).await, Step::Retrying { .. }));
+    let list = providers(&app).await;
+    let http = named(&list, "http");
+    // The lost answer and the 503: neither handed a message over as far as it knew.
+    assert_eq!(http["failed_1h"], 2);
+    assert!(http["last_error"].is_string(), "{http}");
+    switch(&app, "http", "disable", None).await.expect(200);
+    app.state.clock.advance(10);
+    assert!(matches!(step(&app).await, Step::Sent { .. }));
+    assert_eq!(fleet.twilio.messages().len(), 1);
+    assert_eq!(named(&providers(&app).await, "twilio")["sent_1h"], 1);
+}
+
+async fn refused_credentials_open_the_circuit_at_once(b: Backend) {
+    use SmsProvider::{Http, Twilio};
+    let (app, fleet) = spawn(b, [Twilio, Http], None, |_| {}).await;
+    // One 401: Twilio will refuse every message until someone fixes the credentials.
+    fleet.twilio.fail_next(TwilioFailure::BadCredentials, 1);
+    register(&app, 1).await;
+    assert!(matches!(step(&app).await, Step::Retrying { .. }));
+    let list = providers(&app).await;
+    let twilio = named(&list, "twilio");
+    assert_eq!(twilio["state"], "open", "{twilio}");
+    assert!(
+        twilio["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("authentication")),
+        "{twilio}"
+    );
+    // The next code goes to the gateway at once, and so does the first on its retry.
+    register(&app, 2).await;
+    assert!(matches!(step(&app).await, Step::Sent { .. }));
+    app.state.clock.advance(10);
+    assert!(matches!(step(&app).await, Step::Sent { .. }));
+    assert_eq!(fleet.gateway.messages().len(), 2);
+    assert_eq!(fleet.twilio.requests(), 1);
+    let metrics = app.metrics_text().await;
+    assert!(metrics.contains(
+        r#"phonereg_sms_provider_attempts_total{provider="twilio",result="misconfigured"}"#
+    ));
 }
