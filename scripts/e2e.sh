@@ -12,7 +12,7 @@
 #   --lighthouse    skip the suite; Lighthouse (mobile, simulated slow 4G) on /register and
 #                   /login, N runs each (default 3): scores, LCP, and a miss of performance
 #                   >= 95, LCP <= 2.5 s or accessibility 100 fails. About a minute.
-#   --skip-build    reuse dist/ and target/release (for quick reruns)
+#   --skip-build    reuse dist/ and the release binaries (for quick reruns)
 #   specs           spec files to run (default: all of tests/e2e/specs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +58,9 @@ fi
 # Debian's /usr/bin/chromium, or the one tools.sh linked into .tools/bin where there is none.
 export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium || echo /usr/bin/chromium)}"
 
+# The release binaries, where cargo put them (CARGO_TARGET_DIR when set).
+release="${CARGO_TARGET_DIR:-target}/release"
+
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -101,7 +104,7 @@ start_fake() {
   local binary=$1 label=$2 ready=$3 port
   shift 3
   port=$(free_port)
-  env "$@" "target/release/$binary" "$port" >"$work/$binary.log" 2>&1 &
+  env "$@" "$release/$binary" "$port" >"$work/$binary.log" 2>&1 &
   pids+=($!)
   fake_at="http://127.0.0.1:$port"
   wait_for "$fake_at$ready" "$label" "${pids[-1]}"
@@ -125,7 +128,7 @@ start_api() {
     STATIC_DIR="$PWD/dist" \
     RUST_LOG="${RUST_LOG:-warn}" \
     "$@" \
-    target/release/phonereg-api >"$work/$name.log" 2>&1 &
+    "$release/phonereg-api" >"$work/$name.log" 2>&1 &
   pids+=($!)
   wait_for "$api_at/healthz" "$label" "${pids[-1]}"
 }
@@ -147,8 +150,11 @@ twilio=(
 # cool-down (5 s) stay as real users get them.
 # Its numbers all sit in one range (+44 7400) and many are never verified, which the
 # fraud guard would rightly pause: its floor is raised here (the API suite tests it).
+# SMS_TEST_PRESETS (on in development anyway) adds README's scripted test numbers, which
+# test_numbers.test.js signs up with: their codes go to the built-in `script` provider.
 start_api api "the API" \
   "${twilio[@]}" \
+  SMS_TEST_PRESETS=true \
   VERIFY_RESEND_COOLDOWN=5 \
   REGISTER_PER_IP_PER_HOUR=10000 \
   SMS_PER_IP_PER_HOUR=10000 \

@@ -105,8 +105,15 @@ async fn connect(session: Session, generation: u64, catch_up: bool) {
             session.apply_message(msg.phone_id, msg.into_last_message());
         }
     });
+    // A new stream starts at the API's latest event once it answers (`open`), so what
+    // changed between the copy of the account already here and that moment is fetched
+    // then: after a reconnect always; on a first connect while an SMS is still on its
+    // way (a refused send is reported within milliseconds of signing up).
     let on_open = Closure::<dyn FnMut(_)>::new(move |_: web_sys::Event| {
         STATE.with(|s| s.borrow_mut().failures = 0);
+        if catch_up || session.message_in_flight() {
+            spawn_local(reload(session));
+        }
     });
     let on_error = Closure::<dyn FnMut(_)>::new(move |_: web_sys::Event| {
         if !current(generation) {
@@ -129,9 +136,6 @@ async fn connect(session: Session, generation: u64, catch_up: bool) {
             _on_error: on_error,
         });
     });
-    if catch_up {
-        let _ = session.reload_user().await;
-    }
 }
 
 fn reconnect_later(session: Session, generation: u64) {
@@ -158,14 +162,17 @@ fn start_polling(session: Session, generation: u64) {
     let handle = set_interval_with_handle(
         move || {
             if current(generation) {
-                spawn_local(async move {
-                    let _ = session.reload_user().await;
-                });
+                spawn_local(reload(session));
             }
         },
         POLL,
     );
     STATE.with(|s| s.borrow_mut().poll = handle.ok());
+}
+
+/// Fetches the account again; a failure waits for the next event or reconnect.
+async fn reload(session: Session) {
+    let _ = session.reload_user().await;
 }
 
 /// An event's `data:`, the same DTO the API serialised.

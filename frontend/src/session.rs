@@ -147,10 +147,31 @@ impl Session {
         Ok(())
     }
 
-    /// Replaces the phone record with a newer version.
-    pub fn apply_phone(self, phone: Phone) {
+    /// Whether the phone's last message may still change (not yet delivered or failed).
+    pub fn message_in_flight(self) -> bool {
+        self.user.with_untracked(|u| {
+            u.as_ref()
+                .and_then(|u| u.phone.as_ref())
+                .and_then(|p| p.last_message.as_ref())
+                .is_some_and(|m| !m.status.is_final())
+        })
+    }
+
+    /// Replaces the phone record with a newer version. Its last message stays as it is
+    /// here when that is further along: an answer (adding a number) can arrive after the
+    /// live events of its own SMS, when the send was refused within milliseconds.
+    pub fn apply_phone(self, mut phone: Phone) {
         self.user.update(|u| {
             if let Some(u) = u {
+                let here = u.phone.take().filter(|p| p.id == phone.id);
+                if let Some(kept) = here.and_then(|p| p.last_message)
+                    && phone
+                        .last_message
+                        .as_ref()
+                        .is_none_or(|m| further_along(&kept, m))
+                {
+                    phone.last_message = Some(kept);
+                }
                 u.phone = Some(phone);
             }
         });
@@ -346,4 +367,10 @@ const SESSION_ENDED: &str = "Your session has ended. Please sign in again.";
 /// The session from context.
 pub fn use_session() -> Session {
     expect_context::<Session>()
+}
+
+/// Whether `a` is a later report than `b` (a later time, or the same second and a later
+/// stage: statuses only move forward).
+fn further_along(a: &LastMessage, b: &LastMessage) -> bool {
+    (a.updated_at.as_str(), a.status.stage()) > (b.updated_at.as_str(), b.status.stage())
 }

@@ -2,7 +2,7 @@
 //! shares with the management page: status badges and the last message's delivery state.
 
 use leptos::prelude::*;
-use phonereg_types::{LastMessage, MessageStatus, Phone, PhoneStatus};
+use phonereg_types::{Channel, LastMessage, MessageStatus, Phone, PhoneStatus};
 
 use crate::time::{self, Clock};
 
@@ -26,11 +26,12 @@ pub fn PhoneBadges(#[prop(into)] phone: Signal<Option<Phone>>) -> impl IntoView 
     }
 }
 
-/// A delivery status in words.
+/// A delivery status in words. `queued` is "Sending…": the message waits in the outbox,
+/// retries included, or at a provider that has not reported on it yet (the API cannot
+/// tell the two apart, so neither does this).
 pub fn message_status_words(status: MessageStatus) -> &'static str {
     match status {
-        MessageStatus::Queued => "Queued",
-        MessageStatus::Sending => "Sending",
+        MessageStatus::Queued | MessageStatus::Sending => "Sending…",
         MessageStatus::Sent => "Sent",
         MessageStatus::Delivered => "Delivered",
         MessageStatus::Undelivered => "Not delivered",
@@ -51,7 +52,22 @@ fn message_status_class(status: MessageStatus) -> &'static str {
     }
 }
 
-/// The last SMS's delivery state, with Twilio's error as plain guidance.
+/// The error line: the provider's code, who reported it (the API's name) and how the
+/// message travelled.
+fn error_words(m: &LastMessage) -> Option<String> {
+    let code = m.error_code?;
+    let mut words = format!("Error {code}");
+    if let Some(p) = m.provider {
+        words.push_str(" from ");
+        words.push_str(p.as_str());
+    }
+    if m.channel == Some(Channel::Sms) {
+        words.push_str(" (SMS)");
+    }
+    Some(words)
+}
+
+/// The last SMS's delivery state, with the provider's error as plain guidance.
 #[component]
 pub fn LastMessageStatus(#[prop(into)] message: Signal<Option<LastMessage>>) -> impl IntoView {
     let clock = Clock::get();
@@ -62,6 +78,7 @@ pub fn LastMessageStatus(#[prop(into)] message: Signal<Option<LastMessage>>) -> 
                 Some(m) => {
                     let when = m.updated_at.clone();
                     let title = time::local_datetime(&m.updated_at);
+                    let error = error_words(&m);
                     view! {
                         <p>
                             "Last message: "
@@ -70,7 +87,7 @@ pub fn LastMessageStatus(#[prop(into)] message: Signal<Option<LastMessage>>) -> 
                             <time datetime=m.updated_at.clone() title=title>{move || clock.ago(&when)}</time>
                         </p>
                         {m.guidance.map(|g| view! { <p class="guidance">{g}</p> })}
-                        {m.error_code.map(|c| view! { <p class="muted small">{format!("Twilio error {c}")}</p> })}
+                        {error.map(|e| view! { <p class="muted small">{e}</p> })}
                     }
                     .into_any()
                 }
@@ -148,5 +165,37 @@ pub fn PhoneNumberRegistrationWidget(
             </div>
             {body}
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(status: MessageStatus, error_code: Option<i64>) -> LastMessage {
+        LastMessage {
+            status,
+            error_code,
+            guidance: None,
+            updated_at: "2026-12-07T10:00:00Z".to_owned(),
+            provider: Some(phonereg_types::SmsProviderName::Script),
+            channel: Some(Channel::Sms),
+        }
+    }
+
+    #[test]
+    fn an_error_names_its_code_its_provider_and_its_channel() {
+        let m = message(MessageStatus::Failed, Some(21614));
+        assert_eq!(
+            error_words(&m).as_deref(),
+            Some("Error 21614 from script (SMS)")
+        );
+        let unknown = LastMessage {
+            provider: None,
+            channel: None,
+            ..m
+        };
+        assert_eq!(error_words(&unknown).as_deref(), Some("Error 21614"));
+        assert_eq!(error_words(&message(MessageStatus::Delivered, None)), None);
     }
 }

@@ -9,7 +9,10 @@ use phonereg_types::{Phone, ProblemType, Verification};
 
 use crate::{
     api,
-    components::code_step::{CodeActions, CodeFields, CodeStep, TestNumberNotice},
+    components::{
+        code_step::{CodeActions, CodeFields, CodeStep, TestNumberNotice},
+        phone_widget::LastMessageStatus,
+    },
     paths::login_method,
     session::{Session, use_session},
     task::Task,
@@ -46,6 +49,14 @@ pub fn VerificationStep(
     let taken = RwSignal::new(false);
     let verify = verify_task(session, phone.id, step, taken, on_verified);
     let resend = resend_task(session, phone.id, target.clone(), step);
+    // The code's SMS as the live stream keeps the record.
+    let phone_id = phone.id;
+    let message = Signal::derive(move || {
+        session
+            .phone()
+            .filter(|p| p.id == phone_id)
+            .and_then(|p| p.last_message)
+    });
 
     let verifying = verify.pending();
     let submit = step.on_submit(verify);
@@ -57,6 +68,12 @@ pub fn VerificationStep(
                 "Enter the 6-digit code we sent by SMS to " <strong class="nowrap">{target}</strong> "."
             </p>
             <TestNumberNotice show=test_number />
+            // What became of the code's SMS, as the API reports it (status, guidance,
+            // error, who carried it), live. A number that replied STOP gets the API's
+            // guidance to text START; "Change number" is the other way out.
+            <section class="code-delivery" aria-label="Code delivery">
+                <LastMessageStatus message />
+            </section>
             <form on:submit=submit novalidate>
                 <CodeFields step disabled=verifying autosubmit=true />
                 <Show when=move || taken.get()>

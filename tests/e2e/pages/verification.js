@@ -10,6 +10,8 @@ export class VerificationStep {
     this.skip = this.region.getByRole('button', { name: 'Skip for now' });
     this.alert = this.region.getByRole('alert');
     this.status = this.region.getByRole('status');
+    // What became of the code's SMS, live (status, guidance, error, opt-out).
+    this.delivery = this.region.getByRole('region', { name: 'Code delivery' });
     // After the right code for a number verified on another account (409 phone-taken).
     this.signInWithCode = this.region.getByRole('link', { name: 'Sign in with a code' });
   }

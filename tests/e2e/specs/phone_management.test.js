@@ -120,7 +120,7 @@ test('a test SMS shows its delivery status after the signed callback, without a 
   const failing = await nthMessageTo(user.phone.e164, before + 2);
   await reportStatus(failing.sid, 'undelivered', 30003);
   await expectText(manage.testCard, /Last message: Not delivered/);
-  await expectText(manage.testCard, /Twilio error 30003/);
+  await expectText(manage.testCard, /Error 30003 from twilio \(SMS\)/);
   await expectText(manage.history, /SMS (failed|delivered)/);
   await t.close();
 });
