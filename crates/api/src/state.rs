@@ -8,10 +8,23 @@ use crate::{
     config::Config,
     persistence::Db,
     services::{
-        accounts::AccountRemoval, audit_log::AuditLog, auth::Accounts, captcha::Captcha,
-        courier::Courier, delivery::Delivery, events::Events, hashing::Hasher,
-        phone_credential::Credentials, phones::Phones, retention::Retention, shedder::Shedder,
-        support::Support, token_strikes::TokenStrikes, tokens::Tokens, two_factor::TwoFactor,
+        accounts::AccountRemoval,
+        audit_log::AuditLog,
+        auth::Accounts,
+        captcha::Captcha,
+        courier::Courier,
+        delivery::Delivery,
+        events::Events,
+        hashing::Hasher,
+        phone_credential::Credentials,
+        phones::Phones,
+        retention::Retention,
+        shedder::Shedder,
+        support::Support,
+        token_strikes::TokenStrikes,
+        tokens::Tokens,
+        two_factor::TwoFactor,
+        webhooks::{Webhooks, worker::WebhookWorker},
     },
     sms::console::Inbox,
     streams::Streams,
@@ -36,6 +49,10 @@ pub struct AppState {
     /// Sends the queued SMS; spawned by `startup` unless `OUTBOX_WORKER` is off (tests
     /// step it themselves).
     pub courier: Courier,
+    /// Outbound webhooks as operators manage them (SPEC §12).
+    pub webhooks: Webhooks,
+    /// Posts outbound webhooks; spawned beside the courier (tests step it themselves).
+    pub webhook_worker: WebhookWorker,
     /// `/readyz` and the admin routes (the fraud guard's pauses).
     pub db: Db,
     /// Wrong admin tokens per client (SPEC §11), for the `Admin` extractor; counted apart

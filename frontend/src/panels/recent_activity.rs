@@ -107,6 +107,14 @@ pub fn activity_words(kind: SecurityEventType) -> &'static str {
         T::AdminSessionsRevoked => "Sessions ended by support",
         T::AdminUserUnlocked => "Sign-in unlocked by support",
         T::AdminUserDeleted => "Deleted by support",
+        // Operators' webhook settings name no account; listed for completeness.
+        T::AdminWebhooksRead
+        | T::AdminWebhookCreated
+        | T::AdminWebhookUpdated
+        | T::AdminWebhookDeleted
+        | T::AdminWebhookSecretRotated
+        | T::AdminWebhookTested
+        | T::AdminWebhookRedelivered => "Webhook settings changed by an operator",
     }
 }
 

@@ -28,3 +28,4 @@ pub mod support;
 pub mod token_strikes;
 pub mod tokens;
 pub mod two_factor;
+pub mod webhooks;
