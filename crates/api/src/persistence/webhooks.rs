@@ -71,6 +71,9 @@ pub struct EventRow {
     pub replay_of: Option<i64>,
 }
 
+/// A place in the events (see the module's comment).
+pub type Place = Cursor;
+
 impl EventRow {
     pub fn cursor(&self) -> Cursor {
         Cursor {
@@ -459,8 +462,12 @@ pub fn claim(
 
 /// How the leased head's attempt ended, as the endpoint records it.
 pub enum Outcome {
-    /// Posted: the endpoint moves past the event.
-    Delivered { past: Cursor },
+    /// Posted: the endpoint moves to `past` (the event, and any after it that it does
+    /// not take); with `lease_until_ms` the worker keeps the lease for its next event.
+    Delivered {
+        past: Cursor,
+        lease_until_ms: Option<i64>,
+    },
     /// Failed: the head waits until `next_attempt_ms`; `disable` names why PhoneReg
     /// disables the endpoint instead (`gone`, `failing`).
     Failed {
@@ -488,7 +495,23 @@ pub fn finish(
         webhook_endpoints::lease_token.eq(None::<String>),
     );
     let changed = match *outcome {
-        Outcome::Delivered { past } => with_conn!(conn, c => diesel::update(leased)
+        Outcome::Delivered {
+            past,
+            lease_until_ms: Some(until),
+        } => with_conn!(conn, c => diesel::update(leased)
+            .set((
+                webhook_endpoints::lease_until_ms.eq(until),
+                webhook_endpoints::cursor_txid.eq(past.txid),
+                webhook_endpoints::cursor_id.eq(past.id),
+                webhook_endpoints::attempts.eq(0),
+                webhook_endpoints::failing_since.eq(None::<i64>),
+                webhook_endpoints::next_attempt_ms.eq(0),
+            ))
+            .execute(c))?,
+        Outcome::Delivered {
+            past,
+            lease_until_ms: None,
+        } => with_conn!(conn, c => diesel::update(leased)
             .set((
                 release,
                 webhook_endpoints::cursor_txid.eq(past.txid),

@@ -75,6 +75,16 @@ pub struct Attempt {
     pub event_id: i64,
     pub result: WebhookDeliveryResult,
     pub status_code: Option<u16>,
+    /// This worker still held the lease when it recorded the outcome.
+    pub recorded: bool,
+}
+
+/// The event a leased worker posts, and where the endpoint's place goes on success.
+struct Head {
+    event: EventRow,
+    past: rows::Place,
+    /// Another event of the page follows: the record keeps the lease for it.
+    keep_lease: bool,
 }
 
 #[derive(Clone)]
@@ -184,37 +194,42 @@ impl WebhookWorker {
         }
     }
 
-    /// Skips the endpoint past events it does not take, then leases and posts its next.
-    async fn head(
-        &self,
-        mut endpoint: EndpointRow,
-        now_ms: i64,
-    ) -> Result<Option<Attempt>, ApiError> {
+    /// Skips the endpoint past events it does not take, then leases its next one and
+    /// posts the ones it takes of this page in order, while they succeed: one write per
+    /// delivered event (its record keeps the lease for the next one).
+    async fn head(&self, mut endpoint: EndpointRow, now_ms: i64) -> Result<Vec<Attempt>, ApiError> {
         let patterns: Vec<String> = serde_json::from_str(&endpoint.event_types).unwrap_or_default();
         loop {
             let read = endpoint.clone();
             let events = self.db.read(move |c| rows::pending(c, &read, PAGE)).await?;
             let Some(last) = events.last().map(EventRow::cursor) else {
-                return Ok(None);
+                return Ok(Vec::new());
             };
-            let wanted = events.iter().position(|e| {
-                e.endpoint_id == Some(endpoint.id)
-                    || patterns.iter().any(|p| e.event_type.matches(p))
-            });
+            let wanted: Vec<usize> = (0..events.len())
+                .filter(|&i| {
+                    let e = &events[i];
+                    e.endpoint_id == Some(endpoint.id)
+                        || patterns.iter().any(|p| e.event_type.matches(p))
+                })
+                .collect();
             let from = endpoint.cursor();
-            let Some(i) = wanted else {
+            let Some(&first) = wanted.first() else {
                 let id = endpoint.id;
                 let moved = self
                     .db
                     .write(move |c| rows::skip(c, id, from, last, now_ms))
                     .await?;
                 if !moved {
-                    return Ok(None);
+                    return Ok(Vec::new());
                 }
                 (endpoint.cursor_txid, endpoint.cursor_id) = (last.txid, last.id);
                 continue;
             };
-            let to = if i == 0 { from } else { events[i - 1].cursor() };
+            let to = if first == 0 {
+                from
+            } else {
+                events[first - 1].cursor()
+            };
             let token = format!("{:016x}", rand::random::<u64>());
             let (id, held) = (endpoint.id, token.clone());
             let claimed = self
@@ -222,22 +237,41 @@ impl WebhookWorker {
                 .write(move |c| rows::claim(c, id, &held, (from, to), now_ms, now_ms + LEASE_MS))
                 .await?;
             if !claimed {
-                return Ok(None);
+                return Ok(Vec::new());
             }
-            let event = events.into_iter().nth(i).ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("webhook head vanished from its page"))
-            })?;
-            return self.post(endpoint, event, token).await.map(Some);
+            let mut done = Vec::new();
+            for (k, &i) in wanted.iter().enumerate() {
+                // Past this event and the ones up to the next it takes (or the page's end).
+                let next = wanted.get(k + 1).map(|&j| events[j - 1].cursor());
+                let head = Head {
+                    event: events[i].clone(),
+                    past: next.unwrap_or(last),
+                    keep_lease: next.is_some(),
+                };
+                let attempt = self.post(&endpoint, head, &token).await?;
+                let go_on = attempt.result == WebhookDeliveryResult::Delivered && attempt.recorded;
+                done.push(attempt);
+                if !go_on {
+                    break;
+                }
+                (endpoint.attempts, endpoint.failing_since) = (0, None);
+            }
+            return Ok(done);
         }
     }
 
     /// Posts `event` to the leased `endpoint` and records how it went.
     async fn post(
         &self,
-        endpoint: EndpointRow,
-        event: EventRow,
-        token: String,
+        endpoint: &EndpointRow,
+        head: Head,
+        token: &str,
     ) -> Result<Attempt, ApiError> {
+        let Head {
+            event,
+            past,
+            keep_lease,
+        } = head;
         let (id, body) = (webhook_id(&event), body(&event));
         let now = self.clock.now();
         let started = Instant::now();
@@ -248,7 +282,7 @@ impl WebhookWorker {
                 Some(format!("URL {why}")),
             ),
             Ok(url) => {
-                let signature = signature(&endpoint, &id, now, &body)?;
+                let signature = signature(endpoint, &id, now, &body)?;
                 self.send(url, &id, now, &signature, body).await
             }
         };
@@ -257,7 +291,8 @@ impl WebhookWorker {
         let attempt = endpoint.attempts + 1;
         let outcome = match result {
             WebhookDeliveryResult::Delivered => Outcome::Delivered {
-                past: event.cursor(),
+                past,
+                lease_until_ms: keep_lease.then_some(after_ms + LEASE_MS),
             },
             failed => {
                 let failing_since = endpoint.failing_since.unwrap_or(now);
@@ -281,6 +316,7 @@ impl WebhookWorker {
             }
         };
         let (endpoint_id, event_id, kind) = (endpoint.id, event.id, event.event_type);
+        let token = token.to_owned();
         let recorded = self
             .db
             .write(move |c| {
@@ -312,6 +348,7 @@ impl WebhookWorker {
             event_id,
             result,
             status_code,
+            recorded,
         })
     }
 
