@@ -11,6 +11,9 @@
 //!   posts it at a time, and the next event waits for it; a worker killed mid-post
 //!   frees it when the lease ends;
 //! - only the worker still holding the lease records the outcome.
+//!
+//! Long: the at-least-once argument above spans reading, leasing, posting and recording;
+//! kept in one file it stays checkable, as in the courier.
 
 use std::{
     cmp::Reverse,
@@ -261,6 +264,9 @@ impl WebhookWorker {
     }
 
     /// Posts `event` to the leased `endpoint` and records how it went.
+    ///
+    /// Long: sign, post, classify, schedule the retry and record read top to bottom in
+    /// the order they happen; each step is a few lines.
     async fn post(
         &self,
         endpoint: &EndpointRow,
