@@ -217,7 +217,8 @@ pub struct Config {
     /// serve `/api/v1/admin` only on this address (e.g. `127.0.0.1:8081`), not on `BIND`
     #[arg(long, env = "ADMIN_BIND")]
     pub admin_bind: Option<SocketAddr>,
-    /// send queued SMS from this process (tests turn it off and step the courier by hand)
+    /// send queued SMS and outbound webhooks from this process (tests turn it off and step
+    /// the workers by hand)
     #[arg(long, env = "OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub outbox_worker: bool,
     /// failed logins per email per 15 min from all client networks together
@@ -265,6 +266,11 @@ pub struct Config {
     /// shipper); the database rows are written either way
     #[arg(long, env = "AUDIT_LOG_STDOUT", default_value_t = false, action = clap::ArgAction::Set)]
     pub audit_log_stdout: bool,
+    /// let outbound webhooks (SPEC §12) reach loopback, private and link-local addresses,
+    /// checked as each name resolves [default: `true` in development, `false` in
+    /// production]; production takes only `https://` targets either way
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", action = clap::ArgAction::Set)]
+    pub webhook_allow_private: Option<bool>,
     /// live event streams one account holds open per API process; one more ends the
     /// account's oldest
     #[arg(long, env = "EVENT_STREAMS_PER_ACCOUNT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
@@ -885,6 +891,12 @@ impl Config {
             self.sms_test_numbers = std::mem::take(&mut self.sms_test_numbers).with_presets();
         }
         self
+    }
+
+    /// `WEBHOOK_ALLOW_PRIVATE` with its default: allowed in development only.
+    pub fn webhook_allow_private(&self) -> bool {
+        self.webhook_allow_private
+            .unwrap_or(self.phonereg_env != Environment::Production)
     }
 
     /// SMS per UTC day kept past the budget for verified numbers (SPEC §10).

@@ -8,11 +8,24 @@ use crate::{
     config::Config,
     persistence::Db,
     services::{
-        accounts::AccountRemoval, audit_log::AuditLog, auth::Accounts, captcha::Captcha,
-        courier::Courier, delivery::Delivery, events::Events, hashing::Hasher,
-        phone_credential::Credentials, phones::Phones, retention::Retention, shedder::Shedder,
-        sms_providers::SmsProviders, support::Support, token_strikes::TokenStrikes, tokens::Tokens,
+        accounts::AccountRemoval,
+        audit_log::AuditLog,
+        auth::Accounts,
+        captcha::Captcha,
+        courier::Courier,
+        delivery::Delivery,
+        events::Events,
+        hashing::Hasher,
+        phone_credential::Credentials,
+        phones::Phones,
+        retention::Retention,
+        shedder::Shedder,
+        sms_providers::SmsProviders,
+        support::Support,
+        token_strikes::TokenStrikes,
+        tokens::Tokens,
         two_factor::TwoFactor,
+        webhooks::{Webhooks, worker::WebhookWorker},
     },
     sms::console::Inbox,
     streams::Streams,
@@ -39,6 +52,10 @@ pub struct AppState {
     pub courier: Courier,
     /// The operators' view and switches of the SMS providers (SPEC §13).
     pub sms_providers: SmsProviders,
+    /// Outbound webhooks as operators manage them (SPEC §12).
+    pub webhooks: Webhooks,
+    /// Posts outbound webhooks; spawned beside the courier (tests step it themselves).
+    pub webhook_worker: WebhookWorker,
     /// `/readyz` and the admin routes (the fraud guard's pauses).
     pub db: Db,
     /// Wrong admin tokens per client (SPEC §11), for the `Admin` extractor; counted apart

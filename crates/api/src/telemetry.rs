@@ -42,6 +42,7 @@ struct Metrics {
     audit_events: IntCounterVec,
     sms_provider_attempts: IntCounterVec,
     sms_failovers: IntCounterVec,
+    webhook_deliveries: IntCounterVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -110,6 +111,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["type"],
     )
     .expect("valid metric");
+    let webhook_deliveries = IntCounterVec::new(
+        Opts::new(
+            "phonereg_webhook_deliveries_total",
+            "Attempts to post an outbound webhook, by result",
+        ),
+        &["result"],
+    )
+    .expect("valid metric");
     let sms_provider_attempts = IntCounterVec::new(
         Opts::new(
             "phonereg_sms_provider_attempts_total",
@@ -143,6 +152,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(audit_events.clone()),
         Box::new(sms_provider_attempts.clone()),
         Box::new(sms_failovers.clone()),
+        Box::new(webhook_deliveries.clone()),
     ] {
         registry.register(m).expect("unique metric");
     }
@@ -163,6 +173,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         audit_events,
         sms_provider_attempts,
         sms_failovers,
+        webhook_deliveries,
     }
 });
 
@@ -216,6 +227,14 @@ pub fn captcha(outcome: &'static str) {
 /// Counts one committed audit event; `kind` comes from a fixed vocabulary.
 pub fn audit_event(kind: &'static str) {
     METRICS.audit_events.with_label_values(&[kind]).inc();
+}
+
+/// Counts one attempt to post a webhook, by how it ended.
+pub fn webhook_delivery(result: phonereg_types::WebhookDeliveryResult) {
+    METRICS
+        .webhook_deliveries
+        .with_label_values(&[result.as_str()])
+        .inc();
 }
 
 /// The request's id, in its extensions for the audit log (SPEC §12 `request_id`).

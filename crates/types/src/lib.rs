@@ -14,6 +14,7 @@ pub mod problem;
 pub mod support;
 pub mod validation;
 pub mod vocab;
+pub mod webhooks;
 
 pub use admin::*;
 pub use audit::*;
@@ -25,3 +26,4 @@ pub use phone::*;
 pub use problem::*;
 pub use support::*;
 pub use vocab::*;
+pub use webhooks::*;

@@ -516,6 +516,20 @@ vocabulary! {
         AdminUserUnlocked => "admin.users.unlocked",
         /// An operator deleted an account.
         AdminUserDeleted => "admin.users.deleted",
+        /// An operator listed or read outbound webhooks or their deliveries.
+        AdminWebhooksRead => "admin.webhooks.read",
+        /// An operator registered an outbound webhook endpoint.
+        AdminWebhookCreated => "admin.webhooks.created",
+        /// An operator changed an endpoint (its URL, types, description or status).
+        AdminWebhookUpdated => "admin.webhooks.updated",
+        /// An operator deleted an endpoint.
+        AdminWebhookDeleted => "admin.webhooks.deleted",
+        /// An operator rotated an endpoint's signing secret.
+        AdminWebhookSecretRotated => "admin.webhooks.secret_rotated",
+        /// An operator sent an endpoint a test event.
+        AdminWebhookTested => "admin.webhooks.tested",
+        /// An operator queued an event again for an endpoint.
+        AdminWebhookRedelivered => "admin.webhooks.redelivered",
     }
 }
 
@@ -557,6 +571,134 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// Whether an outbound webhook endpoint receives events (SPEC §12).
+    WebhookStatus {
+        Enabled => "enabled",
+        Disabled => "disabled",
+    }
+}
+
+vocabulary! {
+    /// How one attempt to post a webhook ended.
+    WebhookDeliveryResult {
+        /// A 2xx within 15 s.
+        Delivered => "delivered",
+        /// Any other answer, a timeout or a refused connection: retried on schedule.
+        Failed => "failed",
+        /// The receiver answered 410: the endpoint is disabled.
+        Gone => "gone",
+        /// The target resolved to an address the SSRF rule forbids: retried on schedule.
+        Refused => "refused",
+    }
+}
+
+vocabulary! {
+    /// What an outbound webhook tells (SPEC §12 "Event types"): the audit types that
+    /// concern accounts and numbers, and the SMS and fraud-guard facts.
+    WebhookEventType {
+        Registered => "auth.registered",
+        LoginSucceeded => "auth.login.succeeded",
+        LoginFailed => "auth.login.failed",
+        SmsSignInSucceeded => "auth.sms_sign_in.succeeded",
+        SmsSignInFailed => "auth.sms_sign_in.failed",
+        PasswordResetRequested => "auth.password_reset.requested",
+        PasswordResetCompleted => "auth.password_reset.completed",
+        Logout => "auth.logout",
+        RefreshReuseDetected => "auth.refresh_reuse_detected",
+        TwoFactorEnabled => "two_factor.enabled",
+        TwoFactorDisabled => "two_factor.disabled",
+        TwoFactorChallengeFailed => "two_factor.challenge_failed",
+        RecoveryCodesCreated => "recovery_codes.created",
+        RecoveryCodeUsed => "recovery_codes.used",
+        PhoneAdded => "phone.added",
+        PhoneVerified => "phone.verified",
+        PhoneVerifyFailed => "phone.verify_failed",
+        PhoneChangeRequested => "phone.change_requested",
+        PhoneChanged => "phone.changed",
+        PhoneRemoved => "phone.removed",
+        PhoneOptedOut => "phone.opted_out",
+        AccountDeleted => "account.deleted",
+        /// A message reached the handset (the provider's receipt).
+        SmsDelivered => "sms.delivered",
+        /// A message failed or was undeliverable (the provider's receipt).
+        SmsFailed => "sms.failed",
+        /// The fraud guard paused a destination range or country.
+        FraudRangePaused => "fraud.range_paused",
+        /// A fraud-guard pause was lifted.
+        FraudPauseLifted => "fraud.pause_lifted",
+        /// The day's SMS budget was spent: texts wait for the next day (UTC).
+        SmsBudgetExhausted => "sms.budget_exhausted",
+        /// `POST /admin/webhooks/{id}/test`: sent to that endpoint only.
+        Test => "webhook.test",
+    }
+}
+
+impl WebhookEventType {
+    /// The webhook an audit event becomes, if any: admin reads and acts are for the
+    /// audit log only; the fraud guard's pause and lift take their webhook names.
+    pub fn of_audit(kind: SecurityEventType) -> Option<Self> {
+        use SecurityEventType as A;
+        Some(match kind {
+            A::FraudPause => Self::FraudRangePaused,
+            A::FraudLift => Self::FraudPauseLifted,
+            other if other.as_str().starts_with("admin.") => return None,
+            other => return Self::parse(other.as_str()),
+        })
+    }
+
+    /// Whether an endpoint's `event_types` entry takes this type: the exact name, `*`,
+    /// or `prefix.*` for every type under `prefix.`.
+    pub fn matches(self, pattern: &str) -> bool {
+        if pattern == "*" {
+            return true;
+        }
+        match pattern.strip_suffix(".*") {
+            Some(prefix) => self
+                .as_str()
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('.')),
+            None => self.as_str() == pattern,
+        }
+    }
+
+    /// Whether `pattern` names at least one type (so a typo is refused, not silent).
+    pub fn is_pattern(pattern: &str) -> bool {
+        Self::ALL.iter().any(|t| t.matches(pattern))
+    }
+}
+
+#[cfg(test)]
+mod webhook_vocabulary_tests {
+    use super::*;
+
+    #[test]
+    fn every_audit_type_but_admin_ones_is_a_webhook() {
+        for kind in SecurityEventType::ALL {
+            let hook = WebhookEventType::of_audit(*kind);
+            assert_eq!(
+                hook.is_none(),
+                kind.as_str().starts_with("admin."),
+                "{kind}"
+            );
+        }
+        assert_eq!(
+            WebhookEventType::of_audit(SecurityEventType::FraudPause),
+            Some(WebhookEventType::FraudRangePaused)
+        );
+    }
+
+    #[test]
+    fn patterns_match_exact_names_or_whole_prefixes() {
+        let t = WebhookEventType::LoginFailed;
+        assert!(t.matches("auth.login.failed") && t.matches("auth.*") && t.matches("*"));
+        assert!(t.matches("auth.login.*"));
+        assert!(!t.matches("auth.log.*") && !t.matches("auth.login") && !t.matches("phone.*"));
+        assert!(WebhookEventType::is_pattern("sms.*"));
+        assert!(!WebhookEventType::is_pattern("smss.*"));
+    }
+}
+
 #[cfg(test)]
 mod audit_vocabulary_tests {
     use super::*;
@@ -580,7 +722,7 @@ mod audit_vocabulary_tests {
                 .iter()
                 .all(|t| t.as_str().starts_with("admin."))
         );
-        assert_eq!(SecurityEventType::matching("admin.*").len(), 9);
+        assert_eq!(SecurityEventType::matching("admin.*").len(), 16);
         // `auth.log.*` must not match `auth.login.*` by a bare string prefix.
         assert!(SecurityEventType::matching("auth.log.*").is_empty());
         assert!(SecurityEventType::matching("nope").is_empty());

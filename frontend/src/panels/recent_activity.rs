@@ -107,8 +107,15 @@ pub fn activity_words(kind: SecurityEventType) -> &'static str {
         T::AdminSessionsRevoked => "Sessions ended by support",
         T::AdminUserUnlocked => "Sign-in unlocked by support",
         T::AdminUserDeleted => "Deleted by support",
-        // Never about an account: operators switching SMS providers.
+        // Never about an account: operators switching SMS providers or webhooks.
         T::AdminProviderDisabled | T::AdminProviderEnabled => "SMS provider switched by support",
+        T::AdminWebhooksRead
+        | T::AdminWebhookCreated
+        | T::AdminWebhookUpdated
+        | T::AdminWebhookDeleted
+        | T::AdminWebhookSecretRotated
+        | T::AdminWebhookTested
+        | T::AdminWebhookRedelivered => "Webhook settings changed by an operator",
     }
 }
 

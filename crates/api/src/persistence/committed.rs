@@ -31,6 +31,8 @@ pub struct Committed {
     /// A message was queued. `notify_one` keeps a permit, so a commit that lands while
     /// the courier is busy is seen by its next wait.
     queued: Notify,
+    /// A webhook event was written: wakes the webhook worker like `queued` the courier.
+    hooked: Notify,
     /// `AUDIT_LOG_STDOUT`: each committed audit event is also one JSON line on stdout.
     audit_stdout: AtomicBool,
 }
@@ -80,11 +82,18 @@ impl Committed {
         self.queued.notified()
     }
 
+    /// Completes once a commit has written a webhook event (or at once, if one did since
+    /// the last wait).
+    pub fn hooked(&self) -> Notified<'_> {
+        self.hooked.notified()
+    }
+
     /// Called once the transaction (or batch) on this thread has committed.
     pub(super) fn fire(&self) {
         let Notes {
             mut accounts,
             queued,
+            hooked,
             audit,
         } = NOTES.with_borrow_mut(std::mem::take);
         // The audit log's metric and stdout lines follow the commit, so a rolled-back
@@ -100,6 +109,9 @@ impl Committed {
         if queued {
             self.queued.notify_one();
         }
+        if hooked {
+            self.hooked.notify_one();
+        }
         accounts.sort_unstable();
         accounts.dedup();
         self.wake_accounts(&accounts);
@@ -110,6 +122,7 @@ impl Committed {
 struct Notes {
     accounts: Vec<i64>,
     queued: bool,
+    hooked: bool,
     /// Audit events written: their type, and how to write their JSON line (only made
     /// when `AUDIT_LOG_STDOUT` is on).
     audit: Vec<(&'static str, AuditLine)>,
@@ -128,6 +141,11 @@ pub(super) fn note_events(user_id: i64) {
 /// The running transaction queued a message.
 pub(super) fn note_queued() {
     NOTES.with_borrow_mut(|n| n.queued = true);
+}
+
+/// The running transaction wrote a webhook event.
+pub(super) fn note_hooked() {
+    NOTES.with_borrow_mut(|n| n.hooked = true);
 }
 
 /// An audit event's JSON line, made only when it is written.
@@ -155,6 +173,7 @@ pub(super) fn forget() {
     NOTES.with_borrow_mut(|n| {
         n.accounts.clear();
         n.queued = false;
+        n.hooked = false;
         n.audit.clear();
     });
 }

@@ -30,6 +30,7 @@ pub mod refresh_tokens;
 pub mod schema;
 pub mod security_events;
 pub mod users;
+pub mod webhooks;
 mod writer;
 
 use std::sync::Arc;

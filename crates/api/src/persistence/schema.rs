@@ -289,3 +289,62 @@ diesel::table! {
         detail -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    /// Outbound webhook endpoints (SPEC §12), each with its place in `webhook_events`.
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        description -> Nullable<Text>,
+        event_types -> Text,
+        status -> Text,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        cursor_txid -> BigInt,
+        cursor_id -> BigInt,
+        attempts -> Integer,
+        failing_since -> Nullable<BigInt>,
+        next_attempt_ms -> BigInt,
+        lease_until_ms -> BigInt,
+        lease_token -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Events for outbound webhooks: one row per event, fanned out by the worker.
+    webhook_events (id) {
+        id -> BigInt,
+        txid -> BigInt,
+        #[sql_name = "type"]
+        event_type -> Text,
+        at_ms -> BigInt,
+        user_id -> Nullable<BigInt>,
+        phone_id -> Nullable<BigInt>,
+        e164 -> Nullable<Text>,
+        data -> Text,
+        endpoint_id -> Nullable<BigInt>,
+        replay_of -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Every attempt to post a webhook.
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        event_id -> BigInt,
+        webhook_id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        attempt -> Integer,
+        result -> Text,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+        at -> BigInt,
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_providers;
+pub mod admin_webhooks;
 pub mod api_docs;
 pub mod audit_events;
 pub mod auth;
@@ -98,6 +99,20 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/admin/users/{id}/two-factor", PUT => support::set_two_factor),
         endpoint!("/api/v1/admin/users/{id}/sessions/revoke", POST => support::revoke_sessions),
         endpoint!("/api/v1/admin/users/{id}/unlock", POST => support::unlock),
+        endpoint!("/api/v1/admin/webhooks",
+            GET => admin_webhooks::list_webhooks,
+            POST => admin_webhooks::create_webhook),
+        endpoint!("/api/v1/admin/webhooks/{id}",
+            GET => admin_webhooks::get_webhook,
+            PATCH => admin_webhooks::update_webhook,
+            DELETE => admin_webhooks::delete_webhook),
+        endpoint!("/api/v1/admin/webhooks/{id}/rotate-secret",
+            POST => admin_webhooks::rotate_webhook_secret),
+        endpoint!("/api/v1/admin/webhooks/{id}/test", POST => admin_webhooks::test_webhook),
+        endpoint!("/api/v1/admin/webhooks/{id}/deliveries",
+            GET => admin_webhooks::list_webhook_deliveries),
+        endpoint!("/api/v1/admin/webhooks/{id}/deliveries/{event_id}/redeliver",
+            POST => admin_webhooks::redeliver_webhook),
         Endpoint {
             dev_only: true,
             ..endpoint!("/api/v1/dev/sms", GET => dev::list_dev_sms)

@@ -3,13 +3,13 @@
 //! change, so the row exists exactly when the change does. The JSON line of
 //! `AUDIT_LOG_STDOUT` and the metric follow the commit (`persistence::committed`).
 //!
-//! [`record`] is the one door every event goes through, inside its transaction: a
-//! webhook outbox can later be fed there, from the same transaction, keyed by the
-//! event's id.
+//! [`record`] is the one door every event goes through, inside its transaction; it also
+//! writes the event's outbound webhook there (`services::webhooks`), so the webhook
+//! exists exactly when the change does.
 
 use std::collections::BTreeMap;
 
-use phonereg_types::{AuditActor, AuditOutcome, SecurityEventType};
+use phonereg_types::{AuditActor, AuditOutcome, SecurityEventType, WebhookEventType};
 
 use crate::{
     domain::{ClientNetworks, rfc3339},
@@ -18,6 +18,7 @@ use crate::{
         Conn, committed,
         security_events::{self, NewSecurityEvent},
     },
+    services::webhooks::outbox,
 };
 
 /// SPEC §12: `user_agent` is kept to 256 characters.
@@ -158,12 +159,37 @@ pub fn record(
             detail: detail.as_deref(),
         },
     )?;
+    if let Some(kind) = WebhookEventType::of_audit(entry.kind) {
+        webhook(conn, kind, id, entry, now)?;
+    }
     let (origin, entry) = (origin.clone(), entry.clone());
     committed::note_audit(
         entry.kind.as_str(),
         Box::new(move || json_line(id, &origin, &entry, now)),
     );
     Ok(id)
+}
+
+/// The event's webhook, in the same transaction (SPEC §12): ids, who acted and how it
+/// ended, plus the fraud guard's pause facts. Other detail (an operator's `reason`) stays
+/// in the audit log.
+fn webhook(
+    conn: &mut Conn<'_>,
+    kind: WebhookEventType,
+    audit_id: i64,
+    entry: &Entry,
+    now: i64,
+) -> Result<(), ApiError> {
+    let mut data = serde_json::Map::new();
+    data.insert("audit_event_id".into(), audit_id.into());
+    data.insert("actor".into(), entry.actor.as_str().into());
+    data.insert("outcome".into(), entry.outcome.as_str().into());
+    for key in ["pause_id", "scope", "key"] {
+        if let Some(value) = entry.detail.get(key) {
+            data.insert(key.into(), value.clone().into());
+        }
+    }
+    outbox::emit(conn, kind, entry.user_id, entry.phone_id, &data, now)
 }
 
 /// The `AUDIT_LOG_STDOUT` line: the row as operators read it.

@@ -5,6 +5,7 @@
 
 use phonereg_types::{
     Channel, HistoryKind, MessageKind, MessageStatus, SecurityEventType, SmsProviderName,
+    WebhookEventType,
 };
 
 use crate::{
@@ -18,7 +19,10 @@ use crate::{
         models::MessageRow,
         outbox, phones,
     },
-    services::audit::{self, Entry, Origin},
+    services::{
+        audit::{self, Entry, Origin},
+        webhooks::outbox as webhook_outbox,
+    },
     sms::{self, Providers, Receipt, ReceiptError, ReceiptRequest},
     telemetry::{self, trace_context},
 };
@@ -281,6 +285,7 @@ pub fn record_effects(
     error_code: Option<i64>,
     now: i64,
 ) -> Result<(), ApiError> {
+    message_webhook(c, msg, status, error_code, now)?;
     let Some(phone_id) = msg.phone_id else {
         return Ok(());
     };
@@ -304,6 +309,32 @@ pub fn record_effects(
         }
         _ => Ok(()),
     }
+}
+
+/// `sms.delivered` or `sms.failed` (SPEC §12) for a message that reached a final status:
+/// its id, number, kind and status, never its body.
+fn message_webhook(
+    c: &mut Conn<'_>,
+    msg: &MessageRow,
+    status: MessageStatus,
+    error_code: Option<i64>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let kind = match status {
+        MessageStatus::Delivered => WebhookEventType::SmsDelivered,
+        MessageStatus::Undelivered | MessageStatus::Failed => WebhookEventType::SmsFailed,
+        _ => return Ok(()),
+    };
+    let mut data = serde_json::Map::new();
+    data.insert("message_id".into(), msg.id.into());
+    data.insert("to".into(), msg.to_e164.clone().into());
+    data.insert("kind".into(), msg.kind.as_str().into());
+    data.insert("status".into(), status.as_str().into());
+    data.insert("error_code".into(), error_code.into());
+    if let Some(provider) = msg.provider {
+        data.insert("provider".into(), provider.as_str().into());
+    }
+    webhook_outbox::emit(c, kind, None, msg.phone_id, &data, now)
 }
 
 /// The record's opt-out flag, and a live event when it changed.

@@ -29,3 +29,4 @@ pub mod support;
 pub mod token_strikes;
 pub mod tokens;
 pub mod two_factor;
+pub mod webhooks;

@@ -34,6 +34,10 @@ const FRAUD_AGE: i64 = 30 * 86_400;
 /// A network the owner has not signed in from for 90 days loses its reserved places.
 const KNOWN_SIGN_IN_AGE: i64 = 90 * 86_400;
 
+/// A webhook event older than the cut that no enabled endpoint still has to post.
+const WEBHOOK_EVENTS_DONE: &str = "at_ms < ? AND NOT EXISTS (SELECT 1 FROM webhook_endpoints e \
+     WHERE e.status = 'enabled' AND (e.cursor_txid, e.cursor_id) < (webhook_events.txid, webhook_events.id))";
+
 /// Pruning. Built in `startup` with exactly what it uses.
 pub struct Retention {
     db: Db,
@@ -118,6 +122,10 @@ impl Retention {
             // A used bot-challenge token is kept only while the provider would still
             // accept it.
             job("captcha_tokens", "expires_at < ?", &[now]),
+            // Outbound webhook events every enabled endpoint is past, and the log of
+            // attempts (SPEC §12): a failing endpoint keeps its queue.
+            job("webhook_events", WEBHOOK_EVENTS_DONE, &[before * 1000]),
+            job("webhook_deliveries", "\"at\" < ?", &[before]),
         ];
         for other in others {
             pruned.other += self.run(other, &mut pruned).await?;

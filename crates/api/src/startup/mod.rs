@@ -52,6 +52,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let state = web::Data::new(services::build(db, &config, secret.as_bytes())?);
     if config.outbox_worker {
         tokio::spawn(state.courier.clone().run());
+        tokio::spawn(state.webhook_worker.clone().run());
     }
     let (port, server) = serve_api(&config, &state)?;
     let metrics_port = match config.metrics_bind {

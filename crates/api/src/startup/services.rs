@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::{
     clock::Clock,
-    config::Config,
+    config::{Config, Environment},
     persistence::Db,
     services::{
         accounts::AccountRemoval,
@@ -34,6 +34,7 @@ use crate::{
         token_strikes::TokenStrikes,
         tokens::Tokens,
         two_factor::{TwoFactor, TwoFactorParts},
+        webhooks::{Webhooks, target::TargetRule, worker::WebhookWorker},
     },
     sms,
     state::AppState,
@@ -80,6 +81,10 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
     let refresh_ttl = config.refresh_token_ttl as i64;
     let reauth = Reauth::new(db.clone(), clock.clone(), hasher.clone(), limits.login);
     let sessions = Sessions::new(Arc::clone(&tokens), clock.clone(), refresh_ttl);
+    let webhook_rule = TargetRule {
+        https_only: config.phonereg_env == Environment::Production,
+        allow_private: config.webhook_allow_private(),
+    };
     Ok(AppState {
         shedder: Shedder::default(),
         accounts: Accounts::new(AccountsParts {
@@ -163,6 +168,8 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
             clock.clone(),
             secret,
         ),
+        webhooks: Webhooks::new(db.clone(), clock.clone(), webhook_rule),
+        webhook_worker: WebhookWorker::new(db.clone(), clock.clone(), webhook_rule)?,
         admin_strikes: TokenStrikes::new(
             config.token_failures_per_ip_per_minute,
             "admin_failures_ip",

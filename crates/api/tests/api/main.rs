@@ -48,3 +48,4 @@ mod tokens;
 mod traces;
 mod twilio;
 mod verification;
+mod webhooks;
