@@ -14,6 +14,8 @@
 #                                       # spa (bundle size, time to dashboard)
 #   BENCH_BACKENDS=postgres scripts/bench.sh # some of: sqlite postgres
 #   BENCH_BIN_DIR=/path scripts/bench.sh # binaries of another build, not built here
+#   BENCH_WEBHOOK=1 scripts/bench.sh   # one webhook endpoint subscribed to every event
+#                                       # (a loopback receiver answering 204)
 #   BENCH_SERVER_ENV="SMS_FRAUD_GUARD=off" scripts/bench.sh # extra server settings, to
 #                                       # measure what a feature costs
 #

@@ -6,6 +6,7 @@
 # is left behind; logs stay in $WORK for a look afterwards.
 SERVER_PID=""
 FAKE_PID=""
+RECEIVER_PID=""
 WRK_PIDS=()
 PG_DB=""
 cleanup() {
@@ -13,6 +14,7 @@ cleanup() {
   for pid in "${WRK_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   stop_server
   stop_fake
+  if [ -n "$RECEIVER_PID" ]; then kill "$RECEIVER_PID" 2>/dev/null || true; fi
   rm -f "$WORK"/*.db "$WORK"/*.db-wal "$WORK"/*.db-shm
   if [ -n "$PG_DB" ]; then as_postgres dropdb -p "$PG_PORT" --if-exists --force "$PG_DB" >/dev/null 2>&1 || true; fi
   exit "$status"
@@ -84,7 +86,8 @@ start_server() {
       LOGIN_FAILURES_PER_EMAIL=1000000000 LOOKUP_PER_IP_PER_MINUTE=1000000000 \
       SMS_PROVIDER=twilio TWILIO_API_BASE="$FAKE_BASE" TWILIO_ACCOUNT_SID="$TWILIO_SID" \
       TWILIO_AUTH_TOKEN="$TWILIO_TOKEN" TWILIO_FROM=+15005550006 \
-      PUBLIC_URL="http://127.0.0.1:$port" $SMS_LIMITS_KEPT $SMS_LIMITS_RAISED ${BENCH_SERVER_ENV:-} \
+      PUBLIC_URL="http://127.0.0.1:$port" $SMS_LIMITS_KEPT $SMS_LIMITS_RAISED \
+      ${BENCH_WEBHOOK:+ADMIN_TOKEN=$BENCH_ADMIN_TOKEN WEBHOOK_ALLOW_PRIVATE=true} ${BENCH_SERVER_ENV:-} \
       "$BIN"/phonereg-api >"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 150); do
@@ -99,6 +102,7 @@ start_server() {
       if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then
         BASE="http://127.0.0.1:$port"
         echo "server pid $SERVER_PID on $BASE ($1)"
+        [ -z "${BENCH_WEBHOOK:-}" ] || subscribe_webhook
         return 0
       fi
       sleep 0.2
@@ -108,6 +112,34 @@ start_server() {
   done
   cat "$log" >&2
   fail "the $1 server found no free port in 3 tries"
+}
+
+# BENCH_WEBHOOK=1: one endpoint subscribed to every event type (SPEC §12), so each
+# request that changes something also queues its event (issue 20's figure). The
+# receiver on loopback answers 204 to everything; what is measured is the request path.
+BENCH_ADMIN_TOKEN="bench-admin-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+subscribe_webhook() {
+  local port
+  if [ -z "$RECEIVER_PID" ]; then
+    port=$(free_port)
+    python3 - "$port" >"$WORK/receiver.log" 2>&1 <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Ok(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Ok).serve_forever()
+PY
+    RECEIVER_PID=$!
+    RECEIVER_URL="http://127.0.0.1:$port/hook"
+  fi
+  api POST /api/v1/admin/webhooks 201 -H "Authorization: Bearer $BENCH_ADMIN_TOKEN" \
+    -d "{\"url\":\"$RECEIVER_URL\",\"event_types\":[\"auth.*\",\"phone.*\",\"two_factor.*\",\"recovery_codes.*\",\"sms.*\",\"fraud.*\"]}" >/dev/null
+  echo "webhook endpoint subscribed to every event: $RECEIVER_URL"
 }
 
 # api METHOD PATH EXPECTED_STATUS [curl args...]: one request; prints the body, fails
