@@ -1,5 +1,10 @@
 //! The SMS outbox (`sms_messages`). Rows are written in the transaction of the change
 //! that causes them and sent later by the courier (`crate::services::courier`).
+//!
+//! Long: every statement that touches a message's row, from its insert through the
+//! courier's claim, hand-over, retries and provider switch to the erasing of its body;
+//! kept in one room so the exactly-once conditions (each write only under a live claim)
+//! can be read side by side.
 
 use diesel::{OptionalExtension as _, prelude::*};
 

@@ -426,7 +426,8 @@ pub fn skip(
         webhook_endpoints::cursor_txid.eq(to.txid),
         webhook_endpoints::cursor_id.eq(to.id),
     ))
-    .execute(c))?;
+    .keep_prepared()
+        .execute(c))?;
     Ok(moved > 0)
 }
 
@@ -456,7 +457,8 @@ pub fn claim(
         webhook_endpoints::lease_until_ms.eq(until_ms),
         webhook_endpoints::lease_token.eq(token),
     ))
-    .execute(c))?;
+    .keep_prepared()
+        .execute(c))?;
     Ok(claimed > 0)
 }
 
@@ -507,7 +509,8 @@ pub fn finish(
                 webhook_endpoints::failing_since.eq(None::<i64>),
                 webhook_endpoints::next_attempt_ms.eq(0),
             ))
-            .execute(c))?,
+            .keep_prepared()
+        .execute(c))?,
         Outcome::Delivered {
             past,
             lease_until_ms: None,
@@ -520,7 +523,8 @@ pub fn finish(
                 webhook_endpoints::failing_since.eq(None::<i64>),
                 webhook_endpoints::next_attempt_ms.eq(0),
             ))
-            .execute(c))?,
+            .keep_prepared()
+        .execute(c))?,
         Outcome::Failed {
             attempts,
             failing_since,
@@ -541,7 +545,8 @@ pub fn finish(
                     webhook_endpoints::status.eq(status),
                     webhook_endpoints::disabled_reason.eq(disable),
                 ))
-                .execute(c))?
+                .keep_prepared()
+        .execute(c))?
         }
     };
     if changed == 0 {
@@ -549,6 +554,7 @@ pub fn finish(
     }
     with_conn!(conn, c => diesel::insert_into(webhook_deliveries::table)
         .values(delivery)
+        .keep_prepared()
         .execute(c))?;
     Ok(true)
 }

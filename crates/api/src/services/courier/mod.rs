@@ -30,6 +30,7 @@ use std::{
     time::Duration,
 };
 
+mod outcome;
 mod record;
 mod send;
 
@@ -40,8 +41,8 @@ use rand::Rng as _;
 use sha2::Sha256;
 
 use self::{
+    outcome::Outcome,
     record::{Rules, record},
-    send::Outcome,
 };
 use crate::{
     clock::Clock,

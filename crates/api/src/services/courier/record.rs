@@ -8,7 +8,7 @@ use phonereg_types::MessageStatus;
 
 use super::{
     CODE_BACKOFF_CAP_MS, Step, backoff_ms,
-    send::{NotSent, Outcome},
+    outcome::{NotSent, Outcome},
 };
 use crate::{
     domain::phone_number::mask_numbers,

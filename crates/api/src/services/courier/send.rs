@@ -4,7 +4,11 @@
 use phonereg_types::SmsProviderName;
 use tracing::Instrument as _;
 
-use super::{Courier, Step, fingerprint, record::superseded, record::take_over};
+use super::{
+    Courier, Step, fingerprint,
+    outcome::{NotSent, Outcome},
+    record::{superseded, take_over},
+};
 use crate::{
     error::ApiError,
     persistence::{
@@ -21,34 +25,6 @@ pub(super) enum Moved<'a> {
     To(&'a dyn Provider),
     /// Another worker holds it now.
     Superseded,
-}
-
-/// How one try of one message ended.
-#[derive(Clone)]
-pub(super) enum Outcome {
-    /// The provider has it: just now, or found from an earlier try.
-    HandedOver {
-        accepted: Accepted,
-        found: bool,
-    },
-    NotSent(NotSent),
-}
-
-/// Why a try did not hand the message over.
-#[derive(Clone)]
-pub(super) enum NotSent {
-    /// No clear answer, or the provider could not be asked whether it has the message.
-    Retry(String),
-    /// The provider said it did not take the message.
-    Unavailable(String),
-    /// The provider refused our credentials: not taken, and its circuit opens at once.
-    Misconfigured(String),
-    Rejected {
-        code: Option<i64>,
-        message: String,
-    },
-    /// Its code died first.
-    Dead,
 }
 
 impl Courier {
