@@ -722,7 +722,15 @@ mod audit_vocabulary_tests {
                 .iter()
                 .all(|t| t.as_str().starts_with("admin."))
         );
-        assert_eq!(SecurityEventType::matching("admin.*").len(), 16);
+        // Every admin type, those a level deeper (`admin.sms.…`, `admin.webhooks.…`) too.
+        let admin: Vec<SecurityEventType> = SecurityEventType::ALL
+            .iter()
+            .copied()
+            .filter(|t| t.as_str().starts_with("admin."))
+            .collect();
+        assert_eq!(SecurityEventType::matching("admin.*"), admin);
+        assert!(admin.contains(&SecurityEventType::AdminProviderDisabled));
+        assert!(admin.contains(&SecurityEventType::AdminWebhookCreated));
         // `auth.log.*` must not match `auth.login.*` by a bare string prefix.
         assert!(SecurityEventType::matching("auth.log.*").is_empty());
         assert!(SecurityEventType::matching("nope").is_empty());
