@@ -29,4 +29,5 @@ pub mod support;
 pub mod token_strikes;
 pub mod tokens;
 pub mod two_factor;
+pub mod wakeups;
 pub mod webhooks;

@@ -23,12 +23,7 @@
 //! lives, tells the provider to drop it once the code is dead (`ValidityPeriod`), and is
 //! canceled, never sent, once its code has died (expired, replaced or used).
 
-use std::{
-    cmp::Reverse,
-    collections::BinaryHeap,
-    sync::{Arc, Mutex, PoisonError},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 mod outcome;
 mod record;
@@ -44,6 +39,7 @@ use self::{
     outcome::Outcome,
     record::{Rules, record},
 };
+use crate::services::wakeups::Wakeups;
 use crate::{
     clock::Clock,
     error::ApiError,
@@ -72,9 +68,6 @@ const POLL: Duration = Duration::from_millis(500);
 /// at most 30 s, so a code is not left waiting long once the provider is back.
 const CODE_BACKOFF_CAP_MS: f64 = 25_000.0;
 
-/// Retry times this process scheduled and still waits for (beyond this, the poll).
-const KNOWN_RETRIES: usize = 1024;
-
 type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Clone)]
@@ -90,7 +83,7 @@ pub struct Courier {
     key: Arc<[u8; 32]>,
     /// When this process's scheduled retries fall due (ms, earliest first): the worker
     /// wakes for them, so a retry is not up to a poll late.
-    retries: Arc<Mutex<BinaryHeap<Reverse<i64>>>>,
+    retries: Wakeups,
 }
 
 /// What one step did, for tests and logs.
@@ -165,7 +158,7 @@ impl Courier {
             max_attempts,
             clock,
             key: Arc::new(mac.finalize().into_bytes().into()),
-            retries: Arc::default(),
+            retries: Wakeups::default(),
         }
     }
 
@@ -272,23 +265,12 @@ impl Courier {
     }
 
     fn remember_retry(&self, due_ms: i64) {
-        let mut retries = self.retries.lock().unwrap_or_else(PoisonError::into_inner);
-        if retries.len() < KNOWN_RETRIES {
-            retries.push(Reverse(due_ms));
-        }
+        self.retries.remember(due_ms);
     }
 
     /// How long an idle worker may sleep: until its next known retry, at most a poll.
     fn idle_wait(&self) -> Duration {
-        let now = self.clock.now_ms();
-        let mut retries = self.retries.lock().unwrap_or_else(PoisonError::into_inner);
-        while retries.peek().is_some_and(|Reverse(due)| *due <= now) {
-            retries.pop();
-        }
-        match retries.peek() {
-            Some(Reverse(due)) => POLL.min(Duration::from_millis((due - now) as u64)),
-            None => POLL,
-        }
+        self.retries.idle_wait(self.clock.now_ms(), POLL)
     }
 
     /// Applies kept status reports whose Sid has been stored since. The store applies

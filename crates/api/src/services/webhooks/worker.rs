@@ -15,12 +15,7 @@
 //! Long: the at-least-once argument above spans reading, leasing, posting and recording;
 //! kept in one file it stays checkable, as in the courier.
 
-use std::{
-    cmp::Reverse,
-    collections::BinaryHeap,
-    sync::{Arc, Mutex, PoisonError},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use phonereg_types::WebhookDeliveryResult;
@@ -29,6 +24,7 @@ use serde_json::{Map, Value};
 use standardwebhooks::Webhook;
 
 use super::target::{self, POST_TIMEOUT, TargetRule};
+use crate::services::wakeups::Wakeups;
 use crate::{
     clock::Clock,
     error::ApiError,
@@ -60,8 +56,6 @@ const POLL: Duration = Duration::from_millis(500);
 const SETTLE_RECHECK: Duration = Duration::from_millis(10);
 /// How long [`WebhookWorker::drain`] waits for events to settle.
 const SETTLE_WAIT: Duration = Duration::from_secs(5);
-/// Retry times this process scheduled and still waits for.
-const KNOWN_RETRIES: usize = 1024;
 
 /// The wait before attempt `failures + 1`, ±10 % so receivers coming back are not hit
 /// by every endpoint's retries at once; milliseconds.
@@ -96,7 +90,7 @@ pub struct WebhookWorker {
     clock: Clock,
     client: reqwest::Client,
     rule: TargetRule,
-    retries: Arc<Mutex<BinaryHeap<Reverse<i64>>>>,
+    retries: Wakeups,
 }
 
 /// The body as posted (and signed): the same bytes on every attempt of an event.
@@ -152,7 +146,7 @@ impl WebhookWorker {
             clock,
             client: target::client(rule)?,
             rule,
-            retries: Arc::default(),
+            retries: Wakeups::default(),
         })
     }
 
@@ -431,23 +425,12 @@ impl WebhookWorker {
     }
 
     fn remember_retry(&self, due_ms: i64) {
-        let mut retries = self.retries.lock().unwrap_or_else(PoisonError::into_inner);
-        if retries.len() < KNOWN_RETRIES {
-            retries.push(Reverse(due_ms));
-        }
+        self.retries.remember(due_ms);
     }
 
     /// How long an idle worker may sleep: until its next known retry, at most a poll.
     fn idle_wait(&self) -> Duration {
-        let now = self.clock.now_ms();
-        let mut retries = self.retries.lock().unwrap_or_else(PoisonError::into_inner);
-        while retries.peek().is_some_and(|Reverse(due)| *due <= now) {
-            retries.pop();
-        }
-        match retries.peek() {
-            Some(Reverse(due)) => POLL.min(Duration::from_millis((due - now) as u64)),
-            None => POLL,
-        }
+        self.retries.idle_wait(self.clock.now_ms(), POLL)
     }
 
     /// The worker loop: post what is due, then wait for a commit that wrote an event, a
