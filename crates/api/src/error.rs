@@ -4,7 +4,7 @@ use actix_web::{
     HttpResponse, ResponseError,
     http::{StatusCode, header},
 };
-use phonereg_types::{CaptchaChallenge, FieldErrors, Problem, ProblemType, Verification};
+use phonereg_types::{CaptchaChallenge, FieldErrors, Problem, ProblemType, SmsKind, Verification};
 
 use crate::domain::CodeState;
 
@@ -74,6 +74,10 @@ pub enum ApiError {
     },
     #[error("unavailable: {detail}")]
     Unavailable { detail: String, retry_after: u64 },
+    /// The day's SMS budget has no room for this `kind` of SMS (SPEC §5): a 503 like
+    /// [`ApiError::Unavailable`], told apart so the first one of a window is announced.
+    #[error("the SMS budget is spent")]
+    SmsBudgetSpent { kind: SmsKind, retry_after: u64 },
     /// The database could not serve (down, restarting, its disk full or read-only): a
     /// 503 like [`ApiError::Unavailable`], told apart so the pool can fail fast.
     #[error("the database is unavailable")]
@@ -181,6 +185,11 @@ impl ApiError {
             ApiError::Unavailable { detail, .. } => {
                 (ProblemType::Unavailable, "Service unavailable", detail.clone())
             }
+            ApiError::SmsBudgetSpent { .. } => (
+                ProblemType::Unavailable,
+                "Service unavailable",
+                "Today's SMS budget is spent; texts resume tomorrow (UTC).".into(),
+            ),
             ApiError::DatabaseUnavailable => (
                 ProblemType::Unavailable,
                 "Service unavailable",
@@ -216,9 +225,9 @@ impl ResponseError for ApiError {
             ApiError::RateLimited { .. }
             | ApiError::ResendTooSoon { .. }
             | ApiError::SmsRangePaused { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable { .. } | ApiError::DatabaseUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable { .. }
+            | ApiError::SmsBudgetSpent { .. }
+            | ApiError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -266,7 +275,8 @@ impl ResponseError for ApiError {
             ApiError::RateLimited { retry_after, .. }
             | ApiError::ResendTooSoon { retry_after, .. }
             | ApiError::SmsRangePaused { retry_after }
-            | ApiError::Unavailable { retry_after, .. } => {
+            | ApiError::Unavailable { retry_after, .. }
+            | ApiError::SmsBudgetSpent { retry_after, .. } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             ApiError::DatabaseUnavailable => {

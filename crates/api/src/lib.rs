@@ -1,5 +1,6 @@
 //! PhoneReg API: accounts, tokens and the phone-number record over actix-web and diesel.
 
+pub mod budget_watch;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -11,6 +11,7 @@ use crate::{
         accounts::AccountRemoval,
         audit_log::AuditLog,
         auth::Accounts,
+        budget_alarm::BudgetAlarm,
         captcha::Captcha,
         courier::Courier,
         delivery::Delivery,
@@ -54,6 +55,8 @@ pub struct AppState {
     pub sms_providers: SmsProviders,
     /// Outbound webhooks as operators manage them (SPEC §12).
     pub webhooks: Webhooks,
+    /// Announces the first refusal of a day by the SMS budget (`sms.budget_exhausted`).
+    pub budget_alarm: BudgetAlarm,
     /// Posts outbound webhooks; spawned beside the courier (tests step it themselves).
     pub webhook_worker: WebhookWorker,
     /// `/readyz` and the admin routes (the fraud guard's pauses).

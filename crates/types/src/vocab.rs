@@ -294,6 +294,19 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// The kinds of SMS the daily budget tells apart (SPEC §5, §10): each may spend up to
+    /// its own ceiling of the one counter. Named in `sms.budget_exhausted`.
+    SmsKind {
+        /// Codes to a number the caller has not verified: `SMS_DAILY_BUDGET`.
+        Claim => "claim",
+        /// Sign-in and reset codes to verified numbers: the budget and half its reserve.
+        Start => "start",
+        /// Codes and notices for an account's owner: the budget and all its reserve.
+        Owner => "owner",
+    }
+}
+
+vocabulary! {
     /// What the fraud guard or an operator decided (SPEC §9).
     FraudAction {
         /// A pause taken in `enforce` mode.

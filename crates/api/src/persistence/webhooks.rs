@@ -480,14 +480,15 @@ pub enum Outcome {
     },
 }
 
-/// Records an attempt, if `token` still holds the lease (a worker that outlived its
-/// lease records nothing: another has the head now). Whether it was recorded.
+/// Records attempts that end in `outcome` (several delivered events at once, or one that
+/// failed), if `token` still holds the lease (a worker that outlived its lease records
+/// nothing: another has the head now). Whether they were recorded.
 pub fn finish(
     conn: &mut Conn<'_>,
     id: i64,
     token: &str,
     outcome: &Outcome,
-    delivery: &NewDelivery<'_>,
+    deliveries: &[NewDelivery<'_>],
 ) -> Result<bool, ApiError> {
     let leased = webhook_endpoints::table
         .find(id)
@@ -552,10 +553,12 @@ pub fn finish(
     if changed == 0 {
         return Ok(false);
     }
-    with_conn!(conn, c => diesel::insert_into(webhook_deliveries::table)
-        .values(delivery)
-        .keep_prepared()
-        .execute(c))?;
+    for delivery in deliveries {
+        with_conn!(conn, c => diesel::insert_into(webhook_deliveries::table)
+            .values(delivery)
+            .keep_prepared()
+            .execute(c))?;
+    }
     Ok(true)
 }
 

@@ -22,6 +22,8 @@
 //! Every charge runs inside the caller's transaction: a refusal rolls back the send and
 //! everything written with it.
 
+use phonereg_types::SmsKind;
+
 use crate::{
     config::{Config, TestNumbers},
     domain::{ClientNetworks, Destination},
@@ -202,8 +204,14 @@ impl SmsAllowance {
         // The one counter every send shares goes last, so its row stays locked only
         // until the commit; its first segment rides in the same statement as the caps.
         hits.push((self.budget, "all"));
-        Limit::hit_all(conn, &hits, now).map_err(budget_spent)?;
-        self.spend(conn, self.budget, segments.saturating_sub(1), now)?;
+        Limit::hit_all(conn, &hits, now).map_err(budget_spent(SmsKind::Claim))?;
+        self.spend(
+            conn,
+            self.budget,
+            SmsKind::Claim,
+            segments.saturating_sub(1),
+            now,
+        )?;
         if let Some(dest) = &watched {
             self.guard.evaluate(conn, dest, admitted, now)?;
         }
@@ -233,15 +241,15 @@ impl SmsAllowance {
             StartFor::Account => {
                 let mut hits = caps;
                 hits.push((self.budget_for_starts, "all"));
-                Limit::hit_all(conn, &hits, now).map_err(budget_spent)?;
+                Limit::hit_all(conn, &hits, now).map_err(budget_spent(SmsKind::Start))?;
                 let more = segments.saturating_sub(1);
-                self.spend(conn, self.budget_for_starts, more, now)
+                self.spend(conn, self.budget_for_starts, SmsKind::Start, more, now)
             }
             StartFor::Nobody => {
                 Limit::hit_all(conn, &caps, now)?;
                 self.budget_for_starts
                     .check_room(conn, "all", segments, now)
-                    .map_err(budget_spent)
+                    .map_err(budget_spent(SmsKind::Start))
             }
         }
     }
@@ -272,11 +280,12 @@ impl SmsAllowance {
             (self.owner_per_account, cap_key.as_str()),
             (self.budget_and_reserve, "all"),
         ];
-        Limit::hit_all(conn, &hits, now).map_err(budget_spent)?;
+        Limit::hit_all(conn, &hits, now).map_err(budget_spent(SmsKind::Owner))?;
         self.account_per_day.record(conn, &account, now)?;
         self.spend(
             conn,
             self.budget_and_reserve,
+            SmsKind::Owner,
             segments.saturating_sub(1),
             now,
         )
@@ -301,32 +310,31 @@ impl SmsAllowance {
         Ok(())
     }
 
-    /// Takes `segments` more slots of the budget under `ceiling` (none for 0); 503 when it
-    /// is spent.
+    /// Takes `segments` more slots of the budget under `ceiling`, the one of `kind` (none
+    /// for 0); 503 when it is spent.
     fn spend(
         &self,
         conn: &mut Conn<'_>,
         ceiling: Limit,
+        kind: SmsKind,
         segments: u32,
         now: i64,
     ) -> Result<(), ApiError> {
         for _ in 0..segments {
-            ceiling.hit(conn, "all", now).map_err(budget_spent)?;
+            ceiling.hit(conn, "all", now).map_err(budget_spent(kind))?;
         }
         Ok(())
     }
 }
 
-/// The global budget is not the caller's doing: 503, not 429.
-fn budget_spent(e: ApiError) -> ApiError {
-    match e {
+/// The global budget is not the caller's doing: 503, not 429, told apart so the first
+/// refusal of a window can be announced (`services::budget_alarm`).
+fn budget_spent(kind: SmsKind) -> impl Fn(ApiError) -> ApiError {
+    move |e| match e {
         ApiError::RateLimited {
             limit: BUDGET,
             retry_after,
-        } => ApiError::Unavailable {
-            detail: "Today's SMS budget is spent; texts resume tomorrow (UTC).".into(),
-            retry_after,
-        },
+        } => ApiError::SmsBudgetSpent { kind, retry_after },
         other => other,
     }
 }

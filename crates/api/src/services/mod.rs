@@ -5,6 +5,7 @@ pub mod allowance;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
+pub mod budget_alarm;
 pub mod captcha;
 pub mod client_limit;
 pub mod codes;

@@ -19,8 +19,8 @@ use actix_web::{
 use anyhow::Context as _;
 
 use crate::{
-    config::Config, domain::phone_number, error::ApiError, extract, persistence::Db, routes,
-    security, shed, state::AppState, streams, telemetry,
+    budget_watch, config::Config, domain::phone_number, error::ApiError, extract, persistence::Db,
+    routes, security, shed, state::AppState, streams, telemetry,
 };
 
 pub struct Application {
@@ -124,7 +124,10 @@ fn serve_api(config: &Config, state: &web::Data<AppState>) -> anyhow::Result<(u1
     let server = HttpServer::new(move || {
         App::new()
             .configure(|cfg| shared_data(cfg, &app_state))
-            // Innermost: a shed refusal still gets the headers and metrics of any other.
+            // After the handler's rollback: a refusal by the SMS budget is announced.
+            .wrap(from_fn(budget_watch::announce_spent_budget))
+            // Innermost but for that: a shed refusal still gets the headers and metrics
+            // of any other.
             .wrap(from_fn(shed::shed_refused_clients))
             .wrap(from_fn(security::no_store_for_account_data))
             .wrap(security::default_headers(&csp))

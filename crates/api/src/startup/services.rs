@@ -12,6 +12,7 @@ use crate::{
         allowance::SmsAllowance,
         audit_log::AuditLog,
         auth::{Accounts, AccountsParts},
+        budget_alarm::BudgetAlarm,
         captcha::Captcha,
         codes::Codes,
         courier::Courier,
@@ -169,6 +170,7 @@ pub(super) fn build(db: Db, config: &Arc<Config>, secret: &[u8]) -> anyhow::Resu
             secret,
         ),
         webhooks: Webhooks::new(db.clone(), clock.clone(), webhook_rule),
+        budget_alarm: BudgetAlarm::new(db.clone(), clock.clone(), config.sms_daily_budget),
         webhook_worker: WebhookWorker::new(db.clone(), clock.clone(), webhook_rule)?,
         admin_strikes: TokenStrikes::new(
             config.token_failures_per_ip_per_minute,

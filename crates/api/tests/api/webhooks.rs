@@ -18,9 +18,12 @@ use phonereg_api::{
     config::Secret,
     error::ApiError,
     persistence::webhooks as rows,
-    services::audit::{self, Entry, Origin},
+    services::{
+        audit::{self, Entry, Origin},
+        budget_alarm::BudgetAlarm,
+    },
 };
-use phonereg_types::{SecurityEventType, WebhookDeliveryResult};
+use phonereg_types::{SecurityEventType, SmsKind, WebhookDeliveryResult};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -37,6 +40,7 @@ on_both_databases!(
     private_targets_are_refused_when_not_allowed,
     an_event_exists_only_if_its_change_commits,
     a_test_event_and_a_redelivery_reach_one_endpoint,
+    a_spent_budget_is_announced_once_per_day_and_kind,
 );
 
 /// One request the receiver got.
@@ -485,4 +489,57 @@ async fn a_test_event_and_a_redelivery_reach_one_endpoint(b: Backend) {
     .await
     .expect(204);
     webhook(&app, id).await.expect(404);
+}
+
+/// `sms.budget_exhausted`: the refused request rolls back, yet the first refusal of a
+/// day is announced (once, however many follow, and once across processes); the next
+/// day's first refusal is announced again.
+async fn a_spent_budget_is_announced_once_per_day_and_kind(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        c.admin_tokens = Some(Secret::new(format!("ops:{OPS}")));
+        c.webhook_allow_private = Some(true);
+        c.sms_daily_budget = 1;
+        // The guard's global ceiling (20 % of the budget, SPEC §11) would refuse first.
+        c.sms_fraud_global_unverified = Some(1_000);
+    })
+    .await;
+    let rx = Receiver::start();
+    let (_, secret) = endpoint(&app, &rx.url, json!(["sms.budget_exhausted"])).await;
+    let claim = |n: u32| format!("+1415555{:04}", 2671 + n);
+    let (first, _, _) = app.signup().await;
+    app.add_phone(&first, &claim(0)).await.expect(201);
+    for n in 1..=3 {
+        let (other, _, _) = app.signup().await;
+        app.add_phone(&other, &claim(n)).await.expect(503);
+    }
+    drain(&app).await;
+    assert_eq!(rx.kinds(), ["sms.budget_exhausted"], "announced once");
+    // Another process that has not announced it yet finds it announced in the database.
+    BudgetAlarm::new(app.state.db.clone(), app.state.clock.clone(), 1)
+        .refused(SmsKind::Claim)
+        .await;
+    drain(&app).await;
+    assert_eq!(rx.kinds().len(), 1, "once across processes");
+    let got = rx.got();
+    assert!(got[0].verifies_with(&secret));
+    let data = &got[0].json()["data"];
+    assert_eq!(data["kind"], "claim");
+    assert_eq!(data["daily_budget"], 1);
+    assert!(
+        data["resumes_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("T00:00:00Z"))
+    );
+
+    app.state.clock.advance(86_400);
+    let (next, _, _) = app.signup().await;
+    app.add_phone(&next, &claim(4)).await.expect(201);
+    let (late, _, _) = app.signup().await;
+    app.add_phone(&late, &claim(5)).await.expect(503);
+    drain(&app).await;
+    assert_eq!(
+        rx.kinds().len(),
+        2,
+        "the next day's first refusal is announced"
+    );
 }

@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use phonereg_types::WebhookDeliveryResult;
+use phonereg_types::{WebhookDeliveryResult, WebhookEventType};
 use rand::Rng as _;
 use serde_json::{Map, Value};
 use standardwebhooks::Webhook;
@@ -48,6 +48,11 @@ const RETRY_SECS: [i64; 9] = [5, 300, 1_800, 7_200, 18_000, 36_000, 50_400, 72_0
 pub const DISABLE_AFTER: i64 = 5 * 86_400;
 /// Events read per look at an endpoint's queue (most are skipped unread by type).
 const PAGE: i64 = 64;
+/// Delivered events are recorded together, one write per page (the request path shares
+/// the SQLite writer with these records), but never later than this after the lease was
+/// last renewed, so every post starts with the lease's other 17 s ahead of it.
+const RECORD_WITHIN: Duration =
+    Duration::from_millis(LEASE_MS as u64 - POST_TIMEOUT.as_millis() as u64 - 2_000);
 /// How often an idle worker looks for events other processes wrote.
 const POLL: Duration = Duration::from_millis(500);
 /// How soon to look again at events committed but not settled yet (PostgreSQL): they
@@ -82,6 +87,45 @@ struct Head {
     past: rows::Place,
     /// Another event of the page follows: the record keeps the lease for it.
     keep_lease: bool,
+}
+
+/// One post, not recorded yet.
+struct Posted {
+    attempt: Attempt,
+    webhook_id: String,
+    event_type: WebhookEventType,
+    /// Which attempt at this event it was (1 for the first).
+    number: i32,
+    error: Option<String>,
+    duration_ms: i64,
+    at_ms: i64,
+    outcome: Outcome,
+}
+
+impl Posted {
+    fn row(&self) -> NewDelivery<'_> {
+        NewDelivery {
+            endpoint_id: self.attempt.endpoint_id,
+            event_id: self.attempt.event_id,
+            webhook_id: &self.webhook_id,
+            event_type: self.event_type,
+            attempt: self.number,
+            result: self.attempt.result,
+            status_code: self.attempt.status_code.map(i32::from),
+            error: self.error.as_deref(),
+            duration_ms: self.duration_ms,
+            at: self.at_ms.div_euclid(1000),
+        }
+    }
+}
+
+/// What one look at an endpoint posted: the delivered events not recorded yet, the
+/// failure that ended it, and every attempt recorded so far.
+#[derive(Default)]
+struct Batch {
+    delivered: Vec<Posted>,
+    failed: Option<Posted>,
+    done: Vec<Attempt>,
 }
 
 #[derive(Clone)]
@@ -192,8 +236,8 @@ impl WebhookWorker {
     }
 
     /// Skips the endpoint past events it does not take, then leases its next one and
-    /// posts the ones it takes of this page in order, while they succeed: one write per
-    /// delivered event (its record keeps the lease for the next one).
+    /// posts the ones it takes of this page in order, while they succeed; what was
+    /// posted is recorded in one write at the end (or sooner, to renew the lease).
     async fn head(&self, mut endpoint: EndpointRow, now_ms: i64) -> Result<Vec<Attempt>, ApiError> {
         let patterns: Vec<String> = serde_json::from_str(&endpoint.event_types).unwrap_or_default();
         loop {
@@ -236,8 +280,18 @@ impl WebhookWorker {
             if !claimed {
                 return Ok(Vec::new());
             }
-            let mut done = Vec::new();
+            let mut batch = Batch::default();
+            let mut renewed = Instant::now();
             for (k, &i) in wanted.iter().enumerate() {
+                // Every post starts with most of the lease left: records written late
+                // renew it before the next post could outlast it.
+                if renewed.elapsed() > RECORD_WITHIN && !batch.delivered.is_empty() {
+                    let kept = self.record(endpoint.id, &token, &mut batch).await?;
+                    renewed = Instant::now();
+                    if !kept {
+                        return Ok(batch.done);
+                    }
+                }
                 // Past this event and the ones up to the next it takes (or the page's end).
                 let next = wanted.get(k + 1).map(|&j| events[j - 1].cursor());
                 let head = Head {
@@ -245,28 +299,64 @@ impl WebhookWorker {
                     past: next.unwrap_or(last),
                     keep_lease: next.is_some(),
                 };
-                let attempt = self.post(&endpoint, head, &token).await?;
-                let go_on = attempt.result == WebhookDeliveryResult::Delivered && attempt.recorded;
-                done.push(attempt);
-                if !go_on {
+                let posted = self.post(&endpoint, head).await?;
+                if posted.attempt.result != WebhookDeliveryResult::Delivered {
+                    batch.failed = Some(posted);
                     break;
                 }
+                batch.delivered.push(posted);
                 (endpoint.attempts, endpoint.failing_since) = (0, None);
             }
-            return Ok(done);
+            self.record(endpoint.id, &token, &mut batch).await?;
+            return Ok(batch.done);
         }
     }
 
-    /// Posts `event` to the leased `endpoint` and records how it went.
+    /// Writes what `batch` posted since its last record, in one transaction: the
+    /// delivered events move the endpoint's place past the last of them (keeping the
+    /// lease when more follow), then a failure schedules its retry. Whether this worker
+    /// still held the lease.
+    async fn record(&self, id: i64, token: &str, batch: &mut Batch) -> Result<bool, ApiError> {
+        let delivered = std::mem::take(&mut batch.delivered);
+        let failed = batch.failed.take();
+        if delivered.is_empty() && failed.is_none() {
+            return Ok(true);
+        }
+        let token = token.to_owned();
+        let (delivered, failed, recorded) = self
+            .db
+            .write(move |c| {
+                let mut kept = true;
+                if let Some(last) = delivered.last() {
+                    let rows: Vec<NewDelivery<'_>> = delivered.iter().map(Posted::row).collect();
+                    kept = rows::finish(c, id, &token, &last.outcome, &rows)?;
+                }
+                if kept && let Some(f) = &failed {
+                    kept = rows::finish(c, id, &token, &f.outcome, &[f.row()])?;
+                }
+                Ok((delivered, failed, kept))
+            })
+            .await?;
+        if !recorded {
+            tracing::warn!(
+                webhook.id = id,
+                "webhook lease ran out before its outcome was recorded; it goes out again"
+            );
+        }
+        batch
+            .done
+            .extend(delivered.into_iter().chain(failed).map(|p| Attempt {
+                recorded,
+                ..p.attempt
+            }));
+        Ok(recorded)
+    }
+
+    /// Posts `event` to the leased `endpoint`: how it went, to be recorded.
     ///
-    /// Long: sign, post, classify, schedule the retry and record read top to bottom in
-    /// the order they happen; each step is a few lines.
-    async fn post(
-        &self,
-        endpoint: &EndpointRow,
-        head: Head,
-        token: &str,
-    ) -> Result<Attempt, ApiError> {
+    /// Long: sign, post, classify and schedule the retry read top to bottom in the order
+    /// they happen; each step is a few lines.
+    async fn post(&self, endpoint: &EndpointRow, head: Head) -> Result<Posted, ApiError> {
         let Head {
             event,
             past,
@@ -315,40 +405,22 @@ impl WebhookWorker {
                 }
             }
         };
-        let (endpoint_id, event_id, kind) = (endpoint.id, event.id, event.event_type);
-        let token = token.to_owned();
-        let recorded = self
-            .db
-            .write(move |c| {
-                let delivery = NewDelivery {
-                    endpoint_id,
-                    event_id,
-                    webhook_id: &id,
-                    event_type: kind,
-                    attempt,
-                    result,
-                    status_code: status_code.map(i32::from),
-                    error: error.as_deref(),
-                    duration_ms,
-                    at: after_ms.div_euclid(1000),
-                };
-                rows::finish(c, endpoint_id, &token, &outcome, &delivery)
-            })
-            .await?;
         telemetry::webhook_delivery(result);
-        if !recorded {
-            tracing::warn!(
-                webhook.id = endpoint_id,
-                event.id = event_id,
-                "webhook lease ran out before its outcome was recorded; it goes out again"
-            );
-        }
-        Ok(Attempt {
-            endpoint_id,
-            event_id,
-            result,
-            status_code,
-            recorded,
+        Ok(Posted {
+            attempt: Attempt {
+                endpoint_id: endpoint.id,
+                event_id: event.id,
+                result,
+                status_code,
+                recorded: false,
+            },
+            webhook_id: id,
+            event_type: event.event_type,
+            number: attempt,
+            error,
+            duration_ms,
+            at_ms: after_ms,
+            outcome,
         })
     }
 
@@ -462,8 +534,6 @@ impl WebhookWorker {
 
 #[cfg(test)]
 mod tests {
-    use phonereg_types::WebhookEventType;
-
     use super::*;
 
     #[test]
