@@ -6,6 +6,12 @@
 //! PostgreSQL's `ctid`, a TID range scan) instead of starting at the front each time: on
 //! PostgreSQL the rows a batch deleted stay in the heap until vacuum, and a scan from the
 //! front would step over every one of them again in the next batch.
+//!
+//! SQLite's counters are a `WITHOUT ROWID` table, one b-tree in the order of their key
+//! (`key`, `window_start`); their batches walk that order ([`Walk::CounterKeys`]), so a
+//! batch deletes neighbouring entries. In rowid order, each batch rewrote a leaf page of
+//! the key's index per row (keyed subjects are random): megabytes of WAL a batch, and
+//! send-code's p99 five times quiet during a prune of five million rows.
 
 use diesel::{
     QueryableByName, RunQueryDsl as _,
@@ -27,11 +33,29 @@ pub struct Job {
     pub table: &'static str,
     pub condition: &'static str,
     pub binds: Vec<i64>,
+    pub walk: Walk,
+}
+
+/// The order a job's batches go through its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    /// Physical order: SQLite's `rowid`, PostgreSQL's `ctid`.
+    Rows,
+    /// On SQLite the primary key `(key, window_start)` of the counters' `WITHOUT ROWID`
+    /// table; rows on PostgreSQL.
+    CounterKeys,
 }
 
 /// Where a job has got to: rows before it were looked at.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Cursor(i64, i64);
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cursor {
+    #[default]
+    Start,
+    /// A rowid (block 0) or a ctid (block, offset).
+    Row(i64, i64),
+    /// A counter's primary key.
+    Key(String, i64),
+}
 
 /// What one batch did: rows deleted, and the cursor to go on from (`None` when the job
 /// is done).
@@ -46,6 +70,14 @@ struct Deleted {
     at: String,
 }
 
+#[derive(QueryableByName)]
+struct DeletedKey {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    window_start: i64,
+}
+
 /// Deletes at most `limit` rows (never more than [`BATCH`]) of `job` after `from`, in one
 /// statement.
 pub fn delete_batch(
@@ -55,7 +87,29 @@ pub fn delete_batch(
     limit: usize,
 ) -> Result<Batch, ApiError> {
     let limit = limit.clamp(1, BATCH);
-    let rows: Vec<Deleted> = match conn {
+    let done: Vec<Cursor> = match conn {
+        Conn::Sqlite(c) if job.walk == Walk::CounterKeys => {
+            let sql = format!(
+                "DELETE FROM {t} WHERE (key, window_start) IN (SELECT key, window_start \
+                 FROM {t} WHERE (key, window_start) > (?, ?) AND ({cond}) \
+                 ORDER BY key, window_start LIMIT {limit}) RETURNING key, window_start",
+                t = job.table,
+                cond = job.condition,
+            );
+            let (key, window) = match &from {
+                Cursor::Key(key, window) => (key.clone(), *window),
+                _ => (String::new(), i64::MIN),
+            };
+            let mut q = diesel::sql_query(sql).into_boxed::<Sqlite>();
+            q = q.bind::<Text, _>(key).bind::<BigInt, _>(window);
+            for b in &job.binds {
+                q = q.bind::<BigInt, _>(*b);
+            }
+            let rows: Vec<DeletedKey> = q.load(*c)?;
+            rows.into_iter()
+                .map(|r| Cursor::Key(r.key, r.window_start))
+                .collect()
+        }
         Conn::Sqlite(c) => {
             let sql = format!(
                 "DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} \
@@ -64,12 +118,17 @@ pub fn delete_batch(
                 t = job.table,
                 cond = job.condition,
             );
+            let after = match from {
+                Cursor::Row(_, rowid) => rowid,
+                _ => 0,
+            };
             let mut q = diesel::sql_query(sql).into_boxed::<Sqlite>();
-            q = q.bind::<BigInt, _>(from.1);
+            q = q.bind::<BigInt, _>(after);
             for b in &job.binds {
                 q = q.bind::<BigInt, _>(*b);
             }
-            q.load(*c)?
+            let rows: Vec<Deleted> = q.load(*c)?;
+            rows.iter().filter_map(|r| parse_cursor(&r.at)).collect()
         }
         Conn::Postgres(c) => {
             // `?` placeholders become `$2…`; `$1` is the cursor.
@@ -86,20 +145,24 @@ pub fn delete_batch(
                  RETURNING ctid::text AS at",
                 t = job.table,
             );
+            let (block, offset) = match from {
+                Cursor::Row(block, offset) => (block, offset),
+                _ => (0, 0),
+            };
             let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
-            q = q.bind::<Text, _>(format!("({},{})", from.0, from.1));
+            q = q.bind::<Text, _>(format!("({block},{offset})"));
             for b in &job.binds {
                 q = q.bind::<BigInt, _>(*b);
             }
-            q.load(*c)?
+            let rows: Vec<Deleted> = q.load(*c)?;
+            rows.iter().filter_map(|r| parse_cursor(&r.at)).collect()
         }
     };
-    let deleted = rows.len();
-    let last = rows.iter().filter_map(|r| parse_cursor(&r.at)).max();
+    let deleted = done.len();
     let next = if deleted < limit {
         None
     } else {
-        Some(last.unwrap_or(from).max(from))
+        Some(done.into_iter().max().unwrap_or_default().max(from))
     };
     Ok(Batch { deleted, next })
 }
@@ -109,9 +172,9 @@ fn parse_cursor(text: &str) -> Option<Cursor> {
     match text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
         Some(pair) => {
             let (block, offset) = pair.split_once(',')?;
-            Some(Cursor(block.parse().ok()?, offset.parse().ok()?))
+            Some(Cursor::Row(block.parse().ok()?, offset.parse().ok()?))
         }
-        None => Some(Cursor(0, text.parse().ok()?)),
+        None => Some(Cursor::Row(0, text.parse().ok()?)),
     }
 }
 
@@ -121,8 +184,8 @@ mod tests {
 
     #[test]
     fn cursors_parse_from_rowids_and_ctids_and_order_as_the_table_does() {
-        assert_eq!(parse_cursor("42"), Some(Cursor(0, 42)));
-        assert_eq!(parse_cursor("(7,3)"), Some(Cursor(7, 3)));
+        assert_eq!(parse_cursor("42"), Some(Cursor::Row(0, 42)));
+        assert_eq!(parse_cursor("(7,3)"), Some(Cursor::Row(7, 3)));
         assert!(parse_cursor("(10,1)") > parse_cursor("(9,200)"));
         assert_eq!(parse_cursor("x"), None);
     }
