@@ -53,6 +53,10 @@ const PAGE: i64 = 64;
 /// last renewed, so every post starts with the lease's other 17 s ahead of it.
 const RECORD_WITHIN: Duration =
     Duration::from_millis(LEASE_MS as u64 - POST_TIMEOUT.as_millis() as u64 - 2_000);
+/// After a look that posted something, how long the worker lets new events gather
+/// before it looks again: under a steady stream of events this turns a write or two per
+/// event on the shared writer into two per page, for at most this much more lag.
+const GATHER: Duration = Duration::from_millis(20);
 /// How often an idle worker looks for events other processes wrote.
 const POLL: Duration = Duration::from_millis(500);
 /// How soon to look again at events committed but not settled yet (PostgreSQL): they
@@ -522,7 +526,11 @@ impl WebhookWorker {
                         () = tokio::time::sleep(wait) => {}
                     }
                 }
-                Ok(_) => {}
+                // Events keep coming: let a few milliseconds' worth gather, so the next
+                // look takes a page of them for its two writes (lease, record) instead of
+                // one or two (an event alone still goes at once: the wait above ends on
+                // its commit).
+                Ok(_) => tokio::time::sleep(GATHER).await,
                 Err(e) => {
                     tracing::error!(error = %e, "webhook step failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;
