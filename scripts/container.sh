@@ -7,9 +7,10 @@
 #     - debian:bookworm-slim: `debootstrap --variant=minbase bookworm` from the mirror apt
 #       uses here, trimmed the way Debian's slim images are (no docs, man pages, locales,
 #       apt lists);
-#     - rust:1.95-bookworm: that plus THIS machine's Rust 1.95 toolchain and rustup, copied
-#       in (no Rust image can be pulled), with the official image's RUSTUP_HOME, CARGO_HOME
-#       and PATH. Unlike the real image it has no gcc until the Dockerfile installs it.
+#     - rust:1.95-bookworm: that plus Rust 1.95 installed as the official image installs it
+#       (rustup-init --profile minimal from static.rust-lang.org, this machine's rustup
+#       binary as rustup-init), with the official image's RUSTUP_HOME, CARGO_HOME and PATH.
+#       Unlike the real image it has no gcc until the Dockerfile installs it.
 #     The root filesystem is cached as a tarball under $CONTAINER_CACHE, the images in
 #     containers-storage: a second run skips both.
 #  2. `buildah bud --isolation chroot --format docker --layers` of the real Dockerfile, the
@@ -185,34 +186,44 @@ EOF
 }
 
 make_build_base() {
-  local toolchain rustup_bin ctr mnt proxy
+  local rustup_bin ctr mnt cert
   if ! $rebuild_bases && image_exists "$BUILD_BASE"; then
     return
   fi
-  toolchain=$(rustup which --toolchain "$RUST_VERSION" rustc 2>/dev/null) \
-    || fail "this machine has no Rust $RUST_VERSION toolchain to copy into the build stand-in"
-  toolchain=$(readlink -f "$(dirname "$toolchain")/..")
   rustup_bin=$(readlink -f "$(command -v rustup)")
-  step "making $BUILD_BASE: $RUNTIME_BASE + this machine's Rust $RUST_VERSION ($toolchain) and rustup"
+  step "making $BUILD_BASE: $RUNTIME_BASE + Rust $RUST_VERSION installed as the official image does (rustup-init --profile minimal)"
   new_container "$RUNTIME_BASE"
   mnt=$(buildah mount "$ctr")
-  mkdir -p "$mnt/usr/local/rustup/toolchains/$RUST_VERSION-x86_64-unknown-linux-gnu" "$mnt/usr/local/cargo/bin"
-  # Its documentation (~800 MB) stays behind: the official image has none either.
-  tar -C "$toolchain" --exclude=./share/doc -cf - . \
-    | tar -C "$mnt/usr/local/rustup/toolchains/$RUST_VERSION-x86_64-unknown-linux-gnu" -xf -
-  install -m 0755 "$rustup_bin" "$mnt/usr/local/cargo/bin/rustup"
-  for proxy in cargo cargo-clippy cargo-fmt clippy-driver rustc rustdoc rustfmt rust-gdb rust-gdbgui rust-lldb; do
-    ln -s rustup "$mnt/usr/local/cargo/bin/$proxy"
-  done
-  cat >"$mnt/usr/local/rustup/settings.toml" <<EOF
-version = "12"
-default_toolchain = "$RUST_VERSION-x86_64-unknown-linux-gnu"
-profile = "minimal"
-EOF
+  # rustup-init is this machine's rustup binary under that name; it fetches the toolchain
+  # from static.rust-lang.org (reachable here), trusting this machine's certificates for
+  # the duration (the stand-in has no ca-certificates yet). A copy of this machine's own
+  # toolchain does not work: rustup then reinstalls it at `rustup target add`, renaming
+  # directories of a lower overlay layer, which fails (EXDEV).
+  install -m 0755 "$rustup_bin" "$mnt/rustup-init"
+  buildah run --isolation chroot --volume /etc/ssl/certs:/etc/ssl/certs:ro \
+    --env RUSTUP_HOME=/usr/local/rustup --env CARGO_HOME=/usr/local/cargo "$ctr" -- \
+    /rustup-init -y -q --no-modify-path --profile minimal --default-toolchain "$RUST_VERSION"
+  rm -f "$mnt/rustup-init"
   chmod -R a+w "$mnt/usr/local/rustup" "$mnt/usr/local/cargo"
+  # Where this machine reaches the registries through a TLS-inspecting proxy, it trusts
+  # certificate authorities of its own (/usr/local/share/ca-certificates): the build
+  # stand-in trusts them too, as a company's base image would (the Dockerfile's
+  # `apt-get install ca-certificates` adds them to the system bundle), and points Node
+  # and pip, which keep their own lists, at that bundle. The runtime image gets none of it.
+  local extra_ca=() ca_env=()
+  for cert in /usr/local/share/ca-certificates/*.crt; do
+    [ -f "$cert" ] && extra_ca+=("$cert")
+  done
+  if [ "${#extra_ca[@]}" -gt 0 ]; then
+    echo "the build stand-in trusts this machine's own CAs: ${extra_ca[*]}"
+    mkdir -p "$mnt/usr/local/share/ca-certificates"
+    cp "${extra_ca[@]}" "$mnt/usr/local/share/ca-certificates/"
+    ca_env=(--env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+      --env PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
+  fi
   buildah config --env RUSTUP_HOME=/usr/local/rustup --env CARGO_HOME=/usr/local/cargo \
     --env PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    --env RUST_VERSION="$RUST_VERSION" \
+    --env RUST_VERSION="$RUST_VERSION" "${ca_env[@]}" \
     --label org.opencontainers.image.description="stand-in for rust:$RUST_VERSION-bookworm (this machine's toolchain)" "$ctr"
   buildah run --isolation chroot "$ctr" -- rustc --version
   buildah commit --quiet --format docker "$ctr" "$BUILD_BASE" >/dev/null
