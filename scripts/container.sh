@@ -240,7 +240,8 @@ fi
 
 bud() {
   # The whole log to $CACHE/build.log, the steps to the terminal; buildah's own status.
-  { if buildah bud --isolation chroot --format docker --layers --pull=never \
+  # --force-rm: a failed step leaves no working container (and its mount) behind.
+  { if buildah bud --isolation chroot --format docker --layers --force-rm --pull=never \
       --build-arg BUILD_IMAGE="$BUILD_BASE" --build-arg RUNTIME_IMAGE="$RUNTIME_BASE" "$@" 2>&1
     then echo 0 >"$work/bud.status"; else echo $? >"$work/bud.status"; fi; } \
     | tee "$CACHE/build.log" | grep -E 'STEP [0-9]|^COMMIT|Using cache|==>|FAILED|^error|^Error|spa_raw_bytes|Finished' || true
