@@ -19,17 +19,21 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 ENV CARGO_INCREMENTAL=0 PHONEREG_REQUIRE_API_DOCS=1
+# The binary is copied out of target/ so that target/ may be a cache mount (buildah bud
+# --volume, as scripts/container.sh does) that the stage's layer does not keep.
 RUN scripts/build-spa.sh \
  && cargo build --release --locked -p phonereg-api \
- && strip target/release/phonereg-api
+ && install -m 0755 target/release/phonereg-api /usr/local/bin/phonereg-api \
+ && strip /usr/local/bin/phonereg-api
 
 FROM ${RUNTIME_IMAGE}
 # libpq for PostgreSQL; curl for the health check.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libpq5 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --user-group --home-dir /var/lib/phonereg --create-home phonereg
-COPY --from=build /src/target/release/phonereg-api /usr/local/bin/phonereg-api
+ && groupadd --system --gid 10001 phonereg \
+ && useradd --system --uid 10001 --gid phonereg --home-dir /var/lib/phonereg --create-home phonereg
+COPY --from=build /usr/local/bin/phonereg-api /usr/local/bin/phonereg-api
 COPY --from=build /src/dist /usr/share/phonereg/dist
 # SQLite under the volume by default; DATABASE_URL=postgres://… to scale out. Set
 # PHONEREG_ENV=production with JWT_SECRET and the SMS provider for real use (README).
@@ -37,7 +41,8 @@ ENV BIND=0.0.0.0:8080 \
     STATIC_DIR=/usr/share/phonereg/dist \
     DATA_DIR=/var/lib/phonereg \
     DATABASE_URL=sqlite:///var/lib/phonereg/phonereg.db
-USER phonereg
+# By number, so that a runtime can tell it is not root (Kubernetes' runAsNonRoot).
+USER 10001:10001
 WORKDIR /var/lib/phonereg
 VOLUME ["/var/lib/phonereg"]
 EXPOSE 8080
