@@ -14,7 +14,7 @@
 //! send-code's p99 five times quiet during a prune of five million rows.
 
 use diesel::{
-    QueryableByName, RunQueryDsl as _,
+    PgConnection, QueryableByName, RunQueryDsl as _, SqliteConnection,
     pg::Pg,
     sql_types::{BigInt, Text},
     sqlite::Sqlite,
@@ -87,76 +87,10 @@ pub fn delete_batch(
     limit: usize,
 ) -> Result<Batch, ApiError> {
     let limit = limit.clamp(1, BATCH);
-    let done: Vec<Cursor> = match conn {
-        Conn::Sqlite(c) if job.walk == Walk::CounterKeys => {
-            let sql = format!(
-                "DELETE FROM {t} WHERE (key, window_start) IN (SELECT key, window_start \
-                 FROM {t} WHERE (key, window_start) > (?, ?) AND ({cond}) \
-                 ORDER BY key, window_start LIMIT {limit}) RETURNING key, window_start",
-                t = job.table,
-                cond = job.condition,
-            );
-            let (key, window) = match &from {
-                Cursor::Key(key, window) => (key.clone(), *window),
-                _ => (String::new(), i64::MIN),
-            };
-            let mut q = diesel::sql_query(sql).into_boxed::<Sqlite>();
-            q = q.bind::<Text, _>(key).bind::<BigInt, _>(window);
-            for b in &job.binds {
-                q = q.bind::<BigInt, _>(*b);
-            }
-            let rows: Vec<DeletedKey> = q.load(*c)?;
-            rows.into_iter()
-                .map(|r| Cursor::Key(r.key, r.window_start))
-                .collect()
-        }
-        Conn::Sqlite(c) => {
-            let sql = format!(
-                "DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} \
-                 WHERE rowid > ? AND ({cond}) ORDER BY rowid LIMIT {limit}) \
-                 RETURNING CAST(rowid AS TEXT) AS at",
-                t = job.table,
-                cond = job.condition,
-            );
-            let after = match from {
-                Cursor::Row(_, rowid) => rowid,
-                _ => 0,
-            };
-            let mut q = diesel::sql_query(sql).into_boxed::<Sqlite>();
-            q = q.bind::<BigInt, _>(after);
-            for b in &job.binds {
-                q = q.bind::<BigInt, _>(*b);
-            }
-            let rows: Vec<Deleted> = q.load(*c)?;
-            rows.iter().filter_map(|r| parse_cursor(&r.at)).collect()
-        }
-        Conn::Postgres(c) => {
-            // `?` placeholders become `$2…`; `$1` is the cursor.
-            let mut cond = String::new();
-            for (i, part) in job.condition.split('?').enumerate() {
-                if i > 0 {
-                    cond.push_str(&format!("${}", i + 1));
-                }
-                cond.push_str(part);
-            }
-            let sql = format!(
-                "DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {t} \
-                 WHERE ctid > $1::tid AND ({cond}) LIMIT {limit})) \
-                 RETURNING ctid::text AS at",
-                t = job.table,
-            );
-            let (block, offset) = match from {
-                Cursor::Row(block, offset) => (block, offset),
-                _ => (0, 0),
-            };
-            let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
-            q = q.bind::<Text, _>(format!("({block},{offset})"));
-            for b in &job.binds {
-                q = q.bind::<BigInt, _>(*b);
-            }
-            let rows: Vec<Deleted> = q.load(*c)?;
-            rows.iter().filter_map(|r| parse_cursor(&r.at)).collect()
-        }
+    let done = match conn {
+        Conn::Sqlite(c) if job.walk == Walk::CounterKeys => by_key(c, job, &from, limit)?,
+        Conn::Sqlite(c) => by_rowid(c, job, &from, limit)?,
+        Conn::Postgres(c) => by_ctid(c, job, &from, limit)?,
     };
     let deleted = done.len();
     let next = if deleted < limit {
@@ -165,6 +99,97 @@ pub fn delete_batch(
         Some(done.into_iter().max().unwrap_or_default().max(from))
     };
     Ok(Batch { deleted, next })
+}
+
+/// SQLite, a `WITHOUT ROWID` counters table: the next `limit` rows in key order.
+fn by_key(
+    c: &mut SqliteConnection,
+    job: &Job,
+    from: &Cursor,
+    limit: usize,
+) -> Result<Vec<Cursor>, ApiError> {
+    let sql = format!(
+        "DELETE FROM {t} WHERE (key, window_start) IN (SELECT key, window_start \
+         FROM {t} WHERE (key, window_start) > (?, ?) AND ({cond}) \
+         ORDER BY key, window_start LIMIT {limit}) RETURNING key, window_start",
+        t = job.table,
+        cond = job.condition,
+    );
+    let (key, window) = match from {
+        Cursor::Key(key, window) => (key.clone(), *window),
+        _ => (String::new(), i64::MIN),
+    };
+    let mut q = diesel::sql_query(sql).into_boxed::<Sqlite>();
+    q = q.bind::<Text, _>(key).bind::<BigInt, _>(window);
+    for b in &job.binds {
+        q = q.bind::<BigInt, _>(*b);
+    }
+    let rows: Vec<DeletedKey> = q.load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Cursor::Key(r.key, r.window_start))
+        .collect())
+}
+
+/// SQLite: the next `limit` rows in rowid order.
+fn by_rowid(
+    c: &mut SqliteConnection,
+    job: &Job,
+    from: &Cursor,
+    limit: usize,
+) -> Result<Vec<Cursor>, ApiError> {
+    let sql = format!(
+        "DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} \
+         WHERE rowid > ? AND ({cond}) ORDER BY rowid LIMIT {limit}) \
+         RETURNING CAST(rowid AS TEXT) AS at",
+        t = job.table,
+        cond = job.condition,
+    );
+    let after = match from {
+        Cursor::Row(_, rowid) => *rowid,
+        _ => 0,
+    };
+    let mut q = diesel::sql_query(sql).into_boxed::<Sqlite>();
+    q = q.bind::<BigInt, _>(after);
+    for b in &job.binds {
+        q = q.bind::<BigInt, _>(*b);
+    }
+    let rows: Vec<Deleted> = q.load(c)?;
+    Ok(rows.iter().filter_map(|r| parse_cursor(&r.at)).collect())
+}
+
+/// PostgreSQL: the next `limit` rows in ctid order (a TID range scan).
+fn by_ctid(
+    c: &mut PgConnection,
+    job: &Job,
+    from: &Cursor,
+    limit: usize,
+) -> Result<Vec<Cursor>, ApiError> {
+    // `?` placeholders become `$2…`; `$1` is the cursor.
+    let mut cond = String::new();
+    for (i, part) in job.condition.split('?').enumerate() {
+        if i > 0 {
+            cond.push_str(&format!("${}", i + 1));
+        }
+        cond.push_str(part);
+    }
+    let sql = format!(
+        "DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {t} \
+         WHERE ctid > $1::tid AND ({cond}) LIMIT {limit})) \
+         RETURNING ctid::text AS at",
+        t = job.table,
+    );
+    let (block, offset) = match from {
+        Cursor::Row(block, offset) => (*block, *offset),
+        _ => (0, 0),
+    };
+    let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
+    q = q.bind::<Text, _>(format!("({block},{offset})"));
+    for b in &job.binds {
+        q = q.bind::<BigInt, _>(*b);
+    }
+    let rows: Vec<Deleted> = q.load(c)?;
+    Ok(rows.iter().filter_map(|r| parse_cursor(&r.at)).collect())
 }
 
 /// A rowid (`"42"`) or a ctid (`"(7,3)"`).
