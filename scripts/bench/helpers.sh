@@ -126,6 +126,9 @@ subscribe_webhook() {
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Ok(BaseHTTPRequestHandler):
+    # Keep-alive, as real receivers answer: with HTTP/1.0 every event cost a TCP connect
+    # and a Python thread, whose CPU the API's two cores paid for.
+    protocol_version = "HTTP/1.1"
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(204)
