@@ -142,19 +142,30 @@ struct LockedRecord {
 
 impl LockedRecord {
     fn split(self) -> (PhoneRow, Option<CodeRow>) {
-        // Every code column is NOT NULL: one NULL means the record has no code.
-        let code = (|| {
-            Some(CodeRow {
-                phone_id: self.code_phone_id?,
-                e164: self.code_e164?,
-                code_hash: self.code_code_hash?,
-                attempts_left: self.code_attempts_left?,
-                expires_at: self.code_expires_at?,
-                resend_after: self.code_resend_after?,
-                sent: self.code_sent?,
-                created_at: self.code_created_at?,
-            })
-        })();
+        let code = match self {
+            // Every code column is NOT NULL: a NULL one means the record has no code.
+            LockedRecord {
+                code_phone_id: Some(phone_id),
+                code_e164: Some(e164),
+                code_code_hash: Some(code_hash),
+                code_attempts_left: Some(attempts_left),
+                code_expires_at: Some(expires_at),
+                code_resend_after: Some(resend_after),
+                code_sent: Some(sent),
+                code_created_at: Some(created_at),
+                ..
+            } => Some(CodeRow {
+                phone_id,
+                e164,
+                code_hash,
+                attempts_left,
+                expires_at,
+                resend_after,
+                sent,
+                created_at,
+            }),
+            _ => None,
+        };
         (self.phone, code)
     }
 }
