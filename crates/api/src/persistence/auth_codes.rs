@@ -1,7 +1,10 @@
 //! Codes that prove possession of a number (SPEC §8): one live row per number and
 //! purpose, only the keyed hash stored.
 
-use diesel::{prelude::*, sql_types::BigInt};
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Text},
+};
 use sha2::{Digest as _, Sha256};
 
 use super::{Conn, KeepPreparedDsl as _, models::AuthCodeRow, schema::auth_codes, with_conn};
@@ -17,15 +20,26 @@ use crate::{domain::CodePurpose, error::ApiError};
 /// code there is none, so it is a transaction-level advisory lock on a hash of the two.
 /// Read under READ COMMITTED without it, parallel starts each saw the cool-down over and
 /// each sent a code. SQLite has one writer at a time.
+///
+/// The lock and the read are one round trip: the function `phonereg_locked_auth_code`
+/// (migration 2026-12-12-200001) reads in a statement of its own, with a snapshot taken
+/// after the lock was granted (one statement would read from before it: see there).
 pub fn find(
     conn: &mut Conn<'_>,
     e164: &str,
     purpose: CodePurpose,
 ) -> Result<Option<AuthCodeRow>, ApiError> {
     if let Conn::Postgres(c) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(lock_key(e164, purpose))
-            .execute(*c)?;
+        return Ok(
+            diesel::sql_query("SELECT * FROM phonereg_locked_auth_code($1, $2, $3)")
+                .bind::<BigInt, _>(lock_key(e164, purpose))
+                .bind::<Text, _>(e164)
+                .bind::<Text, _>(purpose.as_str())
+                .keep_prepared()
+                .load::<AuthCodeRow>(*c)?
+                .into_iter()
+                .next(),
+        );
     }
     Ok(with_conn!(conn, c => auth_codes::table
         .find((e164, purpose))

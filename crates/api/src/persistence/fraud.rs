@@ -1,7 +1,10 @@
 //! The SMS fraud guard's state: its pauses and decisions. Its send and verify counts are
 //! hourly rows of `rate_counters`, read here by key range.
 
-use diesel::prelude::*;
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Bool, Nullable, Text},
+};
 use phonereg_types::FraudScope;
 
 use super::{
@@ -68,6 +71,99 @@ pub fn counts_under_three(
         .select((rate_counters::key, rate_counters::count))
         .keep_prepared()
         .load(c))?)
+}
+
+/// A row of [`recent_and_counts`]: a pause (`id` set) or a counter row (`window_start`
+/// set).
+#[derive(QueryableByName)]
+struct PauseOrCount {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    scope: Option<FraudScope>,
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    country: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    since: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    until: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    sent: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    verified: Option<i64>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    enforced: Option<bool>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    lifted_at: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    lifted_by: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    window_start: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    count: Option<i64>,
+}
+
+/// A counter row: its key, window start and count.
+pub type CounterRow = (String, i64, i64);
+
+/// PostgreSQL: [`recent_for`] and the counter rows under three prefixes (each ending with
+/// ':') in windows from `since` on, with their window starts, in one statement (a send's
+/// second look, once it is counted: the caller picks each key's own window start).
+pub fn recent_and_counts(
+    conn: &mut Conn<'_>,
+    range: &str,
+    country: &str,
+    since: i64,
+    prefixes: [&str; 3],
+) -> Result<(Vec<PauseRow>, Vec<CounterRow>), ApiError> {
+    let Conn::Postgres(c) = conn else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "recent_and_counts is for PostgreSQL"
+        )));
+    };
+    let end = |prefix: &str| format!("{};", prefix.trim_end_matches(':'));
+    let mut query = diesel::sql_query(
+        "SELECT id, scope, key, country, since, until, sent, verified, enforced, lifted_at, \
+           lifted_by, NULL::bigint AS window_start, NULL::bigint AS count \
+         FROM sms_fraud_pauses WHERE (key = $1 OR key = $2) AND until > $3 \
+         UNION ALL \
+         SELECT NULL, NULL, key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, window_start, count \
+         FROM rate_counters WHERE window_start >= $3 \
+           AND ((key >= $4 AND key < $5) OR (key >= $6 AND key < $7) OR (key >= $8 AND key < $9))",
+    )
+    .into_boxed()
+    .bind::<Text, _>(range)
+    .bind::<Text, _>(country)
+    .bind::<BigInt, _>(since);
+    for prefix in prefixes {
+        query = query.bind::<Text, _>(prefix).bind::<Text, _>(end(prefix));
+    }
+    let rows: Vec<PauseOrCount> = query.keep_prepared().load(*c)?;
+    let (mut pauses, mut counts) = (Vec::new(), Vec::new());
+    for r in rows {
+        match (r.id, r.window_start) {
+            (Some(id), _) => pauses.push(PauseRow {
+                id,
+                scope: r.scope.unwrap_or(FraudScope::Range),
+                key: r.key,
+                country: r.country.unwrap_or_default(),
+                since: r.since.unwrap_or_default(),
+                until: r.until.unwrap_or_default(),
+                sent: r.sent.unwrap_or_default(),
+                verified: r.verified.unwrap_or_default(),
+                enforced: r.enforced.unwrap_or_default(),
+                lifted_at: r.lifted_at,
+                lifted_by: r.lifted_by,
+            }),
+            (None, Some(window_start)) => {
+                counts.push((r.key, window_start, r.count.unwrap_or_default()))
+            }
+            (None, None) => {}
+        }
+    }
+    Ok((pauses, counts))
 }
 
 /// Takes the counter `key`'s row for the window at `window_start`, unless it has a row

@@ -32,7 +32,8 @@ pub struct NewUser<'a> {
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug, Queryable, Selectable)]
+// By name too: PostgreSQL reads it with its lock (`phones::find_owned_with_code`).
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = phone_numbers)]
 pub struct PhoneRow {
     pub id: i64,
@@ -282,7 +283,8 @@ pub struct NewDecision<'a> {
 
 /// A code proving possession of a number for one purpose (SPEC §8). `user_id` is None
 /// for a decoy: a number without an account, answered as if it had a live code.
-#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
+// By name too: PostgreSQL reads it with its lock (`auth_codes::find`).
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = super::schema::auth_codes, treat_none_as_null = true)]
 pub struct AuthCodeRow {
     pub e164: String,

@@ -10,7 +10,7 @@ use diesel::{OptionalExtension as _, prelude::*};
 
 use super::{
     Conn, KeepPreparedDsl as _, committed,
-    models::{MessageRow, NewMessage},
+    models::{CodeRow, MessageRow, NewMessage},
     schema::sms_messages,
     with_conn,
 };
@@ -351,13 +351,68 @@ pub fn retire_codes(
     kind: MessageKind,
     now: i64,
 ) -> Result<(), ApiError> {
+    retire_codes_with(conn, phone_id, kind, now, None)
+}
+
+/// What happens to a phone record's code beside [`retire_codes`] of its messages.
+pub enum NewCode<'a> {
+    /// A new code replaces it (a resend).
+    Replace(&'a CodeRow),
+    /// It was used (a verify).
+    Delete,
+}
+
+/// [`retire_codes`] of the record's `CODE_KIND` messages and its code replaced or
+/// deleted (`codes::replace`, `codes::delete`). PostgreSQL: one statement, the code's
+/// write a CTE of the messages' UPDATE (the two tables never meet, and the record's lock
+/// is held); SQLite: two statements.
+pub fn retire_codes_and(
+    conn: &mut Conn<'_>,
+    phone_id: i64,
+    now: i64,
+    code: NewCode<'_>,
+) -> Result<(), ApiError> {
+    let kind = super::codes::CODE_KIND;
+    if !conn.is_postgres() {
+        retire_codes(conn, phone_id, kind, now)?;
+        return match code {
+            NewCode::Replace(row) => super::codes::replace(conn, row),
+            NewCode::Delete => super::codes::delete(conn, phone_id),
+        };
+    }
+    retire_codes_with(conn, phone_id, kind, now, Some(code))
+}
+
+fn retire_codes_with(
+    conn: &mut Conn<'_>,
+    phone_id: i64,
+    kind: MessageKind,
+    now: i64,
+    code: Option<NewCode<'_>>,
+) -> Result<(), ApiError> {
     let unsent = "status = 'queued' AND provider_sid IS NULL";
     let p = |n: u8| match conn {
         Conn::Sqlite(_) => format!("?{n}"),
         Conn::Postgres(_) => format!("${n}"),
     };
+    // PostgreSQL only (`retire_codes_and`): $3 is the record's id.
+    let cte = match &code {
+        None => "",
+        Some(NewCode::Delete) => {
+            "WITH code AS (DELETE FROM verification_codes WHERE phone_id = $3) "
+        }
+        Some(NewCode::Replace(_)) => {
+            "WITH code AS (INSERT INTO verification_codes AS v \
+               (phone_id, e164, code_hash, attempts_left, expires_at, resend_after, sent, created_at) \
+               VALUES ($3, $5, $6, $7, $8, $9, $10, $11) \
+               ON CONFLICT (phone_id) DO UPDATE SET e164 = excluded.e164, \
+               code_hash = excluded.code_hash, attempts_left = excluded.attempts_left, \
+               expires_at = excluded.expires_at, resend_after = excluded.resend_after, \
+               sent = excluded.sent, created_at = excluded.created_at) "
+        }
+    };
     let sql = format!(
-        "UPDATE sms_messages SET \
+        "{cte}UPDATE sms_messages SET \
            status = CASE WHEN {unsent} AND fingerprint IS NULL THEN '{canceled}' ELSE status END, \
            updated_at = CASE WHEN {unsent} AND fingerprint IS NULL THEN {now} ELSE updated_at END, \
            body = CASE WHEN {unsent} AND fingerprint IS NOT NULL THEN body ELSE {body} END, \
@@ -371,15 +426,25 @@ pub fn retire_codes(
         canceled = MessageStatus::Canceled.as_str(),
     );
     macro_rules! run {
-        ($c:expr) => {
-            diesel::sql_query(sql.as_str())
+        ($c:expr) => {{
+            let mut query = diesel::sql_query(sql.as_str())
+                .into_boxed()
                 .bind::<diesel::sql_types::BigInt, _>(now)
                 .bind::<diesel::sql_types::Text, _>(ERASED_CODE)
                 .bind::<diesel::sql_types::BigInt, _>(phone_id)
-                .bind::<diesel::sql_types::Text, _>(kind.as_str())
-                .keep_prepared()
-                .execute($c)?
-        };
+                .bind::<diesel::sql_types::Text, _>(kind.as_str());
+            if let Some(NewCode::Replace(row)) = &code {
+                query = query
+                    .bind::<diesel::sql_types::Text, _>(row.e164.as_str())
+                    .bind::<diesel::sql_types::Text, _>(row.code_hash.as_str())
+                    .bind::<diesel::sql_types::Integer, _>(row.attempts_left)
+                    .bind::<diesel::sql_types::BigInt, _>(row.expires_at)
+                    .bind::<diesel::sql_types::BigInt, _>(row.resend_after)
+                    .bind::<diesel::sql_types::Bool, _>(row.sent)
+                    .bind::<diesel::sql_types::BigInt, _>(row.created_at);
+            }
+            query.keep_prepared().execute($c)?
+        }};
     }
     match conn {
         Conn::Sqlite(c) => run!(*c),

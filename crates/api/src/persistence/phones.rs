@@ -1,6 +1,9 @@
 //! Phone records and their history.
 
-use diesel::prelude::*;
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Bool, Integer, Nullable, Text},
+};
 use phonereg_types::PhoneStatus;
 use phonereg_types::{Channel, HistoryKind, MessageStatus, SmsProviderName};
 
@@ -71,16 +74,28 @@ pub fn find_owned(conn: &mut Conn<'_>, user_id: i64, id: i64) -> Result<PhoneRow
 /// updates the record's row, while a resend retires the record's messages after taking
 /// its lock, so a row lock here took the two in opposite orders and PostgreSQL broke the
 /// deadlock with a 500 (seen by schemathesis). SQLite has one writer at a time.
+///
+/// The lock and the read are one round trip: the function `phonereg_locked_record`
+/// (migration 2026-12-12-200001) takes the lock and then reads, in a statement of its
+/// own with a snapshot taken after the lock was granted (a single statement would read
+/// from its starting snapshot, from before the lock: see the migration).
 pub fn find_owned_with_code(
     conn: &mut Conn<'_>,
     user_id: i64,
     id: i64,
 ) -> Result<(PhoneRow, Option<CodeRow>), ApiError> {
     if let Conn::Postgres(c) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind::<diesel::sql_types::Integer, _>(RECORD_LOCKS)
-            .bind::<diesel::sql_types::Integer, _>(record_lock_key(id))
-            .execute(*c)?;
+        let row = diesel::sql_query(LOCKED_RECORD_SQL)
+            .bind::<Integer, _>(RECORD_LOCKS)
+            .bind::<Integer, _>(record_lock_key(id))
+            .bind::<BigInt, _>(id)
+            .bind::<BigInt, _>(user_id)
+            .keep_prepared()
+            .load::<LockedRecord>(*c)?
+            .into_iter()
+            .next()
+            .ok_or(ApiError::NotFound)?;
+        return Ok(row.split());
     }
     with_conn!(conn, c => phone_numbers::table
         .left_join(verification_codes::table)
@@ -91,6 +106,68 @@ pub fn find_owned_with_code(
     .into_iter()
     .next()
     .ok_or(ApiError::NotFound)
+}
+
+/// The record's columns by their names, the code's prefixed (both tables have `e164`
+/// and `created_at`); the code's are NULL when it has none.
+const LOCKED_RECORD_SQL: &str = "SELECT (r.phone).*, \
+     (r.code).phone_id AS code_phone_id, (r.code).e164 AS code_e164, \
+     (r.code).code_hash AS code_code_hash, (r.code).attempts_left AS code_attempts_left, \
+     (r.code).expires_at AS code_expires_at, (r.code).resend_after AS code_resend_after, \
+     (r.code).sent AS code_sent, (r.code).created_at AS code_created_at \
+     FROM phonereg_locked_record($1, $2, $3, $4) r";
+
+/// A row of [`LOCKED_RECORD_SQL`].
+#[derive(QueryableByName)]
+struct LockedRecord {
+    #[diesel(embed)]
+    phone: PhoneRow,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    code_phone_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    code_e164: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    code_code_hash: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    code_attempts_left: Option<i32>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    code_expires_at: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    code_resend_after: Option<i64>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    code_sent: Option<bool>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    code_created_at: Option<i64>,
+}
+
+impl LockedRecord {
+    fn split(self) -> (PhoneRow, Option<CodeRow>) {
+        let code = match self {
+            // Every code column is NOT NULL: a NULL one means the record has no code.
+            LockedRecord {
+                code_phone_id: Some(phone_id),
+                code_e164: Some(e164),
+                code_code_hash: Some(code_hash),
+                code_attempts_left: Some(attempts_left),
+                code_expires_at: Some(expires_at),
+                code_resend_after: Some(resend_after),
+                code_sent: Some(sent),
+                code_created_at: Some(created_at),
+                ..
+            } => Some(CodeRow {
+                phone_id,
+                e164,
+                code_hash,
+                attempts_left,
+                expires_at,
+                resend_after,
+                sent,
+                created_at,
+            }),
+            _ => None,
+        };
+        (self.phone, code)
+    }
 }
 
 /// The advisory-lock namespace of phone records (the two-key form: this and the id).

@@ -91,6 +91,49 @@ pub fn hit_many(conn: &mut Conn<'_>, counters: &[(String, i64)]) -> Result<Vec<i
         .collect()
 }
 
+/// PostgreSQL: takes the row of `once` (key, window start) unless the key has a row in a
+/// window from `since` on, and only if it was taken adds one to each of `counters` (as
+/// [`hit_many`], locked in the order given); true when taken. One statement where
+/// SQLite runs two: a verify's credit and the guard's three verified counts.
+pub fn hit_many_once(
+    conn: &mut Conn<'_>,
+    (once, window_start, since): (&str, i64, i64),
+    counters: &[(String, i64)],
+) -> Result<bool, ApiError> {
+    let Conn::Postgres(c) = conn else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "hit_many_once is for PostgreSQL"
+        )));
+    };
+    let values: Vec<String> = (0..counters.len())
+        .map(|i| format!("(${}, ${})", 2 * i + 4, 2 * i + 5))
+        .collect();
+    // A data-modifying CTE runs to its end whatever reads it; the main INSERT only
+    // inserts when it took the row. The keys differ, so the two never meet.
+    let sql = format!(
+        "WITH taken AS (INSERT INTO rate_counters (key, window_start, count) \
+           SELECT $1, $2, 1 \
+           WHERE NOT EXISTS (SELECT 1 FROM rate_counters WHERE key = $1 AND window_start >= $3) \
+           ON CONFLICT (key, window_start) DO NOTHING RETURNING 1) \
+         INSERT INTO rate_counters AS r (key, window_start, count) \
+         SELECT v.key, v.window_start, 1 FROM (VALUES {}) AS v (key, window_start) \
+         WHERE EXISTS (SELECT 1 FROM taken) \
+         ON CONFLICT (key, window_start) DO UPDATE SET count = r.count + 1",
+        values.join(", ")
+    );
+    let mut query = diesel::sql_query(sql.as_str())
+        .into_boxed()
+        .bind::<diesel::sql_types::Text, _>(once)
+        .bind::<diesel::sql_types::BigInt, _>(window_start)
+        .bind::<diesel::sql_types::BigInt, _>(since);
+    for (key, window_start) in counters {
+        query = query
+            .bind::<diesel::sql_types::Text, _>(key.as_str())
+            .bind::<diesel::sql_types::BigInt, _>(*window_start);
+    }
+    Ok(query.keep_prepared().execute(*c)? > 0)
+}
+
 /// One counter row for [`hit_capped`]: its key, window start and the count it may reach.
 pub struct Capped<'a> {
     pub key: &'a str,
@@ -154,24 +197,54 @@ pub fn hit_capped(
         .collect())
 }
 
-/// PostgreSQL: marks a point the transaction can go back to with [`back_to`] (no-op on
-/// SQLite). Going back releases the row locks taken since.
-pub fn savepoint(conn: &mut Conn<'_>, name: &str) -> Result<(), ApiError> {
-    if let Conn::Postgres(c) = conn {
-        diesel::connection::SimpleConnection::batch_execute(*c, &format!("SAVEPOINT {name}"))?;
+/// PostgreSQL: [`hit_capped`] all or nothing, in one round trip: the new counts in the
+/// order given, or None when a row was full, in which case nothing was counted and no
+/// row stays locked (the function `phonereg_hit_capped_or_none`, migration
+/// 2026-12-12-200001, runs the upsert in a subtransaction it rolls back). Replaces a
+/// `SAVEPOINT` before [`hit_capped`] and a `ROLLBACK TO` after it.
+pub fn hit_capped_or_none(
+    conn: &mut Conn<'_>,
+    counters: &[Capped<'_>],
+) -> Result<Option<Vec<i64>>, ApiError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        counted_key: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        counted_window: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        counted_count: i64,
     }
-    Ok(())
-}
-
-/// Undoes everything since [`savepoint`] `name` (PostgreSQL).
-pub fn back_to(conn: &mut Conn<'_>, name: &str) -> Result<(), ApiError> {
-    if let Conn::Postgres(c) = conn {
-        diesel::connection::SimpleConnection::batch_execute(
-            *c,
-            &format!("ROLLBACK TO SAVEPOINT {name}"),
-        )?;
+    let Conn::Postgres(c) = conn else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "hit_capped_or_none is for PostgreSQL (SQLite's counters are never striped)"
+        )));
+    };
+    use diesel::sql_types::{Array, BigInt, Text};
+    let keys: Vec<&str> = counters.iter().map(|w| w.key).collect();
+    let windows: Vec<i64> = counters.iter().map(|w| w.window_start).collect();
+    let caps: Vec<i64> = counters.iter().map(|w| w.cap).collect();
+    let rows: Vec<Row> = diesel::sql_query("SELECT * FROM phonereg_hit_capped_or_none($1, $2, $3)")
+        .bind::<Array<Text>, _>(&keys)
+        .bind::<Array<BigInt>, _>(&windows)
+        .bind::<Array<BigInt>, _>(&caps)
+        .keep_prepared()
+        .load(*c)?;
+    if rows.len() < counters.len() {
+        return Ok(None);
     }
-    Ok(())
+    counters
+        .iter()
+        .map(|want| {
+            rows.iter()
+                .find(|r| r.counted_key == want.key && r.counted_window == want.window_start)
+                .map(|r| r.counted_count)
+                .ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!("counter {} not returned", want.key))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// Takes one slot of the row of `key` if it holds fewer than `cap`; false when it is full.
@@ -213,8 +286,27 @@ pub fn take(conn: &mut Conn<'_>, key: &str, window_start: i64, cap: i64) -> Resu
 /// One UPDATE per key, in the order given (the order [`hit_many`] counted them in): on
 /// PostgreSQL one `key = ANY(…)` UPDATE locked the rows in whatever order it scanned
 /// them, while a concurrent `hit_many` locked them in list order, and logins of one
-/// email deadlocked each other (a 500 for one of them) under load.
+/// email deadlocked each other (a 500 for one of them) under load. On PostgreSQL the
+/// keys are one statement all the same: a `SELECT … ORDER BY … FOR UPDATE` locks its
+/// rows in its output order (the lock step runs above the sort), so the rows are locked
+/// in the order given, then the UPDATE joins them.
 pub fn unhit(conn: &mut Conn<'_>, keys: &[String], window_start: i64) -> Result<(), ApiError> {
+    if let Conn::Postgres(c) = conn {
+        if keys.len() > 1 {
+            diesel::sql_query(
+                "WITH locked AS (SELECT key, window_start FROM rate_counters \
+                   WHERE key = ANY($1) AND window_start = $2 AND count > 0 \
+                   ORDER BY array_position($1, key) FOR UPDATE) \
+                 UPDATE rate_counters r SET count = r.count - 1 FROM locked l \
+                 WHERE r.key = l.key AND r.window_start = l.window_start",
+            )
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(keys)
+            .bind::<diesel::sql_types::BigInt, _>(window_start)
+            .keep_prepared()
+            .execute(*c)?;
+            return Ok(());
+        }
+    }
     for key in keys {
         with_conn!(conn, c => diesel::update(rate_counters::table
             .filter(rate_counters::key.eq(key))

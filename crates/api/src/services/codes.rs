@@ -26,7 +26,8 @@ use crate::{
     persistence::{
         Conn, auth_codes, codes,
         models::{AuthCodeRow, CodeRow, PhoneRow},
-        outbox, phones,
+        outbox::{self, NewCode},
+        phones,
     },
     services::{
         allowance::{OwnerSms, SmsAllowance, StartFor, segments},
@@ -263,8 +264,7 @@ impl Codes {
             created_at: now,
         };
         // The previous code is dead: no stored message keeps it.
-        outbox::retire_codes(conn, phone_id, codes::CODE_KIND, now)?;
-        codes::replace(conn, &row)?;
+        outbox::retire_codes_and(conn, phone_id, now, NewCode::Replace(&row))?;
         let masked = PhoneNumber::masked(e164);
         if sent || self.scripted(e164) {
             let ttl = self.config.verify_code_ttl;
@@ -365,8 +365,7 @@ impl Codes {
         country: Option<&str>,
         now: i64,
     ) -> Result<(), ApiError> {
-        outbox::retire_codes(conn, row.phone_id, codes::CODE_KIND, now)?;
-        codes::delete(conn, row.phone_id)?;
+        outbox::retire_codes_and(conn, row.phone_id, now, NewCode::Delete)?;
         self.allowance
             .guard()
             .count_verified(conn, &row.e164, country, now)

@@ -75,6 +75,29 @@ impl FraudGuard {
             keys.map(|(counter, key, since)| (format!("{}:{key}:", counter.name), since));
         let [a, b, g] = &prefixes;
         let rows = fraud::counts_under_three(conn, [(&a.0, a.1), (&b.0, b.1), (&g.0, g.1)])?;
+        Ok(Self::tally_rows(&prefixes, rows))
+    }
+
+    /// [`FraudGuard::counts_of_all`] from counter rows already read (with their window
+    /// starts, from the earliest of the three on): each key's rows from its own start.
+    pub(super) fn tally(keys: [(Limit, &str, i64); 3], rows: &[fraud::CounterRow]) -> [Counts; 3] {
+        let prefixes =
+            keys.map(|(counter, key, since)| (format!("{}:{key}:", counter.name), since));
+        let rows = rows.iter().filter_map(|(key, window_start, count)| {
+            let since = prefixes
+                .iter()
+                .find(|(p, _)| key.starts_with(p.as_str()))
+                .map(|(_, since)| *since)?;
+            (*window_start >= since).then(|| (key.clone(), *count))
+        });
+        Self::tally_rows(&prefixes, rows)
+    }
+
+    /// Adds up sent and verified counts by prefix.
+    fn tally_rows(
+        prefixes: &[(String, i64); 3],
+        rows: impl IntoIterator<Item = (String, i64)>,
+    ) -> [Counts; 3] {
         let mut counts = [Counts::default(); 3];
         for (row_key, count) in rows {
             let Some(i) = prefixes
@@ -89,6 +112,6 @@ impl FraudGuard {
                 _ => {}
             }
         }
-        Ok(counts)
+        counts
     }
 }

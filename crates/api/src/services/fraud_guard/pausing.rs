@@ -29,10 +29,21 @@ impl FraudGuard {
         now: i64,
     ) -> Result<(), ApiError> {
         let since = window_start(now);
-        let recent = if conn.is_postgres() {
-            fraud::recent_for(conn, &dest.range, &dest.country, since)?
+        let keys = [
+            (self.range_counter, dest.range.as_str()),
+            (self.country_counter, dest.country.as_str()),
+            (self.global_counter, "all"),
+        ];
+        // On PostgreSQL the pauses come with the counter rows of the whole window, in
+        // one read; each key's own window start is applied below.
+        let (recent, counted) = if conn.is_postgres() {
+            let prefixes = keys.map(|(counter, key)| format!("{}:{key}:", counter.name));
+            let [a, b, g] = prefixes.each_ref().map(String::as_str);
+            let (recent, rows) =
+                fraud::recent_and_counts(conn, &dest.range, &dest.country, since, [a, b, g])?;
+            (recent, Some(rows))
         } else {
-            admitted
+            (admitted, None)
         };
         let (pauses, ended): (Vec<&PauseRow>, Vec<&PauseRow>) =
             recent.iter().partition(|p| p.in_force(now));
@@ -58,18 +69,15 @@ impl FraudGuard {
         };
         // The range's, the country's and all countries' counts in one read, this send
         // included (the pause a range gets does not change them).
-        let [range_counts, country_counts, global] = self.counts_of_all(
-            conn,
-            [
-                (self.range_counter, &dest.range, since_for(&dest.range)),
-                (
-                    self.country_counter,
-                    &dest.country,
-                    since_for(&dest.country),
-                ),
-                (self.global_counter, "all", since),
-            ],
-        )?;
+        let windows = [
+            (keys[0].0, keys[0].1, since_for(&dest.range)),
+            (keys[1].0, keys[1].1, since_for(&dest.country)),
+            (keys[2].0, keys[2].1, since),
+        ];
+        let [range_counts, country_counts, global] = match &counted {
+            Some(rows) => Self::tally(windows, rows),
+            None => self.counts_of_all(conn, windows)?,
+        };
         self.ceiling_verdict(dest, global, range_counts, 0, now)?;
         let mut ranges_paused = None;
         if !paused(&dest.range) {

@@ -22,7 +22,7 @@ use rand::Rng as _;
 pub use self::subject_key::{key_subjects_with, private_subject};
 use crate::{
     error::ApiError,
-    persistence::{Conn, rate_limits},
+    persistence::{Conn, fraud, rate_limits},
 };
 
 /// Rows a striped counter is spread over on PostgreSQL: enough that 16–64 concurrent
@@ -174,8 +174,9 @@ impl Limit {
     /// ([`rate_limits::hit_capped`]); a striped counter whose row was full then looks at
     /// its other rows one by one. That search must not go back to a counter before one
     /// the statement already locked (two sends would wait on each other): with more than
-    /// one striped counter, the statement runs under a savepoint, and a full row sends
-    /// the transaction back to it and through the counters one at a time, in order.
+    /// one striped counter, the statement runs all or nothing (in a subtransaction,
+    /// [`rate_limits::hit_capped_or_none`]), and a full row leaves nothing counted and
+    /// sends the transaction through the counters one at a time, in order.
     pub fn hit_all(conn: &mut Conn<'_>, hits: &[(Limit, &str)], now: i64) -> Result<(), ApiError> {
         let (plain, striped): (Vec<_>, Vec<_>) = hits
             .iter()
@@ -186,9 +187,6 @@ impl Limit {
             return Self::hit_in_turn(conn, &plain, &striped, now);
         }
         let guarded = striped.len() > 1;
-        if guarded {
-            rate_limits::savepoint(conn, "hit_all")?;
-        }
         let mut rng = rand::thread_rng();
         let first: Vec<u32> = striped
             .iter()
@@ -211,13 +209,16 @@ impl Limit {
                 cap: *cap,
             })
             .collect();
-        let counts = rate_limits::hit_capped(conn, &counters)?;
+        let counts = if guarded {
+            // All or nothing: a full row leaves nothing counted and nothing locked.
+            match rate_limits::hit_capped_or_none(conn, &counters)? {
+                Some(counts) => counts.into_iter().map(Some).collect(),
+                None => return Self::hit_in_turn(conn, &plain, &striped, now),
+            }
+        } else {
+            rate_limits::hit_capped(conn, &counters)?
+        };
         let (plain_counts, striped_counts) = counts.split_at(plain.len());
-        let full = striped_counts.iter().any(Option::is_none);
-        if guarded && full {
-            rate_limits::back_to(conn, "hit_all")?;
-            return Self::hit_in_turn(conn, &plain, &striped, now);
-        }
         // Counted even when refused: the caller's rollback undoes it.
         for ((limit, _), count) in plain.iter().zip(plain_counts) {
             if count.is_some_and(|n| n > i64::from(limit.max)) {
@@ -338,6 +339,35 @@ impl Limit {
             .collect();
         rate_limits::hit_many(conn, &counters)?;
         Ok(())
+    }
+
+    /// [`Limit::record_all`] only if `once` (a key as [`Limit::stored_key`] gives it, the
+    /// window start of its row, and the first window that counts) has no row from that
+    /// window on, which it then takes; false when it had one and nothing was counted.
+    /// PostgreSQL: one statement; SQLite: two.
+    pub fn record_all_once(
+        conn: &mut Conn<'_>,
+        once: (&str, i64, i64),
+        records: &[(Limit, &str)],
+        now: i64,
+    ) -> Result<bool, ApiError> {
+        let (key, window_start, since) = once;
+        if !conn.is_postgres() {
+            if !fraud::take_once_since(conn, key, window_start, since)? {
+                return Ok(false);
+            }
+            Self::record_all(conn, records, now)?;
+            return Ok(true);
+        }
+        let mut rng = rand::thread_rng();
+        let counters: Vec<(String, i64)> = records
+            .iter()
+            .map(|(limit, subject)| {
+                let row = rng.gen_range(0..limit.stripes_on(conn));
+                (limit.stripe_key(subject, row), limit.window_start(now))
+            })
+            .collect();
+        rate_limits::hit_many_once(conn, once, &counters)
     }
 
     /// Counts one event without refusing (e.g. a failed login, a system SMS).
