@@ -291,21 +291,21 @@ pub fn take(conn: &mut Conn<'_>, key: &str, window_start: i64, cap: i64) -> Resu
 /// rows in its output order (the lock step runs above the sort), so the rows are locked
 /// in the order given, then the UPDATE joins them.
 pub fn unhit(conn: &mut Conn<'_>, keys: &[String], window_start: i64) -> Result<(), ApiError> {
-    if let Conn::Postgres(c) = conn {
-        if keys.len() > 1 {
-            diesel::sql_query(
-                "WITH locked AS (SELECT key, window_start FROM rate_counters \
-                   WHERE key = ANY($1) AND window_start = $2 AND count > 0 \
-                   ORDER BY array_position($1, key) FOR UPDATE) \
-                 UPDATE rate_counters r SET count = r.count - 1 FROM locked l \
-                 WHERE r.key = l.key AND r.window_start = l.window_start",
-            )
-            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(keys)
-            .bind::<diesel::sql_types::BigInt, _>(window_start)
-            .keep_prepared()
-            .execute(*c)?;
-            return Ok(());
-        }
+    if let Conn::Postgres(c) = conn
+        && keys.len() > 1
+    {
+        diesel::sql_query(
+            "WITH locked AS (SELECT key, window_start FROM rate_counters \
+               WHERE key = ANY($1) AND window_start = $2 AND count > 0 \
+               ORDER BY array_position($1, key) FOR UPDATE) \
+             UPDATE rate_counters r SET count = r.count - 1 FROM locked l \
+             WHERE r.key = l.key AND r.window_start = l.window_start",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(keys)
+        .bind::<diesel::sql_types::BigInt, _>(window_start)
+        .keep_prepared()
+        .execute(*c)?;
+        return Ok(());
     }
     for key in keys {
         with_conn!(conn, c => diesel::update(rate_counters::table
