@@ -322,6 +322,18 @@ impl Limit {
         self.key(subject)
     }
 
+    /// Each counter's key and window for `now`, at a random row of a striped one.
+    fn random_rows(conn: &Conn<'_>, records: &[(Limit, &str)], now: i64) -> Vec<(String, i64)> {
+        let mut rng = rand::thread_rng();
+        records
+            .iter()
+            .map(|(limit, subject)| {
+                let row = rng.gen_range(0..limit.stripes_on(conn));
+                (limit.stripe_key(subject, row), limit.window_start(now))
+            })
+            .collect()
+    }
+
     /// [`Limit::record`] for several counters in one statement (a random row of each
     /// striped one), locked in the order given.
     pub fn record_all(
@@ -329,14 +341,7 @@ impl Limit {
         records: &[(Limit, &str)],
         now: i64,
     ) -> Result<(), ApiError> {
-        let mut rng = rand::thread_rng();
-        let counters: Vec<(String, i64)> = records
-            .iter()
-            .map(|(limit, subject)| {
-                let row = rng.gen_range(0..limit.stripes_on(conn));
-                (limit.stripe_key(subject, row), limit.window_start(now))
-            })
-            .collect();
+        let counters = Self::random_rows(conn, records, now);
         rate_limits::hit_many(conn, &counters)?;
         Ok(())
     }
@@ -359,14 +364,7 @@ impl Limit {
             Self::record_all(conn, records, now)?;
             return Ok(true);
         }
-        let mut rng = rand::thread_rng();
-        let counters: Vec<(String, i64)> = records
-            .iter()
-            .map(|(limit, subject)| {
-                let row = rng.gen_range(0..limit.stripes_on(conn));
-                (limit.stripe_key(subject, row), limit.window_start(now))
-            })
-            .collect();
+        let counters = Self::random_rows(conn, records, now);
         rate_limits::hit_many_once(conn, once, &counters)
     }
 
