@@ -3,7 +3,7 @@
 
 use diesel::{
     prelude::*,
-    sql_types::{BigInt, Bool, Nullable, Text},
+    sql_types::{Array, BigInt, Bool, Nullable, Text},
 };
 use phonereg_types::FraudScope;
 
@@ -38,14 +38,20 @@ pub fn counts_under(
     prefix: &str,
     since: i64,
 ) -> Result<Vec<(String, i64)>, ApiError> {
-    let end = format!("{};", prefix.trim_end_matches(':'));
-    Ok(with_conn!(conn, c => rate_counters::table
-        .filter(rate_counters::key.ge(prefix))
-        .filter(rate_counters::key.lt(end.as_str()))
-        .filter(rate_counters::window_start.ge(since))
-        .select((rate_counters::key, rate_counters::count))
-        .keep_prepared()
-        .load(c))?)
+    let end = range_end(prefix);
+    match conn {
+        Conn::Sqlite(c) => Ok(rate_counters::table
+            .filter(rate_counters::key.ge(prefix))
+            .filter(rate_counters::key.lt(end.as_str()))
+            .filter(rate_counters::window_start.ge(since))
+            .select((rate_counters::key, rate_counters::count))
+            .keep_prepared()
+            .load(*c)?),
+        Conn::Postgres(_) => Ok(pg_ranges(conn, &[(prefix, since)])?
+            .into_iter()
+            .map(|(key, _, count)| (key, count))
+            .collect()),
+    }
 }
 
 /// [`counts_under`] for three prefixes, each from its own window, in one statement,
@@ -54,23 +60,77 @@ pub fn counts_under_three(
     conn: &mut Conn<'_>,
     [(a, a_since), (b, b_since), (g, g_since)]: [(&str, i64); 3],
 ) -> Result<Vec<(String, i64)>, ApiError> {
-    let end = |prefix: &str| format!("{};", prefix.trim_end_matches(':'));
-    let (a_end, b_end, g_end) = (end(a), end(b), end(g));
-    Ok(with_conn!(conn, c => rate_counters::table
-        .filter(
-            rate_counters::key.ge(a)
-                .and(rate_counters::key.lt(a_end.as_str()))
-                .and(rate_counters::window_start.ge(a_since))
-                .or(rate_counters::key.ge(b)
-                    .and(rate_counters::key.lt(b_end.as_str()))
-                    .and(rate_counters::window_start.ge(b_since)))
-                .or(rate_counters::key.ge(g)
-                    .and(rate_counters::key.lt(g_end.as_str()))
-                    .and(rate_counters::window_start.ge(g_since))),
-        )
-        .select((rate_counters::key, rate_counters::count))
-        .keep_prepared()
-        .load(c))?)
+    let (a_end, b_end, g_end) = (range_end(a), range_end(b), range_end(g));
+    match conn {
+        Conn::Sqlite(c) => Ok(rate_counters::table
+            .filter(
+                rate_counters::key
+                    .ge(a)
+                    .and(rate_counters::key.lt(a_end.as_str()))
+                    .and(rate_counters::window_start.ge(a_since))
+                    .or(rate_counters::key
+                        .ge(b)
+                        .and(rate_counters::key.lt(b_end.as_str()))
+                        .and(rate_counters::window_start.ge(b_since)))
+                    .or(rate_counters::key
+                        .ge(g)
+                        .and(rate_counters::key.lt(g_end.as_str()))
+                        .and(rate_counters::window_start.ge(g_since))),
+            )
+            .select((rate_counters::key, rate_counters::count))
+            .keep_prepared()
+            .load(*c)?),
+        Conn::Postgres(_) => {
+            let ranges = [(a, a_since), (b, b_since), (g, g_since)];
+            Ok(pg_ranges(conn, &ranges)?
+                .into_iter()
+                .map(|(key, _, count)| (key, count))
+                .collect())
+        }
+    }
+}
+
+/// The key that sorts right after every key under `prefix` (which ends with ':').
+fn range_end(prefix: &str) -> String {
+    format!("{};", prefix.trim_end_matches(':'))
+}
+
+/// PostgreSQL: the counter rows under each `(prefix, since)`, through
+/// `phonereg_counter_ranges` (migration 2026-12-13-100001), whose plan never scans the
+/// whole table: a plan kept from when the table was small otherwise does until the next
+/// ANALYZE.
+fn pg_ranges(conn: &mut Conn<'_>, ranges: &[(&str, i64)]) -> Result<Vec<CounterRow>, ApiError> {
+    let Conn::Postgres(c) = conn else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "pg_ranges is for PostgreSQL"
+        )));
+    };
+    let lo: Vec<&str> = ranges.iter().map(|(p, _)| *p).collect();
+    let hi: Vec<String> = ranges.iter().map(|(p, _)| range_end(p)).collect();
+    let since: Vec<i64> = ranges.iter().map(|(_, s)| *s).collect();
+    let rows: Vec<RangeRow> = diesel::sql_query(
+        "SELECT key, window_start, count FROM phonereg_counter_ranges($1, $2, $3)",
+    )
+    .bind::<Array<Text>, _>(&lo)
+    .bind::<Array<Text>, _>(&hi)
+    .bind::<Array<BigInt>, _>(&since)
+    .keep_prepared()
+    .load(*c)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.key, r.window_start, r.count))
+        .collect())
+}
+
+/// A row of `phonereg_counter_ranges`.
+#[derive(QueryableByName)]
+struct RangeRow {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    window_start: i64,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
 }
 
 /// A row of [`recent_and_counts`]: a pause (`id` set) or a counter row (`window_start`
@@ -123,24 +183,23 @@ pub fn recent_and_counts(
             "recent_and_counts is for PostgreSQL"
         )));
     };
-    let end = |prefix: &str| format!("{};", prefix.trim_end_matches(':'));
-    let mut query = diesel::sql_query(
+    // The counter rows through `phonereg_counter_ranges`: see `pg_ranges`.
+    let hi: Vec<String> = prefixes.iter().map(|p| range_end(p)).collect();
+    let rows: Vec<PauseOrCount> = diesel::sql_query(
         "SELECT id, scope, key, country, since, until, sent, verified, enforced, lifted_at, \
            lifted_by, NULL::bigint AS window_start, NULL::bigint AS count \
          FROM sms_fraud_pauses WHERE (key = $1 OR key = $2) AND until > $3 \
          UNION ALL \
          SELECT NULL, NULL, key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, window_start, count \
-         FROM rate_counters WHERE window_start >= $3 \
-           AND ((key >= $4 AND key < $5) OR (key >= $6 AND key < $7) OR (key >= $8 AND key < $9))",
+         FROM phonereg_counter_ranges($4, $5, ARRAY[$3, $3, $3])",
     )
-    .into_boxed()
     .bind::<Text, _>(range)
     .bind::<Text, _>(country)
-    .bind::<BigInt, _>(since);
-    for prefix in prefixes {
-        query = query.bind::<Text, _>(prefix).bind::<Text, _>(end(prefix));
-    }
-    let rows: Vec<PauseOrCount> = query.keep_prepared().load(*c)?;
+    .bind::<BigInt, _>(since)
+    .bind::<Array<Text>, _>(&prefixes[..])
+    .bind::<Array<Text>, _>(&hi)
+    .keep_prepared()
+    .load(*c)?;
     let (mut pauses, mut counts) = (Vec::new(), Vec::new());
     for r in rows {
         match (r.id, r.window_start) {

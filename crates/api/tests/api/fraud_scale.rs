@@ -109,3 +109,67 @@ async fn a_record_mode_pause_never_blocks_an_enforced_one(b: Backend) {
     let items = pauses(&enforcing).await;
     assert!(items.iter().any(|p| p["enforced"] == true), "{items:?}");
 }
+
+#[derive(diesel::QueryableByName)]
+struct Scans {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// PostgreSQL (issue 25): the guard reads its counters by key range on every send. A
+/// connection keeps that read prepared, planned for the table as it was when it was
+/// small; once the table has grown, the read must still use the primary key, never scan
+/// the whole table (which it did, inside the send's lock on the shared counters, until
+/// the next ANALYZE).
+#[tokio::test]
+async fn the_guards_counter_reads_keep_to_the_key_range_as_the_table_grows() {
+    use diesel::{Connection as _, RunQueryDsl as _, pg::PgConnection};
+    use phonereg_api::{
+        config::DatabaseUrl,
+        persistence::{Conn, fraud},
+    };
+
+    let app = spawn_app_with(Backend::Postgres, guarded).await;
+    let DatabaseUrl::Postgres(url) = &app.database_url else {
+        unreachable!("PostgreSQL")
+    };
+    let mut pg = PgConnection::establish(url).expect("connect");
+    let sql = |pg: &mut PgConnection, q: &str| diesel::sql_query(q).execute(pg).expect(q);
+    // A new server's table: a few rows, analyzed as such.
+    sql(
+        &mut pg,
+        "INSERT INTO rate_counters (key, window_start, count) \
+         SELECT 'sms_number:' || md5(i::text), 0, 1 FROM generate_series(1, 40) i",
+    );
+    sql(&mut pg, "ANALYZE rate_counters");
+    let read = |pg: &mut PgConnection| {
+        let ranges = [
+            ("fraud:r:+1415:", 0),
+            ("fraud:c:US:", 0),
+            ("fraud:g:all:", 0),
+        ];
+        fraud::counts_under_three(&mut Conn::Postgres(pg), ranges).expect("read");
+    };
+    // More than the five runs after which PostgreSQL keeps one plan for a statement.
+    for _ in 0..8 {
+        read(&mut pg);
+    }
+    // The table grows, as it does within a minute of sends; no ANALYZE has run yet.
+    sql(
+        &mut pg,
+        "INSERT INTO rate_counters (key, window_start, count) \
+         SELECT 'sms_account:' || md5(i::text), 0, 1 FROM generate_series(1, 20000) i",
+    );
+    pg.transaction(|pg| {
+        read(pg);
+        read(pg);
+        let scans: Scans = diesel::sql_query(
+            "SELECT coalesce(sum(seq_scan), 0)::bigint AS n FROM pg_stat_xact_user_tables \
+             WHERE relname = 'rate_counters' AND schemaname = current_schema()",
+        )
+        .get_result(pg)?;
+        assert_eq!(scans.n, 0, "the reads scanned the whole table");
+        diesel::QueryResult::Ok(())
+    })
+    .expect("transaction");
+}

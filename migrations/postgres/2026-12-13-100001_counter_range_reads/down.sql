@@ -1,0 +1,1 @@
+DROP FUNCTION phonereg_counter_ranges(TEXT[], TEXT[], BIGINT[]);
