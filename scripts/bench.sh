@@ -108,7 +108,7 @@ need wrk
 need python3
 
 # BENCH_BIN_DIR: binaries built earlier (phonereg-api, fake-twilio, bench-seed,
-# argon2-ceiling), to measure another build back to back with this one.
+# argon2-ceiling, and webhook-sink with BENCH_WEBHOOK), to measure another build back to back with this one.
 BIN=${BENCH_BIN_DIR:-target/release}
 if [ -z "${BENCH_BIN_DIR:-}" ]; then
   step "release build"
@@ -116,8 +116,9 @@ if [ -z "${BENCH_BIN_DIR:-}" ]; then
   # features and the API binary would differ from the one built alone.
   cargo build --release -p phonereg-api --locked
   cargo build --release -p fake-twilio --locked
+  [ -z "${BENCH_WEBHOOK:-}" ] || cargo build --release -p fake-server --bin webhook-sink --locked
 else
-  for b in phonereg-api fake-twilio bench-seed argon2-ceiling; do
+  for b in phonereg-api fake-twilio bench-seed argon2-ceiling ${BENCH_WEBHOOK:+webhook-sink}; do
     [ -x "$BIN/$b" ] || fail "BENCH_BIN_DIR=$BIN has no $b"
   done
 fi
