@@ -91,160 +91,106 @@ pub fn hit_many(conn: &mut Conn<'_>, counters: &[(String, i64)]) -> Result<Vec<i
         .collect()
 }
 
-/// PostgreSQL: takes the row of `once` (key, window start) unless the key has a row in a
-/// window from `since` on, and only if it was taken adds one to each of `counters` (as
-/// [`hit_many`], locked in the order given); true when taken. One statement where
-/// SQLite runs two: a verify's credit and the guard's three verified counts.
-pub fn hit_many_once(
-    conn: &mut Conn<'_>,
-    (once, window_start, since): (&str, i64, i64),
-    counters: &[(String, i64)],
-) -> Result<bool, ApiError> {
-    let Conn::Postgres(c) = conn else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "hit_many_once is for PostgreSQL"
-        )));
-    };
-    let values: Vec<String> = (0..counters.len())
-        .map(|i| format!("(${}, ${})", 2 * i + 4, 2 * i + 5))
-        .collect();
-    // A data-modifying CTE runs to its end whatever reads it; the main INSERT only
-    // inserts when it took the row. The keys differ, so the two never meet.
-    let sql = format!(
-        "WITH taken AS (INSERT INTO rate_counters (key, window_start, count) \
-           SELECT $1, $2, 1 \
-           WHERE NOT EXISTS (SELECT 1 FROM rate_counters WHERE key = $1 AND window_start >= $3) \
-           ON CONFLICT (key, window_start) DO NOTHING RETURNING 1) \
-         INSERT INTO rate_counters AS r (key, window_start, count) \
-         SELECT v.key, v.window_start, 1 FROM (VALUES {}) AS v (key, window_start) \
-         WHERE EXISTS (SELECT 1 FROM taken) \
-         ON CONFLICT (key, window_start) DO UPDATE SET count = r.count + 1",
-        values.join(", ")
-    );
-    let mut query = diesel::sql_query(sql.as_str())
-        .into_boxed()
-        .bind::<diesel::sql_types::Text, _>(once)
-        .bind::<diesel::sql_types::BigInt, _>(window_start)
-        .bind::<diesel::sql_types::BigInt, _>(since);
-    for (key, window_start) in counters {
-        query = query
-            .bind::<diesel::sql_types::Text, _>(key.as_str())
-            .bind::<diesel::sql_types::BigInt, _>(*window_start);
-    }
-    Ok(query.keep_prepared().execute(*c)? > 0)
-}
-
-/// One counter row for [`hit_capped`]: its key, window start and the count it may reach.
-pub struct Capped<'a> {
-    pub key: &'a str,
+/// One row a counter may take on PostgreSQL (see [`hit_free_rows`]): which counter it
+/// belongs to (numbered 1, 2, … in the order to count them), its key and window start,
+/// and how many it may hold.
+pub struct Candidate {
+    pub counter: i32,
+    pub key: String,
     pub window_start: i64,
     pub cap: i64,
 }
 
-/// PostgreSQL: adds one to each counter in one statement, but only to a row that holds
-/// fewer than its `cap` (a row that does not exist yet is created at 1); returns each
-/// counter's new count in the order given, None for a row that was full and kept its
-/// count. Rows are locked in the order given; a full row is locked too (an `ON
-/// CONFLICT DO UPDATE` locks the row it meets, changed or not) until the transaction
-/// ends. Keys must be distinct.
-///
-/// The striped counters of one send (client networks, the guard's rows, the budget) were
-/// one or two statements each; here they are one with the plain counters.
-pub fn hit_capped(
-    conn: &mut Conn<'_>,
-    counters: &[Capped<'_>],
-) -> Result<Vec<Option<i64>>, ApiError> {
-    let Conn::Postgres(c) = conn else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "hit_capped is for PostgreSQL (SQLite's counters are never striped)"
-        )));
-    };
-    if counters.is_empty() {
-        return Ok(Vec::new());
-    }
-    let values: Vec<String> = (0..counters.len())
-        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-        .collect();
-    // The caps ride in a CTE: `excluded` only has the table's columns. A VALUES list is
-    // inserted in its order, so rows are locked in the order given.
-    let sql = format!(
-        "WITH want (key, window_start, cap) AS (VALUES {}) \
-         INSERT INTO rate_counters AS r (key, window_start, count) \
-         SELECT key, window_start, 1 FROM want \
-         ON CONFLICT (key, window_start) DO UPDATE SET count = r.count + 1 \
-         WHERE r.count < (SELECT w.cap FROM want w \
-                          WHERE w.key = excluded.key AND w.window_start = excluded.window_start) \
-         RETURNING key, window_start, count",
-        values.join(", ")
-    );
-    let mut query = diesel::sql_query(sql.as_str()).into_boxed();
-    for counter in counters {
-        query = query
-            .bind::<diesel::sql_types::Text, _>(counter.key)
-            .bind::<diesel::sql_types::BigInt, _>(counter.window_start)
-            .bind::<diesel::sql_types::BigInt, _>(counter.cap);
-    }
-    // One form per number of counters: a handful of cached statements.
-    let counted: Vec<Counted> = query.keep_prepared().load(*c)?;
-    Ok(counters
-        .iter()
-        .map(|want| {
-            counted
-                .iter()
-                .find(|row| row.key == want.key && row.window_start == want.window_start)
-                .map(|row| row.count)
-        })
-        .collect())
+/// Binds the candidates as `phonereg_hit_free_rows`'s four parallel arrays.
+macro_rules! bind_candidates {
+    ($query:expr, $candidates:expr) => {{
+        use diesel::sql_types::{Array, BigInt, Integer, Text};
+        let c: &[Candidate] = $candidates;
+        let keys: Vec<&str> = c.iter().map(|w| w.key.as_str()).collect();
+        let windows: Vec<i64> = c.iter().map(|w| w.window_start).collect();
+        let caps: Vec<i64> = c.iter().map(|w| w.cap).collect();
+        let counters: Vec<i32> = c.iter().map(|w| w.counter).collect();
+        $query
+            .bind::<Array<Text>, _>(keys)
+            .bind::<Array<BigInt>, _>(windows)
+            .bind::<Array<BigInt>, _>(caps)
+            .bind::<Array<Integer>, _>(counters)
+    }};
 }
 
-/// PostgreSQL: [`hit_capped`] all or nothing, in one round trip: the new counts in the
-/// order given, or None when a row was full, in which case nothing was counted and no
-/// row stays locked (the function `phonereg_hit_capped_or_none`, migration
-/// 2026-12-12-200001, runs the upsert in a subtransaction it rolls back). Replaces a
-/// `SAVEPOINT` before [`hit_capped`] and a `ROLLBACK TO` after it.
-pub fn hit_capped_or_none(
+/// PostgreSQL: counts each counter once, on a row of it that no other transaction holds
+/// and that holds fewer than its cap (the function `phonereg_hit_free_rows`, migration
+/// 2026-12-13-100002), waiting only when every such row is held or none exists yet.
+/// The candidates are each counter's rows in the order to try them; a counter with one
+/// row is a plain upsert. Returns each counter's new count in counter order, or None
+/// when every row of some counter was full: then nothing was counted and no row stays
+/// locked.
+///
+/// A send counts six counters every send shares. Taking a random row of each and
+/// waiting for it queued sends behind each other's whole transactions.
+pub fn hit_free_rows(
     conn: &mut Conn<'_>,
-    counters: &[Capped<'_>],
+    candidates: &[Candidate],
 ) -> Result<Option<Vec<i64>>, ApiError> {
     #[derive(QueryableByName)]
     struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        counted_key: String,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        counted_window: i64,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        counter: i32,
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         counted_count: i64,
     }
     let Conn::Postgres(c) = conn else {
         return Err(ApiError::Internal(anyhow::anyhow!(
-            "hit_capped_or_none is for PostgreSQL (SQLite's counters are never striped)"
+            "hit_free_rows is for PostgreSQL (SQLite's counters are never striped)"
         )));
     };
-    use diesel::sql_types::{Array, BigInt, Text};
-    let keys: Vec<&str> = counters.iter().map(|w| w.key).collect();
-    let windows: Vec<i64> = counters.iter().map(|w| w.window_start).collect();
-    let caps: Vec<i64> = counters.iter().map(|w| w.cap).collect();
-    let rows: Vec<Row> = diesel::sql_query("SELECT * FROM phonereg_hit_capped_or_none($1, $2, $3)")
-        .bind::<Array<Text>, _>(&keys)
-        .bind::<Array<BigInt>, _>(&windows)
-        .bind::<Array<BigInt>, _>(&caps)
+    let query = diesel::sql_query(
+        "SELECT counter, counted_count FROM phonereg_hit_free_rows($1, $2, $3, $4)",
+    );
+    let rows: Vec<Row> = bind_candidates!(query, candidates)
         .keep_prepared()
         .load(*c)?;
-    if rows.len() < counters.len() {
+    let counters = candidates.last().map_or(0, |w| w.counter);
+    if rows.len() < usize::try_from(counters).unwrap_or(0) {
         return Ok(None);
     }
-    counters
-        .iter()
-        .map(|want| {
-            rows.iter()
-                .find(|r| r.counted_key == want.key && r.counted_window == want.window_start)
-                .map(|r| r.counted_count)
-                .ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!("counter {} not returned", want.key))
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    let mut counts: Vec<(i32, i64)> = rows
+        .into_iter()
+        .map(|r| (r.counter, r.counted_count))
+        .collect();
+    counts.sort_unstable_by_key(|(counter, _)| *counter);
+    Ok(Some(counts.into_iter().map(|(_, n)| n).collect()))
+}
+
+/// PostgreSQL: takes the row of `once` (key, window start) unless the key has a row in a
+/// window from `since` on, and only if it was taken counts the candidates as
+/// [`hit_free_rows`] does (uncapped); true when taken. One round trip where SQLite runs
+/// two statements: a verify's credit and the guard's three verified counts.
+pub fn hit_free_rows_once(
+    conn: &mut Conn<'_>,
+    (once, window_start, since): (&str, i64, i64),
+    candidates: &[Candidate],
+) -> Result<bool, ApiError> {
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        taken: bool,
+    }
+    let Conn::Postgres(c) = conn else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "hit_free_rows_once is for PostgreSQL"
+        )));
+    };
+    let query = diesel::sql_query(
+        "SELECT phonereg_hit_free_rows_once($5, $6, $7, $1, $2, $3, $4) AS taken",
+    );
+    let taken: Taken = bind_candidates!(query, candidates)
+        .bind::<diesel::sql_types::Text, _>(once)
+        .bind::<diesel::sql_types::BigInt, _>(window_start)
+        .bind::<diesel::sql_types::BigInt, _>(since)
+        .keep_prepared()
+        .get_result(*c)?;
+    Ok(taken.taken)
 }
 
 /// Takes one slot of the row of `key` if it holds fewer than `cap`; false when it is full.

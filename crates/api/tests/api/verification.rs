@@ -398,3 +398,58 @@ async fn a_used_code_dies_at_the_clocks_time(b: Backend) {
         "the code died at {dies}, used at {used_at} by the clock"
     );
 }
+
+/// PostgreSQL (issue 25): a send counts rows every send shares (the budget, the client's
+/// networks, the guard's counts), striped over a few rows each. A send must take a row
+/// no other transaction holds rather than queue behind it: with all but one of the
+/// budget's rows held by a long transaction, sends still go through at once.
+#[tokio::test]
+async fn sends_take_a_free_row_of_a_shared_counter_instead_of_waiting() {
+    use diesel::{Connection as _, RunQueryDsl as _, connection::SimpleConnection as _};
+    use phonereg_api::config::DatabaseUrl;
+
+    let app = spawn_app_with(Backend::Postgres, |c| {
+        c.sms_daily_budget = 1_000;
+        c.sms_fraud_global_unverified = Some(1_000);
+    })
+    .await;
+    let DatabaseUrl::Postgres(url) = &app.database_url else {
+        unreachable!("PostgreSQL")
+    };
+    let day = {
+        let now = app.state.clock.now();
+        now - now.rem_euclid(86_400)
+    };
+    let mut holder = diesel::PgConnection::establish(url).expect("connect");
+    let rows: Vec<String> = (0..8)
+        .map(|i| match i {
+            0 => format!("('sms_budget:all', {day}, 0)"),
+            _ => format!("('sms_budget:all#{i}', {day}, 0)"),
+        })
+        .collect();
+    diesel::sql_query(format!(
+        "INSERT INTO rate_counters (key, window_start, count) VALUES {}",
+        rows.join(", ")
+    ))
+    .execute(&mut holder)
+    .expect("budget rows");
+    // Another request's transaction holds seven of the eight rows and does not end.
+    holder
+        .batch_execute(
+            "BEGIN; SELECT 1 FROM rate_counters \
+             WHERE key LIKE 'sms_budget:all%' AND key <> 'sms_budget:all#7' FOR UPDATE",
+        )
+        .expect("hold the rows");
+    for i in 0..3 {
+        let (token, _, _) = app.signup().await;
+        let number = format!("+1415555{:04}", 2671 + i);
+        let sent = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            app.add_phone(&token, &number),
+        )
+        .await
+        .expect("the send waited for the held rows");
+        sent.expect(201);
+    }
+    holder.batch_execute("ROLLBACK").expect("release");
+}

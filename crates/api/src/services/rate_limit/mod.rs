@@ -169,70 +169,63 @@ impl Limit {
     /// order, whose window was already full. The one-row counters go first, the striped
     /// ones after them.
     ///
-    /// On SQLite (never striped) that is one statement. On PostgreSQL the one-row
-    /// counters and a random row of each striped counter go in one statement too
-    /// ([`rate_limits::hit_capped`]); a striped counter whose row was full then looks at
-    /// its other rows one by one. That search must not go back to a counter before one
-    /// the statement already locked (two sends would wait on each other): with more than
-    /// one striped counter, the statement runs all or nothing (in a subtransaction,
-    /// [`rate_limits::hit_capped_or_none`]), and a full row leaves nothing counted and
-    /// sends the transaction through the counters one at a time, in order.
+    /// On SQLite (never striped) that is one statement. On PostgreSQL too
+    /// ([`rate_limits::hit_free_rows`]): each striped counter takes a row of it no other
+    /// transaction holds, so concurrent sends do not queue on the rows they share. When
+    /// every row of a striped counter is full, nothing is counted and the transaction
+    /// goes through the counters one at a time, in order, to find which one refuses.
     pub fn hit_all(conn: &mut Conn<'_>, hits: &[(Limit, &str)], now: i64) -> Result<(), ApiError> {
         let (plain, striped): (Vec<_>, Vec<_>) = hits
             .iter()
             .partition(|(limit, _)| limit.stripes_on(conn) == 1);
-        // A lone striped counter and no other: one statement either way, and the plain
-        // UPDATE of `take` passes over a full row without locking it.
-        if striped.is_empty() || (plain.is_empty() && striped.len() == 1) {
+        if striped.is_empty() {
             return Self::hit_in_turn(conn, &plain, &striped, now);
         }
-        let guarded = striped.len() > 1;
-        let mut rng = rand::thread_rng();
-        let first: Vec<u32> = striped
-            .iter()
-            .map(|(limit, _)| rng.gen_range(0..limit.stripes_on(conn)))
-            .collect();
-        let keys: Vec<(String, i64, i64)> = plain
-            .iter()
-            .map(|(limit, subject)| (limit.key(subject), limit.window_start(now), i64::MAX))
-            .chain(striped.iter().zip(&first).map(|((limit, subject), &i)| {
-                let stripes = limit.stripes_on(conn);
-                let key = limit.stripe_key(subject, i);
-                (key, limit.window_start(now), limit.stripe_cap(stripes, i))
-            }))
-            .collect();
-        let counters: Vec<rate_limits::Capped<'_>> = keys
-            .iter()
-            .map(|(key, window_start, cap)| rate_limits::Capped {
-                key,
-                window_start: *window_start,
-                cap: *cap,
-            })
-            .collect();
-        let counts = if guarded {
-            // All or nothing: a full row leaves nothing counted and nothing locked.
-            match rate_limits::hit_capped_or_none(conn, &counters)? {
-                Some(counts) => counts.into_iter().map(Some).collect(),
-                None => return Self::hit_in_turn(conn, &plain, &striped, now),
-            }
-        } else {
-            rate_limits::hit_capped(conn, &counters)?
+        let ordered: Vec<(Limit, &str)> = plain.iter().chain(&striped).map(|h| **h).collect();
+        let candidates = Self::candidates(conn, &ordered, now, true);
+        let Some(counts) = rate_limits::hit_free_rows(conn, &candidates)? else {
+            return Self::hit_in_turn(conn, &plain, &striped, now);
         };
-        let (plain_counts, striped_counts) = counts.split_at(plain.len());
-        // Counted even when refused: the caller's rollback undoes it.
-        for ((limit, _), count) in plain.iter().zip(plain_counts) {
-            if count.is_some_and(|n| n > i64::from(limit.max)) {
+        // Counted even when refused: the caller's rollback undoes it. A striped counter
+        // was only counted where it had room.
+        for ((limit, _), count) in plain.iter().zip(counts) {
+            if count > i64::from(limit.max) {
                 return Err(limit.refusal(now));
             }
         }
-        for (((limit, subject), &i), count) in striped.iter().zip(&first).zip(striped_counts) {
-            if count.is_none() {
-                // The last counter of the statement: its other rows come after it.
-                let stripes = limit.stripes_on(conn);
-                limit.take_from(conn, subject, now, (i + 1..stripes).chain(0..i))?;
+        Ok(())
+    }
+
+    /// The rows each of `hits` may take on PostgreSQL, numbered by counter: a one-row
+    /// counter's row (uncapped: the caller compares its count), or every row of a
+    /// striped one from a random first, so concurrent requests spread over them, each
+    /// with its share of the limit when `capped`.
+    fn candidates(
+        conn: &Conn<'_>,
+        hits: &[(Limit, &str)],
+        now: i64,
+        capped: bool,
+    ) -> Vec<rate_limits::Candidate> {
+        let mut rng = rand::thread_rng();
+        let mut rows = Vec::new();
+        for (counter, (limit, subject)) in (1..).zip(hits) {
+            let stripes = limit.stripes_on(conn);
+            let first = rng.gen_range(0..stripes);
+            for i in (first..stripes).chain(0..first) {
+                let cap = if capped && stripes > 1 {
+                    limit.stripe_cap(stripes, i)
+                } else {
+                    i64::MAX
+                };
+                rows.push(rate_limits::Candidate {
+                    counter,
+                    key: limit.stripe_key(subject, i),
+                    window_start: limit.window_start(now),
+                    cap,
+                });
             }
         }
-        Ok(())
+        rows
     }
 
     /// [`Limit::hit_all`] one counter at a time: the one-row counters in one statement,
@@ -322,26 +315,22 @@ impl Limit {
         self.key(subject)
     }
 
-    /// Each counter's key and window for `now`, at a random row of a striped one.
-    fn random_rows(conn: &Conn<'_>, records: &[(Limit, &str)], now: i64) -> Vec<(String, i64)> {
-        let mut rng = rand::thread_rng();
-        records
-            .iter()
-            .map(|(limit, subject)| {
-                let row = rng.gen_range(0..limit.stripes_on(conn));
-                (limit.stripe_key(subject, row), limit.window_start(now))
-            })
-            .collect()
-    }
-
-    /// [`Limit::record`] for several counters in one statement (a random row of each
-    /// striped one), locked in the order given.
+    /// [`Limit::record`] for several counters in one statement: on PostgreSQL a row of
+    /// each striped one that no other transaction holds ([`rate_limits::hit_free_rows`]).
     pub fn record_all(
         conn: &mut Conn<'_>,
         records: &[(Limit, &str)],
         now: i64,
     ) -> Result<(), ApiError> {
-        let counters = Self::random_rows(conn, records, now);
+        if conn.is_postgres() {
+            let candidates = Self::candidates(conn, records, now, false);
+            rate_limits::hit_free_rows(conn, &candidates)?;
+            return Ok(());
+        }
+        let counters: Vec<(String, i64)> = records
+            .iter()
+            .map(|(limit, subject)| (limit.key(subject), limit.window_start(now)))
+            .collect();
         rate_limits::hit_many(conn, &counters)?;
         Ok(())
     }
@@ -349,7 +338,7 @@ impl Limit {
     /// [`Limit::record_all`] only if `once` (a key as [`Limit::stored_key`] gives it, the
     /// window start of its row, and the first window that counts) has no row from that
     /// window on, which it then takes; false when it had one and nothing was counted.
-    /// PostgreSQL: one statement; SQLite: two.
+    /// PostgreSQL: one round trip; SQLite: two statements.
     pub fn record_all_once(
         conn: &mut Conn<'_>,
         once: (&str, i64, i64),
@@ -364,8 +353,8 @@ impl Limit {
             Self::record_all(conn, records, now)?;
             return Ok(true);
         }
-        let counters = Self::random_rows(conn, records, now);
-        rate_limits::hit_many_once(conn, once, &counters)
+        let candidates = Self::candidates(conn, records, now, false);
+        rate_limits::hit_free_rows_once(conn, once, &candidates)
     }
 
     /// Counts one event without refusing (e.g. a failed login, a system SMS).
