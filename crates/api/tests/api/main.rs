@@ -38,6 +38,7 @@ mod phone_oracle;
 mod process;
 mod providers;
 mod session_races;
+mod shared_counters;
 mod spa;
 mod storage;
 mod stream_limits;

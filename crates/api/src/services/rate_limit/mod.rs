@@ -169,11 +169,10 @@ impl Limit {
     /// order, whose window was already full. The one-row counters go first, the striped
     /// ones after them.
     ///
-    /// On SQLite (never striped) that is one statement. On PostgreSQL too
-    /// ([`rate_limits::hit_free_rows`]): each striped counter takes a row of it no other
-    /// transaction holds, so concurrent sends do not queue on the rows they share. When
-    /// every row of a striped counter is full, nothing is counted and the transaction
-    /// goes through the counters one at a time, in order, to find which one refuses.
+    /// One statement on both backends. On PostgreSQL ([`rate_limits::hit_free_rows`]) a
+    /// striped counter takes a row no other transaction holds, so sends do not queue on
+    /// the rows they share; when all its rows are full nothing is counted, and the
+    /// counters are taken one at a time, in order, to find the one that refuses.
     pub fn hit_all(conn: &mut Conn<'_>, hits: &[(Limit, &str)], now: i64) -> Result<(), ApiError> {
         let (plain, striped): (Vec<_>, Vec<_>) = hits
             .iter()
@@ -280,11 +279,7 @@ impl Limit {
         n: u32,
         now: i64,
     ) -> Result<(), ApiError> {
-        let keys: Vec<String> = (0..self.stripes_on(conn))
-            .map(|i| self.stripe_key(subject, i))
-            .collect();
-        let count = rate_limits::total(conn, &keys, self.window_start(now))?;
-        if count + i64::from(n.max(1)) > i64::from(self.max) {
+        if self.count(conn, subject, now)? + i64::from(n.max(1)) > i64::from(self.max) {
             return Err(self.refusal(now));
         }
         Ok(())
@@ -300,11 +295,7 @@ impl Limit {
 
     /// Refuses when the window is full, without counting.
     pub fn check(&self, conn: &mut Conn<'_>, subject: &str, now: i64) -> Result<(), ApiError> {
-        let keys: Vec<String> = (0..self.stripes_on(conn))
-            .map(|i| self.stripe_key(subject, i))
-            .collect();
-        let count = rate_limits::total(conn, &keys, self.window_start(now))?;
-        if count >= i64::from(self.max) {
+        if self.count(conn, subject, now)? >= i64::from(self.max) {
             return Err(self.refusal(now));
         }
         Ok(())
@@ -322,16 +313,16 @@ impl Limit {
         records: &[(Limit, &str)],
         now: i64,
     ) -> Result<(), ApiError> {
+        let candidates = Self::candidates(conn, records, now, false);
         if conn.is_postgres() {
-            let candidates = Self::candidates(conn, records, now, false);
             rate_limits::hit_free_rows(conn, &candidates)?;
-            return Ok(());
+        } else {
+            let rows: Vec<(String, i64)> = candidates
+                .into_iter()
+                .map(|c| (c.key, c.window_start))
+                .collect();
+            rate_limits::hit_many(conn, &rows)?;
         }
-        let counters: Vec<(String, i64)> = records
-            .iter()
-            .map(|(limit, subject)| (limit.key(subject), limit.window_start(now)))
-            .collect();
-        rate_limits::hit_many(conn, &counters)?;
         Ok(())
     }
 
