@@ -96,7 +96,7 @@ fn range_end(prefix: &str) -> String {
 }
 
 /// PostgreSQL: the counter rows under each `(prefix, since)`, through
-/// `phonereg_counter_ranges` (migration 2026-12-13-100001), whose plan never scans the
+/// `phonereg_counter_ranges` (migration 2026-12-13-200001), whose plan never scans the
 /// whole table: a plan kept from when the table was small otherwise does until the next
 /// ANALYZE.
 fn pg_ranges(conn: &mut Conn<'_>, ranges: &[(&str, i64)]) -> Result<Vec<CounterRow>, ApiError> {

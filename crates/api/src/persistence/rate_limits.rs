@@ -120,7 +120,7 @@ macro_rules! bind_candidates {
 
 /// PostgreSQL: counts each counter once, on a row of it that no other transaction holds
 /// and that holds fewer than its cap (the function `phonereg_hit_free_rows`, migration
-/// 2026-12-13-100002), waiting only when every such row is held or none exists yet.
+/// 2026-12-13-200002), waiting only when every such row is held or none exists yet.
 /// The candidates are each counter's rows in the order to try them; a counter with one
 /// row is a plain upsert. Returns each counter's new count in counter order, or None
 /// when every row of some counter was full: then nothing was counted and no row stays

@@ -26,7 +26,7 @@ CREATE FUNCTION phonereg_hit_free_rows(
     want_keys TEXT[], want_windows BIGINT[], want_caps BIGINT[], want_counter INT[]
 ) RETURNS TABLE (counter INT, counted_key TEXT, counted_count BIGINT)
 LANGUAGE plpgsql VOLATILE
--- Rows by key only: see 2026-12-13-100001 (a plan kept from a small table scans it all).
+-- Rows by key only: see 2026-12-13-200001 (a plan kept from a small table scans it all).
 SET enable_seqscan = off
 AS $$
 DECLARE
