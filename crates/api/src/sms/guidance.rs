@@ -22,6 +22,10 @@ pub fn guidance(status: MessageStatus, error_code: Option<i64>) -> Option<&'stat
         Some(30006) => "This number can't receive text messages (landline or unreachable carrier).",
         Some(30007) => "The carrier filtered the message. Try again later or use another number.",
         Some(30008) => "The message could not be delivered for an unknown reason. Try again later.",
+        // Twilio's "channel could not find the To address" for WhatsApp (SPEC §13).
+        Some(63003) => {
+            "This number is not on WhatsApp. Ask for the code by text message or a call instead."
+        }
         Some(_) => "The message could not be delivered. Try again later.",
         None if status == MessageStatus::Failed => {
             "The SMS service could not be reached. Try again in a few minutes."
