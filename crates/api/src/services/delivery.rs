@@ -328,7 +328,7 @@ pub fn record_effects(
         // A canceled message (its code died before it could leave) is a failure to the
         // user, with guidance to ask for a new code.
         MessageStatus::Undelivered | MessageStatus::Failed | MessageStatus::Canceled => {
-            let detail = sms::guidance(status, error_code);
+            let detail = sms::guidance_by(Some(msg.channel), status, error_code);
             phones::add_message_history(c, phone_id, HistoryKind::Failed, detail, via, now)?;
             if error_code == Some(sms::OPTED_OUT) {
                 set_opted_out(c, phone_id, true, now)?;

@@ -212,6 +212,8 @@ async fn a_failed_sms_opens_the_other_channels_at_once(b: Backend) {
     let last = last_message(&app, &token).await;
     assert_eq!(last["status"], "failed", "{last}");
     assert_eq!(last["channel"], "voice");
+    let guidance = last["guidance"].as_str().expect("guidance");
+    assert!(guidance.contains("call was not answered"), "{guidance}");
 }
 
 async fn a_landline_verifies_by_voice(b: Backend) {
