@@ -36,6 +36,8 @@ impl Answer {
             expires_at: String::new(),
             resend_after: String::new(),
             attempts_remaining: n,
+            channel: Default::default(),
+            channels: Vec::new(),
         });
         self
     }

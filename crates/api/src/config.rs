@@ -160,6 +160,45 @@ pub struct Config {
     /// SMS segments per UTC day that claims may spend; past it claims answer 503
     #[arg(long, env = "SMS_DAILY_BUDGET", default_value_t = 10_000)]
     pub sms_daily_budget: u32,
+    /// codes may also be said by a phone call (Twilio Calls, SPEC §13): asked for with
+    /// `channel: "voice"`
+    #[arg(long, env = "VOICE_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub voice_enabled: bool,
+    /// comma-separated ISO alpha-2 codes whose numbers may get a code by call; empty means
+    /// all
+    #[arg(long, env = "VOICE_ALLOWED_COUNTRIES", default_value = "", value_parser = parse_countries)]
+    pub voice_allowed_countries: Countries,
+    /// fixed lines (refused otherwise: they cannot take SMS) may verify by call, when voice
+    /// is on for their country
+    #[arg(long, env = "VOICE_FOR_LANDLINES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub voice_for_landlines: bool,
+    /// the caller id of code calls [default: `TWILIO_FROM`]
+    #[arg(long, env = "VOICE_FROM")]
+    pub voice_from: Option<String>,
+    /// budget units (SMS segments) one code call spends, and what the fraud guard counts
+    /// it as
+    #[arg(long, env = "VOICE_BUDGET_WEIGHT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub voice_budget_weight: u32,
+    /// codes may also go by WhatsApp (a Twilio content template): asked for with
+    /// `channel: "whatsapp"`
+    #[arg(long, env = "WHATSAPP_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub whatsapp_enabled: bool,
+    /// comma-separated ISO alpha-2 codes whose numbers may get a code by WhatsApp; empty
+    /// means all
+    #[arg(long, env = "WHATSAPP_ALLOWED_COUNTRIES", default_value = "", value_parser = parse_countries)]
+    pub whatsapp_allowed_countries: Countries,
+    /// the approved WhatsApp template (`HX…`) whose variable `{{1}}` is the code; required
+    /// with `WHATSAPP_ENABLED`
+    #[arg(long, env = "WHATSAPP_CONTENT_SID")]
+    pub whatsapp_content_sid: Option<String>,
+    /// the WhatsApp sender [default: `whatsapp:` + `TWILIO_FROM`]
+    #[arg(long, env = "WHATSAPP_FROM")]
+    pub whatsapp_from: Option<String>,
+    /// seconds after the first message of a code (or at once, when it failed) until
+    /// another channel may carry the same code; this, not the resend cool-down, governs a
+    /// change of channel
+    #[arg(long, env = "CHANNEL_FALLBACK_AFTER", default_value_t = 30)]
+    pub channel_fallback_after: u64,
     /// delivery tries (backoff 2 s doubling, ±20 % jitter) before a message without a code
     /// fails; a code's SMS is tried (at most 30 s apart) until its code expires, and never
     /// after
@@ -876,10 +915,34 @@ impl Config {
                             .into(),
                     );
                 }
+                // A Messaging Service has no number of its own to call or write from.
+                if self.voice_enabled && self.voice_from().is_none() {
+                    return Err("VOICE_ENABLED with Twilio needs VOICE_FROM or TWILIO_FROM".into());
+                }
+                if self.whatsapp_enabled && self.whatsapp_from().is_none() {
+                    return Err(
+                        "WHATSAPP_ENABLED with Twilio needs WHATSAPP_FROM or TWILIO_FROM".into(),
+                    );
+                }
+                if self.whatsapp_enabled && self.whatsapp_content_sid.is_none() {
+                    return Err("WHATSAPP_ENABLED with Twilio needs WHATSAPP_CONTENT_SID".into());
+                }
             }
             SmsProvider::Console => {}
         }
         Ok(())
+    }
+
+    /// `VOICE_FROM` with its default.
+    pub fn voice_from(&self) -> Option<String> {
+        self.voice_from.clone().or_else(|| self.twilio_from.clone())
+    }
+
+    /// `WHATSAPP_FROM` with its default.
+    pub fn whatsapp_from(&self) -> Option<String> {
+        self.whatsapp_from
+            .clone()
+            .or_else(|| self.twilio_from.as_ref().map(|f| format!("whatsapp:{f}")))
     }
 
     /// `SMS_TEST_NUMBERS` with the presets added when `SMS_TEST_PRESETS` says so.

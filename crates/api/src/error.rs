@@ -62,6 +62,17 @@ pub enum ApiError {
         retry_after: u64,
         verification: CodeState,
     },
+    /// The asked-for channel cannot carry this code (SPEC §13): off, not for this
+    /// number's country or type, no live code to resend, or already used for it.
+    #[error("channel unavailable: {0}")]
+    ChannelUnavailable(String),
+    /// The asked-for channel opens later (`CHANNEL_FALLBACK_AFTER`): a 429 about a code,
+    /// with its state, like the resend cool-down.
+    #[error("channel not yet available")]
+    ChannelNotYet {
+        retry_after: u64,
+        verification: CodeState,
+    },
     /// The SMS fraud guard has paused the destination's range or country (SPEC §9).
     #[error("sms range paused")]
     SmsRangePaused { retry_after: u64 },
@@ -167,6 +178,18 @@ impl ApiError {
                 "Too many requests",
                 format!("Too many attempts. Try again in {retry_after} seconds."),
             ),
+            ApiError::ChannelUnavailable(d) => (
+                ProblemType::ChannelUnavailable,
+                "Channel unavailable",
+                d.clone(),
+            ),
+            ApiError::ChannelNotYet { retry_after, .. } => (
+                ProblemType::ChannelNotYet,
+                "Not yet",
+                format!(
+                    "Give the first message a little longer: you can ask for the code this way in {retry_after} seconds."
+                ),
+            ),
             ApiError::SmsRangePaused { .. } => (
                 ProblemType::SmsRangePaused,
                 "Text messages to this number are paused",
@@ -207,9 +230,10 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::WrongCode(_) | ApiError::CaptchaRequired { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_)
+            | ApiError::WrongCode(_)
+            | ApiError::CaptchaRequired { .. }
+            | ApiError::ChannelUnavailable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_)
             | ApiError::PasswordRequired
@@ -224,6 +248,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. }
             | ApiError::ResendTooSoon { .. }
+            | ApiError::ChannelNotYet { .. }
             | ApiError::SmsRangePaused { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. }
             | ApiError::SmsBudgetSpent { .. }
@@ -258,6 +283,9 @@ impl ResponseError for ApiError {
                 | ApiError::ResendTooSoon {
                     verification: v, ..
                 }
+                | ApiError::ChannelNotYet {
+                    verification: v, ..
+                }
                 | ApiError::Gone {
                     verification: Some(v),
                     ..
@@ -274,6 +302,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::RateLimited { retry_after, .. }
             | ApiError::ResendTooSoon { retry_after, .. }
+            | ApiError::ChannelNotYet { retry_after, .. }
             | ApiError::SmsRangePaused { retry_after }
             | ApiError::Unavailable { retry_after, .. }
             | ApiError::SmsBudgetSpent { retry_after, .. } => {

@@ -1,8 +1,11 @@
 //! A fake Twilio: a real HTTP server on loopback speaking the Messages API
-//! (`POST /2010-04-01/Accounts/{sid}/Messages.json` to send, `GET` on the same path to list
+//! (`POST /2010-04-01/Accounts/{sid}/Messages.json` to send, with `Body` or a WhatsApp
+//! template's `ContentSid` and `ContentVariables`; `GET` on the same path to list
 //! an account's messages newest first, filtered by `To`, `PageSize`; Basic auth, form
-//! fields), recording every message, answering with the failures tests need, and firing
-//! status callbacks signed exactly as Twilio signs them. Used by the API's integration
+//! fields) and the Calls API (`POST …/Calls.json` with inline `Twiml`, recorded so a test
+//! reads what the call said), recording every message and call, answering with the
+//! failures tests need, and firing status callbacks (a message's `MessageStatus`, a
+//! call's `CallStatus`) signed exactly as Twilio signs them. Used by the API's integration
 //! tests and, as the `fake-twilio` binary, by browser tests, local development and
 //! `scripts/faults.sh`.
 //!
@@ -19,7 +22,11 @@
 //! `POST /_fake/refuse` `{"prefix": "+44", "code": 21408}` (every message to a number
 //! starting with `prefix` is refused with `code`, as Twilio refuses a country the
 //! account is not enabled for; `{"prefix": null}` ends it), and
-//! `POST /_fake/messages/{sid}/status` `{"status": "delivered", "error_code": null}`.
+//! `POST /_fake/messages/{sid}/status` `{"status": "delivered", "error_code": null}` (a
+//! call's sid `CA…` gets a call's callback: `completed`, `busy`, `no-answer`, …), and
+//! `POST /_fake/drop` `{"to": "+1…"}` (SMS to that number are taken and never arrive:
+//! recorded with `dropped` and an empty body, as a carrier that loses them; calls and
+//! WhatsApp still reach it; `{"to": null}` ends it).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -42,6 +49,15 @@ use tokio::sync::watch;
 #[derive(Clone, Debug, Serialize)]
 pub struct Recorded {
     pub sid: String,
+    /// `message` or `call`.
+    pub kind: String,
+    /// A call's `Twiml`: what it says.
+    pub twiml: Option<String>,
+    /// A template message's `ContentSid` and `ContentVariables` (WhatsApp).
+    pub content_sid: Option<String>,
+    pub content_variables: Option<String>,
+    /// An SMS the carrier lost (`/_fake/drop`): its body never reached anyone.
+    pub dropped: bool,
     pub to: String,
     pub from: Option<String>,
     pub messaging_service_sid: Option<String>,
@@ -88,6 +104,8 @@ struct State {
     down: bool,
     /// Messages to numbers starting with this are refused with this code.
     refuse: Option<(String, i64)>,
+    /// SMS to this number are lost after Twilio took them.
+    drop_to: Option<String>,
 }
 
 #[derive(Clone)]
@@ -137,7 +155,10 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
 
 fn routes(cfg: &mut web::ServiceConfig) {
     const MESSAGES: &str = "/2010-04-01/Accounts/{sid}/Messages.json";
+    const CALLS: &str = "/2010-04-01/Accounts/{sid}/Calls.json";
     cfg.route(MESSAGES, web::post().to(create_message))
+        .route(CALLS, web::post().to(create_call))
+        .route("/_fake/drop", web::post().to(set_drop))
         .route(MESSAGES, web::get().to(read_messages))
         .route("/_fake/messages", web::get().to(list_messages))
         .route("/_fake/fail", web::post().to(set_failure))
@@ -205,6 +226,19 @@ impl FakeTwilio {
         self.shared.holding.load(Ordering::SeqCst)
     }
 
+    /// SMS to `to` are taken and lost from now on (None: no more).
+    pub fn drop_sms_to(&self, to: Option<&str>) {
+        lock(&self.shared).drop_to = to.map(str::to_owned);
+    }
+
+    /// The calls placed so far, oldest first.
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.kind == "call")
+            .collect()
+    }
+
     /// While down, every API call (send and list) answers 503.
     pub fn set_down(&self, down: bool) {
         lock(&self.shared).down = down;
@@ -258,16 +292,28 @@ async fn send_status(
     {
         tokio::time::sleep(wait).await;
     }
-    let mut params = vec![
-        ("AccountSid".to_owned(), shared.account_sid.clone()),
-        ("ApiVersion".to_owned(), "2010-04-01".to_owned()),
-        ("MessageSid".to_owned(), msg.sid.clone()),
-        ("SmsSid".to_owned(), msg.sid.clone()),
-        ("MessageStatus".to_owned(), status.to_owned()),
-        ("SmsStatus".to_owned(), status.to_owned()),
-        ("To".to_owned(), msg.to.clone()),
-        ("From".to_owned(), msg.from.clone().unwrap_or_default()),
-    ];
+    let mut params = if msg.kind == "call" {
+        vec![
+            ("AccountSid".to_owned(), shared.account_sid.clone()),
+            ("ApiVersion".to_owned(), "2010-04-01".to_owned()),
+            ("CallSid".to_owned(), msg.sid.clone()),
+            ("CallStatus".to_owned(), status.to_owned()),
+            ("Direction".to_owned(), "outbound-api".to_owned()),
+            ("To".to_owned(), msg.to.clone()),
+            ("From".to_owned(), msg.from.clone().unwrap_or_default()),
+        ]
+    } else {
+        vec![
+            ("AccountSid".to_owned(), shared.account_sid.clone()),
+            ("ApiVersion".to_owned(), "2010-04-01".to_owned()),
+            ("MessageSid".to_owned(), msg.sid.clone()),
+            ("SmsSid".to_owned(), msg.sid.clone()),
+            ("MessageStatus".to_owned(), status.to_owned()),
+            ("SmsStatus".to_owned(), status.to_owned()),
+            ("To".to_owned(), msg.to.clone()),
+            ("From".to_owned(), msg.from.clone().unwrap_or_default()),
+        ]
+    };
     if let Some(code) = error_code {
         params.push(("ErrorCode".to_owned(), code.to_string()));
     }
@@ -353,11 +399,19 @@ async fn create_message(
         let message = "Permission to send an SMS has not been enabled for the region";
         return twilio_error(400, code, message);
     }
-    let recorded = match accepted_message(field) {
+    let mut recorded = match accepted_message(field) {
         Ok(recorded) => recorded,
         Err((status, code, message)) => return twilio_error(status, code, message),
     };
-    lock(&shared).messages.push(recorded.clone());
+    {
+        let mut state = lock(&shared);
+        if state.drop_to.as_deref() == Some(recorded.to.as_str()) {
+            // Taken, then lost by the carrier: nobody ever reads it.
+            recorded.dropped = true;
+            recorded.body.clear();
+        }
+        state.messages.push(recorded.clone());
+    }
     // Taken, and listed from now on; the answer may still be held back.
     wait_while_held(&shared).await;
     HttpResponse::Created().json(message_resource(&shared.account_sid, &recorded))
@@ -388,7 +442,10 @@ fn injected_refusal(failure: Failure, to: Option<&str>) -> Option<HttpResponse> 
 fn accepted_message(
     field: impl Fn(&str) -> Option<String>,
 ) -> Result<Recorded, (u16, i64, &'static str)> {
-    let (Some(to), Some(body)) = (field("To"), field("Body")) else {
+    // A template message (WhatsApp) carries its content instead of a body.
+    let content_sid = field("ContentSid");
+    let body = field("Body").or_else(|| content_sid.as_ref().map(|_| String::new()));
+    let (Some(to), Some(body)) = (field("To"), body) else {
         return Err((400, 21604, "A 'To' phone number and a 'Body' are required."));
     };
     let (from, mss) = (field("From"), field("MessagingServiceSid"));
@@ -412,6 +469,11 @@ fn accepted_message(
     };
     Ok(Recorded {
         sid: format!("SM{:032x}", rand::random::<u128>()),
+        kind: "message".into(),
+        twiml: None,
+        content_variables: field("ContentVariables"),
+        content_sid,
+        dropped: false,
         to,
         from,
         messaging_service_sid: mss,
@@ -424,6 +486,83 @@ fn accepted_message(
         accepted_ms: chrono::Utc::now().timestamp_millis(),
         accepted_at: Some(std::time::Instant::now()),
     })
+}
+
+/// `POST …/Calls.json`: a call with inline `Twiml`, recorded (its TwiML is what the
+/// callee hears); answered with a Call resource.
+async fn create_call(
+    req: HttpRequest,
+    shared: web::Data<Shared>,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let (failure, down) = {
+        let mut state = lock(&shared);
+        state.requests += 1;
+        (state.failures.pop_front(), state.down)
+    };
+    if down {
+        return unavailable();
+    }
+    if !authorized(&req, &shared, &path) || failure == Some(Failure::BadCredentials) {
+        return twilio_error(401, 20003, "Authenticate");
+    }
+    if let Some(refusal) = failure.and_then(|f| injected_refusal(f, field("To").as_deref())) {
+        return refusal;
+    }
+    let (Some(to), Some(from)) = (field("To"), field("From")) else {
+        return twilio_error(400, 21201, "A 'To' and a 'From' phone number are required.");
+    };
+    let Some(twiml) = field("Twiml") else {
+        return twilio_error(
+            400,
+            21205,
+            "Either 'Url', 'Twiml' or 'ApplicationSid' is required.",
+        );
+    };
+    let recorded = Recorded {
+        sid: format!("CA{:032x}", rand::random::<u128>()),
+        kind: "call".into(),
+        twiml: Some(twiml),
+        content_sid: None,
+        content_variables: None,
+        dropped: false,
+        to,
+        from: Some(from),
+        messaging_service_sid: None,
+        body: String::new(),
+        status_callback: field("StatusCallback"),
+        validity_period: None,
+        status: "queued".into(),
+        date_created: rfc2822_now(),
+        date_sent: None,
+        accepted_ms: chrono::Utc::now().timestamp_millis(),
+        accepted_at: Some(std::time::Instant::now()),
+    };
+    lock(&shared).messages.push(recorded.clone());
+    let account = &shared.account_sid;
+    HttpResponse::Created().json(json!({
+        "sid": recorded.sid,
+        "account_sid": account,
+        "to": recorded.to,
+        "from": recorded.from,
+        "status": "queued",
+        "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "date_created": recorded.date_created,
+        "uri": format!("/2010-04-01/Accounts/{account}/Calls/{}.json", recorded.sid),
+    }))
+}
+
+#[derive(Deserialize)]
+struct DropRequest {
+    to: Option<String>,
+}
+
+async fn set_drop(shared: web::Data<Shared>, body: web::Json<DropRequest>) -> HttpResponse {
+    lock(&shared).drop_to = body.into_inner().to;
+    HttpResponse::NoContent().finish()
 }
 
 /// Keeps the HTTP answer back while `/_fake/hold` says so (counted in `held`).
@@ -492,6 +631,7 @@ async fn read_messages(
         .messages
         .iter()
         .rev()
+        .filter(|m| m.kind == "message")
         .filter(|m| query.to.as_ref().is_none_or(|to| &m.to == to))
         .take(page_size)
         .map(|m| message_resource(&shared.account_sid, m))

@@ -106,6 +106,10 @@ pub struct SmsStartRequest {
     /// A bot-challenge token, when one is asked for (or the `X-Captcha-Token` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captcha_token: Option<String>,
+    /// How to send it (SPEC §13); absent: the number's first channel. Another channel
+    /// resends the live code, with the same expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<crate::vocab::Channel>,
 }
 
 /// `202` from `POST /auth/sms/start` and `POST /users/me/two-factor/code`.

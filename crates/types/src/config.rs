@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{CaptchaMode, CaptchaProvider};
+use crate::vocab::{CaptchaMode, CaptchaProvider, Channel};
 
 /// The header that carries a bot-challenge token (or the body field `captcha_token`).
 pub const CAPTCHA_TOKEN_HEADER: &str = "X-Captcha-Token";
@@ -32,10 +32,23 @@ pub struct CaptchaChallenge {
     pub site_key: String,
 }
 
-/// `POST /users/me/phone-numbers/{id}/verification`: an optional body, for the token.
+/// `POST /users/me/phone-numbers/{id}/verification`: an optional body, for the token
+/// and the channel.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ResendRequest {
     /// A bot-challenge token, when one is asked for (or `X-Captcha-Token`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captcha_token: Option<String>,
+    /// How to send it (SPEC §13); absent: the number's first channel (SMS, or voice for a
+    /// fixed line). Another channel resends the live code, with the same expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+}
+
+/// `POST /users/me/two-factor/code`: an optional body, for the channel.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CodeRequest {
+    /// As [`ResendRequest::channel`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
 }

@@ -91,6 +91,23 @@ pub struct Verification {
     pub resend_after: String,
     /// Wrong tries left before the code dies.
     pub attempts_remaining: i64,
+    /// How the live code was last sent.
+    #[serde(default)]
+    pub channel: Channel,
+    /// The channels this code (or the next one) may be sent by, and from when: the
+    /// first channel's `available_at` is `resend_after` (a new code); another channel's
+    /// is when it may carry the live code (SPEC §13). A channel already used for the
+    /// live code is left out until a new code is sent.
+    #[serde(default)]
+    pub channels: Vec<ChannelOffer>,
+}
+
+/// One way a code may be sent (`verification.channels`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelOffer {
+    pub channel: Channel,
+    /// From when it may be asked for (RFC 3339 UTC).
+    pub available_at: String,
 }
 
 /// `GET /users/me/phone-numbers`: zero or one item.

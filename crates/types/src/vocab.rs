@@ -201,6 +201,18 @@ vocabulary! {
     Channel {
         /// A text message.
         Sms => "sms",
+        /// A phone call that says the code (Twilio Calls); the only way to a fixed line.
+        Voice => "voice",
+        /// A WhatsApp message from an approved template (Twilio Messages, `whatsapp:`).
+        Whatsapp => "whatsapp",
+    }
+}
+
+/// A code goes by SMS unless something says otherwise (an old client's answer has no
+/// `channel`).
+impl Default for Channel {
+    fn default() -> Self {
+        Channel::Sms
     }
 }
 
@@ -345,6 +357,13 @@ vocabulary! {
         Internal => "internal",
         /// The bot challenge is needed (SPEC §11); the body says how to show it.
         CaptchaRequired => "captcha-required",
+        /// The asked-for channel (voice, WhatsApp) is off, not offered for this number's
+        /// country or type, or already used for the live code (SPEC §13).
+        ChannelUnavailable => "channel-unavailable",
+        /// The asked-for channel opens later: `Retry-After` and the code's `channels`
+        /// say when (SPEC §13: once the first message is `CHANNEL_FALLBACK_AFTER` old or
+        /// failed).
+        ChannelNotYet => "channel-not-yet",
     }
 }
 

@@ -61,8 +61,11 @@ fn error_words(m: &LastMessage) -> Option<String> {
         words.push_str(" from ");
         words.push_str(p.as_str());
     }
-    if m.channel == Some(Channel::Sms) {
-        words.push_str(" (SMS)");
+    match m.channel {
+        Some(Channel::Sms) => words.push_str(" (SMS)"),
+        Some(Channel::Voice) => words.push_str(" (call)"),
+        Some(Channel::Whatsapp) => words.push_str(" (WhatsApp)"),
+        None => {}
     }
     Some(words)
 }

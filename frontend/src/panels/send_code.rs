@@ -62,6 +62,7 @@ impl SentCode {
             phone_region: Some(self.region.clone()),
             purpose,
             captcha_token: None,
+            channel: None,
         }
     }
 }
@@ -109,6 +110,7 @@ pub fn SendCodeForm(
             phone_region: Some(phone_region),
             purpose,
             captcha_token: None,
+            channel: None,
         });
     };
 

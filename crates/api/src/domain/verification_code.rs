@@ -1,6 +1,6 @@
 //! What a client is told about the live verification code.
 
-use phonereg_types::Verification;
+use phonereg_types::{Channel, ChannelOffer, Verification};
 
 use super::rfc3339;
 
@@ -11,6 +11,11 @@ pub struct CodeState {
     pub expires_at: i64,
     pub resend_after: i64,
     pub attempts_remaining: i64,
+    /// How the live code was last sent.
+    pub channel: Channel,
+    /// The channels it may be sent by next, and from when (SPEC §13); filled in by the
+    /// code engine where it answers a send, empty elsewhere.
+    pub channels: Vec<(Channel, i64)>,
 }
 
 impl From<&CodeState> for Verification {
@@ -20,6 +25,15 @@ impl From<&CodeState> for Verification {
             expires_at: rfc3339(s.expires_at),
             resend_after: rfc3339(s.resend_after),
             attempts_remaining: s.attempts_remaining,
+            channel: s.channel,
+            channels: s
+                .channels
+                .iter()
+                .map(|&(channel, at)| ChannelOffer {
+                    channel,
+                    available_at: rfc3339(at),
+                })
+                .collect(),
         }
     }
 }

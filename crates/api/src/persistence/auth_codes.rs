@@ -98,3 +98,14 @@ pub fn consume(conn: &mut Conn<'_>, row: &AuthCodeRow) -> Result<bool, ApiError>
         .execute(c))?;
     Ok(n == 1)
 }
+
+/// As `codes::add_channel`, for a number's credential code.
+pub fn add_channel(conn: &mut Conn<'_>, row: &AuthCodeRow, to: &str) -> Result<bool, ApiError> {
+    let n = with_conn!(conn, c => diesel::update(auth_codes::table
+        .find((&row.e164, &row.purpose))
+        .filter(auth_codes::code_hash.eq(&row.code_hash))
+        .filter(auth_codes::channels.eq(&row.channels)))
+        .set(auth_codes::channels.eq(to))
+        .execute(c))?;
+    Ok(n == 1)
+}

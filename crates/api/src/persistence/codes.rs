@@ -51,3 +51,22 @@ pub fn delete(conn: &mut Conn<'_>, phone_id: i64) -> Result<(), ApiError> {
     with_conn!(conn, c => diesel::delete(verification_codes::table.find(phone_id)).execute(c))?;
     Ok(())
 }
+
+/// Records that the live code (`code_hash`) also went by another channel: `channels`
+/// becomes `to`, if it is still `from`. False when a racing request changed it first (or
+/// the code is gone), so each channel carries a code at most once.
+pub fn add_channel(
+    conn: &mut Conn<'_>,
+    phone_id: i64,
+    code_hash: &str,
+    from: &str,
+    to: &str,
+) -> Result<bool, ApiError> {
+    let n = with_conn!(conn, c => diesel::update(verification_codes::table
+        .filter(verification_codes::phone_id.eq(phone_id))
+        .filter(verification_codes::code_hash.eq(code_hash))
+        .filter(verification_codes::channels.eq(from)))
+        .set(verification_codes::channels.eq(to))
+        .execute(c))?;
+    Ok(n == 1)
+}

@@ -143,7 +143,7 @@ pub struct NewRefreshToken<'a> {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = verification_codes)]
+#[diesel(table_name = verification_codes, treat_none_as_null = true)]
 pub struct CodeRow {
     pub phone_id: i64,
     pub e164: String,
@@ -153,6 +153,11 @@ pub struct CodeRow {
     pub resend_after: i64,
     pub sent: bool,
     pub created_at: i64,
+    /// The code sealed for a resend on another channel (`services::codes`); None when
+    /// nobody may read it again.
+    pub code_sealed: Option<String>,
+    /// The channels it went by, first first, comma-separated (`sms`, `sms,voice`).
+    pub channels: String,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -195,6 +200,7 @@ pub struct NewMessage<'a> {
     pub to_e164: &'a str,
     pub body: &'a str,
     pub kind: MessageKind,
+    pub channel: Channel,
     pub locale: &'a str,
     pub status: MessageStatus,
     pub next_attempt_ms: i64,
@@ -297,6 +303,10 @@ pub struct AuthCodeRow {
     pub resend_after: i64,
     pub sent: bool,
     pub created_at: i64,
+    /// As [`CodeRow::code_sealed`]; None for a decoy.
+    pub code_sealed: Option<String>,
+    /// As [`CodeRow::channels`].
+    pub channels: String,
 }
 
 /// A password login waiting for its second factor.

@@ -14,7 +14,7 @@ use super::{
     schema::sms_messages,
     with_conn,
 };
-use phonereg_types::{MessageKind, MessageStatus, SmsProviderName};
+use phonereg_types::{Channel, MessageKind, MessageStatus, SmsProviderName};
 
 use crate::{domain::Locale, error::ApiError, telemetry::trace_context};
 
@@ -39,12 +39,40 @@ pub fn insert(
     locale: Locale,
     now: i64,
 ) -> Result<i64, ApiError> {
+    let channel = Channel::Sms;
+    insert_by(
+        conn,
+        phone_id,
+        to_e164,
+        body,
+        kind,
+        code_expires_at,
+        locale,
+        channel,
+        now,
+    )
+}
+
+/// [`insert`] by `channel` (SPEC §13: a call, a WhatsApp message).
+#[expect(clippy::too_many_arguments, reason = "one message's facts, all needed")]
+pub fn insert_by(
+    conn: &mut Conn<'_>,
+    phone_id: Option<i64>,
+    to_e164: &str,
+    body: &str,
+    kind: MessageKind,
+    code_expires_at: Option<i64>,
+    locale: Locale,
+    channel: Channel,
+    now: i64,
+) -> Result<i64, ApiError> {
     let trace_context = trace_context::current();
     let new = NewMessage {
         phone_id,
         to_e164,
         body,
         kind,
+        channel,
         locale: locale.as_str(),
         status: MessageStatus::Queued,
         next_attempt_ms: now * 1000,
@@ -403,12 +431,14 @@ fn retire_codes_with(
         }
         Some(NewCode::Replace(_)) => {
             "WITH code AS (INSERT INTO verification_codes AS v \
-               (phone_id, e164, code_hash, attempts_left, expires_at, resend_after, sent, created_at) \
-               VALUES ($3, $5, $6, $7, $8, $9, $10, $11) \
+               (phone_id, e164, code_hash, attempts_left, expires_at, resend_after, sent, created_at, \
+                code_sealed, channels) \
+               VALUES ($3, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                ON CONFLICT (phone_id) DO UPDATE SET e164 = excluded.e164, \
                code_hash = excluded.code_hash, attempts_left = excluded.attempts_left, \
                expires_at = excluded.expires_at, resend_after = excluded.resend_after, \
-               sent = excluded.sent, created_at = excluded.created_at) "
+               sent = excluded.sent, created_at = excluded.created_at, \
+               code_sealed = excluded.code_sealed, channels = excluded.channels) "
         }
     };
     let sql = format!(
@@ -441,7 +471,11 @@ fn retire_codes_with(
                     .bind::<diesel::sql_types::BigInt, _>(row.expires_at)
                     .bind::<diesel::sql_types::BigInt, _>(row.resend_after)
                     .bind::<diesel::sql_types::Bool, _>(row.sent)
-                    .bind::<diesel::sql_types::BigInt, _>(row.created_at);
+                    .bind::<diesel::sql_types::BigInt, _>(row.created_at)
+                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                        row.code_sealed.as_deref(),
+                    )
+                    .bind::<diesel::sql_types::Text, _>(row.channels.as_str());
             }
             query.keep_prepared().execute($c)?
         }};

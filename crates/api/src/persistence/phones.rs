@@ -114,7 +114,8 @@ const LOCKED_RECORD_SQL: &str = "SELECT (r.phone).*, \
      (r.code).phone_id AS code_phone_id, (r.code).e164 AS code_e164, \
      (r.code).code_hash AS code_code_hash, (r.code).attempts_left AS code_attempts_left, \
      (r.code).expires_at AS code_expires_at, (r.code).resend_after AS code_resend_after, \
-     (r.code).sent AS code_sent, (r.code).created_at AS code_created_at \
+     (r.code).sent AS code_sent, (r.code).created_at AS code_created_at, \
+     (r.code).code_sealed AS code_code_sealed, (r.code).channels AS code_channels \
      FROM phonereg_locked_record($1, $2, $3, $4) r";
 
 /// A row of [`LOCKED_RECORD_SQL`].
@@ -138,6 +139,10 @@ struct LockedRecord {
     code_sent: Option<bool>,
     #[diesel(sql_type = Nullable<BigInt>)]
     code_created_at: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    code_code_sealed: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    code_channels: Option<String>,
 }
 
 impl LockedRecord {
@@ -153,6 +158,8 @@ impl LockedRecord {
                 code_resend_after: Some(resend_after),
                 code_sent: Some(sent),
                 code_created_at: Some(created_at),
+                code_code_sealed: code_sealed,
+                code_channels: Some(channels),
                 ..
             } => Some(CodeRow {
                 phone_id,
@@ -163,6 +170,8 @@ impl LockedRecord {
                 resend_after,
                 sent,
                 created_at,
+                code_sealed,
+                channels,
             }),
             _ => None,
         };

@@ -83,6 +83,8 @@ diesel::table! {
         resend_after -> BigInt,
         sent -> Bool,
         created_at -> BigInt,
+        code_sealed -> Nullable<Text>,
+        channels -> Text,
     }
 }
 
@@ -217,6 +219,8 @@ diesel::table! {
         resend_after -> BigInt,
         sent -> Bool,
         created_at -> BigInt,
+        code_sealed -> Nullable<Text>,
+        channels -> Text,
     }
 }
 

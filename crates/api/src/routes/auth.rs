@@ -121,7 +121,14 @@ pub async fn sms_start(
     state.captcha.admit(ask).await?;
     let code = state
         .credentials
-        .start(number, body.purpose.into(), ip.0, lang.0, origin)
+        .start(
+            number,
+            body.purpose.into(),
+            ip.0,
+            lang.0,
+            body.channel,
+            origin,
+        )
         .await?;
     Ok(HttpResponse::Accepted().json(VerificationResponse {
         verification: Verification::from(&code),

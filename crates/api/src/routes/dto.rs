@@ -26,7 +26,8 @@ pub fn phone(row: PhoneRow) -> Phone {
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
         last_message: last_status.map(|status| LastMessage {
-            guidance: sms::guidance(status, row.last_message_error).map(str::to_owned),
+            guidance: sms::guidance_by(row.last_message_channel, status, row.last_message_error)
+                .map(str::to_owned),
             error_code: row.last_message_error,
             updated_at: rfc3339(row.last_message_at.unwrap_or(row.updated_at)),
             status,

@@ -130,7 +130,8 @@ fn render(happened: Happened) -> Option<(EventKind, String)> {
                 phone_id: message.phone_id,
                 status: message.status,
                 error_code: message.error_code,
-                guidance: sms::guidance(message.status, message.error_code).map(str::to_owned),
+                guidance: sms::guidance_by(message.channel, message.status, message.error_code)
+                    .map(str::to_owned),
                 updated_at: dto::rfc3339(at),
                 provider: message.provider,
                 channel: message.channel,

@@ -81,6 +81,7 @@ pub fn table() -> Vec<Endpoint> {
         endpoint!("/api/v1/users/me/phone-numbers/{id}/test-message",
             POST => phone_numbers::send_test_message),
         endpoint!("/api/v1/webhooks/twilio/status", POST => webhooks::twilio_status),
+        endpoint!("/api/v1/webhooks/twilio/voice-status", POST => webhooks::twilio_voice_status),
         endpoint!("/api/v1/webhooks/sms/http/status", POST => webhooks::http_status),
         endpoint!("/api/v1/admin/sms/pauses", GET => admin::list_sms_pauses),
         endpoint!("/api/v1/admin/sms/pauses/{id}", DELETE => admin::lift_sms_pause),

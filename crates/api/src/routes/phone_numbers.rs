@@ -115,12 +115,15 @@ pub async fn send_verification_code(
         true => state.phones.resend_destination(user.0, id).await?,
         false => None,
     };
+    let body = body.unwrap_or_default();
     if let Some((e164, country)) = destination {
-        let token = body.and_then(|b| b.captcha_token);
-        let ask = captcha.ask(&e164, country.as_deref(), &ip, token);
+        let ask = captcha.ask(&e164, country.as_deref(), &ip, body.captcha_token);
         state.captcha.admit(ask).await?;
     }
-    let code = state.phones.resend_code(user.0, id, ip.0, lang.0).await?;
+    let code = state
+        .phones
+        .resend_code(user.0, id, ip.0, lang.0, body.channel)
+        .await?;
     Ok(HttpResponse::Accepted().json(Verification::from(&code)))
 }
 

@@ -190,7 +190,8 @@ fn message(row: MessageRow, provider: &str) -> AdminMessage {
         kind: row.kind,
         status: row.status,
         error_code: row.error_code,
-        guidance: sms::guidance(row.status, row.error_code).map(str::to_owned),
+        guidance: sms::guidance_by(Some(row.channel), row.status, row.error_code)
+            .map(str::to_owned),
         // The message names its provider (SPEC §13); rows older than that column were
         // this process's provider's once handed over.
         provider: row

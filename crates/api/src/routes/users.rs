@@ -2,13 +2,13 @@
 
 use actix_web::{HttpResponse, web};
 use phonereg_types::{
-    DeleteAccountRequest, RecoveryCodesRequest, RecoveryCodesResponse, TwoFactorRequest,
-    TwoFactorResponse, Verification, VerificationResponse,
+    CodeRequest, DeleteAccountRequest, RecoveryCodesRequest, RecoveryCodesResponse,
+    TwoFactorRequest, TwoFactorResponse, Verification, VerificationResponse,
 };
 
 use crate::{
     error::ApiError,
-    extract::{AuthUser, ClientIp, Lang, ValidJson},
+    extract::{AuthUser, ClientIp, Lang, OptionalJson, ValidJson},
     routes::dto,
     services::audit::Origin,
     state::AppState,
@@ -74,8 +74,13 @@ pub async fn send_two_factor_code(
     user: AuthUser,
     ip: ClientIp,
     lang: Lang,
+    OptionalJson(body): OptionalJson<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = state.two_factor.send_code(user.0, ip.0, lang.0).await?;
+    let channel = body.and_then(|b| b.channel);
+    let code = state
+        .two_factor
+        .send_code(user.0, ip.0, lang.0, channel)
+        .await?;
     Ok(HttpResponse::Accepted().json(VerificationResponse {
         verification: Verification::from(&code),
     }))

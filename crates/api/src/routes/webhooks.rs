@@ -1,5 +1,5 @@
-//! Providers' delivery receipts: `POST /api/v1/webhooks/twilio/status` (Twilio's status
-//! callbacks) and `POST /api/v1/webhooks/sms/http/status` (the generic HTTP provider's).
+//! Providers' delivery receipts: `POST /api/v1/webhooks/twilio/status` and
+//! `…/twilio/voice-status` (Twilio's status callbacks of messages and calls) and `POST /api/v1/webhooks/sms/http/status` (the generic HTTP provider's).
 //! The route only carries the request to its provider, which reads and checks it
 //! (`sms`): no provider's wire format is known here.
 
@@ -15,6 +15,7 @@ use crate::{
 };
 
 pub const STATUS_PATH: &str = "/api/v1/webhooks/twilio/status";
+pub const VOICE_STATUS_PATH: &str = "/api/v1/webhooks/twilio/voice-status";
 
 pub async fn twilio_status(
     state: web::Data<AppState>,
@@ -22,6 +23,23 @@ pub async fn twilio_status(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     receipt(state, req, payload, SmsProviderName::Twilio, STATUS_PATH).await
+}
+
+/// Twilio's call status callbacks (SPEC §13): signed and read like the messages' ones,
+/// by the same provider, which tells a call's form (`CallSid`) from a message's.
+pub async fn twilio_voice_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receipt(
+        state,
+        req,
+        payload,
+        SmsProviderName::Twilio,
+        VOICE_STATUS_PATH,
+    )
+    .await
 }
 
 pub async fn http_status(

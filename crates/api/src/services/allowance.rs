@@ -21,8 +21,11 @@
 //!
 //! Every charge runs inside the caller's transaction: a refusal rolls back the send and
 //! everything written with it.
+//!
+//! Long: the three kinds' charges side by side, so what one may spend of another's is
+//! read in one place.
 
-use phonereg_types::SmsKind;
+use phonereg_types::{Channel, SmsKind};
 
 use crate::{
     config::{Config, TestNumbers},
@@ -58,6 +61,9 @@ pub struct SmsAllowance {
     budget_and_reserve: Limit,
     guard: FraudGuard,
     test_numbers: TestNumbers,
+    /// `VOICE_BUDGET_WEIGHT`: what a code call spends of the budget and counts with the
+    /// guard.
+    voice_weight: u32,
 }
 
 /// Which hourly cap of its account an owner SMS counts against.
@@ -125,6 +131,26 @@ impl SmsAllowance {
             .readable(),
             guard: FraudGuard::from_config(c),
             test_numbers: c.sms_test_numbers.clone(),
+            voice_weight: c.voice_budget_weight,
+        }
+    }
+
+    /// What one message of `body` by `channel` spends of the budget (SPEC §13): an SMS
+    /// its segments, a call `VOICE_BUDGET_WEIGHT`, a WhatsApp template message one.
+    pub fn units(&self, channel: Channel, body: &str) -> u32 {
+        match channel {
+            Channel::Sms => segments(body),
+            Channel::Voice => self.voice_weight,
+            Channel::Whatsapp => 1,
+        }
+    }
+
+    /// How many sends the fraud guard counts one message by `channel` as: a call at its
+    /// budget weight (toll fraud pumps calls as SMS pumping pumps texts), others as one.
+    pub fn guard_weight(&self, channel: Channel) -> u32 {
+        match channel {
+            Channel::Voice => self.voice_weight,
+            Channel::Sms | Channel::Whatsapp => 1,
         }
     }
 
@@ -170,9 +196,11 @@ impl SmsAllowance {
         Ok(false)
     }
 
-    /// A claim of `segments` to `e164` for `user_id`, from `ip`: the §5 caps, the guard
-    /// and the budget; 429/503 when one is spent. The guard's counters go in the same
-    /// statement as the caps, and the guard judges the destination afterwards.
+    /// A claim of `segments` budget units by `channel` to `e164` for `user_id`, from
+    /// `ip`: the §5 caps, the guard and the budget; 429/503 when one is spent. The guard's
+    /// counters go in the same statement as the caps (a call counted at its weight), and
+    /// the guard judges the destination afterwards. Every message counts once toward the
+    /// caps, whatever its channel: a second channel for the same code is a send too.
     #[expect(clippy::too_many_arguments, reason = "one claim's facts, all needed")]
     pub fn charge_claim(
         &self,
@@ -181,7 +209,7 @@ impl SmsAllowance {
         e164: &str,
         country: Option<&str>,
         ip: Option<&ClientNetworks>,
-        segments: u32,
+        (channel, segments): (Channel, u32),
         now: i64,
     ) -> Result<(), ApiError> {
         if self.is_test_number(e164) {
@@ -213,6 +241,8 @@ impl SmsAllowance {
             now,
         )?;
         if let Some(dest) = &watched {
+            let more = self.guard_weight(channel).saturating_sub(1);
+            self.guard.count_more_sent(conn, dest, more, now)?;
             self.guard.evaluate(conn, dest, admitted, now)?;
         }
         Ok(())

@@ -14,7 +14,7 @@ use phonereg_types::PhoneStatus;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac as _};
-use phonereg_types::{HistoryKind, MessageKind};
+use phonereg_types::{Channel, HistoryKind, MessageKind, MessageStatus};
 use rand::Rng as _;
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
@@ -37,25 +37,94 @@ use crate::{
 };
 
 /// A stored code's state as every answer about a code carries it.
-fn code_state(sent: bool, expires_at: i64, resend_after: i64, attempts_left: i32) -> CodeState {
+fn code_state(
+    sent: bool,
+    expires_at: i64,
+    resend_after: i64,
+    attempts_left: i32,
+    channels: &str,
+) -> CodeState {
     CodeState {
         sent,
         expires_at,
         resend_after,
         attempts_remaining: i64::from(attempts_left.max(0)),
+        channel: last_channel(channels),
+        channels: Vec::new(),
     }
 }
 
 impl From<&CodeRow> for CodeState {
     fn from(r: &CodeRow) -> Self {
-        code_state(r.sent, r.expires_at, r.resend_after, r.attempts_left)
+        code_state(
+            r.sent,
+            r.expires_at,
+            r.resend_after,
+            r.attempts_left,
+            &r.channels,
+        )
     }
 }
 
 impl From<&AuthCodeRow> for CodeState {
     fn from(r: &AuthCodeRow) -> Self {
-        code_state(r.sent, r.expires_at, r.resend_after, r.attempts_left)
+        code_state(
+            r.sent,
+            r.expires_at,
+            r.resend_after,
+            r.attempts_left,
+            &r.channels,
+        )
     }
+}
+
+/// The channel a code last went by, from its stored `channels` (first first).
+fn last_channel(channels: &str) -> Channel {
+    channels
+        .rsplit(',')
+        .next()
+        .and_then(Channel::parse)
+        .unwrap_or(Channel::Sms)
+}
+
+/// Whether a code whose stored `channels` are these already went by `channel`.
+fn went_by(channels: &str, channel: Channel) -> bool {
+    channels.split(',').any(|c| c == channel.as_str())
+}
+
+/// When the first message of a code created at `created_at` failed, if it did: the
+/// record's last message, when it is a failure no older than the code.
+fn failed_at(last_message: Option<(MessageStatus, i64)>, created_at: i64) -> Option<i64> {
+    last_message
+        .filter(|&(status, at)| {
+            matches!(status, MessageStatus::Failed | MessageStatus::Undelivered) && at >= created_at
+        })
+        .map(|(_, at)| at)
+}
+
+/// A channel by its name in a sentence.
+fn channel_words(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Sms => "text message",
+        Channel::Voice => "phone call",
+        Channel::Whatsapp => "WhatsApp",
+    }
+}
+
+/// The history detail of a code's message: the masked number, and the channel unless
+/// it is a text.
+fn sent_detail(e164: &str, channel: Channel) -> String {
+    let masked = PhoneNumber::masked(e164);
+    match channel {
+        Channel::Sms => masked,
+        other => format!("{masked} ({})", other.as_str()),
+    }
+}
+
+fn no_live_code() -> ApiError {
+    ApiError::ChannelUnavailable(
+        "There is no live code to send another way; ask for a new code first.".into(),
+    )
 }
 
 /// The account a credential code goes to: its id and its verified phone record.
@@ -77,6 +146,11 @@ pub struct CodeSend<'a> {
     pub challenge: Option<&'a str>,
     pub client_ip: Option<&'a ClientNetworks>,
     pub locale: Locale,
+    /// The channel asked for (SPEC §13); None: the number's first channel.
+    pub channel: Option<Channel>,
+    /// As [`ClaimSend::last_message`]; None for a start, which answers alike with and
+    /// without an account, so time alone opens its other channels.
+    pub last_message: Option<(MessageStatus, i64)>,
     pub now: i64,
 }
 
@@ -90,6 +164,11 @@ pub struct ClaimSend<'a> {
     pub previous: Option<&'a CodeRow>,
     pub client_ip: Option<&'a ClientNetworks>,
     pub locale: Locale,
+    /// The channel asked for (SPEC §13); None: the number's first channel.
+    pub channel: Option<Channel>,
+    /// The record's last message, status and time: a failed first message opens the
+    /// other channels at once.
+    pub last_message: Option<(MessageStatus, i64)>,
     pub now: i64,
 }
 
@@ -219,6 +298,126 @@ impl Codes {
         }
     }
 
+    /// The channels that can reach `e164` (SPEC §13), its first channel first: SMS, or a
+    /// call for a fixed line let in by `VOICE_FOR_LANDLINES`; then a call and WhatsApp
+    /// where they are on for its country. The number is parsed only when a second channel
+    /// is on at all, so a deployment with texts alone pays nothing.
+    fn channels_for(&self, e164: &str, country: Option<&str>) -> Vec<Channel> {
+        let c = &self.config;
+        if !c.voice_enabled && !c.whatsapp_enabled {
+            return vec![Channel::Sms];
+        }
+        let parsed = PhoneNumber::parse(e164, "US").ok();
+        let country = country
+            .map(str::to_owned)
+            .or_else(|| parsed.as_ref().map(|n| n.country.clone()))
+            .unwrap_or_default();
+        let voice = c.voice_enabled && c.voice_allowed_countries.allows(&country);
+        // Test numbers skip the type checks (SPEC §7): they stay texts.
+        let landline = !self.allowance.is_test_number(e164)
+            && parsed.is_some_and(|n| !n.number_type.takes_sms());
+        if landline {
+            // Only a fixed line that may verify by voice is ever stored (`NumberRules`).
+            return match voice && c.voice_for_landlines {
+                true => vec![Channel::Voice],
+                false => vec![Channel::Sms],
+            };
+        }
+        let mut channels = vec![Channel::Sms];
+        if voice {
+            channels.push(Channel::Voice);
+        }
+        if c.whatsapp_enabled && c.whatsapp_allowed_countries.allows(&country) {
+            channels.push(Channel::Whatsapp);
+        }
+        channels
+    }
+
+    /// Refuses `wanted` when it cannot reach the number (422 `channel-unavailable`).
+    fn refuse_channel(wanted: Channel, offered: &[Channel]) -> Result<(), ApiError> {
+        if offered.contains(&wanted) {
+            return Ok(());
+        }
+        Err(ApiError::ChannelUnavailable(format!(
+            "Codes are not sent to this number by {}.",
+            channel_words(wanted)
+        )))
+    }
+
+    /// When a channel other than the first may carry the live code created at
+    /// `created_at`: `CHANNEL_FALLBACK_AFTER` later, or as soon as its first message
+    /// failed.
+    fn fallback_at(&self, created_at: i64, failed_at: Option<i64>) -> i64 {
+        let after = created_at.saturating_add(self.config.channel_fallback_after as i64);
+        failed_at.map_or(after, |f| f.min(after))
+    }
+
+    /// `state` with the channels it may go by next: the first channel at `resend_after`
+    /// (a new code), every other one not yet used for this code once it opens.
+    fn with_offers(
+        &self,
+        mut state: CodeState,
+        offered: &[Channel],
+        used: &str,
+        created_at: i64,
+        failed_at: Option<i64>,
+    ) -> CodeState {
+        let opens = self.fallback_at(created_at, failed_at);
+        state.channels = offered
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &c)| match i {
+                0 => Some((c, state.resend_after)),
+                _ if went_by(used, c) => None,
+                _ => Some((c, opens)),
+            })
+            .collect();
+        state
+    }
+
+    /// What a code's message says by `channel`: the SMS text, a call's sentence, or a
+    /// WhatsApp template's one variable (the template holds the words).
+    fn body(
+        &self,
+        channel: Channel,
+        text: Text,
+        locale: Locale,
+        code: &VerificationCode,
+    ) -> String {
+        match channel {
+            Channel::Sms => self
+                .texts
+                .code(text, locale, code, self.config.verify_code_ttl),
+            Channel::Voice => self.texts.spoken(locale, code),
+            Channel::Whatsapp => code.expose().to_owned(),
+        }
+    }
+
+    /// Seals `code` for a resend on another channel: `nonce:digits`, the six digits
+    /// offset (mod 10^6) by a pseudo-random number keyed by the server's secret, the
+    /// `context` (which code it is) and a fresh nonce. Without the secret the stored
+    /// digits say nothing, like the hash beside them.
+    fn seal(&self, context: &str, code: &VerificationCode) -> String {
+        let nonce = format!("{:016x}", rand::rngs::OsRng.r#gen::<u64>());
+        let digits: u64 = code.expose().parse().unwrap_or(0);
+        let sealed = (digits + self.seal_pad(context, &nonce)) % 1_000_000;
+        format!("{nonce}:{sealed:06}")
+    }
+
+    /// The code [`Codes::seal`] sealed, or None when `sealed` is not one of its seals.
+    fn unseal(&self, context: &str, sealed: &str) -> Option<VerificationCode> {
+        let (nonce, digits) = sealed.split_once(':')?;
+        let digits: u64 = digits.parse().ok()?;
+        let code = (digits + 1_000_000 - self.seal_pad(context, nonce)) % 1_000_000;
+        VerificationCode::parse(&format!("{code:06}")).ok()
+    }
+
+    fn seal_pad(&self, context: &str, nonce: &str) -> u64 {
+        let hex = self.keyed_hash(&["seal", context, nonce]);
+        // 64 bits mod 10^6: the bias is below 10^-13.
+        u64::from_str_radix(&hex[..16], 16).unwrap_or(0) % 1_000_000
+    }
+
     /// A new code's attempts, expiry and earliest resend.
     fn lifetimes(&self, now: i64) -> (i32, i64, i64) {
         (
@@ -244,13 +443,18 @@ impl Codes {
             ..
         } = *send;
         let sent = !self.allowance.is_test_number(e164);
+        let offered = self.channels_for(e164, send.country);
+        let first = offered[0];
+        let wanted = send.channel.unwrap_or(first);
+        Self::refuse_channel(wanted, &offered)?;
         // The cool-down is per record and number: a change to another number is governed
         // by the caps instead (SPEC §7).
-        let previous = send
-            .previous
-            .filter(|p| p.e164 == e164)
-            .map(|p| (p.resend_after, CodeState::from(p)));
-        Self::cool_down(sent, previous, now)?;
+        let previous = send.previous.filter(|p| p.e164 == e164);
+        if wanted != first {
+            return self.switch_claim(conn, send, previous, wanted, &offered);
+        }
+        let cooling = previous.map(|p| (p.resend_after, CodeState::from(p)));
+        Self::cool_down(sent, cooling, now)?;
         let code = self.new_code(e164)?;
         let (attempts_left, expires_at, resend_after) = self.lifetimes(now);
         let row = CodeRow {
@@ -262,16 +466,21 @@ impl Codes {
             resend_after,
             sent,
             created_at: now,
+            // Kept readable only where another channel may need it.
+            code_sealed: (offered.len() > 1)
+                .then(|| self.seal(&record_seal(phone_id, e164), &code)),
+            channels: first.as_str().to_owned(),
         };
         // The previous code is dead: no stored message keeps it.
         outbox::retire_codes_and(conn, phone_id, now, NewCode::Replace(&row))?;
-        let masked = PhoneNumber::masked(e164);
+        let answer = |row: &CodeRow| {
+            self.with_offers(CodeState::from(row), &offered, &row.channels, now, None)
+        };
         if sent || self.scripted(e164) {
-            let ttl = self.config.verify_code_ttl;
-            let body = self.texts.code(Text::Verification, send.locale, &code, ttl);
+            let body = self.body(first, Text::Verification, send.locale, &code);
             let about = delivery::About { user_id, phone_id };
             let dies = Some(row.expires_at);
-            delivery::queue(
+            delivery::queue_by(
                 conn,
                 Some(about),
                 e164,
@@ -279,29 +488,124 @@ impl Codes {
                 codes::CODE_KIND,
                 dies,
                 send.locale,
+                first,
                 now,
             )?;
-            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&masked), now)?;
+            let detail = sent_detail(e164, first);
+            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&detail), now)?;
             if !sent {
                 // A scripted test number: played by the script provider, charged nothing.
-                return Ok(CodeState::from(&row));
+                return Ok(answer(&row));
             }
             // Last, so the counter rows every send shares (budget, client IP) stay locked
             // only until the commit; a refusal still rolls back everything above.
+            let cost = (first, self.allowance.units(first, &body));
             self.allowance.charge_claim(
                 conn,
                 user_id,
                 e164,
                 send.country,
                 send.client_ip,
-                segments(&body),
+                cost,
                 now,
             )?;
         } else {
+            let masked = PhoneNumber::masked(e164);
             let detail = format!("{masked} (test number: nothing sent)");
             phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&detail), now)?;
         }
-        Ok(CodeState::from(&row))
+        Ok(answer(&row))
+    }
+
+    /// The record's live code again, by `wanted`, a channel it has not gone by (SPEC §13):
+    /// same code, same expiry, no cool-down and no new attempts; open once the first
+    /// message is `CHANNEL_FALLBACK_AFTER` old or failed (429 `channel-not-yet` before).
+    /// Charged like any claim, a call at its weight. So one code reaches a number at most
+    /// once per channel, and what a stranger spends by switching is bounded by the claim
+    /// caps that every message counts toward.
+    fn switch_claim(
+        &self,
+        conn: &mut Conn<'_>,
+        send: &ClaimSend<'_>,
+        live: Option<&CodeRow>,
+        wanted: Channel,
+        offered: &[Channel],
+    ) -> Result<CodeState, ApiError> {
+        let ClaimSend {
+            user_id,
+            phone_id,
+            e164,
+            now,
+            ..
+        } = *send;
+        let live = live
+            .filter(|p| p.expires_at > now && p.attempts_left > 0)
+            .ok_or_else(no_live_code)?;
+        if went_by(&live.channels, wanted) {
+            return Err(ApiError::ChannelUnavailable(format!(
+                "This code was already sent by {}; ask for a new code.",
+                channel_words(wanted)
+            )));
+        }
+        let failed = failed_at(send.last_message, live.created_at);
+        let opens = self.fallback_at(live.created_at, failed);
+        if opens > now {
+            let state = CodeState::from(live);
+            return Err(ApiError::ChannelNotYet {
+                retry_after: (opens - now) as u64,
+                verification: self.with_offers(
+                    state,
+                    offered,
+                    &live.channels,
+                    live.created_at,
+                    failed,
+                ),
+            });
+        }
+        let code = live
+            .code_sealed
+            .as_deref()
+            .and_then(|s| self.unseal(&record_seal(phone_id, e164), s))
+            .ok_or_else(no_live_code)?;
+        let channels = format!("{},{}", live.channels, wanted.as_str());
+        if !codes::add_channel(conn, phone_id, &live.code_hash, &live.channels, &channels)? {
+            return Err(ApiError::Conflict(
+                "The code changed meanwhile; look at it again.".into(),
+            ));
+        }
+        if live.sent || self.scripted(e164) {
+            let body = self.body(wanted, Text::Verification, send.locale, &code);
+            let about = delivery::About { user_id, phone_id };
+            let dies = Some(live.expires_at);
+            delivery::queue_by(
+                conn,
+                Some(about),
+                e164,
+                &body,
+                codes::CODE_KIND,
+                dies,
+                send.locale,
+                wanted,
+                now,
+            )?;
+            let detail = sent_detail(e164, wanted);
+            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&detail), now)?;
+            if live.sent {
+                let cost = (wanted, self.allowance.units(wanted, &body));
+                self.allowance.charge_claim(
+                    conn,
+                    user_id,
+                    e164,
+                    send.country,
+                    send.client_ip,
+                    cost,
+                    now,
+                )?;
+            }
+        }
+        let mut state = CodeState::from(live);
+        state.channel = wanted;
+        Ok(self.with_offers(state, offered, &channels, live.created_at, failed))
     }
 
     /// Checks the code of phone record `phone_id`. A wrong one costs an attempt (committed,
@@ -386,15 +690,25 @@ impl Codes {
             purpose, e164, now, ..
         } = *send;
         let sent = !self.allowance.is_test_number(e164);
-        let previous =
-            auth_codes::find(conn, e164, purpose)?.map(|p| (p.resend_after, CodeState::from(&p)));
-        Self::cool_down(sent, previous, now)?;
+        let offered = self.channels_for(e164, send.country);
+        let first = offered[0];
+        let wanted = send.channel.unwrap_or(first);
+        Self::refuse_channel(wanted, &offered)?;
+        let previous = auth_codes::find(conn, e164, purpose)?;
+        if wanted != first {
+            return self.switch_credential(conn, send, previous, wanted, &offered);
+        }
+        let cooling = previous
+            .as_ref()
+            .map(|p| (p.resend_after, CodeState::from(p)));
+        Self::cool_down(sent, cooling, now)?;
         let code = self.new_code(e164)?;
         let hashed = match send.owner {
             Some(_) => code.expose().to_owned(),
             None => format!("{:032x}", rand::rngs::OsRng.r#gen::<u128>()),
         };
         let (attempts_left, expires_at, resend_after) = self.lifetimes(now);
+        let readable = send.owner.is_some() && offered.len() > 1;
         let row = AuthCodeRow {
             e164: e164.to_owned(),
             purpose,
@@ -406,25 +720,111 @@ impl Codes {
             resend_after,
             sent,
             created_at: now,
+            code_sealed: readable.then(|| self.seal(&credential_seal(purpose, e164), &code)),
+            channels: first.as_str().to_owned(),
         };
         auth_codes::replace(conn, &row)?;
-        let text = match purpose {
-            CodePurpose::SignIn => Text::SignIn,
-            CodePurpose::PasswordReset => Text::PasswordReset,
-            CodePurpose::TwoFactor | CodePurpose::Login => Text::TwoFactor,
-        };
-        let ttl = self.config.verify_code_ttl;
         // Written for a number without an account too: what it would have cost decides
         // the budget's answer alike for both (a two-segment language at the budget's edge).
-        let body = self.texts.code(text, send.locale, &code, ttl);
+        let body = self.body(first, credential_text(purpose), send.locale, &code);
         if let Some(owner) = send.owner {
             let queued = sent || self.scripted(e164);
-            Self::queue_credential(conn, send, owner, &body, queued, row.expires_at)?;
+            Self::queue_credential(conn, send, owner, &body, queued, row.expires_at, first)?;
         }
         if sent {
-            self.charge_credential(conn, send, segments(&body))?;
+            self.charge_credential(conn, send, self.allowance.units(first, &body))?;
         }
-        Ok(CodeState::from(&row))
+        Ok(self.with_offers(CodeState::from(&row), &offered, &row.channels, now, None))
+    }
+
+    /// A number's live credential code again, by `wanted` (SPEC §13), as
+    /// [`Codes::switch_claim`] does for a record's. A start for a number without an
+    /// account goes through the same steps, counted and answered alike, and sends
+    /// nothing (its code was never readable).
+    fn switch_credential(
+        &self,
+        conn: &mut Conn<'_>,
+        send: &CodeSend<'_>,
+        live: Option<AuthCodeRow>,
+        wanted: Channel,
+        offered: &[Channel],
+    ) -> Result<CodeState, ApiError> {
+        let CodeSend {
+            purpose, e164, now, ..
+        } = *send;
+        let live = live
+            .filter(|p| p.expires_at > now && p.attempts_left > 0)
+            .filter(|p| p.challenge.as_deref() == send.challenge)
+            .ok_or_else(no_live_code)?;
+        if went_by(&live.channels, wanted) {
+            return Err(ApiError::ChannelUnavailable(format!(
+                "This code was already sent by {}; ask for a new code.",
+                channel_words(wanted)
+            )));
+        }
+        let failed = failed_at(send.last_message, live.created_at);
+        let opens = self.fallback_at(live.created_at, failed);
+        if opens > now {
+            let state = CodeState::from(&live);
+            return Err(ApiError::ChannelNotYet {
+                retry_after: (opens - now) as u64,
+                verification: self.with_offers(
+                    state,
+                    offered,
+                    &live.channels,
+                    live.created_at,
+                    failed,
+                ),
+            });
+        }
+        let code = match send.owner {
+            Some(_) => Some(
+                live.code_sealed
+                    .as_deref()
+                    .and_then(|s| self.unseal(&credential_seal(purpose, e164), s))
+                    .ok_or_else(no_live_code)?,
+            ),
+            None => None,
+        };
+        let channels = format!("{},{}", live.channels, wanted.as_str());
+        if !auth_codes::add_channel(conn, &live, &channels)? {
+            return Err(ApiError::Conflict(
+                "The code changed meanwhile; look at it again.".into(),
+            ));
+        }
+        // What it costs is the same with and without an account: a call's weight, one
+        // WhatsApp message.
+        let units = self.allowance.units(wanted, "");
+        if let (Some(owner), Some(code)) = (send.owner, code)
+            && (live.sent || self.scripted(e164))
+        {
+            let body = self.body(wanted, credential_text(purpose), send.locale, &code);
+            let about = delivery::About {
+                user_id: owner.user_id,
+                phone_id: owner.phone_id,
+            };
+            let (kind, dies) = (purpose.message_kind(), Some(live.expires_at));
+            delivery::queue_by(
+                conn,
+                Some(about),
+                e164,
+                &body,
+                kind,
+                dies,
+                send.locale,
+                wanted,
+                now,
+            )?;
+            let detail = sent_detail(e164, wanted);
+            let history = purpose.history_kind();
+            phones::add_history(conn, owner.phone_id, history, Some(&detail), now)?;
+        }
+        if live.sent {
+            self.charge_credential(conn, send, units)?;
+        }
+        let mut state = CodeState::from(&live);
+        state.channel = wanted;
+        Ok(self.with_offers(state, offered, &channels, live.created_at, failed))
     }
 
     /// A credential code's SMS to its account's number (nothing for a test number without
@@ -437,6 +837,7 @@ impl Codes {
         body: &str,
         queued: bool,
         dies: i64,
+        channel: Channel,
     ) -> Result<(), ApiError> {
         let (purpose, e164, now) = (send.purpose, send.e164, send.now);
         let kind = purpose.message_kind();
@@ -446,8 +847,19 @@ impl Codes {
         if queued {
             let about = delivery::About { user_id, phone_id };
             let (dies, locale) = (Some(dies), send.locale);
-            delivery::queue(conn, Some(about), e164, body, kind, dies, locale, now)?;
-            phones::add_history(conn, phone_id, purpose.history_kind(), Some(&masked), now)
+            delivery::queue_by(
+                conn,
+                Some(about),
+                e164,
+                body,
+                kind,
+                dies,
+                locale,
+                channel,
+                now,
+            )?;
+            let detail = sent_detail(e164, channel);
+            phones::add_history(conn, phone_id, purpose.history_kind(), Some(&detail), now)
         } else {
             let detail = format!("{masked} (test number: nothing sent)");
             phones::add_history(conn, phone_id, purpose.history_kind(), Some(&detail), now)
@@ -607,6 +1019,25 @@ impl Codes {
     }
 }
 
+/// What a record's sealed code is bound to.
+fn record_seal(phone_id: i64, e164: &str) -> String {
+    format!("record:{phone_id}:{e164}")
+}
+
+/// What a credential's sealed code is bound to.
+fn credential_seal(purpose: CodePurpose, e164: &str) -> String {
+    format!("credential:{}:{e164}", purpose.as_str())
+}
+
+/// The words of a credential code.
+fn credential_text(purpose: CodePurpose) -> Text {
+    match purpose {
+        CodePurpose::SignIn => Text::SignIn,
+        CodePurpose::PasswordReset => Text::PasswordReset,
+        CodePurpose::TwoFactor | CodePurpose::Login => Text::TwoFactor,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
@@ -631,5 +1062,34 @@ mod tests {
         assert_ne!(h, v.code_hash(2, "+14155552671", "123456"), "other record");
         assert_ne!(h, v.code_hash(1, "+14155552672", "123456"), "other number");
         assert!(!h.contains("123456"));
+    }
+
+    #[test]
+    fn a_sealed_code_opens_only_with_its_key_and_context() {
+        let config = Arc::new(Config::parse_from(["x"]));
+        let texts = Arc::new(SmsTexts::new("https://example.com").expect("texts"));
+        let allowance = SmsAllowance::from_config(&config);
+        let v = Codes::new(
+            Arc::clone(&config),
+            b"secret one",
+            Arc::clone(&texts),
+            allowance.clone(),
+        );
+        let w = Codes::new(config, b"secret two", texts, allowance);
+        for raw in ["000000", "482913", "999999"] {
+            let code = VerificationCode::parse(raw).expect("code");
+            let sealed = v.seal("record:1:+14155552671", &code);
+            assert!(!sealed.contains(raw), "{sealed}");
+            let opened = v.unseal("record:1:+14155552671", &sealed).expect("opens");
+            assert_eq!(opened.expose(), raw);
+            let other = v.unseal("record:2:+14155552671", &sealed);
+            assert_ne!(other.map(|c| c.expose().to_owned()).as_deref(), Some(raw));
+            let wrong_key = w.unseal("record:1:+14155552671", &sealed);
+            assert_ne!(
+                wrong_key.map(|c| c.expose().to_owned()).as_deref(),
+                Some(raw)
+            );
+        }
+        assert!(v.unseal("record:1:+14155552671", "garbage").is_none());
     }
 }

@@ -56,6 +56,34 @@ pub fn queue(
     locale: Locale,
     now: i64,
 ) -> Result<i64, ApiError> {
+    queue_by(
+        c,
+        about,
+        to_e164,
+        body,
+        kind,
+        code_expires_at,
+        locale,
+        Channel::Sms,
+        now,
+    )
+}
+
+/// [`queue`] by `channel` (SPEC §13): a code's call or WhatsApp message. `body` is what
+/// the channel carries: the spoken sentence of a call, the bare code of a WhatsApp
+/// template.
+#[expect(clippy::too_many_arguments, reason = "one message's facts, all needed")]
+pub fn queue_by(
+    c: &mut Conn<'_>,
+    about: Option<About>,
+    to_e164: &str,
+    body: &str,
+    kind: MessageKind,
+    code_expires_at: Option<i64>,
+    locale: Locale,
+    channel: Channel,
+    now: i64,
+) -> Result<i64, ApiError> {
     let phone_id = about.map(|a| a.phone_id);
     // The outbox's span in the request's trace: the row keeps its context, so the
     // courier's delivery and the receipt become its children (telemetry::trace_context).
@@ -65,7 +93,7 @@ pub fn queue(
         message.id = tracing::field::Empty
     );
     let _entered = span.enter();
-    let id = outbox::insert(
+    let id = outbox::insert_by(
         c,
         phone_id,
         to_e164,
@@ -73,18 +101,18 @@ pub fn queue(
         kind,
         code_expires_at,
         locale,
+        channel,
         now,
     )?;
     span.record("message.id", id);
     if let Some(About { user_id, phone_id }) = about {
-        // Every message is a text for now; voice and WhatsApp will choose here.
-        phones::set_last_message(c, phone_id, id, Channel::Sms, now)?;
+        phones::set_last_message(c, phone_id, id, channel, now)?;
         let fact = MessageFact {
             phone_id,
             status: MessageStatus::Queued,
             error_code: None,
             provider: None,
-            channel: Some(Channel::Sms),
+            channel: Some(channel),
         };
         events::message_changed(c, user_id, &fact, now)?;
     }
@@ -300,7 +328,7 @@ pub fn record_effects(
         // A canceled message (its code died before it could leave) is a failure to the
         // user, with guidance to ask for a new code.
         MessageStatus::Undelivered | MessageStatus::Failed | MessageStatus::Canceled => {
-            let detail = sms::guidance(status, error_code);
+            let detail = sms::guidance_by(Some(msg.channel), status, error_code);
             phones::add_message_history(c, phone_id, HistoryKind::Failed, detail, via, now)?;
             if error_code == Some(sms::OPTED_OUT) {
                 set_opted_out(c, phone_id, true, now)?;

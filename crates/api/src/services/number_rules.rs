@@ -1,7 +1,7 @@
 //! Which numbers PhoneReg accepts: the parse every request with a number goes through
 //! (registration, adding or changing a number, the public lookup), with its settings.
 
-use phonereg_types::{FieldErrors, validation};
+use phonereg_types::{FieldErrors, NumberType, validation};
 
 use crate::{
     config::{Config, TestNumbers},
@@ -18,6 +18,9 @@ pub struct NumberRules {
     pub default_region: String,
     pub allowed_countries: Countries,
     pub test_numbers: TestNumbers,
+    /// With `VOICE_ENABLED` and `VOICE_FOR_LANDLINES`: the countries whose fixed lines
+    /// are accepted, to verify by call (SPEC §13).
+    pub voice_landlines: Option<Countries>,
 }
 
 impl NumberRules {
@@ -26,6 +29,8 @@ impl NumberRules {
             default_region: config.default_region.clone(),
             allowed_countries: config.sms_allowed_countries.clone(),
             test_numbers: config.sms_test_numbers.clone(),
+            voice_landlines: (config.voice_enabled && config.voice_for_landlines)
+                .then(|| config.voice_allowed_countries.clone()),
         }
     }
 
@@ -67,9 +72,16 @@ fn parse_phone_fields(
     // Test numbers skip the type and country checks (SPEC §7): CI and app-store review
     // use numbers no carrier would text.
     let is_test = config.test_numbers.code_for(&number.e164).is_some();
+    // A fixed line that may verify by call is let in: its codes are said, not texted.
+    let by_voice = number.number_type == NumberType::FixedLine
+        && !number.has_extension
+        && config
+            .voice_landlines
+            .as_ref()
+            .is_some_and(|c| c.allows(&number.country));
     if let Some(reason) = number
         .sms_refusal(&config.allowed_countries)
-        .filter(|_| !is_test)
+        .filter(|_| !is_test && !by_voice)
     {
         return Err(FieldErrors::from([(
             "phone_number".to_owned(),

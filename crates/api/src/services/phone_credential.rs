@@ -7,7 +7,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use phonereg_types::{FieldErrors, HistoryKind, SecurityEventType, validation};
+use phonereg_types::{Channel, FieldErrors, HistoryKind, SecurityEventType, validation};
 
 use crate::{
     clock::Clock,
@@ -90,6 +90,7 @@ impl Credentials {
         purpose: CodePurpose,
         client_ip: ClientNetworks,
         locale: Locale,
+        channel: Option<Channel>,
         origin: Origin,
     ) -> Result<CodeState, ApiError> {
         let floor = tokio::time::Instant::now() + START_FLOOR;
@@ -128,6 +129,8 @@ impl Credentials {
                         challenge: None,
                         client_ip: Some(&client_ip),
                         locale,
+                        channel,
+                        last_message: None,
                         now,
                     },
                 )

@@ -7,7 +7,7 @@
 use phonereg_types::PhoneStatus;
 use std::sync::Arc;
 
-use phonereg_types::{HistoryKind, SecurityEventType, validation};
+use phonereg_types::{Channel, HistoryKind, SecurityEventType, validation};
 use rand::{Rng as _, distributions::Uniform};
 
 use crate::{
@@ -144,6 +144,7 @@ impl TwoFactor {
         user_id: i64,
         client_ip: ClientNetworks,
         locale: Locale,
+        channel: Option<Channel>,
     ) -> Result<CodeState, ApiError> {
         let (codes, clock) = (self.codes.clone(), self.clock.clone());
         let code = self
@@ -163,6 +164,8 @@ impl TwoFactor {
                         challenge: None,
                         client_ip: Some(&client_ip),
                         locale,
+                        channel,
+                        last_message: crate::services::phones::last_message(&phone),
                         now: clock.now(),
                     },
                 )
@@ -612,6 +615,8 @@ pub fn challenge(
             challenge: Some(&token_hash),
             client_ip: Some(client_ip),
             locale,
+            channel: None,
+            last_message: None,
             now,
         },
     )?;

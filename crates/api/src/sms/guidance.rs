@@ -2,10 +2,26 @@
 //! are the numbers Twilio made familiar; every provider maps its refusals into them, so
 //! a user reads the same sentence whoever carried the message.
 
-use phonereg_types::MessageStatus;
+use phonereg_types::{Channel, MessageStatus};
 
 /// The number replied STOP: it is marked opted out (SPEC §7).
 pub const OPTED_OUT: i64 = 21610;
+
+/// [`guidance`] for a message that went by `channel`: a call that failed without an
+/// error code was not answered (busy, no answer) or could not be placed, which is no
+/// fault of the SMS service (SPEC §13).
+pub fn guidance_by(
+    channel: Option<Channel>,
+    status: MessageStatus,
+    error_code: Option<i64>,
+) -> Option<&'static str> {
+    match (channel, status, error_code) {
+        (Some(Channel::Voice), MessageStatus::Failed, None) => Some(
+            "The call was not answered or could not be placed. Try again, or ask for the code another way.",
+        ),
+        _ => guidance(status, error_code),
+    }
+}
 
 /// Plain guidance for a delivery error, shown beside the message status.
 pub fn guidance(status: MessageStatus, error_code: Option<i64>) -> Option<&'static str> {
@@ -22,6 +38,10 @@ pub fn guidance(status: MessageStatus, error_code: Option<i64>) -> Option<&'stat
         Some(30006) => "This number can't receive text messages (landline or unreachable carrier).",
         Some(30007) => "The carrier filtered the message. Try again later or use another number.",
         Some(30008) => "The message could not be delivered for an unknown reason. Try again later.",
+        // Twilio's "channel could not find the To address" for WhatsApp (SPEC §13).
+        Some(63003) => {
+            "This number is not on WhatsApp. Ask for the code by text message or a call instead."
+        }
         Some(_) => "The message could not be delivered. Try again later.",
         None if status == MessageStatus::Failed => {
             "The SMS service could not be reached. Try again in a few minutes."

@@ -19,7 +19,7 @@ use std::{future::Future, pin::Pin};
 
 use phonereg_types::{Channel, MessageKind, MessageStatus, SmsProviderName};
 
-pub use guidance::{OPTED_OUT, guidance};
+pub use guidance::{OPTED_OUT, guidance, guidance_by};
 pub use providers::Providers;
 
 /// One message to hand to a provider.

@@ -12,7 +12,7 @@ use super::{
     console::{ConsoleSender, Inbox},
     http::HttpProvider,
     script::ScriptProvider,
-    twilio::TwilioSender,
+    twilio::{Channels, TwilioSender},
 };
 use crate::{
     clock::Clock,
@@ -165,4 +165,11 @@ fn twilio(config: &Config) -> anyhow::Result<TwilioSender> {
         config.twilio_messaging_service_sid.clone(),
         &config.public_url,
     )
+    .map(|sender| {
+        sender.with_channels(Channels {
+            voice_from: config.voice_from(),
+            whatsapp_from: config.whatsapp_from(),
+            whatsapp_content_sid: config.whatsapp_content_sid.clone(),
+        })
+    })
 }

@@ -1,10 +1,14 @@
-//! A focused Twilio Messages API client (reqwest + rustls). The `twilio` crate is not
-//! used: it hard-codes the API host, cannot set `StatusCallback` or
-//! `MessagingServiceSid`, and discards Twilio's error body.
+//! A focused Twilio client (reqwest + rustls): Messages for SMS and WhatsApp, Calls for
+//! codes said by voice (SPEC §13). The `twilio` crate is not used: it hard-codes the API
+//! host, cannot set `StatusCallback` or `MessagingServiceSid`, and discards Twilio's
+//! error body.
+//!
+//! Long: one provider's whole wire format (three channels, the lookup, receipts of
+//! messages and calls, signatures) in the one place that may know it.
 
 use std::time::Duration;
 
-use phonereg_types::{MessageStatus, SmsProviderName};
+use phonereg_types::{Channel, MessageStatus, SmsProviderName};
 use serde::Deserialize;
 
 use super::{
@@ -20,6 +24,21 @@ pub struct TwilioSender {
     auth_token: Secret,
     sender: Sender,
     status_callback: String,
+    calls_url: String,
+    voice_status_callback: String,
+    channels: Channels,
+}
+
+/// The senders of the channels besides SMS (SPEC §13); a channel without its sender is
+/// refused at start-up (`Config::check`), so a missing one here is a configuration fault.
+#[derive(Clone, Debug, Default)]
+pub struct Channels {
+    /// `VOICE_FROM`, defaulting to `TWILIO_FROM`.
+    pub voice_from: Option<String>,
+    /// `WHATSAPP_FROM`, defaulting to `whatsapp:` + `TWILIO_FROM`.
+    pub whatsapp_from: Option<String>,
+    /// `WHATSAPP_CONTENT_SID`: the approved template whose `{{1}}` is the code.
+    pub whatsapp_content_sid: Option<String>,
 }
 
 enum Sender {
@@ -72,39 +91,90 @@ impl TwilioSender {
             .connect_timeout(Duration::from_secs(5))
             .timeout(CALL_TIMEOUT)
             .build()?;
+        let api_base = api_base.trim_end_matches('/');
         Ok(Self {
             client,
-            messages_url: format!(
-                "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
-                api_base.trim_end_matches('/')
-            ),
+            messages_url: format!("{api_base}/2010-04-01/Accounts/{account_sid}/Messages.json"),
+            calls_url: format!("{api_base}/2010-04-01/Accounts/{account_sid}/Calls.json"),
             account_sid,
             auth_token,
             sender,
             status_callback: format!("{public_url}/api/v1/webhooks/twilio/status"),
+            voice_status_callback: format!("{public_url}/api/v1/webhooks/twilio/voice-status"),
+            channels: Channels::default(),
         })
     }
 
+    /// With the senders of voice and WhatsApp.
+    pub fn with_channels(mut self, channels: Channels) -> Self {
+        self.channels = channels;
+        self
+    }
+
     async fn post(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {
+        match sms.channel {
+            Channel::Sms => self.text(sms).await,
+            Channel::Voice => self.call(sms).await,
+            Channel::Whatsapp => self.whatsapp(sms).await,
+        }
+    }
+
+    /// `POST …/Calls.json`: a call that says the code (the body: the sentence, digit by
+    /// digit) twice, in the message's language. Its outcome comes to the voice status
+    /// callback.
+    async fn call(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {
+        let from = self
+            .channels
+            .voice_from
+            .as_deref()
+            .ok_or_else(|| missing_sender("VOICE_FROM"))?;
+        let twiml = twiml(&sms.body, &sms.locale);
+        let form = [
+            ("To", sms.to.as_str()),
+            ("From", from),
+            ("Twiml", twiml.as_str()),
+            ("StatusCallback", self.voice_status_callback.as_str()),
+        ];
+        self.create(&self.calls_url, &form).await
+    }
+
+    /// `POST …/Messages.json` to `whatsapp:+…`: the approved template, its one variable
+    /// the code (the body).
+    async fn whatsapp(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {
+        let from = self
+            .channels
+            .whatsapp_from
+            .as_deref()
+            .ok_or_else(|| missing_sender("WHATSAPP_FROM"))?;
+        let content = self
+            .channels
+            .whatsapp_content_sid
+            .as_deref()
+            .ok_or_else(|| missing_sender("WHATSAPP_CONTENT_SID"))?;
+        let to = format!("whatsapp:{}", sms.to);
+        let variables = serde_json::json!({ "1": sms.body }).to_string();
         let validity = sms.validity.map(|v| v.clamp(1, 36_000).to_string());
         let mut form = vec![
-            ("To", sms.to.as_str()),
-            ("Body", sms.body.as_str()),
+            ("To", to.as_str()),
+            ("From", from),
+            ("ContentSid", content),
+            ("ContentVariables", variables.as_str()),
             ("StatusCallback", self.status_callback.as_str()),
         ];
-        match &self.sender {
-            Sender::From(from) => form.push(("From", from)),
-            Sender::MessagingService(sid) => form.push(("MessagingServiceSid", sid)),
-        }
-        // Twilio drops the message itself if its own queue holds it past the code's life.
         if let Some(validity) = &validity {
             form.push(("ValidityPeriod", validity));
         }
+        self.create(&self.messages_url, &form).await
+    }
+
+    /// Posts a form that creates a resource (a message, a call) and reads its sid and
+    /// status, or the refusal.
+    async fn create(&self, url: &str, form: &[(&str, &str)]) -> Result<Accepted, SendError> {
         let res = self
             .client
-            .post(&self.messages_url)
+            .post(url)
             .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
-            .form(&form)
+            .form(form)
             .send()
             .await
             .map_err(unreachable)?;
@@ -119,6 +189,24 @@ impl TwilioSender {
             });
         }
         Err(refusal(status, &body))
+    }
+
+    async fn text(&self, sms: &OutgoingSms) -> Result<Accepted, SendError> {
+        let validity = sms.validity.map(|v| v.clamp(1, 36_000).to_string());
+        let mut form = vec![
+            ("To", sms.to.as_str()),
+            ("Body", sms.body.as_str()),
+            ("StatusCallback", self.status_callback.as_str()),
+        ];
+        match &self.sender {
+            Sender::From(from) => form.push(("From", from)),
+            Sender::MessagingService(sid) => form.push(("MessagingServiceSid", sid)),
+        }
+        // Twilio drops the message itself if its own queue holds it past the code's life.
+        if let Some(validity) = &validity {
+            form.push(("ValidityPeriod", validity));
+        }
+        self.create(&self.messages_url, &form).await
     }
 
     /// `GET …/Messages.json?To=…&PageSize=…`: newest first. A message Twilio still
@@ -150,6 +238,44 @@ impl TwilioSender {
                 body: Some(m.body.unwrap_or_default()),
             })
             .collect())
+    }
+}
+
+/// A channel's sender is not configured: every message by it would fail alike.
+fn missing_sender(setting: &str) -> SendError {
+    SendError::Misconfigured(format!("{setting} is not set"))
+}
+
+/// The TwiML of a code call: `said` twice with a pause between, in `locale`'s language
+/// (Twilio's `<Say>` voices are per language and region).
+pub fn twiml(said: &str, locale: &str) -> String {
+    let language = match locale {
+        "es" => "es-ES",
+        "fr" => "fr-FR",
+        "de" => "de-DE",
+        "pt" => "pt-BR",
+        _ => "en-US",
+    };
+    let said = said
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<Response><Say language=\"{language}\">{said}</Say><Pause length=\"1\"/>\
+         <Say language=\"{language}\">{said}</Say></Response>"
+    )
+}
+
+/// A call's status (Twilio's `CallStatus`) as PhoneReg's: `completed` is delivered (the
+/// code was said to whoever answered); `busy`, `no-answer`, `failed` and `canceled` are
+/// failed; a call ringing or in progress is sent.
+pub fn call_status(text: &str) -> Option<MessageStatus> {
+    match text {
+        "queued" | "initiated" => Some(MessageStatus::Queued),
+        "ringing" | "in-progress" => Some(MessageStatus::Sent),
+        "completed" => Some(MessageStatus::Delivered),
+        "busy" | "no-answer" | "failed" | "canceled" => Some(MessageStatus::Failed),
+        _ => None,
     }
 }
 
@@ -222,8 +348,14 @@ impl Provider for TwilioSender {
         Box::pin(self.post(sms))
     }
 
+    /// Texts are found among the number's recent messages. A call or a WhatsApp message
+    /// is not looked for (its body is not what Twilio lists): one whose send may have
+    /// landed is tried again, so a crash at that moment can repeat a call.
     fn lookup<'a>(&'a self, sms: &'a OutgoingSms) -> ListFuture<'a> {
-        Box::pin(self.list(&sms.to))
+        match sms.channel {
+            Channel::Sms => Box::pin(self.list(&sms.to)),
+            Channel::Voice | Channel::Whatsapp => Box::pin(async { Ok(Vec::new()) }),
+        }
     }
 
     /// A status callback: a form signed with `X-Twilio-Signature` over the URL Twilio
@@ -247,6 +379,18 @@ impl Provider for TwilioSender {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
+        if let (None, Some(sid), Some(status)) =
+            (field("MessageSid"), field("CallSid"), field("CallStatus"))
+        {
+            return Ok(call_status(status)
+                .map(|status| Receipt {
+                    id: sid.to_owned(),
+                    status,
+                    error_code: None,
+                })
+                .into_iter()
+                .collect());
+        }
         let (Some(sid), Some(status)) = (field("MessageSid"), field("MessageStatus")) else {
             return Ok(Vec::new());
         };
@@ -310,6 +454,19 @@ mod tests {
             accepted_status("partially_delivered"),
             MessageStatus::Queued
         );
+    }
+
+    #[test]
+    fn a_call_says_the_code_twice_in_the_requests_language() {
+        let said = "Votre code PhoneReg est : 4, 8, 2, 9, 1, 3.";
+        let xml = twiml(said, "fr");
+        assert_eq!(xml.matches(said).count(), 2, "{xml}");
+        assert_eq!(xml.matches("language=\"fr-FR\"").count(), 2, "{xml}");
+        assert!(twiml("a < b & c", "en").contains("a &lt; b &amp; c"));
+        assert_eq!(call_status("completed"), Some(MessageStatus::Delivered));
+        for failed in ["busy", "no-answer", "failed", "canceled"] {
+            assert_eq!(call_status(failed), Some(MessageStatus::Failed), "{failed}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod api_docs;
 mod audit;
 mod auth;
 mod captcha;
+mod channels;
 mod client_networks;
 mod credential;
 mod credential_safety;

@@ -213,6 +213,23 @@ impl FraudGuard {
         ]
     }
 
+    /// Counts `more` sends to `dest` beyond the one [`FraudGuard::sent_counters`] added: a
+    /// call counts at its budget weight (SPEC §13), as it costs that much more.
+    pub fn count_more_sent(
+        &self,
+        conn: &mut Conn<'_>,
+        dest: &Destination,
+        more: u32,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        for _ in 0..more {
+            for (limit, key) in self.sent_counters(dest) {
+                limit.record(conn, &key, now)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `dest`'s range or country has more than half the unverified codes that
     /// would pause it (SPEC §11: the bot challenge asks from there).
     pub fn is_hot(

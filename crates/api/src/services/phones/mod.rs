@@ -5,7 +5,7 @@
 mod lookup;
 mod verification;
 
-use phonereg_types::{HistoryKind, PhoneStatus, SecurityEventType as Event};
+use phonereg_types::{HistoryKind, MessageStatus, PhoneStatus, SecurityEventType as Event};
 
 use std::sync::Arc;
 
@@ -57,6 +57,12 @@ pub struct PhonesParts {
     pub streams: Arc<Streams>,
 }
 
+/// The record's last message, status and time, for the code engine: a failed first
+/// message opens a code's other channels at once (SPEC §13).
+pub fn last_message(row: &PhoneRow) -> Option<(MessageStatus, i64)> {
+    row.last_message_status.zip(row.last_message_at)
+}
+
 /// Inside the caller's transaction: a new, unverified record and its first code (a
 /// claim). A number verified on another account is treated exactly like a free one
 /// (SPEC §10): only the right code at verify tells.
@@ -80,6 +86,8 @@ pub fn add_phone_with_code(
             previous: None,
             client_ip: Some(client_ip),
             locale,
+            channel: None,
+            last_message: None,
             now,
         },
     )?;
@@ -281,6 +289,8 @@ impl Phones {
                         previous: previous.as_ref(),
                         client_ip: Some(&client_ip),
                         locale,
+                        channel: None,
+                        last_message: None,
                         now,
                     },
                 )?;

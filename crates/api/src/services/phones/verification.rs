@@ -1,7 +1,7 @@
 //! The record's verification: the code a resend texts, and the right code verifying the
 //! number it was sent to (a verified replacement swapping in).
 
-use phonereg_types::{HistoryKind, PhoneStatus, SecurityEventType as Event};
+use phonereg_types::{Channel, HistoryKind, PhoneStatus, SecurityEventType as Event};
 
 use super::Phones;
 use crate::{
@@ -54,10 +54,12 @@ impl Phones {
         id: i64,
         client_ip: ClientNetworks,
         locale: Locale,
+        channel: Option<Channel>,
     ) -> Result<CodeState, ApiError> {
         let code = self
             .write_with_codes(move |c, codes, now| {
                 let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
+                let last_message = super::last_message(&row);
                 // The stored country belongs to the current number; a pending one is parsed.
                 let (target, country) =
                     match (row.pending_e164, row.status == PhoneStatus::Verified) {
@@ -80,6 +82,8 @@ impl Phones {
                         previous: previous.as_ref(),
                         client_ip: Some(&client_ip),
                         locale,
+                        channel,
+                        last_message,
                         now,
                     },
                 )
