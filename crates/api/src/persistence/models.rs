@@ -58,6 +58,14 @@ pub struct PhoneRow {
     pub last_message_channel: Option<Channel>,
 }
 
+impl PhoneRow {
+    /// The record's last message, status and time, for the code engine: a failed first
+    /// message opens a code's other channels at once (SPEC §13).
+    pub fn last_message(&self) -> Option<(MessageStatus, i64)> {
+        self.last_message_status.zip(self.last_message_at)
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = phone_numbers)]
 pub struct NewPhone<'a> {

@@ -45,6 +45,7 @@ macro_rules! endpoint {
     };
 }
 
+/// Long: one line per endpoint, so the whole API reads as one list.
 pub fn table() -> Vec<Endpoint> {
     vec![
         endpoint!("/api/v1/config", GET => client_config::get_config),

@@ -430,6 +430,9 @@ impl Codes {
     /// A claim (SPEC §10): a new code for `e164` on the phone record (killing the record's
     /// live code) and its SMS queued, charged to the claim allowance. Test numbers get
     /// their fixed code, send nothing and skip every cap.
+    ///
+    /// Long: the steps of a claim (channel, cool-down, code, queue, history, charge) read in the
+    /// order they run; the charge must stay last, after every write it may roll back.
     pub fn issue_claim(
         &self,
         conn: &mut Conn<'_>,
@@ -523,6 +526,9 @@ impl Codes {
     /// Charged like any claim, a call at its weight. So one code reaches a number at most
     /// once per channel, and what a stranger spends by switching is bounded by the claim
     /// caps that every message counts toward.
+    ///
+    /// Long: the checks of a channel change (live code, fallback time, channel used) and the
+    /// resend read in order; each is a few lines.
     fn switch_claim(
         &self,
         conn: &mut Conn<'_>,
@@ -741,6 +747,8 @@ impl Codes {
     /// [`Codes::switch_claim`] does for a record's. A start for a number without an
     /// account goes through the same steps, counted and answered alike, and sends
     /// nothing (its code was never readable).
+    ///
+    /// Long: as `switch_claim`, for a credential code (start or owner code).
     fn switch_credential(
         &self,
         conn: &mut Conn<'_>,

@@ -165,7 +165,7 @@ impl TwoFactor {
                         client_ip: Some(&client_ip),
                         locale,
                         channel,
-                        last_message: crate::services::phones::last_message(&phone),
+                        last_message: phone.last_message(),
                         now: clock.now(),
                     },
                 )

@@ -378,6 +378,7 @@ async fn the_fraud_guard_counts_a_call_at_its_weight(b: Backend) {
     assert_problem(&r, 429, "sms-range-paused");
 }
 
+/// Long: the two numbers' answers are compared step by step, side by side.
 async fn a_start_switches_channel_alike_with_and_without_an_account(b: Backend) {
     let (app, fake) = spawn_twilio_app(b, channels_on).await;
     let (token, id, _) = register(&app, US_MOBILE).await;

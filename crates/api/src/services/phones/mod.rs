@@ -5,7 +5,7 @@
 mod lookup;
 mod verification;
 
-use phonereg_types::{HistoryKind, MessageStatus, PhoneStatus, SecurityEventType as Event};
+use phonereg_types::{HistoryKind, PhoneStatus, SecurityEventType as Event};
 
 use std::sync::Arc;
 
@@ -55,12 +55,6 @@ pub struct PhonesParts {
     pub lookup_ip: ClientLimit,
     pub rules: Arc<NumberRules>,
     pub streams: Arc<Streams>,
-}
-
-/// The record's last message, status and time, for the code engine: a failed first
-/// message opens a code's other channels at once (SPEC §13).
-pub fn last_message(row: &PhoneRow) -> Option<(MessageStatus, i64)> {
-    row.last_message_status.zip(row.last_message_at)
 }
 
 /// Inside the caller's transaction: a new, unverified record and its first code (a

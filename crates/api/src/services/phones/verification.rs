@@ -59,7 +59,7 @@ impl Phones {
         let code = self
             .write_with_codes(move |c, codes, now| {
                 let (row, previous) = phones::find_owned_with_code(c, user_id, id)?;
-                let last_message = super::last_message(&row);
+                let last_message = row.last_message();
                 // The stored country belongs to the current number; a pending one is parsed.
                 let (target, country) =
                     match (row.pending_e164, row.status == PhoneStatus::Verified) {
