@@ -3,7 +3,7 @@
 # the tools it needs first (scripts/tools.sh), writes a brotli and a gzip copy of each
 # file (`cargo xtask precompress`, which the API serves by Accept-Encoding), then prints
 # the sizes of every file the browser loads before the first screen and fails when the
-# brotli total, the bytes on the wire, is over 262 KB. Nothing is downloaded outside the
+# brotli total, the bytes on the wire, is over 266 KB. Nothing is downloaded outside the
 # package registries: trunk runs --offline, so it uses the wasm-bindgen on PATH (the
 # version in Cargo.lock) and no wasm-opt (index.html says data-wasm-opt="0"; binaryen 132
 # measured −2 KB brotli, not worth a node tool in this build).
@@ -30,8 +30,8 @@ print_sizes() {
   printf '  %-44s %8d B raw %8d B gzip %8d B brotli (%d KB)\n' "first load" \
     "$raw_total" "$gz_total" "$br_total" "$((br_total / 1024))"
   echo "spa_raw_bytes=$raw_total spa_gzip_bytes=$gz_total spa_brotli_bytes=$br_total"
-  if [ "$br_total" -gt $((262 * 1024)) ]; then
-    fail "the SPA's first load is over its 262 KB budget on the wire (brotli)"
+  if [ "$br_total" -gt $((266 * 1024)) ]; then
+    fail "the SPA's first load is over its 266 KB budget on the wire (brotli)"
   fi
 }
 

@@ -11,13 +11,13 @@ use std::cell::Cell;
 
 use gloo_net::http::{Method, Request, RequestBuilder};
 use phonereg_types::{
-    CAPTCHA_TOKEN_HEADER, DeleteAccountRequest, DeletePhoneRequest, DevSms, DevSmsList,
-    EventTicket, FieldErrors, HistoryItem, HistoryList, LastMessage, LoginRequest,
+    CAPTCHA_TOKEN_HEADER, Channel, CodeRequest, DeleteAccountRequest, DeletePhoneRequest, DevSms,
+    DevSmsList, EventTicket, FieldErrors, HistoryItem, HistoryList, LastMessage, LoginRequest,
     LoginVerifyRequest, MfaRequired, ParseResponse, PasswordResetRequest, Phone,
     PhoneNumberRequest, Problem, ProblemType, RecoveryCodesRequest, RecoveryCodesResponse,
-    RegisterRequest, SecurityEvent, SecurityEventList, SmsSignInRequest, SmsStartRequest,
-    TokenResponse, TwoFactorRequest, TwoFactorResponse, User, Verification, VerificationResponse,
-    VerifyRequest,
+    RegisterRequest, ResendRequest, SecurityEvent, SecurityEventList, SmsSignInRequest,
+    SmsStartRequest, TokenResponse, TwoFactorRequest, TwoFactorResponse, User, Verification,
+    VerificationResponse, VerifyRequest,
 };
 use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
@@ -378,10 +378,20 @@ pub async fn delete_phone(
     exchange(request).await.map(drop)
 }
 
-/// `POST /users/me/phone-numbers/{id}/verification`: (re)sends a code.
-pub async fn send_code(token: String, id: i64) -> Result<Verification, ApiError> {
+/// `POST /users/me/phone-numbers/{id}/verification`: (re)sends a code; with a `channel`
+/// other than the number's first, the live code again by that channel (SPEC §13).
+pub async fn send_code(
+    token: String,
+    id: i64,
+    channel: Option<Channel>,
+) -> Result<Verification, ApiError> {
     let path = format!("/users/me/phone-numbers/{id}/verification");
-    let build = |t: Option<&str>| with_token(authorized(Method::POST, &path, &token), t).build();
+    let body = ResendRequest {
+        channel,
+        ..ResendRequest::default()
+    };
+    let build =
+        |t: Option<&str>| with_token(authorized(Method::POST, &path, &token), t).json(&body);
     parse(&exchange_challenged(&build).await?)
 }
 
@@ -439,10 +449,15 @@ pub async fn security_events(token: String) -> Result<Vec<SecurityEvent>, ApiErr
     Ok(list.items)
 }
 
-/// `POST /users/me/two-factor/code`: a code to the verified number, to turn it off.
-pub async fn two_factor_code(token: String) -> Result<Verification, ApiError> {
+/// `POST /users/me/two-factor/code`: a code to the verified number, to turn it off; with
+/// a `channel`, the live code again by that channel.
+pub async fn two_factor_code(
+    token: String,
+    channel: Option<Channel>,
+) -> Result<Verification, ApiError> {
     let post = authorized(Method::POST, "/users/me/two-factor/code", &token);
-    let answer: VerificationResponse = parse(&exchange(post.build()).await?)?;
+    let answer: VerificationResponse =
+        parse(&exchange(post.json(&CodeRequest { channel })).await?)?;
     Ok(answer.verification)
 }
 

@@ -4,7 +4,7 @@
 //! messages; the boxes with their explanations, and the resend button's countdown.
 
 use leptos::{ev::SubmitEvent, prelude::*};
-use phonereg_types::{Verification, validation};
+use phonereg_types::{Channel, Verification, validation};
 
 use crate::{
     api::ApiError,
@@ -140,6 +140,18 @@ impl CodeStep {
             .map_or(0, |t| time::seconds_until(t, clock.now()))
     }
 
+    /// The other channels that may carry the live code (SPEC §13: `verification.channels`
+    /// after the first, which is how a new code goes) and when each opens (ms, server
+    /// clock); tracked.
+    pub fn other_channels(self) -> Vec<(Channel, Option<f64>)> {
+        self.verification.with(|v| {
+            v.iter()
+                .flat_map(|v| v.channels.iter().skip(1))
+                .map(|o| (o.channel, time::parse_ms(&o.available_at)))
+                .collect()
+        })
+    }
+
     fn focus_again(self) {
         self.focus_first.update(|n| *n += 1);
     }
@@ -258,7 +270,63 @@ pub fn ResendButton(
     }
 }
 
-/// A code step's buttons: the form's submit, then the resend beside it.
+/// What the button that sends the live code by `channel` says.
+fn channel_label(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Voice => "Call me instead",
+        Channel::Whatsapp => "Send by WhatsApp",
+        Channel::Sms => "Text me instead",
+    }
+}
+
+/// What the step says once the live code went out again by `channel` to `to`.
+pub fn sent_by(channel: Channel, to: &str) -> String {
+    match channel {
+        Channel::Voice => format!("We are calling {to} to say the code."),
+        Channel::Whatsapp => format!("We sent the code by WhatsApp to {to}."),
+        Channel::Sms => format!("We sent the code by SMS to {to}."),
+    }
+}
+
+/// "Call me instead", "Send by WhatsApp": the live code again by each channel the API
+/// offers for it (SPEC §13), counting down to when it opens; `task` asks for it. Nothing
+/// when the API offers no other channel.
+#[component]
+pub fn ChannelButtons(step: CodeStep, task: Task<Channel>) -> impl IntoView {
+    let clock = Clock::get();
+    let pending = task.pending();
+    move || {
+        step.other_channels()
+            .into_iter()
+            .map(|(channel, opens)| {
+                let label = channel_label(channel);
+                let wait = move || opens.map_or(0, |t| time::seconds_until(t, clock.now()));
+                view! {
+                    <button
+                        type="button"
+                        class="btn"
+                        data-channel=channel.as_str()
+                        prop:disabled=move || { pending.get() || wait() > 0 }
+                        on:click=move |_| {
+                            if !pending.get_untracked() {
+                                task.dispatch(channel);
+                            }
+                        }
+                    >
+                        {move || match (pending.get(), wait()) {
+                            (true, _) => "Sending…".to_owned(),
+                            (false, 0) => label.to_owned(),
+                            (false, secs) => format!("{label} in {}", time::countdown(secs)),
+                        }}
+                    </button>
+                }
+            })
+            .collect_view()
+    }
+}
+
+/// A code step's buttons: the form's submit, the resend beside it, and the other
+/// channels where the step can ask for them (`switch`).
 #[component]
 pub fn CodeActions(
     step: CodeStep,
@@ -269,11 +337,15 @@ pub fn CodeActions(
     busy_label: &'static str,
     resend: Task<()>,
     #[prop(default = "Resend code")] resend_label: &'static str,
+    /// Sends the live code by another channel.
+    #[prop(optional)]
+    switch: Option<Task<Channel>>,
 ) -> impl IntoView {
     view! {
         <div class="actions">
             <SubmitButton pending label busy_label />
             <ResendButton step task=resend label=resend_label />
+            {switch.map(|task| view! { <ChannelButtons step task /> })}
         </div>
     }
 }

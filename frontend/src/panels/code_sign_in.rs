@@ -56,6 +56,7 @@ pub fn CodeSignInStep(
     });
 
     let resend = sent.resend(SmsCodePurpose::SignIn, step);
+    let switch = sent.switch(SmsCodePurpose::SignIn, step);
 
     let signing_in = sign_in.pending();
     let submit = step.on_submit(sign_in);
@@ -77,7 +78,7 @@ pub fn CodeSignInStep(
                         ", then enter the code we text you."
                     </p>
                 </Show>
-                <CodeActions step pending=signing_in label="Sign in" busy_label="Signing in…" resend />
+                <CodeActions step pending=signing_in label="Sign in" busy_label="Signing in…" resend switch />
                 <DifferentNumber on_click=on_change_number />
             </form>
         </section>

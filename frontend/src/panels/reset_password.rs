@@ -42,6 +42,7 @@ pub fn ResetPasswordStep(
     };
     let reset = reset_task(&sent, fields, on_done);
     let resend = sent.resend(SmsCodePurpose::PasswordReset, step);
+    let switch = sent.switch(SmsCodePurpose::PasswordReset, step);
 
     let resetting = reset.pending();
     let submit = move |ev: SubmitEvent| {
@@ -85,7 +86,7 @@ pub fn ResetPasswordStep(
                     <RecoveryCodeInput field=recovery disabled=resetting
                         hint="Like abcd-1234. Each code works once." />
                 </Show>
-                <CodeActions step pending=resetting label="Reset password" busy_label="Resetting…" resend />
+                <CodeActions step pending=resetting label="Reset password" busy_label="Resetting…" resend switch />
                 <DifferentNumber on_click=on_change_number />
             </form>
         </section>

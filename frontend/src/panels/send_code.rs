@@ -3,7 +3,7 @@
 //! is the same whether or not the number has an account, and so is what this shows.
 
 use leptos::{ev::SubmitEvent, prelude::*};
-use phonereg_types::{SmsCodePurpose, SmsStartRequest, Verification};
+use phonereg_types::{Channel, SmsCodePurpose, SmsStartRequest, Verification};
 
 use crate::{
     api::{self, ApiError},
@@ -48,6 +48,30 @@ impl SentCode {
                     Ok(state) => step.sent(
                         state,
                         format!("New code requested. It goes to {shown} if that is an account's verified number."),
+                    ),
+                    Err(e) => step.resend_refused(&e),
+                }
+            }
+        })
+    }
+
+    /// "Call me instead", "Send by WhatsApp": the live code again by `channel` (SPEC §13),
+    /// told as guardedly as a resend.
+    pub fn switch(&self, purpose: SmsCodePurpose, step: CodeStep) -> Task<Channel> {
+        let (body, shown) = (self.start(purpose), self.shown.clone());
+        Task::new(move |channel: &Channel| {
+            let body = SmsStartRequest {
+                channel: Some(*channel),
+                ..body.clone()
+            };
+            let shown = shown.clone();
+            async move {
+                match api::sms_start(&body).await {
+                    Ok(state) => step.sent(
+                        state,
+                        format!(
+                            "Requested. It goes to {shown} if that is an account's verified number."
+                        ),
                     ),
                     Err(e) => step.resend_refused(&e),
                 }

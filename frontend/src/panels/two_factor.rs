@@ -6,12 +6,12 @@
 
 use leptos::{ev::SubmitEvent, html, prelude::*};
 use leptos_router::components::A;
-use phonereg_types::{PhoneStatus, TwoFactorRequest, validation};
+use phonereg_types::{Channel, PhoneStatus, TwoFactorRequest, validation};
 
 use crate::{
     api::{self, ApiError},
     components::{
-        code_step::{CodeFields, CodeStep, ResendButton},
+        code_step::{ChannelButtons, CodeFields, CodeStep, ResendButton, sent_by},
         field::{SubmitButton, TextField, sentence},
         password_check::PasswordCheck,
         subform::Subform,
@@ -208,6 +208,7 @@ fn TurnOffForm(
     let code_sent = RwSignal::new(false);
     let number = number.unwrap_or_else(|| "your verified number".to_owned());
     let send_code = send_code_task(session, number.clone(), step, code_sent, form_error);
+    let switch = switch_task(session, number.clone(), step);
 
     let turn_off = Task::new(move |(password_text, code): &(String, String)| {
         let body = TwoFactorRequest {
@@ -258,7 +259,7 @@ fn TurnOffForm(
                     <CodeFields step disabled=pending autosubmit=true />
                 </Show>
                 <p class="form-error" role="alert">{move || form_error.get()}</p>
-                <TurnOffActions step code_sent pending send_code close />
+                <TurnOffActions step code_sent pending send_code switch close />
             </form>
         </Subform>
     }
@@ -275,7 +276,7 @@ fn send_code_task(
     Task::new(move |_: &()| {
         let target = target.clone();
         async move {
-            match session.call(api::two_factor_code).await {
+            match session.call(|t| api::two_factor_code(t, None)).await {
                 Ok(state) => {
                     let info = if state.sent {
                         format!("We sent a code to {target}.")
@@ -293,13 +294,31 @@ fn send_code_task(
     })
 }
 
-/// "Text me a code" first; once it went out, "Turn off" and the resend.
+/// "Call me instead", "Send by WhatsApp": the live code again by `channel` (SPEC §13).
+fn switch_task(session: Session, target: String, step: CodeStep) -> Task<Channel> {
+    Task::new(move |channel: &Channel| {
+        let (target, channel) = (target.clone(), *channel);
+        async move {
+            match session
+                .call(|t| api::two_factor_code(t, Some(channel)))
+                .await
+            {
+                Ok(state) => step.sent(state, sent_by(channel, &target)),
+                Err(e) => step.resend_refused(&e),
+            }
+        }
+    })
+}
+
+/// "Text me a code" first; once it went out, "Turn off", the resend and the other
+/// channels.
 #[component]
 fn TurnOffActions(
     step: CodeStep,
     code_sent: RwSignal<bool>,
     pending: Signal<bool>,
     send_code: Task<()>,
+    switch: Task<Channel>,
     close: Callback<Option<String>>,
 ) -> impl IntoView {
     let sending = send_code.pending();
@@ -313,6 +332,7 @@ fn TurnOffActions(
             >
                 <SubmitButton pending=pending label="Turn off" busy_label="Turning off…" class="btn btn-danger" />
                 <ResendButton step task=send_code />
+                <ChannelButtons step task=switch />
             </Show>
             <button type="button" class="btn" on:click=move |_| close.run(None)>"Cancel"</button>
         </div>

@@ -5,12 +5,12 @@
 //! the way out is to sign in to that account with a code.
 
 use leptos::prelude::*;
-use phonereg_types::{Phone, ProblemType, Verification};
+use phonereg_types::{Channel, Phone, ProblemType, Verification};
 
 use crate::{
     api,
     components::{
-        code_step::{CodeActions, CodeFields, CodeStep, TestNumberNotice},
+        code_step::{CodeActions, CodeFields, CodeStep, TestNumberNotice, sent_by},
         phone_widget::LastMessageStatus,
     },
     paths::login_method,
@@ -49,6 +49,7 @@ pub fn VerificationStep(
     let taken = RwSignal::new(false);
     let verify = verify_task(session, phone.id, step, taken, on_verified);
     let resend = resend_task(session, phone.id, target.clone(), step);
+    let switch = switch_task(session, phone.id, target.clone(), step);
     // The code's SMS as the live stream keeps the record.
     let phone_id = phone.id;
     let message = Signal::derive(move || {
@@ -79,7 +80,7 @@ pub fn VerificationStep(
                 <Show when=move || taken.get()>
                     <TakenNotice session />
                 </Show>
-                <CodeActions step pending=verifying label="Verify" busy_label="Verifying…" resend />
+                <CodeActions step pending=verifying label="Verify" busy_label="Verifying…" resend switch />
                 <div class="actions actions-secondary">
                     {on_change_number.map(|cb| view! {
                         <button type="button" class="btn-link" on:click=move |_| cb.run(())>
@@ -136,7 +137,10 @@ fn resend_task(session: Session, phone_id: i64, target: String, step: CodeStep) 
     Task::new(move |_: &()| {
         let target = target.clone();
         async move {
-            match session.call(|token| api::send_code(token, phone_id)).await {
+            match session
+                .call(|token| api::send_code(token, phone_id, None))
+                .await
+            {
                 Ok(state) => {
                     let info = if state.sent {
                         format!("We sent a new code to {target}.")
@@ -145,6 +149,22 @@ fn resend_task(session: Session, phone_id: i64, target: String, step: CodeStep) 
                     };
                     step.sent(state, info);
                 }
+                Err(e) => step.resend_refused(&e),
+            }
+        }
+    })
+}
+
+/// "Call me instead", "Send by WhatsApp": the live code again by `channel` (SPEC §13).
+fn switch_task(session: Session, phone_id: i64, target: String, step: CodeStep) -> Task<Channel> {
+    Task::new(move |channel: &Channel| {
+        let (target, channel) = (target.clone(), *channel);
+        async move {
+            match session
+                .call(|token| api::send_code(token, phone_id, Some(channel)))
+                .await
+            {
+                Ok(state) => step.sent(state, sent_by(channel, &target)),
                 Err(e) => step.resend_refused(&e),
             }
         }
