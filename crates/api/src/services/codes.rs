@@ -430,16 +430,12 @@ impl Codes {
     /// A claim (SPEC §10): a new code for `e164` on the phone record (killing the record's
     /// live code) and its SMS queued, charged to the claim allowance. Test numbers get
     /// their fixed code, send nothing and skip every cap.
-    ///
-    /// Long: the steps of a claim (channel, cool-down, code, queue, history, charge) read in the
-    /// order they run; the charge must stay last, after every write it may roll back.
     pub fn issue_claim(
         &self,
         conn: &mut Conn<'_>,
         send: &ClaimSend<'_>,
     ) -> Result<CodeState, ApiError> {
         let ClaimSend {
-            user_id,
             phone_id,
             e164,
             now,
@@ -480,38 +476,7 @@ impl Codes {
             self.with_offers(CodeState::from(row), &offered, &row.channels, now, None)
         };
         if sent || self.scripted(e164) {
-            let body = self.body(first, Text::Verification, send.locale, &code);
-            let about = delivery::About { user_id, phone_id };
-            let dies = Some(row.expires_at);
-            delivery::queue_by(
-                conn,
-                Some(about),
-                e164,
-                &body,
-                codes::CODE_KIND,
-                dies,
-                send.locale,
-                first,
-                now,
-            )?;
-            let detail = sent_detail(e164, first);
-            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&detail), now)?;
-            if !sent {
-                // A scripted test number: played by the script provider, charged nothing.
-                return Ok(answer(&row));
-            }
-            // Last, so the counter rows every send shares (budget, client IP) stay locked
-            // only until the commit; a refusal still rolls back everything above.
-            let cost = (first, self.allowance.units(first, &body));
-            self.allowance.charge_claim(
-                conn,
-                user_id,
-                e164,
-                send.country,
-                send.client_ip,
-                cost,
-                now,
-            )?;
+            self.send_claim_code(conn, send, first, &code, row.expires_at, sent)?;
         } else {
             let masked = PhoneNumber::masked(e164);
             let detail = format!("{masked} (test number: nothing sent)");
@@ -520,15 +485,60 @@ impl Codes {
         Ok(answer(&row))
     }
 
+    /// Queues a claim's code by `channel` (a new code, or the live one again) with its
+    /// history line, then charges it when it really goes out (`charged`; a scripted test
+    /// number is played by the script provider and charged nothing). The charge comes
+    /// last, so the counter rows every send shares (budget, client IP) stay locked only
+    /// until the commit; a refusal still rolls back everything above.
+    fn send_claim_code(
+        &self,
+        conn: &mut Conn<'_>,
+        send: &ClaimSend<'_>,
+        channel: Channel,
+        code: &VerificationCode,
+        expires_at: i64,
+        charged: bool,
+    ) -> Result<(), ApiError> {
+        let (phone_id, e164, now) = (send.phone_id, send.e164, send.now);
+        let body = self.body(channel, Text::Verification, send.locale, code);
+        let about = delivery::About {
+            user_id: send.user_id,
+            phone_id,
+        };
+        delivery::queue_by(
+            conn,
+            Some(about),
+            e164,
+            &body,
+            codes::CODE_KIND,
+            Some(expires_at),
+            send.locale,
+            channel,
+            now,
+        )?;
+        let detail = sent_detail(e164, channel);
+        phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&detail), now)?;
+        if !charged {
+            return Ok(());
+        }
+        let cost = (channel, self.allowance.units(channel, &body));
+        self.allowance.charge_claim(
+            conn,
+            send.user_id,
+            e164,
+            send.country,
+            send.client_ip,
+            cost,
+            now,
+        )
+    }
+
     /// The record's live code again, by `wanted`, a channel it has not gone by (SPEC §13):
     /// same code, same expiry, no cool-down and no new attempts; open once the first
     /// message is `CHANNEL_FALLBACK_AFTER` old or failed (429 `channel-not-yet` before).
     /// Charged like any claim, a call at its weight. So one code reaches a number at most
     /// once per channel, and what a stranger spends by switching is bounded by the claim
     /// caps that every message counts toward.
-    ///
-    /// Long: the checks of a channel change (live code, fallback time, channel used) and the
-    /// resend read in order; each is a few lines.
     fn switch_claim(
         &self,
         conn: &mut Conn<'_>,
@@ -538,7 +548,6 @@ impl Codes {
         offered: &[Channel],
     ) -> Result<CodeState, ApiError> {
         let ClaimSend {
-            user_id,
             phone_id,
             e164,
             now,
@@ -580,34 +589,7 @@ impl Codes {
             ));
         }
         if live.sent || self.scripted(e164) {
-            let body = self.body(wanted, Text::Verification, send.locale, &code);
-            let about = delivery::About { user_id, phone_id };
-            let dies = Some(live.expires_at);
-            delivery::queue_by(
-                conn,
-                Some(about),
-                e164,
-                &body,
-                codes::CODE_KIND,
-                dies,
-                send.locale,
-                wanted,
-                now,
-            )?;
-            let detail = sent_detail(e164, wanted);
-            phones::add_history(conn, phone_id, HistoryKind::CodeSent, Some(&detail), now)?;
-            if live.sent {
-                let cost = (wanted, self.allowance.units(wanted, &body));
-                self.allowance.charge_claim(
-                    conn,
-                    user_id,
-                    e164,
-                    send.country,
-                    send.client_ip,
-                    cost,
-                    now,
-                )?;
-            }
+            self.send_claim_code(conn, send, wanted, &code, live.expires_at, live.sent)?;
         }
         let mut state = CodeState::from(live);
         state.channel = wanted;
